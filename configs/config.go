@@ -1,0 +1,180 @@
+package configs
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is one fully resolved run configuration. Its YAML form is the contract of DESIGN.md.
+type Config struct {
+	Run       Run       `yaml:"run"`
+	Data      Data      `yaml:"data"`
+	Augment   Augment   `yaml:"augment"`
+	Model     Model     `yaml:"model"`
+	Train     Train     `yaml:"train"`
+	Eval      Eval      `yaml:"eval"`
+	SageMaker SageMaker `yaml:"sagemaker"`
+
+	// origins maps a leaf key to where its value came from ("default", "file.yaml:12",
+	// "env NATSSL_TRAIN_LR", "--set train.lr=0.1"), for error messages.
+	origins map[string]string
+}
+
+// Run names a run and says where its outputs go.
+type Run struct {
+	Name   string `yaml:"name"`
+	Seed   int64  `yaml:"seed"`
+	OutDir string `yaml:"out_dir"`
+	DB     string `yaml:"db"`
+}
+
+// Data says where images come from and how they are batched.
+type Data struct {
+	Source        string `yaml:"source"`
+	Root          string `yaml:"root"`
+	ImageSize     int    `yaml:"image_size"`
+	BatchSize     int    `yaml:"batch_size"`
+	Workers       int    `yaml:"workers"`
+	ShuffleBuffer int    `yaml:"shuffle_buffer"`
+	S3            S3     `yaml:"s3"`
+}
+
+// S3 configures access to s3:// sources.
+type S3 struct {
+	Region    string `yaml:"region"`
+	Endpoint  string `yaml:"endpoint"`
+	Anonymous bool   `yaml:"anonymous"`
+}
+
+// Augment holds SimCLR's augmentation parameters.
+type Augment struct {
+	CropScale  [2]float64 `yaml:"crop_scale,flow"`
+	CropRatio  [2]float64 `yaml:"crop_ratio,flow"`
+	FlipP      float64    `yaml:"flip_p"`
+	Jitter     Jitter     `yaml:"jitter"`
+	GrayscaleP float64    `yaml:"grayscale_p"`
+	Blur       Blur       `yaml:"blur"`
+	SolarizeP  float64    `yaml:"solarize_p"`
+}
+
+// Jitter is colour jitter: strengths and the probability of applying it.
+type Jitter struct {
+	Brightness float64 `yaml:"brightness"`
+	Contrast   float64 `yaml:"contrast"`
+	Saturation float64 `yaml:"saturation"`
+	Hue        float64 `yaml:"hue"`
+	P          float64 `yaml:"p"`
+}
+
+// Blur is Gaussian blur: probability and sigma range.
+type Blur struct {
+	P     float64    `yaml:"p"`
+	Sigma [2]float64 `yaml:"sigma,flow"`
+}
+
+// Model chooses the encoder and the projection head.
+type Model struct {
+	Backbone   string `yaml:"backbone"`
+	Width      int    `yaml:"width"`
+	ProjHidden int    `yaml:"proj_hidden"`
+	ProjDim    int    `yaml:"proj_dim"`
+}
+
+// Train holds the optimisation schedule and where replicas run.
+type Train struct {
+	Steps           int      `yaml:"steps"`
+	Epochs          int      `yaml:"epochs"`
+	Optimizer       string   `yaml:"optimizer"`
+	LR              float64  `yaml:"lr"`
+	WeightDecay     float64  `yaml:"weight_decay"`
+	Momentum        float64  `yaml:"momentum"`
+	WarmupSteps     int      `yaml:"warmup_steps"`
+	Temperature     float64  `yaml:"temperature"`
+	Devices         []string `yaml:"devices,flow"`
+	CheckpointEvery int      `yaml:"checkpoint_every"`
+	KeepCheckpoints int      `yaml:"keep_checkpoints"`
+	LogEvery        int      `yaml:"log_every"`
+	TimeLimit       Duration `yaml:"time_limit"`
+}
+
+// Eval configures the NeWT linear probe.
+type Eval struct {
+	NewtCSV    string `yaml:"newt_csv"`
+	Images     string `yaml:"images"`
+	Classifier string `yaml:"classifier"`
+	ImageSize  int    `yaml:"image_size"`
+}
+
+// SageMaker configures `natssl launch`.
+type SageMaker struct {
+	Image         string `yaml:"image"`
+	RoleARN       string `yaml:"role_arn"`
+	InstanceType  string `yaml:"instance_type"`
+	InstanceCount int    `yaml:"instance_count"`
+	UseSpot       bool   `yaml:"use_spot"`
+	MaxRunS       int    `yaml:"max_run_s"`
+	CheckpointS3  string `yaml:"checkpoint_s3"`
+	OutputS3      string `yaml:"output_s3"`
+	Endpoint      string `yaml:"endpoint"`
+}
+
+// Duration is a time.Duration written in YAML as "10m" or "1h30m"; 0 means no limit.
+type Duration time.Duration
+
+// MarshalYAML writes the duration as Go's duration string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// D returns the duration as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// YAML returns the configuration as YAML, every key present: what will actually run.
+func (c *Config) YAML() ([]byte, error) {
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, fmt.Errorf("configs: encode: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("configs: encode: %w", err)
+	}
+	return []byte(b.String()), nil
+}
+
+// Flatten returns every leaf key with its value as a string, in key order: the run's params.
+func (c *Config) Flatten() []KeyValue {
+	var out []KeyValue
+	for _, k := range Keys() {
+		v, _ := c.Get(k)
+		out = append(out, KeyValue{Key: k, Value: formatValue(v)})
+	}
+	return out
+}
+
+// KeyValue is one flattened config entry.
+type KeyValue struct{ Key, Value string }
+
+// Origin says where key's value came from, or "" for an unknown key.
+func (c *Config) Origin(key string) string {
+	if c.origins == nil {
+		return "default"
+	}
+	return c.origins[key]
+}
+
+// Clone returns a deep copy.
+func (c *Config) Clone() *Config {
+	n := *c
+	n.Train.Devices = append([]string(nil), c.Train.Devices...)
+	n.origins = make(map[string]string, len(c.origins))
+	for k, v := range c.origins {
+		n.origins[k] = v
+	}
+	return &n
+}
+
+// Replicas is the number of data-parallel replicas: one per entry of train.devices.
+func (c *Config) Replicas() int { return len(c.Train.Devices) }

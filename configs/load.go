@@ -1,0 +1,241 @@
+package configs
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/viper"
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed default.yaml fmnist.yaml smoke.yaml inat21.yaml
+var embedded embed.FS
+
+// Presets returns the names of the embedded configs that --config accepts by name.
+func Presets() []string {
+	ents, _ := embedded.ReadDir(".")
+	var out []string
+	for _, e := range ents {
+		out = append(out, strings.TrimSuffix(e.Name(), ".yaml"))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Preset returns the YAML of an embedded config by name ("smoke", "inat21", ...).
+func Preset(name string) ([]byte, bool) {
+	b, err := embedded.ReadFile(name + ".yaml")
+	return b, err == nil
+}
+
+// Sources are the layers of one configuration, lowest precedence first after the embedded
+// defaults: a config file (or preset name), the NATSSL_* environment, SageMaker
+// hyperparameters, and --set overrides.
+type Sources struct {
+	File string // a path, or an embedded preset's name; "" for the defaults alone
+	// Env is the environment to read NATSSL_* variables from ("K=V" entries); nil means
+	// os.Environ().
+	Env []string
+	// Hyperparameters are dotted keys with string values, as SageMaker passes them.
+	Hyperparameters map[string]string
+	// HyperparametersFile names where Hyperparameters came from, for messages.
+	HyperparametersFile string
+	Sets                []string // "key=value" overrides, applied in order
+}
+
+// Default returns the embedded default configuration.
+func Default() *Config {
+	c, err := Load(Sources{Env: []string{}})
+	if err != nil {
+		panic("configs: embedded default.yaml is invalid: " + err.Error())
+	}
+	return c
+}
+
+// Load resolves the layers of src into a validated Config. Every problem found (unknown keys,
+// wrong types, out-of-range values) is reported at once, as *Errors, one line each, naming the
+// key, the value and where it came from.
+func Load(src Sources) (*Config, error) {
+	v := viper.New()
+	v.SetConfigType("yaml")
+	def, _ := embedded.ReadFile("default.yaml")
+	if err := v.ReadConfig(bytes.NewReader(def)); err != nil {
+		return nil, fmt.Errorf("configs: embedded default.yaml: %w", err)
+	}
+	origins := map[string]string{}
+	for _, k := range Keys() {
+		origins[k] = "default"
+	}
+	var errs Errors
+
+	if src.File != "" {
+		data, name, err := readFile(src.File)
+		if err != nil {
+			return nil, err
+		}
+		lines, ferrs, err := scanYAML(data, name)
+		if err != nil {
+			return nil, err
+		}
+		errs = append(errs, ferrs...)
+		if err := v.MergeConfig(bytes.NewReader(data)); err != nil {
+			return nil, &Errors{{Origin: name, Reason: fmt.Sprintf("not valid YAML: %v", err)}}
+		}
+		for k, line := range lines {
+			origins[k] = fmt.Sprintf("%s:%d", name, line)
+		}
+	}
+
+	env := src.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	known := map[string]string{}
+	for _, k := range Keys() {
+		known[envName(k)] = k
+	}
+	for _, kv := range env {
+		name, val, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "NATSSL_") || val == "" {
+			continue
+		}
+		k, ok := known[name]
+		if !ok {
+			e := &FieldError{Origin: "env " + name, Key: strings.ToLower(strings.TrimPrefix(name, "NATSSL_")), Reason: "unknown environment variable: no config key matches it"}
+			errs = append(errs, e)
+			continue
+		}
+		v.Set(k, val)
+		origins[k] = "env " + name
+	}
+
+	hpKeys := make([]string, 0, len(src.Hyperparameters))
+	for k := range src.Hyperparameters {
+		hpKeys = append(hpKeys, k)
+	}
+	sort.Strings(hpKeys)
+	hpOrigin := "hyperparameter"
+	if src.HyperparametersFile != "" {
+		hpOrigin = src.HyperparametersFile
+	}
+	for _, k := range hpKeys {
+		if !IsKey(k) {
+			errs = append(errs, unknownKey(k, src.Hyperparameters[k], hpOrigin))
+			continue
+		}
+		v.Set(k, src.Hyperparameters[k])
+		origins[k] = fmt.Sprintf("%s (hyperparameter %q)", hpOrigin, k)
+	}
+
+	for _, s := range src.Sets {
+		k, val, ok := strings.Cut(s, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			errs = append(errs, &FieldError{Origin: "--set " + s, Reason: "want key=value, such as train.lr=0.1"})
+			continue
+		}
+		if !IsKey(k) {
+			errs = append(errs, unknownKey(k, val, "--set "+s))
+			continue
+		}
+		v.Set(k, val)
+		origins[k] = "--set " + s
+	}
+
+	c := &Config{origins: origins}
+	for _, k := range Keys() {
+		raw := v.Get(k)
+		if err := c.set(k, raw); err != nil {
+			errs = append(errs, &FieldError{Key: k, Value: fmt.Sprint(raw), Reason: err.Error(), Origin: origins[k]})
+		}
+	}
+	// Range checks run even when some values failed to convert, so that one run of
+	// `natssl config validate` reports every problem; a key already in error is not reported twice.
+	failed := map[string]bool{}
+	for _, e := range errs {
+		failed[e.Key] = true
+	}
+	if err := c.Validate(); err != nil {
+		for _, e := range *err.(*Errors) {
+			if !failed[e.Key] {
+				errs = append(errs, e)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, &errs
+	}
+	return c, nil
+}
+
+func unknownKey(k, val, origin string) *FieldError {
+	reason := "unknown key"
+	if s := suggest(k); s != "" {
+		reason += " (did you mean " + s + "?)"
+	}
+	return &FieldError{Key: k, Value: val, Reason: reason, Origin: origin}
+}
+
+// readFile reads a config file, or an embedded preset when no such file exists.
+func readFile(name string) ([]byte, string, error) {
+	data, err := os.ReadFile(name)
+	if err == nil {
+		return data, name, nil
+	}
+	if errors.Is(err, os.ErrNotExist) && !strings.ContainsRune(name, filepath.Separator) {
+		if b, ok := Preset(strings.TrimSuffix(name, ".yaml")); ok {
+			return b, "preset " + strings.TrimSuffix(name, ".yaml"), nil
+		}
+		return nil, "", &Errors{{Origin: name, Reason: fmt.Sprintf("no such config file, and no embedded preset of that name (presets: %s)", strings.Join(Presets(), ", "))}}
+	}
+	return nil, "", &Errors{{Origin: name, Reason: fmt.Sprintf("cannot read config file: %v", errors.Unwrap(err))}}
+}
+
+// scanYAML walks a config file's YAML tree: it returns the line of every leaf key it sets and
+// an error for every key that is not part of Config.
+func scanYAML(data []byte, name string) (map[string]int, Errors, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, nil, &Errors{{Origin: name, Reason: fmt.Sprintf("not valid YAML: %v", err)}}
+	}
+	lines := map[string]int{}
+	var errs Errors
+	if len(doc.Content) == 0 {
+		return lines, nil, nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, nil, &Errors{{Origin: fmt.Sprintf("%s:%d", name, root.Line), Reason: "a config file must be a mapping of sections (run, data, augment, model, train, eval, sagemaker)"}}
+	}
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			kn, vn := n.Content[i], n.Content[i+1]
+			key := kn.Value
+			if prefix != "" {
+				key = prefix + "." + kn.Value
+			}
+			where := fmt.Sprintf("%s:%d", name, kn.Line)
+			switch {
+			case isSection(key):
+				if vn.Kind != yaml.MappingNode {
+					errs = append(errs, &FieldError{Key: key, Value: vn.Value, Reason: "want a mapping of keys", Origin: where})
+					continue
+				}
+				walk(vn, key)
+			case IsKey(key):
+				lines[key] = kn.Line
+			default:
+				errs = append(errs, unknownKey(key, vn.Value, where))
+			}
+		}
+	}
+	walk(root, "")
+	return lines, errs, nil
+}

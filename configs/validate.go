@@ -1,0 +1,179 @@
+package configs
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// FieldError is one problem with one key: what, where it came from, and why it is refused.
+type FieldError struct {
+	Key    string
+	Value  string
+	Reason string
+	Origin string // "file.yaml:12", "env NATSSL_TRAIN_LR", "--set train.lr=x", "default"
+}
+
+func (e *FieldError) Error() string {
+	var b strings.Builder
+	if e.Origin != "" {
+		b.WriteString(e.Origin)
+		b.WriteString(": ")
+	}
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		if e.Value != "" {
+			fmt.Fprintf(&b, " = %q", e.Value)
+		}
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Reason)
+	return b.String()
+}
+
+// Errors is every problem found in one configuration; it prints one line each.
+type Errors []*FieldError
+
+func (es *Errors) Error() string {
+	lines := make([]string, len(*es))
+	for i, e := range *es {
+		lines[i] = "config: " + e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+var (
+	backbones   = []string{"convnet-small", "resnet18-cifar", "resnet18", "resnet50"}
+	optimizers  = []string{"lars", "sgd", "adamw"}
+	classifiers = []string{"linearsvc", "logreg"}
+	deviceRE    = regexp.MustCompile(`^(cpu|cuda:[0-9]+)$`)
+)
+
+// Validate checks every value's range and the relations between keys. It returns *Errors.
+func (c *Config) Validate() error {
+	var errs Errors
+	bad := func(key, reason string) {
+		v, _ := c.Get(key)
+		errs = append(errs, &FieldError{Key: key, Value: formatValue(v), Reason: reason, Origin: c.Origin(key)})
+	}
+	nonEmpty := func(key, s string) {
+		if strings.TrimSpace(s) == "" {
+			bad(key, "must not be empty")
+		}
+	}
+	atLeast := func(key string, n, lo int) {
+		if n < lo {
+			bad(key, fmt.Sprintf("must be at least %d", lo))
+		}
+	}
+	prob := func(key string, p float64) {
+		if !(p >= 0 && p <= 1) {
+			bad(key, "a probability must be in [0, 1]")
+		}
+	}
+	oneOf := func(key, s string, set []string) {
+		for _, x := range set {
+			if s == x {
+				return
+			}
+		}
+		bad(key, "must be one of "+strings.Join(set, ", "))
+	}
+	s3uri := func(key, s string) {
+		if s != "" && !strings.HasPrefix(s, "s3://") {
+			bad(key, "must be an s3:// URI")
+		}
+	}
+
+	nonEmpty("run.out_dir", c.Run.OutDir)
+	nonEmpty("run.db", c.Run.DB)
+
+	nonEmpty("data.source", c.Data.Source)
+	atLeast("data.image_size", c.Data.ImageSize, 8)
+	atLeast("data.batch_size", c.Data.BatchSize, 1)
+	atLeast("data.workers", c.Data.Workers, 0)
+	atLeast("data.shuffle_buffer", c.Data.ShuffleBuffer, 0)
+
+	a := c.Augment
+	if !(a.CropScale[0] > 0 && a.CropScale[0] <= a.CropScale[1] && a.CropScale[1] <= 1) {
+		bad("augment.crop_scale", "want [min, max] with 0 < min <= max <= 1")
+	}
+	if !(a.CropRatio[0] > 0 && a.CropRatio[0] <= a.CropRatio[1]) {
+		bad("augment.crop_ratio", "want [min, max] with 0 < min <= max")
+	}
+	prob("augment.flip_p", a.FlipP)
+	prob("augment.jitter.p", a.Jitter.P)
+	prob("augment.grayscale_p", a.GrayscaleP)
+	prob("augment.blur.p", a.Blur.P)
+	prob("augment.solarize_p", a.SolarizeP)
+	for key, s := range map[string]float64{"augment.jitter.brightness": a.Jitter.Brightness, "augment.jitter.contrast": a.Jitter.Contrast, "augment.jitter.saturation": a.Jitter.Saturation} {
+		if !(s >= 0) {
+			bad(key, "a jitter strength must be >= 0")
+		}
+	}
+	if !(a.Jitter.Hue >= 0 && a.Jitter.Hue <= 0.5) {
+		bad("augment.jitter.hue", "hue jitter must be in [0, 0.5]")
+	}
+	if !(a.Blur.Sigma[0] > 0 && a.Blur.Sigma[0] <= a.Blur.Sigma[1]) {
+		bad("augment.blur.sigma", "want [min, max] with 0 < min <= max")
+	}
+
+	oneOf("model.backbone", c.Model.Backbone, backbones)
+	atLeast("model.width", c.Model.Width, 1)
+	atLeast("model.proj_hidden", c.Model.ProjHidden, 1)
+	atLeast("model.proj_dim", c.Model.ProjDim, 1)
+
+	t := c.Train
+	atLeast("train.steps", t.Steps, 0)
+	atLeast("train.epochs", t.Epochs, 0)
+	if t.Steps > 0 && t.Epochs > 0 {
+		bad("train.epochs", "set train.steps or train.epochs, not both (the other must be 0)")
+	} else if t.Steps == 0 && t.Epochs == 0 {
+		bad("train.steps", "one of train.steps or train.epochs must be > 0")
+	}
+	oneOf("train.optimizer", t.Optimizer, optimizers)
+	if !(t.LR > 0) {
+		bad("train.lr", "must be > 0")
+	}
+	if !(t.WeightDecay >= 0) {
+		bad("train.weight_decay", "must be >= 0")
+	}
+	if !(t.Momentum >= 0 && t.Momentum < 1) {
+		bad("train.momentum", "must be in [0, 1)")
+	}
+	atLeast("train.warmup_steps", t.WarmupSteps, 0)
+	if !(t.Temperature > 0) {
+		bad("train.temperature", "must be > 0")
+	}
+	if len(t.Devices) == 0 {
+		bad("train.devices", "must name at least one device (cpu, or cuda:N)")
+	}
+	for _, d := range t.Devices {
+		if !deviceRE.MatchString(d) {
+			bad("train.devices", fmt.Sprintf("%q is not a device: want cpu or cuda:N", d))
+			break
+		}
+	}
+	if n := len(t.Devices); n > 0 && c.Data.BatchSize > 0 && c.Data.BatchSize%n != 0 {
+		bad("data.batch_size", fmt.Sprintf("the global batch must divide evenly over the %d devices of train.devices", n))
+	}
+	atLeast("train.checkpoint_every", t.CheckpointEvery, 0)
+	atLeast("train.keep_checkpoints", t.KeepCheckpoints, 1)
+	atLeast("train.log_every", t.LogEvery, 1)
+	if t.TimeLimit < 0 {
+		bad("train.time_limit", "must be >= 0 (0 means no limit)")
+	}
+
+	oneOf("eval.classifier", c.Eval.Classifier, classifiers)
+	atLeast("eval.image_size", c.Eval.ImageSize, 8)
+
+	atLeast("sagemaker.instance_count", c.SageMaker.InstanceCount, 1)
+	atLeast("sagemaker.max_run_s", c.SageMaker.MaxRunS, 1)
+	s3uri("sagemaker.checkpoint_s3", c.SageMaker.CheckpointS3)
+	s3uri("sagemaker.output_s3", c.SageMaker.OutputS3)
+
+	if len(errs) > 0 {
+		return &errs
+	}
+	return nil
+}

@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func init() { addCommand(newConfigCmd) }
+
+func newConfigCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Print or validate the resolved configuration",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "print",
+		Short: "Print the fully resolved YAML: defaults, file, environment, hyperparameters and --set applied",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			out, err := cfg.YAML()
+			if err != nil {
+				return err
+			}
+			_, err = e.Stdout.Write(out)
+			return err
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use:   "validate",
+		Short: "Check the configuration; exit 0 when valid, 2 with one line per problem otherwise",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := e.loadConfig(); err != nil {
+				return err
+			}
+			fmt.Fprintln(e.Stdout, "config: ok")
+			return nil
+		},
+	})
+	return cmd
+}
