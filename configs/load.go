@@ -120,17 +120,19 @@ func Load(src Sources) (*Config, error) {
 		hpKeys = append(hpKeys, k)
 	}
 	sort.Strings(hpKeys)
-	hpOrigin := "hyperparameter"
-	if src.HyperparametersFile != "" {
-		hpOrigin = src.HyperparametersFile
+	hpOrigin := func(k string) string {
+		if src.HyperparametersFile == "" {
+			return fmt.Sprintf("hyperparameter %q", k)
+		}
+		return fmt.Sprintf("%s (hyperparameter %q)", src.HyperparametersFile, k)
 	}
 	for _, k := range hpKeys {
 		if !IsKey(k) {
-			errs = append(errs, unknownKey(k, src.Hyperparameters[k], hpOrigin))
+			errs = append(errs, unknownKey(k, src.Hyperparameters[k], hpOrigin(k)))
 			continue
 		}
 		v.Set(k, src.Hyperparameters[k])
-		origins[k] = fmt.Sprintf("%s (hyperparameter %q)", hpOrigin, k)
+		origins[k] = hpOrigin(k)
 	}
 
 	for _, s := range src.Sets {
