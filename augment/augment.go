@@ -1,0 +1,205 @@
+package augment
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/decode"
+)
+
+// Mean and Std are the ImageNet channel statistics (RGB, on a 0–1 scale) that every view is
+// normalised with, in training and in evaluation.
+var (
+	Mean = [3]float32{0.485, 0.456, 0.406}
+	Std  = [3]float32{0.229, 0.224, 0.225}
+)
+
+// SampleRNG returns the random stream for one sample of one epoch. It depends only on its
+// arguments, so a sample is augmented the same way whichever worker handles it.
+func SampleRNG(seed int64, epoch int, index int64) *rand.Rand {
+	a := splitmix(uint64(seed) ^ splitmix(uint64(int64(epoch))+0x632be59bd9b4e019))
+	b := splitmix(uint64(index) ^ splitmix(a))
+	return rand.New(rand.NewPCG(a, b))
+}
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// Pipeline is the validated augmentation recipe for views of Size×Size pixels. It is
+// immutable and shared by all workers.
+type Pipeline struct {
+	cfg  configs.Augment
+	size int
+	blur blurSize
+}
+
+// New validates cfg and returns the pipeline producing size×size views.
+func New(cfg configs.Augment, size int) (*Pipeline, error) {
+	if size < 1 || size > 4096 {
+		return nil, fmt.Errorf("augment: image size %d: want 1..4096", size)
+	}
+	if err := validate(cfg); err != nil {
+		return nil, err
+	}
+	return &Pipeline{cfg: cfg, size: size, blur: newBlurSize(size)}, nil
+}
+
+// Size is the side of every view in pixels.
+func (p *Pipeline) Size() int { return p.size }
+
+func validate(c configs.Augment) error {
+	bad := func(key string, v any, want string) error {
+		return fmt.Errorf("augment: augment.%s = %v: want %s", key, v, want)
+	}
+	if !(c.CropScale[0] > 0 && c.CropScale[0] <= c.CropScale[1] && c.CropScale[1] <= 1) {
+		return bad("crop_scale", c.CropScale, "0 < min <= max <= 1")
+	}
+	if !(c.CropRatio[0] > 0 && c.CropRatio[0] <= c.CropRatio[1] && !math.IsInf(c.CropRatio[1], 0)) {
+		return bad("crop_ratio", c.CropRatio, "0 < min <= max")
+	}
+	probs := []struct {
+		key string
+		v   float64
+	}{{"flip_p", c.FlipP}, {"jitter.p", c.Jitter.P}, {"grayscale_p", c.GrayscaleP},
+		{"blur.p", c.Blur.P}, {"solarize_p", c.SolarizeP}}
+	for _, p := range probs {
+		if !(p.v >= 0 && p.v <= 1) {
+			return bad(p.key, p.v, "a probability in [0, 1]")
+		}
+	}
+	strengths := []struct {
+		key string
+		v   float64
+	}{{"jitter.brightness", c.Jitter.Brightness}, {"jitter.contrast", c.Jitter.Contrast},
+		{"jitter.saturation", c.Jitter.Saturation}}
+	for _, s := range strengths {
+		if !(s.v >= 0 && s.v < 1e6) {
+			return bad(s.key, s.v, "a strength >= 0")
+		}
+	}
+	if !(c.Jitter.Hue >= 0 && c.Jitter.Hue <= 0.5) {
+		return bad("jitter.hue", c.Jitter.Hue, "0 <= hue <= 0.5")
+	}
+	if c.Blur.P > 0 && !(c.Blur.Sigma[0] > 0 && c.Blur.Sigma[0] <= c.Blur.Sigma[1] && c.Blur.Sigma[1] < 1e3) {
+		return bad("blur.sigma", c.Blur.Sigma, "0 < min <= max")
+	}
+	return nil
+}
+
+// Worker decodes and augments images for one goroutine. It is not safe for concurrent use.
+type Worker struct {
+	p   *Pipeline
+	dec *decode.Decoder
+	img decode.Image
+	row []float32 // one vertically resampled source row
+	hwc []float32 // the view being built, interleaved RGB on a 0–255 scale
+	tmp []float32 // blur scratch
+	tx  taps
+	ty  taps
+}
+
+// NewWorker returns a worker with its own decoder and scratch buffers.
+func (p *Pipeline) NewWorker() *Worker {
+	return &Worker{p: p, dec: decode.NewDecoder()}
+}
+
+// Close releases the worker's decoder.
+func (w *Worker) Close() { w.dec.Close() }
+
+// TwoViews decodes data once and writes two independently augmented views into v1 and v2,
+// each 3*S*S floats, CHW, normalised with Mean and Std. Undecodable data gives an error
+// wrapping decode.ErrCorrupt.
+func (w *Worker) TwoViews(data []byte, rng *rand.Rand, v1, v2 []float32) error {
+	s := w.p.size
+	if len(v1) != 3*s*s || len(v2) != 3*s*s {
+		return fmt.Errorf("augment: view buffers hold %d and %d floats: want %d", len(v1), len(v2), 3*s*s)
+	}
+	iw, ih, err := w.dec.Config(data)
+	if err != nil {
+		return fmt.Errorf("augment: %w", err)
+	}
+	var vp [2]viewParams
+	for i := range vp {
+		vp[i] = w.p.sample(rng, iw, ih)
+	}
+	denom := 1
+	if isJPEG(data) {
+		side := min(vp[0].cw, vp[0].ch, vp[1].cw, vp[1].ch)
+		switch {
+		case side >= 4*s:
+			denom = 4
+		case side >= 2*s:
+			denom = 2
+		}
+	}
+	if err := w.dec.Decode(data, denom, &w.img); err != nil {
+		return fmt.Errorf("augment: %w", err)
+	}
+	for i, dst := range [2][]float32{v1, v2} {
+		w.render(&vp[i], denom, dst)
+	}
+	return nil
+}
+
+// EvalView writes the evaluation transform of data into dst (3*size*size floats, CHW):
+// the shorter side resized to size with antialiasing, a centre crop of size×size, and the
+// same normalisation as training. It does not depend on the pipeline's size.
+func (w *Worker) EvalView(data []byte, size int, dst []float32) error {
+	if size < 1 || len(dst) != 3*size*size {
+		return fmt.Errorf("augment: eval view buffer holds %d floats: want 3*%d*%d", len(dst), size, size)
+	}
+	iw, ih, err := w.dec.Config(data)
+	if err != nil {
+		return fmt.Errorf("augment: %w", err)
+	}
+	x0, y0, x1, y1 := evalBox(iw, ih, size)
+	denom := 1
+	if isJPEG(data) {
+		switch short := min(iw, ih); {
+		case short >= 4*size:
+			denom = 4
+		case short >= 2*size:
+			denom = 2
+		}
+	}
+	if err := w.dec.Decode(data, denom, &w.img); err != nil {
+		return fmt.Errorf("augment: %w", err)
+	}
+	d := float64(denom)
+	w.tx.make(x0/d, x1/d, 0, w.img.W, size, false)
+	w.ty.make(y0/d, y1/d, 0, w.img.H, size, false)
+	w.hwc = grow(w.hwc, 3*size*size)
+	w.resample()
+	normalise(w.hwc, dst, size*size, false)
+	return nil
+}
+
+// evalBox is torchvision's Resize(size) + CenterCrop(size) expressed as a box in the source.
+func evalBox(iw, ih, size int) (x0, y0, x1, y1 float64) {
+	ow, oh := size, size
+	if iw <= ih {
+		oh = int(float64(size) * float64(ih) / float64(iw))
+	} else {
+		ow = int(float64(size) * float64(iw) / float64(ih))
+	}
+	ow, oh = max(ow, size), max(oh, size)
+	left := math.RoundToEven(float64(ow-size) / 2)
+	top := math.RoundToEven(float64(oh-size) / 2)
+	sx, sy := float64(iw)/float64(ow), float64(ih)/float64(oh)
+	return left * sx, top * sy, (left + float64(size)) * sx, (top + float64(size)) * sy
+}
+
+func isJPEG(data []byte) bool { return len(data) >= 2 && data[0] == 0xFF && data[1] == 0xD8 }
+
+func grow(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
