@@ -1,0 +1,34 @@
+// Package experiments is natssl's experiment tracker: one SQLite database holding every run, its
+// flattened config, its metric curves, its checkpoints and its evaluations, so that a researcher
+// can query, copy and compare them (natssl runs, natssl report, or the sqlite3 shell).
+//
+// The tables of DESIGN.md are a contract:
+//
+//	runs(id, name, status, started_at, ended_at, heartbeat_at, config_yaml, seed, git_commit, host, command, error)
+//	params(run_id, key, value)
+//	metrics(run_id, key, step, value, at)
+//	checkpoints(run_id, step, path, sha256, bytes, at)
+//	evals(run_id, checkpoint_step, suite, task, cluster, subcluster, metric, value, at)
+//
+// plus schema_version, tags and latest_metrics. Times are stored as UTC text
+// ("2006-01-02T15:04:05.000Z") so that the sqlite3 shell and its date functions read them.
+// A NaN metric value is stored as NULL (SQLite has no NaN) and read back as NaN.
+//
+// The database runs in WAL mode with a busy timeout and foreign keys on, so that several
+// processes (two runs, an evaluation, the sqlite3 shell) can use it at once. Schema migrations
+// upgrade an older database in place when it is opened; a database written by a newer natssl is
+// refused with ErrNewerSchema, and a file that is not a SQLite database with ErrNotDatabase,
+// without touching either.
+//
+// A training loop talks to a *Run: LogMetrics buffers rows and writes them in batched
+// transactions (so that logging never slows training), Heartbeat marks the run alive, and
+// Finish ends it FINISHED, FAILED (with the error) or KILLED. A run that is RUNNING but whose
+// heartbeat is older than DB.StaleAfter is reported as stale: the process that wrote it has
+// most likely died.
+//
+// Evaluations are stored one row per task; the per-cluster, per-subcluster and overall means
+// are computed by EvalSummaries rather than stored, so they always agree with the rows.
+//
+// Owner: the tracker engineer. The trainer reaches a *Run through its own Tracker interface; the
+// probe calls RecordEvals; internal/cli (runs.go) and report read through the queries.
+package experiments

@@ -1,0 +1,282 @@
+package experiments
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/natssl/natssl/configs"
+)
+
+// Status is a run's place in its life cycle: RUNNING, then FINISHED, FAILED or KILLED.
+type Status string
+
+// The statuses a run can have.
+const (
+	StatusRunning  Status = "RUNNING"
+	StatusFinished Status = "FINISHED"
+	StatusFailed   Status = "FAILED"
+	StatusKilled   Status = "KILLED"
+)
+
+// Terminal reports whether s ends a run.
+func (s Status) Terminal() bool {
+	return s == StatusFinished || s == StatusFailed || s == StatusKilled
+}
+
+// Metric keys the trainer logs and the CLI and report read.
+const (
+	MetricLoss       = "loss"
+	MetricLR         = "lr"
+	MetricImagesPerS = "images_per_s"
+	MetricDataWait   = "data_wait"   // fraction of step time spent waiting for the loader
+	MetricImagesSeen = "images_seen" // images consumed so far (global batch × steps)
+	MetricEpoch      = "epoch"
+)
+
+// RunSpec describes a run being created. GitCommit, Host and Command are filled in from the
+// process when empty.
+type RunSpec struct {
+	Name, ConfigYAML, Command, GitCommit, Host string
+	Seed                                       int64
+	Params                                     []configs.KeyValue
+	Tags                                       map[string]string
+}
+
+// Metric buffering: LogMetrics writes its rows in one transaction once this many are waiting or
+// once the oldest has waited flushInterval, whichever comes first.
+const (
+	flushRows     = 4096
+	flushInterval = 2 * time.Second
+)
+
+// Run is one run being written. Its methods are safe for concurrent use (a training loop may log
+// while another goroutine beats the heart).
+type Run struct {
+	db *DB
+	id string
+
+	mu        sync.Mutex
+	pending   []metricRow
+	lastFlush time.Time
+}
+
+type metricRow struct {
+	key   string
+	step  int64
+	value float64
+	at    string
+}
+
+// ID returns the run's id: 32 hexadecimal digits.
+func (r *Run) ID() string { return r.id }
+
+// CreateRun records a new run, RUNNING, with its params and tags, and returns it for writing.
+func (db *DB) CreateRun(ctx context.Context, spec RunSpec) (*Run, error) {
+	if spec.Host == "" {
+		spec.Host, _ = os.Hostname()
+	}
+	if spec.GitCommit == "" {
+		commit, dirty := gitCommit(ctx)
+		spec.GitCommit = commit
+		if dirty {
+			if spec.Tags == nil {
+				spec.Tags = map[string]string{}
+			}
+			spec.Tags["git_dirty"] = "true"
+		}
+	}
+	if spec.Command == "" {
+		spec.Command = strings.Join(os.Args, " ")
+	}
+	id, err := newRunID()
+	if err != nil {
+		return nil, fmt.Errorf("experiments: create run: %w", err)
+	}
+	now := formatTime(db.now())
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, db.wrap("create run in", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO runs (id, name, status, started_at, heartbeat_at, config_yaml, seed, git_commit, host, command)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, spec.Name, StatusRunning, now, now, spec.ConfigYAML, spec.Seed, spec.GitCommit, spec.Host, spec.Command); err != nil {
+		return nil, db.wrap("create run in", err)
+	}
+	if err := insertParams(ctx, tx, id, spec.Params); err != nil {
+		return nil, db.wrap("create run in", err)
+	}
+	for k, v := range spec.Tags {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?)`, id, k, v); err != nil {
+			return nil, db.wrap("create run in", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, db.wrap("create run in", err)
+	}
+	return &Run{db: db, id: id, lastFlush: db.now()}, nil
+}
+
+func insertParams(ctx context.Context, tx execer, id string, params []configs.KeyValue) error {
+	for _, p := range params {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)
+			ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`, id, p.Key, p.Value); err != nil {
+			return fmt.Errorf("param %s: %w", p.Key, err)
+		}
+	}
+	return nil
+}
+
+// ReopenRun resumes writing run id (a full id; see ResolveRun for prefixes): the status goes
+// back to RUNNING, the end time and error are cleared, and the heartbeat restarts. Metrics
+// logged again for a step already recorded replace the old value.
+func (db *DB) ReopenRun(ctx context.Context, id string) (*Run, error) {
+	now := formatTime(db.now())
+	res, err := db.sql.ExecContext(ctx, `UPDATE runs SET status = ?, ended_at = NULL, error = '', heartbeat_at = ? WHERE id = ?`,
+		StatusRunning, now, id)
+	if err != nil {
+		return nil, db.wrap("reopen run "+id+" in", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, fmt.Errorf("experiments: reopen run %s in %s: %w", id, db.path, ErrNotFound)
+	}
+	return &Run{db: db, id: id, lastFlush: db.now()}, nil
+}
+
+// SetTag records a free-form key/value on the run (replacing an earlier value).
+func (r *Run) SetTag(ctx context.Context, key, value string) error {
+	if _, err := r.db.sql.ExecContext(ctx, `INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?)
+		ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`, r.id, key, value); err != nil {
+		return r.db.wrap("tag run "+r.id+" in", err)
+	}
+	return nil
+}
+
+// LogMetrics buffers values at step and writes the buffer in one transaction when it is large
+// or old enough; Flush, Heartbeat, RecordCheckpoint and Finish write it too. Logging a key again
+// at the same step replaces the value.
+func (r *Run) LogMetrics(ctx context.Context, step int64, values map[string]float64) error {
+	now := r.db.now()
+	at := formatTime(now)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, v := range values {
+		r.pending = append(r.pending, metricRow{key: k, step: step, value: v, at: at})
+	}
+	if len(r.pending) >= flushRows || now.Sub(r.lastFlush) >= flushInterval {
+		return r.flushLocked(ctx)
+	}
+	return nil
+}
+
+// Flush writes the buffered metrics now.
+func (r *Run) Flush(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.flushLocked(ctx)
+}
+
+// flushLocked writes the pending rows, the latest value of each key, and a heartbeat in one
+// transaction: either all of a batch is in the database or none of it.
+func (r *Run) flushLocked(ctx context.Context) error {
+	r.lastFlush = r.db.now()
+	if len(r.pending) == 0 {
+		return nil
+	}
+	tx, err := r.db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return r.db.wrap("log metrics of run "+r.id+" in", err)
+	}
+	defer tx.Rollback()
+	if err := insertMetrics(ctx, tx, r.id, r.pending); err != nil {
+		return r.db.wrap("log metrics of run "+r.id+" in", err)
+	}
+	latest := make(map[string]metricRow)
+	for _, m := range r.pending {
+		if l, ok := latest[m.key]; !ok || m.step >= l.step {
+			latest[m.key] = m
+		}
+	}
+	for _, m := range latest {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO latest_metrics (run_id, key, step, value, at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, value = excluded.value, at = excluded.at
+			WHERE excluded.step >= latest_metrics.step`, r.id, m.key, m.step, m.value, m.at); err != nil {
+			return r.db.wrap("log metrics of run "+r.id+" in", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE runs SET heartbeat_at = ? WHERE id = ?`, formatTime(r.db.now()), r.id); err != nil {
+		return r.db.wrap("log metrics of run "+r.id+" in", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return r.db.wrap("log metrics of run "+r.id+" in", err)
+	}
+	r.pending = r.pending[:0]
+	return nil
+}
+
+// RecordCheckpoint records a checkpoint file written at step (replacing an earlier record of
+// the same step, as after a resume), flushing buffered metrics first.
+func (r *Run) RecordCheckpoint(ctx context.Context, step int64, path, sha256 string, bytes int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.flushLocked(ctx); err != nil {
+		return err
+	}
+	if _, err := r.db.sql.ExecContext(ctx, `INSERT INTO checkpoints (run_id, step, path, sha256, bytes, at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (run_id, step) DO UPDATE SET path = excluded.path, sha256 = excluded.sha256, bytes = excluded.bytes, at = excluded.at`,
+		r.id, step, path, sha256, bytes, formatTime(r.db.now())); err != nil {
+		return r.db.wrap(fmt.Sprintf("record checkpoint %s (step %d) of run %s in", path, step, r.id), err)
+	}
+	return nil
+}
+
+// Heartbeat marks the run alive now and writes buffered metrics. Call it at least every
+// minute or so: a RUNNING run silent for DB.StaleAfter is reported as stale.
+func (r *Run) Heartbeat(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.flushLocked(ctx); err != nil {
+		return err
+	}
+	if _, err := r.db.sql.ExecContext(ctx, `UPDATE runs SET heartbeat_at = ? WHERE id = ?`, formatTime(r.db.now()), r.id); err != nil {
+		return r.db.wrap("heartbeat of run "+r.id+" in", err)
+	}
+	return nil
+}
+
+// Finish writes buffered metrics and ends the run with status (FINISHED, FAILED or KILLED);
+// errMsg says why a run failed or was killed. It still writes when ctx is already cancelled
+// (a run killed by Ctrl-C must be recorded as KILLED), within a bounded time.
+func (r *Run) Finish(ctx context.Context, status Status, errMsg string) error {
+	if !status.Terminal() {
+		return fmt.Errorf("experiments: finish run %s: status %q is not FINISHED, FAILED or KILLED", r.id, status)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), busyTimeout+10*time.Second)
+	defer cancel()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.flushLocked(ctx); err != nil {
+		return err
+	}
+	now := formatTime(r.db.now())
+	if _, err := r.db.sql.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, ended_at = ?, heartbeat_at = ? WHERE id = ?`,
+		status, errMsg, now, now, r.id); err != nil {
+		return r.db.wrap("finish run "+r.id+" in", err)
+	}
+	return nil
+}
+
+// newRunID returns 128 random bits in hexadecimal, like MLflow's run ids.
+func newRunID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}

@@ -1,0 +1,185 @@
+package experiments
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// migrations[i] upgrades a database from schema version i to i+1. Append only: a released
+// migration is never edited, because databases in the wild already ran it.
+var migrations = []string{
+	// 1: the tables of DESIGN.md.
+	`
+CREATE TABLE runs (
+	id           TEXT PRIMARY KEY,
+	name         TEXT NOT NULL DEFAULT '',
+	status       TEXT NOT NULL CHECK (status IN ('RUNNING','FINISHED','FAILED','KILLED')),
+	started_at   TEXT NOT NULL,
+	ended_at     TEXT,
+	heartbeat_at TEXT,
+	config_yaml  TEXT NOT NULL DEFAULT '',
+	seed         INTEGER NOT NULL DEFAULT 0,
+	git_commit   TEXT NOT NULL DEFAULT '',
+	host         TEXT NOT NULL DEFAULT '',
+	command      TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE params (
+	run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+	key    TEXT NOT NULL,
+	value  TEXT NOT NULL,
+	PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE metrics (
+	run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+	key    TEXT NOT NULL,
+	step   INTEGER NOT NULL,
+	value  REAL,
+	at     TEXT NOT NULL,
+	PRIMARY KEY (run_id, key, step)
+) WITHOUT ROWID;
+CREATE TABLE checkpoints (
+	run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+	step   INTEGER NOT NULL,
+	path   TEXT NOT NULL,
+	sha256 TEXT NOT NULL,
+	bytes  INTEGER NOT NULL,
+	at     TEXT NOT NULL,
+	PRIMARY KEY (run_id, step)
+);
+CREATE TABLE evals (
+	run_id          TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+	checkpoint_step INTEGER NOT NULL,
+	suite           TEXT NOT NULL,
+	task            TEXT NOT NULL,
+	cluster         TEXT NOT NULL DEFAULT '',
+	subcluster      TEXT NOT NULL DEFAULT '',
+	metric          TEXT NOT NULL,
+	value           REAL,
+	at              TEXT NOT NULL,
+	PRIMARY KEY (run_id, checkpoint_step, suite, task, metric)
+);
+`,
+	// 2: why a run failed, free-form tags, and the latest value of every metric per run so that
+	// listing runs does not scan the metric series.
+	`
+ALTER TABLE runs ADD COLUMN error TEXT NOT NULL DEFAULT '';
+CREATE TABLE tags (
+	run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+	key    TEXT NOT NULL,
+	value  TEXT NOT NULL,
+	PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE latest_metrics (
+	run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+	key    TEXT NOT NULL,
+	step   INTEGER NOT NULL,
+	value  REAL,
+	at     TEXT NOT NULL,
+	PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+INSERT INTO latest_metrics (run_id, key, step, value, at)
+	SELECT m.run_id, m.key, m.step, m.value, m.at FROM metrics m
+	WHERE m.step = (SELECT max(step) FROM metrics x WHERE x.run_id = m.run_id AND x.key = m.key);
+CREATE INDEX runs_started ON runs (started_at);
+`,
+}
+
+// SchemaVersion is the schema this build writes.
+var SchemaVersion = len(migrations)
+
+// migrate brings the database to SchemaVersion inside one write transaction, so that two
+// processes opening a fresh file at once cannot both run a migration.
+func (db *DB) migrate(ctx context.Context) error {
+	// A read first: it fails cleanly on a file SQLite cannot read, and lets a database that is
+	// already current open without taking the write lock.
+	v, err := schemaVersion(ctx, db.sql)
+	if err != nil {
+		return db.wrap("open", err)
+	}
+	if v > SchemaVersion {
+		return fmt.Errorf("experiments: open %s: %w (database is version %d, this natssl writes %d; upgrade natssl)",
+			db.path, ErrNewerSchema, v, SchemaVersion)
+	}
+	if v == SchemaVersion {
+		return nil
+	}
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return db.wrap("migrate", err)
+	}
+	defer tx.Rollback()
+	if v, err = schemaVersion(ctx, tx); err != nil { // another process may have migrated meanwhile
+		return db.wrap("migrate", err)
+	}
+	if v > SchemaVersion {
+		return fmt.Errorf("experiments: open %s: %w (database is version %d, this natssl writes %d; upgrade natssl)",
+			db.path, ErrNewerSchema, v, SchemaVersion)
+	}
+	if v == 0 {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+			return db.wrap("migrate", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version)`); err != nil {
+			return db.wrap("migrate", err)
+		}
+	}
+	for ; v < SchemaVersion; v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return db.wrap(fmt.Sprintf("migrate to schema %d:", v+1), err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, SchemaVersion); err != nil {
+		return db.wrap("migrate", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return db.wrap("migrate", err)
+	}
+	return nil
+}
+
+// queryer is what *sql.DB and *sql.Tx share.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// schemaVersion reads the version; 0 for a new, empty database. A database that has tables but
+// no schema_version was not written by natssl and is refused.
+func schemaVersion(ctx context.Context, q queryer) (int, error) {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).Scan(&n); err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		var tables []string
+		rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+		if err != nil {
+			return 0, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var t string
+			if err := rows.Scan(&t); err != nil {
+				return 0, err
+			}
+			tables = append(tables, t)
+		}
+		if err := rows.Err(); err != nil {
+			return 0, err
+		}
+		if len(tables) > 0 {
+			return 0, fmt.Errorf("%w (it holds other tables: %s)", ErrForeignDatabase, strings.Join(tables, ", "))
+		}
+		return 0, nil
+	}
+	var v int
+	err := q.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
+}
+
