@@ -19,9 +19,9 @@ const (
 // CheckpointStep. Rows are per task; means are computed by EvalSummaries. A row with an empty
 // Task is kept but left out of the means.
 type Eval struct {
-	CheckpointStep                             int64
+	CheckpointStep                           int64
 	Suite, Task, Cluster, Subcluster, Metric string
-	Value                                      float64
+	Value                                    float64
 }
 
 // RecordEvals stores evals against run runID in one transaction. Recording the same

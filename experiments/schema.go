@@ -182,4 +182,3 @@ func schemaVersion(ctx context.Context, q queryer) (int, error) {
 	}
 	return v, err
 }
-
