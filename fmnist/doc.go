@@ -1,0 +1,13 @@
+// Package fmnist turns Debian's dataset-fashion-mnist (the idx files under
+// /usr/share/datasets/fashion-mnist) into the formats natssl reads in the wild, so that the
+// demo trains and evaluates on real photographs through the same code paths as iNat and NeWT:
+//
+//   - the 60,000 training images as an iNaturalist 2021-style dataset: a COCO-style train.json
+//     whose file_name values look like train/00003_Dress/fmnist-train-00017.jpg, the JPEGs packed
+//     in tar shards train-000.tar ... (data.source = train.json, data.root = the shards);
+//   - a NeWT-layout suite from the 10,000 test images: newt/labels.csv with the NeWT columns and
+//     newt/images.tar.gz, binary tasks between easily confused classes, 100 train + 100 test
+//     images per class per task, disjoint across tasks, chosen deterministically by a seed.
+//
+// The probe engineer owns this package; `natssl data fashion-mnist` is its command line.
+package fmnist

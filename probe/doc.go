@@ -1,0 +1,18 @@
+// Package probe scores frozen image features with the NeWT linear-probe protocol.
+//
+// The protocol is the benchmark's own (visipedia/newt, linear_evaluation.py with --standardize
+// --normalize --grid_search): per task, a standard scaler fitted on the task's train split,
+// L2-normalised rows, a linear SVM with squared hinge loss and L2 penalty solved in the primal
+// (liblinear's trust-region Newton method, as scikit-learn's LinearSVC(dual=False) runs it,
+// bias regularised with intercept_scaling 1), C chosen from {1e-4 ... 1000} by 3-fold stratified
+// unshuffled cross-validation on accuracy (ties to the smaller C), a refit on all train rows,
+// and the accuracy on the test split.
+//
+// The package reads the suite (ReadSuite: the labels CSV, validated before any work), the images
+// (ReadImages: a folder of <id>.jpg or a tar/tar.gz streamed once), turns images into features
+// with any Encoder (Extract), writes and reads the features as .npy plus an ids file (WriteNPY,
+// ReadNPY) so that scikit-learn can score the same matrix, and runs the protocol (Evaluate),
+// tasks in parallel with the same numbers as serially.
+//
+// The probe engineer owns this package; encoders come from trainer, preprocessing from augment.
+package probe

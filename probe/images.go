@@ -1,0 +1,175 @@
+package probe
+
+import (
+	"archive/tar"
+	"bufio"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Images holds the encoded bytes of the images a suite needs, by id.
+type Images struct {
+	Source string
+	Data   map[string][]byte
+	Bytes  int64
+}
+
+// MissingError lists ids of the suite that have no image in the source.
+type MissingError struct {
+	Source string
+	IDs    []string // all missing ids, sorted
+}
+
+func (e *MissingError) Error() string {
+	first := e.IDs
+	if len(first) > 5 {
+		first = first[:5]
+	}
+	more := ""
+	if len(e.IDs) > len(first) {
+		more = ", ..."
+	}
+	return fmt.Sprintf("probe: %d ids of the suite have no image in %s (%s%s); --skip-missing goes on without them",
+		len(e.IDs), e.Source, strings.Join(first, ", "), more)
+}
+
+// imageExts are the extensions an image may have, in order of preference; NeWT uses .jpg.
+var imageExts = []string{".jpg", ".jpeg", ".png"}
+
+// ReadImages reads the images of ids from src: a folder holding <id>.jpg (or .jpeg/.png), or a
+// .tar / .tar.gz / .tgz archive streamed once, never extracted, in which any entry whose base
+// name without extension is a wanted id is kept (so both newt2021_images/<id>.jpg and <id>.jpg
+// match). Other entries are skipped unread. Ids without an image are returned as a
+// *MissingError together with the images that were found.
+func ReadImages(ctx context.Context, src string, ids []string) (*Images, error) {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	im := &Images{Source: src, Data: make(map[string][]byte, len(ids))}
+	st, err := os.Stat(src)
+	if err != nil {
+		return nil, fmt.Errorf("probe: images %s: %w", src, err)
+	}
+	if st.IsDir() {
+		err = im.readDir(ctx, src, ids)
+	} else {
+		err = im.readTar(ctx, src, want)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for id := range want {
+		if _, ok := im.Data[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return im, &MissingError{Source: src, IDs: missing}
+	}
+	return im, nil
+}
+
+func (im *Images) readDir(ctx context.Context, dir string, ids []string) error {
+	for i, id := range ids {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if _, ok := im.Data[id]; ok {
+			continue
+		}
+		for _, ext := range imageExts {
+			p := filepath.Join(dir, id+ext)
+			b, err := os.ReadFile(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("probe: read image %s: %w", p, err)
+			}
+			im.Data[id] = b
+			im.Bytes += int64(len(b))
+			break
+		}
+	}
+	return nil
+}
+
+func (im *Images) readTar(ctx context.Context, file string, want map[string]bool) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("probe: open images %s: %w", file, err)
+	}
+	defer f.Close()
+	var r io.Reader = bufio.NewReaderSize(f, 1<<20)
+	br := r.(*bufio.Reader)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("probe: images %s: gzip: %w", file, err)
+		}
+		defer zr.Close()
+		r = zr
+	} else if !strings.HasSuffix(file, ".tar") {
+		return fmt.Errorf("probe: images %s: neither a folder nor a tar or tar.gz archive", file)
+	}
+	tr := tar.NewReader(r)
+	for n := 0; ; n++ {
+		if n%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("probe: images %s: entry %d: %w", file, n, err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		base := path.Base(h.Name)
+		ext := path.Ext(base)
+		if !isImageExt(ext) {
+			continue
+		}
+		id := strings.TrimSuffix(base, ext)
+		if !want[id] {
+			continue
+		}
+		if _, dup := im.Data[id]; dup {
+			continue
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			return fmt.Errorf("probe: images %s: read %s: %w", file, h.Name, err)
+		}
+		im.Data[id] = b
+		im.Bytes += int64(len(b))
+	}
+}
+
+func isImageExt(ext string) bool {
+	ext = strings.ToLower(ext)
+	for _, e := range imageExts {
+		if ext == e {
+			return true
+		}
+	}
+	return false
+}
