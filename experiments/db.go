@@ -97,9 +97,9 @@ func OpenExisting(ctx context.Context, path string) (*DB, error) {
 func open(ctx context.Context, path string) (*DB, error) {
 	q := url.Values{}
 	q.Set("_busy_timeout", fmt.Sprint(busyTimeout.Milliseconds()))
-	q.Set("_journal_mode", "WAL")
 	q.Set("_foreign_keys", "on")
 	q.Set("_synchronous", "NORMAL")
+	q.Set("_cache_size", "-32768") // KiB: metric tables of long runs stay in cache
 	// Write transactions take the write lock at BEGIN: two writers then queue on the busy
 	// timeout instead of deadlocking when both try to upgrade a read lock.
 	q.Set("_txlock", "immediate")
@@ -109,6 +109,8 @@ func open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("experiments: open %s: %w", path, err)
 	}
 	db := &DB{sql: sdb, path: path, StaleAfter: DefaultStaleAfter, now: time.Now}
+	// WAL is set by migrate once the file is known to be ours: setting it in the DSN would
+	// rewrite the header of someone else's database before we could refuse it.
 	if err := db.migrate(ctx); err != nil {
 		sdb.Close()
 		return nil, err

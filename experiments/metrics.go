@@ -1,8 +1,10 @@
 package experiments
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"slices"
 	"strings"
 )
 
@@ -18,6 +20,13 @@ const metricsPerInsert = 200
 
 // insertMetrics writes rows (replacing any value already logged for the same key and step).
 func insertMetrics(ctx context.Context, tx execer, runID string, rows []metricRow) error {
+	// In primary-key order, consecutive rows land on the same B-tree pages.
+	slices.SortStableFunc(rows, func(a, b metricRow) int {
+		if c := strings.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.step, b.step)
+	})
 	full := len(rows) / metricsPerInsert * metricsPerInsert
 	if full > 0 {
 		stmt, err := tx.PrepareContext(ctx, metricsInsert(metricsPerInsert))

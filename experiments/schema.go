@@ -103,6 +103,15 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("experiments: open %s: %w (database is version %d, this natssl writes %d; upgrade natssl)",
 			db.path, ErrNewerSchema, v, SchemaVersion)
 	}
+	// WAL lets the sqlite3 shell and other processes read while a run writes. The mode is
+	// stored in the file, so every later connection gets it.
+	var mode string
+	if err := db.sql.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode); err != nil {
+		return db.wrap("open", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("experiments: open %s: cannot use write-ahead logging (journal mode stays %q)", db.path, mode)
+	}
 	if v == SchemaVersion {
 		return nil
 	}

@@ -1,0 +1,181 @@
+package experiments
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestOpenRefusesBadFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	garbage := append([]byte("SQLite format 3\x00"), bytes.Repeat([]byte{0xA5}, 8192)...)
+
+	// A database of a newer schema, and one that belongs to another program.
+	newer := filepath.Join(dir, "newer.db")
+	db, err := Open(ctx, newer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.sql.Exec(`UPDATE schema_version SET version = ?`, SchemaVersion+1); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	foreign := filepath.Join(dir, "foreign.db")
+	if _, err := rawOpen(t, foreign).Exec(`CREATE TABLE photos (id INTEGER PRIMARY KEY); INSERT INTO photos VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "adir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name    string
+		path    string
+		is      error  // errors.Is target, when there is one
+		mention string // the message must say this
+	}{
+		{"text file", write("notes.txt", []byte("loss went down\n")), ErrNotDatabase, "not a SQLite database"},
+		{"short file", write("short.db", []byte("SQLite")), ErrNotDatabase, "not a SQLite database"},
+		{"corrupt database", write("corrupt.db", garbage), ErrNotDatabase, "not a SQLite database"},
+		{"newer schema", newer, ErrNewerSchema, "version 3, this natssl writes 2"},
+		{"foreign database", foreign, ErrForeignDatabase, "photos"},
+		{"directory", filepath.Join(dir, "adir"), nil, "is a directory"},
+		{"parent is a file", filepath.Join(write("plain", []byte("x")), "run.db"), nil, "not a directory"},
+		{"unwritable place", "/proc/natssl-test/run.db", nil, "/proc/natssl-test/run.db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before, _ := os.ReadFile(tt.path)
+			db, err := Open(ctx, tt.path)
+			if err == nil {
+				db.Close()
+				t.Fatalf("Open(%s) succeeded", tt.path)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("error %v, want %v", err, tt.is)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.mention) || !strings.Contains(msg, tt.path) || strings.Contains(msg, "\n") {
+				t.Errorf("error %q: want one line naming %s and saying %q", msg, tt.path, tt.mention)
+			}
+			after, _ := os.ReadFile(tt.path)
+			if !bytes.Equal(before, after) {
+				t.Errorf("%s was modified", tt.path)
+			}
+			for _, suffix := range []string{"-wal", "-journal"} {
+				if _, err := os.Stat(tt.path + suffix); err == nil && tt.is != ErrNewerSchema {
+					t.Errorf("%s%s left behind", tt.path, suffix)
+				}
+			}
+		})
+	}
+}
+
+func TestOpenExisting(t *testing.T) {
+	ctx := context.Background()
+	missing := filepath.Join(t.TempDir(), "none", "run.db")
+	_, err := OpenExisting(ctx, missing)
+	if !errors.Is(err, ErrNoDatabase) || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("OpenExisting(missing) = %v, want ErrNoDatabase naming the path", err)
+	}
+	if _, err := os.Stat(filepath.Dir(missing)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("OpenExisting created %s", filepath.Dir(missing))
+	}
+	db := openTemp(t)
+	path := db.Path()
+	db.Close()
+	db, err = OpenExisting(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+}
+
+func TestMigrateFromSchema1(t *testing.T) {
+	ctx := context.Background()
+	fixture, err := os.ReadFile("testdata/schema-v1.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "v1.db")
+	if _, err := rawOpen(t, path).Exec(string(fixture)); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v int
+	if err := db.sql.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != SchemaVersion {
+		t.Fatalf("schema version %d (%v), want %d", v, err, SchemaVersion)
+	}
+	id, err := db.ResolveRun(ctx, "5f1c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := db.GetRun(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Name != "old-run" || rec.Status != StatusFinished || rec.Error != "" || rec.Duration() != time.Hour {
+		t.Errorf("run after migration: %+v", rec.RunInfo)
+	}
+	if rec.Steps != 3 || rec.Latest["loss"].Value != 3.5 || rec.Latest["images_per_s"].Step != 2 {
+		t.Errorf("latest metrics not backfilled: steps %d latest %+v", rec.Steps, rec.Latest)
+	}
+	if rec.NeWT == nil || rec.NeWT.Mean != 0.5 || rec.NeWT.Tasks != 2 {
+		t.Errorf("NeWT %+v, want mean 0.5 over 2 tasks", rec.NeWT)
+	}
+	if len(rec.Checkpoints) != 1 || len(rec.Params) != 1 {
+		t.Errorf("checkpoints %v params %v", rec.Checkpoints, rec.Params)
+	}
+	// The upgraded database takes new writes, and opening it again migrates nothing.
+	r, err := db.ReopenRun(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Finish(ctx, StatusFailed, "boom"); err != nil {
+		t.Fatal(err)
+	}
+	db2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db2.Close()
+}
+
+func TestOpenConfiguresSQLite(t *testing.T) {
+	db := openTemp(t)
+	tests := []struct{ pragma, want string }{
+		{"journal_mode", "wal"},
+		{"foreign_keys", "1"},
+		{"busy_timeout", "30000"},
+	}
+	for _, tt := range tests {
+		var got string
+		if err := db.sql.QueryRow("PRAGMA " + tt.pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != tt.want {
+			t.Errorf("PRAGMA %s = %s, want %s", tt.pragma, got, tt.want)
+		}
+	}
+	// Foreign keys hold: no metrics for a run that does not exist.
+	if _, err := db.sql.Exec(`INSERT INTO metrics (run_id, key, step, value, at) VALUES ('nope', 'loss', 1, 1, 'x')`); err == nil {
+		t.Error("metrics row for a missing run accepted")
+	}
+}
