@@ -220,4 +220,3 @@ func (s *Suite) Without(drop map[string]bool) (*Suite, error) {
 	}
 	return out, nil
 }
-

@@ -1,0 +1,121 @@
+package probe
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const smokeImages = "../testdata/smoke-newt/images"
+
+// packSmoke writes the smoke suite's images into a tar (gzipped when gz) under prefix/, with
+// a directory entry and a non-image file that must be skipped.
+func packSmoke(t *testing.T, name, prefix string, gz bool) string {
+	t.Helper()
+	var buf bytes.Buffer
+	var w io.Writer = &buf
+	var zw *gzip.Writer
+	if gz {
+		zw = gzip.NewWriter(&buf)
+		w = zw
+	}
+	tw := tar.NewWriter(w)
+	tw.WriteHeader(&tar.Header{Name: prefix + "/", Typeflag: tar.TypeDir, Mode: 0o755})
+	readme := []byte("not an image")
+	tw.WriteHeader(&tar.Header{Name: prefix + "/README.txt", Size: int64(len(readme)), Mode: 0o644})
+	tw.Write(readme)
+	ents, err := os.ReadDir(smokeImages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(smokeImages, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tw.WriteHeader(&tar.Header{Name: prefix + "/" + e.Name(), Size: int64(len(b)), Mode: 0o644})
+		tw.Write(b)
+	}
+	tw.Close()
+	if zw != nil {
+		zw.Close()
+	}
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestReadImages(t *testing.T) {
+	s, err := LoadSuite("../testdata/smoke-newt/labels.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join(smokeImages, s.IDs[3]+".jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, src string }{
+		{"folder", smokeImages},
+		{"tar.gz", packSmoke(t, "newt2021_images.tar.gz", "newt2021_images", true)},
+		{"tar", packSmoke(t, "images.tar", "images", false)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			im, err := ReadImages(context.Background(), c.src, s.IDs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(im.Data) != s.Len() {
+				t.Errorf("%d images, want %d", len(im.Data), s.Len())
+			}
+			if !bytes.Equal(im.Data[s.IDs[3]], want) {
+				t.Errorf("image %s: %d bytes, want the file's %d", s.IDs[3], len(im.Data[s.IDs[3]]), len(want))
+			}
+		})
+	}
+}
+
+func TestReadImagesMissing(t *testing.T) {
+	ids := []string{"fmnist-test-00000", "nope-3", "nope-1", "nope-2", "nope-4", "nope-5", "nope-6"}
+	for _, src := range []string{smokeImages, packSmoke(t, "x.tar.gz", "x", true)} {
+		im, err := ReadImages(context.Background(), src, ids)
+		var me *MissingError
+		if !errors.As(err, &me) {
+			t.Fatalf("%s: error %v, want a *MissingError", src, err)
+		}
+		if len(me.IDs) != 6 || me.IDs[0] != "nope-1" {
+			t.Errorf("%s: missing %v, want the six nope-* sorted", src, me.IDs)
+		}
+		if !strings.Contains(err.Error(), "6 ids") || !strings.Contains(err.Error(), "nope-1, nope-2") || !strings.Contains(err.Error(), "--skip-missing") {
+			t.Errorf("message %q should give the count, the first ids and the way on", err)
+		}
+		if len(im.Data) != 1 {
+			t.Errorf("%s: %d images found, want 1", src, len(im.Data))
+		}
+	}
+}
+
+func TestReadImagesBadSource(t *testing.T) {
+	dir := t.TempDir()
+	notTar := filepath.Join(dir, "images.zip")
+	os.WriteFile(notTar, []byte("PK\x03\x04"), 0o644)
+	corrupt := filepath.Join(dir, "images.tar.gz")
+	os.WriteFile(corrupt, []byte{0x1f, 0x8b, 8, 0, 0, 0}, 0o644)
+	for _, c := range []struct{ src, want string }{
+		{filepath.Join(dir, "absent"), "no such file"},
+		{notTar, "neither a folder nor a tar"},
+		{corrupt, "images.tar.gz"},
+	} {
+		if _, err := ReadImages(context.Background(), c.src, []string{"a"}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.src, err, c.want)
+		}
+	}
+}
