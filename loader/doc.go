@@ -1,0 +1,27 @@
+// Package loader streams training images from where they live and turns them into batches of
+// two SimCLR views for the training loop.
+//
+// A Source is a collection of samples split into shards, each read as one sequential stream:
+// a folder (one shard per directory), an iNaturalist 2021 COCO-style manifest (runs of its
+// entries, resolved against a folder, a tar archive or an s3:// prefix), tar archives plain or
+// gzip (one shard per archive, never extracted, never loaded whole) and s3:// prefixes (pages
+// of keys, or one shard per tar object). Open picks the source from the shape of
+// data.source.
+//
+// A Loader shuffles the shard order per epoch from the seed, mixes samples through a bounded
+// shuffle buffer, gives this host its disjoint share (Options.Shard of Options.Shards), decodes
+// and augments on a worker pool and hands out pooled float32 NCHW batches through a bounded
+// prefetch queue. Every sample's augmentation comes from augment.SampleRNG(seed, epoch,
+// index), where index is the sample's place in the epoch's stream, so batches are the same
+// bytes whatever the number of workers. Bad input (corrupt or truncated images, zero-byte
+// files, non-images, missing manifest entries, unreadable shards) is skipped and counted by
+// reason, never fatal; a missing source or a manifest that is not JSON fails at Open.
+//
+// Memory stays flat as data grows: the loader holds the shard list (directories, tar
+// archives, one entry per 1,000 S3 keys), the shuffle buffer, and the batches in flight. A
+// manifest's images are kept as compact records (about 40 bytes plus the file name each,
+// roughly 250 MB for iNat 2021's 2.7M entries).
+//
+// Owner: the loader engineer (issue 4). The pixels (decode, augmentations) belong to the
+// decode and augment packages.
+package loader

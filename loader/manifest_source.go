@@ -1,0 +1,162 @@
+package loader
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/natssl/natssl/configs"
+)
+
+// manifestRun is how many consecutive manifest entries make one shard when the root allows
+// random access (a folder or an S3 prefix): small enough that shuffling the shard order mixes
+// well, large enough that the shard list stays short.
+const manifestRun = 256
+
+// ManifestSource reads the images an iNat 2021 manifest lists, resolving each file_name
+// against data.root: a folder (the default: beside the manifest), tar archives (their members
+// matched by name, in archive order, members not in the manifest ignored) or an s3:// prefix.
+// The label is the image's category_id; Manifest keeps image ids and category names.
+type ManifestSource struct {
+	manifest *Manifest
+	shards   []Shard
+	closer   io.Closer
+}
+
+var _ Source = (*ManifestSource)(nil)
+
+func openManifestSource(ctx context.Context, d configs.Data) (Source, error) {
+	if _, err := statSource("data.source", d.Source); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(d.Source)
+	if err != nil {
+		return nil, fmt.Errorf("loader: open manifest %s: %w", d.Source, err)
+	}
+	defer f.Close()
+	m, err := ParseManifest(d.Source, f)
+	if err != nil {
+		return nil, err
+	}
+	root := d.Root
+	if root == "" {
+		root = filepath.Dir(d.Source)
+	}
+	return newManifestSource(ctx, m, root, d)
+}
+
+// newManifestSource resolves m's file names against root.
+func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.Data) (*ManifestSource, error) {
+	s := &ManifestSource{manifest: m}
+	switch {
+	case strings.HasPrefix(root, "s3://"):
+		store, prefix, err := newS3Store(ctx, root, d.S3)
+		if err != nil {
+			return nil, err
+		}
+		s.closer = store
+		s.addRuns(func(name string) func(context.Context) ([]byte, error) {
+			key := joinKey(prefix, name)
+			return func(ctx context.Context) ([]byte, error) { return store.get(ctx, key) }
+		})
+	case isTarPattern(root):
+		files, err := expandLocal("data.root", root)
+		if err != nil {
+			return nil, err
+		}
+		match := func(member string) (string, int, bool) {
+			i, ok := m.Lookup(member)
+			if !ok {
+				return "", 0, false
+			}
+			return member, int(m.Images[i].Category), true
+		}
+		for _, f := range files {
+			s.shards = append(s.shards, &tarShard{name: f, open: openLocal(f), match: match})
+		}
+	default:
+		fi, err := statSource("data.root", root)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("loader: data.root %s is neither a folder, a tar archive nor an s3:// prefix: %w", root, ErrNoSource)
+		}
+		s.addRuns(func(name string) func(context.Context) ([]byte, error) {
+			p := filepath.Join(root, filepath.FromSlash(name))
+			return func(context.Context) ([]byte, error) { return os.ReadFile(p) }
+		})
+	}
+	return s, nil
+}
+
+// addRuns splits the manifest into shards of manifestRun entries fetched with load.
+func (s *ManifestSource) addRuns(load func(name string) func(context.Context) ([]byte, error)) {
+	for lo := 0; lo < len(s.manifest.Images); lo += manifestRun {
+		s.shards = append(s.shards, &manifestShard{m: s.manifest, lo: lo, hi: min(lo+manifestRun, len(s.manifest.Images)), load: load})
+	}
+}
+
+// Manifest returns the parsed manifest: image ids, categories, file names.
+func (s *ManifestSource) Manifest() *Manifest { return s.manifest }
+
+// Shards returns runs of entries, or one shard per archive for tar roots.
+func (s *ManifestSource) Shards() []Shard { return s.shards }
+
+// Len is the number of manifest entries; for tar roots, the members the manifest names.
+func (s *ManifestSource) Len(ctx context.Context) (int64, error) {
+	if len(s.shards) > 0 {
+		if _, ok := s.shards[0].(*tarShard); ok {
+			return countShards(ctx, s.shards)
+		}
+	}
+	return int64(len(s.manifest.Images)), nil
+}
+
+// Close releases the S3 client of an s3:// root.
+func (s *ManifestSource) Close() error {
+	if s.closer != nil {
+		return s.closer.Close()
+	}
+	return nil
+}
+
+// manifestShard is entries [lo, hi) of a manifest.
+type manifestShard struct {
+	m      *Manifest
+	lo, hi int
+	load   func(name string) func(context.Context) ([]byte, error)
+}
+
+func (r *manifestShard) Name() string {
+	return fmt.Sprintf("manifest images[%d:%d]", r.lo, r.hi)
+}
+
+func (r *manifestShard) Open(context.Context) (Records, error) {
+	return &manifestRecords{s: r, i: r.lo}, nil
+}
+
+func (r *manifestShard) count(context.Context) (int64, error) { return int64(r.hi - r.lo), nil }
+
+type manifestRecords struct {
+	s *manifestShard
+	i int
+}
+
+func (r *manifestRecords) Next(ctx context.Context) (Record, error) {
+	if err := ctx.Err(); err != nil {
+		return Record{}, err
+	}
+	if r.i >= r.s.hi {
+		return Record{}, io.EOF
+	}
+	name := r.s.m.FileName(r.i)
+	rec := Record{Key: name, Label: int(r.s.m.Images[r.i].Category), Load: r.s.load(name)}
+	r.i++
+	return rec, nil
+}
+
+func (r *manifestRecords) Close() error { return nil }

@@ -1,0 +1,277 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	smithy "github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/natssl/natssl/configs"
+)
+
+// s3Retry is how S3 calls retry: the SDK's standard retryer (throttling, 5xx, connection
+// errors) for each request, and the loader's own loop around reading a body, which the SDK
+// does not retry. Tests shorten the backoff.
+var s3Retry = struct {
+	Attempts   int
+	MaxBackoff time.Duration
+}{Attempts: 10, MaxBackoff: 5 * time.Second}
+
+// s3Store reads one bucket.
+type s3Store struct {
+	client *s3.Client
+	bucket string
+}
+
+// parseS3URI splits s3://bucket/prefix.
+func parseS3URI(uri string) (bucket, prefix string, err error) {
+	rest, ok := strings.CutPrefix(uri, "s3://")
+	if !ok {
+		return "", "", fmt.Errorf("loader: %q is not an s3:// URI", uri)
+	}
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	if bucket == "" {
+		return "", "", fmt.Errorf("loader: %q names no bucket", uri)
+	}
+	return bucket, prefix, nil
+}
+
+// newS3Store connects to the bucket of uri with region, endpoint and anonymous access from c.
+// Credentials come from the SDK's default chain unless c.Anonymous, which sends unsigned
+// requests (public open-data buckets).
+func newS3Store(ctx context.Context, uri string, c configs.S3) (*s3Store, string, error) {
+	bucket, prefix, err := parseS3URI(uri)
+	if err != nil {
+		return nil, "", err
+	}
+	region := c.Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
+	if c.Anonymous {
+		opts = append(opts, config.WithCredentialsProvider(aws.AnonymousCredentials{}))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, "", fmt.Errorf("loader: s3 config for %s: %w", uri, err)
+	}
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if c.Endpoint != "" {
+			o.BaseEndpoint = aws.String(c.Endpoint)
+			o.UsePathStyle = true
+		}
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = s3Retry.Attempts
+			so.MaxBackoff = s3Retry.MaxBackoff
+			so.RateLimiter = ratelimit.None // never give up because a retry budget ran out
+		})
+	})
+	return &s3Store{client: client, bucket: bucket}, prefix, nil
+}
+
+func (s *s3Store) uri(key string) string { return "s3://" + s.bucket + "/" + key }
+
+// Close releases idle connections.
+func (s *s3Store) Close() error { return nil }
+
+// list calls fn for every object under prefix after startAfter, in key order, one page of at
+// most 1,000 keys in memory at a time; fn returns false to stop.
+func (s *s3Store) list(ctx context.Context, prefix, startAfter string, fn func(types.Object) bool) error {
+	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix}
+	if startAfter != "" {
+		in.StartAfter = &startAfter
+	}
+	p := s3.NewListObjectsV2Paginator(s.client, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("loader: list %s: %w", s.uri(prefix), err)
+		}
+		for _, o := range page.Contents {
+			if !fn(o) {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// get reads one object whole, retrying a body cut short; a missing key wraps fs.ErrNotExist.
+func (s *s3Store) get(ctx context.Context, key string) ([]byte, error) {
+	var last error
+	for attempt := 0; attempt < s3Retry.Attempts; attempt++ {
+		if attempt > 0 {
+			if err := sleepBackoff(ctx, attempt); err != nil {
+				return nil, err
+			}
+		}
+		out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+		if err != nil {
+			return nil, s.wrap("get", key, err)
+		}
+		data, err := io.ReadAll(out.Body)
+		out.Body.Close()
+		if err == nil {
+			return data, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		last = err
+	}
+	return nil, fmt.Errorf("loader: get %s: body failed %d times: %w", s.uri(key), s3Retry.Attempts, last)
+}
+
+// wrap names the object and maps a missing key to fs.ErrNotExist.
+func (s *s3Store) wrap(op, key string, err error) error {
+	var nsk *types.NoSuchKey
+	var re *smithyhttp.ResponseError
+	var ae smithy.APIError
+	if errors.As(err, &nsk) || errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound ||
+		errors.As(err, &ae) && ae.ErrorCode() == "NoSuchKey" {
+		return fmt.Errorf("loader: %s %s: %w", op, s.uri(key), fs.ErrNotExist)
+	}
+	return fmt.Errorf("loader: %s %s: %w", op, s.uri(key), err)
+}
+
+// sleepBackoff waits before retry attempt (1, 2, ...): exponential from 50 ms with full
+// jitter, capped at s3Retry.MaxBackoff.
+func sleepBackoff(ctx context.Context, attempt int) error {
+	d := min(50*time.Millisecond<<min(attempt-1, 10), s3Retry.MaxBackoff)
+	d = time.Duration(rand.Int64N(int64(d) + 1))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// stream returns the object as one reader that survives broken connections: after a failed
+// read it asks again from the byte it had reached (a Range request), checking that the
+// object is the same version (ETag), so no byte is lost or repeated.
+func (s *s3Store) stream(ctx context.Context, key string) (io.ReadCloser, error) {
+	r := &s3Stream{ctx: ctx, s: s, key: key, size: -1}
+	if err := r.reopen(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+type s3Stream struct {
+	ctx      context.Context
+	s        *s3Store
+	key      string
+	etag     string
+	off      int64
+	size     int64 // -1 until known
+	body     io.ReadCloser
+	failures int
+}
+
+func (r *s3Stream) reopen() error {
+	in := &s3.GetObjectInput{Bucket: &r.s.bucket, Key: &r.key}
+	if r.off > 0 {
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", r.off))
+	}
+	out, err := r.s.client.GetObject(r.ctx, in)
+	if err != nil {
+		return r.s.wrap("get", r.key, err)
+	}
+	etag := aws.ToString(out.ETag)
+	if r.etag != "" && etag != "" && etag != r.etag {
+		out.Body.Close()
+		return fmt.Errorf("loader: get %s: object changed while reading (etag %s, was %s)", r.s.uri(r.key), etag, r.etag)
+	}
+	if r.etag == "" {
+		r.etag = etag
+	}
+	if r.size < 0 && r.off == 0 && out.ContentLength != nil {
+		r.size = *out.ContentLength
+	}
+	r.body = out.Body
+	return nil
+}
+
+func (r *s3Stream) Read(p []byte) (int, error) {
+	for {
+		if r.size >= 0 && r.off >= r.size {
+			return 0, io.EOF // everything arrived; a reset after the last byte is no loss
+		}
+		if r.body == nil {
+			if err := r.reopen(); err != nil {
+				return 0, err
+			}
+		}
+		n, err := r.body.Read(p)
+		r.off += int64(n)
+		switch {
+		case err == io.EOF && r.size >= 0 && r.off < r.size:
+			err = io.ErrUnexpectedEOF // the connection ended early: fall through to retry
+			if n > 0 {
+				r.body.Close()
+				r.body = nil
+				return n, nil
+			}
+		case err == nil || err == io.EOF:
+			if n > 0 {
+				r.failures = 0
+			}
+			return n, err
+		case n > 0: // hand over what arrived; the next call reopens from r.off
+			r.body.Close()
+			r.body = nil
+			return n, nil
+		}
+		if err := r.drop(err); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// drop closes a failed body and waits before the next attempt; it gives up after
+// s3Retry.Attempts failures in a row.
+func (r *s3Stream) drop(cause error) error {
+	r.body.Close()
+	r.body = nil
+	if r.ctx.Err() != nil {
+		return r.ctx.Err()
+	}
+	r.failures++
+	if r.failures >= s3Retry.Attempts {
+		return fmt.Errorf("loader: read %s at byte %d: %d failures: %w", r.s.uri(r.key), r.off, r.failures, cause)
+	}
+	return sleepBackoff(r.ctx, r.failures)
+}
+
+func (r *s3Stream) Close() error {
+	if r.body != nil {
+		return r.body.Close()
+	}
+	return nil
+}
+
+// joinKey joins an S3 prefix and a relative name with one slash.
+func joinKey(prefix, name string) string {
+	if prefix == "" || strings.HasSuffix(prefix, "/") {
+		return prefix + name
+	}
+	return prefix + "/" + name
+}

@@ -1,0 +1,81 @@
+package loader
+
+import (
+	"maps"
+	"sync"
+	"time"
+)
+
+// maxSkipExamples is how many skipped samples Stats names.
+const maxSkipExamples = 10
+
+// Stats describes a loader's work so far.
+type Stats struct {
+	Images     int64   // samples delivered in batches (each one decode and two views)
+	Seconds    float64 // since New
+	ImagesPerS float64 // Images / Seconds
+
+	FetchS   float64 // summed over fetchers: reading files, GETs
+	AugmentS float64 // summed over workers: decoding and making both views
+	WaitS    float64 // the consumer's time inside Next, waiting for batches
+
+	Skipped         map[string]int64 // by reason (the Skip* constants)
+	SkippedExamples []string         // "reason: where" for the first few
+}
+
+// SkippedTotal sums Skipped.
+func (s Stats) SkippedTotal() int64 {
+	var n int64
+	for _, v := range s.Skipped {
+		n += v
+	}
+	return n
+}
+
+type stats struct {
+	mu       sync.Mutex
+	start    time.Time
+	images   int64
+	fetch    time.Duration
+	augment  time.Duration
+	wait     time.Duration
+	skipped  map[string]int64
+	examples []string
+}
+
+func newStats() *stats { return &stats{start: time.Now(), skipped: map[string]int64{}} }
+
+func (s *stats) addFetch(d time.Duration)   { s.mu.Lock(); s.fetch += d; s.mu.Unlock() }
+func (s *stats) addAugment(d time.Duration) { s.mu.Lock(); s.augment += d; s.mu.Unlock() }
+func (s *stats) addWait(d time.Duration)    { s.mu.Lock(); s.wait += d; s.mu.Unlock() }
+func (s *stats) delivered(n int)            { s.mu.Lock(); s.images += int64(n); s.mu.Unlock() }
+
+func (s *stats) skip(reason, where string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.skipped[reason]++
+	if len(s.examples) < maxSkipExamples {
+		s.examples = append(s.examples, reason+": "+where)
+	}
+}
+
+// Stats returns a snapshot of the loader's statistics.
+func (l *Loader) Stats() Stats {
+	s := l.stats
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	secs := time.Since(s.start).Seconds()
+	st := Stats{
+		Images:          s.images,
+		Seconds:         secs,
+		FetchS:          s.fetch.Seconds(),
+		AugmentS:        s.augment.Seconds(),
+		WaitS:           s.wait.Seconds(),
+		Skipped:         maps.Clone(s.skipped),
+		SkippedExamples: append([]string(nil), s.examples...),
+	}
+	if secs > 0 {
+		st.ImagesPerS = float64(s.images) / secs
+	}
+	return st
+}

@@ -1,0 +1,244 @@
+package loader
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/natssl/natssl/configs"
+)
+
+// MaxMemberBytes bounds one archive member read into memory; larger members are skipped as
+// too large rather than read (iNat 2021's JPEGs are well under 1 MB).
+const MaxMemberBytes = 64 << 20
+
+// TarSource reads one or many tar archives, plain or gzip, one shard per archive, each as a
+// single sequential stream: nothing is extracted and no archive is held in memory.
+type TarSource struct {
+	shards []Shard
+}
+
+var _ Source = (*TarSource)(nil)
+
+func openTarSource(_ context.Context, d configs.Data) (Source, error) {
+	return OpenTar(d.Source)
+}
+
+// OpenTar opens the archives pattern names: a path, a brace range (shards-{000..031}.tar), a
+// list ({a,b}.tar) or a glob (shards-*.tar.gz).
+func OpenTar(pattern string) (*TarSource, error) {
+	files, err := expandLocal("data.source", pattern)
+	if err != nil {
+		return nil, err
+	}
+	s := &TarSource{}
+	for _, f := range files {
+		s.shards = append(s.shards, &tarShard{name: f, open: openLocal(f)})
+	}
+	return s, nil
+}
+
+// Shards returns one shard per archive, in sorted name order.
+func (s *TarSource) Shards() []Shard { return s.shards }
+
+// Len counts the image members of every archive: a pass over the headers (seeking past the
+// data of plain archives, decompressing gzip ones).
+func (s *TarSource) Len(ctx context.Context) (int64, error) { return countShards(ctx, s.shards) }
+
+// Close does nothing: archives are opened per shard.
+func (s *TarSource) Close() error { return nil }
+
+func openLocal(name string) func(context.Context) (io.ReadCloser, error) {
+	return func(context.Context) (io.ReadCloser, error) {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("loader: open %s: %w", name, err)
+		}
+		return f, nil
+	}
+}
+
+// tarShard is one archive, read from open.
+type tarShard struct {
+	name string
+	open func(ctx context.Context) (io.ReadCloser, error)
+	// match, when set, maps a member name to its record (manifest roots); ok false skips it.
+	match func(member string) (key string, label int, ok bool)
+}
+
+func (t *tarShard) Name() string { return t.name }
+
+func (t *tarShard) Open(ctx context.Context) (Records, error) {
+	rc, err := t.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newTarRecords(t.name, rc, true)
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	r.match = t.match
+	return r, nil
+}
+
+// count returns the number of samples the shard yields, reading only headers.
+func (t *tarShard) count(ctx context.Context) (int64, error) {
+	rc, err := t.open(ctx)
+	if err != nil {
+		return 0, err
+	}
+	r, err := newTarRecords(t.name, rc, false)
+	if err != nil {
+		rc.Close()
+		return 0, err
+	}
+	defer r.Close()
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		_, ok, err := r.nextHeader()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			n++
+		}
+	}
+}
+
+// counter is a shard that can count its samples without decoding them.
+type counter interface {
+	count(ctx context.Context) (int64, error)
+}
+
+func countShards(ctx context.Context, shards []Shard) (int64, error) {
+	var n int64
+	for _, s := range shards {
+		c, ok := s.(counter)
+		if !ok {
+			return 0, fmt.Errorf("loader: shard %s cannot be counted", s.Name())
+		}
+		k, err := c.count(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("loader: count %s: %w", s.Name(), err)
+		}
+		n += k
+	}
+	return n, nil
+}
+
+// tarRecords streams the image members of one archive.
+type tarRecords struct {
+	name  string
+	c     io.Closer
+	gz    *gzip.Reader
+	tr    *tar.Reader
+	match func(member string) (key string, label int, ok bool)
+	size  int64 // of the current member
+}
+
+// gzipMagic starts every gzip stream; archives are recognised by content, not by name.
+var gzipMagic = []byte{0x1f, 0x8b}
+
+// newTarRecords reads an archive from rc, gunzipping when it starts with the gzip magic.
+// buffered adds a read buffer (reading data); without it a plain file keeps its Seek, which
+// tar uses to skip member data when only headers are wanted.
+func newTarRecords(name string, rc io.ReadCloser, buffered bool) (*tarRecords, error) {
+	r := &tarRecords{name: name, c: rc}
+	br := bufio.NewReaderSize(rc, 256<<10)
+	head, err := br.Peek(2)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("loader: read %s: %w", name, err)
+	}
+	var src io.Reader = br
+	switch {
+	case len(head) == 2 && head[0] == gzipMagic[0] && head[1] == gzipMagic[1]:
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("loader: gunzip %s: %w", name, err)
+		}
+		r.gz, src = gz, gz
+	case !buffered:
+		if s, ok := rc.(io.ReadSeeker); ok {
+			if _, err := s.Seek(0, io.SeekStart); err == nil {
+				src = s
+			}
+		}
+	}
+	r.tr = tar.NewReader(src)
+	return r, nil
+}
+
+// nextHeader advances to the next member that is a sample and returns its record's key and
+// label; ok is false for members that are not samples (directories, non-images, unmatched).
+func (r *tarRecords) nextHeader() (rec Record, ok bool, err error) {
+	h, err := r.tr.Next()
+	if err == io.EOF {
+		return Record{}, false, io.EOF
+	}
+	if err != nil {
+		return Record{}, false, fmt.Errorf("loader: read %s: %w", r.name, err)
+	}
+	if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA {
+		return Record{}, false, nil
+	}
+	r.size = h.Size
+	name := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+	if !isImageName(name) {
+		return Record{}, false, nil
+	}
+	if r.match != nil {
+		key, label, ok := r.match(name)
+		return Record{Key: key, Label: label}, ok, nil
+	}
+	return Record{Key: name, Label: pathLabel(name)}, true, nil
+}
+
+// Next reads the next image member into memory.
+func (r *tarRecords) Next(ctx context.Context) (Record, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return Record{}, err
+		}
+		rec, ok, err := r.nextHeader()
+		if err != nil {
+			return Record{}, err
+		}
+		if !ok {
+			continue
+		}
+		if r.size > MaxMemberBytes {
+			rec.Load = func(context.Context) ([]byte, error) { return nil, errTooLarge }
+			return rec, nil
+		}
+		rec.Data = make([]byte, r.size)
+		if _, err := io.ReadFull(r.tr, rec.Data); err != nil {
+			return Record{}, fmt.Errorf("loader: read %s in %s: %w", rec.Key, r.name, err)
+		}
+		return rec, nil
+	}
+}
+
+// errTooLarge marks a member over MaxMemberBytes; it is skipped as a bad sample.
+var errTooLarge = fmt.Errorf("larger than %d bytes", MaxMemberBytes)
+
+func (r *tarRecords) Close() error {
+	if r.gz != nil {
+		r.gz.Close()
+	}
+	return r.c.Close()
+}
