@@ -15,9 +15,9 @@ type Batch struct {
 	Keys    []string     // where each sample came from, relative to the source
 	Epoch   int
 
-	pos     Position   // the loader's position once this batch is delivered
-	slots   int        // samples dispatched into the batch, failures included
-	skips   []skipped  // per slot, reason "" for a good sample
+	pos     Position  // the loader's position once this batch is delivered
+	slots   int       // samples dispatched into the batch, failures included
+	skips   []skipped // per slot, reason "" for a good sample
 	pending atomic.Int64
 	done    chan struct{}
 	mu      sync.Mutex

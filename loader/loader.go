@@ -62,8 +62,8 @@ type Loader struct {
 
 	endErr  error  // io.EOF or the dispatcher's error; read after ready is closed
 	waiting *Batch // taken from ready, not yet complete
-	pos    Position
-	stats  *stats
+	pos     Position
+	stats   *stats
 }
 
 // task is one sample for a fetcher and then a worker.

@@ -120,7 +120,9 @@ type s3RunShard struct {
 	n                  int
 }
 
-func (r *s3RunShard) Name() string { return r.store.uri(r.first) + " (+" + fmt.Sprint(r.n-1) + " keys)" }
+func (r *s3RunShard) Name() string {
+	return r.store.uri(r.first) + " (+" + fmt.Sprint(r.n-1) + " keys)"
+}
 
 func (r *s3RunShard) count(context.Context) (int64, error) { return int64(r.n), nil }
 
