@@ -1,0 +1,156 @@
+package sagemaker
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	_ "github.com/mattn/go-sqlite3" // the tracker's driver, for the database copy
+
+	"github.com/natssl/natssl/configs"
+)
+
+// Names of the model artefacts, inside the model folder (model.tar.gz on S3).
+const (
+	ModelCheckpoint = "final.ckpt"  // the final training checkpoint: natssl eval --checkpoint final.ckpt
+	ModelConfig     = "config.yaml" // the resolved config the job ran
+	ModelDB         = "natssl.db"   // a consistent copy of the tracker database
+)
+
+// maxFailure bounds the failure file; SageMaker keeps only its first 1,024 characters.
+const maxFailure = 16 << 10
+
+// WriteFailure writes cause as one paragraph to the job's failure file, so that the job's
+// FailureReason says why it failed. The start of the message matters most: SageMaker keeps
+// its first 1,024 characters.
+func (j *Job) WriteFailure(cause error) error {
+	msg := Paragraph(cause.Error())
+	if len(msg) > maxFailure {
+		msg = msg[:maxFailure]
+	}
+	if err := os.MkdirAll(filepath.Dir(j.FailurePath()), 0o755); err != nil {
+		return fmt.Errorf("sagemaker: write failure: %w", err)
+	}
+	return writeAtomic(j.FailurePath(), strings.NewReader(msg+"\n"))
+}
+
+// Paragraph joins a multi-line message (configs reports one problem a line) into one line.
+func Paragraph(msg string) string {
+	var parts []string
+	for _, l := range strings.Split(msg, "\n") {
+		if l = strings.Join(strings.Fields(l), " "); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// ExportModel fills the model folder, which SageMaker uploads when the job ends: the final
+// checkpoint (copied), the resolved config, and a copy of the tracker database made by SQLite
+// itself (VACUUM INTO), because a raw copy of a database in WAL mode can miss committed pages.
+// checkpoint or db may be "" when there is none.
+func (j *Job) ExportModel(ctx context.Context, cfg *configs.Config, checkpoint, db string) error {
+	dir := j.ModelDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("sagemaker: export model: %w", err)
+	}
+	if checkpoint != "" {
+		if err := copyFile(checkpoint, filepath.Join(dir, ModelCheckpoint)); err != nil {
+			return fmt.Errorf("sagemaker: export model: %w", err)
+		}
+	}
+	y, err := cfg.YAML()
+	if err != nil {
+		return fmt.Errorf("sagemaker: export model: %w", err)
+	}
+	if err := writeAtomic(filepath.Join(dir, ModelConfig), strings.NewReader(string(y))); err != nil {
+		return fmt.Errorf("sagemaker: export model: %w", err)
+	}
+	if db != "" {
+		if err := BackupDB(ctx, db, filepath.Join(dir, ModelDB)); err != nil {
+			return fmt.Errorf("sagemaker: export model: %w", err)
+		}
+	}
+	return nil
+}
+
+// BackupDB writes a consistent copy of the SQLite database at src to dst (replaced if present),
+// including what is still in src's write-ahead log.
+func BackupDB(ctx context.Context, src, dst string) error {
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("back up database %s: %w", src, err)
+	}
+	tmp := dst + ".tmp"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("back up database %s: %w", src, err)
+	}
+	// mode=ro: the copy must never create or change the source.
+	h, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: src}).EscapedPath()+"?mode=ro&_busy_timeout=10000")
+	if err != nil {
+		return fmt.Errorf("back up database %s: %w", src, err)
+	}
+	defer h.Close()
+	if _, err := h.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("back up database %s to %s: %w", src, dst, err)
+	}
+	if err := syncFile(tmp); err != nil {
+		return fmt.Errorf("back up database %s: %w", src, err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return fmt.Errorf("back up database %s: %w", src, err)
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	defer f.Close()
+	return writeAtomic(dst, f)
+}
+
+// writeAtomic writes r to path through a temporary file, fsynced and renamed, so that a reader
+// (or SageMaker's upload after a kill) never sees half a file.
+func writeAtomic(path string, r io.Reader) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, r); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
