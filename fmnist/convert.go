@@ -63,7 +63,7 @@ type Summary struct {
 // same options give the same bytes.
 func Convert(ctx context.Context, opt Options) (*Summary, error) {
 	opt = opt.withDefaults()
-	train, err := Load(opt.From, "train")
+	train, err := LoadN(opt.From, "train", opt.TrainLimit)
 	if err != nil {
 		return nil, err
 	}

@@ -50,16 +50,20 @@ var files = map[string][2]string{
 
 // Load reads the split ("train" or "test") from dir, where the idx files may be gzipped (.gz)
 // or plain. A missing file is an error wrapping ErrNotInstalled that gives the install command.
-func Load(dir, split string) (*Split, error) {
+func Load(dir, split string) (*Split, error) { return LoadN(dir, split, 0) }
+
+// LoadN is Load reading only the first n images and labels (all when n <= 0), without
+// decompressing the rest.
+func LoadN(dir, split string, n int) (*Split, error) {
 	names, ok := files[split]
 	if !ok {
 		return nil, fmt.Errorf("fmnist: unknown split %q (want train or test)", split)
 	}
-	img, err := readIDX(dir, names[0])
+	img, err := readIDX(dir, names[0], n)
 	if err != nil {
 		return nil, err
 	}
-	lab, err := readIDX(dir, names[1])
+	lab, err := readIDX(dir, names[1], n)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +87,7 @@ type idxArray struct {
 }
 
 // readIDX reads an unsigned-byte idx file (magic 0x00000800 | ndim) named base(.gz) in dir.
-func readIDX(dir, base string) (*idxArray, error) {
+func readIDX(dir, base string, limit int) (*idxArray, error) {
 	p := filepath.Join(dir, base+".gz")
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -107,6 +111,12 @@ func readIDX(dir, base string) (*idxArray, error) {
 		defer zr.Close()
 		r = zr
 	}
+	return parseIDX(r, p, limit)
+}
+
+// parseIDX reads an unsigned-byte idx array from r, only its first limit entries along the
+// first dimension when limit > 0; p is used in errors.
+func parseIDX(r io.Reader, p string, limit int) (*idxArray, error) {
 	var magic uint32
 	if err := binary.Read(r, binary.BigEndian, &magic); err != nil {
 		return nil, fmt.Errorf("fmnist: %s: header: %w", p, err)
@@ -125,7 +135,10 @@ func readIDX(dir, base string) (*idxArray, error) {
 			return nil, fmt.Errorf("fmnist: %s: dimension %d is %d", p, i, d)
 		}
 		a.dims[i] = int(d)
-		total *= int(d)
+		if i == 0 && limit > 0 && limit < a.dims[0] {
+			a.dims[0] = limit
+		}
+		total *= a.dims[i]
 	}
 	if total > 1<<30 {
 		return nil, fmt.Errorf("fmnist: %s: %v is too large", p, a.dims)
