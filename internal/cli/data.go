@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/natssl/natssl/fmnist"
+)
+
+func init() { addCommand(newDataCmd) }
+
+// fmnistOptions are the flags of `natssl data fashion-mnist`.
+type fmnistOptions struct {
+	Out, From  string
+	Seed       uint64
+	Shards     int
+	TrainLimit int
+	PerClass   int
+	JSON       bool
+}
+
+func newDataCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "data",
+		Short: "Make datasets natssl can read",
+		Args:  cobra.NoArgs,
+	}
+	var o fmnistOptions
+	fm := &cobra.Command{
+		Use:   "fashion-mnist --out DIR [--from DIR]",
+		Short: "Convert Debian's dataset-fashion-mnist into an iNat-style training set and a NeWT-layout suite",
+		Long: `Converts the Fashion-MNIST idx files (Debian package dataset-fashion-mnist, under
+` + fmnist.DefaultDir + `; --from for another place) into:
+  DIR/train.json, DIR/train-000.tar ...   the 60,000 training images, iNat 2021 layout
+                                          (data.source = DIR/train.json, data.root = the shards)
+  DIR/newt/labels.csv, images.tar.gz      a NeWT-layout suite of binary tasks between easily
+                                          confused classes, from the test images
+The same --seed gives the same files, byte for byte.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Out == "" {
+				return usageErr(errors.New("data fashion-mnist: --out DIR is required"))
+			}
+			return runFashionMNIST(cmd, e, o)
+		},
+	}
+	f := fm.Flags()
+	f.StringVar(&o.Out, "out", "", "output folder (the default config reads data/fmnist)")
+	f.StringVar(&o.From, "from", fmnist.DefaultDir, "folder holding the idx files (.gz or plain)")
+	f.Uint64Var(&o.Seed, "seed", 0, "chooses the suite's images")
+	f.IntVar(&o.Shards, "shards", 6, "tar shards for the training images")
+	f.IntVar(&o.TrainLimit, "train-limit", 0, "only the first N training images (0: all); for quick tests")
+	f.IntVar(&o.PerClass, "per-class", 100, "train (and test) images per class per task of the suite")
+	f.BoolVar(&o.JSON, "json", false, "print a JSON summary as the last line")
+	cmd.AddCommand(fm)
+	return cmd
+}
+
+func runFashionMNIST(cmd *cobra.Command, e *env, o fmnistOptions) error {
+	start := time.Now()
+	sum, err := fmnist.Convert(cmd.Context(), fmnist.Options{
+		From: o.From, Out: o.Out, Seed: o.Seed, Shards: o.Shards, TrainLimit: o.TrainLimit, PerClass: o.PerClass,
+	})
+	if errors.Is(err, fmnist.ErrNotInstalled) {
+		return fmt.Errorf("data fashion-mnist: %w", err)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "training set: %d images in %d shards, manifest %s\n", sum.TrainImages, len(sum.Shards), sum.Manifest)
+	fmt.Fprintf(e.Stdout, "  train with: --set data.source=%s --set data.root=%s\n", sum.Manifest, sum.RootPattern)
+	fmt.Fprintf(e.Stdout, "NeWT suite:   %d tasks, %d images: %s, %s\n", sum.Tasks, sum.SuiteImages, sum.LabelsCSV, sum.ImagesTar)
+	fmt.Fprintf(e.Stdout, "  evaluate with: natssl eval --newt %s --images %s ...\n", sum.LabelsCSV, sum.ImagesTar)
+	fmt.Fprintf(e.Stdout, "done in %.1fs\n", time.Since(start).Seconds())
+	if o.JSON {
+		b, _ := json.Marshal(sum)
+		fmt.Fprintln(e.Stdout, string(b))
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/natssl/natssl/probe"
+)
+
+func TestDataFashionMNIST(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		args     []string
+		code     int
+		contains string
+	}{
+		{"no --out", []string{"data", "fashion-mnist"}, 2, "--out DIR is required"},
+		{"package missing", []string{"data", "fashion-mnist", "--out", "OUT", "--from", "EMPTY"}, 1, "sudo apt-get install dataset-fashion-mnist"},
+		{"small", []string{"data", "fashion-mnist", "--out", "OUT", "--train-limit", "30", "--per-class", "4", "--shards", "2", "--json"}, 0, `"root_pattern":"OUT/train-{000..001}.tar"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "fm")
+			args := make([]string, len(c.args))
+			for i, a := range c.args {
+				args[i] = strings.NewReplacer("OUT", out, "EMPTY", dir).Replace(a)
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d; stderr %s", code, c.code, stderr.String())
+			}
+			got := stdout.String() + stderr.String()
+			if want := strings.ReplaceAll(c.contains, "OUT", out); !strings.Contains(got, want) {
+				t.Errorf("output %q, want it to contain %q", got, want)
+			}
+			if code == 0 {
+				s, err := probe.LoadSuite(filepath.Join(out, "newt", "labels.csv"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(s.Tasks) != 10 || s.Len() != 160 {
+					t.Errorf("suite: %d tasks, %d images", len(s.Tasks), s.Len())
+				}
+				if _, err := os.Stat(filepath.Join(out, "train.json")); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+}
