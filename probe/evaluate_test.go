@@ -189,3 +189,28 @@ func TestExtractOnSmokeSuite(t *testing.T) {
 		t.Errorf("corrupt image: error %v, want one naming %s", err, s.IDs[9])
 	}
 }
+
+func TestWriteTable(t *testing.T) {
+	r := &Results{Classifier: LinearSVC, Tasks: []TaskResult{
+		{Task: "ta", Cluster: "appearance", Subcluster: "species", NTrain: 50, NTest: 40, C: 0.1, Accuracy: 0.75},
+		{Task: "tb", Cluster: "behavior", NTrain: 60, NTest: 30, C: 1000, Accuracy: 0.5, NotConverged: 2},
+	}}
+	r.summarise()
+	var b bytes.Buffer
+	if err := r.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"task  cluster     subcluster  n_train  n_test  C     accuracy",
+		"ta    appearance  species     50       40      0.1   0.7500",
+		"tb    behavior    -           60       30      1000  0.5000",
+		"mean per subcluster:\n  species  1 tasks  0.7500",
+		"mean per cluster:\n  appearance  1 tasks  0.7500",
+		"2 fits reached the iteration limit",
+		"mean accuracy over 2 tasks (linearsvc): 0.6250",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+}
