@@ -2,6 +2,7 @@ package fmnist
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -139,13 +140,18 @@ func parseIDX(r io.Reader, p string, limit int) (*idxArray, error) {
 			a.dims[0] = limit
 		}
 		total *= a.dims[i]
+		if total > 1<<30 {
+			return nil, fmt.Errorf("fmnist: %s: dimensions %v are too large", p, a.dims[:i+1])
+		}
 	}
-	if total > 1<<30 {
-		return nil, fmt.Errorf("fmnist: %s: %v is too large", p, a.dims)
-	}
-	a.data = make([]uint8, total)
-	if _, err := io.ReadFull(r, a.data); err != nil {
+	// Grow with the data actually there rather than trusting the header's size.
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(io.LimitReader(r, int64(total))); err != nil {
 		return nil, fmt.Errorf("fmnist: %s: data (%v): %w", p, a.dims, err)
 	}
+	if buf.Len() != total {
+		return nil, fmt.Errorf("fmnist: %s: data (%v): %d of %d bytes: %w", p, a.dims, buf.Len(), total, io.ErrUnexpectedEOF)
+	}
+	a.data = buf.Bytes()
 	return a, nil
 }
