@@ -180,3 +180,11 @@ func newTestLoader(t testing.TB, src Source, opt Options) *Loader {
 	t.Cleanup(func() { l.Close() })
 	return l
 }
+
+// testData is the default data section with source set.
+func testData(source string) configs.Data {
+	d := configs.Default().Data
+	d.Source = source
+	d.Root = ""
+	return d
+}

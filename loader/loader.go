@@ -134,6 +134,9 @@ func (l *Loader) Next(ctx context.Context) (*Batch, error) {
 	start := time.Now()
 	defer func() { l.stats.addWait(time.Since(start)) }()
 	for {
+		if l.ctx.Err() != nil {
+			return nil, ErrClosed
+		}
 		b := l.waiting
 		if b == nil {
 			var ok bool

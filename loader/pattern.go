@@ -44,14 +44,17 @@ func expandBraces(pattern string) ([]string, error) {
 		return nil, err
 	}
 	var out []string
+	literal := len(alts) == 1 && alts[0] == pattern[open:end+1]
 	for _, a := range alts {
-		heads, err := expandBraces(prefix + a)
-		if err != nil {
-			return nil, err
+		heads := []string{a}
+		if !literal {
+			if heads, err = expandBraces(a); err != nil {
+				return nil, err
+			}
 		}
 		for _, h := range heads {
 			for _, r := range rest {
-				out = append(out, h+r)
+				out = append(out, prefix+h+r)
 				if len(out) > maxExpansion {
 					return nil, fmt.Errorf("loader: pattern %q expands to more than %d names", pattern, maxExpansion)
 				}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
@@ -225,10 +226,11 @@ func (r *tarRecords) Next(ctx context.Context) (Record, error) {
 			rec.Load = func(context.Context) ([]byte, error) { return nil, errTooLarge }
 			return rec, nil
 		}
-		rec.Data = make([]byte, r.size)
-		if _, err := io.ReadFull(r.tr, rec.Data); err != nil {
+		data, err := readN(r.tr, r.size)
+		if err != nil {
 			return Record{}, fmt.Errorf("loader: read %s in %s: %w", rec.Key, r.name, err)
 		}
+		rec.Data = data
 		return rec, nil
 	}
 }
@@ -241,4 +243,25 @@ func (r *tarRecords) Close() error {
 		r.gz.Close()
 	}
 	return r.c.Close()
+}
+
+// readN reads exactly n bytes. It allocates what the header promises only up to 1 MB ahead
+// of the data actually read, so a damaged header cannot cost 64 MB before the data turns out
+// to be missing.
+func readN(r io.Reader, n int64) ([]byte, error) {
+	buf := make([]byte, 0, min(n, 1<<20))
+	for int64(len(buf)) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, int(min(n-int64(len(buf)), int64(cap(buf)))))
+		}
+		k, err := r.Read(buf[len(buf):min(int64(cap(buf)), n)])
+		buf = buf[:len(buf)+k]
+		if err == io.EOF && int64(len(buf)) < n {
+			return nil, io.ErrUnexpectedEOF
+		}
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+	}
+	return buf, nil
 }
