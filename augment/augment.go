@@ -37,6 +37,9 @@ type Pipeline struct {
 	cfg  configs.Augment
 	size int
 	blur blurSize
+	// scaleAt: decode at 1/2 when every crop side is at least 2*scaleAt*size pixels, at 1/4 from
+	// 4*scaleAt*size; 0 never downscales (see dctScale).
+	scaleAt int
 }
 
 // New validates cfg and returns the pipeline producing size×size views.
@@ -47,7 +50,7 @@ func New(cfg configs.Augment, size int) (*Pipeline, error) {
 	if err := validate(cfg); err != nil {
 		return nil, err
 	}
-	return &Pipeline{cfg: cfg, size: size, blur: newBlurSize(size)}, nil
+	return &Pipeline{cfg: cfg, size: size, blur: newBlurSize(size), scaleAt: 1}, nil
 }
 
 // Size is the side of every view in pixels.
@@ -102,6 +105,21 @@ type Worker struct {
 	tmp []float32 // blur scratch
 	tx  taps
 	ty  taps
+	pcg rand.PCG  // each view's own stream, seeded from the sample's
+	vr  *rand.Rand // draws from pcg
+}
+
+// sampleViews draws both views' parameters. Each view gets its own stream seeded from two
+// draws of rng, so one view's draws (which depend on what it applies) never shift the other's.
+func (w *Worker) sampleViews(rng *rand.Rand, iw, ih int, vp *[2]viewParams) {
+	seeds := [2]uint64{rng.Uint64(), rng.Uint64()}
+	if w.vr == nil {
+		w.vr = rand.New(&w.pcg)
+	}
+	for i := range vp {
+		w.pcg.Seed(seeds[i], 0x853c49e6748fea9b)
+		vp[i] = w.p.sample(w.vr, iw, ih)
+	}
 }
 
 // NewWorker returns a worker with its own decoder and scratch buffers.
@@ -125,19 +143,8 @@ func (w *Worker) TwoViews(data []byte, rng *rand.Rand, v1, v2 []float32) error {
 		return fmt.Errorf("augment: %w", err)
 	}
 	var vp [2]viewParams
-	for i := range vp {
-		vp[i] = w.p.sample(rng, iw, ih)
-	}
-	denom := 1
-	if isJPEG(data) {
-		side := min(vp[0].cw, vp[0].ch, vp[1].cw, vp[1].ch)
-		switch {
-		case side >= 4*s:
-			denom = 4
-		case side >= 2*s:
-			denom = 2
-		}
-	}
+	w.sampleViews(rng, iw, ih, &vp)
+	denom := dctScale(data, w.p.scaleAt, min(vp[0].cw, vp[0].ch, vp[1].cw, vp[1].ch), s)
 	if err := w.dec.Decode(data, denom, &w.img); err != nil {
 		return fmt.Errorf("augment: %w", err)
 	}
@@ -159,15 +166,7 @@ func (w *Worker) EvalView(data []byte, size int, dst []float32) error {
 		return fmt.Errorf("augment: %w", err)
 	}
 	x0, y0, x1, y1 := evalBox(iw, ih, size)
-	denom := 1
-	if isJPEG(data) {
-		switch short := min(iw, ih); {
-		case short >= 4*size:
-			denom = 4
-		case short >= 2*size:
-			denom = 2
-		}
-	}
+	denom := dctScale(data, evalScaleAt, min(iw, ih), size)
 	if err := w.dec.Decode(data, denom, &w.img); err != nil {
 		return fmt.Errorf("augment: %w", err)
 	}
@@ -193,6 +192,27 @@ func evalBox(iw, ih, size int) (x0, y0, x1, y1 float64) {
 	top := math.RoundToEven(float64(oh-size) / 2)
 	sx, sy := float64(iw)/float64(ow), float64(ih)/float64(oh)
 	return left * sx, top * sy, (left + float64(size)) * sx, (top + float64(size)) * sy
+}
+
+// evalScaleAt is dctScale's threshold for EvalView: evaluation decodes each image once, so
+// it buys closeness to the full-resolution transform (within a third of a level on average)
+// with a higher threshold than training's.
+const evalScaleAt = 4
+
+// dctScale picks the DCT-domain downscale for a JPEG whose regions of interest have at
+// least side pixels on every side and become size pixels: 1/2 or 1/4 only while scaleAt
+// decoded pixels still fall on each output pixel, so that the antialiasing filter still
+// averages over several of them; scaleAt 0 never downscales.
+func dctScale(data []byte, scaleAt, side, size int) int {
+	switch {
+	case scaleAt == 0 || !isJPEG(data):
+		return 1
+	case side >= 4*scaleAt*size:
+		return 4
+	case side >= 2*scaleAt*size:
+		return 2
+	}
+	return 1
 }
 
 func isJPEG(data []byte) bool { return len(data) >= 2 && data[0] == 0xFF && data[1] == 0xD8 }

@@ -17,7 +17,7 @@ func (w *Worker) render(v *viewParams, denom int, dst []float32) {
 	w.resample()
 	px := w.hwc
 	if v.jitter || v.gray {
-		colour(v, px)
+		colour(v, px, 3*s)
 	}
 	if v.blur {
 		w.tmp = grow(w.tmp, len(px))
@@ -26,10 +26,11 @@ func (w *Worker) render(v *viewParams, denom int, dst []float32) {
 	normalise(px, dst, s*s, v.solarize)
 }
 
-// colour applies colour jitter (its four operations in v.order) and grayscale to every pixel
-// of px (interleaved RGB, 0–255) in one pass; contrast needs the mean gray level of the image
-// as it reaches that step, which a first pass computes when contrast is not the first step.
-func colour(v *viewParams, px []float32) {
+// colour applies colour jitter (its operations in v.order) and grayscale to px (interleaved
+// RGB, 0–255, rows of rowLen floats), one row at a time so that the row stays in cache while
+// every operation runs over it. Contrast blends with the mean gray level of the image as it
+// reaches that step; when other operations come first, a first pass computes that mean.
+func colour(v *viewParams, px []float32, rowLen int) {
 	var ops [4]uint8
 	nops := 0
 	if v.jitter {
@@ -49,61 +50,125 @@ func colour(v *viewParams, px []float32) {
 		if op != opContrast {
 			continue
 		}
+		var tmp [3 * 256]float32
 		var sum float64
-		for p := 0; p < len(px); p += 3 {
-			r, g, b := px[p], px[p+1], px[p+2]
+		for p := 0; p < len(px); p += len(tmp) {
+			chunk := tmp[:min(len(tmp), len(px)-p)]
+			copy(chunk, px[p:])
 			for _, prev := range ops[:i] {
-				r, g, b = apply(v, prev, 0, r, g, b)
+				applyRow(v, prev, 0, chunk)
 			}
-			sum += float64(luma(r, g, b))
+			sum += lumaSum(chunk)
 		}
 		mean = float32(sum / float64(len(px)/3))
 	}
-	for p := 0; p < len(px); p += 3 {
-		r, g, b := px[p], px[p+1], px[p+2]
+	for r := 0; r < len(px); r += rowLen {
+		row := px[r : r+rowLen]
 		for _, op := range ops[:nops] {
-			r, g, b = apply(v, op, mean, r, g, b)
+			applyRow(v, op, mean, row)
 		}
 		if v.gray {
-			l := luma(r, g, b)
-			r, g, b = l, l, l
+			for p := 0; p < len(row); p += 3 {
+				l := luma(row[p], row[p+1], row[p+2])
+				row[p], row[p+1], row[p+2] = l, l, l
+			}
 		}
-		px[p], px[p+1], px[p+2] = r, g, b
 	}
 }
 
-// apply is one colour-jitter operation on one pixel, clamped to 0–255 like an 8-bit image.
-func apply(v *viewParams, op uint8, mean, r, g, b float32) (float32, float32, float32) {
+func lumaSum(row []float32) float64 {
+	var s float32
+	for p := 0; p < len(row); p += 3 {
+		s += luma(row[p], row[p+1], row[p+2])
+	}
+	return float64(s)
+}
+
+// applyRow is one colour-jitter operation over a row, clamped to 0–255 like an 8-bit image.
+// A blend with factor f <= 1 stays between its two inputs, so it needs no clamp.
+func applyRow(v *viewParams, op uint8, mean float32, row []float32) {
 	switch op {
 	case opBrightness:
 		f := v.bright
-		return clamp255(r * f), clamp255(g * f), clamp255(b * f)
+		if f <= 1 {
+			for i, x := range row {
+				row[i] = x * f
+			}
+			return
+		}
+		for i, x := range row {
+			row[i] = min255(x * f)
+		}
 	case opContrast:
 		f := v.contr
 		m := (1 - f) * mean
-		return clamp255(f*r + m), clamp255(f*g + m), clamp255(f*b + m)
+		if f <= 1 {
+			for i, x := range row {
+				row[i] = f*x + m
+			}
+			return
+		}
+		for i, x := range row {
+			row[i] = clamp255(f*x + m)
+		}
 	case opSaturation:
 		f := v.satur
-		l := (1 - f) * luma(r, g, b)
-		return clamp255(f*r + l), clamp255(f*g + l), clamp255(f*b + l)
+		for p := 0; p < len(row); p += 3 {
+			px := row[p : p+3 : p+3]
+			l := (1 - f) * luma(px[0], px[1], px[2])
+			r, g, b := f*px[0]+l, f*px[1]+l, f*px[2]+l
+			if f > 1 {
+				r, g, b = clamp255(r), clamp255(g), clamp255(b)
+			}
+			px[0], px[1], px[2] = r, g, b
+		}
 	default:
-		return hueShift(r, g, b, v.hue)
+		h := v.hue
+		for p := 0; p < len(row); p += 3 {
+			px := row[p : p+3 : p+3]
+			px[0], px[1], px[2] = hueShift(px[0], px[1], px[2], h)
+		}
 	}
 }
 
 // luma is ITU-R 601 luma, as PIL's convert("L") and torchvision's rgb_to_grayscale use.
 func luma(r, g, b float32) float32 { return 0.299*r + 0.587*g + 0.114*b }
 
-func clamp255(x float32) float32 { return min(max(x, 0), 255) }
+func clamp255(x float32) float32 {
+	if x < 0 {
+		return 0
+	}
+	if x > 255 {
+		return 255
+	}
+	return x
+}
 
-// hueShift rotates the hue by h turns, keeping saturation and value (HSV).
+func min255(x float32) float32 {
+	if x > 255 {
+		return 255
+	}
+	return x
+}
+
+// hueShift rotates the hue by h turns (-1 < h < 1), keeping saturation and value (HSV).
 func hueShift(r, g, b, h float32) (float32, float32, float32) {
-	mx := max(r, g, b)
-	mn := min(r, g, b)
+	mx, mn := r, r
+	if g > mx {
+		mx = g
+	} else {
+		mn = g
+	}
+	if b > mx {
+		mx = b
+	} else if b < mn {
+		mn = b
+	}
 	d := mx - mn
 	if d <= 0 {
 		return r, g, b
 	}
+	// Hue in sixths of a turn, in [0, 6) after the shift.
 	var hh float32
 	switch mx {
 	case r:
@@ -113,9 +178,13 @@ func hueShift(r, g, b, h float32) (float32, float32, float32) {
 	default:
 		hh = 4 + (r-g)/d
 	}
-	hh = hh/6 + h
-	hh -= float32(math.Floor(float64(hh)))
-	hh *= 6
+	hh += 6 * h
+	if hh < 0 {
+		hh += 6
+	}
+	if hh >= 6 {
+		hh -= 6
+	}
 	i := int(hh)
 	f := hh - float32(i)
 	p, q, t := mn, mx-d*f, mn+d*f

@@ -1,0 +1,132 @@
+package augment
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/natssl/natssl/decode"
+)
+
+// benchPhotos is the benchmark set: the JPEGs in $NATSSL_PHOTOS (build it with
+// scripts/make-photos.sh: iNat-like, max side 500, quality 90) or else the fixtures.
+func benchPhotos(b *testing.B) [][]byte {
+	b.Helper()
+	var files []string
+	if dir := os.Getenv("NATSSL_PHOTOS"); dir != "" {
+		files, _ = filepath.Glob(filepath.Join(dir, "*.jpg"))
+		if len(files) == 0 {
+			b.Fatalf("NATSSL_PHOTOS=%s holds no *.jpg", dir)
+		}
+	} else {
+		for _, f := range fixtures {
+			files = append(files, filepath.Join("testdata", f))
+		}
+	}
+	var out [][]byte
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, data)
+	}
+	return out
+}
+
+// cpuTime is the CPU time this process has used: on a shared machine, images per CPU-second
+// is a steadier per-core figure than images per wall-clock second.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+type rate struct {
+	wall time.Time
+	cpu  time.Duration
+}
+
+func startRate() rate { return rate{time.Now(), cpuTime()} }
+
+// report adds img/s (wall clock) and img/cpu-s (per core, what a dedicated core would do).
+func (r rate) report(b *testing.B) {
+	b.ReportMetric(float64(b.N)/time.Since(r.wall).Seconds(), "img/s")
+	if cpu := cpuTime() - r.cpu; cpu > 0 {
+		b.ReportMetric(float64(b.N)/cpu.Seconds(), "img/cpu-s")
+	}
+}
+
+// BenchmarkTwoViews: one decode and two SimCLR views per image, on one goroutine (per core).
+func BenchmarkTwoViews(b *testing.B) {
+	photos := benchPhotos(b)
+	for _, size := range []int{96, 224} {
+		for _, scaleAt := range []int{1, 2, 0} {
+			name := fmt.Sprint(size)
+			if scaleAt != 1 {
+				name += fmt.Sprintf("/scaleAt%d", scaleAt)
+			}
+			b.Run(name, func(b *testing.B) {
+				p, err := New(simclr(), size)
+				if err != nil {
+					b.Fatal(err)
+				}
+				p.scaleAt = scaleAt
+				w := p.NewWorker()
+				defer w.Close()
+				v1, v2 := make([]float32, 3*size*size), make([]float32, 3*size*size)
+				b.ResetTimer()
+				r := startRate()
+				for i := 0; b.Loop(); i++ {
+					if err := w.TwoViews(photos[i%len(photos)], SampleRNG(1, 0, int64(i)), v1, v2); err != nil {
+						b.Fatal(err)
+					}
+				}
+				r.report(b)
+			})
+		}
+	}
+}
+
+func BenchmarkEvalView(b *testing.B) {
+	photos := benchPhotos(b)
+	for _, size := range []int{96, 224} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			p, _ := New(simclr(), size)
+			w := p.NewWorker()
+			defer w.Close()
+			dst := make([]float32, 3*size*size)
+			r := startRate()
+			for i := 0; b.Loop(); i++ {
+				if err := w.EvalView(photos[i%len(photos)], size, dst); err != nil {
+					b.Fatal(err)
+				}
+			}
+			r.report(b)
+		})
+	}
+}
+
+// BenchmarkDecode is the decode-only ceiling at each DCT scale.
+func BenchmarkDecode(b *testing.B) {
+	photos := benchPhotos(b)
+	for _, denom := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("1_%d", denom), func(b *testing.B) {
+			d := decode.NewDecoder()
+			defer d.Close()
+			var m decode.Image
+			r := startRate()
+			for i := 0; b.Loop(); i++ {
+				if err := d.Decode(photos[i%len(photos)], denom, &m); err != nil {
+					b.Fatal(err)
+				}
+			}
+			r.report(b)
+		})
+	}
+}
