@@ -105,7 +105,7 @@ type Worker struct {
 	tmp []float32 // blur scratch
 	tx  taps
 	ty  taps
-	pcg rand.PCG  // each view's own stream, seeded from the sample's
+	pcg rand.PCG   // each view's own stream, seeded from the sample's
 	vr  *rand.Rand // draws from pcg
 }
 

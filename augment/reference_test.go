@@ -248,4 +248,3 @@ func meanAbs255(a, b []float32) float64 {
 	}
 	return sum / float64(len(a))
 }
-
