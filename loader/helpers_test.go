@@ -188,3 +188,12 @@ func testData(source string) configs.Data {
 	d.Root = ""
 	return d
 }
+
+func mustRead(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -71,6 +71,7 @@ func newS3Store(ctx context.Context, uri string, c configs.S3) (*s3Store, string
 		return nil, "", fmt.Errorf("loader: s3 config for %s: %w", uri, err)
 	}
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.DisableLogOutputChecksumValidationSkipped = true // S3-compatible stores often send none
 		if c.Endpoint != "" {
 			o.BaseEndpoint = aws.String(c.Endpoint)
 			o.UsePathStyle = true
