@@ -1,0 +1,226 @@
+package report
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/natssl/natssl/experiments"
+)
+
+// Options choose what a report compares and shows.
+type Options struct {
+	// Baseline is the full id of the run the others are compared with; "" means the first run.
+	// A baseline not among the runs is added in front of them.
+	Baseline string
+	// Full shows every config key, not only those whose values differ.
+	Full bool
+	// TopTasks is how many of the largest per-task gains and losses are listed per run (0: 5).
+	TopTasks int
+	// Suite and Metric select the evaluation compared (default: newt accuracy).
+	Suite, Metric string
+	// Now stamps the report (default: time.Now).
+	Now func() time.Time
+}
+
+// Report is everything a comparison shows, computed once and rendered as Markdown or HTML.
+type Report struct {
+	Generated time.Time
+	DBPath    string
+	Suite     string
+	Metric    string
+	Runs      []*Run // the baseline first, then the others in the order given
+	Config    ConfigTable
+	Eval      *EvalComparison // nil when no run has an evaluation
+	Plots     []Plot
+}
+
+// Run is one run's data in a report.
+type Run struct {
+	*experiments.RunRecord
+	Label      string // the name, made unique with the short id where names repeat
+	Baseline   bool
+	Loss       []experiments.Point
+	ImagesPerS []experiments.Point
+	ImagesSeen int64 // -1 when unknown
+	Training   TrainingSummary
+	LastEval   *experiments.EvalSummary // the last evaluated checkpoint; nil when not evaluated
+	BestEval   *experiments.EvalSummary // the checkpoint with the best mean
+}
+
+// Marks say what a reader must know before trusting a run's numbers.
+func (r *Run) Marks() []string {
+	var m []string
+	switch {
+	case r.Stale:
+		m = append(m, "stale: RUNNING but silent since "+r.HeartbeatAt.UTC().Format("2006-01-02 15:04")+" UTC")
+	case r.Status == experiments.StatusRunning:
+		m = append(m, "still running")
+	case r.Status == experiments.StatusFailed:
+		msg := "failed"
+		if r.Error != "" {
+			msg += ": " + r.Error
+		}
+		m = append(m, msg)
+	case r.Status == experiments.StatusKilled:
+		m = append(m, "killed")
+	}
+	if r.LastEval == nil {
+		m = append(m, "no evaluation")
+	}
+	return m
+}
+
+// TrainingSummary is the final and best of a run's training metrics.
+type TrainingSummary struct {
+	FinalLoss, BestLoss             float64 // NaN when not logged
+	FinalLossStep, BestLossStep     int64
+	FinalImagesPerS, MeanImagesPerS float64
+	BestImagesPerS                  float64
+}
+
+// Build gathers runIDs (full ids, see experiments.DB.ResolveRun) from db into a report.
+func Build(ctx context.Context, db *experiments.DB, runIDs []string, opt Options) (*Report, error) {
+	if len(runIDs) == 0 && opt.Baseline == "" {
+		return nil, fmt.Errorf("report: no runs to compare")
+	}
+	if opt.TopTasks <= 0 {
+		opt.TopTasks = 5
+	}
+	if opt.Suite == "" {
+		opt.Suite = experiments.SuiteNeWT
+	}
+	if opt.Metric == "" {
+		opt.Metric = experiments.MetricAccuracy
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	ids := orderRuns(runIDs, opt.Baseline)
+	rep := &Report{Generated: opt.Now(), DBPath: db.Path(), Suite: opt.Suite, Metric: opt.Metric}
+	for i, id := range ids {
+		r, err := loadRun(ctx, db, id, opt)
+		if err != nil {
+			return nil, err
+		}
+		r.Baseline = i == 0
+		rep.Runs = append(rep.Runs, r)
+	}
+	labelRuns(rep.Runs)
+	rep.Config = configTable(rep.Runs, opt.Full)
+	rep.Eval = compareEvals(rep.Runs, opt.TopTasks)
+	plots, err := drawPlots(rep)
+	if err != nil {
+		return nil, err
+	}
+	rep.Plots = plots
+	return rep, nil
+}
+
+// orderRuns puts the baseline first and drops repeated ids.
+func orderRuns(ids []string, baseline string) []string {
+	seen := map[string]bool{}
+	var out []string
+	if baseline != "" {
+		out, seen[baseline] = append(out, baseline), true
+	}
+	for _, id := range ids {
+		if !seen[id] {
+			out, seen[id] = append(out, id), true
+		}
+	}
+	return out
+}
+
+func loadRun(ctx context.Context, db *experiments.DB, id string, opt Options) (*Run, error) {
+	rec, err := db.GetRun(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	r := &Run{RunRecord: rec, ImagesSeen: -1}
+	if r.Loss, err = db.MetricSeries(ctx, id, experiments.MetricLoss); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	if r.ImagesPerS, err = db.MetricSeries(ctx, id, experiments.MetricImagesPerS); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	r.Training = summarizeTraining(r.Loss, r.ImagesPerS)
+	r.ImagesSeen = imagesSeen(rec)
+	r.LastEval, r.BestEval = experiments.LastAndBest(experiments.Summarize(rec.Evals, opt.Suite, opt.Metric))
+	return r, nil
+}
+
+// imagesSeen is the logged images_seen metric, else steps × the global batch size.
+func imagesSeen(rec *experiments.RunRecord) int64 {
+	if m, ok := rec.Latest[experiments.MetricImagesSeen]; ok && !math.IsNaN(m.Value) {
+		return int64(m.Value)
+	}
+	for _, p := range rec.Params {
+		if p.Key == "data.batch_size" {
+			if b, err := strconv.ParseInt(p.Value, 10, 64); err == nil && rec.Steps > 0 {
+				return b * rec.Steps
+			}
+		}
+	}
+	return -1
+}
+
+func summarizeTraining(loss, ips []experiments.Point) TrainingSummary {
+	s := TrainingSummary{FinalLoss: math.NaN(), BestLoss: math.NaN(), FinalImagesPerS: math.NaN(),
+		MeanImagesPerS: math.NaN(), BestImagesPerS: math.NaN()}
+	if n := len(loss); n > 0 {
+		s.FinalLoss, s.FinalLossStep = loss[n-1].Value, loss[n-1].Step
+		for _, p := range loss {
+			if !math.IsNaN(p.Value) && (math.IsNaN(s.BestLoss) || p.Value < s.BestLoss) {
+				s.BestLoss, s.BestLossStep = p.Value, p.Step
+			}
+		}
+	}
+	if n := len(ips); n > 0 {
+		s.FinalImagesPerS = ips[n-1].Value
+		var sum float64
+		var k int
+		for _, p := range ips {
+			if math.IsNaN(p.Value) {
+				continue
+			}
+			sum += p.Value
+			k++
+			if math.IsNaN(s.BestImagesPerS) || p.Value > s.BestImagesPerS {
+				s.BestImagesPerS = p.Value
+			}
+		}
+		if k > 0 {
+			s.MeanImagesPerS = sum / float64(k)
+		}
+	}
+	return s
+}
+
+// labelRuns names each run for tables and legends: its name, or its short id when it has none,
+// with the short id added where two runs share a name.
+func labelRuns(runs []*Run) {
+	count := map[string]int{}
+	for _, r := range runs {
+		count[r.Name]++
+	}
+	for _, r := range runs {
+		switch {
+		case r.Name == "":
+			r.Label = shortID(r.ID)
+		case count[r.Name] > 1:
+			r.Label = r.Name + "@" + shortID(r.ID)
+		default:
+			r.Label = r.Name
+		}
+	}
+}
+
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}

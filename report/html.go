@@ -1,0 +1,86 @@
+package report
+
+import (
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+)
+
+// HTML writes the report as one self-contained page: styles inline and every plot embedded as
+// an SVG data URI, so that it opens anywhere without network access or the SVG files.
+func (rep *Report) HTML(w io.Writer) error {
+	data := struct {
+		Rep      *Report
+		Sections []section
+	}{rep, rep.sections()}
+	if err := pageTemplate.Execute(w, data); err != nil {
+		return fmt.Errorf("report: write html: %w", err)
+	}
+	return nil
+}
+
+var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
+	"svgURI": func(svg []byte) template.URL {
+		return template.URL("data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(svg))
+	},
+	"heading": func(level int, title string) template.HTML {
+		return template.HTML(fmt.Sprintf("<h%d>%s</h%d>", level, template.HTMLEscapeString(title), level))
+	},
+	"utc":  func(r *Report) string { return r.Generated.UTC().Format("2006-01-02 15:04") },
+	"warn": func(note string) bool { return strings.HasPrefix(note, "⚠") },
+}).Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>natssl run comparison</title>
+<style>
+body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1d232a; background: #fff; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; }
+h2 { font-size: 1.25rem; margin-top: 2.2rem; border-bottom: 1px solid #d6dbe1; padding-bottom: .2rem; }
+h3 { font-size: 1.05rem; margin-top: 1.6rem; }
+p.lead { color: #55606b; margin-top: 0; }
+table { border-collapse: collapse; margin: .6rem 0; font-size: .88rem; }
+caption { text-align: left; font-weight: 600; padding: .2rem 0; }
+th, td { border: 1px solid #d6dbe1; padding: .25rem .55rem; text-align: left; vertical-align: top; }
+th { background: #f2f4f7; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.gain { color: #0a7d32; }
+td.loss { color: #b3261e; }
+td.mark { color: #9a5b00; font-weight: 600; }
+ul.notes { padding-left: 1.2rem; color: #55606b; }
+ul.notes li.warn { color: #9a5b00; }
+figure { margin: 1rem 0; }
+figure img { max-width: 100%; width: 45rem; border: 1px solid #e3e7eb; }
+figcaption { color: #55606b; font-size: .85rem; }
+code { font-size: .9em; }
+</style>
+</head>
+<body>
+<h1>natssl run comparison</h1>
+<p class="lead">{{len .Rep.Runs}} runs from <code>{{.Rep.DBPath}}</code>, generated {{utc .Rep}} UTC.
+Baseline: <strong>{{(index .Rep.Runs 0).Label}}</strong> (<code>{{(index .Rep.Runs 0).ID}}</code>).</p>
+{{range .Sections}}
+<section>
+{{heading .Level .Title}}
+{{if .Notes}}<ul class="notes">{{range .Notes}}<li{{if warn .}} class="warn"{{end}}>{{.}}</li>{{end}}</ul>{{end}}
+{{range .Tables}}
+<table>
+{{if .Caption}}<caption>{{.Caption}}</caption>{{end}}
+<thead><tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr></thead>
+<tbody>
+{{range .Rows}}<tr>{{range .}}<td{{if .Class}} class="{{.Class}}"{{end}}>{{.Text}}</td>{{end}}</tr>
+{{end}}</tbody>
+</table>
+{{end}}
+{{if .Marks}}<ul class="notes">{{range .Marks}}<li class="warn">{{.}}</li>{{end}}</ul>{{end}}
+{{range .Plots}}
+<figure class="plot" data-file="{{.File}}"><img src="{{svgURI .SVG}}" alt="{{.Title}}"><figcaption>{{.Title}}</figcaption></figure>
+{{end}}
+</section>
+{{end}}
+</body>
+</html>
+`))

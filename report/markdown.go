@@ -1,0 +1,78 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Markdown writes the report as Markdown. With plots true, each plot is referenced as an image
+// beside the file (Write puts the SVGs there); without, plots are left out (for a terminal).
+func (rep *Report) Markdown(w io.Writer, plots bool) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "# natssl run comparison\n\n")
+	fmt.Fprintf(bw, "%d runs from `%s`, generated %s UTC. Baseline: **%s** (`%s`).\n",
+		len(rep.Runs), rep.DBPath, rep.Generated.UTC().Format("2006-01-02 15:04"), mdEscape(rep.Runs[0].Label), rep.Runs[0].ID)
+	for _, s := range rep.sections() {
+		fmt.Fprintf(bw, "\n%s %s\n", strings.Repeat("#", s.Level), s.Title)
+		if len(s.Notes) > 0 {
+			bw.WriteString("\n")
+			for _, n := range s.Notes {
+				if len(s.Notes) > 1 {
+					bw.WriteString("- ")
+				}
+				bw.WriteString(mdEscape(n) + "\n")
+			}
+		}
+		for _, t := range s.Tables {
+			bw.WriteString("\n")
+			if t.Caption != "" {
+				fmt.Fprintf(bw, "**%s**\n\n", mdEscape(t.Caption))
+			}
+			writeMDTable(bw, t)
+		}
+		if len(s.Marks) > 0 {
+			bw.WriteString("\n")
+			for _, m := range s.Marks {
+				bw.WriteString("- " + mdEscape(m) + "\n")
+			}
+		}
+		if plots {
+			for _, p := range s.Plots {
+				fmt.Fprintf(bw, "\n![%s](%s)\n", mdEscape(p.Title), p.File)
+			}
+		}
+	}
+	return bw.Flush()
+}
+
+func writeMDTable(w *bufio.Writer, t table) {
+	w.WriteString("|")
+	for _, h := range t.Head {
+		w.WriteString(" " + mdEscape(h) + " |")
+	}
+	w.WriteString("\n|")
+	for i := range t.Head {
+		align := "---"
+		if len(t.Rows) > 0 && i < len(t.Rows[0]) && strings.Contains(t.Rows[0][i].Class, "num") {
+			align = "--:"
+		}
+		w.WriteString(" " + align + " |")
+	}
+	w.WriteString("\n")
+	for _, row := range t.Rows {
+		w.WriteString("|")
+		for _, c := range row {
+			w.WriteString(" " + mdEscape(c.Text) + " |")
+		}
+		w.WriteString("\n")
+	}
+}
+
+// mdEscape keeps a value on one table cell: pipes escaped, line breaks flattened.
+func mdEscape(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	s = strings.ReplaceAll(s, "\r", " ")
+	return strings.ReplaceAll(s, "\n", " ")
+}

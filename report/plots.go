@@ -1,0 +1,230 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+	"sort"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/natssl/natssl/experiments"
+)
+
+// Plot is one figure of a report, drawn as SVG.
+type Plot struct {
+	File  string // file name when written to a directory: "loss.svg"
+	Title string
+	SVG   []byte
+}
+
+// The size plots are drawn at.
+const (
+	plotWidth  = 16 * vg.Centimeter
+	plotHeight = 9 * vg.Centimeter
+)
+
+// runColor gives run i the same colour in every plot (the baseline is the first).
+func runColor(i int) color.Color { return plotutil.Color(i) }
+
+func drawPlots(rep *Report) ([]Plot, error) {
+	var plots []Plot
+	add := func(file, title string, p *plot.Plot, err error) error {
+		if err != nil {
+			return fmt.Errorf("report: plot %s: %w", file, err)
+		}
+		if p == nil {
+			return nil // nothing to draw: no run has the data
+		}
+		w, err := p.WriterTo(plotWidth, plotHeight, "svg")
+		if err != nil {
+			return fmt.Errorf("report: plot %s: %w", file, err)
+		}
+		var b bytes.Buffer
+		if _, err := w.WriteTo(&b); err != nil {
+			return fmt.Errorf("report: plot %s: %w", file, err)
+		}
+		plots = append(plots, Plot{File: file, Title: title, SVG: b.Bytes()})
+		return nil
+	}
+	p, err := seriesPlot(rep.Runs, "Training loss", "loss", func(r *Run) []experiments.Point { return r.Loss })
+	if err := add("loss.svg", "Training loss against step", p, err); err != nil {
+		return nil, err
+	}
+	p, err = seriesPlot(rep.Runs, "Throughput", "images/s", func(r *Run) []experiments.Point { return r.ImagesPerS })
+	if err := add("images_per_s.svg", "Images per second against step", p, err); err != nil {
+		return nil, err
+	}
+	p, err = clusterBars(rep)
+	if err := add("newt_clusters.svg", "NeWT "+rep.Metric+" per cluster", p, err); err != nil {
+		return nil, err
+	}
+	p, err = taskScatter(rep)
+	if err := add("newt_tasks.svg", "NeWT per-task "+rep.Metric+" against the baseline", p, err); err != nil {
+		return nil, err
+	}
+	return plots, nil
+}
+
+// finite drops NaN and infinite points, which a line cannot pass through.
+func finite(pts []experiments.Point) plotter.XYs {
+	xys := make(plotter.XYs, 0, len(pts))
+	for _, p := range pts {
+		if !math.IsNaN(p.Value) && !math.IsInf(p.Value, 0) {
+			xys = append(xys, plotter.XY{X: float64(p.Step), Y: p.Value})
+		}
+	}
+	return xys
+}
+
+// seriesPlot overlays one line per run that logged the metric; nil when none did.
+func seriesPlot(runs []*Run, title, ylabel string, series func(*Run) []experiments.Point) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "step"
+	p.Y.Label.Text = ylabel
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	drawn := 0
+	for i, r := range runs {
+		xys := finite(series(r))
+		if len(xys) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(xys)
+		if err != nil {
+			return nil, fmt.Errorf("%s of %s: %w", ylabel, r.Label, err)
+		}
+		l.Color = runColor(i)
+		l.Width = vg.Points(1.5)
+		p.Add(l)
+		p.Legend.Add(r.Label, l)
+		if len(xys) == 1 { // a single point draws no line: mark it
+			s, err := plotter.NewScatter(xys)
+			if err != nil {
+				return nil, err
+			}
+			s.Color = runColor(i)
+			p.Add(s)
+		}
+		drawn++
+	}
+	if drawn == 0 {
+		return nil, nil
+	}
+	return p, nil
+}
+
+// clusterBars draws each evaluated run's mean per cluster as grouped bars; nil when no run was
+// evaluated.
+func clusterBars(rep *Report) (*plot.Plot, error) {
+	if rep.Eval == nil || len(rep.Eval.Clusters) == 0 {
+		return nil, nil
+	}
+	var evaluated []int
+	for j, r := range rep.Runs {
+		if r.LastEval != nil {
+			evaluated = append(evaluated, j)
+		}
+	}
+	p := plot.New()
+	p.Title.Text = "NeWT " + rep.Metric + " per cluster"
+	p.Y.Label.Text = rep.Metric
+	p.Y.Min, p.Y.Max = 0, 1
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	names := make([]string, len(rep.Eval.Clusters))
+	for i, row := range rep.Eval.Clusters {
+		names[i] = row.Cluster
+		if names[i] == "" {
+			names[i] = "(none)"
+		}
+	}
+	groupWidth := vg.Points(float64(plotWidth.Points()) * 0.7 / float64(len(names)+1))
+	barWidth := groupWidth / vg.Length(len(evaluated))
+	for k, j := range evaluated {
+		vals := make(plotter.Values, len(rep.Eval.Clusters))
+		for i, row := range rep.Eval.Clusters {
+			if c := row.Cells[j]; c.Has && !math.IsNaN(c.Mean) {
+				vals[i] = c.Mean
+			}
+		}
+		b, err := plotter.NewBarChart(vals, barWidth)
+		if err != nil {
+			return nil, fmt.Errorf("bars of %s: %w", rep.Runs[j].Label, err)
+		}
+		b.Color = runColor(j)
+		b.LineStyle.Width = 0
+		b.Offset = barWidth*vg.Length(k) - groupWidth/2 + barWidth/2
+		p.Add(b)
+		p.Legend.Add(rep.Runs[j].Label, b)
+	}
+	p.NominalX(names...)
+	return p, nil
+}
+
+// taskScatter plots each run's per-task value against the baseline's, with the diagonal where
+// they are equal; nil unless the baseline and another run were evaluated.
+func taskScatter(rep *Report) (*plot.Plot, error) {
+	base := rep.Runs[0].LastEval
+	if base == nil {
+		return nil, nil
+	}
+	p := plot.New()
+	p.Title.Text = "NeWT per-task " + rep.Metric + " against the baseline"
+	p.X.Label.Text = rep.Runs[0].Label + " (baseline)"
+	p.Y.Label.Text = "run"
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
+	p.Legend.Top = true
+	p.Legend.Left = true
+	p.Add(plotter.NewGrid())
+	diag, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
+	if err != nil {
+		return nil, err
+	}
+	diag.Color = color.Gray{Y: 128}
+	diag.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
+	p.Add(diag)
+	drawn := 0
+	for j, r := range rep.Runs[1:] {
+		if r.LastEval == nil {
+			continue
+		}
+		tasks := make([]string, 0, len(r.LastEval.PerTask))
+		for t := range r.LastEval.PerTask {
+			if _, ok := base.PerTask[t]; ok {
+				tasks = append(tasks, t)
+			}
+		}
+		sort.Strings(tasks)
+		var xys plotter.XYs
+		for _, t := range tasks {
+			x, y := base.PerTask[t], r.LastEval.PerTask[t]
+			if !math.IsNaN(x) && !math.IsNaN(y) {
+				xys = append(xys, plotter.XY{X: x, Y: y})
+			}
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		s, err := plotter.NewScatter(xys)
+		if err != nil {
+			return nil, fmt.Errorf("tasks of %s: %w", r.Label, err)
+		}
+		s.Color = runColor(j + 1)
+		s.Shape = draw.CircleGlyph{}
+		s.Radius = vg.Points(2.5)
+		p.Add(s)
+		p.Legend.Add(r.Label, s)
+		drawn++
+	}
+	if drawn == 0 {
+		return nil, nil
+	}
+	return p, nil
+}

@@ -1,0 +1,94 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Format says which files Write produces.
+type Format string
+
+// The formats of `natssl report --format`.
+const (
+	FormatMarkdown Format = "md"
+	FormatHTML     Format = "html"
+	FormatBoth     Format = "both"
+)
+
+// ParseFormat checks a --format value.
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(s); f {
+	case FormatMarkdown, FormatHTML, FormatBoth:
+		return f, nil
+	}
+	return "", fmt.Errorf("report: unknown format %q (want md, html or both)", s)
+}
+
+// Write writes the report into dir (created when missing): report.md with the SVGs beside it
+// for md, report.html (self-contained) for html, all of them for both. It returns the paths
+// written.
+func (rep *Report) Write(dir string, f Format) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("report: create %s: %w", dir, err)
+	}
+	var written []string
+	put := func(name string, data []byte) error {
+		p := filepath.Join(dir, name)
+		if err := writeFileAtomic(p, data); err != nil {
+			return err
+		}
+		written = append(written, p)
+		return nil
+	}
+	if f == FormatMarkdown || f == FormatBoth {
+		var b bytes.Buffer
+		if err := rep.Markdown(&b, true); err != nil {
+			return written, err
+		}
+		if err := put("report.md", b.Bytes()); err != nil {
+			return written, err
+		}
+		for _, p := range rep.Plots {
+			if err := put(p.File, p.SVG); err != nil {
+				return written, err
+			}
+		}
+	}
+	if f == FormatHTML || f == FormatBoth {
+		var b bytes.Buffer
+		if err := rep.HTML(&b); err != nil {
+			return written, err
+		}
+		if err := put("report.html", b.Bytes()); err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it into place, so a
+// reader never sees half a report.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("report: write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("report: write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("report: write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("report: write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("report: write %s: %w", path, err)
+	}
+	return nil
+}
