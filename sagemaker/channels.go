@@ -94,6 +94,11 @@ func (j *Job) Apply(cfg *configs.Config) error {
 		if err := c.exists(); err != nil {
 			return err
 		}
+		// data.root inside the channel's S3 folder was copied with it; one elsewhere on S3 is
+		// read from there by the loader.
+		if prefix, err := channelPrefix(cfg.Data.Source); err == nil && isS3(cfg.Data.Root) && strings.HasPrefix(s3Folder(cfg.Data.Root), prefix) {
+			cfg.Data.Root = localPath(c.Dir, prefix, cfg.Data.Root)
+		}
 		cfg.Data.Source = c.path(cfg.Data.Source)
 	}
 	if c, ok := j.Channels[NewtChannel]; ok {

@@ -113,6 +113,7 @@ func TestApply(t *testing.T) {
 		channels map[string]map[string]string
 		sets     []string
 		source   string // relative to input/data
+		root     string // relative to input/data, or an s3:// URL
 		csv, img string
 		err      string
 	}{
@@ -120,6 +121,14 @@ func TestApply(t *testing.T) {
 			channels: map[string]map[string]string{"train": {"train.json": "{}"}, "newt": {"labels.csv": "", "images.tar.gz": ""}},
 			sets:     []string{"data.source=s3://b/inat/train.json", "eval.newt_csv=s3://b/newt/labels.csv", "eval.images=s3://b/newt/images.tar.gz"},
 			source:   "train/train.json", csv: "newt/labels.csv", img: "newt/images.tar.gz"},
+		{name: "data.root inside the channel's folder is mapped too",
+			channels: map[string]map[string]string{"train": {"train.json": "{}", "train/": ""}},
+			sets:     []string{"data.source=s3://b/inat/train.json", "data.root=s3://b/inat/train"},
+			source:   "train/train.json", root: "train/train"},
+		{name: "data.root elsewhere on S3 is kept",
+			channels: map[string]map[string]string{"train": {"train.json": "{}"}},
+			sets:     []string{"data.source=s3://b/inat/train.json", "data.root=s3://other/images/"},
+			source:   "train/train.json", root: "s3://other/images/"},
 		{name: "local values: the channel folder, the suite found by shape",
 			channels: map[string]map[string]string{"train": {"a/1.jpg": ""}, "newt": {"newt2021_labels.csv": "", "images/": ""}},
 			source:   "train", csv: "newt/newt2021_labels.csv", img: "newt/images"},
@@ -156,6 +165,15 @@ func TestApply(t *testing.T) {
 			}
 			if tt.csv != "" {
 				wantCSV, wantImg = data(j, tt.csv), data(j, tt.img)
+			}
+			wantRoot := before.Data.Root
+			if strings.HasPrefix(tt.root, "s3://") {
+				wantRoot = tt.root
+			} else if tt.root != "" {
+				wantRoot = data(j, tt.root)
+			}
+			if cfg.Data.Root != wantRoot {
+				t.Errorf("data.root %q, want %q", cfg.Data.Root, wantRoot)
 			}
 			if cfg.Data.Source != wantSource || cfg.Eval.NewtCSV != wantCSV || cfg.Eval.Images != wantImg {
 				t.Errorf("source %q csv %q images %q\nwant   %q csv %q images %q", cfg.Data.Source, cfg.Eval.NewtCSV, cfg.Eval.Images, wantSource, wantCSV, wantImg)
