@@ -28,7 +28,14 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"heading": func(level int, title string) template.HTML {
 		return template.HTML(fmt.Sprintf("<h%d>%s</h%d>", level, template.HTMLEscapeString(title), level))
 	},
-	"utc":  func(r *Report) string { return r.Generated.UTC().Format("2006-01-02 15:04") },
+	"utc": func(r *Report) string { return r.Generated.UTC().Format("2006-01-02 15:04") },
+	// The plots' size in CSS pixels, so the page lays out before the images decode.
+	"plotPx": func(dim string) int {
+		if dim == "w" {
+			return int(plotWidth.Dots(96))
+		}
+		return int(plotHeight.Dots(96))
+	},
 	"warn": func(note string) bool { return strings.HasPrefix(note, "⚠") },
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
@@ -53,7 +60,7 @@ td.mark { color: #9a5b00; font-weight: 600; }
 ul.notes { padding-left: 1.2rem; color: #55606b; }
 ul.notes li.warn { color: #9a5b00; }
 figure { margin: 1rem 0; }
-figure img { max-width: 100%; width: 45rem; border: 1px solid #e3e7eb; }
+figure img { max-width: 100%; width: 45rem; height: auto; border: 1px solid #e3e7eb; }
 figcaption { color: #55606b; font-size: .85rem; }
 code { font-size: .9em; }
 </style>
@@ -77,7 +84,7 @@ Baseline: <strong>{{(index .Rep.Runs 0).Label}}</strong> (<code>{{(index .Rep.Ru
 {{end}}
 {{if .Marks}}<ul class="notes">{{range .Marks}}<li class="warn">{{.}}</li>{{end}}</ul>{{end}}
 {{range .Plots}}
-<figure class="plot" data-file="{{.File}}"><img src="{{svgURI .SVG}}" alt="{{.Title}}"><figcaption>{{.Title}}</figcaption></figure>
+<figure class="plot" data-file="{{.File}}"><img src="{{svgURI .SVG}}" width="{{plotPx "w"}}" height="{{plotPx "h"}}" alt="{{.Title}}"><figcaption>{{.Title}}</figcaption></figure>
 {{end}}
 </section>
 {{end}}
