@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+func TestBenchLoaderJSONKeys(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"bench", "loader", "--source", "../../testdata/smoke", "--size", "16",
+		"--seconds", "0.2", "--workers", "2", "--batch", "8", "--repeat", "2", "--samples", "300", "--json"}, nil, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var got map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
+		t.Fatalf("last line %q: %v", lines[len(lines)-1], err)
+	}
+	var keys []string
+	for k := range got {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	want := []string{"cores", "decode_images_per_s", "images", "images_per_s", "images_per_s_per_core", "peak_rss_at_10k_bytes", "peak_rss_bytes", "samples", "size", "skipped"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("JSON keys %v, want %v", keys, want)
+	}
+	if got["size"] != 16.0 || got["cores"] != 2.0 || got["skipped"] != 0.0 || got["samples"].(float64) < 300 {
+		t.Errorf("JSON %v", got)
+	}
+	for _, k := range []string{"images", "images_per_s", "images_per_s_per_core", "decode_images_per_s", "peak_rss_bytes"} {
+		if got[k].(float64) <= 0 {
+			t.Errorf("%s = %v, want > 0", k, got[k])
+		}
+	}
+	if !strings.Contains(out.String(), "decode only (ceiling)") {
+		t.Errorf("no table:\n%s", out.String())
+	}
+}
+
+func TestBenchLoaderErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--seconds", "0"}, 2, "--seconds"},
+		{[]string{"--batch", "0"}, 2, "--batch"},
+		{[]string{"--source", "/nonexistent/photos"}, 1, "does not exist"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), append([]string{"bench", "loader"}, c.args...), nil, &out, &errb)
+			if code != c.code || !strings.Contains(errb.String(), c.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, errb.String(), c.code, c.want)
+			}
+		})
+	}
+}
