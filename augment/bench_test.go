@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/decode"
 )
 
@@ -62,6 +63,16 @@ func (r rate) report(b *testing.B) {
 	}
 }
 
+// peerRecipe is the torchvision peer's (../shared/peers/torch_loader.py) recipe, so that the
+// two are compared on the same work.
+func peerRecipe() configs.Augment {
+	return configs.Augment{
+		CropScale: [2]float64{0.08, 1}, CropRatio: [2]float64{3.0 / 4, 4.0 / 3}, FlipP: 0.5,
+		Jitter:     configs.Jitter{Brightness: 0.4, Contrast: 0.4, Saturation: 0.4, Hue: 0.1, P: 0.8},
+		GrayscaleP: 0.2, Blur: configs.Blur{P: 0.5, Sigma: [2]float64{0.1, 2}},
+	}
+}
+
 // BenchmarkTwoViews: one decode and two SimCLR views per image, on one goroutine (per core).
 func BenchmarkTwoViews(b *testing.B) {
 	photos := benchPhotos(b)
@@ -72,7 +83,7 @@ func BenchmarkTwoViews(b *testing.B) {
 				name += fmt.Sprintf("/scaleAt%d", scaleAt)
 			}
 			b.Run(name, func(b *testing.B) {
-				p, err := New(simclr(), size)
+				p, err := New(peerRecipe(), size)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -52,44 +52,52 @@ func reflect(i, n int) int {
 }
 
 // gaussianBlur blurs the w×h interleaved RGB image px in place with a separable Gaussian of
-// radius r, using tmp (len(px) floats) as scratch: horizontal pass into tmp, vertical back.
+// radius r, using tmp (len(px) + 6*(w+2r) floats) as scratch: a horizontal pass into tmp, a
+// vertical pass back. Both passes run over whole rows, one kernel offset at a time, and add
+// the two mirror-image taps before multiplying (the kernel is symmetric).
 func gaussianBlur(px, tmp []float32, w, h, r int, sigma float64) {
 	if r <= 0 {
 		return
 	}
 	var kbuf [64]float32
-	k := gaussianKernel(r, sigma, kbuf[:0])
+	k := gaussianKernel(r, sigma, kbuf[:0])[r:] // k[j] weighs offsets ±j
 	stride := 3 * w
+	img, pad := tmp[:len(px)], tmp[len(px):len(px)+3*(w+2*r)]
 	for y := range h {
 		in := px[y*stride : (y+1)*stride]
-		out := tmp[y*stride : (y+1)*stride]
-		for x := range w {
-			var s0, s1, s2 float32
-			if x >= r && x+r < w {
-				s := in[3*(x-r):]
-				for j, wt := range k {
-					s0 += wt * s[3*j]
-					s1 += wt * s[3*j+1]
-					s2 += wt * s[3*j+2]
-				}
-			} else {
-				for j, wt := range k {
-					o := 3 * reflect(x+j-r, w)
-					s0 += wt * in[o]
-					s1 += wt * in[o+1]
-					s2 += wt * in[o+2]
-				}
+		out := img[y*stride : (y+1)*stride]
+		// pad holds the row with r reflected pixels on each side: in[x] is pad[x+r].
+		copy(pad[3*r:], in)
+		for x := 1; x <= r; x++ {
+			a, b := 3*reflect(-x, w), 3*reflect(w-1+x, w)
+			copy(pad[3*(r-x):3*(r-x)+3], in[a:a+3])
+			copy(pad[3*(r+w-1+x):3*(r+w-1+x)+3], in[b:b+3])
+		}
+		c := pad[3*r : 3*r+stride]
+		k0 := k[0]
+		for i, v := range c {
+			out[i] = k0 * v
+		}
+		for j := 1; j <= r; j++ {
+			lft, rgt, kj := pad[3*(r-j):3*(r-j)+stride], pad[3*(r+j):3*(r+j)+stride], k[j]
+			for i := range out {
+				out[i] += kj * (lft[i] + rgt[i])
 			}
-			out[3*x], out[3*x+1], out[3*x+2] = s0, s1, s2
 		}
 	}
 	for y := range h {
 		out := px[y*stride : (y+1)*stride]
-		clear(out)
-		for j, wt := range k {
-			in := tmp[reflect(y+j-r, h)*stride:][:stride]
-			for i, v := range in {
-				out[i] += wt * v
+		c := img[y*stride : (y+1)*stride]
+		k0 := k[0]
+		for i, v := range c {
+			out[i] = k0 * v
+		}
+		for j := 1; j <= r; j++ {
+			up := img[reflect(y-j, h)*stride:][:stride]
+			dn := img[reflect(y+j, h)*stride:][:stride]
+			kj := k[j]
+			for i := range out {
+				out[i] += kj * (up[i] + dn[i])
 			}
 		}
 	}

@@ -20,8 +20,9 @@ func (w *Worker) render(v *viewParams, denom int, dst []float32) {
 		colour(v, px, 3*s)
 	}
 	if v.blur {
-		w.tmp = grow(w.tmp, len(px))
-		gaussianBlur(px, w.tmp, s, s, w.p.blur.radius(float64(v.sigma)), float64(v.sigma))
+		r := w.p.blur.radius(float64(v.sigma))
+		w.tmp = grow(w.tmp, len(px)+3*(s+2*r))
+		gaussianBlur(px, w.tmp, s, s, r, float64(v.sigma))
 	}
 	normalise(px, dst, s*s, v.solarize)
 }
