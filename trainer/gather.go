@@ -1,0 +1,169 @@
+package trainer
+
+import (
+	"errors"
+	"fmt"
+	"hash"
+	"sync"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// errAborted is returned to replicas waiting in the gather when another replica failed.
+var errAborted = errors.New("trainer: step aborted by another replica")
+
+// gather is where the R replicas meet once per step: each contributes its embeddings (2n × d),
+// the last to arrive computes NT-Xent over the global batch and the gradient of every row,
+// and each replica leaves with its own block of that gradient. This is SimCLR's cross-replica
+// concatenation: every replica sees the negatives of all replicas, and the gradients are
+// exact, so R replicas on batch B equal one replica on R·B.
+type gather struct {
+	replicas, n, d int
+	temp           float64
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	gen     uint64 // step generation, advanced when the loss is ready
+	arrived int
+	aborted bool
+	z, dz   []float32 // global: R blocks of 2n rows
+	loss    float64
+}
+
+func newGather(replicas, n, d int, temp float64) *gather {
+	g := &gather{replicas: replicas, n: n, d: d, temp: temp,
+		z: make([]float32, replicas*2*n*d), dz: make([]float32, replicas*2*n*d)}
+	g.cond = sync.NewCond(&g.mu)
+	return g
+}
+
+// contribute stores replica r's embeddings, waits for the others, and returns the global loss.
+func (g *gather) contribute(r int, z []float32) (float64, error) {
+	blk := 2 * g.n * g.d
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.aborted {
+		return 0, errAborted
+	}
+	copy(g.z[r*blk:(r+1)*blk], z)
+	g.arrived++
+	gen := g.gen
+	if g.arrived == g.replicas {
+		g.loss = ntXent(g.z, g.replicas*2*g.n, g.d, g.temp, replicaPairs(g.n), g.dz)
+		g.arrived = 0
+		g.gen++
+		g.cond.Broadcast()
+		return g.loss, nil
+	}
+	for g.gen == gen && !g.aborted {
+		g.cond.Wait()
+	}
+	if g.gen == gen {
+		return 0, errAborted
+	}
+	return g.loss, nil
+}
+
+// grad returns replica r's block of dL/dz from the last completed step.
+func (g *gather) grad(r int) []float32 {
+	blk := 2 * g.n * g.d
+	return g.dz[r*blk : (r+1)*blk]
+}
+
+// abort releases every waiting replica with errAborted; reset makes the gather usable again.
+func (g *gather) abort() {
+	g.mu.Lock()
+	g.aborted = true
+	g.cond.Broadcast()
+	g.mu.Unlock()
+}
+
+func (g *gather) reset() {
+	g.mu.Lock()
+	g.aborted = false
+	g.arrived = 0
+	g.mu.Unlock()
+}
+
+// lossOp is the graph's loss node: it hands the replica's embeddings to the gather and
+// returns the global NT-Xent loss. Its symbolic derivative is gradOp, which returns the
+// gradient the gather computed.
+type lossOp struct {
+	g *gather
+	r int
+}
+
+var (
+	_ G.Op   = (*lossOp)(nil)
+	_ G.SDOp = (*lossOp)(nil)
+	_ G.Op   = (*lossGradOp)(nil)
+)
+
+func (op *lossOp) Arity() int { return 1 }
+func (op *lossOp) Type() hm.Type {
+	return hm.NewFnType(G.TensorType{Dims: 2, Of: tensor.Float32}, tensor.Float32)
+}
+func (op *lossOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
+func (op *lossOp) Do(vals ...G.Value) (G.Value, error) {
+	z := vals[0].Data().([]float32)
+	loss, err := op.g.contribute(op.r, z)
+	if err != nil {
+		return nil, err
+	}
+	return G.NewF32(float32(loss)), nil
+}
+func (op *lossOp) ReturnsPtr() bool      { return false }
+func (op *lossOp) CallsExtern() bool     { return false }
+func (op *lossOp) OverwritesInput() int  { return -1 }
+func (op *lossOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "ntxent-%p-%d", op.g, op.r) }
+func (op *lossOp) Hashcode() uint32      { return hashOf(op) }
+func (op *lossOp) String() string        { return fmt.Sprintf("NTXent{replica %d}", op.r) }
+func (op *lossOp) DiffWRT(int) []bool    { return []bool{true} }
+func (op *lossOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	dz, err := G.ApplyOp(&lossGradOp{g: op.g, r: op.r}, inputs[0], grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dz}, nil
+}
+
+// lossGradOp returns upstream · dL/dz for its replica.
+type lossGradOp struct {
+	g *gather
+	r int
+}
+
+func (op *lossGradOp) Arity() int { return 2 }
+func (op *lossGradOp) Type() hm.Type {
+	t := G.TensorType{Dims: 2, Of: tensor.Float32}
+	return hm.NewFnType(t, tensor.Float32, t)
+}
+func (op *lossGradOp) InferShape(ns ...G.DimSizer) (tensor.Shape, error) {
+	return ns[0].(tensor.Shape).Clone(), nil
+}
+func (op *lossGradOp) Do(vals ...G.Value) (G.Value, error) {
+	up := float32(1)
+	if s, ok := vals[1].(*G.F32); ok {
+		up = float32(*s)
+	}
+	src := op.g.grad(op.r)
+	out := make([]float32, len(src))
+	for i, v := range src {
+		out[i] = v * up
+	}
+	return tensor.New(tensor.WithShape(vals[0].Shape().Clone()...), tensor.WithBacking(out)), nil
+}
+func (op *lossGradOp) ReturnsPtr() bool      { return false }
+func (op *lossGradOp) CallsExtern() bool     { return false }
+func (op *lossGradOp) OverwritesInput() int  { return -1 }
+func (op *lossGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "ntxent-grad-%p-%d", op.g, op.r) }
+func (op *lossGradOp) Hashcode() uint32      { return hashOf(op) }
+func (op *lossGradOp) String() string        { return fmt.Sprintf("NTXentGrad{replica %d}", op.r) }
+
+func hashOf(op G.Op) uint32 {
+	h := fnvNew()
+	op.WriteHash(h)
+	return h.Sum32()
+}
