@@ -220,6 +220,13 @@ func (l *Loader) Close() error {
 	return nil
 }
 
+// epochHooks is a source that learns from an epoch's stream what it lacked: a manifest
+// whose entries are matched against archive members reports those no archive held.
+type epochHooks interface {
+	beginEpoch()
+	endEpoch(report func(reason, where string))
+}
+
 // getBatch takes a batch from the pool, or allocates one.
 func (l *Loader) getBatch(epoch int) *Batch {
 	var b *Batch
@@ -252,11 +259,18 @@ func (l *Loader) epochs() error {
 			skip = l.opt.Start.Consumed
 		}
 		onShardError := func(shard string, err error) { l.stats.skip("unreadable_shard", fmt.Sprintf("%s: %v", shard, err)) }
+		hooks, _ := l.src.(epochHooks)
+		if hooks != nil {
+			hooks.beginEpoch()
+		}
 		s := newEpochStream(l.src.Shards(), l.opt.Seed, epoch, l.opt.ShuffleBuffer, l.opt.Shard, l.opt.Shards, onShardError)
 		n, err := l.epoch(ctx, s, epoch, skip)
 		s.Close()
 		if err != nil {
 			return err
+		}
+		if hooks != nil {
+			hooks.endEpoch(l.stats.skip)
 		}
 		if n == 0 {
 			return fmt.Errorf("loader: epoch %d gave this loader (shard %d of %d) no samples: %w", epoch, l.opt.Shard, l.opt.Shards, ErrNoSource)

@@ -24,6 +24,9 @@ type ManifestSource struct {
 	manifest *Manifest
 	shards   []Shard
 	closer   io.Closer
+	// seen marks the entries an epoch's archive stream held (tar roots only), so that the
+	// entries missing from the archives can be reported when the epoch ends.
+	seen []uint64
 }
 
 var _ Source = (*ManifestSource)(nil)
@@ -74,8 +77,14 @@ func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.
 			}
 			return member, int(m.Images[i].Category), true
 		}
+		s.seen = make([]uint64, (len(m.Images)+63)/64)
+		onRead := func(member string) {
+			if i, ok := m.Lookup(member); ok {
+				s.seen[i/64] |= 1 << (i % 64)
+			}
+		}
 		for _, f := range files {
-			s.shards = append(s.shards, &tarShard{name: f, open: openLocal(f), match: match})
+			s.shards = append(s.shards, &tarShard{name: f, open: openLocal(f), match: match, onRead: onRead})
 		}
 	default:
 		fi, err := statSource("data.root", root)
@@ -160,3 +169,18 @@ func (r *manifestRecords) Next(ctx context.Context) (Record, error) {
 }
 
 func (r *manifestRecords) Close() error { return nil }
+
+// beginEpoch forgets which entries the archives held.
+func (s *ManifestSource) beginEpoch() { clear(s.seen) }
+
+// endEpoch reports the manifest entries that no archive held this epoch.
+func (s *ManifestSource) endEpoch(report func(reason, where string)) {
+	if s.seen == nil {
+		return
+	}
+	for i := range s.manifest.Images {
+		if s.seen[i/64]&(1<<(i%64)) == 0 {
+			report(SkipMissing, s.manifest.FileName(i)+" (not in data.root)")
+		}
+	}
+}

@@ -73,6 +73,8 @@ type tarShard struct {
 	open func(ctx context.Context) (io.ReadCloser, error)
 	// match, when set, maps a member name to its record (manifest roots); ok false skips it.
 	match func(member string) (key string, label int, ok bool)
+	// onRead, when set, is told the key of every sample read (not of those only counted).
+	onRead func(key string)
 }
 
 func (t *tarShard) Name() string { return t.name }
@@ -87,7 +89,7 @@ func (t *tarShard) Open(ctx context.Context) (Records, error) {
 		rc.Close()
 		return nil, err
 	}
-	r.match = t.match
+	r.match, r.onRead = t.match, t.onRead
 	return r, nil
 }
 
@@ -144,12 +146,13 @@ func countShards(ctx context.Context, shards []Shard) (int64, error) {
 
 // tarRecords streams the image members of one archive.
 type tarRecords struct {
-	name  string
-	c     io.Closer
-	gz    *gzip.Reader
-	tr    *tar.Reader
-	match func(member string) (key string, label int, ok bool)
-	size  int64 // of the current member
+	name   string
+	c      io.Closer
+	gz     *gzip.Reader
+	tr     *tar.Reader
+	match  func(member string) (key string, label int, ok bool)
+	onRead func(key string)
+	size   int64 // of the current member
 }
 
 // gzipMagic starts every gzip stream; archives are recognised by content, not by name.
@@ -231,6 +234,9 @@ func (r *tarRecords) Next(ctx context.Context) (Record, error) {
 			return Record{}, fmt.Errorf("loader: read %s in %s: %w", rec.Key, r.name, err)
 		}
 		rec.Data = data
+		if r.onRead != nil {
+			r.onRead(rec.Key)
+		}
 		return rec, nil
 	}
 }
