@@ -6,7 +6,23 @@ import (
 	"database/sql"
 	"slices"
 	"strings"
+	"time"
 )
+
+// Metric is one recorded value of a metric.
+type Metric struct {
+	Key   string
+	Step  int64
+	Value float64 // NaN when the logged value was NaN
+	At    time.Time
+}
+
+// Point is one point of a metric series.
+type Point struct {
+	Step  int64
+	Value float64
+	At    time.Time
+}
 
 // execer is what *sql.DB and *sql.Tx share for writing.
 type execer interface {
@@ -68,4 +84,65 @@ func appendMetricArgs(args []any, runID string, rows []metricRow) []any {
 		args = append(args, runID, m.key, m.step, m.value, m.at)
 	}
 	return args
+}
+
+// LatestMetrics returns the value at the highest step of each of a run's metrics, by key.
+func (db *DB) LatestMetrics(ctx context.Context, runID string) ([]Metric, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT key, step, value, at FROM latest_metrics WHERE run_id = ? ORDER BY key`, runID)
+	if err != nil {
+		return nil, db.wrap("read latest metrics of run "+runID+" in", err)
+	}
+	defer rows.Close()
+	var out []Metric
+	for rows.Next() {
+		var m Metric
+		var v sql.NullFloat64
+		var at sql.NullString
+		if err := rows.Scan(&m.Key, &m.Step, &v, &at); err != nil {
+			return nil, db.wrap("read latest metrics of run "+runID+" in", err)
+		}
+		m.Value, m.At = nullNaN(v), parseTime(at)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.wrap("read latest metrics of run "+runID+" in", err)
+	}
+	return out, nil
+}
+
+// MetricKeys returns the keys of the metrics a run logged, sorted.
+func (db *DB) MetricKeys(ctx context.Context, runID string) ([]string, error) {
+	ms, err := db.LatestMetrics(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, len(ms))
+	for i, m := range ms {
+		keys[i] = m.Key
+	}
+	return keys, nil
+}
+
+// MetricSeries returns every value of metric key logged by a run, in step order.
+func (db *DB) MetricSeries(ctx context.Context, runID, key string) ([]Point, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT step, value, at FROM metrics WHERE run_id = ? AND key = ? ORDER BY step`, runID, key)
+	if err != nil {
+		return nil, db.wrap("read metric "+key+" of run "+runID+" in", err)
+	}
+	defer rows.Close()
+	var out []Point
+	for rows.Next() {
+		var p Point
+		var v sql.NullFloat64
+		var at sql.NullString
+		if err := rows.Scan(&p.Step, &v, &at); err != nil {
+			return nil, db.wrap("read metric "+key+" of run "+runID+" in", err)
+		}
+		p.Value, p.At = nullNaN(v), parseTime(at)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.wrap("read metric "+key+" of run "+runID+" in", err)
+	}
+	return out, nil
 }
