@@ -6,8 +6,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 
@@ -93,8 +93,19 @@ func (s *FolderSource) Classes() []string { return s.classes }
 // Close does nothing: files are opened per sample.
 func (s *FolderSource) Close() error { return nil }
 
-// numberedClass matches iNat 2021's class folders, "00042_Animalia_Arthropoda_...".
-var numberedClass = regexp.MustCompile(`^([0-9]+)_`)
+// classNumber returns the leading number of an iNat 2021 class folder name,
+// "00042_Animalia_Arthropoda_..." → 42.
+func classNumber(name string) (int, bool) {
+	i := 0
+	for i < len(name) && name[i] >= '0' && name[i] <= '9' {
+		i++
+	}
+	if i == 0 || i == len(name) || name[i] != '_' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(name[:i])
+	return n, err == nil
+}
 
 // classLabels maps sorted class names to labels: the leading number when every name has one,
 // otherwise the index in sorted order.
@@ -102,7 +113,7 @@ func classLabels(sorted []string) map[string]int {
 	m := make(map[string]int, len(sorted))
 	numbered := len(sorted) > 0
 	for _, c := range sorted {
-		if numberedClass.FindStringSubmatch(c) == nil {
+		if _, ok := classNumber(c); !ok {
 			numbered = false
 			break
 		}
@@ -110,9 +121,7 @@ func classLabels(sorted []string) map[string]int {
 	for i, c := range sorted {
 		m[c] = i
 		if numbered {
-			if n, err := strconv.Atoi(numberedClass.FindStringSubmatch(c)[1]); err == nil {
-				m[c] = n
-			}
+			m[c], _ = classNumber(c)
 		}
 	}
 	return m
@@ -121,31 +130,10 @@ func classLabels(sorted []string) map[string]int {
 // pathLabel is the label of a file inside an archive or bucket, where the full class list is
 // not known in advance: the parent folder's leading number (iNat 2021 layout), else -1.
 func pathLabel(p string) int {
-	dir := p
-	for i := len(dir) - 1; i >= 0; i-- {
-		if dir[i] == '/' {
-			dir = dir[:i]
-			break
-		}
-		if i == 0 {
-			return -1
-		}
+	if n, ok := classNumber(path.Base(path.Dir(p))); ok {
+		return n
 	}
-	for i := len(dir) - 1; i >= 0; i-- {
-		if dir[i] == '/' {
-			dir = dir[i+1:]
-			break
-		}
-	}
-	m := numberedClass.FindStringSubmatch(dir)
-	if m == nil {
-		return -1
-	}
-	n, err := strconv.Atoi(m[1])
-	if err != nil {
-		return -1
-	}
-	return n
+	return -1
 }
 
 // dirShard is the images directly inside one directory.

@@ -230,3 +230,20 @@ func TestOpenErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestPathLabel(t *testing.T) {
+	cases := map[string]int{
+		"train/00042_Animalia_Arthropoda/abc.jpg": 42,
+		"00007_x/y.jpg":     7,
+		"a/b/00003_c/d.jpg": 3,
+		"x.jpg":             -1,
+		"Shirt/00018.jpg":   -1,
+		"00042/abc.jpg":     -1,
+		"_x/abc.jpg":        -1,
+	}
+	for in, want := range cases {
+		if got := pathLabel(in); got != want {
+			t.Errorf("pathLabel(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
