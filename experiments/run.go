@@ -251,6 +251,32 @@ func (r *Run) Heartbeat(ctx context.Context) error {
 	return nil
 }
 
+// KeepAlive beats the run's heart every interval from a goroutine of its own, so that a run
+// busy in one long step (or a long evaluation) is not shown as stale, until stop is called or
+// ctx ends. stop waits for the goroutine to exit. A failed beat is retried at the next tick:
+// it must not stop training.
+func (r *Run) KeepAlive(ctx context.Context, every time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_ = r.Heartbeat(ctx)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // Finish writes buffered metrics and ends the run with status (FINISHED, FAILED or KILLED);
 // errMsg says why a run failed or was killed. It still writes when ctx is already cancelled
 // (a run killed by Ctrl-C must be recorded as KILLED), within a bounded time.

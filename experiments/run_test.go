@@ -220,3 +220,32 @@ func TestResolveRun(t *testing.T) {
 		})
 	}
 }
+
+func TestKeepAlive(t *testing.T) {
+	ctx := context.Background()
+	db := openTemp(t)
+	r, err := db.CreateRun(ctx, RunSpec{Name: "long step"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := db.GetRun(ctx, r.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := r.KeepAlive(ctx, 20*time.Millisecond)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rec, err := db.GetRun(ctx, r.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.HeartbeatAt.After(before.HeartbeatAt) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("KeepAlive never beat")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop() // goleak in TestMain checks the goroutine is gone
+}
