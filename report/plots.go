@@ -71,7 +71,12 @@ func drawPlots(rep *Report) ([]Plot, error) {
 	return plots, nil
 }
 
-// finite drops NaN and infinite points, which a line cannot pass through.
+// maxLinePoints bounds the vertices of one line: a run logged every step for a million steps
+// would otherwise make a page of many megabytes that draws no more than a few thousand pixels.
+const maxLinePoints = 2000
+
+// finite drops NaN and infinite points, which a line cannot pass through, and thins long
+// series to at most maxLinePoints.
 func finite(pts []experiments.Point) plotter.XYs {
 	xys := make(plotter.XYs, 0, len(pts))
 	for _, p := range pts {
@@ -79,7 +84,39 @@ func finite(pts []experiments.Point) plotter.XYs {
 			xys = append(xys, plotter.XY{X: float64(p.Step), Y: p.Value})
 		}
 	}
-	return xys
+	return thin(xys, maxLinePoints)
+}
+
+// thin keeps at most n of xys (n ≥ 4): the first and the last, and for each of the buckets
+// between them the lowest and the highest point, in order, so spikes survive.
+func thin(xys plotter.XYs, n int) plotter.XYs {
+	if len(xys) <= n {
+		return xys
+	}
+	out := plotter.XYs{xys[0]}
+	inner := xys[1 : len(xys)-1]
+	buckets := (n - 2) / 2
+	for b := 0; b < buckets; b++ {
+		lo, hi := b*len(inner)/buckets, (b+1)*len(inner)/buckets
+		if lo == hi {
+			continue
+		}
+		minI, maxI := lo, lo
+		for i := lo; i < hi; i++ {
+			if inner[i].Y < inner[minI].Y {
+				minI = i
+			}
+			if inner[i].Y > inner[maxI].Y {
+				maxI = i
+			}
+		}
+		first, second := min(minI, maxI), max(minI, maxI)
+		out = append(out, inner[first])
+		if second != first {
+			out = append(out, inner[second])
+		}
+	}
+	return append(out, xys[len(xys)-1])
 }
 
 // seriesPlot overlays one line per run that logged the metric; nil when none did.

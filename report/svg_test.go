@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/plot/plotter"
 )
 
 // The plots are checked by reading the SVG that gonum/plot wrote: each series is a path (or a
@@ -204,5 +206,36 @@ func TestTaskScatter(t *testing.T) {
 	}
 	if !contains(svgTexts(svg), "wider") {
 		t.Error("legend lacks wider")
+	}
+}
+
+func TestThinKeepsEndsAndSpikes(t *testing.T) {
+	var xys plotter.XYs
+	for i := range 100000 {
+		y := math.Sin(float64(i) / 1000)
+		if i == 54321 {
+			y = 50 // a loss spike must survive thinning
+		}
+		xys = append(xys, plotter.XY{X: float64(i), Y: y})
+	}
+	got := thin(xys, 2000)
+	if len(got) > 2000 || len(got) < 1500 {
+		t.Fatalf("%d points, want at most 2000 (and most of them)", len(got))
+	}
+	if got[0] != xys[0] || got[len(got)-1] != xys[len(xys)-1] {
+		t.Error("first or last point dropped")
+	}
+	spike := false
+	for i, p := range got {
+		spike = spike || p.Y == 50
+		if i > 0 && p.X <= got[i-1].X {
+			t.Fatalf("point %d out of order: %v after %v", i, p.X, got[i-1].X)
+		}
+	}
+	if !spike {
+		t.Error("the spike was thinned away")
+	}
+	if short := xys[:10]; len(thin(short, 2000)) != 10 {
+		t.Error("a short series was thinned")
 	}
 }
