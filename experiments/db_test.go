@@ -179,3 +179,38 @@ func TestOpenConfiguresSQLite(t *testing.T) {
 		t.Error("metrics row for a missing run accepted")
 	}
 }
+
+func TestOpenOddPaths(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"with space.db", "hash#and?query.db", "percent%41.db", "ünïcode.db", "mode=ro.db"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, name)
+			db, err := Open(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.CreateRun(ctx, RunSpec{Name: "x"}); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			// The database is the file of that exact name, and nothing else was created.
+			entries, _ := os.ReadDir(dir)
+			if len(entries) != 1 || entries[0].Name() != name {
+				var names []string
+				for _, e := range entries {
+					names = append(names, e.Name())
+				}
+				t.Fatalf("files %q, want only %q", names, name)
+			}
+			db, err = OpenExisting(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if runs, err := db.ListRuns(ctx, ListOptions{}); err != nil || len(runs) != 1 {
+				t.Fatalf("runs %v, %v", runs, err)
+			}
+		})
+	}
+}
