@@ -16,7 +16,7 @@ func newBlurSize(side int) blurSize {
 // radius is the kernel's half-width for sigma: the configured kernel, truncated at 3σ, where
 // the Gaussian has fallen below 1.1% of its peak.
 func (k blurSize) radius(sigma float64) int {
-	return min((int(k)-1)/2, int(math.Ceil(3*sigma)))
+	return min((int(k)-1)/2, int(math.Ceil(3*sigma)), maxPairs)
 }
 
 // gaussianKernel returns the normalised weights for offsets -r..r.
@@ -59,7 +59,8 @@ func gaussianBlur(px, tmp []float32, w, h, r int, sigma float64) {
 	if r <= 0 {
 		return
 	}
-	var kbuf [64]float32
+	var kbuf [2*maxPairs + 1]float32
+	var pairs [maxPairs][2][]float32
 	k := gaussianKernel(r, sigma, kbuf[:0])[r:] // k[j] weighs offsets ±j
 	stride := 3 * w
 	img, pad := tmp[:len(px)], tmp[len(px):len(px)+3*(w+2*r)]
@@ -73,32 +74,57 @@ func gaussianBlur(px, tmp []float32, w, h, r int, sigma float64) {
 			copy(pad[3*(r-x):3*(r-x)+3], in[a:a+3])
 			copy(pad[3*(r+w-1+x):3*(r+w-1+x)+3], in[b:b+3])
 		}
-		c := pad[3*r : 3*r+stride]
-		k0 := k[0]
-		for i, v := range c {
-			out[i] = k0 * v
-		}
 		for j := 1; j <= r; j++ {
-			lft, rgt, kj := pad[3*(r-j):3*(r-j)+stride], pad[3*(r+j):3*(r+j)+stride], k[j]
-			for i := range out {
-				out[i] += kj * (lft[i] + rgt[i])
-			}
+			pairs[j-1] = [2][]float32{pad[3*(r-j) : 3*(r-j)+stride], pad[3*(r+j) : 3*(r+j)+stride]}
 		}
+		symmetricSum(out, pad[3*r:3*r+stride], pairs[:r], k)
 	}
 	for y := range h {
-		out := px[y*stride : (y+1)*stride]
-		c := img[y*stride : (y+1)*stride]
-		k0 := k[0]
-		for i, v := range c {
-			out[i] = k0 * v
-		}
 		for j := 1; j <= r; j++ {
-			up := img[reflect(y-j, h)*stride:][:stride]
-			dn := img[reflect(y+j, h)*stride:][:stride]
-			kj := k[j]
+			pairs[j-1] = [2][]float32{img[reflect(y-j, h)*stride:][:stride], img[reflect(y+j, h)*stride:][:stride]}
+		}
+		symmetricSum(px[y*stride:(y+1)*stride], img[y*stride:(y+1)*stride], pairs[:r], k)
+	}
+}
+
+// maxPairs bounds the blur radius the row kernels handle without allocating; larger radii
+// (sigma above 10) are clamped by blurSize.radius.
+const maxPairs = 32
+
+// symmetricSum sets out[i] = k[0]*c[i] + sum over j of k[j]*(pairs[j-1][0][i] + pairs[j-1][1][i]),
+// three offsets per pass over the row so that out is loaded and stored less often.
+func symmetricSum(out, c []float32, pairs [][2][]float32, k []float32) {
+	c = c[:len(out)]
+	k0 := k[0]
+	for i, v := range c {
+		out[i] = k0 * v
+	}
+	for j := 0; j < len(pairs); {
+		switch m := len(pairs) - j; {
+		case m >= 3:
+			a0, b0 := pairs[j][0][:len(out)], pairs[j][1][:len(out)]
+			a1, b1 := pairs[j+1][0][:len(out)], pairs[j+1][1][:len(out)]
+			a2, b2 := pairs[j+2][0][:len(out)], pairs[j+2][1][:len(out)]
+			k0, k1, k2 := k[j+1], k[j+2], k[j+3]
 			for i := range out {
-				out[i] += kj * (up[i] + dn[i])
+				out[i] += k0*(a0[i]+b0[i]) + k1*(a1[i]+b1[i]) + k2*(a2[i]+b2[i])
 			}
+			j += 3
+		case m == 2:
+			a0, b0 := pairs[j][0][:len(out)], pairs[j][1][:len(out)]
+			a1, b1 := pairs[j+1][0][:len(out)], pairs[j+1][1][:len(out)]
+			k0, k1 := k[j+1], k[j+2]
+			for i := range out {
+				out[i] += k0*(a0[i]+b0[i]) + k1*(a1[i]+b1[i])
+			}
+			j += 2
+		default:
+			a0, b0 := pairs[j][0][:len(out)], pairs[j][1][:len(out)]
+			k0 := k[j+1]
+			for i := range out {
+				out[i] += k0 * (a0[i] + b0[i])
+			}
+			j++
 		}
 	}
 }
