@@ -9,8 +9,8 @@ void openblas_set_num_threads(int num_threads);
 import "C"
 
 import (
-	G "gorgonia.org/gorgonia"
 	"gonum.org/v1/netlib/blas/netlib"
+	G "gorgonia.org/gorgonia"
 )
 
 // BLAS names the sgemm behind the convolutions and linear layers.

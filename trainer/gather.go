@@ -122,30 +122,32 @@ func (op *lossOp) Hashcode() uint32      { return hashOf(op) }
 func (op *lossOp) String() string        { return fmt.Sprintf("NTXent{replica %d}", op.r) }
 func (op *lossOp) DiffWRT(int) []bool    { return []bool{true} }
 func (op *lossOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dz, err := G.ApplyOp(&lossGradOp{g: op.g, r: op.r}, inputs[0], grad)
+	// The loss value is an input only to order this op after the loss: the seed gradient
+	// does not depend on it, and the tape would be free to run this op first.
+	dz, err := G.ApplyOp(&lossGradOp{g: op.g, r: op.r}, inputs[0], output, grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{dz}, nil
 }
 
-// lossGradOp returns upstream · dL/dz for its replica.
+// lossGradOp returns upstream · dL/dz for its replica, from (z, loss, upstream).
 type lossGradOp struct {
 	g *gather
 	r int
 }
 
-func (op *lossGradOp) Arity() int { return 2 }
+func (op *lossGradOp) Arity() int { return 3 }
 func (op *lossGradOp) Type() hm.Type {
 	t := G.TensorType{Dims: 2, Of: tensor.Float32}
-	return hm.NewFnType(t, tensor.Float32, t)
+	return hm.NewFnType(t, tensor.Float32, tensor.Float32, t)
 }
 func (op *lossGradOp) InferShape(ns ...G.DimSizer) (tensor.Shape, error) {
 	return ns[0].(tensor.Shape).Clone(), nil
 }
 func (op *lossGradOp) Do(vals ...G.Value) (G.Value, error) {
 	up := float32(1)
-	if s, ok := vals[1].(*G.F32); ok {
+	if s, ok := vals[2].(*G.F32); ok {
 		up = float32(*s)
 	}
 	src := op.g.grad(op.r)

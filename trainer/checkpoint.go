@@ -1,0 +1,269 @@
+package trainer
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// FormatVersion is the checkpoint format this build writes and reads.
+const FormatVersion = 1
+
+// checkpointMagic opens every checkpoint file.
+const checkpointMagic = "NATSSLCK"
+
+// ErrCorruptCheckpoint is wrapped by every error about a checkpoint file that is truncated,
+// fails its checksum, or does not parse.
+var ErrCorruptCheckpoint = errors.New("trainer: corrupt checkpoint")
+
+// Position is how far the data stream had gone: Consumed samples of Epoch were delivered.
+// It has the JSON form of loader.Position.
+type Position struct {
+	Epoch    int   `json:"epoch"`
+	Consumed int64 `json:"consumed"`
+}
+
+// Header is a checkpoint's metadata. The file is: the magic "NATSSLCK", the header length
+// (uint32, little-endian), the header as JSON, the tensors as little-endian float32 in the
+// order of Tensors, and the SHA-256 of everything before it.
+type Header struct {
+	Version    int    `json:"version"`
+	RunID      string `json:"run_id"`
+	ConfigHash string `json:"config_hash"` // over the keys that change the maths (MathKeys)
+	ConfigYAML string `json:"config_yaml"` // the whole config the run was started with
+	// MathConfig holds the values of MathKeys, to name what differs on resume.
+	MathConfig map[string]string `json:"math_config"`
+	Step       int64             `json:"step"`  // optimizer steps taken
+	Epoch      int               `json:"epoch"` // epoch of the last batch trained on
+	TotalSteps int64             `json:"total_steps"`
+	// Position is where the data stream resumes. Together with the seed it is the whole
+	// random state: augmentation and shuffling draw from streams derived from (seed, epoch,
+	// sample index), and weight initialisation from (seed, parameter name).
+	Position  Position       `json:"position"`
+	Seed      int64          `json:"seed"`
+	Optimizer OptimizerState `json:"optimizer"`
+	Loss      float64        `json:"loss"`
+	Tensors   []TensorInfo   `json:"tensors"`
+}
+
+// OptimizerState is the optimizer's scalar state; its buffers are tensors named opt/<slot>/<param>.
+type OptimizerState struct {
+	Kind        string  `json:"kind"`
+	Steps       int64   `json:"steps"`
+	Momentum    float64 `json:"momentum"`
+	WeightDecay float64 `json:"weight_decay"`
+	Nesterov    bool    `json:"nesterov,omitempty"`
+}
+
+// TensorInfo names one tensor of the file: param/<name>, bn/<layer>/mean, bn/<layer>/var,
+// or opt/<slot>/<param>.
+type TensorInfo struct {
+	Name  string `json:"name"`
+	Shape []int  `json:"shape"`
+}
+
+// Checkpoint is a checkpoint read into memory.
+type Checkpoint struct {
+	Path    string
+	SHA256  string
+	Bytes   int64
+	Header  Header
+	Tensors map[string][]float32
+}
+
+// encodeCheckpoint serialises h and the tensors (in h.Tensors order) and returns the file's
+// bytes with the checksum appended.
+func encodeCheckpoint(h Header, tensors map[string][]float32) ([]byte, error) {
+	hj, err := json.Marshal(h)
+	if err != nil {
+		return nil, fmt.Errorf("trainer: encode checkpoint header: %w", err)
+	}
+	n := len(checkpointMagic) + 4 + len(hj) + sha256.Size
+	for _, t := range h.Tensors {
+		n += 4 * len(tensors[t.Name])
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, checkpointMagic...)
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(hj)))
+	buf = append(buf, hj...)
+	for _, t := range h.Tensors {
+		want := 1
+		for _, d := range t.Shape {
+			want *= d
+		}
+		data := tensors[t.Name]
+		if len(data) != want {
+			panic(fmt.Sprintf("trainer: checkpoint tensor %s has %d values, shape %v", t.Name, len(data), t.Shape))
+		}
+		for _, v := range data {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		}
+	}
+	sum := sha256.Sum256(buf)
+	return append(buf, sum[:]...), nil
+}
+
+// ReadCheckpoint reads and verifies a checkpoint file. A file that is truncated or fails its
+// checksum gives an error wrapping ErrCorruptCheckpoint.
+func ReadCheckpoint(path string) (*Checkpoint, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("trainer: read checkpoint: %w", err)
+	}
+	corrupt := func(why string) error {
+		return fmt.Errorf("%w: %s: %s", ErrCorruptCheckpoint, path, why)
+	}
+	if len(data) < len(checkpointMagic)+4+sha256.Size || string(data[:len(checkpointMagic)]) != checkpointMagic {
+		return nil, corrupt("not a natssl checkpoint (bad magic or too short)")
+	}
+	body, tail := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
+	sum := sha256.Sum256(body)
+	if !bytes.Equal(sum[:], tail) {
+		return nil, corrupt("checksum mismatch (truncated or damaged)")
+	}
+	r := body[len(checkpointMagic):]
+	hl := int(binary.LittleEndian.Uint32(r))
+	r = r[4:]
+	if hl > len(r) {
+		return nil, corrupt("header length past the end")
+	}
+	c := &Checkpoint{Path: path, Bytes: int64(len(data)), Tensors: map[string][]float32{}}
+	whole := sha256.Sum256(data)
+	c.SHA256 = hex.EncodeToString(whole[:])
+	if err := json.Unmarshal(r[:hl], &c.Header); err != nil {
+		return nil, corrupt("header: " + err.Error())
+	}
+	if c.Header.Version != FormatVersion {
+		return nil, fmt.Errorf("trainer: checkpoint %s has format version %d; this natssl reads version %d", path, c.Header.Version, FormatVersion)
+	}
+	r = r[hl:]
+	for _, t := range c.Header.Tensors {
+		n := 1
+		for _, d := range t.Shape {
+			n *= d
+		}
+		if 4*n > len(r) {
+			return nil, corrupt("tensor " + t.Name + " past the end")
+		}
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(r[4*i:]))
+		}
+		c.Tensors[t.Name] = v
+		r = r[4*n:]
+	}
+	if len(r) != 0 {
+		return nil, corrupt(fmt.Sprintf("%d bytes after the last tensor", len(r)))
+	}
+	return c, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same directory that
+// is fsynced and renamed, then fsyncs the directory, so a crash leaves the old file or the
+// new one, never a part.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("trainer: checkpoint directory %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// checkpointName is the file name of the checkpoint after step.
+func checkpointName(step int64) string { return fmt.Sprintf("step-%09d.ckpt", step) }
+
+// ListCheckpoints returns the checkpoint files of dir, newest (highest step) first.
+func ListCheckpoints(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("trainer: list checkpoints: %w", err)
+	}
+	var names []string
+	for _, e := range ents {
+		n := e.Name()
+		if !e.IsDir() && strings.HasPrefix(n, "step-") && strings.HasSuffix(n, ".ckpt") {
+			names = append(names, n)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(names)))
+	for i, n := range names {
+		names[i] = filepath.Join(dir, n)
+	}
+	return names, nil
+}
+
+// LatestCheckpoint returns the newest checkpoint of dir that reads back and passes its
+// checksum. Corrupt newer ones are skipped and reported through skipped (may be nil).
+func LatestCheckpoint(dir string, skipped func(path string, err error)) (*Checkpoint, error) {
+	paths, err := ListCheckpoints(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range paths {
+		c, err := ReadCheckpoint(p)
+		if err == nil {
+			return c, nil
+		}
+		if skipped != nil {
+			skipped(p, err)
+		}
+		if !errors.Is(err, ErrCorruptCheckpoint) {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("trainer: no valid checkpoint in %s", dir)
+}
+
+// pruneCheckpoints removes all but the newest keep checkpoints of dir.
+func pruneCheckpoints(dir string, keep int) error {
+	if keep <= 0 {
+		return nil
+	}
+	paths, err := ListCheckpoints(dir)
+	if err != nil {
+		return err
+	}
+	for _, p := range paths[min(keep, len(paths)):] {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("trainer: remove old checkpoint: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,369 @@
+package trainer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"time"
+
+	"github.com/natssl/natssl/configs"
+)
+
+// Tracker receives a run's metrics, checkpoints and heartbeats. *experiments.Run satisfies it.
+type Tracker interface {
+	LogMetrics(ctx context.Context, step int64, values map[string]float64) error
+	RecordCheckpoint(ctx context.Context, step int64, path, sha256 string, bytes int64) error
+	Heartbeat(ctx context.Context) error
+}
+
+// Batch is one global batch of two views: N images, each view N × 3 × Size × Size NCHW,
+// normalised. Release, when set, returns the batch's memory after the step.
+type Batch struct {
+	N, Size, Epoch int
+	Views          [2][]float32
+	Release        func()
+}
+
+// Source yields the training batches. Next returns io.EOF when the data ends; Position is
+// where the stream stands just after the last batch Next returned, and is what a resumed
+// run restarts from.
+type Source interface {
+	Next(ctx context.Context) (*Batch, error)
+	Position() Position
+}
+
+// MetricsSource is implemented by a Source that has counters worth logging with the
+// training metrics (skipped images, say).
+type MetricsSource interface {
+	Metrics() map[string]float64
+}
+
+// ErrNonFinite is wrapped by the error of a run whose loss became NaN or infinite.
+var ErrNonFinite = errors.New("loss is not finite")
+
+// StopReason says why Train returned.
+type StopReason string
+
+const (
+	StopSteps     StopReason = "steps"      // the last step was reached
+	StopTimeLimit StopReason = "time_limit" // train.time_limit was reached
+	StopData      StopReason = "data"       // the source ended (train.epochs reached)
+	StopCanceled  StopReason = "canceled"   // the context was cancelled (a signal)
+)
+
+// Options configure Train.
+type Options struct {
+	Config  *configs.Config // required, validated
+	Source  Source          // required
+	Tracker Tracker         // nil: metrics are not recorded
+	// CheckpointDir receives step-NNNNNNNNN.ckpt files (required). natssl train uses
+	// <run.out_dir>/<run id>/checkpoints; SageMaker points it at /opt/ml/checkpoints.
+	CheckpointDir string
+	RunID         string
+	// TotalSteps is the length of the schedule; 0 means train.steps. natssl train resolves
+	// train.epochs into steps from the data's length.
+	TotalSteps int64
+	// Resume continues from a checkpoint (whose Position the Source must already start at).
+	Resume *Checkpoint
+	// Force resumes even when the checkpoint's maths differs from Config.
+	Force bool
+	// Nesterov makes the sgd optimizer use Nesterov momentum.
+	Nesterov bool
+	// OnStep is called after every step (progress display).
+	OnStep func(StepInfo)
+	// Log receives notices (incomplete batches skipped, checkpoints written). nil: discarded.
+	Log io.Writer
+
+	build buildOptions // tests: a model without batch statistics
+}
+
+// StepInfo describes a finished step for progress display.
+type StepInfo struct {
+	Step, Total int64
+	Epoch       int
+	Loss, LR    float64
+	ImagesPerS  float64 // over the last log interval
+	Elapsed     time.Duration
+}
+
+// Result is how a training run ended.
+type Result struct {
+	Step       int64
+	Loss       float64
+	Reason     StopReason
+	Checkpoint string // the last checkpoint written
+	Elapsed    time.Duration
+	Images     int64
+}
+
+// heartbeatEvery is how often the tracker hears that the run is alive.
+const heartbeatEvery = 10 * time.Second
+
+// Train runs SimCLR until the last step, the time limit, the end of the data, or ctx's
+// cancellation, writing checkpoints along the way and always a final one. On cancellation it
+// returns the result and an error wrapping ctx.Err(); on a NaN or infinite loss, an error
+// wrapping ErrNonFinite that names the step, without writing a checkpoint of the bad state.
+func Train(ctx context.Context, opt Options) (*Result, error) {
+	t, err := newTraining(opt)
+	if err != nil {
+		return nil, err
+	}
+	defer t.net.close()
+	return t.run(ctx)
+}
+
+// training is one call of Train.
+type training struct {
+	opt   Options
+	cfg   *configs.Config
+	net   *net
+	optim *optimizer
+	total int64
+	peak  float64
+	log   io.Writer
+
+	step       int64
+	epoch      int
+	pos        Position
+	loss       float64
+	lastCkpt   string
+	lastCkStep int64
+	incomplete int64
+}
+
+func newTraining(opt Options) (*training, error) {
+	cfg := opt.Config
+	if cfg == nil || opt.Source == nil || opt.CheckpointDir == "" {
+		return nil, errors.New("trainer: Options need Config, Source and CheckpointDir")
+	}
+	total := opt.TotalSteps
+	if total == 0 {
+		total = int64(cfg.Train.Steps)
+	}
+	if total <= 0 {
+		return nil, fmt.Errorf("trainer: nothing to train: train.steps is %d and no step count was resolved from train.epochs", cfg.Train.Steps)
+	}
+	if opt.Resume != nil && !opt.Force {
+		if d := MathDiff(opt.Resume.Header, cfg); len(d) > 0 {
+			return nil, &MismatchError{Path: opt.Resume.Path, Diffs: d}
+		}
+	}
+	n, err := newNet(cfg.Model, cfg.Data.ImageSize, cfg.Data.BatchSize, cfg.Train.Devices, cfg.Run.Seed, cfg.Train.Temperature, opt.build)
+	if err != nil {
+		return nil, err
+	}
+	o, err := newOptimizer(cfg.Train.Optimizer, cfg.Train.Momentum, cfg.Train.WeightDecay, n.params)
+	if err != nil {
+		n.close()
+		return nil, err
+	}
+	o.nesterov = opt.Nesterov
+	t := &training{opt: opt, cfg: cfg, net: n, optim: o, total: total,
+		peak: peakLR(cfg.Train.LR, cfg.Data.BatchSize), log: opt.Log}
+	if t.log == nil {
+		t.log = io.Discard
+	}
+	if opt.Resume != nil {
+		if err := t.restore(opt.Resume); err != nil {
+			n.close()
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// MismatchError refuses a resume whose config changes the maths.
+type MismatchError struct {
+	Path  string
+	Diffs []string
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("trainer: resume from %s: the config changes the maths (%s); use --resume-force to resume anyway",
+		e.Path, joinDiffs(e.Diffs))
+}
+
+func joinDiffs(d []string) string {
+	s := ""
+	for i, x := range d {
+		if i > 0 {
+			s += "; "
+		}
+		s += x
+	}
+	return s
+}
+
+func (t *training) run(ctx context.Context) (*Result, error) {
+	cfg := t.cfg
+	bg := context.WithoutCancel(ctx) // checkpoints and the tracker must outlive a signal
+	start := time.Now()
+	lastBeat := start
+	var (
+		reason      StopReason
+		images      int64
+		winStart    = start
+		winImages   int64
+		winWait     time.Duration
+		winLossSum  float64
+		winLossN    int
+		imagesPerS  float64
+		lastLogStep = t.step
+	)
+	for t.step < t.total {
+		if ctx.Err() != nil {
+			reason = StopCanceled
+			break
+		}
+		w0 := time.Now()
+		b, err := t.opt.Source.Next(ctx)
+		winWait += time.Since(w0)
+		if errors.Is(err, io.EOF) {
+			reason = StopData
+			break
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				reason = StopCanceled
+				break
+			}
+			return t.fail(bg, fmt.Errorf("trainer: step %d: next batch: %w", t.step+1, err))
+		}
+		if b.N != cfg.Data.BatchSize {
+			// The graphs have a fixed batch: a short batch (the end of an epoch, or one that
+			// lost corrupt images) is left out, as PyTorch's drop_last does.
+			t.incomplete++
+			if b.Release != nil {
+				b.Release()
+			}
+			t.pos = t.opt.Source.Position()
+			continue
+		}
+		loss, err := t.net.step(ctx, b.Views)
+		if b.Release != nil {
+			b.Release()
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				reason = StopCanceled
+				break
+			}
+			return t.fail(bg, fmt.Errorf("trainer: step %d: %w", t.step+1, err))
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return t.fail(bg, fmt.Errorf("trainer: step %d: %w (%v); the last good checkpoint is %s",
+				t.step+1, ErrNonFinite, loss, orNone(t.lastCkpt)))
+		}
+		lr := schedule(t.peak, int(t.step), cfg.Train.WarmupSteps, int(t.total))
+		t.optim.step(t.net.params, t.net.grads, lr)
+		t.step++
+		t.epoch, t.loss, t.pos = b.Epoch, loss, t.opt.Source.Position()
+		images += int64(b.N)
+		winImages += int64(b.N)
+		winLossSum += loss
+		winLossN++
+
+		now := time.Now()
+		if t.step%int64(max(cfg.Train.LogEvery, 1)) == 0 || t.step == t.total {
+			secs := now.Sub(winStart).Seconds()
+			imagesPerS = float64(winImages) / secs
+			m := map[string]float64{
+				"loss": winLossSum / float64(winLossN), "lr": lr, "images_per_s": imagesPerS,
+				"data_wait": winWait.Seconds() / secs, "epoch": float64(t.epoch),
+				"batches_incomplete": float64(t.incomplete),
+			}
+			if ms, ok := t.opt.Source.(MetricsSource); ok {
+				for k, v := range ms.Metrics() {
+					m[k] = v
+				}
+			}
+			if err := t.logMetrics(bg, m); err != nil {
+				return nil, err
+			}
+			winStart, winImages, winWait, winLossSum, winLossN, lastLogStep = now, 0, 0, 0, 0, t.step
+		}
+		_ = lastLogStep
+		if t.opt.Tracker != nil && now.Sub(lastBeat) >= heartbeatEvery {
+			if err := t.opt.Tracker.Heartbeat(bg); err != nil {
+				return nil, fmt.Errorf("trainer: heartbeat: %w", err)
+			}
+			lastBeat = now
+		}
+		if t.opt.OnStep != nil {
+			t.opt.OnStep(StepInfo{Step: t.step, Total: t.total, Epoch: t.epoch, Loss: loss, LR: lr,
+				ImagesPerS: imagesPerS, Elapsed: now.Sub(start)})
+		}
+		if every := int64(cfg.Train.CheckpointEvery); every > 0 && t.step%every == 0 && t.step != t.total {
+			if err := t.checkpoint(bg); err != nil {
+				return nil, err
+			}
+		}
+		if lim := cfg.Train.TimeLimit.D(); lim > 0 && now.Sub(start) >= lim {
+			reason = StopTimeLimit
+			break
+		}
+	}
+	if reason == "" {
+		reason = StopSteps
+	}
+	if t.lastCkStep != t.step || t.lastCkpt == "" {
+		if err := t.checkpoint(bg); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{Step: t.step, Loss: t.loss, Reason: reason, Checkpoint: t.lastCkpt,
+		Elapsed: time.Since(start), Images: images}
+	if reason == StopCanceled {
+		return res, fmt.Errorf("trainer: stopped at step %d (checkpoint %s): %w", t.step, t.lastCkpt, context.Cause(ctx))
+	}
+	return res, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// fail returns err after flushing what the tracker has; the last checkpoint stays as it is.
+func (t *training) fail(ctx context.Context, err error) (*Result, error) {
+	return &Result{Step: t.step, Loss: t.loss, Checkpoint: t.lastCkpt}, err
+}
+
+func (t *training) logMetrics(ctx context.Context, m map[string]float64) error {
+	if t.opt.Tracker == nil {
+		return nil
+	}
+	if err := t.opt.Tracker.LogMetrics(ctx, t.step, m); err != nil {
+		return fmt.Errorf("trainer: log metrics at step %d: %w", t.step, err)
+	}
+	return nil
+}
+
+// checkpoint writes the state after t.step, records it, and prunes old checkpoints.
+func (t *training) checkpoint(ctx context.Context) error {
+	h, tensors, err := t.snapshot()
+	if err != nil {
+		return err
+	}
+	data, err := encodeCheckpoint(h, tensors)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(t.opt.CheckpointDir, checkpointName(t.step))
+	if err := writeFileAtomic(path, data); err != nil {
+		return err
+	}
+	t.lastCkpt, t.lastCkStep = path, t.step
+	fmt.Fprintf(t.log, "checkpoint: step %d → %s\n", t.step, path)
+	if t.opt.Tracker != nil {
+		if err := t.opt.Tracker.RecordCheckpoint(ctx, t.step, path, sha256Hex(data), int64(len(data))); err != nil {
+			return fmt.Errorf("trainer: record checkpoint %s: %w", path, err)
+		}
+	}
+	return pruneCheckpoints(t.opt.CheckpointDir, t.cfg.Train.KeepCheckpoints)
+}
