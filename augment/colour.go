@@ -138,22 +138,11 @@ func applyRow(v *viewParams, op uint8, mean float32, row []float32) {
 // luma is ITU-R 601 luma, as PIL's convert("L") and torchvision's rgb_to_grayscale use.
 func luma(r, g, b float32) float32 { return 0.299*r + 0.587*g + 0.114*b }
 
-func clamp255(x float32) float32 {
-	if x < 0 {
-		return 0
-	}
-	if x > 255 {
-		return 255
-	}
-	return x
-}
+// clamp255 and min255 use the builtins, which compile to branch-free MINSS/MAXSS: bright
+// images clamp often and unpredictably.
+func clamp255(x float32) float32 { return min(max(x, 0), 255) }
 
-func min255(x float32) float32 {
-	if x > 255 {
-		return 255
-	}
-	return x
-}
+func min255(x float32) float32 { return min(x, 255) }
 
 // hueShift rotates the hue by h turns (-1 < h < 1), keeping saturation and value (HSV).
 // (A branch-free version built on the hsv2rgb ramps measured 3× slower on photos, whose
