@@ -27,7 +27,7 @@ func TestBenchLoaderJSONKeys(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	want := []string{"cores", "decode_images_per_s", "images", "images_per_s", "images_per_s_per_core", "peak_rss_at_10k_bytes", "peak_rss_bytes", "samples", "size", "skipped"}
+	want := []string{"cores", "decode_images_per_s", "images", "images_per_s", "images_per_s_per_core", "peak_rss_at_10k_bytes", "peak_rss_at_end_bytes", "peak_rss_bytes", "samples", "size", "skipped"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("JSON keys %v, want %v", keys, want)
 	}
