@@ -9,11 +9,13 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -33,8 +35,9 @@ var s3Retry = struct {
 
 // s3Store reads one bucket.
 type s3Store struct {
-	client *s3.Client
-	bucket string
+	client    *s3.Client
+	bucket    string
+	transport atomic.Pointer[http.Transport] // built on the first request
 }
 
 // parseS3URI splits s3://bucket/prefix.
@@ -62,7 +65,14 @@ func newS3Store(ctx context.Context, uri string, c configs.S3) (*s3Store, string
 	if region == "" {
 		region = "us-east-1"
 	}
-	opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
+	// The SDK's tuned client, with room for an idle connection per fetcher; the transport it
+	// builds is kept so that Close can release its connections.
+	store := &s3Store{bucket: bucket}
+	hc := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConnsPerHost = 64
+		store.transport.Store(t)
+	})
+	opts := []func(*config.LoadOptions) error{config.WithRegion(region), config.WithHTTPClient(hc)}
 	if c.Anonymous {
 		opts = append(opts, config.WithCredentialsProvider(aws.AnonymousCredentials{}))
 	}
@@ -70,7 +80,7 @@ func newS3Store(ctx context.Context, uri string, c configs.S3) (*s3Store, string
 	if err != nil {
 		return nil, "", fmt.Errorf("loader: s3 config for %s: %w", uri, err)
 	}
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+	store.client = s3.NewFromConfig(cfg, func(o *s3.Options) {
 		o.DisableLogOutputChecksumValidationSkipped = true // S3-compatible stores often send none
 		if c.Endpoint != "" {
 			o.BaseEndpoint = aws.String(c.Endpoint)
@@ -82,13 +92,18 @@ func newS3Store(ctx context.Context, uri string, c configs.S3) (*s3Store, string
 			so.RateLimiter = ratelimit.None // never give up because a retry budget ran out
 		})
 	})
-	return &s3Store{client: client, bucket: bucket}, prefix, nil
+	return store, prefix, nil
 }
 
 func (s *s3Store) uri(key string) string { return "s3://" + s.bucket + "/" + key }
 
 // Close releases idle connections.
-func (s *s3Store) Close() error { return nil }
+func (s *s3Store) Close() error {
+	if t := s.transport.Load(); t != nil {
+		t.CloseIdleConnections()
+	}
+	return nil
+}
 
 // list calls fn for every object under prefix after startAfter, in key order, one page of at
 // most 1,000 keys in memory at a time; fn returns false to stop.

@@ -217,6 +217,7 @@ func TestS3StreamResumesWhereTheConnectionBroke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer store.Close()
 	r, err := store.stream(context.Background(), "blob.bin")
 	if err != nil {
 		t.Fatal(err)
