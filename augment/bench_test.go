@@ -141,3 +141,74 @@ func BenchmarkDecode(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStages splits TwoViews into its passes on the same images and parameters
+// (decode at the chosen DCT scale; the two views' resample, colour and blur), per image.
+func BenchmarkStages(b *testing.B) {
+	photos := benchPhotos(b)
+	for _, size := range []int{96, 224} {
+		p, err := New(peerRecipe(), size)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := p.NewWorker()
+		defer w.Close()
+		type job struct {
+			vp    [2]viewParams
+			denom int
+			img   decode.Image
+		}
+		jobs := make([]job, len(photos))
+		for i, data := range photos {
+			iw, ih, err := w.dec.Config(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			j := &jobs[i]
+			w.sampleViews(SampleRNG(1, 0, int64(i)), iw, ih, &j.vp)
+			j.denom = dctScale(data, p.scaleAt, min(j.vp[0].cw, j.vp[0].ch, j.vp[1].cw, j.vp[1].ch), size)
+			if err := w.dec.Decode(data, j.denom, &j.img); err != nil {
+				b.Fatal(err)
+			}
+		}
+		dst := make([]float32, 3*size*size)
+		var img decode.Image
+		stages := []struct {
+			name string
+			run  func(i int)
+		}{
+			{"decode", func(i int) { w.dec.Decode(photos[i], jobs[i].denom, &img) }},
+			{"resample", func(i int) {
+				w.img = jobs[i].img
+				for k := range 2 {
+					vp := jobs[i].vp[k]
+					vp.jitter, vp.gray, vp.blur, vp.solarize = false, false, false, false
+					w.render(&vp, jobs[i].denom, dst)
+				}
+			}},
+			{"resample+colour", func(i int) {
+				w.img = jobs[i].img
+				for k := range 2 {
+					vp := jobs[i].vp[k]
+					vp.blur = false
+					w.render(&vp, jobs[i].denom, dst)
+				}
+			}},
+			{"resample+colour+blur", func(i int) {
+				w.img = jobs[i].img
+				for k := range 2 {
+					w.render(&jobs[i].vp[k], jobs[i].denom, dst)
+				}
+			}},
+		}
+		for _, st := range stages {
+			b.Run(fmt.Sprintf("%d/%s", size, st.name), func(b *testing.B) {
+				r := startRate()
+				for i := 0; b.Loop(); i++ {
+					st.run(i % len(photos))
+				}
+				r.report(b)
+			})
+		}
+	}
+}
