@@ -6,14 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/natssl/natssl/augment"
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
 	"github.com/natssl/natssl/probe"
+	"github.com/natssl/natssl/trainer"
 )
 
 func init() { addCommand(newEvalCmd) }
@@ -34,7 +39,7 @@ type evalOptions struct {
 func newEvalCmd(e *env) *cobra.Command {
 	var o evalOptions
 	cmd := &cobra.Command{
-		Use:   "eval --features FILE.npy [--newt CSV]",
+		Use:   "eval (--checkpoint PATH | --run RUN_ID | --random-init) [--newt CSV] [--images DIR|TAR.gz]",
 		Short: "Score an encoder with the NeWT linear probe and record the results with its run",
 		Long: `Extracts frozen features of the suite's images (resized and centre-cropped to eval.image_size,
 normalised as in training) and runs the NeWT protocol per task: standard scaling, L2 normalisation,
@@ -50,13 +55,15 @@ against the run and checkpoint step; a --random-init evaluation is recorded as a
 				}
 			}
 			if n != 1 {
-				// --checkpoint, --run and --random-init are wired when trainer.Encoder lands.
-				return usageErr(errors.New("eval: give --features FILE.npy"))
+				return usageErr(errors.New("eval: give exactly one of --checkpoint PATH, --run RUN_ID, --random-init, --features FILE.npy"))
 			}
 			return runEval(cmd.Context(), e, o)
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint file to evaluate")
+	f.StringVar(&o.Run, "run", "", "evaluate the newest checkpoint of this run (id or unique prefix)")
+	f.BoolVar(&o.RandomInit, "random-init", false, "evaluate a freshly initialised encoder (model and seed from the config)")
 	f.StringVar(&o.Features, "features", "", "score precomputed features (FILE.npy + FILE.ids.txt, as --features-out writes them); recorded as a run of its own")
 	f.StringVar(&o.NeWT, "newt", "", "NeWT labels CSV (default: eval.newt_csv)")
 	f.StringVar(&o.Images, "images", "", "folder of <id>.jpg or a .tar/.tar.gz of them (default: eval.images)")
@@ -70,7 +77,8 @@ against the run and checkpoint step; a --random-init evaluation is recorded as a
 
 // evalTarget is what is being scored and where its results are recorded.
 type evalTarget struct {
-	runID   string // "" for a run to create, named runName and tagged kind
+	enc     *trainer.Encoder // nil when scoring a features file
+	runID   string           // "" for a run to create, named runName and tagged kind
 	runName string
 	kind    string
 	step    int64
@@ -95,7 +103,7 @@ func runEval(ctx context.Context, e *env, o evalOptions) error {
 	if err != nil {
 		return usageErr(err)
 	}
-	if o.NeWT == "" {
+	if o.NeWT == "" || (o.Images == "" && o.Features == "") {
 		return usageErr(errors.New("eval: no suite: give --newt CSV and --images DIR|TAR.gz (or set eval.newt_csv and eval.images)"))
 	}
 	var (
@@ -118,6 +126,20 @@ func runEval(ctx context.Context, e *env, o evalOptions) error {
 		return err
 	}
 	defer db.Close()
+	if feats == nil {
+		var images *probe.Images
+		if suite, images, err = loadSuite(ctx, e, o.NeWT, o.Images, o.SkipMissing); err != nil {
+			return err
+		}
+		if target, err = openTarget(ctx, db, cfg, o); err != nil {
+			return err
+		}
+		start := time.Now()
+		if feats, err = extractFeatures(ctx, e, cfg, target.enc, suite, images, o.Workers); err != nil {
+			return err
+		}
+		featSec = time.Since(start).Seconds()
+	}
 	if o.FeaturesOut != "" {
 		if err := probe.WriteNPY(o.FeaturesOut, feats); err != nil {
 			return err
@@ -184,6 +206,134 @@ func record(ctx context.Context, db *experiments.DB, cfg *configs.Config, target
 		return created.Finish(ctx, experiments.StatusFinished, "")
 	}
 	return nil
+}
+
+// loadSuite validates the labels CSV, then reads the images it names; missing images are an
+// error unless skipMissing, in which case the suite goes on without them.
+func loadSuite(ctx context.Context, e *env, csvPath, imagesPath string, skipMissing bool) (*probe.Suite, *probe.Images, error) {
+	suite, err := probe.LoadSuite(csvPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	images, err := probe.ReadImages(ctx, imagesPath, suite.IDs)
+	var missing *probe.MissingError
+	if errors.As(err, &missing) && skipMissing {
+		drop := make(map[string]bool, len(missing.IDs))
+		for _, id := range missing.IDs {
+			drop[id] = true
+		}
+		fmt.Fprintf(e.Stderr, "eval: going on without %d missing images (first: %s)\n", len(missing.IDs), missing.IDs[0])
+		suite, err = suite.Without(drop)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return suite, images, nil
+}
+
+// openTarget loads the encoder the options name and finds the run and step to record against.
+func openTarget(ctx context.Context, db *experiments.DB, cfg *configs.Config, o evalOptions) (*evalTarget, error) {
+	switch {
+	case o.RandomInit:
+		enc, err := trainer.NewEncoder(cfg.Model, cfg.Data.ImageSize, cfg.Run.Seed)
+		if err != nil {
+			return nil, err
+		}
+		return &evalTarget{enc: enc, runName: cfg.Run.Name + "-random-init", kind: "random-init",
+			source: fmt.Sprintf("random init, %s seed %d", cfg.Model.Backbone, cfg.Run.Seed)}, nil
+	case o.Run != "":
+		id, err := db.ResolveRun(ctx, o.Run)
+		if err != nil {
+			return nil, err
+		}
+		ckpts, err := db.Checkpoints(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		// The newest checkpoint still on disk (older ones are pruned by train.keep_checkpoints).
+		for k := len(ckpts) - 1; k >= 0; k-- {
+			if _, err := os.Stat(ckpts[k].Path); err != nil {
+				continue
+			}
+			enc, _, err := trainer.LoadEncoder(ckpts[k].Path)
+			if err != nil {
+				return nil, err
+			}
+			return &evalTarget{enc: enc, runID: id, step: ckpts[k].Step, source: ckpts[k].Path}, nil
+		}
+		return nil, fmt.Errorf("eval: run %s has no checkpoint file left (%d recorded)", id, len(ckpts))
+	default:
+		c, err := trainer.ReadCheckpoint(o.Checkpoint)
+		if err != nil {
+			return nil, err
+		}
+		enc, _, err := trainer.LoadEncoder(o.Checkpoint)
+		if err != nil {
+			return nil, err
+		}
+		t := &evalTarget{enc: enc, step: c.Header.Step, source: o.Checkpoint}
+		id, err := db.ResolveRun(ctx, c.Header.RunID)
+		switch {
+		case err == nil && c.Header.RunID != "":
+			t.runID = id
+		case c.Header.RunID == "" || errors.Is(err, experiments.ErrNotFound):
+			// Trained elsewhere (another tracker, a SageMaker job): a run of its own.
+			t.runName = strings.TrimSuffix(filepath.Base(o.Checkpoint), filepath.Ext(o.Checkpoint))
+			t.kind = "checkpoint"
+		default:
+			return nil, err
+		}
+		return t, nil
+	}
+}
+
+// extractFeatures turns the suite's images into features on every core: one encoder clone and
+// one augment worker per goroutine.
+func extractFeatures(ctx context.Context, e *env, cfg *configs.Config, enc *trainer.Encoder, suite *probe.Suite, images *probe.Images, workers int) (*probe.Features, error) {
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	size := cfg.Eval.ImageSize
+	if size <= 0 {
+		size = cfg.Data.ImageSize
+	}
+	pipe, err := augment.New(cfg.Augment, size)
+	if err != nil {
+		return nil, err
+	}
+	ws := make([]probe.Worker, workers)
+	for i := range ws {
+		w := pipe.NewWorker()
+		defer w.Close()
+		ei := enc
+		if i > 0 {
+			if ei, err = enc.Clone(); err != nil {
+				return nil, err
+			}
+		}
+		ws[i] = probe.Worker{Encoder: ei, Preprocessor: w}
+	}
+	// On a terminal the count is redrawn in place; in a log, a line at every quarter.
+	tty := false
+	if f, ok := e.Stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		tty = true
+	}
+	next := 0.25
+	start := time.Now()
+	return probe.Extract(ctx, suite.IDs, images, probe.ExtractOptions{ImageSize: size, Workers: ws,
+		Progress: func(done, total int) {
+			rate := float64(done) / time.Since(start).Seconds()
+			switch {
+			case tty:
+				fmt.Fprintf(e.Stderr, "\rfeatures: %d/%d images, %.0f images/s ", done, total, rate)
+				if done == total {
+					fmt.Fprintln(e.Stderr)
+				}
+			case float64(done) >= next*float64(total):
+				fmt.Fprintf(e.Stderr, "features: %d/%d images, %.0f images/s\n", done, total, rate)
+				next = float64(done)/float64(total) + 0.25
+			}
+		}})
 }
 
 // evalRows are the tracker rows of a result: test accuracy and chosen C per task.

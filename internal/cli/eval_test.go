@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"os"
@@ -122,5 +124,133 @@ func TestEvalErrors(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr.String(), c.code, c.want)
 			}
 		})
+	}
+}
+
+const smokeImages = "../../testdata/smoke-newt/images"
+
+// smokeTarGz packs the smoke suite's images as newt2021_images.tar.gz does: <dir>/<id>.jpg.
+func smokeTarGz(t *testing.T, dir string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	ents, err := os.ReadDir(smokeImages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(smokeImages, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tw.WriteHeader(&tar.Header{Name: "newt2021_images/" + e.Name(), Size: int64(len(b)), Mode: 0o644})
+		tw.Write(b)
+	}
+	tw.Close()
+	zw.Close()
+	p := filepath.Join(dir, "images.tar.gz")
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestEvalRandomInit runs the real encoder path on the smoke suite, from a folder and from a
+// tar.gz: the same features either way, results in the tracker as a random-init run.
+func TestEvalRandomInit(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "runs.db")
+	var feats []*probe.Features
+	for i, images := range []string{smokeImages, smokeTarGz(t, dir)} {
+		out := filepath.Join(dir, "f"+string(rune('0'+i))+".npy")
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{"eval", "--config", "smoke", "--db", db, "--random-init", "--newt", smokeCSV,
+			"--images", images, "--features-out", out, "--json", "--workers", "2"}, strings.NewReader(""), &stdout, &stderr)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", images, code, stderr.String())
+		}
+		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+		var res struct {
+			RunID string  `json:"run_id"`
+			Mean  float64 `json:"mean_accuracy"`
+		}
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
+			t.Fatalf("last line is not JSON: %v\n%s", err, stdout.String())
+		}
+		if res.Mean < 0.5 {
+			t.Errorf("%s: random-init mean accuracy %.3f on T-shirt/shirt and sneaker/boot", images, res.Mean)
+		}
+		tr, err := experiments.Open(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := tr.GetRun(context.Background(), res.RunID)
+		tr.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Tags["kind"] != "random-init" || rec.Status != experiments.StatusFinished || len(rec.Evals) != 4 {
+			t.Errorf("run %+v: want a finished random-init run with 2 tasks x (accuracy, C)", rec.RunInfo)
+		}
+		f, err := probe.ReadNPY(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		feats = append(feats, f)
+	}
+	if len(feats[0].Data) != len(feats[1].Data) || len(feats[0].Data) == 0 {
+		t.Fatalf("feature sizes %d and %d", len(feats[0].Data), len(feats[1].Data))
+	}
+	for i := range feats[0].Data {
+		if feats[0].Data[i] != feats[1].Data[i] {
+			t.Fatalf("folder and tar.gz give different features at %d", i)
+		}
+	}
+}
+
+func TestEvalMissingImages(t *testing.T) {
+	dir := t.TempDir()
+	imgs := filepath.Join(dir, "images")
+	os.MkdirAll(imgs, 0o755)
+	ents, _ := os.ReadDir(smokeImages)
+	for i, e := range ents {
+		if i == 0 || i == 5 {
+			continue // two images missing
+		}
+		b, _ := os.ReadFile(filepath.Join(smokeImages, e.Name()))
+		os.WriteFile(filepath.Join(imgs, e.Name()), b, 0o644)
+	}
+	args := []string{"eval", "--config", "smoke", "--db", filepath.Join(dir, "runs.db"), "--random-init", "--newt", smokeCSV, "--images", imgs}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "2 ids of the suite have no image") {
+		t.Errorf("exit %d, stderr %q; want 1 and the count of missing images", code, stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run(context.Background(), append(args, "--skip-missing"), strings.NewReader(""), &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "without 2 missing images") {
+		t.Errorf("--skip-missing: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+func TestBenchProbe(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"bench", "probe", "--config", "smoke", "--newt", smokeCSV, "--images", smokeImages, "--json"},
+		strings.NewReader(""), &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	var r map[string]float64
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		t.Fatalf("last line is not JSON: %v", err)
+	}
+	for _, k := range []string{"tasks", "features_s", "fit_s", "images_per_s"} {
+		if _, ok := r[k]; !ok {
+			t.Errorf("JSON lacks %q: %v", k, r)
+		}
+	}
+	if r["tasks"] != 2 || r["images"] != 64 {
+		t.Errorf("JSON %v", r)
 	}
 }
