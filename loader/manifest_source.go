@@ -55,6 +55,28 @@ func openManifestSource(ctx context.Context, d configs.Data) (Source, error) {
 func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.Data) (*ManifestSource, error) {
 	s := &ManifestSource{manifest: m}
 	switch {
+	case strings.HasPrefix(root, "s3://") && isTarPattern(root):
+		uris, err := expandBraces(root)
+		if err != nil {
+			return nil, err
+		}
+		store, _, err := newS3Store(ctx, uris[0], d.S3)
+		if err != nil {
+			return nil, err
+		}
+		s.closer = store
+		var files []archive
+		for _, u := range uris {
+			bucket, key, err := parseS3URI(u)
+			if err != nil {
+				return nil, err
+			}
+			if bucket != store.bucket {
+				return nil, fmt.Errorf("loader: data.root %s: archives in two buckets (%s, %s)", root, store.bucket, bucket)
+			}
+			files = append(files, archive{u, func(ctx context.Context) (io.ReadCloser, error) { return store.stream(ctx, key) }})
+		}
+		s.addArchives(files)
 	case strings.HasPrefix(root, "s3://"):
 		store, prefix, err := newS3Store(ctx, root, d.S3)
 		if err != nil {
@@ -66,26 +88,15 @@ func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.
 			return func(ctx context.Context) ([]byte, error) { return store.get(ctx, key) }
 		})
 	case isTarPattern(root):
-		files, err := expandLocal("data.root", root)
+		names, err := expandLocal("data.root", root)
 		if err != nil {
 			return nil, err
 		}
-		match := func(member string) (string, int, bool) {
-			i, ok := m.Lookup(member)
-			if !ok {
-				return "", 0, false
-			}
-			return member, int(m.Images[i].Category), true
+		var files []archive
+		for _, f := range names {
+			files = append(files, archive{f, openLocal(f)})
 		}
-		s.seen = make([]uint64, (len(m.Images)+63)/64)
-		onRead := func(member string) {
-			if i, ok := m.Lookup(member); ok {
-				s.seen[i/64] |= 1 << (i % 64)
-			}
-		}
-		for _, f := range files {
-			s.shards = append(s.shards, &tarShard{name: f, open: openLocal(f), match: match, onRead: onRead})
-		}
+		s.addArchives(files)
 	default:
 		fi, err := statSource("data.root", root)
 		if err != nil {
@@ -100,6 +111,34 @@ func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.
 		})
 	}
 	return s, nil
+}
+
+// archive is one tar archive of a manifest's root and how to open it.
+type archive struct {
+	name string
+	open func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// addArchives makes one shard per archive, whose members are matched to manifest entries by
+// name; members the manifest does not list are not samples.
+func (s *ManifestSource) addArchives(files []archive) {
+	m := s.manifest
+	match := func(member string) (string, int, bool) {
+		i, ok := m.Lookup(member)
+		if !ok {
+			return "", 0, false
+		}
+		return member, int(m.Images[i].Category), true
+	}
+	s.seen = make([]uint64, (len(m.Images)+63)/64)
+	onRead := func(member string) {
+		if i, ok := m.Lookup(member); ok {
+			s.seen[i/64] |= 1 << (i % 64)
+		}
+	}
+	for _, f := range files {
+		s.shards = append(s.shards, &tarShard{name: f.name, open: f.open, match: match, onRead: onRead})
+	}
 }
 
 // addRuns splits the manifest into shards of manifestRun entries fetched with load.

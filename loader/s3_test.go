@@ -290,3 +290,42 @@ func TestS3OpenErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestS3ManifestWithTarRoot(t *testing.T) {
+	s := newFakeS3(t, &faults{cutEvery: 3})
+	files := smokeFiles(t)
+	s.put(t, "inat/train-0.tar.gz", tarBytes(t, files[:30], true))
+	s.put(t, "inat/train-1.tar.gz", tarBytes(t, files[30:], true))
+	path := t.TempDir() + "/train.json"
+	labels := writeManifest(t, path, files[2:], "Shirt/gone.jpg")
+	d := s.data(path)
+	d.Root = "s3://data/inat/train-{0..1}.tar.gz"
+	src, err := Open(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if n, err := src.Len(context.Background()); err != nil || n != int64(len(files)-2) {
+		t.Errorf("Len = %d, %v; want %d (the archived members the manifest lists)", n, err, len(files)-2)
+	}
+	l := newTestLoader(t, src, Options{Seed: 1, Epochs: 1})
+	for {
+		b, err := l.Next(context.Background())
+		if err != nil {
+			break
+		}
+		for i, k := range b.Keys {
+			if labels[k] != b.Labels[i] {
+				t.Errorf("%s: label %d, want %d", k, b.Labels[i], labels[k])
+			}
+			delete(labels, k)
+		}
+		l.Release(b)
+	}
+	if len(labels) != 1 {
+		t.Errorf("not delivered: %v; want only the one missing from the archives", labels)
+	}
+	if st := l.Stats(); st.Skipped[SkipMissing] != 1 {
+		t.Errorf("skipped %v, want one missing", st.Skipped)
+	}
+}

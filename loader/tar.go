@@ -104,6 +104,7 @@ func (t *tarShard) count(ctx context.Context) (int64, error) {
 		rc.Close()
 		return 0, err
 	}
+	r.match = t.match // not onRead: counting is not reading an epoch
 	defer r.Close()
 	var n int64
 	for {
