@@ -254,3 +254,56 @@ func TestBenchProbe(t *testing.T) {
 		t.Errorf("JSON %v", r)
 	}
 }
+
+// TestEvalCheckpointAndRun trains the smoke preset for a few steps, then scores its checkpoint
+// by --run and by --checkpoint (rows against the run and step) and, with another tracker that
+// does not know the run, as a run of its own.
+func TestEvalCheckpointAndRun(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "runs.db")
+	sets := []string{"--config", "smoke", "--set", "data.source=../../testdata/smoke", "--set", "run.out_dir=" + filepath.Join(dir, "runs")}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), append([]string{"train", "--db", db}, sets...), strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, stderr.String())
+	}
+	tr, err := experiments.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := tr.ListRuns(context.Background(), experiments.ListOptions{})
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs %v, %v", runs, err)
+	}
+	id := runs[0].ID
+	ckpts, err := tr.Checkpoints(context.Background(), id)
+	tr.Close()
+	if err != nil || len(ckpts) == 0 {
+		t.Fatalf("checkpoints %v, %v", ckpts, err)
+	}
+	last := ckpts[len(ckpts)-1]
+	eval := func(db string, args ...string) (string, int64) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		args = append(append([]string{"eval", "--db", db, "--newt", smokeCSV, "--images", smokeImages, "--json"}, sets...), args...)
+		if code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr.String())
+		}
+		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+		var res struct {
+			RunID string `json:"run_id"`
+			Step  int64  `json:"checkpoint_step"`
+		}
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
+			t.Fatal(err)
+		}
+		return res.RunID, res.Step
+	}
+	for _, args := range [][]string{{"--run", id[:6]}, {"--checkpoint", last.Path}} {
+		if got, step := eval(db, args...); got != id || step != last.Step {
+			t.Errorf("%v: recorded against %s step %d, want %s step %d", args, got, step, id, last.Step)
+		}
+	}
+	if got, step := eval(filepath.Join(dir, "other.db"), "--checkpoint", last.Path); got == id || step != last.Step {
+		t.Errorf("unknown to the tracker: recorded against %s step %d, want a new run at step %d", got, step, last.Step)
+	}
+}
