@@ -76,19 +76,25 @@ func (op *bnOp) Do(vals ...G.Value) (G.Value, error) {
 		case op.affine:
 			mu, istd = 0, 1
 		case op.train:
+			// float32 sums within an image's plane, float64 across planes
 			var s float64
 			for n := 0; n < op.n; n++ {
+				var p float32
 				for _, v := range x[(n*op.c+c)*op.hw:][:op.hw] {
-					s += float64(v)
+					p += v
 				}
+				s += float64(p)
 			}
 			mu = s / m
+			fmu := float32(mu)
 			var ss float64
 			for n := 0; n < op.n; n++ {
+				var p float32
 				for _, v := range x[(n*op.c+c)*op.hw:][:op.hw] {
-					d := float64(v) - mu
-					ss += d * d
+					d := v - fmu
+					p += d * d
 				}
+				ss += float64(p)
 			}
 			vb := ss / m
 			istd = 1 / math.Sqrt(vb+bnEpsilon)
@@ -107,14 +113,20 @@ func (op *bnOp) Do(vals ...G.Value) (G.Value, error) {
 		for n := 0; n < op.n; n++ {
 			i0 := (n*op.c + c) * op.hw
 			xs, xh, ys := x[i0:][:op.hw], op.xhat[i0:][:op.hw], op.out[i0:][:op.hw]
+			xh = xh[:len(xs)]
+			ys = ys[:len(xs)]
+			if op.relu {
+				for j, v := range xs {
+					h := (v - fmu) * fistd
+					xh[j] = h
+					ys[j] = max(g*h+b, 0)
+				}
+				continue
+			}
 			for j, v := range xs {
 				h := (v - fmu) * fistd
 				xh[j] = h
-				y := g*h + b
-				if op.relu && y < 0 {
-					y = 0
-				}
-				ys[j] = y
+				ys[j] = g*h + b
 			}
 		}
 	}

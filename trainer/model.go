@@ -26,6 +26,7 @@ type builder struct {
 	input  *G.Node // the images: the first conv computes no gradient for it
 	bnOps  []*bnOp
 	bnSt   []*bnStats
+	flops  float64 // multiply-adds ×2 of the convolutions and linear layers, forward + backward
 }
 
 func (b *builder) param(name string, kind paramKind, fanIn int, shape ...int) *G.Node {
@@ -40,6 +41,11 @@ func (b *builder) conv(x *G.Node, name string, out, k, stride, pad int) *G.Node 
 	in := x.Shape()[1]
 	w := b.param(name+".w", kindWeight, in*k*k, out, in, k, k)
 	op := newConvOp(x.Shape(), out, k, stride, pad, x == b.input)
+	fwd := 2 * float64(op.n*op.o*op.oh*op.ow) * float64(in*k*k)
+	b.flops += fwd * 2 // forward and the weight gradient
+	if !op.firstLayer {
+		b.flops += fwd // the input gradient
+	}
 	return G.Must(G.ApplyOp(op, x, w))
 }
 
@@ -62,6 +68,7 @@ func (b *builder) linear(x *G.Node, name string, out int) *G.Node {
 	w := b.param(name+".w", kindWeight, in, in, out)
 	bias := b.param(name+".b", kindBias, in, out)
 	op := &linearOp{n: x.Shape()[0], in: in, out: out}
+	b.flops += 3 * 2 * float64(op.n*in*out)
 	return G.Must(G.ApplyOp(op, x, w, bias))
 }
 
