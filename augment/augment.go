@@ -194,6 +194,10 @@ func evalBox(iw, ih, size int) (x0, y0, x1, y1 float64) {
 	return left * sx, top * sy, (left + float64(size)) * sx, (top + float64(size)) * sy
 }
 
+// dctScaling says whether the decoder scales in the DCT domain; the pure-Go build would
+// decode at full size and average blocks, which only adds work.
+const dctScaling = decode.Backend == "libjpeg-turbo"
+
 // evalScaleAt is dctScale's threshold for EvalView: evaluation decodes each image once, so
 // it buys closeness to the full-resolution transform (within a third of a level on average)
 // with a higher threshold than training's.
@@ -205,7 +209,7 @@ const evalScaleAt = 4
 // averages over several of them; scaleAt 0 never downscales.
 func dctScale(data []byte, scaleAt, side, size int) int {
 	switch {
-	case scaleAt == 0 || !isJPEG(data):
+	case scaleAt == 0 || !dctScaling || !isJPEG(data):
 		return 1
 	case side >= 4*scaleAt*size:
 		return 4

@@ -9,12 +9,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/natssl/natssl/decode"
 )
 
 // TestEvalViewMatchesTorchvision compares with torchvision's Resize(S) + CenterCrop(S) on PIL
 // images (testdata/eval/make.py). PIL rounds to 8 bits after each pass and the larger sizes
-// decode at 1/2 or 1/4 here, so they agree within one level on average, not exactly.
+// decode at 1/2 or 1/4 here, so they agree within one level on average, not exactly. The
+// pure-Go build's decoder upsamples chroma differently from PIL's libjpeg-turbo: two levels.
 func TestEvalViewMatchesTorchvision(t *testing.T) {
+	tol := 1.0
+	if decode.Backend != "libjpeg-turbo" {
+		tol = 2
+	}
 	w := newWorker(t, simclr(), 32)
 	for _, file := range fixtures {
 		for _, size := range []int{24, 64, 96, 224} {
@@ -45,8 +52,8 @@ func TestEvalViewMatchesTorchvision(t *testing.T) {
 						sum += math.Abs(x - float64(m.Pix[4*i+c]))
 					}
 				}
-				if mean := sum / float64(3*n); mean > 1 {
-					t.Errorf("mean |EvalView - torchvision| = %.3f/255; want <= 1", mean)
+				if mean := sum / float64(3*n); mean > tol {
+					t.Errorf("mean |EvalView - torchvision| = %.3f/255; want <= %v", mean, tol)
 				} else {
 					t.Logf("mean |EvalView - torchvision| = %.3f/255", mean)
 				}
