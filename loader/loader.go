@@ -76,8 +76,9 @@ type task struct {
 	err   error
 }
 
-// New starts a loader over src. It validates opt, fills defaults and starts the dispatcher
-// and the worker pool; Close stops them.
+// New starts a loader over src. It validates opt, fills defaults and starts the dispatcher,
+// the fetchers and the worker pool, which run until Close (ctx passes its values, not its
+// cancellation: Next takes the context that bounds each wait).
 func New(ctx context.Context, src Source, opt Options) (*Loader, error) {
 	if opt.ImageSize < 1 || opt.BatchSize < 1 {
 		return nil, fmt.Errorf("loader: image size %d and batch size %d must be positive", opt.ImageSize, opt.BatchSize)

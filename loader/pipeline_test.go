@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -245,5 +246,63 @@ func TestPathLabel(t *testing.T) {
 		if got := pathLabel(in); got != want {
 			t.Errorf("pathLabel(%q) = %d, want %d", in, got, want)
 		}
+	}
+}
+
+// countingSource counts the samples its records fetch.
+type countingSource struct {
+	Source
+	loads atomic.Int64
+}
+
+func (c *countingSource) Shards() []Shard {
+	var out []Shard
+	for _, s := range c.Source.Shards() {
+		out = append(out, countingShard{s, c})
+	}
+	return out
+}
+
+type countingShard struct {
+	Shard
+	c *countingSource
+}
+
+func (s countingShard) Open(ctx context.Context) (Records, error) {
+	r, err := s.Shard.Open(ctx)
+	return countingRecords{r, s.c}, err
+}
+
+type countingRecords struct {
+	Records
+	c *countingSource
+}
+
+func (r countingRecords) Next(ctx context.Context) (Record, error) {
+	rec, err := r.Records.Next(ctx)
+	if load := rec.Load; load != nil {
+		rec.Load = func(ctx context.Context) ([]byte, error) { r.c.loads.Add(1); return load(ctx) }
+	}
+	return rec, err
+}
+
+func TestSkippedSamplesAreNeverFetched(t *testing.T) {
+	cases := []struct {
+		name      string
+		opt       Options
+		wantLoads int64
+	}{
+		{"resume 40 into the epoch", Options{Epochs: 1, Start: Position{Consumed: 40}}, smokeImages - 40},
+		{"host 1 of 4", Options{Epochs: 1, Shard: 1, Shards: 4}, smokeImages / 4},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := &countingSource{Source: openSmoke(t)}
+			c.opt.Seed, c.opt.ShuffleBuffer = 3, 16
+			l := newTestLoader(t, src, c.opt)
+			if n := int64(len(flatten(run(t, l)))); n != c.wantLoads || src.loads.Load() != c.wantLoads {
+				t.Errorf("delivered %d, fetched %d; want %d of each", n, src.loads.Load(), c.wantLoads)
+			}
+		})
 	}
 }
