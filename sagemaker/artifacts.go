@@ -109,6 +109,41 @@ func BackupDB(ctx context.Context, src, dst string) error {
 	return nil
 }
 
+// CheckDB reports whether the SQLite database at path is usable: nil when it passes
+// PRAGMA quick_check or does not exist. SageMaker uploads the checkpoint folder file by file
+// while the job runs, so a database restored after a spot interruption can be torn.
+func CheckDB(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	// mode=rw: never create the file; recovery of the write-ahead log runs as on any open.
+	h, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=rw&_busy_timeout=10000")
+	if err != nil {
+		return fmt.Errorf("check database %s: %w", path, err)
+	}
+	defer h.Close()
+	var res string
+	if err := h.QueryRowContext(ctx, "PRAGMA quick_check").Scan(&res); err != nil {
+		return fmt.Errorf("check database %s: %w", path, err)
+	}
+	if res != "ok" {
+		return fmt.Errorf("check database %s: %s", path, res)
+	}
+	return nil
+}
+
+// MoveAside renames a database and its -wal and -shm files to <path>.<suffix>[-wal|-shm],
+// keeping them for inspection, and returns the new path.
+func MoveAside(path, suffix string) (string, error) {
+	aside := path + "." + suffix
+	for _, ext := range []string{"", "-wal", "-shm"} {
+		if err := os.Rename(path+ext, aside+ext); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("move database %s aside: %w", path, err)
+		}
+	}
+	return aside, nil
+}
+
 func copyFile(src, dst string) error {
 	f, err := os.Open(src)
 	if err != nil {

@@ -173,3 +173,45 @@ func TestBackupDBErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckDBAndMoveAside(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.db")
+	db := openWAL(t, good)
+	if _, err := db.Exec("INSERT INTO metrics VALUES ('r', 'loss', 1, 1)"); err != nil {
+		t.Fatal(err)
+	}
+	torn := filepath.Join(dir, "torn.db")
+	if err := os.WriteFile(torn, []byte(strings.Repeat("\x00garbage", 1024)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path string
+		bad        bool
+	}{
+		{"missing is fine", filepath.Join(dir, "none.db"), false},
+		{"a live WAL database", good, false},
+		{"torn", torn, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckDB(context.Background(), tt.path)
+			if (err != nil) != tt.bad || (err != nil && !strings.Contains(err.Error(), tt.path)) {
+				t.Fatalf("CheckDB(%s) = %v, want bad %v", tt.path, err, tt.bad)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "none.db")); err == nil {
+		t.Error("CheckDB created a missing database")
+	}
+	aside, err := MoveAside(torn, "corrupt-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(torn); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s still there: %v", torn, err)
+	}
+	if b, err := os.ReadFile(aside); err != nil || !strings.HasPrefix(string(b), "\x00garbage") {
+		t.Errorf("moved copy: %v", err)
+	}
+}

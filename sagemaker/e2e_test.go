@@ -213,12 +213,10 @@ func checkpoints(t *testing.T, base string) []string {
 	return found
 }
 
-func TestJobSIGTERMCheckpointsAndRestartResumes(t *testing.T) {
-	ctx := context.Background()
-	// Enough steps that the first attempt is still training when the signal comes.
-	const steps = 60
-	base := jobBase(t, smoke(t, fmt.Sprintf("train.steps=%d", steps), "train.checkpoint_every=5", "train.log_every=1", "train.time_limit=0"), nil)
-
+// interrupt starts natssl train in the job at base and sends it SIGTERM, as SageMaker does on
+// a spot interruption, once the first checkpoint is in checkpoints/. It returns the output.
+func interrupt(t *testing.T, base string) string {
+	t.Helper()
 	cmd, out := trainCmd(t, base)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -237,13 +235,15 @@ func TestJobSIGTERMCheckpointsAndRestartResumes(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	// A spot interruption: SIGTERM, then SIGKILL 120 s later.
+	// SIGTERM, then SIGKILL 120 s later.
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case err := <-done:
-		t.Logf("first attempt ended after SIGTERM: %v", err)
+		if err == nil {
+			t.Errorf("natssl train exited 0 after SIGTERM:\n%s", out)
+		}
 	case <-time.After(120 * time.Second):
 		cmd.Process.Kill()
 		<-done
@@ -252,52 +252,89 @@ func TestJobSIGTERMCheckpointsAndRestartResumes(t *testing.T) {
 	if len(checkpoints(t, base)) == 0 {
 		t.Fatalf("no checkpoint in checkpoints/ after SIGTERM:\n%s", out)
 	}
-	first := out.String()
 	if b, err := os.ReadFile(filepath.Join(base, "output", "failure")); err != nil || !strings.Contains(string(b), "stopped by a signal") {
 		t.Errorf("failure file after SIGTERM: %q, %v", b, err)
 	}
+	return out.String()
+}
 
-	// SageMaker restores checkpoints/ on the new instance and starts the container again.
-	os.RemoveAll(filepath.Join(base, "output"))
-	cmd2, out2 := trainCmd(t, base)
-	if err := cmd2.Run(); err != nil {
-		t.Fatalf("restart: %v\nfirst attempt:\n%s\nrestart:\n%s", err, first, out2)
+func TestJobSIGTERMCheckpointsAndRestartResumes(t *testing.T) {
+	const steps = 60 // enough that the first attempt is still training when the signal comes
+	tests := []struct {
+		name string
+		// tear damages the restored tracker database, as an upload racing SQLite's writes can.
+		tear bool
+		// resumed matches the restart's line saying where it continues: run id (or checkpoint
+		// path) and step.
+		resumed *regexp.Regexp
+	}{
+		{name: "same run from its newest checkpoint", resumed: regexp.MustCompile(`resuming run (\S+) from step (\d+)`)},
+		{name: "torn database: a new run from the newest checkpoint file", tear: true, resumed: regexp.MustCompile(`continuing from checkpoint (\S+) \(step (\d+)\)`)},
 	}
-	db, err := experiments.Open(ctx, filepath.Join(base, "model", sagemaker.ModelDB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	runs, err := db.ListRuns(ctx, experiments.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(runs) != 1 || runs[0].Status != experiments.StatusFinished {
-		t.Fatalf("after the restart the database holds %d runs (want the one run, resumed and FINISHED): %+v\nrestart:\n%s", len(runs), runs, out2)
-	}
-	m := regexp.MustCompile(`resuming run (\S+) from step (\d+)`).FindStringSubmatch(out2.String())
-	if m == nil || m[1] != runs[0].ID {
-		t.Fatalf("the restart did not resume run %s:\n%s", runs[0].ID, out2)
-	}
-	from, _ := strconv.Atoi(m[2])
-	if from < 5 || from >= steps {
-		t.Errorf("resumed from step %d, want a checkpoint step in [5, %d)", from, steps)
-	}
-	// Steps up to the checkpoint were trained once: the restart did not begin again at 0.
-	loss, err := db.MetricSeries(ctx, runs[0].ID, "loss")
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[int64]int{}
-	for _, p := range loss {
-		seen[p.Step]++
-	}
-	for step := int64(1); step <= int64(from); step++ {
-		if seen[step] != 1 {
-			t.Errorf("loss logged %d times at step %d (resumed from %d)", seen[step], step, from)
-		}
-	}
-	if last := loss[len(loss)-1].Step; last != steps {
-		t.Errorf("last logged step %d, want %d", last, steps)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			base := jobBase(t, smoke(t, fmt.Sprintf("train.steps=%d", steps), "train.checkpoint_every=5", "train.log_every=1", "train.time_limit=0"), nil)
+			first := interrupt(t, base)
+			live := filepath.Join(base, "checkpoints", "natssl.db")
+			if tt.tear {
+				f, err := os.OpenFile(live, os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.WriteAt([]byte(strings.Repeat("torn", 25)), 0)
+				f.Close()
+			}
+
+			// SageMaker restores checkpoints/ on a new instance and starts the container again.
+			os.RemoveAll(filepath.Join(base, "output"))
+			cmd, out := trainCmd(t, base)
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("restart: %v\nfirst attempt:\n%s\nrestart:\n%s", err, first, out)
+			}
+			db, err := experiments.Open(ctx, filepath.Join(base, "model", sagemaker.ModelDB))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			runs, err := db.ListRuns(ctx, experiments.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) != 1 || runs[0].Status != experiments.StatusFinished {
+				t.Fatalf("after the restart the database holds %d runs, want one FINISHED: %+v\nrestart:\n%s", len(runs), runs, out)
+			}
+			m := tt.resumed.FindStringSubmatch(out.String())
+			if m == nil {
+				t.Fatalf("the restart did not resume (%s):\n%s", tt.resumed, out)
+			}
+			if !tt.tear && m[1] != runs[0].ID {
+				t.Errorf("resumed run %s, the database holds %s", m[1], runs[0].ID)
+			}
+			from, _ := strconv.Atoi(m[2])
+			if from < 5 || from >= steps {
+				t.Errorf("resumed from step %d, want a checkpoint step in [5, %d)", from, steps)
+			}
+			// The restart trained only the steps after the checkpoint: it did not begin at 0.
+			loss, err := db.MetricSeries(ctx, runs[0].ID, "loss")
+			if err != nil || len(loss) == 0 {
+				t.Fatalf("loss series: %d points, %v", len(loss), err)
+			}
+			seen := map[int64]int{}
+			for _, p := range loss {
+				seen[p.Step]++
+			}
+			for step := int64(1); step <= int64(from); step++ {
+				if want := map[bool]int{false: 1, true: 0}[tt.tear]; seen[step] != want {
+					t.Errorf("loss logged %d times at step %d (resumed from %d), want %d", seen[step], step, from, want)
+				}
+			}
+			if last := loss[len(loss)-1].Step; last != steps {
+				t.Errorf("last logged step %d, want %d", last, steps)
+			}
+			if aside, _ := filepath.Glob(live + ".corrupt-*"); tt.tear != (len(aside) > 0) {
+				t.Errorf("databases moved aside: %v", aside)
+			}
+		})
 	}
 }

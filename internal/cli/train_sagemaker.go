@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/sagemaker"
+	"github.com/natssl/natssl/trainer"
 )
 
 // jobTrain is what a SageMaker training job changes in how natssl train runs.
@@ -16,6 +20,7 @@ type jobTrain struct {
 	Shard, Shards int
 	// Resume is "auto": a spot restart continues from the newest checkpoint the job's
 	// checkpoint folder holds (run.out_dir and run.db point there), a first start begins anew.
+	// It is a checkpoint path when the restored tracker database was unusable (jobResume).
 	Resume string
 }
 
@@ -53,10 +58,14 @@ func (e *env) trainInJob(ctx context.Context, train trainFunc) (ok bool, err err
 	if err := os.Remove(job.FailurePath()); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return true, failJob(job, fmt.Errorf("sagemaker: remove old failure file: %w", err))
 	}
+	resume, err := e.jobResume(ctx, job, e.dbPath(cfg))
+	if err != nil {
+		return true, failJob(job, err)
+	}
 	shard, shards := job.Shard()
 	fmt.Fprintf(e.Stderr, "natssl: SageMaker job at %s: host %s (%d of %d), channels %v, checkpoints in %s\n",
 		job.Base, job.CurrentHost, job.Rank()+1, job.HostCount(), job.ChannelNames(), job.CheckpointDir())
-	checkpoint, err := train(ctx, cfg, jobTrain{Shard: shard, Shards: shards, Resume: "auto"})
+	checkpoint, err := train(ctx, cfg, jobTrain{Shard: shard, Shards: shards, Resume: resume})
 	if err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("stopped by a signal (a spot interruption or StopTrainingJob); the last checkpoint is in %s: %w", job.CheckpointDir(), err)
@@ -71,6 +80,48 @@ func (e *env) trainInJob(ctx context.Context, train trainFunc) (ok bool, err err
 	}
 	fmt.Fprintf(e.Stderr, "natssl: model artefacts in %s\n", job.ModelDir())
 	return true, nil
+}
+
+// jobResume chooses how a (re)started job resumes: "auto" (the newest unfinished run in the
+// tracker) when the database restored into the checkpoint folder is sound. SageMaker uploads
+// that folder file by file while SQLite writes, so after a spot interruption the database can
+// come back torn; it is then moved aside, and the newest valid checkpoint file continues the
+// training as a new run in a fresh database.
+func (e *env) jobResume(ctx context.Context, job *sagemaker.Job, db string) (string, error) {
+	bad := sagemaker.CheckDB(ctx, db)
+	if bad == nil {
+		return "auto", nil
+	}
+	aside, err := sagemaker.MoveAside(db, "corrupt-"+time.Now().UTC().Format("20060102-150405"))
+	if err != nil {
+		return "", errors.Join(bad, err)
+	}
+	fmt.Fprintf(e.Stderr, "natssl: the tracker database restored from the checkpoints is unusable (%v); kept as %s\n", bad, aside)
+	var newest *trainer.Checkpoint
+	var newestTime time.Time
+	err = filepath.WalkDir(job.CheckpointDir(), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		c, err := trainer.LatestCheckpoint(p, func(path string, err error) {
+			fmt.Fprintf(e.Stderr, "natssl: skipping checkpoint %s: %v\n", path, err)
+		})
+		if err != nil {
+			return nil // no valid checkpoint in this folder
+		}
+		if fi, err := os.Stat(c.Path); err == nil && (newest == nil || fi.ModTime().After(newestTime)) {
+			newest, newestTime = c, fi.ModTime()
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("sagemaker: look for checkpoints in %s: %w", job.CheckpointDir(), err)
+	}
+	if newest == nil {
+		return "auto", nil
+	}
+	fmt.Fprintf(e.Stderr, "natssl: continuing from checkpoint %s (step %d) as a new run\n", newest.Path, newest.Header.Step)
+	return newest.Path, nil
 }
 
 // failJob records err as the job's FailureReason and returns it, so that natssl exits non-zero
