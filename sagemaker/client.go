@@ -93,7 +93,7 @@ func Wait(ctx context.Context, api API, name string, poll time.Duration, progres
 		}
 		select {
 		case <-ctx.Done():
-			return d, fmt.Errorf("sagemaker: wait for training job %s: %w", name, ctx.Err())
+			return d, fmt.Errorf("sagemaker: stopped following training job %s, which goes on running (aws sagemaker stop-training-job stops it): %w", name, ctx.Err())
 		case <-t.C:
 		}
 	}
