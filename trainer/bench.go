@@ -14,7 +14,8 @@ import (
 	"github.com/natssl/natssl/configs"
 )
 
-// BenchResult is one training-speed measurement: the JSON of natssl bench train.
+// BenchResult is one training-speed measurement; its JSON form is natssl bench train's
+// contract (DESIGN.md), so the extra fields stay out of it.
 type BenchResult struct {
 	Model       string  `json:"model"`
 	Batch       int     `json:"batch"`
@@ -24,9 +25,9 @@ type BenchResult struct {
 	ImagesPerS  float64 `json:"images_per_s"` // batch / step_s
 	GFLOPS      float64 `json:"gflops"`       // forward + backward multiply-adds ×2 per second
 	SgemmGFLOPS float64 `json:"sgemm_gflops"` // the same BLAS on one sgemm per replica, concurrently
-	Params      int     `json:"params"`
-	StepFLOPs   float64 `json:"step_flops"`
-	BLAS        string  `json:"blas"`
+	Params      int     `json:"-"`
+	StepFLOPs   float64 `json:"-"`
+	BLAS        string  `json:"-"`
 }
 
 // Bench times training steps of cfg's model on random batches with the given number of

@@ -41,7 +41,8 @@ train.checkpoint_every steps and at the end to <run.out_dir>/<run id>/checkpoint
 run (config, metrics, checkpoints) is recorded in the tracker (--db, default run.db).
 
 SIGINT or SIGTERM writes a checkpoint and marks the run KILLED; a second signal exits at once.
---resume continues a run: "auto" (the newest unfinished run of this run.name), a run id (or
+--resume continues a run: "auto" (the newest run of this run.name that stopped short of its
+last step; a new run if there is none), a run id (or
 a unique prefix), or a checkpoint file. A config that changes the maths is refused unless
 --resume-force is given.`,
 		Args: cobra.NoArgs,
@@ -224,22 +225,21 @@ func (e *env) findResume(ctx context.Context, db *experiments.DB, cfg *configs.C
 	case what == "":
 		return nil, "", nil
 	case what == "auto":
-		runs, err := db.ListRuns(ctx, experiments.ListOptions{Name: cfg.Run.Name})
+		// The newest run of this name whose newest valid checkpoint is short of its last
+		// step: killed, failed, crashed, or stopped by train.time_limit.
+		runs, err := db.ListRuns(ctx, experiments.ListOptions{Name: globEscape(cfg.Run.Name)})
 		if err != nil {
 			return nil, "", err
 		}
 		for i := len(runs) - 1; i >= 0; i-- { // newest first
 			r := runs[i]
-			if r.Status == experiments.StatusFinished {
-				continue
-			}
 			c, err := latestOfRun(ctx, db, cfg, r.ID, skipped)
-			if err == nil {
-				fmt.Fprintf(e.Stderr, "natssl: resuming run %s from step %d (%s)\n", r.ID, c.Header.Step, c.Path)
+			if err == nil && c.Header.Step < c.Header.TotalSteps {
+				fmt.Fprintf(e.Stderr, "natssl: resuming run %s (%s) from step %d (%s)\n", r.ID, r.Status, c.Header.Step, c.Path)
 				return c, r.ID, nil
 			}
 		}
-		fmt.Fprintf(e.Stderr, "natssl: --resume auto: no unfinished run named %q with a checkpoint; starting a new run\n", cfg.Run.Name)
+		fmt.Fprintf(e.Stderr, "natssl: --resume auto: no run named %q left a checkpoint short of its last step; starting a new run\n", cfg.Run.Name)
 		return nil, "", nil
 	}
 	if st, err := os.Stat(what); err == nil && !st.IsDir() {
@@ -265,6 +265,19 @@ func (e *env) findResume(ctx context.Context, db *experiments.DB, cfg *configs.C
 	}
 	fmt.Fprintf(e.Stderr, "natssl: resuming run %s from step %d (%s)\n", id, c.Header.Step, c.Path)
 	return c, id, nil
+}
+
+// globEscape quotes SQLite GLOB's special characters so that a run name matches itself.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r == '*' || r == '?' || r == '[' {
+			b.WriteString("[" + string(r) + "]")
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // latestOfRun returns the newest valid checkpoint of a run: in the folder its recorded

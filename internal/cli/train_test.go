@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natssl/natssl/experiments"
+)
+
+// smokeTrainArgs are the smoke preset pointed at the repository's test images and dir, at
+// 16 px and width 4 so that steps stay quick under the race detector.
+func smokeTrainArgs(dir string, extra ...string) []string {
+	args := []string{"train", "--config", "smoke", "--db", filepath.Join(dir, "runs.db"),
+		"--set", "data.source=../../testdata/smoke", "--set", "run.out_dir=" + filepath.Join(dir, "runs"),
+		"--set", "data.image_size=16", "--set", "model.width=4"}
+	return append(args, extra...)
+}
+
+func openTracker(t *testing.T, dir string) *experiments.DB {
+	t.Helper()
+	db, err := experiments.Open(context.Background(), filepath.Join(dir, "runs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestTrainSmokeRecordsRun(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := runCLI(t, smokeTrainArgs(dir)...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	ctx := context.Background()
+	db := openTracker(t, dir)
+	runs, err := db.ListRuns(ctx, experiments.ListOptions{})
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs %v, %v", runs, err)
+	}
+	r := runs[0]
+	if r.Status != experiments.StatusFinished || r.Name != "smoke" || r.Steps != 6 {
+		t.Fatalf("run %+v", r)
+	}
+	for _, k := range []string{"loss", "lr", "images_per_s", "data_wait", "skipped"} {
+		if _, ok := r.Latest[k]; !ok {
+			t.Errorf("metric %s not logged (have %v)", k, keys(r.Latest))
+		}
+	}
+	cks, err := db.Checkpoints(ctx, r.ID)
+	if err != nil || len(cks) != 2 || cks[0].Step != 3 || cks[1].Step != 6 {
+		t.Fatalf("checkpoints %+v, %v", cks, err)
+	}
+	if want := filepath.Join(dir, "runs", r.ID, "checkpoints"); filepath.Dir(cks[1].Path) != want {
+		t.Errorf("checkpoint in %s, want %s", cks[1].Path, want)
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestTrainResumeByRunID stops a run at its time limit after one step, then resumes it by
+// id prefix: the same run reaches the last step.
+func TestTrainResumeByRunID(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := runCLI(t, smokeTrainArgs(dir, "--set", "train.time_limit=1ns")...); code != 0 {
+		t.Fatalf("first part: exit %d: %s", code, stderr)
+	}
+	ctx := context.Background()
+	db := openTracker(t, dir)
+	runs, _ := db.ListRuns(ctx, experiments.ListOptions{})
+	if len(runs) != 1 || runs[0].Steps != 1 {
+		t.Fatalf("after the time limit: %+v", runs)
+	}
+	id := runs[0].ID
+	code, _, stderr := runCLI(t, smokeTrainArgs(dir, "--resume", id[:8])...)
+	if code != 0 {
+		t.Fatalf("resume: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "resuming run "+id+" from step 1") {
+		t.Errorf("stderr does not say what it resumed: %s", stderr)
+	}
+	runs, _ = db.ListRuns(ctx, experiments.ListOptions{})
+	if len(runs) != 1 || runs[0].ID != id || runs[0].Steps != 6 || runs[0].Status != experiments.StatusFinished {
+		t.Fatalf("after resuming: %+v", runs[0])
+	}
+}
+
+func TestTrainResumeRefusals(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := runCLI(t, smokeTrainArgs(dir, "--set", "train.time_limit=1ns")...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"changed lr", []string{"--resume", "auto", "--set", "train.lr=0.5"}, "train.lr: 0.001 → 0.5"},
+		{"changed width", []string{"--resume", "auto", "--set", "model.width=6"}, "model.width: 4 → 6"},
+		{"unknown run", []string{"--resume", "ffffffff"}, "not a checkpoint file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, smokeTrainArgs(dir, tc.args...)...)
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, stderr, tc.want)
+			}
+		})
+	}
+	code, _, stderr := runCLI(t, smokeTrainArgs(dir, "--resume", "auto", "--set", "train.lr=0.5", "--resume-force")...)
+	if code != 0 {
+		t.Fatalf("--resume-force: exit %d: %s", code, stderr)
+	}
+}
+
+// TestTrainCancelMarksKilled cancels natssl train (as SIGINT does through the root
+// command's context) once it has logged a step: the run ends KILLED with a checkpoint.
+func TestTrainCancelMarksKilled(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int)
+	var stderr bytes.Buffer
+	go func() {
+		done <- run(ctx, smokeTrainArgs(dir, "--set", "train.steps=100000", "--set", "train.checkpoint_every=0"),
+			strings.NewReader(""), &bytes.Buffer{}, &stderr)
+	}()
+	db := openTracker(t, dir)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		runs, err := db.ListRuns(context.Background(), experiments.ListOptions{})
+		if err == nil && len(runs) == 1 && runs[0].Steps >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("no step logged in a minute: %s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, stderr.String())
+	}
+	runs, _ := db.ListRuns(context.Background(), experiments.ListOptions{})
+	if runs[0].Status != experiments.StatusKilled {
+		t.Fatalf("status %s: %s", runs[0].Status, stderr.String())
+	}
+	cks, err := db.Checkpoints(context.Background(), runs[0].ID)
+	if err != nil || len(cks) != 1 || cks[0].Step < 1 {
+		t.Fatalf("checkpoints %+v, %v", cks, err)
+	}
+}
+
+func TestBenchTrainJSONKeys(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "bench", "train", "--config", "smoke", "--replicas", "2", "--steps", "1", "--warmup", "0", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	var got map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
+		t.Fatalf("last line %q: %v", lines[len(lines)-1], err)
+	}
+	want := []string{"batch", "gflops", "image_size", "images_per_s", "model", "replicas", "sgemm_gflops", "step_s"}
+	if k := keys(got); strings.Join(k, ",") != strings.Join(want, ",") {
+		t.Fatalf("keys %v, want %v", k, want)
+	}
+	if got["replicas"].(float64) != 2 || got["step_s"].(float64) <= 0 || got["gflops"].(float64) <= 0 {
+		t.Fatalf("values %v", got)
+	}
+	if code, _, _ := runCLI(t, "bench", "train", "--config", "smoke", "--replicas", "3"); code != 2 {
+		t.Fatalf("batch 16 over 3 replicas: exit %d, want 2", code)
+	}
+}
