@@ -140,6 +140,22 @@ func hsum(out, row []float32, tx *taps) {
 			out[3*x+1] = (w[0]*s[1] + w[1]*s[4]) + (w[2]*s[7] + w[3]*s[10])
 			out[3*x+2] = (w[0]*s[2] + w[1]*s[5]) + (w[2]*s[8] + w[3]*s[11])
 		}
+	case 5:
+		for x, st := range tx.start {
+			s := row[3*(st-tx.lo):][:15]
+			w := tx.w[5*x:][:5]
+			out[3*x] = (w[0]*s[0] + w[1]*s[3]) + (w[2]*s[6] + w[3]*s[9]) + w[4]*s[12]
+			out[3*x+1] = (w[0]*s[1] + w[1]*s[4]) + (w[2]*s[7] + w[3]*s[10]) + w[4]*s[13]
+			out[3*x+2] = (w[0]*s[2] + w[1]*s[5]) + (w[2]*s[8] + w[3]*s[11]) + w[4]*s[14]
+		}
+	case 6:
+		for x, st := range tx.start {
+			s := row[3*(st-tx.lo):][:18]
+			w := tx.w[6*x:][:6]
+			out[3*x] = (w[0]*s[0] + w[1]*s[3]) + (w[2]*s[6] + w[3]*s[9]) + (w[4]*s[12] + w[5]*s[15])
+			out[3*x+1] = (w[0]*s[1] + w[1]*s[4]) + (w[2]*s[7] + w[3]*s[10]) + (w[4]*s[13] + w[5]*s[16])
+			out[3*x+2] = (w[0]*s[2] + w[1]*s[5]) + (w[2]*s[8] + w[3]*s[11]) + (w[4]*s[14] + w[5]*s[17])
+		}
 	default:
 		for x, st := range tx.start {
 			ws := tx.w[x*n : x*n+n]
