@@ -6,14 +6,26 @@
 // all workers; each goroutine owns a Worker (a decode.Decoder plus scratch buffers). All
 // randomness comes from the *rand.Rand passed in, so the same stream and the same bytes give
 // the same views; SampleRNG derives that stream from (seed, epoch, sample index), which makes
-// the augmentation of a sample independent of how many workers there are.
+// the augmentation of a sample independent of how many workers there are. TwoViews draws two
+// seeds from it, one per view, so one view's draws never shift the other's.
+//
+// Per view, in torchvision's order: random resized crop (torchvision's ten tries, then the
+// centred fallback), horizontal flip, colour jitter with probability p (brightness, contrast,
+// saturation, hue in a random order, each clamped to the 8-bit range as PIL does), random
+// grayscale (ITU-R 601 luma), Gaussian blur (kernel about 10% of the side, odd, truncated at
+// 3σ, reflected edges), solarize (values of 128 and more inverted), normalisation with Mean
+// and Std into float32 CHW. Values stay in float between the steps (PIL rounds to 8 bits).
 //
 // The fast path samples both views' crop boxes from the image header first, decodes with a
-// DCT-domain downscale (1/2 or 1/4) when both crops are at least 2S (4S) pixels on every side,
+// DCT-domain downscale (1/2 or 1/4) when both crops are at least 2S (4S) pixels on every side
+// (EvalView: when the shorter side is at least 4S (8S), for closeness to torchvision),
 // resamples each crop straight to S×S with a separable antialiased bilinear filter (vertical
 // pass first, the flip folded into the horizontal taps), applies colour jitter and grayscale in
 // one pass per pixel, a Gaussian blur truncated at 3σ, solarize, and writes normalised CHW
-// floats in the last pass. The tests compare it with a plain reference implementation.
+// floats in the last pass. The tests compare it with a plain reference implementation (within
+// 0.03/255 on the same decoded pixels), measure what DCT scaling costs against full resolution
+// (about 0.4–0.6/255 on average on photos), and compare EvalView with torchvision's Resize +
+// CenterCrop (about 0.3/255).
 //
 // Owner: the augment engineer (issue 4).
 package augment
