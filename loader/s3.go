@@ -115,6 +115,14 @@ func (s *s3Store) list(ctx context.Context, prefix, startAfter string, fn func(t
 	p := s3.NewListObjectsV2Paginator(s.client, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
+		// The SDK retries failed requests; a page whose body broke off is asked for again
+		// here (the paginator only advances on success).
+		for attempt := 1; err != nil && retryableBody(err) && attempt < s3Retry.Attempts; attempt++ {
+			if err := sleepBackoff(ctx, attempt); err != nil {
+				return err
+			}
+			page, err = p.NextPage(ctx)
+		}
 		if err != nil {
 			return fmt.Errorf("loader: list %s: %w", s.uri(prefix), err)
 		}
@@ -125,6 +133,16 @@ func (s *s3Store) list(ctx context.Context, prefix, startAfter string, fn func(t
 		}
 	}
 	return nil
+}
+
+// retryableBody reports whether err is a response that broke off rather than an answer
+// from S3 (which has an error code and was already retried by the SDK where that helps).
+func retryableBody(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return false
+	}
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // get reads one object whole, retrying a body cut short; a missing key wraps fs.ErrNotExist.

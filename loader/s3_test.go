@@ -54,7 +54,7 @@ func (f *faults) wrap(next http.Handler) http.Handler {
 			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
 			return
 		}
-		isGet := r.Method == http.MethodGet && strings.Count(strings.Trim(r.URL.Path, "/"), "/") >= 1
+		isGet := r.Method == http.MethodGet // object GETs and listings alike
 		if isGet && f.cutEvery > 0 && f.gets.Add(1)%f.cutEvery == 0 {
 			rec := httptest.NewRecorder()
 			next.ServeHTTP(rec, r)
@@ -327,5 +327,39 @@ func TestS3ManifestWithTarRoot(t *testing.T) {
 	}
 	if st := l.Stats(); st.Skipped[SkipMissing] != 1 {
 		t.Errorf("skipped %v, want one missing", st.Skipped)
+	}
+}
+
+func TestS3ListingSurvivesCutPages(t *testing.T) {
+	f := &faults{}
+	s := newFakeS3(t, f)
+	img := fmnistFiles(t)[0].data
+	for i := range 2500 {
+		s.put(t, fmt.Sprintf("many/%05d.jpg", i), img)
+	}
+	f.cutEvery = 2 // from now on every other GET, listings included, breaks off mid-body
+	src, err := OpenS3(context.Background(), "s3://data/many/", configs.S3{Endpoint: s.url, Anonymous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if n, _ := src.Len(context.Background()); n != 2500 || len(src.Shards()) != 3 {
+		t.Errorf("listed %d keys in %d shards, want 2500 in 3", n, len(src.Shards()))
+	}
+	keys := 0 // each shard lists its keys again when opened
+	for _, sh := range src.Shards() {
+		r, err := sh.Open(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, err := r.Next(context.Background()); err == nil; _, err = r.Next(context.Background()) {
+			keys++
+		}
+	}
+	if keys != 2500 {
+		t.Errorf("shards listed %d keys, want 2500", keys)
+	}
+	if f.cut.Load() == 0 {
+		t.Errorf("no response was cut")
 	}
 }
