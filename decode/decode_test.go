@@ -35,6 +35,7 @@ func TestDecodeSizes(t *testing.T) {
 		{"rgba.png", 40, 30},
 		{"gray.png", 40, 30},
 		{"paletted.gif", 40, 30},
+		{"extraneous.jpg", 160, 120}, // stray bytes before EOI: a libjpeg warning, a whole image
 	}
 	d := NewDecoder()
 	defer d.Close()
@@ -140,6 +141,23 @@ func absDiff(a, b uint8) float64 {
 		return float64(a - b)
 	}
 	return float64(b - a)
+}
+
+// TestExtraneousBytes: stray bytes before a marker make libjpeg warn, but the image is whole
+// and must decode to the same pixels as without them.
+func TestExtraneousBytes(t *testing.T) {
+	d := NewDecoder()
+	defer d.Close()
+	var got, want Image
+	if err := d.Decode(readFixture(t, "extraneous.jpg"), 1, &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Decode(readFixture(t, "rgb.jpg"), 1, &want); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Pix, want.Pix) {
+		t.Error("extraneous.jpg decodes to other pixels than rgb.jpg")
+	}
 }
 
 func TestGrayIsReplicated(t *testing.T) {

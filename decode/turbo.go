@@ -65,7 +65,7 @@ func (d *Decoder) jpegHeader(data []byte) (w, h int, cs C.int, err error) {
 		return 0, 0, 0, err
 	}
 	r := C.readHeader(th, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)))
-	if r.rc != 0 {
+	if r.rc != 0 && !harmlessWarning(th) {
 		return 0, 0, 0, fmt.Errorf("decode: jpeg header: %s: %w", C.GoString(C.tjGetErrorStr2(th)), ErrCorrupt)
 	}
 	if err := checkSize(int(r.w), int(r.h)); err != nil {
@@ -106,13 +106,18 @@ func (d *Decoder) Decode(data []byte, scaleDenom int, dst *Image) error {
 	if C.tjDecompress2(th, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)),
 		(*C.uchar)(unsafe.Pointer(&dst.Pix[0])), C.int(sw), C.int(3*sw), C.int(sh),
 		C.TJPF_RGB, 0) != 0 {
-		msg := C.GoString(C.tjGetErrorStr2(th))
-		// Warnings leave a full image behind. Only stray bytes between markers are harmless
-		// (PIL accepts them too); a premature end or bad Huffman data leaves grey or garbage.
-		if C.tjGetErrorCode(th) == C.TJERR_WARNING && strings.Contains(msg, "extraneous bytes") {
+		if harmlessWarning(th) {
 			return nil
 		}
-		return fmt.Errorf("decode: jpeg: %s: %w", msg, ErrCorrupt)
+		return fmt.Errorf("decode: jpeg: %s: %w", C.GoString(C.tjGetErrorStr2(th)), ErrCorrupt)
 	}
 	return nil
+}
+
+// harmlessWarning reports whether the last failure was only libjpeg's warning about stray
+// bytes between markers, which leaves a whole image (PIL accepts these files too). Other
+// warnings (a premature end, bad Huffman data) leave grey or garbage and count as corrupt.
+func harmlessWarning(th C.tjhandle) bool {
+	return C.tjGetErrorCode(th) == C.TJERR_WARNING &&
+		strings.Contains(C.GoString(C.tjGetErrorStr2(th)), "extraneous bytes")
 }
