@@ -17,7 +17,9 @@ import (
 const BLAS = "OpenBLAS (cgo, gonum.org/v1/netlib)"
 
 func init() {
-	// Replicas already run one per core; OpenBLAS's own threads would only contend with them.
-	C.openblas_set_num_threads(1)
 	G.Use(netlib.Implementation{})
+	setBLASThreads(1)
 }
+
+// setBLASThreads sets OpenBLAS's thread count (global to the process).
+func setBLASThreads(n int) { C.openblas_set_num_threads(C.int(n)) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/natssl/natssl/configs"
@@ -41,6 +42,8 @@ func newNet(m configs.Model, size, batch int, devices []string, seed int64, temp
 		}
 		n.replicas = append(n.replicas, rep)
 	}
+	// Each replica keeps a core busy; the BLAS may use the cores left over.
+	setBLASThreads(max(1, runtime.NumCPU()/r))
 	n.params = n.replicas[0].b.params
 	n.grads = make([][]float32, len(n.params))
 	for i, p := range n.params {
