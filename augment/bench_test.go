@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -210,5 +211,34 @@ func BenchmarkStages(b *testing.B) {
 				r.report(b)
 			})
 		}
+	}
+}
+
+// BenchmarkTwoViewsParallel runs one worker per GOMAXPROCS (all cores): img/s is the machine's
+// rate, img/cpu-s still the per-core one.
+func BenchmarkTwoViewsParallel(b *testing.B) {
+	photos := benchPhotos(b)
+	for _, size := range []int{96, 224} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			p, err := New(peerRecipe(), size)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var next atomic.Int64
+			r := startRate()
+			b.RunParallel(func(pb *testing.PB) {
+				w := p.NewWorker()
+				defer w.Close()
+				v1, v2 := make([]float32, 3*size*size), make([]float32, 3*size*size)
+				for pb.Next() {
+					i := next.Add(1)
+					if err := w.TwoViews(photos[int(i)%len(photos)], SampleRNG(1, 0, i), v1, v2); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			r.report(b)
+		})
 	}
 }
