@@ -95,8 +95,13 @@ func (j *Job) Apply(cfg *configs.Config) error {
 			return err
 		}
 		// data.root inside the channel's S3 folder was copied with it; one elsewhere on S3 is
-		// read from there by the loader.
-		if prefix, err := channelPrefix(cfg.Data.Source); err == nil && isS3(cfg.Data.Root) && strings.HasPrefix(s3Folder(cfg.Data.Root), prefix) {
+		// read from there by the loader; a local one is on the launching machine, not here, so
+		// the manifest's images are looked for beside it, in the channel.
+		prefix, err := channelPrefix(cfg.Data.Source)
+		switch {
+		case !isS3(cfg.Data.Root):
+			cfg.Data.Root = ""
+		case err == nil && strings.HasPrefix(s3Folder(cfg.Data.Root), prefix):
 			cfg.Data.Root = localPath(c.Dir, prefix, cfg.Data.Root)
 		}
 		cfg.Data.Source = c.path(cfg.Data.Source)

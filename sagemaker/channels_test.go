@@ -113,14 +113,14 @@ func TestApply(t *testing.T) {
 		channels map[string]map[string]string
 		sets     []string
 		source   string // relative to input/data
-		root     string // relative to input/data, or an s3:// URL
+		root     string // relative to input/data, an s3:// URL, or "-" for none
 		csv, img string
 		err      string
 	}{
 		{name: "s3 manifest and suite mapped into the channels",
 			channels: map[string]map[string]string{"train": {"train.json": "{}"}, "newt": {"labels.csv": "", "images.tar.gz": ""}},
 			sets:     []string{"data.source=s3://b/inat/train.json", "eval.newt_csv=s3://b/newt/labels.csv", "eval.images=s3://b/newt/images.tar.gz"},
-			source:   "train/train.json", csv: "newt/labels.csv", img: "newt/images.tar.gz"},
+			source:   "train/train.json", root: "-", csv: "newt/labels.csv", img: "newt/images.tar.gz"},
 		{name: "data.root inside the channel's folder is mapped too",
 			channels: map[string]map[string]string{"train": {"train.json": "{}", "train/": ""}},
 			sets:     []string{"data.source=s3://b/inat/train.json", "data.root=s3://b/inat/train"},
@@ -129,9 +129,13 @@ func TestApply(t *testing.T) {
 			channels: map[string]map[string]string{"train": {"train.json": "{}"}},
 			sets:     []string{"data.source=s3://b/inat/train.json", "data.root=s3://other/images/"},
 			source:   "train/train.json", root: "s3://other/images/"},
+		{name: "a local data.root is dropped: images beside the manifest",
+			channels: map[string]map[string]string{"train": {"train.json": "{}"}},
+			sets:     []string{"data.source=s3://b/inat/train.json", "data.root=data/inat"},
+			source:   "train/train.json", root: "-"},
 		{name: "local values: the channel folder, the suite found by shape",
 			channels: map[string]map[string]string{"train": {"a/1.jpg": ""}, "newt": {"newt2021_labels.csv": "", "images/": ""}},
-			source:   "train", csv: "newt/newt2021_labels.csv", img: "newt/images"},
+			source:   "train", root: "-", csv: "newt/newt2021_labels.csv", img: "newt/images"},
 		{name: "no channels: the config is kept",
 			channels: map[string]map[string]string{}},
 		{name: "ambiguous suite",
@@ -167,7 +171,9 @@ func TestApply(t *testing.T) {
 				wantCSV, wantImg = data(j, tt.csv), data(j, tt.img)
 			}
 			wantRoot := before.Data.Root
-			if strings.HasPrefix(tt.root, "s3://") {
+			if tt.root == "-" {
+				wantRoot = ""
+			} else if strings.HasPrefix(tt.root, "s3://") {
 				wantRoot = tt.root
 			} else if tt.root != "" {
 				wantRoot = data(j, tt.root)

@@ -268,7 +268,7 @@ func TestJobSIGTERMCheckpointsAndRestartResumes(t *testing.T) {
 		// path) and step.
 		resumed *regexp.Regexp
 	}{
-		{name: "same run from its newest checkpoint", resumed: regexp.MustCompile(`resuming run (\S+) from step (\d+)`)},
+		{name: "same run from its newest checkpoint", resumed: regexp.MustCompile(`resuming run (\S+)[^\n]*? from step (\d+)`)},
 		{name: "torn database: a new run from the newest checkpoint file", tear: true, resumed: regexp.MustCompile(`continuing from checkpoint (\S+) \(step (\d+)\)`)},
 	}
 	for _, tt := range tests {

@@ -142,6 +142,9 @@ func Request(cfg *configs.Config, name string) (in *sm.CreateTrainingJobInput, w
 	} else {
 		channels = append(channels, c)
 	}
+	if cfg.Data.Root != "" && !isS3(cfg.Data.Root) {
+		warnings = append(warnings, fmt.Sprintf("data.root %q is not an s3:// URL: inside the job the images are looked for beside data.source", cfg.Data.Root))
+	}
 	var evalS3 []string
 	for _, v := range []string{cfg.Eval.NewtCSV, cfg.Eval.Images} {
 		if isS3(v) {

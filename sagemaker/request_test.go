@@ -29,6 +29,7 @@ var launchable = []string{
 	"sagemaker.role_arn=arn:aws:iam::123456789012:role/natssl",
 	"sagemaker.output_s3=s3://bkt/out",
 	"data.source=s3://bkt/inat21/train.json",
+	"data.root=",
 	"eval.newt_csv=s3://bkt/newt/newt2021_labels.csv",
 	"eval.images=s3://bkt/newt/newt2021_images.tar.gz",
 }
@@ -224,7 +225,7 @@ func TestRequestJSON(t *testing.T) {
 	if strings.Contains(string(b), "null") {
 		t.Errorf("unset fields printed:\n%s", b)
 	}
-	if hp := m["HyperParameters"].(map[string]any); hp["data.root"] != "" {
-		t.Errorf("empty hyperparameter data.root dropped: %v", hp["data.root"])
+	if hp, ok := m["HyperParameters"].(map[string]any)["data.s3.endpoint"]; !ok || hp != "" {
+		t.Errorf("empty hyperparameter data.s3.endpoint dropped: %v", hp)
 	}
 }
