@@ -169,6 +169,17 @@ func TestJobTrainsAndExportsTheModel(t *testing.T) {
 	if runs[0].Status != experiments.StatusFinished {
 		t.Errorf("run status %s, want FINISHED", runs[0].Status)
 	}
+	// The newt channel's suite scored the final checkpoint, recorded with the run.
+	evals, err := db.Evals(ctx, runs[0].ID)
+	if err != nil || len(evals) == 0 {
+		t.Errorf("NeWT evaluations in the exported database: %d, %v\n%s", len(evals), err, out)
+	}
+	for _, ev := range evals {
+		if ev.CheckpointStep != 4 {
+			t.Errorf("evaluation of step %d, want the final step 4: %+v", ev.CheckpointStep, ev)
+			break
+		}
+	}
 	// The checkpoints and the live database stay in the checkpoint folder SageMaker syncs.
 	if _, err := os.Stat(filepath.Join(base, "checkpoints", "natssl.db")); err != nil {
 		t.Errorf("tracker database not in checkpoints/: %v", err)

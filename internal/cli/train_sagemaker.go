@@ -31,8 +31,9 @@ type trainFunc func(ctx context.Context, cfg *configs.Config, j jobTrain) (check
 // trainInJob is natssl train inside a SageMaker training job. Outside one it returns ok false
 // and does nothing. Inside, it reads the job's files under /opt/ml (or SAGEMAKER_BASE_DIR),
 // loads the config with the hyperparameters as their layer, points it at the job's channels and
-// checkpoint folder, runs train, and then writes the model artefacts (first host only) or, on
-// any failure, the reason to /opt/ml/output/failure. err is train's error, or the job's.
+// checkpoint folder, runs train, and then (first host only) scores the final checkpoint on the
+// newt channel's suite when there is one and writes the model artefacts; on any failure it
+// writes the reason to /opt/ml/output/failure. err is train's error, or the job's.
 func (e *env) trainInJob(ctx context.Context, train trainFunc) (ok bool, err error) {
 	base, ok := sagemaker.Detect(os.Getenv)
 	if !ok {
@@ -50,6 +51,9 @@ func (e *env) trainInJob(ctx context.Context, train trainFunc) (ok bool, err err
 	}
 	if err := job.Apply(cfg); err != nil {
 		return true, failJob(job, err)
+	}
+	if e.Global.DB == "" {
+		e.Global.DB = cfg.Run.DB // what later steps (the NeWT evaluation) open, too
 	}
 	if err := os.MkdirAll(job.CheckpointDir(), 0o755); err != nil {
 		return true, failJob(job, fmt.Errorf("sagemaker: checkpoint folder: %w", err))
@@ -74,6 +78,14 @@ func (e *env) trainInJob(ctx context.Context, train trainFunc) (ok bool, err err
 	}
 	if !job.Leader() {
 		return true, nil
+	}
+	if _, ok := job.Channels[sagemaker.NewtChannel]; ok && checkpoint != "" {
+		// The evaluation adds to the run's record; the trained model is worth exporting
+		// without it, so its failure is reported but does not fail the job.
+		err := runEval(ctx, e, evalOptions{Checkpoint: checkpoint, NeWT: cfg.Eval.NewtCSV, Images: cfg.Eval.Images})
+		if err != nil {
+			fmt.Fprintf(e.Stderr, "natssl: NeWT evaluation of %s failed, the model is exported without it: %v\n", checkpoint, err)
+		}
 	}
 	if err := job.ExportModel(ctx, cfg, checkpoint, e.dbPath(cfg)); err != nil {
 		return true, failJob(job, err)
