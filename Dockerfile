@@ -14,10 +14,12 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN make build VERSION="${VERSION}" \
+# openblas: the trainer's sgemm through OpenBLAS (cgo) rather than pure-Go gonum.
+ARG TAGS=openblas
+RUN make build VERSION="${VERSION}" TAGS="${TAGS}" \
  && install -D -m 0755 bin/natssl /out/natssl
 
-# Run: the shared libraries natssl links, nothing else.
+# Run: the shared libraries natssl links (libsqlite3-0 for builds with TAGS="openblas libsqlite3").
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
