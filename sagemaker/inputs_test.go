@@ -20,6 +20,9 @@ func TestOpenReadsTheJobFiles(t *testing.T) {
 	if j.CurrentHost != "algo-2" || j.Rank() != 1 || j.HostCount() != 3 || j.Leader() {
 		t.Errorf("host %s rank %d of %d leader %v, want algo-2 rank 1 of 3, not leader", j.CurrentHost, j.Rank(), j.HostCount(), j.Leader())
 	}
+	if got, want := j.RunDir(), filepath.Join("testdata/job/checkpoints/algo-2"); got != want {
+		t.Errorf("RunDir() = %q, want %q: hosts share the checkpoint URI", got, want)
+	}
 	if s, n := j.Shard(); s != 1 || n != 3 {
 		t.Errorf("Shard() = %d, %d, want 1, 3", s, n)
 	}
@@ -44,7 +47,7 @@ func TestOpenWithoutOptionalFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(j.Hyperparameters) != 0 || len(j.Channels) != 0 || j.HostCount() != 1 || !j.Leader() {
+	if len(j.Hyperparameters) != 0 || len(j.Channels) != 0 || j.HostCount() != 1 || !j.Leader() || j.RunDir() != j.CheckpointDir() {
 		t.Errorf("job = %+v, want no overrides, no channels, one host that leads", j)
 	}
 }

@@ -83,6 +83,16 @@ func (j *Job) HyperparametersFile() string { return j.configFile("hyperparameter
 // a restart: checkpoints and the tracker database live here.
 func (j *Job) CheckpointDir() string { return filepath.Join(j.Base, "checkpoints") }
 
+// RunDir is where this host keeps its checkpoints and tracker database: the checkpoint folder,
+// or with several hosts a subfolder named after the host, since every host's checkpoint folder
+// is synced to the same S3 URI and restored whole on each.
+func (j *Job) RunDir() string {
+	if j.HostCount() > 1 {
+		return filepath.Join(j.CheckpointDir(), j.CurrentHost)
+	}
+	return j.CheckpointDir()
+}
+
 // ModelDir is the folder SageMaker uploads to the output path when the job ends.
 func (j *Job) ModelDir() string { return filepath.Join(j.Base, "model") }
 

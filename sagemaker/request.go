@@ -142,6 +142,9 @@ func Request(cfg *configs.Config, name string) (in *sm.CreateTrainingJobInput, w
 	} else {
 		channels = append(channels, c)
 	}
+	if s.InstanceCount > 1 {
+		warnings = append(warnings, fmt.Sprintf("sagemaker.instance_count %d: each host trains on its own 1/%d of the data and the hosts do not exchange gradients; only the first host's model is exported", s.InstanceCount, s.InstanceCount))
+	}
 	if cfg.Data.Root != "" && !isS3(cfg.Data.Root) {
 		warnings = append(warnings, fmt.Sprintf("data.root %q is not an s3:// URL: inside the job the images are looked for beside data.source", cfg.Data.Root))
 	}

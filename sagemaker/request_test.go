@@ -91,8 +91,8 @@ func TestRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(warnings) != 0 {
-		t.Errorf("warnings: %q", warnings)
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "sagemaker.instance_count 2: each host trains on its own 1/2 of the data") {
+		t.Errorf("warnings: %q, want one about the two hosts", warnings)
 	}
 	check := func(what, got, want string) {
 		t.Helper()

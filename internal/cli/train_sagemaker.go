@@ -55,7 +55,7 @@ func (e *env) trainInJob(ctx context.Context, train trainFunc) (ok bool, err err
 	if e.Global.DB == "" {
 		e.Global.DB = cfg.Run.DB // what later steps (the NeWT evaluation) open, too
 	}
-	if err := os.MkdirAll(job.CheckpointDir(), 0o755); err != nil {
+	if err := os.MkdirAll(job.RunDir(), 0o755); err != nil {
 		return true, failJob(job, fmt.Errorf("sagemaker: checkpoint folder: %w", err))
 	}
 	// A failure file left by an earlier attempt on this volume must not outlive a success.
@@ -68,11 +68,11 @@ func (e *env) trainInJob(ctx context.Context, train trainFunc) (ok bool, err err
 	}
 	shard, shards := job.Shard()
 	fmt.Fprintf(e.Stderr, "natssl: SageMaker job at %s: host %s (%d of %d), channels %v, checkpoints in %s\n",
-		job.Base, job.CurrentHost, job.Rank()+1, job.HostCount(), job.ChannelNames(), job.CheckpointDir())
+		job.Base, job.CurrentHost, job.Rank()+1, job.HostCount(), job.ChannelNames(), job.RunDir())
 	checkpoint, err := train(ctx, cfg, jobTrain{Shard: shard, Shards: shards, Resume: resume})
 	if err != nil {
 		if ctx.Err() != nil {
-			err = fmt.Errorf("stopped by a signal (a spot interruption or StopTrainingJob); the last checkpoint is in %s: %w", job.CheckpointDir(), err)
+			err = fmt.Errorf("stopped by a signal (a spot interruption or StopTrainingJob); the last checkpoint is in %s: %w", job.RunDir(), err)
 		}
 		return true, failJob(job, err)
 	}
@@ -111,7 +111,7 @@ func (e *env) jobResume(ctx context.Context, job *sagemaker.Job, db string) (str
 	fmt.Fprintf(e.Stderr, "natssl: the tracker database restored from the checkpoints is unusable (%v); kept as %s\n", bad, aside)
 	var newest *trainer.Checkpoint
 	var newestTime time.Time
-	err = filepath.WalkDir(job.CheckpointDir(), func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(job.RunDir(), func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.IsDir() {
 			return err
 		}
@@ -127,7 +127,7 @@ func (e *env) jobResume(ctx context.Context, job *sagemaker.Job, db string) (str
 		return nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("sagemaker: look for checkpoints in %s: %w", job.CheckpointDir(), err)
+		return "", fmt.Errorf("sagemaker: look for checkpoints in %s: %w", job.RunDir(), err)
 	}
 	if newest == nil {
 		return "auto", nil

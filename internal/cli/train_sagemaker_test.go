@@ -90,7 +90,7 @@ func TestTrainInJob(t *testing.T) {
 	if got.Train.LR != 0.125 || got.Model.Width != 8 {
 		t.Errorf("hyperparameters not applied: lr %v width %d", got.Train.LR, got.Model.Width)
 	}
-	if got.Data.Source != filepath.Join(base, "input/data/train") || got.Run.OutDir != filepath.Join(base, "checkpoints") {
+	if got.Data.Source != filepath.Join(base, "input/data/train") || got.Run.OutDir != filepath.Join(base, "checkpoints", "algo-1") {
 		t.Errorf("source %s out_dir %s", got.Data.Source, got.Run.OutDir)
 	}
 	if gotJob != (jobTrain{Shard: 0, Shards: 2, Resume: "auto"}) {
