@@ -83,9 +83,9 @@ func localPath(dir, prefix, uri string) string {
 }
 
 // Apply points cfg at the job's folders: data.source at the train channel, the NeWT suite at
-// the newt channel, run.out_dir and run.db into the host's folder of the checkpoint folder
-// (RunDir), so that both are synced to S3 and restored on a spot restart. An s3:// value that launch turned into a channel is
-// mapped to its copy inside the channel; without one, the channel's folder itself is used
+// the newt channel, run.out_dir and run.db at RunDir in the checkpoint folder, so that both are
+// synced to S3 and restored on a spot restart. An s3:// value that launch turned into a channel
+// is mapped to its copy inside the channel; without one, the channel's folder itself is used
 // (the suite's files are then found by their shape). It validates the result.
 func (j *Job) Apply(cfg *configs.Config) error {
 	cfg.Run.OutDir = j.RunDir()
