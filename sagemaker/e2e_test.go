@@ -246,11 +246,13 @@ func interrupt(t *testing.T, base string) string {
 		}
 	}
 	// SIGTERM, then SIGKILL 120 s later.
+	sent := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case err := <-done:
+		t.Logf("exited %s after SIGTERM", time.Since(sent).Round(time.Millisecond))
 		if err == nil {
 			t.Errorf("natssl train exited 0 after SIGTERM:\n%s", out)
 		}
