@@ -1,6 +1,3 @@
-// Package mototest starts a real AWS API endpoint on loopback for tests: moto_server, the
-// Python moto library's stand-alone server (SageMaker, S3, ...), as httptest starts an HTTP
-// server. moto_server and the aws CLI come with the machine's Python tools (see README).
 package mototest
 
 import (
