@@ -37,7 +37,10 @@ func (j *Job) WriteFailure(cause error) error {
 	if err := os.MkdirAll(filepath.Dir(j.FailurePath()), 0o755); err != nil {
 		return fmt.Errorf("sagemaker: write failure: %w", err)
 	}
-	return writeAtomic(j.FailurePath(), strings.NewReader(msg+"\n"))
+	if err := writeAtomic(j.FailurePath(), strings.NewReader(msg+"\n")); err != nil {
+		return fmt.Errorf("sagemaker: write failure: %w", err)
+	}
+	return nil
 }
 
 // Paragraph joins a multi-line message (configs reports one problem a line) into one line.
@@ -74,7 +77,7 @@ func (j *Job) ExportModel(ctx context.Context, cfg *configs.Config, checkpoint, 
 	}
 	if db != "" {
 		if err := BackupDB(ctx, db, filepath.Join(dir, ModelDB)); err != nil {
-			return fmt.Errorf("sagemaker: export model: %w", err)
+			return err
 		}
 	}
 	return nil
@@ -84,27 +87,27 @@ func (j *Job) ExportModel(ctx context.Context, cfg *configs.Config, checkpoint, 
 // including what is still in src's write-ahead log.
 func BackupDB(ctx context.Context, src, dst string) error {
 	if _, err := os.Stat(src); err != nil {
-		return fmt.Errorf("back up database %s: %w", src, err)
+		return fmt.Errorf("sagemaker: back up database %s: %w", src, err)
 	}
 	tmp := dst + ".tmp"
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("back up database %s: %w", src, err)
+		return fmt.Errorf("sagemaker: back up database %s: %w", src, err)
 	}
 	// mode=ro: the copy must never create or change the source.
 	h, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: src}).EscapedPath()+"?mode=ro&_busy_timeout=10000")
 	if err != nil {
-		return fmt.Errorf("back up database %s: %w", src, err)
+		return fmt.Errorf("sagemaker: back up database %s: %w", src, err)
 	}
 	defer h.Close()
 	if _, err := h.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("back up database %s to %s: %w", src, dst, err)
+		return fmt.Errorf("sagemaker: back up database %s to %s: %w", src, dst, err)
 	}
 	if err := syncFile(tmp); err != nil {
-		return fmt.Errorf("back up database %s: %w", src, err)
+		return fmt.Errorf("sagemaker: back up database %s: %w", src, err)
 	}
 	if err := os.Rename(tmp, dst); err != nil {
-		return fmt.Errorf("back up database %s: %w", src, err)
+		return fmt.Errorf("sagemaker: back up database %s: %w", src, err)
 	}
 	return nil
 }
@@ -119,15 +122,15 @@ func CheckDB(ctx context.Context, path string) error {
 	// mode=rw: never create the file; recovery of the write-ahead log runs as on any open.
 	h, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=rw&_busy_timeout=10000")
 	if err != nil {
-		return fmt.Errorf("check database %s: %w", path, err)
+		return fmt.Errorf("sagemaker: check database %s: %w", path, err)
 	}
 	defer h.Close()
 	var res string
 	if err := h.QueryRowContext(ctx, "PRAGMA quick_check").Scan(&res); err != nil {
-		return fmt.Errorf("check database %s: %w", path, err)
+		return fmt.Errorf("sagemaker: check database %s: %w", path, err)
 	}
 	if res != "ok" {
-		return fmt.Errorf("check database %s: %s", path, res)
+		return fmt.Errorf("sagemaker: check database %s: %s", path, res)
 	}
 	return nil
 }
@@ -138,7 +141,7 @@ func MoveAside(path, suffix string) (string, error) {
 	aside := path + "." + suffix
 	for _, ext := range []string{"", "-wal", "-shm"} {
 		if err := os.Rename(path+ext, aside+ext); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("move database %s aside: %w", path, err)
+			return "", fmt.Errorf("sagemaker: move database %s aside: %w", path, err)
 		}
 	}
 	return aside, nil
@@ -147,7 +150,7 @@ func MoveAside(path, suffix string) (string, error) {
 func copyFile(src, dst string) error {
 	f, err := os.Open(src)
 	if err != nil {
-		return fmt.Errorf("copy: %w", err)
+		return fmt.Errorf("copy %s: %w", src, err)
 	}
 	defer f.Close()
 	return writeAtomic(dst, f)
