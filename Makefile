@@ -6,7 +6,7 @@ LDFLAGS  := -X github.com/natssl/natssl/internal/cli.version=$(VERSION)
 BIN      := bin/natssl
 export CGO_ENABLED := 1
 
-.PHONY: build test bench demo lint fmt clean
+.PHONY: build test bench bench-augment photos demo lint fmt clean
 
 build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/natssl
@@ -25,6 +25,14 @@ demo: build
 	./$(BIN) version
 	./$(BIN) config validate --config smoke
 	./$(BIN) config print --config smoke
+
+# The iNat-like benchmark photo set (max side 500 px, quality 90) from Debian's wallpapers.
+PHOTOS ?= /tmp/natssl-photos
+photos:
+	scripts/make-photos.sh $(PHOTOS)
+
+bench-augment: photos
+	NATSSL_PHOTOS=$(PHOTOS) $(GO) test -tags '$(TAGS)' -run '^$$' -bench 'TwoViews|Stages|Decode' ./augment
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

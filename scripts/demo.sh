@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# make demo: the whole natssl job on real photographs of real objects (Fashion-MNIST, from
+# Debian's dataset-fashion-mnist), proving that self-supervision taught the encoder something:
+#   1. convert the dataset (iNat-style train.json + tar shards, and a NeWT-layout suite)
+#   2. score a random-init encoder on the suite (the baseline)
+#   3. train SimCLR with the default config (the demo recipe, 10-minute budget)
+#   4. score the trained encoder, and write the comparison report
+# Every result also lands in the tracker (runs/natssl.db): `natssl runs list`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-bin/natssl}
+DATA=${DATA:-data/fmnist}
+FMNIST=/usr/share/datasets/fashion-mnist
+REPORT=${REPORT:-runs/demo-report}
+EXTRA=("$@") # extra global flags, e.g. --set train.time_limit=2m
+
+say() { printf '\n== %s\n' "$*"; }
+json_field() { # json_field KEY: the value of a top-level string or number field of the JSON on stdin
+	sed -n 's/.*"'"$1"'": *"\{0,1\}\([^",}]*\)"\{0,1\}.*/\1/p' | head -1
+}
+
+if [ ! -f "$FMNIST/train-images-idx3-ubyte.gz" ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		say "installing Debian's dataset-fashion-mnist"
+		apt-get install -y dataset-fashion-mnist || { apt-get update && apt-get install -y dataset-fashion-mnist; }
+	else
+		echo "natssl demo: Fashion-MNIST is not installed; run: sudo apt-get install -y dataset-fashion-mnist" >&2
+		exit 1
+	fi
+fi
+
+if [ ! -f "$DATA/train.json" ] || [ ! -f "$DATA/newt/labels.csv" ]; then
+	say "converting Fashion-MNIST into $DATA"
+	"$BIN" data fashion-mnist --out "$DATA"
+fi
+
+say "evaluating a random-init encoder on the NeWT-layout suite"
+random_json=$("$BIN" eval --random-init --json "${EXTRA[@]}" | tail -1)
+random_id=$(json_field run_id <<<"$random_json")
+random_acc=$(json_field mean_accuracy <<<"$random_json")
+
+say "training SimCLR (the default config: $("$BIN" config print "${EXTRA[@]}" | sed -n 's/^  time_limit: //p') budget)"
+train_json=$("$BIN" train --json "${EXTRA[@]}" | tail -1)
+trained_id=$(json_field run_id <<<"$train_json")
+
+say "evaluating the trained encoder"
+trained_json=$("$BIN" eval --run "$trained_id" --json "${EXTRA[@]}" | tail -1)
+trained_acc=$(json_field mean_accuracy <<<"$trained_json")
+
+say "writing the comparison report"
+"$BIN" report "$random_id" "$trained_id" --out "$REPORT" "${EXTRA[@]}" >/dev/null
+
+gain=$(awk -v a="$trained_acc" -v b="$random_acc" 'BEGIN { printf "%+.2f", 100 * (a - b) }')
+printf '\nNeWT-style probe, mean accuracy over the tasks of the suite:\n'
+printf '  random init   %.4f   (run %s)\n' "$random_acc" "$random_id"
+printf '  SimCLR        %.4f   (run %s)\n' "$trained_acc" "$trained_id"
+printf '  gain          %s points\n' "$gain"
+printf 'report: %s/report.html (and report.md)\n' "$REPORT"
