@@ -154,13 +154,10 @@ func (s *ManifestSource) Manifest() *Manifest { return s.manifest }
 // Shards returns runs of entries, or one shard per archive for tar roots.
 func (s *ManifestSource) Shards() []Shard { return s.shards }
 
-// Len is the number of manifest entries; for tar roots, the members the manifest names.
-func (s *ManifestSource) Len(ctx context.Context) (int64, error) {
-	if len(s.shards) > 0 {
-		if _, ok := s.shards[0].(*tarShard); ok {
-			return countShards(ctx, s.shards)
-		}
-	}
+// Len is the number of manifest entries, the manifest being the authority on what an epoch
+// holds; entries missing from data.root are skipped (and counted) as the epoch is read. It
+// needs no pass over the data, which for iNat 2021's 224 GB train.tar.gz matters.
+func (s *ManifestSource) Len(context.Context) (int64, error) {
 	return int64(len(s.manifest.Images)), nil
 }
 
