@@ -119,6 +119,11 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trainer: read checkpoint: %w", err)
 	}
+	return decodeCheckpoint(data, path)
+}
+
+// decodeCheckpoint parses a checkpoint file's bytes; path is for messages.
+func decodeCheckpoint(data []byte, path string) (*Checkpoint, error) {
 	corrupt := func(why string) error {
 		return fmt.Errorf("%w: %s: %s", ErrCorruptCheckpoint, path, why)
 	}
@@ -149,7 +154,13 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 	for _, t := range c.Header.Tensors {
 		n := 1
 		for _, d := range t.Shape {
+			if d < 0 || d > len(r) {
+				return nil, corrupt(fmt.Sprintf("tensor %s has shape %v", t.Name, t.Shape))
+			}
 			n *= d
+			if n > len(r) {
+				return nil, corrupt("tensor " + t.Name + " past the end")
+			}
 		}
 		if 4*n > len(r) {
 			return nil, corrupt("tensor " + t.Name + " past the end")

@@ -2,14 +2,26 @@
 // resnet18-cifar, resnet18, resnet50) and the projection head, the NT-Xent loss over the
 // global batch of all data-parallel replicas, the optimizers (LARS, SGD, AdamW) with their
 // state, atomic checkpoints that resume a run exactly, and the training loop that logs to
-// a Tracker.
+// a Tracker. Encoder gives the frozen features the NeWT probe scores.
 //
-// One Gorgonia graph is built per entry of train.devices. On CPU each replica runs its own
-// tape machine on its own goroutine (a tape machine runs ops one at a time, so one graph
-// keeps one core busy); the replicas meet once per step inside the loss op, where their
-// embeddings are gathered so that every replica sees the negatives of all of them, and the
-// gradients are averaged before the optimizer step. Parameter values are shared by all
-// replica graphs, so the optimizer updates them once, in place.
+// Gorgonia builds the graphs, differentiates them symbolically and runs them on its tape
+// machine. The heavy layers are ops of this package (conv.go, batchnorm.go, linear.go):
+// Gorgonia's own Conv2d and BatchNorm spend most of a step outside BLAS (an image-major
+// im2col with a transpose after every conv, three ops and slow loops per batch norm), its
+// matrix-product gradient picks a wrong buffer shape when the batch equals a layer width,
+// and its BatchNorm zeroes its running statistics when training is switched on. The
+// convolutions and linear layers call the BLAS Gorgonia is set to use: gonum's pure Go by
+// default, OpenBLAS with -tags openblas (blas_openblas.go, cgo, -lopenblas).
+//
+// One graph is built per entry of train.devices (engine.go is the one place that maps a
+// device to a machine, where a CUDA build plugs in). On CPU each replica runs its tape
+// machine on its own goroutine, so [cpu, cpu] keeps two cores busy. The replicas meet once
+// per step inside the loss op (gather.go): their embeddings are gathered so that every
+// replica sees the negatives of all of them, the loss and its gradient are computed once
+// over the global batch, and each replica back-propagates its share; the summed parameter
+// gradients are those of one replica on the whole batch (each replica's batch norm uses its
+// own share's statistics, as SimCLR without global BN does). Parameter values are shared by
+// all replica graphs, so the optimizer updates them once, in place.
 //
 // The trainer engineer owns this package. The loader feeds it through the Source
 // interface (internal/cli adapts *loader.Loader), and *experiments.Run satisfies Tracker.

@@ -203,15 +203,14 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 	start := time.Now()
 	lastBeat := start
 	var (
-		reason      StopReason
-		images      int64
-		winStart    = start
-		winImages   int64
-		winWait     time.Duration
-		winLossSum  float64
-		winLossN    int
-		imagesPerS  float64
-		lastLogStep = t.step
+		reason     StopReason
+		images     int64
+		winStart   = start
+		winImages  int64
+		winWait    time.Duration
+		winLossSum float64
+		winLossN   int
+		imagesPerS float64
 	)
 	for t.step < t.total {
 		if ctx.Err() != nil {
@@ -230,7 +229,7 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 				reason = StopCanceled
 				break
 			}
-			return t.fail(bg, fmt.Errorf("trainer: step %d: next batch: %w", t.step+1, err))
+			return t.fail(fmt.Errorf("trainer: step %d: next batch: %w", t.step+1, err))
 		}
 		if b.N != cfg.Data.BatchSize {
 			// The graphs have a fixed batch: a short batch (the end of an epoch, or one that
@@ -251,10 +250,10 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 				reason = StopCanceled
 				break
 			}
-			return t.fail(bg, fmt.Errorf("trainer: step %d: %w", t.step+1, err))
+			return t.fail(fmt.Errorf("trainer: step %d: %w", t.step+1, err))
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return t.fail(bg, fmt.Errorf("trainer: step %d: %w (%v); the last good checkpoint is %s",
+			return t.fail(fmt.Errorf("trainer: step %d: %w (%v); the last good checkpoint is %s",
 				t.step+1, ErrNonFinite, loss, orNone(t.lastCkpt)))
 		}
 		lr := schedule(t.peak, int(t.step), cfg.Train.WarmupSteps, int(t.total))
@@ -283,9 +282,8 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 			if err := t.logMetrics(bg, m); err != nil {
 				return nil, err
 			}
-			winStart, winImages, winWait, winLossSum, winLossN, lastLogStep = now, 0, 0, 0, 0, t.step
+			winStart, winImages, winWait, winLossSum, winLossN = now, 0, 0, 0, 0
 		}
-		_ = lastLogStep
 		if t.opt.Tracker != nil && now.Sub(lastBeat) >= heartbeatEvery {
 			if err := t.opt.Tracker.Heartbeat(bg); err != nil {
 				return nil, fmt.Errorf("trainer: heartbeat: %w", err)
@@ -329,8 +327,8 @@ func orNone(s string) string {
 	return s
 }
 
-// fail returns err after flushing what the tracker has; the last checkpoint stays as it is.
-func (t *training) fail(ctx context.Context, err error) (*Result, error) {
+// fail returns err with the progress so far; the last checkpoint stays as it is.
+func (t *training) fail(err error) (*Result, error) {
 	return &Result{Step: t.step, Loss: t.loss, Checkpoint: t.lastCkpt}, err
 }
 
