@@ -240,6 +240,13 @@ func (r *s3Stream) reopen() error {
 	if r.size < 0 && r.off == 0 && out.ContentLength != nil {
 		r.size = *out.ContentLength
 	}
+	if r.off > 0 && !strings.HasPrefix(aws.ToString(out.ContentRange), fmt.Sprintf("bytes %d-", r.off)) {
+		// A server that ignored the Range sends the object from its start: skip what we have.
+		if _, err := io.CopyN(io.Discard, out.Body, r.off); err != nil {
+			out.Body.Close()
+			return fmt.Errorf("loader: get %s: skip to byte %d: %w", r.s.uri(r.key), r.off, err)
+		}
+	}
 	r.body = out.Body
 	return nil
 }
