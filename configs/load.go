@@ -190,7 +190,9 @@ func readFile(name string) ([]byte, string, error) {
 	if err == nil {
 		return data, name, nil
 	}
-	if errors.Is(err, os.ErrNotExist) && !strings.ContainsRune(name, filepath.Separator) {
+	// A bare name that is not a readable file (absent, or a folder such as the repository's
+	// fmnist/ package) names an embedded preset.
+	if st, serr := os.Stat(name); (errors.Is(err, os.ErrNotExist) || serr == nil && st.IsDir()) && !strings.ContainsRune(name, filepath.Separator) {
 		if b, ok := Preset(strings.TrimSuffix(name, ".yaml")); ok {
 			return b, "preset " + strings.TrimSuffix(name, ".yaml"), nil
 		}

@@ -216,6 +216,14 @@ func TestPresets(t *testing.T) {
 	if err != nil || c.Run.Name != "local" {
 		t.Fatalf("file named smoke: name=%v err=%v, want local", c.Run.Name, err)
 	}
+	// A folder of a preset's name (the repository has fmnist/) does not hide the preset.
+	if err := os.Mkdir("fmnist", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Load(Sources{File: "fmnist", Env: []string{}})
+	if err != nil || c.Run.Name != "fmnist-simclr" {
+		t.Fatalf("preset fmnist beside a folder fmnist: name=%v err=%v", c.Run.Name, err)
+	}
 	_, err = Load(Sources{File: "no-such-preset", Env: []string{}})
 	if err == nil || !strings.Contains(err.Error(), "no embedded preset") {
 		t.Errorf("unknown preset error = %v", err)
