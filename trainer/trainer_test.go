@@ -3,6 +3,7 @@ package trainer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,10 +68,18 @@ func (f *fixedSource) Next(ctx context.Context) (*Batch, error) {
 func (f *fixedSource) Position() Position { return Position{} }
 
 // TestExactResume: a run resumed from its step-3 checkpoint takes bit-for-bit the steps
-// the uninterrupted run took, and records its checkpoints in a real tracker.
+// the uninterrupted run took, and records its checkpoints in a real tracker. With two
+// replicas too: each computes independently and the gather sums in a fixed order.
 func TestExactResume(t *testing.T) {
+	for _, devices := range [][]string{{"cpu"}, {"cpu", "cpu"}} {
+		t.Run(fmt.Sprintf("%d replicas", len(devices)), func(t *testing.T) { testExactResume(t, devices) })
+	}
+}
+
+func testExactResume(t *testing.T, devices []string) {
 	ctx := context.Background()
 	cfg := tinyConfig()
+	cfg.Train.Devices = devices
 	cfg.Train.Steps = 7
 	newSrc := func(start Position) *synthSource {
 		return &synthSource{batch: 8, size: 8, seed: 5, perEpoch: 20, pos: start}
