@@ -16,12 +16,19 @@ import (
 // im2col matrix is channel-major (C·k·k × N·OH·OW), so one sgemm gives the output channel by
 // channel, and a block copy puts it in NCHW. The matrix is kept for the weight gradient.
 type convOp struct {
-	n, c, h, w     int
-	o, k, s, p     int
-	oh, ow         int
-	firstLayer     bool // the input is data: no input gradient
-	col            []float32
-	out2, out, dy2 []float32
+	n, c, h, w int
+	o, k, s, p int
+	oh, ow     int
+	firstLayer bool // the input is data: no input gradient
+	col        []float32
+	out2, out  []float32
+	sc         *convScratch
+}
+
+// convScratch holds the buffers that a graph's convolutions use only within one op, and so
+// can share: ops of one tape machine run one at a time.
+type convScratch struct {
+	dy2, dcol []float32
 }
 
 var (
@@ -29,8 +36,8 @@ var (
 	_ G.SDOp = (*convOp)(nil)
 )
 
-func newConvOp(xShape tensor.Shape, out, k, stride, pad int, first bool) *convOp {
-	op := &convOp{n: xShape[0], c: xShape[1], h: xShape[2], w: xShape[3], o: out, k: k, s: stride, p: pad, firstLayer: first}
+func newConvOp(xShape tensor.Shape, out, k, stride, pad int, first bool, sc *convScratch) *convOp {
+	op := &convOp{n: xShape[0], c: xShape[1], h: xShape[2], w: xShape[3], o: out, k: k, s: stride, p: pad, firstLayer: first, sc: sc}
 	op.oh = (op.h+2*pad-k)/stride + 1
 	op.ow = (op.w+2*pad-k)/stride + 1
 	return op
@@ -164,13 +171,14 @@ func (op *convOp) col2im(dcol, dx []float32) {
 // dyMatrix lays the output gradient out channel-major (O × N·OH·OW), as the forward sgemm made it.
 func (op *convOp) dyMatrix(dy []float32) []float32 {
 	cols, hw := op.colCols(), op.oh*op.ow
-	op.dy2 = grow(op.dy2, op.o*cols)
+	op.sc.dy2 = grow(op.sc.dy2, op.o*cols)
+	d := op.sc.dy2
 	for n := 0; n < op.n; n++ {
 		for o := 0; o < op.o; o++ {
-			copy(op.dy2[o*cols+n*hw:][:hw], dy[(n*op.o+o)*hw:][:hw])
+			copy(d[o*cols+n*hw:][:hw], dy[(n*op.o+o)*hw:][:hw])
 		}
 	}
-	return op.dy2
+	return d
 }
 
 func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
@@ -193,7 +201,7 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 type convGradOp struct {
 	conv *convOp
 	wrtW bool
-	dcol []float32 // the column gradient, or dw
+	dw   []float32
 	dx   []float32
 }
 
@@ -219,16 +227,17 @@ func (op *convGradOp) Do(vals ...G.Value) (G.Value, error) {
 	d := c.dyMatrix(vals[1].Data().([]float32))
 	rows, cols := c.colRows(), c.colCols()
 	if op.wrtW {
-		op.dcol = grow(op.dcol, c.o*rows)
-		dw := op.dcol
+		op.dw = grow(op.dw, c.o*rows)
+		dw := op.dw
 		G.WhichBLAS().Sgemm(blas.NoTrans, blas.Trans, c.o, rows, cols, 1, d, cols, c.col, cols, 0, dw, rows)
 		return tensor.New(tensor.WithShape(c.o, c.c, c.k, c.k), tensor.WithBacking(dw)), nil
 	}
-	op.dcol = grow(op.dcol, rows*cols)
-	G.WhichBLAS().Sgemm(blas.Trans, blas.NoTrans, rows, cols, c.o, 1, w, rows, d, cols, 0, op.dcol, cols)
+	c.sc.dcol = grow(c.sc.dcol, rows*cols)
+	dcol := c.sc.dcol
+	G.WhichBLAS().Sgemm(blas.Trans, blas.NoTrans, rows, cols, c.o, 1, w, rows, d, cols, 0, dcol, cols)
 	op.dx = grow(op.dx, c.n*c.c*c.h*c.w)
 	dx := op.dx
-	c.col2im(op.dcol, dx)
+	c.col2im(dcol, dx)
 	return tensor.New(tensor.WithShape(c.n, c.c, c.h, c.w), tensor.WithBacking(dx)), nil
 }
 

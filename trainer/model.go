@@ -27,6 +27,8 @@ type builder struct {
 	bnOps  []*bnOp
 	bnSt   []*bnStats
 	flops  float64 // multiply-adds ×2 of the convolutions and linear layers, forward + backward
+
+	scratch *convScratch // shared by the graph's convolutions
 }
 
 func (b *builder) param(name string, kind paramKind, fanIn int, shape ...int) *G.Node {
@@ -40,7 +42,10 @@ func (b *builder) param(name string, kind paramKind, fanIn int, shape ...int) *G
 func (b *builder) conv(x *G.Node, name string, out, k, stride, pad int) *G.Node {
 	in := x.Shape()[1]
 	w := b.param(name+".w", kindWeight, in*k*k, out, in, k, k)
-	op := newConvOp(x.Shape(), out, k, stride, pad, x == b.input)
+	if b.scratch == nil {
+		b.scratch = &convScratch{}
+	}
+	op := newConvOp(x.Shape(), out, k, stride, pad, x == b.input, b.scratch)
 	fwd := 2 * float64(op.n*op.o*op.oh*op.ow) * float64(in*k*k)
 	b.flops += fwd * 2 // forward and the weight gradient
 	if !op.firstLayer {

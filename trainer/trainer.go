@@ -211,6 +211,7 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		winLossSum float64
 		winLossN   int
 		imagesPerS float64
+		stepEpoch  = t.pos.Epoch // epoch of the last full batch (or where the data starts)
 	)
 	for t.step < t.total {
 		if ctx.Err() != nil {
@@ -234,6 +235,12 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		if b.N != cfg.Data.BatchSize {
 			// The graphs have a fixed batch: a short batch (the end of an epoch, or one that
 			// lost corrupt images) is left out, as PyTorch's drop_last does.
+			if b.Epoch >= stepEpoch+2 {
+				if b.Release != nil {
+					b.Release()
+				}
+				return t.fail(fmt.Errorf("trainer: two epochs went by without one full batch of data.batch_size %d (the last had %d images): the data set is smaller than a batch, or most of its images are being skipped", cfg.Data.BatchSize, b.N))
+			}
 			t.incomplete++
 			if b.Release != nil {
 				b.Release()
@@ -260,6 +267,7 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		t.optim.step(t.net.params, t.net.grads, lr)
 		t.step++
 		t.epoch, t.loss, t.pos = b.Epoch, loss, t.opt.Source.Position()
+		stepEpoch = b.Epoch
 		images += int64(b.N)
 		winImages += int64(b.N)
 		winLossSum += loss

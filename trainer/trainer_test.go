@@ -288,3 +288,11 @@ func TestKeepCheckpoints(t *testing.T) {
 		t.Fatalf("kept %v", names)
 	}
 }
+
+func TestDataSmallerThanABatch(t *testing.T) {
+	cfg := tinyConfig()
+	res, err := Train(context.Background(), Options{Config: cfg, Source: &synthSource{batch: 8, size: 8, seed: 1, perEpoch: 5}, CheckpointDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "without one full batch") || res.Step != 0 {
+		t.Fatalf("result %+v, error %v", res, err)
+	}
+}
