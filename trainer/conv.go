@@ -46,8 +46,6 @@ func newConvOp(xShape tensor.Shape, out, k, stride, pad int, first bool, sc *con
 func (op *convOp) colRows() int { return op.c * op.k * op.k }
 func (op *convOp) colCols() int { return op.n * op.oh * op.ow }
 
-func t4() G.TensorType { return G.TensorType{Dims: 4, Of: tensor.Float32} }
-
 func (op *convOp) Arity() int    { return 2 }
 func (op *convOp) Type() hm.Type { return hm.NewFnType(t4(), t4(), t4()) }
 func (op *convOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
@@ -241,10 +239,3 @@ func (op *convGradOp) Do(vals ...G.Value) (G.Value, error) {
 	return tensor.New(tensor.WithShape(c.n, c.c, c.h, c.w), tensor.WithBacking(dx)), nil
 }
 
-// grow returns b resized to n, reusing its storage when it is large enough.
-func grow(b []float32, n int) []float32 {
-	if cap(b) >= n {
-		return b[:n]
-	}
-	return make([]float32, n)
-}

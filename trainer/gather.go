@@ -164,8 +164,3 @@ func (op *lossGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "ntxent-grad-%p-%d
 func (op *lossGradOp) Hashcode() uint32      { return hashOf(op) }
 func (op *lossGradOp) String() string        { return fmt.Sprintf("NTXentGrad{replica %d}", op.r) }
 
-func hashOf(op G.Op) uint32 {
-	h := fnvNew()
-	op.WriteHash(h)
-	return h.Sum32()
-}

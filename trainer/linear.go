@@ -45,9 +45,6 @@ var (
 	_ G.SDOp = (*poolOp)(nil)
 )
 
-func t2() G.TensorType { return G.TensorType{Dims: 2, Of: tensor.Float32} }
-func t1() G.TensorType { return G.TensorType{Dims: 1, Of: tensor.Float32} }
-
 func (op *linearOp) Arity() int    { return 3 }
 func (op *linearOp) Type() hm.Type { return hm.NewFnType(t2(), t2(), t1(), t2()) }
 func (op *linearOp) InferShape(...G.DimSizer) (tensor.Shape, error) {

@@ -3,6 +3,8 @@ package trainer
 import (
 	"context"
 	"fmt"
+	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -116,3 +118,7 @@ func (s *synthSource) Next(ctx context.Context) (*Batch, error) {
 }
 
 func (s *synthSource) Position() Position { return s.pos }
+
+var ioEOF = io.EOF
+
+func nan() float64 { return math.NaN() }

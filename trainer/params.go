@@ -2,7 +2,6 @@ package trainer
 
 import (
 	"fmt"
-	"hash"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
@@ -145,5 +144,3 @@ func initParam(data []float32, kind paramKind, fanIn int, seed int64, name strin
 		data[i] = float32((2*rng.Float64() - 1) * bound)
 	}
 }
-
-func fnvNew() hash.Hash32 { return fnv.New32a() }
