@@ -238,4 +238,3 @@ func (op *convGradOp) Do(vals ...G.Value) (G.Value, error) {
 	c.col2im(dcol, dx)
 	return tensor.New(tensor.WithShape(c.n, c.c, c.h, c.w), tensor.WithBacking(dx)), nil
 }
-

@@ -163,4 +163,3 @@ func (op *lossGradOp) OverwritesInput() int  { return -1 }
 func (op *lossGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "ntxent-grad-%p-%d", op.g, op.r) }
 func (op *lossGradOp) Hashcode() uint32      { return hashOf(op) }
 func (op *lossGradOp) String() string        { return fmt.Sprintf("NTXentGrad{replica %d}", op.r) }
-
