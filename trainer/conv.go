@@ -101,19 +101,32 @@ func (op *convOp) im2col(x []float32) {
 							op.rowS1(d, src, kj)
 							continue
 						}
-						for ox := range d {
-							ix := ox*op.s - op.p + kj
-							if ix < 0 || ix >= op.w {
-								d[ox] = 0
-							} else {
-								d[ox] = src[ix]
-							}
+						lo, hi := op.validX(kj)
+						clear(d[:lo])
+						for ox := lo; ox < hi; ox++ {
+							d[ox] = src[ox*op.s-op.p+kj]
 						}
+						clear(d[hi:])
 					}
 				}
 			}
 		}
 	}
+}
+
+// validX is the range [lo, hi) of output columns whose input column ox·s − p + kj lies
+// inside the image.
+func (op *convOp) validX(kj int) (lo, hi int) {
+	off := kj - op.p
+	if off < 0 {
+		lo = (-off + op.s - 1) / op.s
+	}
+	hi = (op.w-1-off)/op.s + 1
+	if op.w-1-off < 0 {
+		hi = 0
+	}
+	hi = min(hi, op.ow)
+	return lo, max(hi, lo)
 }
 
 // rowS1 is one output row of im2col at stride 1: a shifted copy with zero edges.
@@ -153,11 +166,16 @@ func (op *convOp) col2im(dcol, dx []float32) {
 						}
 						d := img[iy*op.w:][:op.w]
 						s := src[oy*op.ow:][:op.ow]
-						for ox, v := range s {
-							ix := ox*op.s - op.p + kj
-							if ix >= 0 && ix < op.w {
-								d[ix] += v
+						lo, hi := op.validX(kj)
+						if op.s == 1 {
+							dd := d[lo+kj-op.p : hi+kj-op.p]
+							for i, v := range s[lo:hi] {
+								dd[i] += v
 							}
+							continue
+						}
+						for ox := lo; ox < hi; ox++ {
+							d[ox*op.s-op.p+kj] += s[ox]
 						}
 					}
 				}
