@@ -1,6 +1,6 @@
 # natssl — the two set-up commands are `make demo` and `make test`.
 GO       ?= go
-TAGS     ?=
+TAGS     ?= openblas
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/natssl/natssl/internal/cli.version=$(VERSION)
 BIN      := bin/natssl
