@@ -117,6 +117,10 @@ type TrainRun struct {
 // reopens, to resume) the run, trains, and marks the run FINISHED, KILLED (a signal) or
 // FAILED. The result holds the final checkpoint.
 func (e *env) runTraining(ctx context.Context, cfg *configs.Config, o TrainRun) (*trainer.Result, error) {
+	if o.Shards > 1 {
+		// Hosts would each train their own model on their shard: refuse rather than do that.
+		return nil, usageErr(fmt.Errorf("train: %d hosts: training across hosts needs a cross-host gradient all-reduce, which natssl does not have; use one host (sagemaker.instance_count 1) with one replica per device in train.devices", o.Shards))
+	}
 	db, err := experiments.Open(ctx, e.dbPath(cfg))
 	if err != nil {
 		return nil, err
@@ -340,8 +344,8 @@ func newTrainProgress(w io.Writer, total int64, logEvery int) *trainProgress {
 
 func (p *trainProgress) step(s trainer.StepInfo) {
 	if p.bar != nil {
-		p.bar.Describe(fmt.Sprintf("train loss %.4f  %.0f img/s", s.Loss, s.ImagesPerS))
 		_ = p.bar.Set64(s.Step)
+		p.bar.Describe(fmt.Sprintf("train loss %.4f  %.0f img/s", s.Loss, s.ImagesPerS))
 		return
 	}
 	if s.Step%p.logEvery == 0 || s.Step == s.Total || s.Step == 1 {

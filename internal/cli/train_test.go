@@ -127,6 +127,18 @@ func TestTrainResumeRefusals(t *testing.T) {
 
 // TestTrainCancelMarksKilled cancels natssl train (as SIGINT does through the root
 // command's context) once it has logged a step: the run ends KILLED with a checkpoint.
+func TestTrainRefusesManyHosts(t *testing.T) {
+	e := &env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Global: &globalOptions{}}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.runTraining(context.Background(), cfg, TrainRun{Shard: 1, Shards: 2})
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), "all-reduce") {
+		t.Fatalf("error %v (exit %d), want a usage error about hosts", err, exitCode(err))
+	}
+}
+
 func TestTrainCancelMarksKilled(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
