@@ -1,6 +1,7 @@
 # natssl — the two set-up commands are `make demo` and `make test`.
 GO       ?= go
-TAGS     ?= openblas
+# OpenBLAS when Debian's libopenblas-dev is there (2-3x faster training), else gonum's pure-Go BLAS.
+TAGS     ?= $(shell pkg-config --exists openblas 2>/dev/null && echo openblas)
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/natssl/natssl/internal/cli.version=$(VERSION)
 BIN      := bin/natssl

@@ -55,8 +55,12 @@ func TestEndToEnd(t *testing.T) {
 	}
 	lastJSON(step("eval --random-init", "eval", "--random-init", "--json"), &random)
 
-	step("train", "train", "--set", "run.name=e2e-trained", "--set", "train.steps=4",
-		"--set", "train.checkpoint_every=2", "--set", "train.warmup_steps=1")
+	var finished struct {
+		RunID string `json:"run_id"`
+		Steps int64  `json:"steps"`
+	}
+	lastJSON(step("train", "train", "--json", "--set", "run.name=e2e-trained", "--set", "train.steps=4",
+		"--set", "train.checkpoint_every=2", "--set", "train.warmup_steps=1"), &finished)
 
 	ctx := context.Background()
 	tr, err := experiments.OpenExisting(ctx, db)
@@ -69,6 +73,9 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("trained run in the tracker: %v, %v", runs, err)
 	}
 	trained := runs[0]
+	if finished.RunID != trained.ID || finished.Steps != 4 {
+		t.Errorf("train --json says run %s, %d steps; the tracker has %s", finished.RunID, finished.Steps, trained.ID)
+	}
 	if trained.Status != experiments.StatusFinished || trained.Steps != 4 {
 		t.Errorf("trained run: status %s, %d steps; want FINISHED, 4", trained.Status, trained.Steps)
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ func init() { addCommand(newTrainCmd) }
 type trainOptions struct {
 	Resume      string
 	ResumeForce bool
+	JSON        bool
 }
 
 func newTrainCmd(e *env) *cobra.Command {
@@ -63,12 +65,13 @@ a unique prefix), or a checkpoint file. A config that changes the maths is refus
 			if err != nil {
 				return err
 			}
-			_, err = e.runTraining(ctx, cfg, TrainRun{Resume: o.Resume, Force: o.ResumeForce, Command: commandLine()})
+			_, err = e.runTraining(ctx, cfg, TrainRun{Resume: o.Resume, Force: o.ResumeForce, Command: commandLine(), JSON: o.JSON})
 			return err
 		},
 	}
 	cmd.Flags().StringVar(&o.Resume, "resume", "", "continue a run: auto, RUN_ID (or prefix), or a checkpoint file")
 	cmd.Flags().BoolVar(&o.ResumeForce, "resume-force", false, "resume even if the config changes the maths")
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the finished run as one JSON object on the last line of stdout")
 	return cmd
 }
 
@@ -111,6 +114,8 @@ type TrainRun struct {
 	// CheckpointDir overrides <run.out_dir>/<run id>/checkpoints.
 	CheckpointDir string
 	Command       string
+	// JSON prints the finished run as one JSON line on stdout, for scripts (make demo).
+	JSON bool
 }
 
 // runTraining trains cfg as a tracked run: it opens the tracker and the data, creates (or
@@ -168,6 +173,20 @@ func (e *env) runTraining(ctx context.Context, cfg *configs.Config, o TrainRun) 
 	}
 	fmt.Fprintf(e.Stderr, "natssl: run %s finished (%s): %d steps, loss %.4f, %s; checkpoint %s\n",
 		run.ID(), res.Reason, res.Step, res.Loss, res.Elapsed.Round(time.Second), res.Checkpoint)
+	if o.JSON {
+		b, err := json.Marshal(struct {
+			RunID      string  `json:"run_id"`
+			Steps      int64   `json:"steps"`
+			Loss       float64 `json:"loss"`
+			Reason     string  `json:"reason"`
+			ElapsedS   float64 `json:"elapsed_s"`
+			Checkpoint string  `json:"checkpoint"`
+		}{run.ID(), int64(res.Step), float64(res.Loss), string(res.Reason), res.Elapsed.Seconds(), res.Checkpoint})
+		if err != nil {
+			return res, err
+		}
+		fmt.Fprintln(e.Stdout, string(b))
+	}
 	return res, nil
 }
 
@@ -180,6 +199,7 @@ func (e *env) trainRun(ctx context.Context, cfg *configs.Config, o TrainRun, run
 		}
 		return nil, err
 	}
+	defer src.Close()
 	var start loader.Position
 	if resume != nil {
 		start = loader.Position(resume.Header.Position)
