@@ -21,11 +21,12 @@ test:
 bench:
 	$(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchmem ./...
 
-# Until the end-to-end demo lands: the smoke preset through the commands that exist.
+# The main job end to end on real images (Fashion-MNIST from Debian): data conversion, a
+# random-init probe, SimCLR training for the demo budget, a probe of the trained encoder and the
+# comparison report; ends with the headline. DEMO_FLAGS passes extra flags, e.g.
+# DEMO_FLAGS='--set train.time_limit=3m'.
 demo: build
-	./$(BIN) version
-	./$(BIN) config validate --config smoke
-	./$(BIN) config print --config smoke
+	scripts/demo.sh $(DEMO_FLAGS)
 
 # The iNat-like benchmark photo set (max side 500 px, quality 90) from Debian's wallpapers.
 PHOTOS ?= /tmp/natssl-photos
