@@ -55,7 +55,8 @@ func delta(d float64) cell {
 	return cell{Text: "±0", Class: "num"}
 }
 
-func fmtDuration(d time.Duration) string {
+// FormatDuration rounds d for people: 42s, 3m07s, 2h05m.
+func FormatDuration(d time.Duration) string {
 	switch {
 	case d < time.Minute:
 		return fmt.Sprintf("%ds", int(d.Round(time.Second).Seconds()))
@@ -107,7 +108,7 @@ func (rep *Report) sections() []section {
 			status.Class = "mark"
 		}
 		t.Rows = append(t.Rows, []cell{text(label), text(shortID(r.ID)), status,
-			text(r.StartedAt.UTC().Format("2006-01-02 15:04")), num(fmtDuration(r.Duration())), num(fmtCount(r.Steps)),
+			text(r.StartedAt.UTC().Format("2006-01-02 15:04")), num(FormatDuration(r.Duration())), num(fmtCount(r.Steps)),
 			num(fmtCount(r.ImagesSeen)), text(r.Host), text(shortCommit(r.GitCommit, r.Tags["git_dirty"] == "true"))})
 		for _, m := range r.Marks() {
 			runs.Marks = append(runs.Marks, fmt.Sprintf("⚠ %s: %s", r.Label, m))

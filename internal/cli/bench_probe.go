@@ -47,12 +47,7 @@ func newBenchProbeCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if o.NeWT == "" {
-				o.NeWT = cfg.Eval.NewtCSV
-			}
-			if o.Images == "" {
-				o.Images = cfg.Eval.Images
-			}
+			o.NeWT, o.Images = suitePaths(cfg, o.NeWT, o.Images)
 			if o.NeWT == "" || o.Images == "" {
 				return usageErr(errors.New("bench probe: give --newt CSV and --images DIR|TAR.gz (or set eval.newt_csv and eval.images)"))
 			}

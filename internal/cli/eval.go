@@ -90,12 +90,7 @@ func runEval(ctx context.Context, e *env, o evalOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.NeWT == "" {
-		o.NeWT = cfg.Eval.NewtCSV
-	}
-	if o.Images == "" {
-		o.Images = cfg.Eval.Images
-	}
+	o.NeWT, o.Images = suitePaths(cfg, o.NeWT, o.Images)
 	if o.Classifier == "" {
 		o.Classifier = cfg.Eval.Classifier
 	}
@@ -355,4 +350,16 @@ func configYAML(cfg *configs.Config) string {
 		return ""
 	}
 	return string(b)
+}
+
+// suitePaths fills the NeWT labels CSV and images from the config's eval section where the
+// flags left them empty.
+func suitePaths(cfg *configs.Config, newt, images string) (string, string) {
+	if newt == "" {
+		newt = cfg.Eval.NewtCSV
+	}
+	if images == "" {
+		images = cfg.Eval.Images
+	}
+	return newt, images
 }

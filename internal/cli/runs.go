@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/report"
 )
 
 func init() { addCommand(newRunsCmd) }
@@ -96,7 +97,7 @@ func runsList(ctx context.Context, db *experiments.DB, w io.Writer, opt runsOpti
 			newt = fmt.Sprintf("%.4f", r.NeWT.Mean)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", shortID(r.ID), orDash(r.Name), r.DisplayStatus(),
-			r.StartedAt.Local().Format("2006-01-02 15:04"), formatDuration(r.Duration()), r.Steps, loss, newt)
+			r.StartedAt.Local().Format("2006-01-02 15:04"), report.FormatDuration(r.Duration()), r.Steps, loss, newt)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -134,7 +135,7 @@ func runsShow(ctx context.Context, db *experiments.DB, idOrPrefix string, w io.W
 		field("ended", rec.EndedAt.Local().Format(time.RFC3339))
 	}
 	field("heartbeat", rec.HeartbeatAt.Local().Format(time.RFC3339))
-	field("duration", formatDuration(rec.Duration()))
+	field("duration", report.FormatDuration(rec.Duration()))
 	field("steps", fmt.Sprint(rec.Steps))
 	field("seed", fmt.Sprint(rec.Seed))
 	field("git commit", rec.GitCommit)
@@ -233,20 +234,6 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// formatDuration rounds d for people: 42s, 3m07s, 2h05m.
-func formatDuration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Round(time.Second).Seconds()))
-	case d < time.Hour:
-		d = d.Round(time.Second)
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	default:
-		d = d.Round(time.Minute)
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	}
 }
 
 func writeJSON(w io.Writer, v any) error {
