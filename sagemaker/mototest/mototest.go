@@ -40,7 +40,7 @@ func Start(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
-		t.Fatalf("moto_server is not on PATH: install it with `pip install 'moto[server]'` (the tests need a real SageMaker API endpoint): %v", err)
+		t.Fatalf("moto_server is not on PATH (it comes with the machine's Python tools; .ci/run puts the pyenv shims on PATH): the tests need a real SageMaker API endpoint: %v", err)
 	}
 	port, err := freePort()
 	if err != nil {
