@@ -7,7 +7,7 @@
 FROM golang:1.26-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libturbojpeg0-dev libopenblas-dev libsqlite3-dev pkg-config \
+      libjpeg-dev libopenblas-dev libsqlite3-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -23,7 +23,7 @@ RUN make build VERSION="${VERSION}" TAGS="${TAGS}" \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libturbojpeg0 libopenblas0-pthread libsqlite3-0 ca-certificates \
+      libjpeg62-turbo libopenblas0-pthread libsqlite3-0 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/natssl /usr/local/bin/natssl
 WORKDIR /opt/ml

@@ -7,15 +7,17 @@ LDFLAGS  := -X github.com/natssl/natssl/internal/cli.version=$(VERSION)
 BIN      := bin/natssl
 export CGO_ENABLED := 1
 
-.PHONY: build test bench bench-augment photos demo lint fmt clean
+.PHONY: build test bench bench-augment bench-loader photos demo lint fmt clean
 
 build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/natssl
 
-# vet + the whole suite under the race detector.
+# vet + the whole suite under the race detector, then the pure-Go decoder and pixel passes
+# (the build without libjpeg-turbo) on their own.
 test:
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) test -tags '$(TAGS)' -race -count=1 -timeout 20m ./...
+	$(GO) test -tags 'noturbojpeg' -count=1 ./decode ./augment
 
 # Go benchmarks of every package (speed is measured here, never asserted in tests).
 bench:
@@ -34,7 +36,11 @@ photos:
 	scripts/make-photos.sh $(PHOTOS)
 
 bench-augment: photos
-	NATSSL_PHOTOS=$(PHOTOS) $(GO) test -tags '$(TAGS)' -run '^$$' -bench 'TwoViews|Stages|Decode' ./augment
+	NATSSL_PHOTOS=$(PHOTOS) $(GO) test -tags '$(TAGS)' -run '^$$' -bench 'TwoViews|Stages|Decode|Passes' ./augment
+
+# natssl's loader against the torchvision peer, same photos and recipe, one sitting.
+bench-loader: build
+	PHOTOS=$(PHOTOS) scripts/bench-loader.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

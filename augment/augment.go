@@ -2,6 +2,7 @@ package augment
 
 import (
 	"fmt"
+	"image"
 	"math"
 	"math/rand/v2"
 
@@ -145,7 +146,9 @@ func (w *Worker) TwoViews(data []byte, rng *rand.Rand, v1, v2 []float32) error {
 	var vp [2]viewParams
 	w.sampleViews(rng, iw, ih, &vp)
 	denom := dctScale(data, w.p.scaleAt, min(vp[0].cw, vp[0].ch, vp[1].cw, vp[1].ch), s)
-	if err := w.dec.Decode(data, denom, &w.img); err != nil {
+	// Only the part of the image under the two crops is decoded.
+	r := vp[0].box(denom).Union(vp[1].box(denom))
+	if err := w.dec.DecodeRegion(data, denom, r, &w.img); err != nil {
 		return fmt.Errorf("augment: %w", err)
 	}
 	for i, dst := range [2][]float32{v1, v2} {
@@ -167,12 +170,14 @@ func (w *Worker) EvalView(data []byte, size int, dst []float32) error {
 	}
 	x0, y0, x1, y1 := evalBox(iw, ih, size)
 	denom := dctScale(data, evalScaleAt, min(iw, ih), size)
-	if err := w.dec.Decode(data, denom, &w.img); err != nil {
+	d := float64(denom)
+	sw, sh := decode.ScaledSize(iw, ih, denom)
+	w.tx.make(x0/d, x1/d, 0, sw, size, false)
+	w.ty.make(y0/d, y1/d, 0, sh, size, false)
+	// Only the pixels under the taps are decoded.
+	if err := w.dec.DecodeRegion(data, denom, image.Rect(w.tx.lo, w.ty.lo, w.tx.hi, w.ty.hi), &w.img); err != nil {
 		return fmt.Errorf("augment: %w", err)
 	}
-	d := float64(denom)
-	w.tx.make(x0/d, x1/d, 0, w.img.W, size, false)
-	w.ty.make(y0/d, y1/d, 0, w.img.H, size, false)
 	w.hwc = grow(w.hwc, 3*size*size)
 	w.resample()
 	normalise(w.hwc, dst, size*size, false)

@@ -242,3 +242,71 @@ func BenchmarkTwoViewsParallel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPasses times the passes after the resample on their own, per view, on views of the
+// benchmark photos resampled once beforehand: colour (jitter and grayscale as drawn), blur
+// (as drawn) and the normalisation into the CHW output.
+func BenchmarkPasses(b *testing.B) {
+	photos := benchPhotos(b)
+	const size = 96
+	p, err := New(peerRecipe(), size)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := p.NewWorker()
+	defer w.Close()
+	type view struct {
+		vp  viewParams
+		hwc []float32
+	}
+	var views []view
+	dst := make([]float32, 3*size*size)
+	for i, data := range photos[:min(len(photos), 64)] {
+		iw, ih, err := w.dec.Config(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var vp [2]viewParams
+		w.sampleViews(SampleRNG(1, 0, int64(i)), iw, ih, &vp)
+		if err := w.dec.Decode(data, 1, &w.img); err != nil {
+			b.Fatal(err)
+		}
+		for k := range vp {
+			plain := vp[k]
+			plain.jitter, plain.gray, plain.blur, plain.solarize = false, false, false, false
+			w.render(&plain, 1, dst)
+			views = append(views, view{vp[k], append([]float32(nil), w.hwc...)})
+		}
+	}
+	px := make([]float32, 3*size*size)
+	tmp := make([]float32, len(px)+3*(size+2*maxPairs))
+	passes := []struct {
+		name string
+		run  func(v *view)
+	}{
+		{"copy", func(v *view) { copy(px, v.hwc) }},
+		{"colour", func(v *view) {
+			copy(px, v.hwc)
+			if v.vp.jitter || v.vp.gray {
+				colour(&v.vp, px, 3*size)
+			}
+		}},
+		{"blur", func(v *view) {
+			copy(px, v.hwc)
+			if v.vp.blur {
+				gaussianBlur(px, tmp, size, size, p.blur.radius(float64(v.vp.sigma)), float64(v.vp.sigma))
+			}
+		}},
+		{"normalise", func(v *view) {
+			copy(px, v.hwc)
+			normalise(px, dst, size*size, v.vp.solarize)
+		}},
+	}
+	for _, pass := range passes {
+		b.Run(pass.name, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				pass.run(&views[i%len(views)])
+			}
+		})
+	}
+}

@@ -51,11 +51,11 @@ func reflect(i, n int) int {
 	return i
 }
 
-// gaussianBlur blurs the w×h interleaved RGB image px in place with a separable Gaussian of
+// gaussianBlurGo blurs the w×h interleaved RGB image px in place with a separable Gaussian of
 // radius r, using tmp (len(px) + 6*(w+2r) floats) as scratch: a horizontal pass into tmp, a
 // vertical pass back. Both passes run over whole rows, one kernel offset at a time, and add
 // the two mirror-image taps before multiplying (the kernel is symmetric).
-func gaussianBlur(px, tmp []float32, w, h, r int, sigma float64) {
+func gaussianBlurGo(px, tmp []float32, w, h, r int, sigma float64) {
 	if r <= 0 {
 		return
 	}

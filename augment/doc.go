@@ -16,16 +16,22 @@
 // 3σ, reflected edges), solarize (values of 128 and more inverted), normalisation with Mean
 // and Std into float32 CHW. Values stay in float between the steps (PIL rounds to 8 bits).
 //
-// The fast path samples both views' crop boxes from the image header first, decodes with a
-// DCT-domain downscale (1/2 or 1/4) when both crops are at least 2S (4S) pixels on every side
-// (EvalView: when the shorter side is at least 4S (8S), for closeness to torchvision),
-// resamples each crop straight to S×S with a separable antialiased bilinear filter (vertical
-// pass first, the flip folded into the horizontal taps), applies colour jitter and grayscale in
-// one pass per pixel, a Gaussian blur truncated at 3σ, solarize, and writes normalised CHW
-// floats in the last pass. The tests compare it with a plain reference implementation (within
-// 0.03/255 on the same decoded pixels), measure what DCT scaling costs against full resolution
-// (about 0.4–0.6/255 on average on photos), and compare EvalView with torchvision's Resize +
-// CenterCrop (about 0.3/255).
+// The fast path samples both views' crop boxes from the image header first, decodes only the
+// part of the image under the two crops (decode.DecodeRegion) with a DCT-domain downscale (1/2
+// or 1/4) when both crops are at least 2S (4S) pixels on every side (EvalView: when the shorter
+// side is at least 4S (8S), for closeness to torchvision), resamples each crop straight to S×S
+// with a separable antialiased bilinear filter (vertical pass first, the flip folded into the
+// horizontal taps), applies colour jitter and grayscale row by row, a Gaussian blur truncated at
+// 3σ, solarize, and writes normalised CHW floats in the last pass. The tests compare it with a
+// plain reference implementation (within 0.03/255 on the same decoded pixels), measure what
+// DCT scaling costs against full resolution (about 0.4–0.6/255 on average on photos), and
+// compare EvalView with torchvision's Resize + CenterCrop (about 0.3/255).
+//
+// The pixel passes (resample, colour, blur, normalise) exist twice: in Go (resampleGo,
+// colourGo, gaussianBlurGo, normaliseGo) and, in the cgo build that links libjpeg-turbo, in C
+// written for the compiler to vectorise (kernels_c.go), 1.5–3× faster per pass. Kernels names
+// the build's; a test holds the C passes to the Go ones, and `make test` runs the pure-Go build
+// (-tags noturbojpeg) too.
 //
 // Owner: the augment engineer (issue 4).
 package augment

@@ -201,3 +201,10 @@ func FuzzTwoViews(f *testing.F) {
 		}
 	})
 }
+
+// hueShift is hueRow on one pixel.
+func hueShift(r, g, b, h float32) (float32, float32, float32) {
+	px := []float32{r, g, b}
+	hueRow(px, h)
+	return px[0], px[1], px[2]
+}

@@ -82,10 +82,10 @@ func (t *taps) make(in0, in1 float64, lo, hi, out int, flip bool) {
 	}
 }
 
-// resample writes the w.img region selected by w.tx and w.ty into w.hwc (out×out, or
+// resampleGo writes the w.img region selected by w.tx and w.ty into w.hwc (out×out, or
 // len(ty.start)×len(tx.start), interleaved RGB on a 0–255 scale): for each output row a
 // vertical pass over the source rows into one float row, then a horizontal pass.
-func (w *Worker) resample() {
+func (w *Worker) resampleGo() {
 	tx, ty := &w.tx, &w.ty
 	src, sw := w.img.Pix, w.img.W
 	ow := len(tx.start)
@@ -94,7 +94,7 @@ func (w *Worker) resample() {
 	row := w.row
 	for y := range ty.start {
 		wy := ty.w[y*ty.n : y*ty.n+ty.n]
-		o := 3 * (ty.start[y]*sw + tx.lo)
+		o := 3 * ((ty.start[y]-w.img.Y)*sw + tx.lo - w.img.X)
 		stride := 3 * sw
 		for k := 0; k < len(wy); {
 			m := min(len(wy)-k, 4)
@@ -179,11 +179,11 @@ func vsum(row []float32, rows [4][]uint8, w [4]float32, m int, add bool) {
 		s0, w0 := rows[0][:len(row)], w[0]
 		if add {
 			for i := range row {
-				row[i] += w0 * float32(s0[i])
+				row[i] += w0 * u8f[s0[i]]
 			}
 		} else {
 			for i := range row {
-				row[i] = w0 * float32(s0[i])
+				row[i] = w0 * u8f[s0[i]]
 			}
 		}
 	case 2:
@@ -191,11 +191,11 @@ func vsum(row []float32, rows [4][]uint8, w [4]float32, m int, add bool) {
 		w0, w1 := w[0], w[1]
 		if add {
 			for i := range row {
-				row[i] += w0*float32(s0[i]) + w1*float32(s1[i])
+				row[i] += w0*u8f[s0[i]] + w1*u8f[s1[i]]
 			}
 		} else {
 			for i := range row {
-				row[i] = w0*float32(s0[i]) + w1*float32(s1[i])
+				row[i] = w0*u8f[s0[i]] + w1*u8f[s1[i]]
 			}
 		}
 	case 3:
@@ -203,11 +203,11 @@ func vsum(row []float32, rows [4][]uint8, w [4]float32, m int, add bool) {
 		w0, w1, w2 := w[0], w[1], w[2]
 		if add {
 			for i := range row {
-				row[i] += w0*float32(s0[i]) + w1*float32(s1[i]) + w2*float32(s2[i])
+				row[i] += w0*u8f[s0[i]] + w1*u8f[s1[i]] + w2*u8f[s2[i]]
 			}
 		} else {
 			for i := range row {
-				row[i] = w0*float32(s0[i]) + w1*float32(s1[i]) + w2*float32(s2[i])
+				row[i] = w0*u8f[s0[i]] + w1*u8f[s1[i]] + w2*u8f[s2[i]]
 			}
 		}
 	default:
@@ -215,12 +215,21 @@ func vsum(row []float32, rows [4][]uint8, w [4]float32, m int, add bool) {
 		w0, w1, w2, w3 := w[0], w[1], w[2], w[3]
 		if add {
 			for i := range row {
-				row[i] += w0*float32(s0[i]) + w1*float32(s1[i]) + w2*float32(s2[i]) + w3*float32(s3[i])
+				row[i] += w0*u8f[s0[i]] + w1*u8f[s1[i]] + w2*u8f[s2[i]] + w3*u8f[s3[i]]
 			}
 		} else {
 			for i := range row {
-				row[i] = w0*float32(s0[i]) + w1*float32(s1[i]) + w2*float32(s2[i]) + w3*float32(s3[i])
+				row[i] = w0*u8f[s0[i]] + w1*u8f[s1[i]] + w2*u8f[s2[i]] + w3*u8f[s3[i]]
 			}
 		}
 	}
 }
+
+// u8f maps a byte to its float32 value: a table load is cheaper than an int-to-float
+// conversion in these loops.
+var u8f = func() (t [256]float32) {
+	for i := range t {
+		t[i] = float32(i)
+	}
+	return t
+}()

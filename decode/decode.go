@@ -5,9 +5,11 @@ import (
 	"fmt"
 )
 
-// Image is a packed RGB image: 3 bytes per pixel, rows of 3*W bytes, no padding. Grayscale
-// sources are replicated into the three channels.
+// Image is a packed RGB image, or a region of one: 3 bytes per pixel, rows of 3*W bytes, no
+// padding, the first pixel at (X, Y) of the whole image (0, 0 unless DecodeRegion decoded a
+// part). Grayscale sources are replicated into the three channels.
 type Image struct {
+	X, Y int
 	W, H int
 	Pix  []uint8
 }
@@ -32,7 +34,7 @@ func (dst *Image) setSize(w, h int) {
 		dst.Pix = make([]uint8, n)
 	}
 	dst.Pix = dst.Pix[:n]
-	dst.W, dst.H = w, h
+	dst.X, dst.Y, dst.W, dst.H = 0, 0, w, h
 }
 
 func checkScale(scaleDenom int) error {

@@ -2,6 +2,8 @@
 
 package decode
 
+import "image"
+
 // Backend names the decoder compiled into this build.
 const Backend = "image/jpeg (pure Go)"
 
@@ -27,4 +29,9 @@ func (d *Decoder) Decode(data []byte, scaleDenom int, dst *Image) error {
 		return err
 	}
 	return stdDecode(data, scaleDenom, dst, &d.scratch)
+}
+
+// DecodeRegion is Decode: this build decodes whole images, which hold every region r.
+func (d *Decoder) DecodeRegion(data []byte, scaleDenom int, r image.Rectangle, dst *Image) error {
+	return d.Decode(data, scaleDenom, dst)
 }

@@ -1,0 +1,352 @@
+//go:build cgo && !noturbojpeg
+
+package augment
+
+/*
+#cgo CFLAGS: -O3
+#include <stdint.h>
+#include <string.h>
+
+// The pixel passes of a view in C, compiled into the same cgo build that links libjpeg-turbo.
+// They are the Go passes (resampleGo, colourGo, gaussianBlurGo, normaliseGo) written so that
+// the compiler vectorises the wide loops (SSE2, the amd64 baseline; NEON on arm64): the
+// vertical resample from bytes, the colour blends and clamps, the blur and the normalisation.
+// A test holds each to its Go twin.
+
+// vsum: row[i] = sum over the taps of w[k] * src[k*stride + i], two taps per pass.
+static void vsum(float *restrict row, const uint8_t *restrict src, intptr_t stride,
+		const float *w, int n, int cols) {
+	int k = 0;
+	if (n >= 2) {
+		const uint8_t *s0 = src, *s1 = src + stride;
+		float w0 = w[0], w1 = w[1];
+		for (int i = 0; i < cols; i++) {
+			row[i] = w0 * (float)s0[i] + w1 * (float)s1[i];
+		}
+		k = 2;
+	} else {
+		float w0 = w[0];
+		for (int i = 0; i < cols; i++) {
+			row[i] = w0 * (float)src[i];
+		}
+		k = 1;
+	}
+	for (; k + 1 < n; k += 2) {
+		const uint8_t *s0 = src + k * stride, *s1 = src + (k + 1) * stride;
+		float w0 = w[k], w1 = w[k + 1];
+		if (w0 == 0 && w1 == 0) {
+			continue;
+		}
+		for (int i = 0; i < cols; i++) {
+			row[i] += w0 * (float)s0[i] + w1 * (float)s1[i];
+		}
+	}
+	if (k < n && w[k] != 0) {
+		const uint8_t *s0 = src + k * stride;
+		float w0 = w[k];
+		for (int i = 0; i < cols; i++) {
+			row[i] += w0 * (float)s0[i];
+		}
+	}
+}
+
+// hsum: out pixel x = sum over the taps of w[x*n + k] * row pixel (start[x] - lo + k).
+static void hsum(float *restrict out, const float *restrict row, const intptr_t *start, intptr_t lo,
+		const float *w, int n, int ow) {
+	for (int x = 0; x < ow; x++) {
+		const float *s = row + 3 * (start[x] - lo);
+		const float *wx = w + x * n;
+		float r = 0, g = 0, b = 0;
+		for (int k = 0; k < n; k++) {
+			r += wx[k] * s[3 * k];
+			g += wx[k] * s[3 * k + 1];
+			b += wx[k] * s[3 * k + 2];
+		}
+		out[3 * x] = r;
+		out[3 * x + 1] = g;
+		out[3 * x + 2] = b;
+	}
+}
+
+static void nat_resample(const uint8_t *pix, intptr_t stride, intptr_t x0, intptr_t y0,
+		const intptr_t *ys, const float *yw, int yn, int oh,
+		const intptr_t *xs, intptr_t xlo, const float *xw, int xn, int ow,
+		int cols, float *row, float *out) {
+	for (int y = 0; y < oh; y++) {
+		vsum(row, pix + (ys[y] - y0) * stride + x0, stride, yw + y * yn, yn, cols);
+		hsum(out + 3 * ow * y, row, xs, xlo, xw, xn, ow);
+	}
+}
+
+static inline float clamp255(float x) { return x < 0 ? 0 : (x > 255 ? 255 : x); }
+static inline float min255(float x) { return x > 255 ? 255 : x; }
+static inline float luma(float r, float g, float b) { return 0.299f * r + 0.587f * g + 0.114f * b; }
+
+enum { opBrightness, opContrast, opSaturation, opHue };
+
+// hue_row is hueRow without branches, so that it vectorises: the hue in sixths of a turn from
+// whichever channel is the maximum, shifted and wrapped into [0, 6), and each channel rebuilt
+// as V - (V - min) * clamp(min(k, 4 - k), 0, 1) with k = (5, 3, 1 + hue) mod 6 for R, G, B —
+// the same values as hueRow's six sectors.
+// (Without trapping math: compares that could raise a floating-point exception on NaN, which
+// never occurs here, would otherwise keep it from being vectorised.)
+__attribute__((optimize("no-trapping-math")))
+static void hue_row(float *restrict row, int n, float h) {
+	float h6 = 6 * h;
+	int np = n / 3;
+	for (int p = 0; p < np; p++) {
+		float r = row[3 * p], g = row[3 * p + 1], b = row[3 * p + 2];
+		float mx = r > g ? r : g;
+		mx = mx > b ? mx : b;
+		float mn = r < g ? r : g;
+		mn = mn < b ? mn : b;
+		float d = mx - mn;
+		// Every candidate is computed and then selected: arithmetic inside a conditional
+		// would keep the compiler from vectorising (it might trap).
+		float inv = 1 / (d > 0 ? d : 1);
+		float hr = (g - b) * inv, hg = 2 + (b - r) * inv, hb = 4 + (r - g) * inv;
+		float hh = (mx == r ? hr : (mx == g ? hg : hb)) + h6;
+		float up = hh + 6;
+		hh = hh < 0 ? up : hh;
+		float down = hh - 6; // from the wrapped value: -1e-8 + 6 rounds to 6
+		hh = hh >= 6 ? down : hh;
+		float kr = 5 + hh, kg = 3 + hh, kb = 1 + hh;
+		float kr6 = kr - 6, kg6 = kg - 6, kb6 = kb - 6;
+		kr = kr >= 6 ? kr6 : kr;
+		kg = kg >= 6 ? kg6 : kg;
+		kb = kb >= 6 ? kb6 : kb;
+		float rr = 4 - kr, rg = 4 - kg, rb = 4 - kb;
+		float fr = kr < rr ? kr : rr, fg = kg < rg ? kg : rg, fb = kb < rb ? kb : rb;
+		fr = fr < 0 ? 0 : (fr > 1 ? 1 : fr);
+		fg = fg < 0 ? 0 : (fg > 1 ? 1 : fg);
+		fb = fb < 0 ? 0 : (fb > 1 ? 1 : fb);
+		float nr = mx - d * fr, ng = mx - d * fg, nb = mx - d * fb;
+		// A gray pixel (d = 0) comes back unchanged: mx - 0 is r = g = b.
+		row[3 * p] = nr;
+		row[3 * p + 1] = ng;
+		row[3 * p + 2] = nb;
+	}
+}
+
+// apply_row is one operation; f is its factor, or the hue shift for opHue.
+static void apply_row(int op, float f, float mean, float *restrict row, int n) {
+	switch (op) {
+	case opBrightness:
+		if (f <= 1) {
+			for (int i = 0; i < n; i++) row[i] = row[i] * f;
+		} else {
+			for (int i = 0; i < n; i++) row[i] = min255(row[i] * f);
+		}
+		break;
+	case opContrast: {
+		float m = (1 - f) * mean;
+		if (f <= 1) {
+			for (int i = 0; i < n; i++) row[i] = f * row[i] + m;
+		} else {
+			for (int i = 0; i < n; i++) row[i] = clamp255(f * row[i] + m);
+		}
+		break;
+	}
+	case opSaturation:
+		for (int p = 0; p < n; p += 3) {
+			float l = (1 - f) * luma(row[p], row[p + 1], row[p + 2]);
+			float r = f * row[p] + l, g = f * row[p + 1] + l, b = f * row[p + 2] + l;
+			if (f > 1) {
+				r = clamp255(r);
+				g = clamp255(g);
+				b = clamp255(b);
+			}
+			row[p] = r;
+			row[p + 1] = g;
+			row[p + 2] = b;
+		}
+		break;
+	default:
+		hue_row(row, n, f);
+	}
+}
+
+// nat_colour is colourGo: ops[:nops] in order (factor[op] their factors, the hue shift for opHue), the gray level for contrast taken after the
+// ops before it, then grayscale.
+static void nat_colour(float *px, int len, int rowLen, const uint8_t *ops, int nops,
+		const float *factor, int gray) {
+	int split = 0;
+	for (int i = 0; i < nops; i++) {
+		if (ops[i] == opContrast) {
+			split = i;
+		}
+	}
+	float mean = 0;
+	if (split > 0 || (nops > 0 && ops[0] == opContrast)) {
+		double sum = 0;
+		for (int r = 0; r < len; r += rowLen) {
+			float *row = px + r;
+			for (int i = 0; i < split; i++) {
+				apply_row(ops[i], factor[ops[i]], 0, row, rowLen);
+			}
+			float s = 0;
+			for (int p = 0; p < rowLen; p += 3) {
+				s += luma(row[p], row[p + 1], row[p + 2]);
+			}
+			sum += s;
+		}
+		mean = (float)(sum / (double)(len / 3));
+	}
+	for (int r = 0; r < len; r += rowLen) {
+		float *row = px + r;
+		for (int i = split; i < nops; i++) {
+			apply_row(ops[i], factor[ops[i]], mean, row, rowLen);
+		}
+		if (gray) {
+			for (int p = 0; p < rowLen; p += 3) {
+				float l = luma(row[p], row[p + 1], row[p + 2]);
+				row[p] = l;
+				row[p + 1] = l;
+				row[p + 2] = l;
+			}
+		}
+	}
+}
+
+static inline int reflect(int i, int n) {
+	if (n == 1) {
+		return 0;
+	}
+	while (i < 0 || i >= n) {
+		if (i < 0) {
+			i = -i;
+		}
+		if (i >= n) {
+			i = 2 * (n - 1) - i;
+		}
+	}
+	return i;
+}
+
+// symmetric_sum: out[i] = k[0]*c[i] + sum over j of k[j]*(a[j-1][i] + b[j-1][i]).
+static void symmetric_sum(float *restrict out, const float *restrict c, const float *const *a,
+		const float *const *b, const float *k, int r, int n) {
+	float k0 = k[0];
+	for (int i = 0; i < n; i++) {
+		out[i] = k0 * c[i];
+	}
+	int j = 0;
+	for (; j + 1 < r; j += 2) {
+		const float *restrict a0 = a[j], *restrict b0 = b[j], *restrict a1 = a[j + 1], *restrict b1 = b[j + 1];
+		float k1 = k[j + 1], k2 = k[j + 2];
+		for (int i = 0; i < n; i++) {
+			out[i] += k1 * (a0[i] + b0[i]) + k2 * (a1[i] + b1[i]);
+		}
+	}
+	if (j < r) {
+		const float *restrict a0 = a[j], *restrict b0 = b[j];
+		float k1 = k[j + 1];
+		for (int i = 0; i < n; i++) {
+			out[i] += k1 * (a0[i] + b0[i]);
+		}
+	}
+}
+
+// nat_blur is gaussianBlurGo with the kernel k[0..r] (k[j] weighs offsets ±j); tmp holds
+// w*h*3 + 3*(w+2r) floats.
+static void nat_blur(float *px, float *tmp, int w, int h, int r, const float *k) {
+	enum { maxPairs = 32 };
+	const float *a[maxPairs], *b[maxPairs];
+	int stride = 3 * w;
+	float *img = tmp, *pad = tmp + (size_t)stride * h;
+	for (int y = 0; y < h; y++) {
+		const float *in = px + (size_t)y * stride;
+		memcpy(pad + 3 * r, in, sizeof(float) * stride);
+		for (int x = 1; x <= r; x++) {
+			int ia = 3 * reflect(-x, w), ib = 3 * reflect(w - 1 + x, w);
+			memcpy(pad + 3 * (r - x), in + ia, 3 * sizeof(float));
+			memcpy(pad + 3 * (r + w - 1 + x), in + ib, 3 * sizeof(float));
+		}
+		for (int j = 1; j <= r; j++) {
+			a[j - 1] = pad + 3 * (r - j);
+			b[j - 1] = pad + 3 * (r + j);
+		}
+		symmetric_sum(img + (size_t)y * stride, pad + 3 * r, a, b, k, r, stride);
+	}
+	for (int y = 0; y < h; y++) {
+		for (int j = 1; j <= r; j++) {
+			a[j - 1] = img + (size_t)reflect(y - j, h) * stride;
+			b[j - 1] = img + (size_t)reflect(y + j, h) * stride;
+		}
+		symmetric_sum(px + (size_t)y * stride, img + (size_t)y * stride, a, b, k, r, stride);
+	}
+}
+
+// nat_normalise is normaliseGo: interleaved RGB (0–255) to planar CHW, a*v + c per channel.
+static void nat_normalise(const float *restrict px, float *restrict dst, int n, int solarize,
+		float a0, float a1, float a2, float c0, float c1, float c2) {
+	float *restrict r = dst, *restrict g = dst + n, *restrict b = dst + 2 * n;
+	if (!solarize) {
+		for (int i = 0; i < n; i++) {
+			r[i] = px[3 * i] * a0 + c0;
+			g[i] = px[3 * i + 1] * a1 + c1;
+			b[i] = px[3 * i + 2] * a2 + c2;
+		}
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		float vr = px[3 * i], vg = px[3 * i + 1], vb = px[3 * i + 2];
+		r[i] = (vr >= 128 ? 255 - vr : vr) * a0 + c0;
+		g[i] = (vg >= 128 ? 255 - vg : vg) * a1 + c1;
+		b[i] = (vb >= 128 ? 255 - vb : vb) * a2 + c2;
+	}
+}
+*/
+import "C"
+
+import "unsafe"
+
+// Kernels names the implementation of the pixel passes in this build.
+const Kernels = "C (cgo)"
+
+// resample is resampleGo in C.
+func (w *Worker) resample() {
+	tx, ty, img := &w.tx, &w.ty, &w.img
+	cols := 3 * (tx.hi - tx.lo)
+	w.row = grow(w.row, cols)
+	ow, oh := len(tx.start), len(ty.start)
+	C.nat_resample((*C.uint8_t)(&img.Pix[0]), C.intptr_t(3*img.W), C.intptr_t(3*(tx.lo-img.X)), C.intptr_t(img.Y),
+		(*C.intptr_t)(unsafe.Pointer(&ty.start[0])), (*C.float)(&ty.w[0]), C.int(ty.n), C.int(oh),
+		(*C.intptr_t)(unsafe.Pointer(&tx.start[0])), C.intptr_t(tx.lo), (*C.float)(&tx.w[0]), C.int(tx.n), C.int(ow),
+		C.int(cols), (*C.float)(&w.row[0]), (*C.float)(&w.hwc[0]))
+}
+
+// colour is colourGo in C.
+func colour(v *viewParams, px []float32, rowLen int) {
+	ops, nops := v.colourOps()
+	factor := [4]float32{v.bright, v.contr, v.satur, v.hue} // indexed by op
+	gray := C.int(0)
+	if v.gray {
+		gray = 1
+	}
+	C.nat_colour((*C.float)(&px[0]), C.int(len(px)), C.int(rowLen), (*C.uint8_t)(&ops[0]), C.int(nops),
+		(*C.float)(&factor[0]), gray)
+}
+
+// gaussianBlur is gaussianBlurGo in C.
+func gaussianBlur(px, tmp []float32, w, h, r int, sigma float64) {
+	if r <= 0 {
+		return
+	}
+	var kbuf [2*maxPairs + 1]float32
+	k := gaussianKernel(r, sigma, kbuf[:0])[r:]
+	_ = tmp[len(px)+3*(w+2*r)-1]
+	C.nat_blur((*C.float)(&px[0]), (*C.float)(&tmp[0]), C.int(w), C.int(h), C.int(r), (*C.float)(&k[0]))
+}
+
+// normalise is normaliseGo in C.
+func normalise(px, dst []float32, n int, solarize bool) {
+	a, c := normCoeffs()
+	sol := C.int(0)
+	if solarize {
+		sol = 1
+	}
+	_, _ = px[3*n-1], dst[3*n-1]
+	C.nat_normalise((*C.float)(&px[0]), (*C.float)(&dst[0]), C.int(n), sol,
+		C.float(a[0]), C.float(a[1]), C.float(a[2]), C.float(c[0]), C.float(c[1]), C.float(c[2]))
+}
