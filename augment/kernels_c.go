@@ -84,25 +84,81 @@ static inline float luma(float r, float g, float b) { return 0.299f * r + 0.587f
 
 enum { opBrightness, opContrast, opSaturation, opHue };
 
-// hue_row is hueRow without branches, so that it vectorises: the hue in sixths of a turn from
+// The colour passes work on planes: each chunk of up to chunk pixels of a row is split into
+// R, G and B arrays, every operation runs over them with contiguous loads the compiler
+// vectorises without shuffles, and the chunk is interleaved back.
+enum { chunk = 256 };
+
+typedef struct { float r[chunk], g[chunk], b[chunk]; } planes;
+
+static void split(planes *restrict p, const float *restrict px, int n) {
+	for (int i = 0; i < n; i++) {
+		p->r[i] = px[3 * i];
+		p->g[i] = px[3 * i + 1];
+		p->b[i] = px[3 * i + 2];
+	}
+}
+
+static void join(float *restrict px, const planes *restrict p, int n) {
+	for (int i = 0; i < n; i++) {
+		px[3 * i] = p->r[i];
+		px[3 * i + 1] = p->g[i];
+		px[3 * i + 2] = p->b[i];
+	}
+}
+
+static void scale_plane(float *restrict x, int n, float f) {
+	if (f <= 1) {
+		for (int i = 0; i < n; i++) x[i] = x[i] * f;
+	} else {
+		for (int i = 0; i < n; i++) x[i] = min255(x[i] * f);
+	}
+}
+
+static void blend_plane(float *restrict x, int n, float f, float m) {
+	if (f <= 1) {
+		for (int i = 0; i < n; i++) x[i] = f * x[i] + m;
+	} else {
+		for (int i = 0; i < n; i++) x[i] = clamp255(f * x[i] + m);
+	}
+}
+
+static void saturation(planes *restrict p, int n, float f) {
+	float *restrict r = p->r, *restrict g = p->g, *restrict b = p->b;
+	if (f <= 1) {
+		for (int i = 0; i < n; i++) {
+			float l = (1 - f) * luma(r[i], g[i], b[i]);
+			r[i] = f * r[i] + l;
+			g[i] = f * g[i] + l;
+			b[i] = f * b[i] + l;
+		}
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		float l = (1 - f) * luma(r[i], g[i], b[i]);
+		r[i] = clamp255(f * r[i] + l);
+		g[i] = clamp255(f * g[i] + l);
+		b[i] = clamp255(f * b[i] + l);
+	}
+}
+
+// hue is hueRow without branches, so that it vectorises: the hue in sixths of a turn from
 // whichever channel is the maximum, shifted and wrapped into [0, 6), and each channel rebuilt
 // as V - (V - min) * clamp(min(k, 4 - k), 0, 1) with k = (5, 3, 1 + hue) mod 6 for R, G, B —
-// the same values as hueRow's six sectors.
-// (Without trapping math: compares that could raise a floating-point exception on NaN, which
-// never occurs here, would otherwise keep it from being vectorised.)
+// the same values as hueRow's six sectors. Every candidate is computed and then selected:
+// arithmetic inside a conditional would keep the compiler from vectorising (it might trap).
+// (The optimize attribute lifts the same worry from the compares.)
 __attribute__((optimize("no-trapping-math")))
-static void hue_row(float *restrict row, int n, float h) {
+static void hue(planes *restrict p, int n, float h) {
+	float *restrict pr = p->r, *restrict pg = p->g, *restrict pb = p->b;
 	float h6 = 6 * h;
-	int np = n / 3;
-	for (int p = 0; p < np; p++) {
-		float r = row[3 * p], g = row[3 * p + 1], b = row[3 * p + 2];
+	for (int i = 0; i < n; i++) {
+		float r = pr[i], g = pg[i], b = pb[i];
 		float mx = r > g ? r : g;
 		mx = mx > b ? mx : b;
 		float mn = r < g ? r : g;
 		mn = mn < b ? mn : b;
 		float d = mx - mn;
-		// Every candidate is computed and then selected: arithmetic inside a conditional
-		// would keep the compiler from vectorising (it might trap).
 		float inv = 1 / (d > 0 ? d : 1);
 		float hr = (g - b) * inv, hg = 2 + (b - r) * inv, hb = 4 + (r - g) * inv;
 		float hh = (mx == r ? hr : (mx == g ? hg : hb)) + h6;
@@ -120,54 +176,78 @@ static void hue_row(float *restrict row, int n, float h) {
 		fr = fr < 0 ? 0 : (fr > 1 ? 1 : fr);
 		fg = fg < 0 ? 0 : (fg > 1 ? 1 : fg);
 		fb = fb < 0 ? 0 : (fb > 1 ? 1 : fb);
-		float nr = mx - d * fr, ng = mx - d * fg, nb = mx - d * fb;
 		// A gray pixel (d = 0) comes back unchanged: mx - 0 is r = g = b.
-		row[3 * p] = nr;
-		row[3 * p + 1] = ng;
-		row[3 * p + 2] = nb;
+		pr[i] = mx - d * fr;
+		pg[i] = mx - d * fg;
+		pb[i] = mx - d * fb;
 	}
 }
 
-// apply_row is one operation; f is its factor, or the hue shift for opHue.
-static void apply_row(int op, float f, float mean, float *restrict row, int n) {
+// apply is one operation on a chunk; f is its factor, or the hue shift for opHue; mean is the
+// gray level contrast blends with.
+static void apply(planes *p, int n, int op, float f, float mean) {
 	switch (op) {
 	case opBrightness:
-		if (f <= 1) {
-			for (int i = 0; i < n; i++) row[i] = row[i] * f;
-		} else {
-			for (int i = 0; i < n; i++) row[i] = min255(row[i] * f);
-		}
+		scale_plane(p->r, n, f);
+		scale_plane(p->g, n, f);
+		scale_plane(p->b, n, f);
 		break;
 	case opContrast: {
 		float m = (1 - f) * mean;
-		if (f <= 1) {
-			for (int i = 0; i < n; i++) row[i] = f * row[i] + m;
-		} else {
-			for (int i = 0; i < n; i++) row[i] = clamp255(f * row[i] + m);
-		}
+		blend_plane(p->r, n, f, m);
+		blend_plane(p->g, n, f, m);
+		blend_plane(p->b, n, f, m);
 		break;
 	}
 	case opSaturation:
-		for (int p = 0; p < n; p += 3) {
-			float l = (1 - f) * luma(row[p], row[p + 1], row[p + 2]);
-			float r = f * row[p] + l, g = f * row[p + 1] + l, b = f * row[p + 2] + l;
-			if (f > 1) {
-				r = clamp255(r);
-				g = clamp255(g);
-				b = clamp255(b);
-			}
-			row[p] = r;
-			row[p + 1] = g;
-			row[p + 2] = b;
-		}
+		saturation(p, n, f);
 		break;
 	default:
-		hue_row(row, n, f);
+		hue(p, n, f);
 	}
 }
 
-// nat_colour is colourGo: ops[:nops] in order (factor[op] their factors, the hue shift for opHue), the gray level for contrast taken after the
-// ops before it, then grayscale.
+// colour_pass runs ops[from:to] over px, row by row in chunks, and returns the sum of the
+// rows' gray levels afterwards (each row summed in float, as lumaSum does) when sum is set,
+// then grayscale when gray is set.
+static double colour_pass(float *px, int len, int rowLen, const uint8_t *ops, int from, int to,
+		const float *factor, float mean, int sum, int gray) {
+	planes p;
+	double total = 0;
+	for (int r = 0; r < len; r += rowLen) {
+		float rowSum = 0;
+		for (int c = 0; c < rowLen / 3; c += chunk) {
+			int n = rowLen / 3 - c < chunk ? rowLen / 3 - c : chunk;
+			float *x = px + r + 3 * c;
+			split(&p, x, n);
+			for (int i = from; i < to; i++) {
+				apply(&p, n, ops[i], factor[ops[i]], mean);
+			}
+			if (sum) {
+				for (int i = 0; i < n; i++) {
+					rowSum += luma(p.r[i], p.g[i], p.b[i]);
+				}
+			}
+			if (gray) {
+				for (int i = 0; i < n; i++) {
+					float l = luma(p.r[i], p.g[i], p.b[i]);
+					p.r[i] = l;
+					p.g[i] = l;
+					p.b[i] = l;
+				}
+			}
+			if (from < to || gray) {
+				join(x, &p, n);
+			}
+		}
+		total += rowSum;
+	}
+	return total;
+}
+
+// nat_colour is colourGo: ops[:nops] in order (factor[op] their factors, the hue shift for
+// opHue); contrast blends with the mean gray level of the image as it reaches that step, so
+// the operations before it make a pass of their own; then the rest and grayscale.
 static void nat_colour(float *px, int len, int rowLen, const uint8_t *ops, int nops,
 		const float *factor, int gray) {
 	int split = 0;
@@ -178,33 +258,11 @@ static void nat_colour(float *px, int len, int rowLen, const uint8_t *ops, int n
 	}
 	float mean = 0;
 	if (split > 0 || (nops > 0 && ops[0] == opContrast)) {
-		double sum = 0;
-		for (int r = 0; r < len; r += rowLen) {
-			float *row = px + r;
-			for (int i = 0; i < split; i++) {
-				apply_row(ops[i], factor[ops[i]], 0, row, rowLen);
-			}
-			float s = 0;
-			for (int p = 0; p < rowLen; p += 3) {
-				s += luma(row[p], row[p + 1], row[p + 2]);
-			}
-			sum += s;
-		}
+		double sum = colour_pass(px, len, rowLen, ops, 0, split, factor, 0, 1, 0);
 		mean = (float)(sum / (double)(len / 3));
 	}
-	for (int r = 0; r < len; r += rowLen) {
-		float *row = px + r;
-		for (int i = split; i < nops; i++) {
-			apply_row(ops[i], factor[ops[i]], mean, row, rowLen);
-		}
-		if (gray) {
-			for (int p = 0; p < rowLen; p += 3) {
-				float l = luma(row[p], row[p + 1], row[p + 2]);
-				row[p] = l;
-				row[p + 1] = l;
-				row[p + 2] = l;
-			}
-		}
+	if (split < nops || gray) {
+		colour_pass(px, len, rowLen, ops, split, nops, factor, mean, 0, gray);
 	}
 }
 
