@@ -32,7 +32,7 @@ done
 echo "bench-loader: torchvision peer..." >&2
 /usr/bin/python3 ../shared/peers/torch_loader.py --photos "$photos" --sizes "$sizes" \
   --workers "0,$cores" --seconds "$seconds" | tail -n 1 >"$out/peer.json"
-bin/natssl version | head -n 1
+bin/natssl version | sed -n 1p
 /usr/bin/python3 - "$out" "$sizes" "$cores" <<'PY'
 import json, os, sys
 out, sizes, cores = sys.argv[1], [int(s) for s in sys.argv[2].split(",")], int(sys.argv[3])
