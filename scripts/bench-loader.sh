@@ -50,7 +50,7 @@ for s in sizes:
     rows = [("natssl loader", n["images_per_s_per_core"], n["images_per_s"]),
             ("torchvision peer", p1, pn),
             ("ratio", n["images_per_s_per_core"] / p1, n["images_per_s"] / pn),
-            ("natssl decode only (ceiling)", None, n["decode_images_per_s"])]
+            ("natssl decode only (ceiling)", n.get("decode_images_per_s_per_core"), n["decode_images_per_s"])]
     for name, a, b in rows:
         fmt = "%9.1fx" if name == "ratio" else "%9.0f"
         print("%-5s %-38s %s %s" % (s, name, fmt % a if a is not None else "%9s" % "", fmt % b))

@@ -50,7 +50,7 @@ type benchLoaderResult struct {
 	Samples           int64    `json:"samples,omitempty"`               // with --samples
 	PeakRSSAt10kBytes int64    `json:"peak_rss_at_10k_bytes,omitempty"` // with --samples
 	PeakRSSAtEndBytes int64    `json:"peak_rss_at_end_bytes,omitempty"` // with --samples
-	DecodePerCorePerS float64  `json:"-"`
+	DecodePerCorePerS float64  `json:"decode_images_per_s_per_core,omitempty"`
 	DecodeBackend     string   `json:"-"`
 	SamplesSeconds    float64  `json:"-"`
 	SamplesImagesPerS float64  `json:"-"`

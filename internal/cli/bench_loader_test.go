@@ -27,14 +27,14 @@ func TestBenchLoaderJSONKeys(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	want := []string{"cores", "decode_images_per_s", "images", "images_per_s", "images_per_s_per_core", "peak_rss_at_10k_bytes", "peak_rss_at_end_bytes", "peak_rss_bytes", "samples", "size", "skipped"}
+	want := []string{"cores", "decode_images_per_s", "decode_images_per_s_per_core", "images", "images_per_s", "images_per_s_per_core", "peak_rss_at_10k_bytes", "peak_rss_at_end_bytes", "peak_rss_bytes", "samples", "size", "skipped"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("JSON keys %v, want %v", keys, want)
 	}
 	if got["size"] != 16.0 || got["cores"] != 2.0 || got["skipped"] != 0.0 || got["samples"].(float64) < 300 {
 		t.Errorf("JSON %v", got)
 	}
-	for _, k := range []string{"images", "images_per_s", "images_per_s_per_core", "decode_images_per_s", "peak_rss_bytes"} {
+	for _, k := range []string{"images", "images_per_s", "images_per_s_per_core", "decode_images_per_s", "decode_images_per_s_per_core", "peak_rss_bytes"} {
 		if got[k].(float64) <= 0 {
 			t.Errorf("%s = %v, want > 0", k, got[k])
 		}
