@@ -124,6 +124,7 @@ type EvalSummary struct {
 	Subclusters    []GroupMean        `json:"subclusters"` // sorted by cluster, subcluster
 	PerTask        map[string]float64 `json:"per_task"`
 	TaskCluster    map[string]string  `json:"-"` // task → cluster
+	TaskSubcluster map[string]string  `json:"-"` // task → subcluster
 }
 
 // EvalSummaries summarises a run's evaluations on suite and metric, one summary per checkpoint
@@ -150,13 +151,14 @@ func Summarize(evals []Eval, suite, metric string) []EvalSummary {
 	var out []EvalSummary
 	for step, es := range byStep {
 		s := EvalSummary{CheckpointStep: step, Suite: suite, Metric: metric, Tasks: len(es),
-			PerTask: map[string]float64{}, TaskCluster: map[string]string{}}
+			PerTask: map[string]float64{}, TaskCluster: map[string]string{}, TaskSubcluster: map[string]string{}}
 		var all acc
 		clusters := map[string]*acc{}
 		subs := map[[2]string]*acc{}
 		for _, e := range es {
 			s.PerTask[e.Task] = e.Value
 			s.TaskCluster[e.Task] = e.Cluster
+			s.TaskSubcluster[e.Task] = e.Subcluster
 			all.sum += e.Value
 			all.n++
 			c := clusters[e.Cluster]
