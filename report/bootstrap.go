@@ -103,7 +103,7 @@ func newResampler(tasks []string, outcomes []map[string]taskOutcomes) *resampler
 }
 
 // draw fills acc[r][t] with run r's accuracy on task t in one resample.
-func (s *resampler) draw(rng *rand.Rand, acc [][]float64) {
+func (s *resampler) draw(src *rand.PCG, acc [][]float64) {
 	var right [64]int
 	for r := range acc {
 		for t := range acc[r] {
@@ -112,10 +112,18 @@ func (s *resampler) draw(rng *rand.Rand, acc [][]float64) {
 	}
 	for t, task := range s.tasks {
 		for _, u := range task.units {
-			n := len(u.masks)
+			n := uint64(len(u.masks))
+			if len(u.runs) == 1 { // one run: a mask is 0 or 1
+				k := uint64(0)
+				for range n {
+					k += u.masks[index(src, n)]
+				}
+				acc[u.runs[0]][t] = float64(k) / float64(n)
+				continue
+			}
 			clear(right[:len(u.runs)])
 			for range n {
-				for m := u.masks[rng.IntN(n)]; m != 0; m &= m - 1 {
+				for m := u.masks[index(src, n)]; m != 0; m &= m - 1 {
 					right[bits.TrailingZeros64(m)]++
 				}
 			}
@@ -126,10 +134,20 @@ func (s *resampler) draw(rng *rand.Rand, acc [][]float64) {
 	}
 }
 
-// bootstrapDist draws b resamples and returns, for each of the k statistics stat computes from
-// a resample's accuracies (acc[run][task]), its b values. stat may draw from rng too (to
-// resample seeds); it is called once per resample, after the images are drawn.
-func (s *resampler) bootstrapDist(b int, rng *rand.Rand, k int, stat func(rng *rand.Rand, acc [][]float64, out []float64)) [][]float64 {
+// index draws a uniform index below n by multiplying a 64-bit random number by n and keeping
+// the high word (Lemire's method without its rejection step: the bias, below n/2^64, is far
+// under anything a bootstrap can show).
+func index(src *rand.PCG, n uint64) uint64 {
+	hi, _ := bits.Mul64(src.Uint64(), n)
+	return hi
+}
+
+// bootstrapDist draws b resamples from src and returns, for each of the k statistics stat
+// computes from a resample's accuracies (acc[run][task]), its b values. stat may draw from rng
+// too (to resample seeds), which draws from src; it is called once per resample, after the
+// images are drawn.
+func (s *resampler) bootstrapDist(b int, src *rand.PCG, k int, stat func(rng *rand.Rand, acc [][]float64, out []float64)) [][]float64 {
+	rng := rand.New(src)
 	acc := make([][]float64, s.runs)
 	for r := range acc {
 		acc[r] = make([]float64, len(s.tasks))
@@ -140,7 +158,7 @@ func (s *resampler) bootstrapDist(b int, rng *rand.Rand, k int, stat func(rng *r
 	}
 	out := make([]float64, k)
 	for j := range b {
-		s.draw(rng, acc)
+		s.draw(src, acc)
 		stat(rng, acc, out)
 		for i, v := range out {
 			dist[i][j] = v
@@ -150,8 +168,8 @@ func (s *resampler) bootstrapDist(b int, rng *rand.Rand, k int, stat func(rng *r
 }
 
 // bootstrap is bootstrapDist's 95% percentile intervals.
-func (s *resampler) bootstrap(b int, rng *rand.Rand, k int, stat func(rng *rand.Rand, acc [][]float64, out []float64)) []Interval {
-	dist := s.bootstrapDist(b, rng, k, stat)
+func (s *resampler) bootstrap(b int, src *rand.PCG, k int, stat func(rng *rand.Rand, acc [][]float64, out []float64)) []Interval {
+	dist := s.bootstrapDist(b, src, k, stat)
 	ivs := make([]Interval, k)
 	for i, d := range dist {
 		ivs[i] = percentileInterval(d)
@@ -174,11 +192,11 @@ func meanOver(values []float64, idx []int) float64 {
 // newRNG is the random source of one statistic: the report's seed, and a stream named by keys
 // (the ids of the runs involved), so that a run's interval does not depend on the other runs
 // of the report.
-func newRNG(seed uint64, keys ...string) *rand.Rand {
+func newRNG(seed uint64, keys ...string) *rand.PCG {
 	h := fnv.New64a()
 	for _, k := range keys {
 		h.Write([]byte(k))
 		h.Write([]byte{0})
 	}
-	return rand.New(rand.NewPCG(seed, h.Sum64()))
+	return rand.NewPCG(seed, h.Sum64())
 }
