@@ -204,7 +204,7 @@ func usableOutcomes(s *experiments.EvalSummary, outcomes []experiments.Outcome, 
 		if !ok {
 			return nil, fmt.Sprintf("task %s has no per-image outcomes: no intervals", task)
 		}
-		if acc := float64(t.right()) / float64(len(t.correct)); math.Abs(acc-s.PerTask[task]) > 1e-9 {
+		if acc := float64(t.right()) / float64(len(t.correct)); !(math.Abs(acc-s.PerTask[task]) <= 1e-9) {
 			return nil, fmt.Sprintf("the outcomes of task %s give %.4f, not the recorded %.4f: no intervals", task, acc, s.PerTask[task])
 		}
 	}

@@ -52,8 +52,9 @@ func groupKey(r *Run) string {
 
 // seedGroups partitions the evaluated runs into seed groups (in order of first appearance)
 // and, when some group holds more than one run, compares each other group with the first, which
-// holds the baseline when it was evaluated.
-func seedGroups(runs []*Run, clusters []string, opt Options) ([]SeedGroup, []Comparison) {
+// holds the baseline when it was evaluated. The comparisons are filled in by jobs it appends to
+// jobs, for the caller to run.
+func seedGroups(runs []*Run, clusters []string, opt Options, jobs []func()) ([]SeedGroup, []Comparison, []func()) {
 	var groups []SeedGroup
 	byKey := map[string]int{}
 	for j, r := range runs {
@@ -83,13 +84,13 @@ func seedGroups(runs []*Run, clusters []string, opt Options) ([]SeedGroup, []Com
 		several = several || len(g.Runs) > 1
 	}
 	if !several {
-		return groups, nil
+		return groups, nil, jobs
 	}
-	var cmps []Comparison
-	for _, g := range groups[1:] {
-		cmps = append(cmps, compareGroups(runs, groups[0], g, opt))
+	cmps := make([]Comparison, len(groups)-1)
+	for i, g := range groups[1:] {
+		jobs = append(jobs, func() { cmps[i] = compareGroups(runs, groups[0], g, opt) })
 	}
-	return groups, cmps
+	return groups, cmps, jobs
 }
 
 func (g *SeedGroup) summarize(runs []*Run, clusters []string) {

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/natssl/natssl/experiments"
 )
@@ -168,37 +170,75 @@ func (c *EvalComparison) setIntervals(j int, ivs []Interval, delta bool) {
 }
 
 // addStatistics fills in the intervals of every run's means, the paired comparison of each
-// run with the baseline, the per-task Wilson intervals, and the seed groups.
+// run with the baseline, the per-task Wilson intervals, and the seed groups. The bootstraps are
+// independent, each with its own seeded source, so they run in parallel with the same results.
 func addStatistics(c *EvalComparison, runs []*Run, opt Options) {
 	c.Resamples, c.Seed = opt.Resamples, opt.Seed
 	keys := c.groupKeys()
+	means := make([][]Interval, len(runs))
+	var jobs []func()
 	for j, r := range runs {
 		c.Overall[j].P = math.NaN()
 		if r.LastEval == nil || r.outcomes == nil {
 			continue
 		}
-		tasks := taskNames(r.LastEval)
-		sets := newTaskSets(tasks, r.LastEval)
-		s := newResampler(tasks, []map[string]taskOutcomes{r.outcomes})
-		ivs := s.bootstrap(opt.Resamples, newRNG(opt.Seed, "mean", r.ID), keys.size(), func(_ *rand.Rand, acc [][]float64, out []float64) {
-			keys.means(acc[0], sets, out)
+		jobs = append(jobs, func() {
+			tasks := taskNames(r.LastEval)
+			sets := newTaskSets(tasks, r.LastEval)
+			s := newResampler(tasks, []map[string]taskOutcomes{r.outcomes})
+			means[j] = s.bootstrap(opt.Resamples, newRNG(opt.Seed, "mean", r.ID), keys.size(), func(_ *rand.Rand, acc [][]float64, out []float64) {
+				keys.means(acc[0], sets, out)
+			})
 		})
-		c.setIntervals(j, ivs, false)
 	}
 	base := runs[0]
+	var paired []int // the runs compared with the baseline
 	for j, r := range runs {
-		if j == 0 || base.LastEval == nil || r.LastEval == nil {
-			continue
+		if j > 0 && base.LastEval != nil && r.LastEval != nil {
+			paired = append(paired, j)
 		}
-		cmp, ivs := compareRuns(base, r, keys, opt)
-		c.Overall[j].P = cmp.P
-		if ivs != nil {
-			c.setIntervals(j, ivs, true)
-		}
-		c.Paired = append(c.Paired, cmp)
 	}
+	cmps := make([]Comparison, len(paired))
+	deltas := make([][]Interval, len(paired))
+	for i, j := range paired {
+		jobs = append(jobs, func() { cmps[i], deltas[i] = compareRuns(base, runs[j], keys, opt) })
+	}
+	var groupCmps []Comparison
+	c.Groups, groupCmps, jobs = seedGroups(runs, keys.clusters, opt, jobs)
+	parallel(jobs)
+	for j, ivs := range means {
+		if ivs != nil {
+			c.setIntervals(j, ivs, false)
+		}
+	}
+	for i, j := range paired {
+		c.Overall[j].P = cmps[i].P
+		if deltas[i] != nil {
+			c.setIntervals(j, deltas[i], true)
+		}
+	}
+	c.Paired, c.GroupComparisons = cmps, groupCmps
 	c.Tasks = taskRows(runs)
-	c.Groups, c.GroupComparisons = seedGroups(runs, keys.clusters, opt)
+}
+
+// parallel runs jobs on GOMAXPROCS goroutines and waits for them.
+func parallel(jobs []func()) {
+	next := make(chan func())
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for job := range next {
+				job()
+			}
+		}()
+	}
+	for _, job := range jobs {
+		next <- job
+	}
+	close(next)
+	wg.Wait()
 }
 
 // compareRuns compares run b with run a: the difference of their means (each over its own

@@ -212,3 +212,41 @@ func TestGroupLabel(t *testing.T) {
 		}
 	}
 }
+
+func TestUsableOutcomes(t *testing.T) {
+	out := func(task, img string, right bool) experiments.Outcome {
+		o := experiments.Outcome{Suite: "newt", Task: task, Image: img, Label: 1, Predicted: 1}
+		if !right {
+			o.Predicted = 0
+		}
+		return o
+	}
+	both := []experiments.Outcome{out("a", "1", true), out("a", "2", false), out("b", "3", true)}
+	summary := func(metric string, a, b float64) *experiments.EvalSummary {
+		return &experiments.EvalSummary{Metric: metric, PerTask: map[string]float64{"a": a, "b": b}}
+	}
+	tests := []struct {
+		name     string
+		s        *experiments.EvalSummary
+		outcomes []experiments.Outcome
+		reason   string // "" when usable
+	}{
+		{"every task, matching", summary("accuracy", 0.5, 1), both, ""},
+		{"none recorded", summary("accuracy", 0.5, 1), nil, "evaluated without per-image outcomes (before natssl recorded them), so without intervals (natssl eval --run 0123abcd records them)"},
+		{"a task without", summary("accuracy", 0.5, 1), both[:2], "task b has no per-image outcomes"},
+		{"another accuracy", summary("accuracy", 0.75, 1), both, "the outcomes of task a give 0.5000, not the recorded 0.7500"},
+		{"a NaN accuracy", summary("accuracy", math.NaN(), 1), both, "the outcomes of task a give 0.5000, not the recorded NaN"},
+		{"another metric", summary("auc", 0.5, 1), both, "intervals are computed for accuracy only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, reason := usableOutcomes(tt.s, tt.outcomes, "0123abcdef")
+			if !strings.Contains(reason, tt.reason) || (tt.reason == "") != (reason == "") || (got != nil) != (reason == "") {
+				t.Fatalf("reason %q (outcomes %v), want %q", reason, got != nil, tt.reason)
+			}
+			if reason == "" && (got["a"].right() != 1 || len(got["a"].correct) != 2 || !reflect.DeepEqual(got["a"].images, []string{"1", "2"})) {
+				t.Errorf("task a: %+v", got["a"])
+			}
+		})
+	}
+}
