@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,7 +51,7 @@ func TestOpenRefusesBadFiles(t *testing.T) {
 		{"text file", write("notes.txt", []byte("loss went down\n")), ErrNotDatabase, "not a SQLite database"},
 		{"short file", write("short.db", []byte("SQLite")), ErrNotDatabase, "not a SQLite database"},
 		{"corrupt database", write("corrupt.db", garbage), ErrNotDatabase, "not a SQLite database"},
-		{"newer schema", newer, ErrNewerSchema, "version 3, this natssl writes 2"},
+		{"newer schema", newer, ErrNewerSchema, fmt.Sprintf("version %d, this natssl writes %d", SchemaVersion+1, SchemaVersion)},
 		{"foreign database", foreign, ErrForeignDatabase, "photos"},
 		{"directory", filepath.Join(dir, "adir"), nil, "is a directory"},
 		{"parent is a file", filepath.Join(write("plain", []byte("x")), "run.db"), nil, "not a directory"},
@@ -139,6 +140,10 @@ func TestMigrateFromSchema1(t *testing.T) {
 	}
 	if rec.NeWT == nil || rec.NeWT.Mean != 0.5 || rec.NeWT.Tasks != 2 {
 		t.Errorf("NeWT %+v, want mean 0.5 over 2 tasks", rec.NeWT)
+	}
+	// An evaluation from before per-image outcomes were kept has none, and says so by that.
+	if o, err := db.Outcomes(ctx, id, rec.NeWT.CheckpointStep, SuiteNeWT); err != nil || len(o) != 0 {
+		t.Errorf("outcomes of an old evaluation: %v, %v; want none", o, err)
 	}
 	if len(rec.Checkpoints) != 1 || len(rec.Params) != 1 {
 		t.Errorf("checkpoints %v params %v", rec.Checkpoints, rec.Params)

@@ -10,7 +10,12 @@
 //	checkpoints(run_id, step, path, sha256, bytes, at)
 //	evals(run_id, checkpoint_step, suite, task, cluster, subcluster, metric, value, at)
 //
-// plus schema_version, tags and latest_metrics. Times are stored as UTC text
+// plus schema_version, tags, latest_metrics, and
+//
+//	eval_outcomes(run_id, checkpoint_step, suite, task, image_id, label, predicted)
+//
+// which keeps each test image's outcome behind a task's accuracy, so that a report can resample
+// test images and pair two runs image by image. Times are stored as UTC text
 // ("2006-01-02T15:04:05.000Z") so that the sqlite3 shell and its date functions read them.
 // A NaN metric value is stored as NULL (SQLite has no NaN) and read back as NaN.
 //
@@ -28,7 +33,10 @@
 //
 // Evaluations are stored one row per task; the per-cluster, per-subcluster and overall means
 // are computed by EvalSummaries rather than stored, so they always agree with the rows.
+// RecordEvaluation stores a task's accuracy and its per-image outcomes in one transaction and
+// refuses outcomes that do not give that accuracy; an evaluation recorded before natssl kept
+// outcomes simply has none (Outcomes returns nothing), and readers must say so.
 //
 // Owner: the tracker engineer. The trainer reaches a *Run through its own Tracker interface; the
-// probe calls RecordEvals; internal/cli (runs.go) and report read through the queries.
+// probe's results reach RecordEvaluation; internal/cli (runs.go) and report read through the queries.
 package experiments

@@ -25,8 +25,25 @@ type Eval struct {
 }
 
 // RecordEvals stores evals against run runID in one transaction. Recording the same
-// (checkpoint step, suite, task, metric) again replaces the value.
+// (checkpoint step, suite, task, metric) again replaces the value; recording a task's accuracy
+// again drops the per-image outcomes of its earlier evaluation (RecordEvaluation stores new ones).
 func (db *DB) RecordEvals(ctx context.Context, runID string, evals []Eval) error {
+	return db.RecordEvaluation(ctx, runID, evals, nil)
+}
+
+// RecordEvaluation stores evals and the per-image outcomes behind them against run runID in
+// one transaction, so that a reader never sees a task's accuracy without its outcomes or with
+// those of another evaluation. Every outcome must belong to a task whose accuracy is among
+// evals, and each task's outcomes must give that accuracy; otherwise nothing is written.
+func (db *DB) RecordEvaluation(ctx context.Context, runID string, evals []Eval, outcomes []Outcome) error {
+	for _, e := range evals {
+		if e.Suite == "" || e.Metric == "" {
+			return fmt.Errorf("experiments: record evals of run %s: task %q: suite and metric must be set", runID, e.Task)
+		}
+	}
+	if err := checkOutcomes(evals, outcomes); err != nil {
+		return fmt.Errorf("experiments: record evals of run %s: %w", runID, err)
+	}
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return db.wrap("record evals of run "+runID+" in", err)
@@ -49,12 +66,12 @@ func (db *DB) RecordEvals(ctx context.Context, runID string, evals []Eval) error
 	defer stmt.Close()
 	at := formatTime(db.now())
 	for _, e := range evals {
-		if e.Suite == "" || e.Metric == "" {
-			return fmt.Errorf("experiments: record evals of run %s: task %q: suite and metric must be set", runID, e.Task)
-		}
 		if _, err := stmt.ExecContext(ctx, runID, e.CheckpointStep, e.Suite, e.Task, e.Cluster, e.Subcluster, e.Metric, e.Value, at); err != nil {
 			return db.wrap(fmt.Sprintf("record eval %s/%s of run %s in", e.Suite, e.Task, runID), err)
 		}
+	}
+	if err := db.replaceOutcomes(ctx, tx, runID, evals, outcomes); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return db.wrap("record evals of run "+runID+" in", err)
@@ -107,6 +124,7 @@ type EvalSummary struct {
 	Subclusters    []GroupMean        `json:"subclusters"` // sorted by cluster, subcluster
 	PerTask        map[string]float64 `json:"per_task"`
 	TaskCluster    map[string]string  `json:"-"` // task → cluster
+	TaskSubcluster map[string]string  `json:"-"` // task → subcluster
 }
 
 // EvalSummaries summarises a run's evaluations on suite and metric, one summary per checkpoint
@@ -133,13 +151,14 @@ func Summarize(evals []Eval, suite, metric string) []EvalSummary {
 	var out []EvalSummary
 	for step, es := range byStep {
 		s := EvalSummary{CheckpointStep: step, Suite: suite, Metric: metric, Tasks: len(es),
-			PerTask: map[string]float64{}, TaskCluster: map[string]string{}}
+			PerTask: map[string]float64{}, TaskCluster: map[string]string{}, TaskSubcluster: map[string]string{}}
 		var all acc
 		clusters := map[string]*acc{}
 		subs := map[[2]string]*acc{}
 		for _, e := range es {
 			s.PerTask[e.Task] = e.Value
 			s.TaskCluster[e.Task] = e.Cluster
+			s.TaskSubcluster[e.Task] = e.Subcluster
 			all.sum += e.Value
 			all.n++
 			c := clusters[e.Cluster]

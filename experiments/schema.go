@@ -85,6 +85,21 @@ INSERT INTO latest_metrics (run_id, key, step, value, at)
 	WHERE m.step = (SELECT max(step) FROM metrics x WHERE x.run_id = m.run_id AND x.key = m.key);
 CREATE INDEX runs_started ON runs (started_at);
 `,
+	// 3: each test image's outcome in an evaluation, beside the per-task rows of evals, so that
+	// a report can resample test images for intervals and pair two runs image by image. Only
+	// this table: it depends on runs alone.
+	`
+CREATE TABLE eval_outcomes (
+	run_id          TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+	checkpoint_step INTEGER NOT NULL,
+	suite           TEXT NOT NULL,
+	task            TEXT NOT NULL,
+	image_id        TEXT NOT NULL,
+	label           INTEGER NOT NULL,
+	predicted       INTEGER NOT NULL,
+	PRIMARY KEY (run_id, checkpoint_step, suite, task, image_id)
+) WITHOUT ROWID;
+`,
 }
 
 // SchemaVersion is the schema this build writes.

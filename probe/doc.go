@@ -12,7 +12,9 @@
 // (ReadImages: a folder of <id>.jpg or a tar/tar.gz streamed once), turns images into features
 // with any Encoder (Extract), writes and reads the features as .npy plus an ids file (WriteNPY,
 // ReadNPY) so that scikit-learn can score the same matrix, and runs the protocol (Evaluate),
-// tasks in parallel with the same numbers as serially.
+// tasks in parallel with the same numbers as serially. Each task's result keeps the classifier's
+// answer for every test image (TaskResult.Predictions), so that a report can resample test images
+// for confidence intervals and pair two encoders image by image.
 //
 // The probe engineer owns this package; encoders come from trainer, preprocessing from augment.
 package probe

@@ -55,7 +55,21 @@ type TaskResult struct {
 	Accuracy   float64 `json:"accuracy"`    // on the test split
 	// NotConverged counts fits of this task (all C, all folds, refit) that reached MaxIter.
 	NotConverged int `json:"not_converged"`
+	// Predictions are the refit classifier's outcome on each test image, in the suite's order;
+	// Accuracy is the share of them that are right. They let a report resample test images
+	// for confidence intervals and pair two encoders image by image. Left out of the JSON,
+	// which stays one short line per evaluation; the tracker stores them.
+	Predictions []Prediction `json:"-"`
 }
+
+// Prediction is the probe's answer for one test image.
+type Prediction struct {
+	ID               string // the image id of the suite
+	Label, Predicted int
+}
+
+// Correct reports whether the prediction is the image's label.
+func (p Prediction) Correct() bool { return p.Label == p.Predicted }
 
 // GroupMean is the mean test accuracy of the tasks of one cluster or subcluster.
 type GroupMean struct {
@@ -199,7 +213,17 @@ func evaluateTask(t *Task, f *Features, index map[string]int, opt Options) TaskR
 		r.NotConverged++
 	}
 	r.C, r.CVAccuracy = bestC, bestScore
-	r.Accuracy = float64(m.correct(xte, n, yte)) / float64(len(yte))
+	pred := make([]int, len(yte))
+	m.predict(xte, n, pred)
+	r.Predictions = make([]Prediction, len(yte))
+	k := 0
+	for i, smp := range t.Test {
+		r.Predictions[i] = Prediction{ID: smp.ID, Label: yte[i], Predicted: pred[i]}
+		if pred[i] == yte[i] {
+			k++
+		}
+	}
+	r.Accuracy = float64(k) / float64(len(yte))
 	return r
 }
 

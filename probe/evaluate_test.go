@@ -214,3 +214,57 @@ func TestWriteTable(t *testing.T) {
 		}
 	}
 }
+
+// TestEvaluatePredictions checks the per-image outcomes: one per test image in the suite's
+// order, the accuracy their share of right answers, and the predictions the classifier's own
+// (the same when the test labels are flipped, which flips every outcome).
+func TestEvaluatePredictions(t *testing.T) {
+	s, f := syntheticSuite(5, 30, 12, 9)
+	res, err := Evaluate(context.Background(), s, f, Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := &Suite{Name: s.Name, IDs: s.IDs}
+	for _, task := range s.Tasks {
+		ft := *task
+		ft.Test = nil
+		for _, smp := range task.Test {
+			smp.Label = 1 - smp.Label
+			ft.Test = append(ft.Test, smp)
+		}
+		flipped.Tasks = append(flipped.Tasks, &ft)
+	}
+	fres, err := Evaluate(context.Background(), flipped, f, Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := 0
+	for i, r := range res.Tasks {
+		task := s.Tasks[i]
+		if len(r.Predictions) != len(task.Test) || len(r.Predictions) != r.NTest {
+			t.Fatalf("%s: %d predictions for %d test images", r.Task, len(r.Predictions), len(task.Test))
+		}
+		k := 0
+		for j, p := range r.Predictions {
+			smp := task.Test[j]
+			if p.ID != smp.ID || p.Label != smp.Label || (p.Predicted != 0 && p.Predicted != 1) {
+				t.Fatalf("%s: prediction %d is %+v for test sample %+v", r.Task, j, p, smp)
+			}
+			if p.Correct() {
+				k++
+			} else {
+				wrong++
+			}
+			fp := fres.Tasks[i].Predictions[j]
+			if fp.Predicted != p.Predicted || fp.Correct() == p.Correct() {
+				t.Errorf("%s %s: prediction %+v with flipped test labels, %+v without", r.Task, p.ID, fp, p)
+			}
+		}
+		if got := float64(k) / float64(len(r.Predictions)); got != r.Accuracy {
+			t.Errorf("%s: %d of %d right is %v, accuracy says %v", r.Task, k, len(r.Predictions), got, r.Accuracy)
+		}
+	}
+	if wrong == 0 {
+		t.Error("every prediction right on noisy synthetic tasks: the outcomes say nothing")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	stdhtml "html"
 	"image"
 	"image/color"
@@ -18,8 +19,9 @@ import (
 )
 
 // TestHTMLInChromium opens report.html in headless Chromium (Debian's chromium), takes a
-// screenshot and checks that the page rendered: not blank, and every plot drawn in its place.
-// Set NATSSL_SCREENSHOT_DIR to keep the screenshot for a look.
+// screenshot and checks that the page rendered: not blank, every plot drawn in its place, and
+// the statements about the numbers in the page's visible text. Set NATSSL_SCREENSHOT_DIR to keep
+// the screenshots for a look.
 func TestHTMLInChromium(t *testing.T) {
 	browser := ""
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -31,8 +33,34 @@ func TestHTMLInChromium(t *testing.T) {
 	if browser == "" {
 		t.Fatal("headless Chromium is needed to check the HTML report (apt-get install chromium)")
 	}
-	f := newFixture(t)
-	rep := f.build(t, Options{}, "baseline", "wider", "broken", "live")
+	tests := []struct {
+		name   string
+		report func(t *testing.T) *Report
+		height int
+		plots  map[string][]int // plot → the runs (by index) drawn in it
+		text   []string         // in the rendered page's visible text
+	}{
+		{"four runs without outcomes", func(t *testing.T) *Report {
+			return newFixture(t).build(t, Options{}, "baseline", "wider", "broken", "live")
+		}, 4200, map[string][]int{
+			"loss.svg": {0, 1, 2, 3}, "images_per_s.svg": {0, 1, 2, 3}, "newt_clusters.svg": {0, 1}, "newt_tasks.svg": {1},
+		}, []string{"wider differs from baseline by -2.5 points (no interval: baseline has no per-image outcomes)"}},
+		{"seed groups with outcomes", func(t *testing.T) *Report {
+			return newStatsFixture(t).build(t, Options{}, "base-s1", "base-s2", "wide-s1", "wide-s2", "old")
+		}, 5200, map[string][]int{
+			"newt_clusters.svg": {0, 1, 2, 3, 4}, "newt_tasks.svg": {1, 2, 3, 4}, "newt_delta.svg": {1, 2, 3},
+		}, []string{"wide-s1 beats base-s1 by +8.8 points [", "wide (2 seeds) beats base (2 seeds) by +8.8 points [",
+			"base | base-s1, base-s2 | 1, 2", "95% Wilson interval"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := tt.report(t)
+			checkPage(t, browser, rep, tt.height, tt.plots, tt.text)
+		})
+	}
+}
+
+func checkPage(t *testing.T, browser string, rep *Report, height int, want map[string][]int, texts []string) {
 	dir := t.TempDir()
 	if _, err := rep.Write(dir, FormatHTML); err != nil {
 		t.Fatal(err)
@@ -43,20 +71,22 @@ func TestHTMLInChromium(t *testing.T) {
 	}
 	page := filepath.Join(dir, "report.html")
 
-	// Where each plot lies on the page: a copy of the page with a script that writes the
-	// figures' boxes into the DOM, which --dump-dom prints. The report itself has no script.
+	// Where each plot lies on the page, and the text a reader sees: a copy of the page with a
+	// script that writes them into the DOM, which --dump-dom prints. The report itself has no
+	// script.
 	html, err := os.ReadFile(page)
 	if err != nil {
 		t.Fatal(err)
 	}
 	probe := filepath.Join(dir, "probe.html")
 	script := `<script>document.body.setAttribute("data-figs", JSON.stringify([...document.querySelectorAll("figure.plot")].map(
-  f => { const r = f.querySelector("img").getBoundingClientRect(); return {file: f.dataset.file, x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height}; })));</script>`
+  f => { const r = f.querySelector("img").getBoundingClientRect(); return {file: f.dataset.file, x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height}; })));
+document.body.setAttribute("data-text", document.body.innerText);</script>`
 	if err := os.WriteFile(probe, []byte(strings.Replace(string(html), "</body>", script+"</body>", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	const width, height = 1280, 4200
-	dom := chromium(t, browser, dir, "--dump-dom", "file://"+probe)
+	const width = 1280
+	dom := chromium(t, browser, dir, width, height, "--dump-dom", "file://"+probe)
 	m := regexp.MustCompile(`data-figs="([^"]*)"`).FindSubmatch(dom)
 	if m == nil {
 		t.Fatalf("no figure boxes in the dumped DOM:\n%.2000s", dom)
@@ -68,9 +98,20 @@ func TestHTMLInChromium(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdhtml.UnescapeString(string(m[1]))), &figs); err != nil {
 		t.Fatalf("figure boxes %s: %v", m[1], err)
 	}
+	tm := regexp.MustCompile(`data-text="([^"]*)"`).FindSubmatch(dom)
+	if tm == nil {
+		t.Fatal("no page text in the dumped DOM")
+	}
+	// innerText puts a tab between table cells; read them as Markdown's " | ".
+	seen := strings.ReplaceAll(stdhtml.UnescapeString(string(tm[1])), "\t", " | ")
+	for _, want := range texts {
+		if !strings.Contains(seen, want) {
+			t.Errorf("the page does not show %q", want)
+		}
+	}
 
 	shot := filepath.Join(dir, "shot.png")
-	chromium(t, browser, dir, "--screenshot="+shot, "file://"+page)
+	chromium(t, browser, dir, width, height, "--screenshot="+shot, "file://"+page)
 	fh, err := os.Open(shot)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +123,7 @@ func TestHTMLInChromium(t *testing.T) {
 	}
 	if keep := os.Getenv("NATSSL_SCREENSHOT_DIR"); keep != "" {
 		if data, err := os.ReadFile(shot); err == nil {
-			os.WriteFile(filepath.Join(keep, "report-screenshot.png"), data, 0o644)
+			os.WriteFile(filepath.Join(keep, "report-screenshot-"+strings.ReplaceAll(t.Name(), "/", "-")+".png"), data, 0o644)
 		}
 	}
 	b := img.Bounds()
@@ -105,9 +146,6 @@ func TestHTMLInChromium(t *testing.T) {
 
 	// Every plot is drawn where its figure is: inside each box, the colours of the runs it
 	// plots (the tables use none of them).
-	want := map[string][]int{ // plot → the runs (by index) drawn in it
-		"loss.svg": {0, 1, 2, 3}, "images_per_s.svg": {0, 1, 2, 3}, "newt_clusters.svg": {0, 1}, "newt_tasks.svg": {1},
-	}
 	if len(figs) != len(want) {
 		t.Fatalf("%d figures on the page, want %d", len(figs), len(want))
 	}
@@ -131,13 +169,13 @@ func TestHTMLInChromium(t *testing.T) {
 }
 
 // chromium runs headless Chromium with args and returns its standard output.
-func chromium(t *testing.T, browser, dir string, args ...string) []byte {
+func chromium(t *testing.T, browser, dir string, width, height int, args ...string) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
 		"--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-		"--force-device-scale-factor=1", "--window-size=1280,4200", "--user-data-dir=" + filepath.Join(dir, "profile")}
+		"--force-device-scale-factor=1", fmt.Sprintf("--window-size=%d,%d", width, height), "--user-data-dir=" + filepath.Join(dir, "profile")}
 	cmd := exec.CommandContext(ctx, browser, append(base, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

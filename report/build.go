@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"time"
 
@@ -23,6 +24,11 @@ type Options struct {
 	Suite, Metric string
 	// Now stamps the report (default: time.Now).
 	Now func() time.Time
+	// Resamples is the number of bootstrap resamples of the test images behind every interval
+	// of a mean (default DefaultResamples); Seed seeds them, so that the same runs give the same
+	// intervals in every report.
+	Resamples int
+	Seed      uint64
 }
 
 // Report is everything a comparison shows, computed once and rendered as Markdown or HTML.
@@ -48,6 +54,10 @@ type Run struct {
 	Training   TrainingSummary
 	LastEval   *experiments.EvalSummary // the last evaluated checkpoint; nil when not evaluated
 	BestEval   *experiments.EvalSummary // the checkpoint with the best mean
+	// NoOutcomes says why LastEval has no usable per-image outcomes, and so no intervals;
+	// "" when it has them.
+	NoOutcomes string
+	outcomes   map[string]taskOutcomes // LastEval's outcomes by task
 }
 
 // Marks say what a reader must know before trusting a run's numbers.
@@ -98,6 +108,9 @@ func Build(ctx context.Context, db *experiments.DB, runIDs []string, opt Options
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.Resamples <= 0 {
+		opt.Resamples = DefaultResamples
+	}
 	ids := orderRuns(runIDs, opt.Baseline)
 	rep := &Report{Generated: opt.Now(), DBPath: db.Path(), Suite: opt.Suite, Metric: opt.Metric}
 	for i, id := range ids {
@@ -111,6 +124,9 @@ func Build(ctx context.Context, db *experiments.DB, runIDs []string, opt Options
 	labelRuns(rep.Runs)
 	rep.Config = configTable(rep.Runs, opt.Full)
 	rep.Eval = compareEvals(rep.Runs, opt.TopTasks)
+	if rep.Eval != nil {
+		addStatistics(rep.Eval, rep.Runs, opt)
+	}
 	plots, err := drawPlots(rep)
 	if err != nil {
 		return nil, err
@@ -149,7 +165,50 @@ func loadRun(ctx context.Context, db *experiments.DB, id string, opt Options) (*
 	r.Training = summarizeTraining(r.Loss, r.ImagesPerS)
 	r.ImagesSeen = imagesSeen(rec)
 	r.LastEval, r.BestEval = experiments.LastAndBest(experiments.Summarize(rec.Evals, opt.Suite, opt.Metric))
+	if r.LastEval != nil {
+		outcomes, err := db.Outcomes(ctx, id, r.LastEval.CheckpointStep, opt.Suite)
+		if err != nil {
+			return nil, fmt.Errorf("report: %w", err)
+		}
+		r.outcomes, r.NoOutcomes = usableOutcomes(r.LastEval, outcomes, id)
+	}
 	return r, nil
+}
+
+// usableOutcomes groups an evaluation's per-image outcomes by task when they are the evidence
+// behind every task's value: each task has outcomes, and their share of right answers is the
+// value recorded. Otherwise it returns why not, and the report states no interval for the run
+// rather than one about other numbers.
+func usableOutcomes(s *experiments.EvalSummary, outcomes []experiments.Outcome, runID string) (map[string]taskOutcomes, string) {
+	if s.Metric != experiments.MetricAccuracy {
+		return nil, "intervals are computed for accuracy only"
+	}
+	if len(outcomes) == 0 {
+		return nil, "evaluated without per-image outcomes (before natssl recorded them), so without intervals " +
+			"(natssl eval --run " + shortID(runID) + " records them)"
+	}
+	byTask := map[string]taskOutcomes{}
+	for _, o := range outcomes { // ordered by task, then image id
+		t := byTask[o.Task]
+		t.images = append(t.images, o.Image)
+		t.correct = append(t.correct, o.Correct())
+		byTask[o.Task] = t
+	}
+	tasks := make([]string, 0, len(s.PerTask))
+	for task := range s.PerTask {
+		tasks = append(tasks, task)
+	}
+	sort.Strings(tasks)
+	for _, task := range tasks {
+		t, ok := byTask[task]
+		if !ok {
+			return nil, fmt.Sprintf("task %s has no per-image outcomes: no intervals", task)
+		}
+		if acc := float64(t.right()) / float64(len(t.correct)); !(math.Abs(acc-s.PerTask[task]) <= 1e-9) {
+			return nil, fmt.Sprintf("the outcomes of task %s give %.4f, not the recorded %.4f: no intervals", task, acc, s.PerTask[task])
+		}
+	}
+	return byTask, ""
 }
 
 // imagesSeen is the logged images_seen metric, else steps × the global batch size.

@@ -62,6 +62,17 @@ type EvalComparison struct {
 	Subclusters []GroupRow // per cluster/subcluster, sorted
 	Gains       []TaskDelta
 	Losses      []TaskDelta
+	// Paired compares each evaluated run after the baseline with it.
+	Paired []Comparison
+	// Tasks are every task's accuracy per run, with Wilson intervals.
+	Tasks []TaskRow
+	// Groups are the runs whose configs differ only in seed (groups of one included);
+	// GroupComparisons compare each group with the baseline's when a group has several runs.
+	Groups           []SeedGroup
+	GroupComparisons []Comparison
+	// Resamples and Seed are those of every bootstrap interval.
+	Resamples int
+	Seed      uint64
 }
 
 // Cell is one run's mean over some tasks, and its difference to the baseline's.
@@ -73,6 +84,11 @@ type Cell struct {
 	// Won, Lost and Tied count the tasks (shared with the baseline) on which the run scored
 	// higher, lower or the same; only in Overall.
 	Won, Lost, Tied int
+	// CI is the 95% bootstrap interval of Mean over test images; DeltaCI that of Delta, paired
+	// image by image where the runs share test images. Missing without per-image outcomes.
+	CI, DeltaCI Interval
+	// P is the sign test of Won against Lost; only in Overall, NaN for the baseline.
+	P float64
 }
 
 // GroupRow is one cluster's (or subcluster's) cells, one per run.
@@ -104,18 +120,7 @@ func compareEvals(runs []*Run, top int) *EvalComparison {
 			cell.Has, cell.Mean, cell.Tasks = true, s.Mean, s.Tasks
 			if base != nil {
 				cell.Delta = s.Mean - base.Mean
-				for task, v := range s.PerTask {
-					b, ok := base.PerTask[task]
-					switch {
-					case !ok:
-					case v > b:
-						cell.Won++
-					case v < b:
-						cell.Lost++
-					default:
-						cell.Tied++
-					}
-				}
+				cell.Won, cell.Lost, cell.Tied = wonLost(base.PerTask, s.PerTask)
 			}
 		}
 		c.Overall = append(c.Overall, cell)

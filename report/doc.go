@@ -11,6 +11,18 @@
 // unless Options.Full is set. Failed runs, runs still RUNNING (or stale) and runs without an
 // evaluation appear with what they have and a mark saying so.
 //
+// Every number about NeWT comes with how sure it is, computed from the per-image outcomes the
+// tracker keeps with an evaluation: each task's accuracy with its 95% Wilson interval; each
+// mean (overall, per cluster, per subcluster) with a 95% percentile bootstrap interval that
+// resamples test images within tasks (Options.Resamples, seeded by Options.Seed and the runs'
+// ids, so the same runs give the same intervals); each run against the baseline as one
+// sentence ("B beats A by +4.4 points [+2.9, +5.8]; 10 of 10 tasks; p = 0.002") with the
+// difference's bootstrap interval paired image by image and the sign test over tasks. Runs
+// whose configs differ only in run.seed are grouped (mean ± standard deviation over seeds) and
+// groups compared with a bootstrap over seeds and test images. An evaluation recorded without
+// outcomes keeps its means and the sign test and is marked as having no intervals: nothing is
+// made up for it. The statistics are checked against SciPy (testdata/stats_reference.py).
+//
 // Owner: the tracker engineer. internal/cli/report.go parses flags and calls Build, then
 // Write or Markdown/HTML.
 package report

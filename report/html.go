@@ -53,7 +53,8 @@ table { border-collapse: collapse; margin: .6rem 0; font-size: .88rem; }
 caption { text-align: left; font-weight: 600; padding: .2rem 0; }
 th, td { border: 1px solid #d6dbe1; padding: .25rem .55rem; text-align: left; vertical-align: top; }
 th { background: #f2f4f7; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+div.scroll { overflow-x: auto; }
 td.gain { color: #0a7d32; }
 td.loss { color: #b3261e; }
 td.mark { color: #9a5b00; font-weight: 600; }
@@ -74,13 +75,13 @@ Baseline: <strong>{{(index .Rep.Runs 0).Label}}</strong> (<code>{{(index .Rep.Ru
 {{heading .Level .Title}}
 {{if .Notes}}<ul class="notes">{{range .Notes}}<li{{if warn .}} class="warn"{{end}}>{{.}}</li>{{end}}</ul>{{end}}
 {{range .Tables}}
-<table>
+<div class="scroll"><table>
 {{if .Caption}}<caption>{{.Caption}}</caption>{{end}}
 <thead><tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>
 {{range .Rows}}<tr>{{range .}}<td{{if .Class}} class="{{.Class}}"{{end}}>{{.Text}}</td>{{end}}</tr>
 {{end}}</tbody>
-</table>
+</table></div>
 {{end}}
 {{if .Marks}}<ul class="notes">{{range .Marks}}<li class="warn">{{.}}</li>{{end}}</ul>{{end}}
 {{range .Plots}}

@@ -68,6 +68,10 @@ func drawPlots(rep *Report) ([]Plot, error) {
 	if err := add("newt_tasks.svg", "NeWT per-task "+rep.Metric+" against the baseline", p, err); err != nil {
 		return nil, err
 	}
+	p, err = deltaForest(rep)
+	if err := add("newt_delta.svg", "Difference to the baseline with 95% intervals, overall and per cluster", p, err); err != nil {
+		return nil, err
+	}
 	return plots, nil
 }
 
@@ -263,5 +267,95 @@ func taskScatter(rep *Report) (*plot.Plot, error) {
 	if drawn == 0 {
 		return nil, nil
 	}
+	return p, nil
+}
+
+// errorPoints are points with horizontal error bars.
+type errorPoints struct {
+	plotter.XYs
+	plotter.XErrors
+}
+
+// deltaForest draws, for each run with a paired interval against the baseline, its difference
+// in percentage points overall and per cluster, each with its 95% interval, around a line at
+// zero; nil when no run has one.
+func deltaForest(rep *Report) (*plot.Plot, error) {
+	e := rep.Eval
+	if e == nil {
+		return nil, nil
+	}
+	var shown []int
+	for j := 1; j < len(rep.Runs); j++ {
+		if e.Overall[j].DeltaCI.OK {
+			shown = append(shown, j)
+		}
+	}
+	if len(shown) == 0 {
+		return nil, nil
+	}
+	rows := []string{"all tasks"}
+	cells := func(j int) []Cell {
+		out := []Cell{e.Overall[j]}
+		for _, g := range e.Clusters {
+			out = append(out, g.Cells[j])
+		}
+		return out
+	}
+	for _, g := range e.Clusters {
+		rows = append(rows, orDash(g.Cluster))
+	}
+	p := plot.New()
+	p.Title.Text = "NeWT " + rep.Metric + ": difference to " + rep.Runs[0].Label
+	p.X.Label.Text = "points (95% interval)"
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	n := float64(len(rows))
+	zero, err := plotter.NewLine(plotter.XYs{{X: 0, Y: -0.5}, {X: 0, Y: n - 0.5}})
+	if err != nil {
+		return nil, err
+	}
+	zero.Color = color.Gray{Y: 96}
+	zero.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
+	p.Add(zero)
+	for k, j := range shown {
+		// Rows run top to bottom; each run's marks sit a little apart within a row.
+		off := 0.0
+		if len(shown) > 1 {
+			off = 0.5 * (float64(k)/float64(len(shown)-1) - 0.5)
+		}
+		var pts errorPoints
+		for i, c := range cells(j) {
+			if !c.DeltaCI.OK || math.IsNaN(c.Delta) {
+				continue
+			}
+			d := 100 * c.Delta
+			pts.XYs = append(pts.XYs, plotter.XY{X: d, Y: n - 1 - float64(i) - off})
+			pts.XErrors = append(pts.XErrors, struct{ Low, High float64 }{Low: d - 100*c.DeltaCI.Lo, High: 100*c.DeltaCI.Hi - d})
+		}
+		if len(pts.XYs) == 0 {
+			continue
+		}
+		bars, err := plotter.NewXErrorBars(pts)
+		if err != nil {
+			return nil, fmt.Errorf("intervals of %s: %w", rep.Runs[j].Label, err)
+		}
+		bars.Color = runColor(j)
+		bars.Width = vg.Points(1.5)
+		s, err := plotter.NewScatter(pts.XYs)
+		if err != nil {
+			return nil, fmt.Errorf("differences of %s: %w", rep.Runs[j].Label, err)
+		}
+		s.Color = runColor(j)
+		s.Shape = draw.CircleGlyph{}
+		s.Radius = vg.Points(3)
+		p.Add(bars, s)
+		p.Legend.Add(rep.Runs[j].Label, s)
+	}
+	labels := make([]string, len(rows))
+	for i, r := range rows {
+		labels[len(rows)-1-i] = r
+	}
+	p.NominalY(labels...)
+	p.Y.Min, p.Y.Max = -0.5, n-0.5
 	return p, nil
 }

@@ -248,7 +248,9 @@ func TestMarkdownAndHTML(t *testing.T) {
 	}
 	for _, want := range []string{
 		"| model.width | 32 | 64 | 32 | 32 |",
-		"| wider | 30 | 6 | 0.6250 | -0.0250 | 0.6250 (30) | 3 | 2 | 1 |",
+		"| wider | 30 | 6 | 0.6250 | – | -0.0250 | – | 1 | 0.6250 (30) | 3 | 2 | 1 |",
+		"⚠ wider: evaluated without per-image outcomes (before natssl recorded them), so without intervals",
+		"wider differs from baseline by -2.5 points (no interval: baseline has no per-image outcomes); 3 of 6 tasks (1 tied); p = 1.",
 		"| Fungi | 0.4000 | 0.2000 (-0.2000) | – | – |",
 		"| broken | not evaluated |",
 		"⚠ broken: failed: loss is NaN at step 12",

@@ -188,27 +188,44 @@ func (rep *Report) evalSections() []section {
 	}
 	e := rep.Eval
 	base := rep.Runs[0]
-	head := section{Title: title, Level: 2, Notes: []string{"Each run at its last evaluated checkpoint; differences are to the baseline, " + base.Label + "."}}
+	head := section{Title: title, Level: 2, Notes: []string{
+		"Each run at its last evaluated checkpoint; differences are to the baseline, " + base.Label + ".",
+		rep.intervalNote(),
+	}}
 	if base.LastEval == nil {
 		head.Notes = append(head.Notes, "⚠ The baseline has no evaluation, so no differences can be taken.")
 	}
-	t := table{Head: []string{"run", "checkpoint", "tasks", "mean", "Δ baseline", "best mean (step)", "won", "lost", "tied"}}
+	t := table{Head: []string{"run", "checkpoint", "tasks", "mean", "95% CI", "Δ baseline", "Δ 95% CI", "p (sign test)", "best mean (step)", "won", "lost", "tied"}}
 	for j, r := range rep.Runs {
 		c := e.Overall[j]
 		if !c.Has {
-			t.Rows = append(t.Rows, []cell{text(r.Label), {Text: "not evaluated", Class: "mark"}, text(""), text(""), text(""), text(""), text(""), text(""), text("")})
+			row := []cell{text(r.Label), {Text: "not evaluated", Class: "mark"}}
+			for len(row) < len(t.Head) {
+				row = append(row, text(""))
+			}
+			t.Rows = append(t.Rows, row)
 			continue
 		}
-		won, lost, tied := num(""), num(""), num("")
+		if r.NoOutcomes != "" {
+			head.Marks = append(head.Marks, fmt.Sprintf("⚠ %s: %s", r.Label, r.NoOutcomes))
+		}
+		won, lost, tied, p := num(""), num(""), num(""), num("")
 		if j > 0 && base.LastEval != nil {
 			won, lost, tied = num(fmt.Sprint(c.Won)), num(fmt.Sprint(c.Lost)), num(fmt.Sprint(c.Tied))
+			p = num(pValue(c.P))
 		}
 		t.Rows = append(t.Rows, []cell{text(r.Label), num(fmt.Sprint(r.LastEval.CheckpointStep)), num(fmt.Sprint(c.Tasks)),
-			num(fmtFloat(c.Mean, 4)), delta(c.Delta), num(fmt.Sprintf("%s (%d)", fmtFloat(r.BestEval.Mean, 4), r.BestEval.CheckpointStep)),
-			won, lost, tied})
+			num(fmtFloat(c.Mean, 4)), num(fmtInterval(c.CI, false)), delta(c.Delta), num(fmtInterval(c.DeltaCI, true)), p,
+			num(fmt.Sprintf("%s (%d)", fmtFloat(r.BestEval.Mean, 4), r.BestEval.CheckpointStep)), won, lost, tied})
 	}
 	head.Tables = []table{t}
 	out := []section{head}
+	if s, ok := rep.pairedSection(); ok {
+		out = append(out, s)
+	}
+	if s, ok := rep.seedSection(); ok {
+		out = append(out, s)
+	}
 
 	groupTable := func(rows []GroupRow, sub bool) table {
 		h := []string{"cluster"}
@@ -222,22 +239,28 @@ func (rep *Report) evalSections() []section {
 				row = append(row, text(orDash(g.Subcluster)))
 			}
 			for j, c := range g.Cells {
-				switch {
-				case !c.Has:
+				if !c.Has {
 					row = append(row, cell{Text: "–", Class: "num"})
-				case j == 0 || math.IsNaN(c.Delta):
-					row = append(row, num(fmtFloat(c.Mean, 4)))
-				default:
-					d := delta(c.Delta)
-					d.Text = fmtFloat(c.Mean, 4) + " (" + d.Text + ")"
-					row = append(row, d)
+					continue
 				}
+				v := fmtFloat(c.Mean, 4)
+				if c.CI.OK {
+					v += " " + fmtInterval(c.CI, false)
+				}
+				if j == 0 || math.IsNaN(c.Delta) {
+					row = append(row, num(v))
+					continue
+				}
+				d := delta(c.Delta)
+				d.Text = v + " (" + d.Text + ")"
+				row = append(row, d)
 			}
 			t.Rows = append(t.Rows, row)
 		}
 		return t
 	}
-	out = append(out, section{Title: "Per cluster", Level: 3, Tables: []table{groupTable(e.Clusters, false)}, Plots: rep.plots("newt_clusters.svg")})
+	out = append(out, section{Title: "Per cluster", Level: 3, Notes: []string{"Mean [95% CI] (Δ baseline)."},
+		Tables: []table{groupTable(e.Clusters, false)}, Plots: rep.plots("newt_clusters.svg", "newt_delta.svg")})
 	out = append(out, section{Title: "Per subcluster", Level: 3, Tables: []table{groupTable(e.Subclusters, true)}})
 
 	tasks := section{Title: "Largest per-task gains and losses", Level: 3, Plots: rep.plots("newt_tasks.svg")}
@@ -258,7 +281,7 @@ func (rep *Report) evalSections() []section {
 	if len(e.Gains)+len(e.Losses) == 0 {
 		tasks.Notes = []string{"No task differs from the baseline."}
 	}
-	out = append(out, tasks)
+	out = append(out, tasks, rep.taskSection())
 	return out
 }
 

@@ -51,8 +51,13 @@ say "writing the comparison report"
 "$BIN" report "$random_id" "$trained_id" --out "$REPORT" "${EXTRA[@]}" >/dev/null
 
 gain=$(awk -v a="$trained_acc" -v b="$random_acc" 'BEGIN { printf "%+.2f", 100 * (a - b) }')
+# The report's paired comparison: the gain's 95% interval (bootstrap over the test images,
+# paired image by image), the tasks won and the sign test.
+sentence=$(sed -n '/^### Paired comparison with the baseline/,/^##/s/^- \(.* points .*; p [=<] [0-9.]*\)\.$/\1/p' "$REPORT/report.md" | head -1)
+interval=$(grep -o '\[[-+0-9.]*, [-+0-9.]*\]' <<<"$sentence" | head -1 || true)
 printf '\nNeWT-style probe, mean accuracy over the tasks of the suite:\n'
 printf '  random init   %.4f   (run %s)\n' "$random_acc" "$random_id"
 printf '  SimCLR        %.4f   (run %s)\n' "$trained_acc" "$trained_id"
-printf '  gain          %s points\n' "$gain"
+printf '  gain          %s points %s\n' "$gain" "${interval:-(no interval)}"
+[ -z "$sentence" ] || printf '  %s\n' "$sentence"
 printf 'report: %s/report.html (and report.md)\n' "$REPORT"

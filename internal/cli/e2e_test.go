@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -120,5 +121,12 @@ func TestEndToEnd(t *testing.T) {
 	svgs, _ := filepath.Glob(filepath.Join(out, "*.svg"))
 	if len(svgs) == 0 {
 		t.Error("the report wrote no plots")
+	}
+	// natssl eval recorded every test image's outcome, so the report states the gain with its
+	// interval, and no run lacks them.
+	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
+	sentence := regexp.MustCompile(`(?m)^- \S+ (beats|trails|differs from) \S+ by [+-]\d+\.\d points \[[+-]\d+\.\d, [+-]\d+\.\d\]`)
+	if !sentence.Match(md) || strings.Contains(string(md), "without per-image outcomes") {
+		t.Errorf("report.md lacks the paired sentence with an interval:\n%s", md)
 	}
 }

@@ -191,7 +191,7 @@ func record(ctx context.Context, db *experiments.DB, cfg *configs.Config, target
 		}
 		target.runID = created.ID()
 	}
-	if err := db.RecordEvals(ctx, target.runID, evalRows(res, target.step)); err != nil {
+	if err := db.RecordEvaluation(ctx, target.runID, evalRows(res, target.step), evalOutcomes(res, target.step)); err != nil {
 		if created != nil {
 			created.Finish(ctx, experiments.StatusFailed, err.Error())
 		}
@@ -340,6 +340,19 @@ func evalRows(res *probe.Results, step int64) []experiments.Eval {
 		rows = append(rows, row)
 		row.Metric, row.Value = "C", t.C
 		rows = append(rows, row)
+	}
+	return rows
+}
+
+// evalOutcomes are the tracker rows of every test image's prediction, which reports resample
+// for confidence intervals.
+func evalOutcomes(res *probe.Results, step int64) []experiments.Outcome {
+	var rows []experiments.Outcome
+	for _, t := range res.Tasks {
+		for _, p := range t.Predictions {
+			rows = append(rows, experiments.Outcome{CheckpointStep: step, Suite: experiments.SuiteNeWT, Task: t.Task,
+				Image: p.ID, Label: p.Label, Predicted: p.Predicted})
+		}
 	}
 	return rows
 }

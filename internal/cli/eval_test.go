@@ -186,12 +186,33 @@ func TestEvalRandomInit(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec, err := tr.GetRun(context.Background(), res.RunID)
+		if err != nil {
+			tr.Close()
+			t.Fatal(err)
+		}
+		outcomes, err := tr.Outcomes(context.Background(), res.RunID, 0, experiments.SuiteNeWT)
 		tr.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
 		if rec.Tags["kind"] != "random-init" || rec.Status != experiments.StatusFinished || len(rec.Evals) != 4 {
 			t.Errorf("run %+v: want a finished random-init run with 2 tasks x (accuracy, C)", rec.RunInfo)
+		}
+		// Every test image's outcome is recorded with the evaluation, and they give its accuracy.
+		right, n := map[string]float64{}, map[string]float64{}
+		for _, o := range outcomes {
+			n[o.Task]++
+			if o.Correct() {
+				right[o.Task]++
+			}
+		}
+		for _, e := range rec.Evals {
+			if e.Metric == experiments.MetricAccuracy && (n[e.Task] == 0 || right[e.Task]/n[e.Task] != e.Value) {
+				t.Errorf("task %s: accuracy %v, outcomes %v of %v right", e.Task, e.Value, right[e.Task], n[e.Task])
+			}
+		}
+		if len(outcomes) != 32 {
+			t.Errorf("%d outcomes recorded, want one per test image (32)", len(outcomes))
 		}
 		f, err := probe.ReadNPY(out)
 		if err != nil {

@@ -34,6 +34,12 @@ func newReportCmd(e *env) *cobra.Command {
 metrics, NeWT accuracy overall, per cluster and subcluster with tasks won and lost, the largest
 per-task gains and losses, checkpoints, and plots of loss, images/s and NeWT results.
 
+Each NeWT number has a 95% interval (per task Wilson; means by a seeded bootstrap over the
+test images within tasks), each run is compared with the baseline in one sentence (the paired
+difference with its interval, tasks won, the sign test's p), and runs that differ only in
+run.seed are grouped as mean ± sd over seeds. Evaluations recorded before natssl kept per-image
+outcomes are shown without intervals, and marked.
+
 Runs are given by id (a unique prefix is enough), --all, or --name PATTERN (a glob).
 Without --out the report is printed to stdout (Markdown by default, or --format html).
 With --out DIR it writes DIR/report.md with the SVG plots beside it and DIR/report.html, a
