@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -76,9 +75,8 @@ func runFashionMNIST(cmd *cobra.Command, e *env, o fmnistOptions) error {
 	fmt.Fprintf(e.Stdout, "NeWT suite:   %d tasks, %d images: %s, %s\n", sum.Tasks, sum.SuiteImages, sum.LabelsCSV, sum.ImagesTar)
 	fmt.Fprintf(e.Stdout, "  evaluate with: natssl eval --newt %s --images %s ...\n", sum.LabelsCSV, sum.ImagesTar)
 	fmt.Fprintf(e.Stdout, "done in %.1fs\n", time.Since(start).Seconds())
-	if o.JSON {
-		b, _ := json.Marshal(sum)
-		fmt.Fprintln(e.Stdout, string(b))
+	if !o.JSON {
+		return nil
 	}
-	return nil
+	return printJSONLine(e.Stdout, sum)
 }

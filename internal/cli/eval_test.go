@@ -15,7 +15,7 @@ import (
 	"github.com/natssl/natssl/probe"
 )
 
-const smokeCSV = "../../testdata/smoke-newt/labels.csv"
+const smokeCSV = "../../configs/smoke/newt/labels.csv"
 
 // smokeFeatures writes features for the smoke suite: 8 numbers per image, the first carrying
 // the label so that the probe has something to find, the rest a pattern of the row number.
@@ -127,7 +127,7 @@ func TestEvalErrors(t *testing.T) {
 	}
 }
 
-const smokeImages = "../../testdata/smoke-newt/images"
+const smokeImages = "../../configs/smoke/newt/images"
 
 // smokeTarGz packs the smoke suite's images as newt2021_images.tar.gz does: <dir>/<id>.jpg.
 func smokeTarGz(t *testing.T, dir string) string {
@@ -261,7 +261,7 @@ func TestBenchProbe(t *testing.T) {
 func TestEvalCheckpointAndRun(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "runs.db")
-	sets := []string{"--config", "smoke", "--set", "data.source=../../testdata/smoke", "--set", "run.out_dir=" + filepath.Join(dir, "runs")}
+	sets := []string{"--config", "smoke", "--set", "data.source=../../configs/smoke/train", "--set", "run.out_dir=" + filepath.Join(dir, "runs")}
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), append([]string{"train", "--db", db}, sets...), strings.NewReader(""), &stdout, &stderr); code != 0 {
 		t.Fatalf("train: exit %d: %s", code, stderr.String())
