@@ -8,22 +8,9 @@ import (
 	"github.com/natssl/natssl/configs"
 )
 
-// benchCommands are added by each benchmark's file (bench_loader.go, bench_train.go, ...).
-var benchCommands []func(*env) *cobra.Command
-
-func addBenchCommand(f func(*env) *cobra.Command) { benchCommands = append(benchCommands, f) }
-
-func init() { addCommand(newBenchCmd) }
-
 func newBenchCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "bench",
-		Short: "Measure throughput: a human table, and with --json one JSON object on the last line",
-	}
-	for _, f := range benchCommands {
-		cmd.AddCommand(f(e))
-	}
-	return cmd
+	return group("bench", "Measure throughput: a human table, and with --json one JSON object on the last line",
+		newBenchLoaderCmd(e), newBenchTrainCmd(e), newBenchProbeCmd(e))
 }
 
 // benchResult is a measurement as a benchmark prints it: a table for people, and the JSON

@@ -7,12 +7,25 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/internal/pipeline"
 )
 
-func init() { addBenchCommand(newBenchLoaderCmd) }
+func newBenchLoaderCmd(e *env) *cobra.Command {
+	return leaf("loader", "Images/s of the loader (one decode and two views each), per core and on all cores, with the decode-only ceiling and peak RSS",
+		`Measures the loader on data.source (or --source): the decode-only rate of the same images
+(the ceiling), then the full loader (read, decode, two SimCLR views, batches) with one worker and
+with one worker per core, each for --seconds. --samples N then streams N samples (cycling epochs;
+--repeat K makes each epoch read the source K times) and prints the peak RSS at 10,000 samples and
+at the end, to show that memory stays flat. With --json the last line is one JSON object.`,
+		(*benchLoaderOptions).flags, func(cmd *cobra.Command, o *benchLoaderOptions) error {
+			return e.runBench(o.JSON, func(cfg *configs.Config) (benchResult, error) {
+				return measureLoader(cmd.Context(), e, cfg, o.BenchLoaderOptions)
+			})
+		})
+}
 
 // benchLoaderOptions are the flags of `natssl bench loader`.
 type benchLoaderOptions struct {
@@ -20,24 +33,7 @@ type benchLoaderOptions struct {
 	JSON bool
 }
 
-func newBenchLoaderCmd(e *env) *cobra.Command {
-	var o benchLoaderOptions
-	cmd := &cobra.Command{
-		Use:   "loader",
-		Short: "Images/s of the loader (one decode and two views each), per core and on all cores, with the decode-only ceiling and peak RSS",
-		Long: `Measures the loader on data.source (or --source): the decode-only rate of the same images
-(the ceiling), then the full loader (read, decode, two SimCLR views, batches) with one worker and
-with one worker per core, each for --seconds. --samples N then streams N samples (cycling epochs;
---repeat K makes each epoch read the source K times) and prints the peak RSS at 10,000 samples and
-at the end, to show that memory stays flat. With --json the last line is one JSON object.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.runBench(o.JSON, func(cfg *configs.Config) (benchResult, error) {
-				return measureLoader(cmd.Context(), e, cfg, o.BenchLoaderOptions)
-			})
-		},
-	}
-	f := cmd.Flags()
+func (o *benchLoaderOptions) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.Source, "source", "", "images to read (default: data.source)")
 	f.IntVar(&o.Size, "size", 0, "view side in pixels (default: data.image_size)")
 	f.Float64Var(&o.Seconds, "seconds", 10, "measuring time of each phase")
@@ -46,7 +42,6 @@ at the end, to show that memory stays flat. With --json the last line is one JSO
 	f.IntVar(&o.Repeat, "repeat", 1, "read the source this many times per epoch")
 	f.Int64Var(&o.Samples, "samples", 0, "then stream this many samples and report peak RSS at 10k and at the end")
 	f.BoolVar(&o.JSON, "json", false, "print one JSON object on the last line")
-	return cmd
 }
 
 type loaderTable struct{ *pipeline.BenchLoaderResult }

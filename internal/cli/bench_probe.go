@@ -5,12 +5,22 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/internal/pipeline"
 )
 
-func init() { addBenchCommand(newBenchProbeCmd) }
+func newBenchProbeCmd(e *env) *cobra.Command {
+	return leaf("probe [--newt CSV] [--images P] [--json]", "Time NeWT feature extraction (random-init encoder of the config) and the linear-probe fits",
+		"",
+		(*benchProbeOptions).flags, func(cmd *cobra.Command, o *benchProbeOptions) error {
+			return e.runBench(o.JSON, func(cfg *configs.Config) (benchResult, error) {
+				r, err := pipeline.BenchProbe(cmd.Context(), cfg, o.BenchProbeOptions, newConsole(e.Stderr))
+				return probeTable{r, cfg.Model.Backbone}, err
+			})
+		})
+}
 
 // benchProbeOptions are the flags of `natssl bench probe`.
 type benchProbeOptions struct {
@@ -18,25 +28,11 @@ type benchProbeOptions struct {
 	JSON bool
 }
 
-func newBenchProbeCmd(e *env) *cobra.Command {
-	var o benchProbeOptions
-	cmd := &cobra.Command{
-		Use:   "probe [--newt CSV] [--images P] [--json]",
-		Short: "Time NeWT feature extraction (random-init encoder of the config) and the linear-probe fits",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.runBench(o.JSON, func(cfg *configs.Config) (benchResult, error) {
-				r, err := pipeline.BenchProbe(cmd.Context(), cfg, o.BenchProbeOptions, newConsole(e.Stderr))
-				return probeTable{r, cfg.Model.Backbone}, err
-			})
-		},
-	}
-	f := cmd.Flags()
+func (o *benchProbeOptions) flags(f *pflag.FlagSet) {
+	f.IntVar(&o.Workers, "workers", 0, "goroutines (0: every core)")
 	f.StringVar(&o.NeWT, "newt", "", "NeWT labels CSV (default: eval.newt_csv)")
 	f.StringVar(&o.Images, "images", "", "folder or .tar/.tar.gz of the images (default: eval.images)")
-	f.IntVar(&o.Workers, "workers", 0, "goroutines (0: every core)")
 	f.BoolVar(&o.JSON, "json", false, "print one JSON object on the last line")
-	return cmd
 }
 
 type probeTable struct {

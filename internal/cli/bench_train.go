@@ -6,13 +6,29 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/internal/pipeline"
 	"github.com/natssl/natssl/trainer"
 )
 
-func init() { addBenchCommand(newBenchTrainCmd) }
+func newBenchTrainCmd(e *env) *cobra.Command {
+	return leaf("train", "Time training steps of the config's model on random batches (1 and 2 replicas)",
+		`natssl bench train times forward, loss, backward and update of the config's model and
+batch on random images (the loader is not involved): the median step after warm-up, images/s,
+the GFLOP/s achieved by the convolutions and linear layers (forward + backward), and the
+sgemm GFLOP/s of the same BLAS measured in the same run (one product per replica at once), the
+ceiling the achieved GFLOP/s are read against. Without --replicas it measures 1 replica and the
+config's train.devices count (at least 2). With --json the last line of stdout is one JSON
+object (one line per measurement).`,
+		(*benchTrainOptions).flags, func(cmd *cobra.Command, o *benchTrainOptions) error {
+			return e.runBench(o.JSON, func(cfg *configs.Config) (benchResult, error) {
+				rs, err := pipeline.BenchTrain(cmd.Context(), cfg, o.BenchTrainOptions)
+				return trainTable(rs), err
+			})
+		})
+}
 
 // benchTrainOptions are natssl bench train's flags.
 type benchTrainOptions struct {
@@ -20,31 +36,11 @@ type benchTrainOptions struct {
 	JSON bool
 }
 
-func newBenchTrainCmd(e *env) *cobra.Command {
-	var o benchTrainOptions
-	cmd := &cobra.Command{
-		Use:   "train",
-		Short: "Time training steps of the config's model on random batches (1 and 2 replicas)",
-		Long: `natssl bench train times forward, loss, backward and update of the config's model and
-batch on random images (the loader is not involved): the median step after warm-up, images/s,
-the GFLOP/s achieved by the convolutions and linear layers (forward + backward), and the
-sgemm GFLOP/s of the same BLAS measured in the same run (one product per replica at once), the
-ceiling the achieved GFLOP/s are read against. Without --replicas it measures 1 replica and the
-config's train.devices count (at least 2). With --json the last line of stdout is one JSON
-object (one line per measurement).`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.runBench(o.JSON, func(cfg *configs.Config) (benchResult, error) {
-				rs, err := pipeline.BenchTrain(cmd.Context(), cfg, o.BenchTrainOptions)
-				return trainTable(rs), err
-			})
-		},
-	}
-	cmd.Flags().IntVar(&o.Replicas, "replicas", 0, "replicas to measure (0: 1 and the config's device count)")
-	cmd.Flags().IntVar(&o.Warmup, "warmup", 2, "steps before timing")
-	cmd.Flags().IntVar(&o.Steps, "steps", 5, "timed steps (the median is reported)")
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "also print the result as JSON on the last line")
-	return cmd
+func (o *benchTrainOptions) flags(f *pflag.FlagSet) {
+	f.IntVar(&o.Replicas, "replicas", 0, "replicas to measure (0: 1 and the config's device count)")
+	f.IntVar(&o.Warmup, "warmup", 2, "steps before timing")
+	f.IntVar(&o.Steps, "steps", 5, "timed steps (the median is reported)")
+	f.BoolVar(&o.JSON, "json", false, "also print the result as JSON on the last line")
 }
 
 // trainTable prints only what this run measured: no figure from elsewhere.

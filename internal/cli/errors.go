@@ -14,26 +14,20 @@ import (
 	"github.com/natssl/natssl/trainer"
 )
 
-// usageError is a command line that cannot run as given (exit code 2).
-type usageError struct{ err error }
-
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
-
-// usageErr marks err as a usage error.
-func usageErr(err error) error { return &usageError{err: err} }
+// usageErr marks err as a command line that cannot run as given: a request refused before any
+// work, as the pipeline refuses one.
+func usageErr(err error) error { return &pipeline.RequestError{Err: err} }
 
 // exitCode is decided here alone, from the error's type: 2 for what was asked wrongly (flags,
 // arguments, the config, a request the pipeline refused before any work), 1 for a failure
 // while working.
 func exitCode(err error) int {
 	var (
-		ue *usageError
 		ce *configs.Errors
 		re *pipeline.RequestError
 		me *trainer.MismatchError
 	)
-	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &re) || errors.As(err, &me) {
+	if errors.As(err, &ce) || errors.As(err, &re) || errors.As(err, &me) {
 		return 2
 	}
 	return 1

@@ -4,32 +4,20 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/natssl/natssl/internal/pipeline"
-	"github.com/natssl/natssl/probe"
 )
 
-func init() { addCommand(newEvalCmd) }
-
-// evalOptions are the flags of `natssl eval`.
-type evalOptions struct {
-	pipeline.EvalOptions
-	JSON bool
-}
-
 func newEvalCmd(e *env) *cobra.Command {
-	var o evalOptions
-	cmd := &cobra.Command{
-		Use:   "eval (--checkpoint PATH | --run RUN_ID | --random-init) [--newt CSV] [--images DIR|TAR.gz]",
-		Short: "Score an encoder with the NeWT linear probe and record the results with its run",
-		Long: `Extracts frozen features of the suite's images (resized and centre-cropped to eval.image_size,
+	return leaf("eval (--checkpoint PATH | --run RUN_ID | --random-init) [--newt CSV] [--images DIR|TAR.gz]", "Score an encoder with the NeWT linear probe and record the results with its run",
+		`Extracts frozen features of the suite's images (resized and centre-cropped to eval.image_size,
 normalised as in training) and runs the NeWT protocol per task: standard scaling, L2 normalisation,
 a linear SVM (squared hinge, L2, primal, tol 1e-5, 1000 iterations) with C chosen by 3-fold
 stratified cross-validation, refit, test accuracy. The results go to the tracker's evals table
 against the run and checkpoint step; a --random-init evaluation is recorded as a run of its own.
 --run scores the run's latest checkpoint: the newest file that verifies (a torn one is skipped).`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		(*evalOptions).flags, func(cmd *cobra.Command, o *evalOptions) error {
 			cfg, err := e.loadConfig()
 			if err != nil {
 				return err
@@ -40,9 +28,16 @@ against the run and checkpoint step; a --random-init evaluation is recorded as a
 				return err
 			}
 			return printEval(e, res, o.JSON)
-		},
-	}
-	f := cmd.Flags()
+		})
+}
+
+// evalOptions are the flags of `natssl eval`.
+type evalOptions struct {
+	pipeline.EvalOptions
+	JSON bool
+}
+
+func (o *evalOptions) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint file to evaluate")
 	f.StringVar(&o.Run, "run", "", "evaluate the latest checkpoint of this run (id or unique prefix)")
 	f.BoolVar(&o.RandomInit, "random-init", false, "evaluate a freshly initialised encoder (model and seed from the config)")
@@ -54,7 +49,6 @@ against the run and checkpoint step; a --random-init evaluation is recorded as a
 	f.BoolVar(&o.SkipMissing, "skip-missing", false, "go on without the suite's images that are missing")
 	f.BoolVar(&o.JSON, "json", false, "print the results as one JSON object on the last line")
 	f.IntVar(&o.Workers, "workers", 0, "feature-extraction and fitting goroutines (0: every core)")
-	return cmd
 }
 
 // printEval prints the results table, where they were recorded, and with asJSON one JSON line.
@@ -69,12 +63,5 @@ func printEval(e *env, res *pipeline.EvalResult, asJSON bool) error {
 	if !asJSON {
 		return nil
 	}
-	return printJSONLine(e.Stdout, struct {
-		RunID          string  `json:"run_id"`
-		CheckpointStep int64   `json:"checkpoint_step"`
-		Source         string  `json:"source"`
-		FeaturesS      float64 `json:"features_s"`
-		FitS           float64 `json:"fit_s"`
-		*probe.Results
-	}{res.RunID, res.CheckpointStep, res.Source, res.FeaturesS, res.FitS, res.Results})
+	return printJSONLine(e.Stdout, res)
 }

@@ -10,15 +10,6 @@ import (
 	"github.com/natssl/natssl/report"
 )
 
-func init() { addCommand(newReportCmd) }
-
-// reportOptions are the flags of `natssl report`.
-type reportOptions struct {
-	pipeline.ReportOptions
-	Out    string
-	Format string
-}
-
 func newReportCmd(e *env) *cobra.Command {
 	var o reportOptions
 	cmd := &cobra.Command{
@@ -58,6 +49,13 @@ single self-contained page (--format md|html|both, default both).`,
 	f.StringVar(&o.Baseline, "baseline", "", "the run the others are compared with (default: the first)")
 	f.BoolVar(&o.Full, "full", false, "show every config key, not only those that differ")
 	return cmd
+}
+
+// reportOptions are the flags of `natssl report`.
+type reportOptions struct {
+	pipeline.ReportOptions
+	Out    string
+	Format string
 }
 
 // format is --format, defaulted by --out.

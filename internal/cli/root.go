@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/natssl/natssl/configs"
 )
@@ -28,10 +29,22 @@ type env struct {
 	Global         *globalOptions
 }
 
-// commands are added by each subcommand's file in init, so that each file stays self-contained.
-var commands []func(*env) *cobra.Command
+// leaf builds a command that takes no arguments: its help, the flags bind puts into a fresh
+// options value, and run, which reads them.
+func leaf[O any](use, short, long string, bind func(*O, *pflag.FlagSet), run func(*cobra.Command, *O) error) *cobra.Command {
+	o := new(O)
+	cmd := &cobra.Command{Use: use, Short: short, Long: long, Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd, o) }}
+	bind(o, cmd.Flags())
+	return cmd
+}
 
-func addCommand(f func(*env) *cobra.Command) { commands = append(commands, f) }
+// group is a command that only holds subcommands (natssl runs, config, data, bench).
+func group(use, short string, subs ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short}
+	cmd.AddCommand(subs...)
+	return cmd
+}
 
 func newRoot(e *env) *cobra.Command {
 	root := &cobra.Command{
@@ -50,9 +63,8 @@ repeated --set key=value overrides, and --db (the tracker; default run.db from t
 	root.PersistentFlags().StringArrayVar(&e.Global.Sets, "set", nil, "override a config key, e.g. --set train.lr=0.1 (repeatable)")
 	root.PersistentFlags().StringVar(&e.Global.DB, "db", "", "experiment tracker database (default: run.db from the config)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
-	for _, f := range commands {
-		root.AddCommand(f(e))
-	}
+	root.AddCommand(newTrainCmd(e), newEvalCmd(e), newRunsCmd(e), newReportCmd(e), newDataCmd(e),
+		newBenchCmd(e), newLaunchCmd(e), newConfigCmd(e), newVersionCmd(e))
 	typeArgErrors(root)
 	return root
 }

@@ -12,20 +12,8 @@ import (
 	"github.com/natssl/natssl/report"
 )
 
-func init() { addCommand(newRunsCmd) }
-
-// runsOptions are the flags of `natssl runs list|show`.
-type runsOptions struct {
-	JSON bool
-}
-
 func newRunsCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "runs",
-		Short: "List the runs in the experiment tracker, or show one",
-		Args:  cobra.NoArgs,
-	}
-	var listOpt, showOpt runsOptions
+	var listJSON, showJSON bool
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List runs: id, name, status (stale when a RUNNING run stopped beating), started, duration, steps, last loss, NeWT mean",
@@ -36,10 +24,10 @@ func newRunsCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			return runsList(cmd.Context(), db, e.Stdout, listOpt)
+			return runsList(cmd.Context(), db, e.Stdout, listJSON)
 		},
 	}
-	list.Flags().BoolVar(&listOpt.JSON, "json", false, "print one JSON array instead of a table")
+	list.Flags().BoolVar(&listJSON, "json", false, "print one JSON array instead of a table")
 	show := &cobra.Command{
 		Use:   "show RUN_ID",
 		Short: "Show one run: metadata, latest metrics, checkpoints, evaluations, params and config (a unique id prefix is enough)",
@@ -50,12 +38,11 @@ func newRunsCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			return runsShow(cmd.Context(), db, args[0], e.Stdout, showOpt)
+			return runsShow(cmd.Context(), db, args[0], e.Stdout, showJSON)
 		},
 	}
-	show.Flags().BoolVar(&showOpt.JSON, "json", false, "print one JSON object instead of text")
-	cmd.AddCommand(list, show)
-	return cmd
+	show.Flags().BoolVar(&showJSON, "json", false, "print one JSON object instead of text")
+	return group("runs", "List the runs in the experiment tracker, or show one", list, show)
 }
 
 // openTracker opens the existing tracker database of --db or the config; a missing database is
@@ -72,12 +59,12 @@ func (e *env) openTracker(ctx context.Context) (*experiments.DB, error) {
 	return experiments.OpenExisting(ctx, db)
 }
 
-func runsList(ctx context.Context, db *experiments.DB, w io.Writer, opt runsOptions) error {
+func runsList(ctx context.Context, db *experiments.DB, w io.Writer, asJSON bool) error {
 	runs, err := db.ListRuns(ctx, experiments.ListOptions{})
 	if err != nil {
 		return err
 	}
-	if opt.JSON {
+	if asJSON {
 		out := make([]runJSON, len(runs))
 		for i, r := range runs {
 			out[i] = newRunJSON(r)

@@ -13,7 +13,7 @@ import (
 	"github.com/natssl/natssl/report"
 )
 
-func runsShow(ctx context.Context, db *experiments.DB, idOrPrefix string, w io.Writer, opt runsOptions) error {
+func runsShow(ctx context.Context, db *experiments.DB, idOrPrefix string, w io.Writer, asJSON bool) error {
 	id, err := db.ResolveRun(ctx, idOrPrefix)
 	if err != nil {
 		return err
@@ -22,7 +22,7 @@ func runsShow(ctx context.Context, db *experiments.DB, idOrPrefix string, w io.W
 	if err != nil {
 		return err
 	}
-	if opt.JSON {
+	if asJSON {
 		return writeJSON(w, newRunRecordJSON(rec))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

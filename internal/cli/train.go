@@ -9,25 +9,15 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/natssl/natssl/internal/pipeline"
 	"github.com/natssl/natssl/sagemaker"
 )
 
-func init() { addCommand(newTrainCmd) }
-
-// trainOptions are natssl train's own flags.
-type trainOptions struct {
-	pipeline.TrainOptions
-	JSON bool
-}
-
 func newTrainCmd(e *env) *cobra.Command {
-	var o trainOptions
-	cmd := &cobra.Command{
-		Use:   "train",
-		Short: "Train a SimCLR encoder (checkpoints and metrics go to run.out_dir and the tracker)",
-		Long: `natssl train runs SimCLR on data.source with the model and schedule of the config,
+	return leaf("train", "Train a SimCLR encoder (checkpoints and metrics go to run.out_dir and the tracker)",
+		`natssl train runs SimCLR on data.source with the model and schedule of the config,
 one data-parallel replica per entry of train.devices. Checkpoints are written every
 train.checkpoint_every steps and at the end to <run.out_dir>/<run id>/checkpoints, and the
 run (config, metrics, checkpoints) is recorded in the tracker (--db, default run.db).
@@ -40,13 +30,21 @@ A config that changes the maths is refused unless --resume-force is given.
 Inside a SageMaker training job (/opt/ml, or SAGEMAKER_BASE_DIR) it runs the job instead:
 the hyperparameters as a config layer, the job's channels and checkpoint folder, a resume
 after a spot restart, a NeWT evaluation on the newt channel, and the model artefacts.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return e.runTrain(cmd.Context(), o) },
-	}
-	cmd.Flags().StringVar(&o.Resume, "resume", "", "continue a run: auto, RUN_ID (or prefix), or a checkpoint file")
-	cmd.Flags().BoolVar(&o.Force, "resume-force", false, "resume even if the config changes the maths")
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the finished run as one JSON object on the last line of stdout")
-	return cmd
+		(*trainOptions).flags, func(cmd *cobra.Command, o *trainOptions) error {
+			return e.runTrain(cmd.Context(), *o)
+		})
+}
+
+// trainOptions are natssl train's own flags.
+type trainOptions struct {
+	pipeline.TrainOptions
+	JSON bool
+}
+
+func (o *trainOptions) flags(f *pflag.FlagSet) {
+	f.StringVar(&o.Resume, "resume", "", "continue a run: auto, RUN_ID (or prefix), or a checkpoint file")
+	f.BoolVar(&o.Force, "resume-force", false, "resume even if the config changes the maths")
+	f.BoolVar(&o.JSON, "json", false, "print the finished run as one JSON object on the last line of stdout")
 }
 
 func (e *env) runTrain(ctx context.Context, o trainOptions) error {

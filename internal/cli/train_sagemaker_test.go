@@ -9,27 +9,17 @@ import (
 	"github.com/natssl/natssl/sagemaker"
 )
 
-// jobTree lays out a SageMaker job's /opt/ml under a temporary base and points
-// SAGEMAKER_BASE_DIR at it: the three config files and a train channel of real images.
-func jobTree(t *testing.T, hyperparameters string) string {
+// inJob points SAGEMAKER_BASE_DIR at a job folder holding only its hyperparameters (no
+// channels: the data of the config's own data.source, here the smoke preset's).
+func inJob(t *testing.T, hyperparameters string) string {
 	t.Helper()
 	base := t.TempDir()
 	t.Setenv(sagemaker.BaseEnv, base)
-	files := map[string]string{
-		"input/config/hyperparameters.json": hyperparameters,
-		"input/config/resourceconfig.json":  `{"current_host": "algo-1", "hosts": ["algo-1"]}`,
-		"input/config/inputdataconfig.json": `{"train": {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"}}`,
+	config := filepath.Join(base, "input", "config")
+	if err := os.MkdirAll(config, 0o755); err != nil {
+		t.Fatal(err)
 	}
-	for rel, content := range files {
-		p := filepath.Join(base, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.CopyFS(filepath.Join(base, "input/data/train"), os.DirFS("../../configs/smoke/train")); err != nil {
+	if err := os.WriteFile(filepath.Join(config, "hyperparameters.json"), []byte(hyperparameters), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return base
@@ -48,7 +38,7 @@ func TestTrainInJob(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			base := jobTree(t, tt.hp)
+			base := inJob(t, tt.hp)
 			code, _, stderr := runCLI(t, "train", "--config", "smoke")
 			if code != tt.code || !strings.Contains(stderr, tt.want) {
 				t.Fatalf("exit %d, stderr %q; want %d and %q", code, stderr, tt.code, tt.want)

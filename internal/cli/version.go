@@ -15,8 +15,6 @@ import (
 // version is set at build time with -ldflags -X (the Makefile: git describe).
 var version = "dev"
 
-func init() { addCommand(newVersionCmd) }
-
 func newVersionCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",

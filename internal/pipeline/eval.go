@@ -32,14 +32,15 @@ type EvalOptions struct {
 	Command      string // recorded with a run created for the results
 }
 
-// EvalResult is a scored evaluation and where it was recorded.
+// EvalResult is a scored evaluation and where it was recorded. Its JSON form is natssl eval
+// --json's line.
 type EvalResult struct {
-	RunID          string
-	CheckpointStep int64
-	Source         string // the checkpoint path, "random init ...", or the features file
-	ImageSize      int    // the side the features were extracted at (0 for a features file)
-	FeaturesS      float64
-	FitS           float64
+	RunID          string  `json:"run_id"`
+	CheckpointStep int64   `json:"checkpoint_step"`
+	Source         string  `json:"source"` // the checkpoint path, "random init ...", or the features file
+	ImageSize      int     `json:"-"`      // the side the features were extracted at (0 for a features file)
+	FeaturesS      float64 `json:"features_s"`
+	FitS           float64 `json:"fit_s"`
 	*probe.Results
 }
 
