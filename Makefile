@@ -7,14 +7,20 @@ LDFLAGS  := -X github.com/natssl/natssl/internal/cli.version=$(VERSION)
 BIN      := bin/natssl
 export CGO_ENABLED := 1
 
-.PHONY: build test bench bench-augment bench-loader photos demo lint fmt clean
+.PHONY: deps build test bench bench-augment bench-loader photos demo lint fmt clean
+
+# The Debian packages the build, tests and demo need (scripts/deps.sh holds the one list):
+# installed when run as root, otherwise the apt-get line to run is printed.
+deps:
+	scripts/deps.sh
 
 build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/natssl
 
 # vet + the whole suite under the race detector, then the pure-Go decoder and pixel passes
-# (the build without libjpeg-turbo) on their own.
-test:
+# (the build without libjpeg-turbo) on their own. (TAGS is expanded when a recipe runs, so
+# after deps has installed OpenBLAS.)
+test: deps
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) test -tags '$(TAGS)' -race -count=1 -timeout 20m ./...
 	$(GO) test -tags 'noturbojpeg' -count=1 ./decode ./augment
@@ -27,7 +33,7 @@ bench:
 # random-init probe, SimCLR training for the demo budget, a probe of the trained encoder and the
 # comparison report; ends with the headline. DEMO_FLAGS passes extra flags, e.g.
 # DEMO_FLAGS='--set train.time_limit=3m'.
-demo: build
+demo: deps build
 	scripts/demo.sh $(DEMO_FLAGS)
 
 # The iNat-like benchmark photo set (max side 500 px, quality 90) from Debian's wallpapers.

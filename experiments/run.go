@@ -253,9 +253,10 @@ func (r *Run) Heartbeat(ctx context.Context) error {
 
 // KeepAlive beats the run's heart every interval from a goroutine of its own, so that a run
 // busy in one long step (or a long evaluation) is not shown as stale, until stop is called or
-// ctx ends. stop waits for the goroutine to exit. A failed beat is retried at the next tick:
-// it must not stop training.
-func (r *Run) KeepAlive(ctx context.Context, every time.Duration) (stop func()) {
+// ctx ends. stop waits for the goroutine to exit. report, when not nil, hears every beat's
+// outcome (nil for a good one) on that goroutine. A failed beat is retried at the next tick:
+// it never stops the caller's work.
+func (r *Run) KeepAlive(ctx context.Context, every time.Duration, report func(error)) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -267,7 +268,10 @@ func (r *Run) KeepAlive(ctx context.Context, every time.Duration) (stop func()) 
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				_ = r.Heartbeat(ctx)
+				err := r.Heartbeat(ctx)
+				if report != nil && ctx.Err() == nil {
+					report(err)
+				}
 			}
 		}
 	}()

@@ -232,7 +232,7 @@ func TestKeepAlive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := r.KeepAlive(ctx, 20*time.Millisecond)
+	stop := r.KeepAlive(ctx, 20*time.Millisecond, nil)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		rec, err := db.GetRun(ctx, r.ID())
@@ -248,4 +248,40 @@ func TestKeepAlive(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	stop() // goleak in TestMain checks the goroutine is gone
+}
+
+// TestKeepAliveGoesOnAfterFailedBeats: beats that fail (here: the database is closed under the
+// run) are reported, one at each tick, and the beating goes on until stop.
+func TestKeepAliveGoesOnAfterFailedBeats(t *testing.T) {
+	ctx := context.Background()
+	db := openTemp(t)
+	r, err := db.CreateRun(ctx, RunSpec{Name: "beats"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := make(chan error, 100)
+	stop := r.KeepAlive(ctx, 10*time.Millisecond, func(err error) {
+		select {
+		case outcomes <- err:
+		default:
+		}
+	})
+	if err := <-outcomes; err != nil {
+		t.Fatalf("first beat: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for failed < 3 {
+		select {
+		case err := <-outcomes:
+			if err != nil {
+				failed++
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("KeepAlive stopped beating after %d failed beats", failed)
+		}
+	}
+	stop()
 }

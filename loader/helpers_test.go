@@ -17,7 +17,7 @@ import (
 )
 
 // smokeDir is the repository's real Fashion-MNIST and nature JPEGs, 56 images in 5 folders.
-const smokeDir = "../testdata/smoke"
+const smokeDir = "../configs/smoke/train"
 
 const smokeImages = 56
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 )
 
-const smokeImages = "../testdata/smoke-newt/images"
+const smokeImages = "../configs/smoke/newt/images"
 
 // packSmoke writes the smoke suite's images into a tar (gzipped when gz) under prefix/, with
 // a directory entry and a non-image file that must be skipped.
@@ -55,7 +55,7 @@ func packSmoke(t *testing.T, name, prefix string, gz bool) string {
 }
 
 func TestReadImages(t *testing.T) {
-	s, err := LoadSuite("../testdata/smoke-newt/labels.csv")
+	s, err := LoadSuite("../configs/smoke/newt/labels.csv")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,8 +86,16 @@ func localPath(dir, prefix, uri string) string {
 // the newt channel, run.out_dir and run.db at RunDir in the checkpoint folder, so that both are
 // synced to S3 and restored on a spot restart. An s3:// value that launch turned into a channel
 // is mapped to its copy inside the channel; without one, the channel's folder itself is used
-// (the suite's files are then found by their shape). It validates the result.
+// (the suite's files are then found by their shape). sagemaker.instance_count becomes the
+// job's host count. It validates the result.
 func (j *Job) Apply(cfg *configs.Config) error {
+	if n := j.HostCount(); n != cfg.SageMaker.InstanceCount {
+		// The job's hosts, not the config it was launched with, say how many instances run
+		// it; the config's rules then judge that number.
+		if err := cfg.Set("sagemaker.instance_count", n, j.configFile("resourceconfig.json")); err != nil {
+			return err
+		}
+	}
 	cfg.Run.OutDir = j.RunDir()
 	cfg.Run.DB = filepath.Join(j.RunDir(), filepath.Base(cfg.Run.DB))
 	if c, ok := j.Channels[TrainChannel]; ok {

@@ -203,3 +203,19 @@ func TestApplyMissingChannelFolder(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestApplySeveralHosts: a job whose resourceconfig.json lists two hosts is refused by the
+// config's own rule on sagemaker.instance_count, naming the file the count came from.
+func TestApplySeveralHosts(t *testing.T) {
+	base := t.TempDir()
+	writeConfig(t, base, "resourceconfig.json", `{"current_host": "algo-1", "hosts": ["algo-1", "algo-2"]}`)
+	j, err := Open(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = j.Apply(configs.Default())
+	want := filepath.Join(base, "input", "config", "resourceconfig.json") + `: sagemaker.instance_count = "2": training across several hosts is not supported`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want %q", err, want)
+	}
+}

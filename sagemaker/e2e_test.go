@@ -90,7 +90,7 @@ func jobBase(t *testing.T, cfg *configs.Config, override map[string]string) stri
 			t.Fatal(err)
 		}
 	}
-	for ch, src := range map[string]string{"train": "../testdata/smoke", "newt": "../testdata/smoke-newt"} {
+	for ch, src := range map[string]string{"train": "../configs/smoke/train", "newt": "../configs/smoke/newt"} {
 		if err := os.CopyFS(filepath.Join(base, "input", "data", ch), os.DirFS(src)); err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,6 @@ package sagemaker
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -128,9 +127,6 @@ func Request(cfg *configs.Config, name string) (in *sm.CreateTrainingJobInput, w
 	if s.CheckpointS3 != "" && !isS3(s.CheckpointS3) {
 		bad("sagemaker.checkpoint_s3 %q is not an s3:// URL", s.CheckpointS3)
 	}
-	if s.InstanceCount < 1 || s.InstanceCount > math.MaxInt32 {
-		bad("sagemaker.instance_count %d: want at least 1", s.InstanceCount)
-	}
 	if s.MaxRunS < 1 || s.MaxRunS > maxWait {
 		bad("sagemaker.max_run_s %d: want 1 to %d seconds (28 days)", s.MaxRunS, maxWait)
 	}
@@ -141,9 +137,6 @@ func Request(cfg *configs.Config, name string) (in *sm.CreateTrainingJobInput, w
 		bad("data.source: %v", err)
 	} else {
 		channels = append(channels, c)
-	}
-	if s.InstanceCount > 1 {
-		warnings = append(warnings, fmt.Sprintf("sagemaker.instance_count %d: each host trains on its own 1/%d of the data and the hosts do not exchange gradients; only the first host's model is exported", s.InstanceCount, s.InstanceCount))
 	}
 	if cfg.Data.Root != "" && !isS3(cfg.Data.Root) {
 		warnings = append(warnings, fmt.Sprintf("data.root %q is not an s3:// URL: inside the job the images are looked for beside data.source", cfg.Data.Root))

@@ -25,6 +25,9 @@ const checkpointMagic = "NATSSLCK"
 // fails its checksum, or does not parse.
 var ErrCorruptCheckpoint = errors.New("trainer: corrupt checkpoint")
 
+// ErrNoCheckpoint is wrapped by LatestCheckpoint's error when no file of the folder verifies.
+var ErrNoCheckpoint = errors.New("trainer: no valid checkpoint")
+
 // Position is how far the data stream had gone: Consumed samples of Epoch were delivered.
 // It has the JSON form of loader.Position.
 type Position struct {
@@ -259,7 +262,7 @@ func LatestCheckpoint(dir string, skipped func(path string, err error)) (*Checkp
 			return nil, err
 		}
 	}
-	return nil, fmt.Errorf("trainer: no valid checkpoint in %s", dir)
+	return nil, fmt.Errorf("%w in %s", ErrNoCheckpoint, dir)
 }
 
 // pruneCheckpoints removes all but the newest keep checkpoints of dir.

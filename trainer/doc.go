@@ -24,5 +24,5 @@
 // all replica graphs, so the optimizer updates them once, in place.
 //
 // The trainer engineer owns this package. The loader feeds it through the Source
-// interface (internal/cli adapts *loader.Loader), and *experiments.Run satisfies Tracker.
+// interface (internal/pipeline adapts *loader.Loader), and *experiments.Run satisfies Tracker.
 package trainer

@@ -12,11 +12,12 @@ import (
 	"github.com/natssl/natssl/configs"
 )
 
-// Tracker receives a run's metrics, checkpoints and heartbeats. *experiments.Run satisfies it.
+// Tracker receives a run's metrics and checkpoints. *experiments.Run satisfies it. Keeping the
+// run's heartbeat is the caller's job (the tracker's KeepAlive), not the training loop's: a
+// step may take longer than a beat's interval.
 type Tracker interface {
 	LogMetrics(ctx context.Context, step int64, values map[string]float64) error
 	RecordCheckpoint(ctx context.Context, step int64, path, sha256 string, bytes int64) error
-	Heartbeat(ctx context.Context) error
 }
 
 // Batch is one global batch of two views: N images, each view N × 3 × Size × Size NCHW,
@@ -98,9 +99,6 @@ type Result struct {
 	Elapsed    time.Duration
 	Images     int64
 }
-
-// heartbeatEvery is how often the tracker hears that the run is alive.
-const heartbeatEvery = 10 * time.Second
 
 // Train runs SimCLR until the last step, the time limit, the end of the data, or ctx's
 // cancellation, writing checkpoints along the way and always a final one. On cancellation it
@@ -201,7 +199,6 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 	cfg := t.cfg
 	bg := context.WithoutCancel(ctx) // checkpoints and the tracker must outlive a signal
 	start := time.Now()
-	lastBeat := start
 	var (
 		reason     StopReason
 		images     int64
@@ -291,12 +288,6 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 				return nil, err
 			}
 			winStart, winImages, winWait, winLossSum, winLossN = now, 0, 0, 0, 0
-		}
-		if t.opt.Tracker != nil && now.Sub(lastBeat) >= heartbeatEvery {
-			if err := t.opt.Tracker.Heartbeat(bg); err != nil {
-				return nil, fmt.Errorf("trainer: heartbeat: %w", err)
-			}
-			lastBeat = now
 		}
 		if t.opt.OnStep != nil {
 			t.opt.OnStep(StepInfo{Step: t.step, Total: t.total, Epoch: t.epoch, Loss: loss, LR: lr,
