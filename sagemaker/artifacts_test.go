@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -138,6 +139,23 @@ func TestExportModel(t *testing.T) {
 	if err := copyDB.QueryRow("SELECT count(*) FROM metrics").Scan(&n); err != nil || n != 501 {
 		t.Errorf("re-exported database has %d rows (%v), want 501", n, err)
 	}
+	if got, want := dirNames(t, j.ModelDir()), []string{ModelConfig, ModelCheckpoint, ModelDB}; !slices.Equal(got, want) {
+		t.Errorf("model folder holds %v, want %v (no temporary files)", got, want)
+	}
+}
+
+// dirNames lists dir's entries, sorted.
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
 }
 
 func openCopy(t *testing.T, path string) *sql.DB {
@@ -167,8 +185,8 @@ func TestBackupDBErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), tt.src) {
 				t.Fatalf("err = %v, want %q naming %s", err, tt.err, tt.src)
 			}
-			if _, err := os.Stat(dst); err == nil {
-				t.Errorf("a failed backup left %s", dst)
+			if got := dirNames(t, dir); !slices.Equal(got, []string{"not.db"}) {
+				t.Errorf("a failed backup left %v beside the source", got)
 			}
 		})
 	}

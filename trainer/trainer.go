@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/atomicfile"
 )
 
 // Tracker receives a run's metrics, checkpoints and heartbeats. *experiments.Run satisfies it.
@@ -360,9 +362,12 @@ func (t *training) checkpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(t.opt.CheckpointDir, 0o755); err != nil {
+		return fmt.Errorf("trainer: checkpoint directory %s: %w", t.opt.CheckpointDir, err)
+	}
 	path := filepath.Join(t.opt.CheckpointDir, checkpointName(t.step))
-	if err := writeFileAtomic(path, data); err != nil {
-		return err
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
 	}
 	t.lastCkpt, t.lastCkStep = path, t.step
 	fmt.Fprintf(t.log, "checkpoint: step %d → %s\n", t.step, path)

@@ -287,6 +287,16 @@ func TestKeepCheckpoints(t *testing.T) {
 	if strings.Join(names, ",") != checkpointName(9)+","+checkpointName(8) {
 		t.Fatalf("kept %v", names)
 	}
+	// Nothing else is left behind (no temporary files), and checkpoints are private.
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) != 2 {
+		t.Fatalf("checkpoint folder holds %v (%v), want only the two kept", ents, err)
+	}
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v (%v), want -rw-------", p, fi.Mode().Perm(), err)
+		}
+	}
 }
 
 func TestDataSmallerThanABatch(t *testing.T) {
