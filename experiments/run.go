@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 // Status is a run's place in its life cycle: RUNNING, then FINISHED, FAILED or KILLED.
@@ -30,14 +31,11 @@ func (s Status) Terminal() bool {
 	return s == StatusFinished || s == StatusFailed || s == StatusKilled
 }
 
-// Metric keys the trainer logs and the CLI and report read.
+// Two metric keys under the tracker's names, which internal/cli still reads them by; the keys
+// are defined, with the others the trainer logs, in package metric.
 const (
-	MetricLoss       = "loss"
-	MetricLR         = "lr"
-	MetricImagesPerS = "images_per_s"
-	MetricDataWait   = "data_wait"   // fraction of step time spent waiting for the loader
-	MetricImagesSeen = "images_seen" // images consumed so far (global batch × steps)
-	MetricEpoch      = "epoch"
+	MetricLoss       = metric.Loss
+	MetricImagesPerS = metric.ImagesPerS
 )
 
 // RunSpec describes a run being created. GitCommit, Host and Command are filled in from the

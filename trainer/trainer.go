@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/experiments/metric"
 	"github.com/natssl/natssl/internal/atomicfile"
 )
 
@@ -280,9 +281,9 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 			secs := now.Sub(winStart).Seconds()
 			imagesPerS = float64(winImages) / secs
 			m := map[string]float64{
-				"loss": winLossSum / float64(winLossN), "lr": lr, "images_per_s": imagesPerS,
-				"data_wait": winWait.Seconds() / secs, "epoch": float64(t.epoch),
-				"batches_incomplete": float64(t.incomplete),
+				metric.Loss: winLossSum / float64(winLossN), metric.LR: lr, metric.ImagesPerS: imagesPerS,
+				metric.DataWait: winWait.Seconds() / secs, metric.Epoch: float64(t.epoch),
+				metric.BatchesIncomplete: float64(t.incomplete),
 			}
 			if ms, ok := t.opt.Source.(MetricsSource); ok {
 				for k, v := range ms.Metrics() {

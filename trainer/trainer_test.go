@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 // trainSteps runs Train and returns the loss of every step it took.
@@ -100,6 +101,15 @@ func testExactResume(t *testing.T, devices []string) {
 	}
 	if err := run.Finish(ctx, experiments.StatusFinished, ""); err != nil {
 		t.Fatal(err)
+	}
+	rec, err := db.GetRun(ctx, run.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{metric.Loss, metric.LR, metric.ImagesPerS, metric.DataWait, metric.Epoch, metric.BatchesIncomplete} {
+		if m, ok := rec.Latest[k]; !ok || m.Step != 7 {
+			t.Errorf("metric %s: %+v (logged %v), want a value at step 7", k, m, ok)
+		}
 	}
 	cks, err := db.Checkpoints(ctx, run.ID())
 	if err != nil {
