@@ -11,7 +11,7 @@ import (
 // migrations[i] upgrades a database from schema version i to i+1. Append only: a released
 // migration is never edited, because databases in the wild already ran it.
 var migrations = []string{
-	// 1: the tables of DESIGN.md.
+	// 1: the tables of docs/DESIGN.md.
 	`
 CREATE TABLE runs (
 	id           TEXT PRIMARY KEY,

@@ -14,5 +14,6 @@
 // ReadNPY) so that scikit-learn can score the same matrix, and runs the protocol (Evaluate),
 // tasks in parallel with the same numbers as serially.
 //
-// The probe engineer owns this package; encoders come from trainer, preprocessing from augment.
+// The encoders come from package trainer and the preprocessing from augment, through the
+// Encoder interface: this package imports neither.
 package probe

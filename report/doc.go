@@ -11,6 +11,5 @@
 // unless Options.Full is set. Failed runs, runs still RUNNING (or stale) and runs without an
 // evaluation appear with what they have and a mark saying so.
 //
-// Owner: the tracker engineer. internal/cli/report.go parses flags and calls Build, then
-// Write or Markdown/HTML.
+// The command line (natssl report) parses flags and calls Build, then Write or Markdown/HTML.
 package report
