@@ -61,7 +61,6 @@ type OptimizerState struct {
 	Steps       int64   `json:"steps"`
 	Momentum    float64 `json:"momentum"`
 	WeightDecay float64 `json:"weight_decay"`
-	Nesterov    bool    `json:"nesterov,omitempty"`
 }
 
 // TensorInfo names one tensor of the file: param/<name>, bn/<layer>/mean, bn/<layer>/var,

@@ -73,8 +73,6 @@ type Options struct {
 	Resume *Checkpoint
 	// Force resumes even when the checkpoint's maths differs from Config.
 	Force bool
-	// Nesterov makes the sgd optimizer use Nesterov momentum.
-	Nesterov bool
 	// OnStep is called after every step (progress display).
 	OnStep func(StepInfo)
 	// Log receives notices (incomplete batches skipped, checkpoints written). nil: discarded.
@@ -163,7 +161,6 @@ func newTraining(opt Options) (*training, error) {
 		n.close()
 		return nil, err
 	}
-	o.nesterov = opt.Nesterov
 	t := &training{opt: opt, cfg: cfg, net: n, optim: o, total: total,
 		peak: peakLR(cfg.Train.LR, cfg.Data.BatchSize), log: opt.Log}
 	if t.log == nil {
