@@ -125,6 +125,15 @@ func run(t testing.TB, l *Loader) (batches [][]string) {
 	}
 }
 
+// names returns the names of files, sorted.
+func names(files []file) []string {
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.name
+	}
+	return sorted(out)
+}
+
 func flatten(batches [][]string) []string {
 	var out []string
 	for _, b := range batches {

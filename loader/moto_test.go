@@ -58,12 +58,7 @@ func TestMotoRoundTrip(t *testing.T) {
 	}
 	defer src.Close()
 	l := newTestLoader(t, src, Options{Seed: 3, Epochs: 1})
-	got := sorted(flatten(run(t, l)))
-	var want []string
-	for _, f := range files {
-		want = append(want, f.name)
-	}
-	if !slices.Equal(got, sorted(want)) {
-		t.Errorf("loader read %v from moto, want %v", got, sorted(want))
+	if got, want := sorted(flatten(run(t, l))), names(files); !slices.Equal(got, want) {
+		t.Errorf("loader read %v from moto, want %v", got, want)
 	}
 }

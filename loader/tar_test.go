@@ -124,12 +124,7 @@ func TestTarThroughTheLoader(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := newTestLoader(t, src, Options{Seed: 2, Epochs: 1, ShuffleBuffer: 20})
-	keys := sorted(flatten(run(t, l)))
-	var want []string
-	for _, f := range smokeFiles(t) {
-		want = append(want, f.name)
-	}
-	if !slices.Equal(keys, sorted(want)) {
+	if keys, want := sorted(flatten(run(t, l))), names(smokeFiles(t)); !slices.Equal(keys, want) {
 		t.Errorf("loader over tar shards delivered %d keys, want %d", len(keys), len(want))
 	}
 }

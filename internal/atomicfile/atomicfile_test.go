@@ -13,18 +13,14 @@ import (
 	"testing"
 )
 
-// names lists dir's entries, so a test sees any temporary file left behind.
+// names lists dir's entries, hidden ones included, so a test sees any temporary file left.
 func names(t *testing.T, dir string) []string {
 	t.Helper()
-	ents, err := os.ReadDir(dir)
+	n, err := fs.Glob(os.DirFS(dir), "*")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	return out
+	return n
 }
 
 func umask() fs.FileMode {
