@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 func TestOpenRefusesBadFiles(t *testing.T) {
@@ -135,7 +137,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 	if rec.Name != "old-run" || rec.Status != StatusFinished || rec.Error != "" || rec.Duration() != time.Hour {
 		t.Errorf("run after migration: %+v", rec.RunInfo)
 	}
-	if rec.Steps != 3 || rec.Latest["loss"].Value != 3.5 || rec.Latest["images_per_s"].Step != 2 {
+	if rec.Steps != 3 || rec.Latest[metric.Loss].Value != 3.5 || rec.Latest[metric.ImagesPerS].Step != 2 {
 		t.Errorf("latest metrics not backfilled: steps %d latest %+v", rec.Steps, rec.Latest)
 	}
 	if rec.NeWT == nil || rec.NeWT.Mean != 0.5 || rec.NeWT.Tasks != 2 {

@@ -2,7 +2,7 @@
 // flattened config, its metric curves, its checkpoints and its evaluations, so that a researcher
 // can query, copy and compare them (natssl runs, natssl report, or the sqlite3 shell).
 //
-// The tables of DESIGN.md are a contract:
+// The tables of docs/DESIGN.md are a contract:
 //
 //	runs(id, name, status, started_at, ended_at, heartbeat_at, config_yaml, seed, git_commit, host, command, error)
 //	params(run_id, key, value)
@@ -37,6 +37,8 @@
 // refuses outcomes that do not give that accuracy; an evaluation recorded before natssl kept
 // outcomes simply has none (Outcomes returns nothing), and readers must say so.
 //
-// Owner: the tracker engineer. The trainer reaches a *Run through its own Tracker interface; the
-// probe's results reach RecordEvaluation; internal/cli (runs.go) and report read through the queries.
+// The trainer reaches a *Run through its own Tracker interface; evaluations are recorded with
+// RecordEvaluation (per-task values and per-image outcomes); natssl runs and package report
+// read through the queries. The metric keys are named in package metric (experiments/metric),
+// which the trainer can import without this package.
 package experiments

@@ -9,5 +9,5 @@
 //     newt/images.tar.gz, binary tasks between easily confused classes, 100 train + 100 test
 //     images per class per task, disjoint across tasks, chosen deterministically by a seed.
 //
-// The probe engineer owns this package; `natssl data fashion-mnist` is its command line.
+// `natssl data fashion-mnist` is its command line.
 package fmnist

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 // Options choose what a report compares and shows.
@@ -156,10 +157,10 @@ func loadRun(ctx context.Context, db *experiments.DB, id string, opt Options) (*
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	r := &Run{RunRecord: rec, ImagesSeen: -1}
-	if r.Loss, err = db.MetricSeries(ctx, id, experiments.MetricLoss); err != nil {
+	if r.Loss, err = db.MetricSeries(ctx, id, metric.Loss); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	if r.ImagesPerS, err = db.MetricSeries(ctx, id, experiments.MetricImagesPerS); err != nil {
+	if r.ImagesPerS, err = db.MetricSeries(ctx, id, metric.ImagesPerS); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	r.Training = summarizeTraining(r.Loss, r.ImagesPerS)
@@ -211,11 +212,8 @@ func usableOutcomes(s *experiments.EvalSummary, outcomes []experiments.Outcome, 
 	return byTask, ""
 }
 
-// imagesSeen is the logged images_seen metric, else steps × the global batch size.
+// imagesSeen is steps × the global batch size, -1 when either is unknown.
 func imagesSeen(rec *experiments.RunRecord) int64 {
-	if m, ok := rec.Latest[experiments.MetricImagesSeen]; ok && !math.IsNaN(m.Value) {
-		return int64(m.Value)
-	}
 	for _, p := range rec.Params {
 		if p.Key == "data.batch_size" {
 			if b, err := strconv.ParseInt(p.Value, 10, 64); err == nil && rec.Steps > 0 {

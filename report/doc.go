@@ -23,6 +23,6 @@
 // outcomes keeps its means and the sign test and is marked as having no intervals: nothing is
 // made up for it. The statistics are checked against SciPy (testdata/stats_reference.py).
 //
-// Owner: the tracker engineer. internal/cli/report.go parses flags and calls Build, then
-// Write or Markdown/HTML.
+// The command line (natssl report, through internal/pipeline) selects the runs and calls
+// Build, then Write or Markdown/HTML.
 package report

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/natssl/natssl/internal/atomicfile"
 )
 
 // Format says which files Write produces.
@@ -36,8 +38,8 @@ func (rep *Report) Write(dir string, f Format) ([]string, error) {
 	var written []string
 	put := func(name string, data []byte) error {
 		p := filepath.Join(dir, name)
-		if err := writeFileAtomic(p, data); err != nil {
-			return err
+		if err := atomicfile.WriteFile(p, data, 0o644); err != nil {
+			return fmt.Errorf("report: write %s: %w", p, err)
 		}
 		written = append(written, p)
 		return nil
@@ -66,29 +68,4 @@ func (rep *Report) Write(dir string, f Format) ([]string, error) {
 		}
 	}
 	return written, nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it into place, so a
-// reader never sees half a report.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("report: write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("report: write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("report: write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("report: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("report: write %s: %w", path, err)
-	}
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/experiments/metric"
 	"github.com/natssl/natssl/report"
 )
 
@@ -75,7 +76,7 @@ func runsList(ctx context.Context, db *experiments.DB, w io.Writer, asJSON bool)
 	fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tSTARTED\tDURATION\tSTEPS\tLOSS\tNEWT")
 	for _, r := range runs {
 		loss := "-"
-		if m, ok := r.Latest[experiments.MetricLoss]; ok {
+		if m, ok := r.Latest[metric.Loss]; ok {
 			loss = fmt.Sprintf("%.4f", m.Value)
 		}
 		newt := "-"

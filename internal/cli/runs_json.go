@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 // runJSON is one run of `runs list --json`.
@@ -32,11 +33,11 @@ func newRunJSON(r *experiments.RunInfo) runJSON {
 		t := r.EndedAt
 		j.EndedAt = &t
 	}
-	if m, ok := r.Latest[experiments.MetricLoss]; ok {
+	if m, ok := r.Latest[metric.Loss]; ok {
 		v := num(m.Value)
 		j.Loss = &v
 	}
-	if m, ok := r.Latest[experiments.MetricImagesPerS]; ok {
+	if m, ok := r.Latest[metric.ImagesPerS]; ok {
 		v := num(m.Value)
 		j.ImagesPerS = &v
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/experiments/metric"
 	"github.com/natssl/natssl/loader"
 	"github.com/natssl/natssl/trainer"
 )
@@ -66,9 +67,9 @@ func (d *trainData) Position() trainer.Position { return trainer.Position(d.l.Po
 // Metrics are the loader's counters, logged with the training metrics.
 func (d *trainData) Metrics() map[string]float64 {
 	st := d.l.Stats()
-	m := map[string]float64{"loader_images_per_s": st.ImagesPerS, "skipped": float64(st.SkippedTotal())}
+	m := map[string]float64{metric.LoaderImagesPerS: st.ImagesPerS, metric.Skipped: float64(st.SkippedTotal())}
 	for reason, n := range st.Skipped {
-		m["skipped_"+reason] = float64(n)
+		m[metric.SkippedFor(reason)] = float64(n)
 	}
 	return m
 }
