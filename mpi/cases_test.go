@@ -7,7 +7,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,7 +45,8 @@ var rankCases = map[string]func(w *World) error{
 	"kill": func(w *World) error {
 		return dieMidSum(w, func() { syscall.Kill(os.Getpid(), syscall.SIGKILL) })
 	},
-	"abort": caseAbortWhileBlocked,
+	"abort":   caseAbortWhileBlocked,
+	"threads": caseThreads,
 }
 
 func runCase(name string) int {
@@ -162,12 +165,13 @@ func caseCollectives(w *World) error {
 // rankData is rank r's contribution to a sum test: floats of magnitudes from 1e-3 to 1e3,
 // so that the order of addition shows in the last bits.
 func rankData(lens []int, seed uint64, r int) [][]float32 {
+	scale := []float64{1e-3, 1e-2, 1e-1, 1, 1e1, 1e2, 1e3}
 	rng := rand.New(rand.NewPCG(seed, uint64(r)))
 	bufs := make([][]float32, len(lens))
 	for i, n := range lens {
 		bufs[i] = make([]float32, n)
 		for j := range bufs[i] {
-			bufs[i][j] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(7)-3)))
+			bufs[i][j] = float32(rng.NormFloat64() * scale[rng.IntN(len(scale))])
 		}
 	}
 	return bufs
@@ -316,5 +320,42 @@ func caseAbortWhileBlocked(w *World) error {
 	time.Sleep(300 * time.Millisecond)
 	say(w, "aborting")
 	w.Abort(5)
+	return nil
+}
+
+// caseThreads makes every call from a fresh OS thread (a goroutine that locks its thread and
+// ends without unlocking it takes the thread down): MPI_THREAD_SERIALIZED lets calls move
+// between threads as goroutines do.
+func caseThreads(w *World) error {
+	tids := map[int]bool{}
+	r := w.NewReducer(100)
+	for i := range 20 {
+		var err error
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			tids[syscall.Gettid()] = true
+			x := make([]float32, 1000)
+			for j := range x {
+				x[j] = float32(w.Rank() + i + j)
+			}
+			if err = r.Sum(x); err != nil {
+				return
+			}
+			for j, v := range x {
+				if want := float32(w.Size()*(i+j) + w.Size()*(w.Size()-1)/2); v != want {
+					err = fmt.Errorf("round %d: sum[%d] = %v, want %v", i, j, v, want)
+					return
+				}
+			}
+		}()
+		wg.Wait()
+		if err != nil {
+			return err
+		}
+	}
+	say(w, "calls from %d threads", len(tids))
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -73,8 +74,8 @@ type World struct {
 
 	mu        sync.Mutex
 	c         comm
-	finalized bool
-	failed    error // a RankError received on rank 0: every later call returns it
+	finalized atomic.Bool // read without the lock by Abort and Fail
+	failed    error       // a RankError received on rank 0: every later call returns it
 }
 
 var (
@@ -93,7 +94,7 @@ func Init() (*World, error) {
 	worldMu.Lock()
 	defer worldMu.Unlock()
 	if world != nil {
-		if world.finalized {
+		if world.finalized.Load() {
 			return nil, ErrFinalized
 		}
 		return world, nil
@@ -142,7 +143,7 @@ func (w *World) LocalSize() int { return w.localSize }
 func (w *World) call(f func() error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.finalized {
+	if w.finalized.Load() {
 		return ErrFinalized
 	}
 	if w.failed != nil {
@@ -228,7 +229,7 @@ func (w *World) Allgather(send, recv []float32) error {
 func (w *World) Finalize() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.finalized {
+	if w.finalized.Load() {
 		return nil
 	}
 	if w.failed != nil {
@@ -243,22 +244,28 @@ func (w *World) Finalize() error {
 		w.failed = re
 		return err
 	}
-	w.finalized = true
+	w.finalized.Store(true)
 	return err
 }
 
 // Abort ends the whole job now: every rank exits and the launcher exits with code. It does
 // not wait for the other methods' lock (a goroutine may be stuck in a collective whose peer
-// died), and it never returns.
-func (w *World) Abort(code int) { w.c.abort(code) }
+// died), and it never returns. After Finalize it only ends this process.
+func (w *World) Abort(code int) {
+	if w.finalized.Load() {
+		os.Exit(code)
+	}
+	w.c.abort(code)
+}
 
-// Fail ends the whole job because this rank cannot go on. On rank 0 it is Abort(code). On
-// another rank it first sends err's text to rank 0, whose current or next collective call
-// returns a RankError with it, so that rank 0 can record the failure before it calls Abort;
-// if rank 0 has not ended the job after FailGrace, this rank does. Fail never returns.
+// Fail ends the whole job because this rank cannot go on; print err first, Fail does not. On
+// rank 0 it is Abort(code). On another rank it first sends err's text to rank 0, whose
+// current or next collective call returns a RankError with it, so that rank 0 can record the
+// failure before it calls Abort; if rank 0 has not ended the job after FailGrace, this rank
+// does. Fail never returns.
 func (w *World) Fail(code int, err error) {
-	if w.rank == 0 || !w.mu.TryLock() && !w.lockWithin(time.Second) {
-		w.c.abort(code)
+	if w.rank == 0 || w.finalized.Load() || !w.mu.TryLock() && !w.lockWithin(time.Second) {
+		w.Abort(code)
 	}
 	msg := "unknown error"
 	if err != nil {

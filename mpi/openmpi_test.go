@@ -48,6 +48,15 @@ func TestSimulatedHosts(t *testing.T) {
 	mpirun(t, 3, "collectives", hosts...).allOK(t, 3)
 }
 
+// TestCallsFromManyThreads: every call from another OS thread, as Go's scheduler may make them.
+func TestCallsFromManyThreads(t *testing.T) {
+	j := mpirun(t, 2, "threads")
+	j.allOK(t, 2)
+	if !strings.Contains(j.out, "rank 0: calls from 20 threads\n") {
+		t.Errorf("the calls did not come from 20 threads\n%s", j.out)
+	}
+}
+
 func TestCollectivesUnderMpirun(t *testing.T) {
 	for _, np := range []int{2, 3} {
 		t.Run(fmt.Sprintf("np%d", np), func(t *testing.T) {

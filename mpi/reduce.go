@@ -20,16 +20,18 @@ const DefaultBucket = 1 << 22
 type Reducer struct {
 	w      *World
 	bucket int
-	pack   []float32 // pieces of several buffers, when a bucket spans them
-	recv   []float32 // the contributions to this rank's chunk
+	pieces [][]float32 // the current bucket's pieces
+	pack   []float32   // the pieces together, when a bucket spans buffers
+	recv   []float32   // the contributions to this rank's chunk
 }
 
 // NewReducer returns a Reducer that moves at most bucket floats per collective (0:
-// DefaultBucket).
+// DefaultBucket; at most 1<<30, as MPI counts are C ints).
 func (w *World) NewReducer(bucket int) *Reducer {
 	if bucket <= 0 {
 		bucket = DefaultBucket
 	}
+	bucket = min(bucket, 1<<30)
 	return &Reducer{w: w, bucket: max(bucket, w.size)}
 }
 
@@ -41,8 +43,8 @@ func (r *Reducer) Sum(bufs ...[]float32) error {
 	if r.w.size == 1 {
 		return nil
 	}
-	var pieces [][]float32 // the current bucket's pieces when it spans buffers
-	n := 0                 // floats in pieces
+	pieces, n := r.pieces[:0], 0 // n: floats in pieces
+	defer func() { r.pieces = pieces[:0] }()
 	flush := func() error {
 		if len(pieces) == 0 {
 			return nil
