@@ -47,6 +47,7 @@ var rankCases = map[string]func(w *World) error{
 	},
 	"abort":   caseAbortWhileBlocked,
 	"threads": caseThreads,
+	"wait":    caseWait,
 }
 
 func runCase(name string) int {
@@ -357,5 +358,26 @@ func caseThreads(w *World) error {
 		}
 	}
 	say(w, "calls from %d threads", len(tids))
+	return nil
+}
+
+// caseWait measures what rank 0 spends waiting in a barrier for rank 1, late by 2 s: the CPU
+// a rank takes from the loader's workers while its peers finish a step (scripts/bench-mpi.sh).
+func caseWait(w *World) error {
+	if w.Rank() == 1 {
+		time.Sleep(2 * time.Second)
+	}
+	var before, after syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	start := time.Now()
+	if err := w.Barrier(); err != nil {
+		return err
+	}
+	took := time.Since(start)
+	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
+	if w.Rank() == 0 {
+		say(w, "waited %.2f s for a late rank, using %.2f s of CPU", took.Seconds(), cpu.Seconds())
+	}
 	return nil
 }

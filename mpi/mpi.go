@@ -70,7 +70,6 @@ type comm interface {
 type World struct {
 	rank, size           int
 	localRank, localSize int
-	launch               launch
 
 	mu        sync.Mutex
 	c         comm
@@ -79,8 +78,9 @@ type World struct {
 }
 
 var (
-	worldMu sync.Mutex
-	world   *World
+	worldMu  sync.Mutex
+	world    *World
+	worldErr error // a failed Init's error: MPI cannot be initialised twice
 )
 
 // Init joins the job this process was started in and returns its World; later calls return the
@@ -93,34 +93,32 @@ var (
 func Init() (*World, error) {
 	worldMu.Lock()
 	defer worldMu.Unlock()
-	if world != nil {
-		if world.finalized.Load() {
-			return nil, ErrFinalized
-		}
+	switch {
+	case worldErr != nil:
+		return nil, worldErr
+	case world != nil && world.finalized.Load():
+		return nil, ErrFinalized
+	case world != nil:
 		return world, nil
 	}
 	l, err := detect(os.LookupEnv)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		world, err = newWorld(l)
 	}
-	w, err := newWorld(l)
-	if err != nil {
-		return nil, err
-	}
-	world = w
-	return w, nil
+	worldErr = err
+	return world, err
 }
 
 // newWorld starts the build's communication when l says a launcher started this process.
 func newWorld(l launch) (*World, error) {
 	if !l.launched() {
-		return &World{size: 1, localSize: 1, c: solo{}, launch: l}, nil
+		return &World{size: 1, localSize: 1, c: solo{}}, nil
 	}
 	c, p, err := start(l)
 	if err != nil {
 		return nil, err
 	}
-	return &World{rank: p.rank, size: p.size, localRank: p.localRank, localSize: p.localSize, c: c, launch: l}, nil
+	return &World{rank: p.rank, size: p.size, localRank: p.localRank, localSize: p.localSize, c: c}, nil
 }
 
 // place is a process's place in the job.

@@ -24,6 +24,7 @@ func TestInitRefusesWithoutMPI(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(tc.key, tc.val)
+			forgetInit(t)
 			if !tc.refuse {
 				l, err := detect(func(k string) (string, bool) { return map[string]string{tc.key: tc.val}[k], k == tc.key })
 				if err != nil {
@@ -38,6 +39,9 @@ func TestInitRefusesWithoutMPI(t *testing.T) {
 			w, err := Init()
 			if err == nil {
 				t.Fatalf("Init under %s=%s: world of %d, want a refusal", tc.key, tc.val, w.Size())
+			}
+			if _, again := Init(); again != err {
+				t.Errorf("a second Init: %v, want the first one's error", again)
 			}
 			msg := err.Error()
 			if !errors.Is(err, ErrNoMPI) || strings.Contains(msg, "\n") || !strings.Contains(msg, tc.key+"="+tc.val) {
@@ -59,4 +63,16 @@ func TestRefusesUnderMpirun(t *testing.T) {
 	if j.code != 0 || !strings.Contains(j.out, "rank 0: size 1 local 0/1 backend "+Backend+"\n") {
 		t.Errorf("exit %d, want a world of one\n%s", j.code, j.out)
 	}
+}
+
+// forgetInit lets a test call Init afresh (a build without MPI holds no library state), and
+// again after it.
+func forgetInit(t *testing.T) {
+	reset := func() {
+		worldMu.Lock()
+		world, worldErr = nil, nil
+		worldMu.Unlock()
+	}
+	reset()
+	t.Cleanup(reset)
 }

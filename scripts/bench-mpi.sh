@@ -5,7 +5,8 @@
 #   scripts/bench-mpi.sh [RANKS [ITERATIONS [COUNT]]]      (default 2, 20 and 5)
 #
 # Every rank runs the same fixed number of iterations (a collective needs all of them); rank
-# 0 prints the Go benchmark lines, COUNT runs of each. Needs libopenmpi-dev and openmpi-bin.
+# 0 prints the Go benchmark lines, COUNT runs of each. Then the CPU a rank spends waiting 2 s
+# for a late peer. Needs libopenmpi-dev and openmpi-bin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ranks=${1:-2}
@@ -22,3 +23,4 @@ mpirun "${root[@]}" --oversubscribe --bind-to none -np "$ranks" sh -c '
   [ "$OMPI_COMM_WORLD_RANK" = 0 ] || exec >/dev/null
   exec "$0" -test.run "^$" -test.bench "^BenchmarkSum$" -test.benchtime "$1" -test.count "$2"
 ' "$out/mpi.test" "${iters}x" "$count"
+MPITEST_CASE=wait mpirun "${root[@]}" --oversubscribe --bind-to none -np 2 "$out/mpi.test" | grep waited
