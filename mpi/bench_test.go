@@ -29,15 +29,16 @@ func resnet18CIFAR() []int {
 
 // BenchmarkSum all-reduces 1024 floats (the fixed cost of a call) and resnet18-cifar's
 // gradients: the ordered sum (flat, as the trainer's 60 buffers, which packs the small ones,
-// and in buckets of 1M floats) against the library's MPI_Allreduce. It needs ranks: make bench-mpi runs it under mpirun with a fixed
-// iteration count (-benchtime Nx), which every rank must share.
+// and in buckets of 1M floats) against the library's MPI_Allreduce. It needs ranks:
+// scripts/bench-mpi.sh runs it under mpirun with a fixed iteration count (-benchtime Nx),
+// which every rank must share.
 func BenchmarkSum(b *testing.B) {
 	w, err := Init()
 	if err != nil {
 		b.Fatal(err)
 	}
 	if w.Size() == 1 {
-		b.Skip("a world of one: run under mpirun (make bench-mpi)")
+		b.Skip("a world of one: run under mpirun (scripts/bench-mpi.sh)")
 	}
 	lens := resnet18CIFAR()
 	total := 0
@@ -55,17 +56,20 @@ func BenchmarkSum(b *testing.B) {
 	}
 	small := flat[:1<<10]
 	r, r1M := w.NewReducer(0), w.NewReducer(1<<20)
+	mpiAllreduce := func(x []float32) func() error {
+		return func() error { return w.call(func() error { return w.c.allreduceUnordered(x) }) }
+	}
 	for _, bc := range []struct {
 		name string
 		n    int
 		sum  func() error
 	}{
 		{"ordered", len(small), func() error { return r.Sum(small) }},
-		{"MPI_Allreduce", len(small), func() error { return w.call(func() error { return w.c.allreduceUnordered(small) }) }},
+		{"MPI_Allreduce", len(small), mpiAllreduce(small)},
 		{"ordered", total, func() error { return r.Sum(flat) }},
 		{"ordered/buffers", total, func() error { return r.Sum(bufs...) }},
 		{"ordered/bucket=1M", total, func() error { return r1M.Sum(flat) }},
-		{"MPI_Allreduce", total, func() error { return w.call(func() error { return w.c.allreduceUnordered(flat) }) }},
+		{"MPI_Allreduce", total, mpiAllreduce(flat)},
 	} {
 		b.Run(fmt.Sprintf("%s/floats=%d", bc.name, bc.n), func(b *testing.B) {
 			if err := w.Agree("iteration count", fmt.Append(nil, b.N)); err != nil {

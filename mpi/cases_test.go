@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 		os.Exit(runCase(name))
 	}
 	code := m.Run()
-	if world != nil { // benchmarks under mpirun (make bench-mpi)
+	if world != nil { // benchmarks under mpirun (scripts/bench-mpi.sh)
 		if err := world.Finalize(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			code = 1
@@ -40,14 +40,18 @@ var rankCases = map[string]func(w *World) error{
 	"collectives": caseCollectives,
 	"sum":         caseSum,
 	"fail":        caseFail,
-	"exit":        func(w *World) error { return dieMidSum(w, func() { os.Exit(1) }) },
-	"exit0":       func(w *World) error { return dieMidSum(w, func() { os.Exit(0) }) },
+	"exit":        func(w *World) error { return dieMidSum(w, 1, func() { os.Exit(1) }) },
+	"exit0":       func(w *World) error { return dieMidSum(w, 1, func() { os.Exit(0) }) },
 	"kill": func(w *World) error {
-		return dieMidSum(w, func() { syscall.Kill(os.Getpid(), syscall.SIGKILL) })
+		return dieMidSum(w, 1, func() { syscall.Kill(os.Getpid(), syscall.SIGKILL) })
 	},
-	"abort":   caseAbortWhileBlocked,
-	"threads": caseThreads,
-	"wait":    caseWait,
+	"kill0": func(w *World) error {
+		return dieMidSum(w, 0, func() { syscall.Kill(os.Getpid(), syscall.SIGKILL) })
+	},
+	"failunheard": caseFailUnheard,
+	"abort":       caseAbortWhileBlocked,
+	"threads":     caseThreads,
+	"wait":        caseWait,
 }
 
 func runCase(name string) int {
@@ -278,12 +282,12 @@ func checkSum(w *World, lens []int, bucket int) error {
 	return nil
 }
 
-// sumLoop all-reduces a buffer forever, or until die is due on rank 1 (at the 20th round).
-func dieMidSum(w *World, die func()) error {
+// dieMidSum all-reduces a buffer forever, or until die is due on rank dead (at the 20th round).
+func dieMidSum(w *World, dead int, die func()) error {
 	x := make([]float32, 1<<16)
 	r := w.NewReducer(1 << 12)
 	for i := 0; ; i++ {
-		if w.Rank() == 1 && i == 20 {
+		if w.Rank() == dead && i == 20 {
 			say(w, "dying")
 			die()
 		}
@@ -308,6 +312,18 @@ func caseFail(w *World) error {
 			w.Abort(4)
 		}
 	}
+}
+
+// caseFailUnheard: rank 1 fails while rank 0 makes no MPI call for a minute; rank 1 ends the
+// job itself after the grace period (shortened to a second here).
+func caseFailUnheard(w *World) error {
+	if w.Rank() == 0 {
+		time.Sleep(time.Minute)
+		return errors.New("still alive after a minute")
+	}
+	failGrace = time.Second
+	w.Fail(3, errors.New("loader: shard 7: unexpected EOF"))
+	return nil
 }
 
 // caseAbortWhileBlocked: rank 0 aborts while another goroutine waits in a barrier that rank

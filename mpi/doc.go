@@ -25,12 +25,15 @@
 //
 // MPI is initialised at MPI_THREAD_SERIALIZED and World's methods take a lock: any goroutine
 // may call them, one at a time. Go moves goroutines between OS threads, so calls come from
-// several threads, which SERIALIZED allows and FUNNELED (calls only from the thread that
-// initialised MPI) would not without a locked goroutine serving every call over a channel;
-// MULTIPLE would add Open MPI's internal locking for concurrency natssl has no use for.
-// Abort alone skips the lock, so that a goroutine can end the job while another is stuck in a
-// collective. Open MPI leaves the Go runtime's signal handlers in place (its opal_signal handlers go
-// only where none is installed): a nil dereference in a rank is still a Go panic (tested).
+// several threads (tested: twenty calls from twenty threads), which SERIALIZED allows and
+// FUNNELED (calls only from the thread that initialised MPI) would not without a locked
+// goroutine serving every call over a channel; MULTIPLE would add Open MPI's internal
+// locking for concurrency natssl has no use for. Abort alone skips the lock, so that a
+// goroutine can end the job while another is stuck in a collective (tested). The
+// collectives take no context: MPI cannot cancel a collective that others have joined; a
+// job that must stop ends through Abort. Open MPI leaves the Go runtime's signal handlers in
+// place (its opal_signal handlers go only where none is installed): a nil dereference in a
+// rank is still a Go panic (tested).
 //
 // # Waiting
 //
@@ -65,18 +68,18 @@
 //   - mpirun aborts the job when a rank exits non-zero, exits 0 without MPI_Finalize, or is
 //     killed (kill -9 mid-collective included): the other ranks get SIGCONT, SIGTERM a second
 //     later and SIGKILL a second after that (--mca odls_base_sigkill_timeout N makes the
-//     steps N seconds); mpirun exits non-zero. A SIGTERM to mpirun itself goes the same way;
-//     SIGUSR1 and SIGUSR2 are forwarded to the ranks.
+//     steps N seconds); mpirun exits non-zero. A SIGTERM or SIGINT to mpirun itself goes the
+//     same way; SIGUSR1 and SIGUSR2 are forwarded to the ranks.
 //   - The survivors of a dead rank get no error: they wait in the collective until killed,
 //     with MPI_ERRORS_RETURN too, over shared memory and over TCP alike (Open MPI 4.1 has no
 //     ULFM). So with `--mca orte_abort_on_non_zero_status 0` a dead rank hangs the job: never
 //     set it. Under Slurm, srun leaves the other tasks running unless told otherwise: use
-//     `srun --kill-on-bad-exit=1`.
+//     `srun --kill-on-bad-exit=1` (not tried here: no Slurm on this machine).
 //
 // natssl's part: MPI errors come back as Error (MPI_ERRORS_RETURN on natssl's own
 // communicator) and Abort(code) ends the job. Fail(code, err) on a rank other than 0 first
 // sends err's text to rank 0: every collective waits on its operation and on that message
-// together (non-blocking collectives and MPI_Waitany), so rank 0 returns a RankError from
+// together (non-blocking collectives and MPI_Testany), so rank 0 returns a RankError from
 // the collective the failed rank will never join, can record the rank's error, and calls
 // Abort; if it has not within FailGrace, the failed rank aborts the job itself.
 //
@@ -84,8 +87,9 @@
 //
 // As root, mpirun needs --allow-run-as-root (or OMPI_ALLOW_RUN_AS_ROOT=1 and
 // OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1); more ranks than cores need --oversubscribe. Give natssl
-// ranks --bind-to none (or --map-by slot:PE=k): a rank runs threads of its own (replicas,
-// loader workers) that Open MPI's default binding would squeeze onto one core. Shared memory
+// ranks --bind-to none (or --map-by slot:PE=k for k cores each): a rank runs threads of its
+// own (replicas, loader workers) that Open MPI's default binding squeezes onto one core
+// (even with -np 1). Shared memory
 // (the vader BTL with CMA single copy) works in this container as it is; no --mca btl
 // setting is needed. Several machines can be simulated on one: --host a:2,b:1 with
 // --mca plm_rsh_agent naming a script that runs the command line it is given locally

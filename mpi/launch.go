@@ -25,8 +25,10 @@ func (l launch) String() string {
 	switch {
 	case !l.launched():
 		return "no MPI launcher"
-	case l.size > 0:
-		return fmt.Sprintf("%s started %d process(es) (%s=%s)", l.by, l.size, l.key, l.val)
+	case l.size == 1:
+		return fmt.Sprintf("%s started 1 process (%s=%s)", l.by, l.key, l.val)
+	case l.size > 1:
+		return fmt.Sprintf("%s started %d processes (%s=%s)", l.by, l.size, l.key, l.val)
 	}
 	return fmt.Sprintf("%s started this process as rank %d (%s=%s)", l.by, l.rank, l.key, l.val)
 }

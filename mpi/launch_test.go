@@ -56,8 +56,8 @@ func TestLaunchString(t *testing.T) {
 		many, ever bool
 	}{
 		{launch{}, "no MPI launcher", false, false},
-		{launch{by: "srun", key: "SLURM_STEP_NUM_TASKS", val: "4", size: 4}, "srun started 4 process(es) (SLURM_STEP_NUM_TASKS=4)", true, true},
-		{launch{by: "mpirun (Open MPI)", key: "OMPI_COMM_WORLD_SIZE", val: "1", size: 1}, "mpirun (Open MPI) started 1 process(es) (OMPI_COMM_WORLD_SIZE=1)", false, true},
+		{launch{by: "srun", key: "SLURM_STEP_NUM_TASKS", val: "4", size: 4}, "srun started 4 processes (SLURM_STEP_NUM_TASKS=4)", true, true},
+		{launch{by: "mpirun (Open MPI)", key: "OMPI_COMM_WORLD_SIZE", val: "1", size: 1}, "mpirun (Open MPI) started 1 process (OMPI_COMM_WORLD_SIZE=1)", false, true},
 		{launch{by: "a PMIx launcher", key: "PMIX_RANK", val: "2", rank: 2}, "a PMIx launcher started this process as rank 2 (PMIX_RANK=2)", true, true},
 	} {
 		if got := tc.l.String(); got != tc.want || tc.l.many() != tc.many || tc.l.launched() != tc.ever {

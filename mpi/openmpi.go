@@ -293,7 +293,7 @@ func (c *openMPI) allreduceUnordered(x []float32) error {
 
 func (c *openMPI) fail(code int, msg string) {
 	s := C.CString(msg) // C memory: the send may still be in flight when the job ends
-	C.nat_fail(s, C.int(len(msg)), C.int(code), C.double(FailGrace.Seconds()))
+	C.nat_fail(s, C.int(len(msg)), C.int(code), C.double(failGrace.Seconds()))
 	os.Exit(code) // MPI_Abort does not return; if it did, this process still ends
 }
 

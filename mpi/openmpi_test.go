@@ -96,7 +96,8 @@ func TestFailReachesRankZero(t *testing.T) {
 // TestRankDeathEndsJob: a rank that exits (with an error, or even with 0 but without
 // Finalize) or is killed mid-collective ends the whole job, the others being blocked in the
 // collective it left: Open MPI's mpirun aborts a job when a rank ends early. Abort ends it
-// from a goroutine while another waits in a collective.
+// from a goroutine while another waits in a collective; Fail ends it when rank 0 does not
+// hear of the failure.
 func TestRankDeathEndsJob(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -105,6 +106,8 @@ func TestRankDeathEndsJob(t *testing.T) {
 		{"exit", 2, 1},
 		{"exit0", 2, 0},
 		{"kill", 3, 128 + 9},
+		{"kill0", 2, 128 + 9},
+		{"failunheard", 2, 3},
 		{"abort", 2, 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
