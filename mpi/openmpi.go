@@ -184,7 +184,7 @@ const Backend = "Open MPI (cgo)"
 type openMPI struct {
 	size   int
 	counts []C.int // C memory (natCounts): it must outlive a collective left pending by a failure
-	keep   [][]float32
+	keep   []any   // the buffers of collectives a failure left pending
 }
 
 var _ comm = (*openMPI)(nil)
@@ -212,7 +212,7 @@ func start(l launch) (comm, place, error) {
 
 // done turns a return code into an error; a failure report becomes a RankError, and the
 // buffers of the collective it leaves pending are kept from the garbage collector.
-func (c *openMPI) done(op string, rc C.int, keep ...[]float32) error {
+func (c *openMPI) done(op string, rc C.int, keep ...any) error {
 	switch rc {
 	case C.MPI_SUCCESS:
 		return nil
@@ -238,7 +238,7 @@ func (c *openMPI) bcast(p []byte) error {
 	if len(p) == 0 {
 		return nil
 	}
-	return c.done("bcast", C.nat_bcast(unsafe.Pointer(&p[0]), C.int(len(p))))
+	return c.done("bcast", C.nat_bcast(unsafe.Pointer(&p[0]), C.int(len(p))), p)
 }
 
 func (c *openMPI) allgather(send, recv []float32) error {
@@ -249,10 +249,10 @@ func (c *openMPI) allgather(send, recv []float32) error {
 }
 
 func (c *openMPI) allgatherInt32(send int32, recv []int32) error {
-	s := C.int(send)
-	r := make([]C.int, len(recv))
-	err := c.done("allgather", C.nat_allgather_int(&s, &r[0]))
-	for i, v := range r {
+	b := make([]C.int, 1+len(recv)) // what is sent, then what is received
+	b[0] = C.int(send)
+	err := c.done("allgather", C.nat_allgather_int(&b[0], &b[1]), b)
+	for i, v := range b[1:] {
 		recv[i] = int32(v)
 	}
 	return err
