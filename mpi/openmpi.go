@@ -173,14 +173,9 @@ import (
 const Backend = "Open MPI (cgo)"
 
 // openMPI is the world of an Open MPI job, through natssl's own duplicate of
-// MPI_COMM_WORLD with MPI_ERRORS_RETURN (errors come back as Error, not as an abort).
-//
-// Thread level: MPI_THREAD_SERIALIZED. Go moves a goroutine from one OS thread to another
-// between (never during) cgo calls, so MPI is called from many threads; SERIALIZED allows
-// that as long as no two calls overlap, which World's lock ensures. FUNNELED would tie every
-// call to the thread that initialised MPI (a locked goroutine serving the others over a
-// channel, a hop per call), and MULTIPLE buys concurrency natssl does not use at the price
-// of Open MPI's internal locking. Abort is the one call made without the lock.
+// MPI_COMM_WORLD with MPI_ERRORS_RETURN (errors come back as Error, not as an abort),
+// initialised at MPI_THREAD_SERIALIZED (the package doc says why): World's lock keeps calls
+// from overlapping, whichever OS threads Go runs them on.
 type openMPI struct {
 	size   int
 	counts []C.int // C memory (natCounts): it must outlive a collective left pending by a failure
