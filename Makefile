@@ -1,7 +1,9 @@
 # natssl — the two set-up commands are `make demo` and `make test`.
 GO       ?= go
-# OpenBLAS when Debian's libopenblas-dev is there (2-3x faster training), else gonum's pure-Go BLAS.
-TAGS     ?= $(shell pkg-config --exists openblas 2>/dev/null && echo openblas)
+# OpenBLAS when Debian's libopenblas-dev is there (2-3x faster training), else gonum's pure-Go BLAS;
+# MPI (runs of several processes under mpirun or srun) when libopenmpi-dev is.
+TAGS     ?= $(strip $(shell pkg-config --exists openblas 2>/dev/null && echo openblas) \
+              $(shell pkg-config --exists ompi-c 2>/dev/null && echo mpi))
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/natssl/natssl/internal/cli.version=$(VERSION)
 BIN      := bin/natssl
@@ -18,12 +20,12 @@ build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/natssl
 
 # vet + the whole suite under the race detector, then the pure-Go decoder and pixel passes
-# (the build without libjpeg-turbo) on their own. (TAGS is expanded when a recipe runs, so
-# after deps has installed OpenBLAS.)
+# (the build without libjpeg-turbo) and the build without MPI on their own. (TAGS is expanded
+# when a recipe runs, so after deps has installed OpenBLAS and Open MPI.)
 test: deps
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) test -tags '$(TAGS)' -race -count=1 -timeout 20m ./...
-	$(GO) test -tags 'noturbojpeg' -count=1 ./decode ./augment
+	$(GO) test -tags 'noturbojpeg' -count=1 ./decode ./augment ./mpi
 
 # Go benchmarks of every package (speed is measured here, never asserted in tests).
 bench:
