@@ -40,6 +40,11 @@ type hostAlloc struct {
 // NewHostRunner compiles the kernels for the CPU in dir with the C++ compiler cxx ("" for
 // $CXX, else g++) and loads them.
 func NewHostRunner(ctx context.Context, cxx, dir string) (*HostRunner, error) {
+	return newHostRunner(ctx, cxx, dir, KernelSource())
+}
+
+// newHostRunner builds the simulation of src (KernelSource, or a test's variant).
+func newHostRunner(ctx context.Context, cxx, dir, src string) (*HostRunner, error) {
 	if cxx == "" {
 		cxx = os.Getenv("CXX")
 	}
@@ -48,8 +53,7 @@ func NewHostRunner(ctx context.Context, cxx, dir string) (*HostRunner, error) {
 	}
 	var main strings.Builder
 	main.WriteString("#include \"host_shim.h\"\n#include \"kernels.cu\"\n#include \"host_sim.h\"\n")
-	KernelSource()
-	for _, k := range kernelDefs {
+	for _, k := range parseKernels(src) {
 		fmt.Fprintf(&main, "extern \"C\" int natssl_sim_%s(unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, void **p) {\n"+
 			"\treturn natssl_sim::launch(%s, %v, %q, dim3{gx, gy, gz}, dim3{bx, by, bz}, p);\n}\n", k.name, k.name, k.coop, k.name)
 	}
@@ -57,7 +61,7 @@ func NewHostRunner(ctx context.Context, cxx, dir string) (*HostRunner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cuda: host simulation: %w", err)
 	}
-	files := map[string]string{"host_shim.h": hostShim(), "host_sim.h": string(sim), "kernels.cu": KernelSource(), "sim.cpp": main.String()}
+	files := map[string]string{"host_shim.h": hostShim(), "host_sim.h": string(sim), "kernels.cu": src, "sim.cpp": main.String()}
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			return nil, fmt.Errorf("cuda: host simulation: %w", err)

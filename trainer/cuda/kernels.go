@@ -13,9 +13,9 @@ import (
 )
 
 // The kernels' CUDA C: common.cuh (shared helpers) and one .cu file per family of ops.
-// host_shim.h is the header that lets a C++ compiler build them for the CPU (hostsim.go).
+// host_shim.h and host_sim.h let a C++ compiler build and run them on the CPU (hostsim.go).
 //
-//go:embed kernels/*.cu kernels/*.cuh kernels/host_shim.h
+//go:embed kernels/*.cu kernels/*.cuh kernels/host_shim.h kernels/host_sim.h
 var kernelFiles embed.FS
 
 var (
@@ -51,9 +51,16 @@ func loadSource() {
 		add(strings.TrimPrefix(n, "kernels/"))
 	}
 	source = b.String()
-	for _, m := range kernelRE.FindAllStringSubmatch(source, -1) {
-		kernelDefs = append(kernelDefs, kernelDef{name: m[2], coop: m[1] != ""})
+	kernelDefs = parseKernels(source)
+}
+
+// parseKernels lists the kernels src defines.
+func parseKernels(src string) []kernelDef {
+	var defs []kernelDef
+	for _, m := range kernelRE.FindAllStringSubmatch(src, -1) {
+		defs = append(defs, kernelDef{name: m[2], coop: m[1] != ""})
 	}
+	return defs
 }
 
 // KernelSource returns the kernels as one translation unit: common.cuh, then every .cu file

@@ -49,7 +49,9 @@ func run(r Runner, kernel string, grid, block Dim3, args ...any) error {
 }
 
 // ReLU is y = x·[x ≥ 0] over n floats (Gorgonia's Rectify).
-func ReLU(r Runner, x, y DevicePtr, n int) error { return loop(r, "relu_fwd", int64(n), x, y, int64(n)) }
+func ReLU(r Runner, x, y DevicePtr, n int) error {
+	return loop(r, "relu_fwd", int64(n), x, y, int64(n))
+}
 
 // ReLUBackward is dx = dy·[x ≥ 0], from ReLU's input x.
 func ReLUBackward(r Runner, x, dy, dx DevicePtr, n int) error {
@@ -57,7 +59,9 @@ func ReLUBackward(r Runner, x, dy, dx DevicePtr, n int) error {
 }
 
 // Add is y = a + b (the residual sum; its gradient passes to both inputs unchanged).
-func Add(r Runner, a, b, y DevicePtr, n int) error { return loop(r, "add", int64(n), a, b, y, int64(n)) }
+func Add(r Runner, a, b, y DevicePtr, n int) error {
+	return loop(r, "add", int64(n), a, b, y, int64(n))
+}
 
 // AddReLU is the residual sum and the ReLU after it: sum = a + b, y = ReLU(sum). Its
 // gradient is ReLUBackward from sum.
@@ -76,7 +80,9 @@ func Axpy(r Runner, y, x DevicePtr, alpha float32, n int) error {
 }
 
 // Fill sets n floats to v.
-func Fill(r Runner, x DevicePtr, v float32, n int) error { return loop(r, "fill", int64(n), x, v, int64(n)) }
+func Fill(r Runner, x DevicePtr, v float32, n int) error {
+	return loop(r, "fill", int64(n), x, v, int64(n))
+}
 
 // BiasRows writes the bias b (cols) into every row of y (rows × cols), ready for a product
 // that adds to it (a linear layer: beta 1).

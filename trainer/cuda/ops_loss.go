@@ -40,7 +40,7 @@ func NewNTXent(m, d, n int, temp float64, scratch DevicePtr) (NTXent, error) {
 func (l NTXent) Run(r Runner, gemm Gemm, z, dz DevicePtr) error {
 	m, d := l.M, l.D
 	inv := float32(1 / l.Temp)
-	if err := perBlock(r, "l2norm_rows", m, z, l.U, l.Norms, m, d); err != nil {
+	if err := perBlock(r, "l2norm_rows", m, z, l.U, l.Norms, d); err != nil {
 		return err
 	}
 	if err := gemm.SgemmRowMajor(false, true, m, m, d, inv, l.U, d, l.U, d, 0, l.S, m); err != nil {
@@ -56,7 +56,7 @@ func (l NTXent) Run(r Runner, gemm Gemm, z, dz DevicePtr) error {
 	if err := gemm.SgemmRowMajor(true, false, m, d, m, inv, l.S, m, l.U, d, 1, l.G, d); err != nil {
 		return fmt.Errorf("cuda: nt-xent gradient: %w", err)
 	}
-	if err := perBlock(r, "l2norm_rows_bwd", m, l.U, l.G, l.Norms, dz, m, d); err != nil {
+	if err := perBlock(r, "l2norm_rows_bwd", m, l.U, l.G, l.Norms, dz, d); err != nil {
 		return err
 	}
 	return run(r, "ntxent_loss", Dim3{X: 1}, Dim3{X: reduceThreads}, l.Rows, l.Loss, m)

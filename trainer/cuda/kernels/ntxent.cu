@@ -6,7 +6,7 @@
 
 // l2norm_rows: one block per row. u = z/max(|z|, 1e-12); norms keeps the divisor.
 extern "C" __global__ void __launch_bounds__(REDUCE_THREADS) l2norm_rows(const float *z, float *u,
-		float *norms, int m, int d) {
+		float *norms, int d) {
 	int i = blockIdx.x;
 	const float *row = z + (i64)i * d;
 	double ss = 0.0, unused = 0.0;
@@ -82,7 +82,7 @@ extern "C" __global__ void __launch_bounds__(REDUCE_THREADS) ntxent_loss(const f
 
 // l2norm_rows_bwd: one block per row. Through u = z/|z|: dz = (g − u·(u·g))/|z|.
 extern "C" __global__ void __launch_bounds__(REDUCE_THREADS) l2norm_rows_bwd(const float *u,
-		const float *g, const float *norms, float *dz, int m, int d) {
+		const float *g, const float *norms, float *dz, int d) {
 	int i = blockIdx.x;
 	const float *ur = u + (i64)i * d, *gr = g + (i64)i * d;
 	double dot = 0.0, unused = 0.0;
