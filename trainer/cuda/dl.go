@@ -36,7 +36,9 @@ func dlopen(path string, global bool) (*library, error) {
 	h := C.ncu_dlopen(cpath, g, &buf[0], C.int(len(buf)))
 	if h == nil {
 		msg := C.GoString(&buf[0])
-		if strings.Contains(msg, "No such file or directory") {
+		// Not "No such file" anywhere in the message: a dependency of the file can be
+		// the one missing, and that is worth reporting.
+		if strings.HasPrefix(msg, path+": cannot open shared object file") {
 			return nil, errNoFile
 		}
 		return nil, errors.New(msg)

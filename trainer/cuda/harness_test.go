@@ -45,10 +45,13 @@ func put(t *testing.T, b backend, x []float32) DevicePtr {
 	return p
 }
 
-// same compares got with want: exactly when exact, else within tol of want's largest
-// magnitude (a relative bound that elements near zero cannot fail by themselves).
-func same(t *testing.T, what string, got, want []float32, exact bool) {
+// same compares got with want: exactly when the op claims to round as the CPU op does
+// (exact) and b and the references round every operation separately, else within tol of
+// want's largest magnitude (a relative bound that elements near zero cannot fail by
+// themselves).
+func same(t *testing.T, b backend, what string, got, want []float32, exact bool) {
 	t.Helper()
+	exact = exact && b.exact() && refUnfused
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
 	}
@@ -59,7 +62,7 @@ func same(t *testing.T, what string, got, want []float32, exact bool) {
 	scale = math.Max(scale, 1e-30)
 	worst, at := 0.0, -1
 	for i := range got {
-		if exact && refUnfused {
+		if exact {
 			if got[i] != want[i] && !(got[i] == 0 && want[i] == 0) {
 				t.Fatalf("%s: [%d] = %v, want exactly %v", what, i, got[i], want[i])
 			}
@@ -100,7 +103,7 @@ var opChecks = []opCheck{
 			if err := Im2col(b, g, put(t, b, x), col); err != nil {
 				t.Fatal(err)
 			}
-			same(t, fmt.Sprintf("im2col %+v", g), b.download(t, col, g.ColRows()*g.ColCols()), refIm2col(g, x), true)
+			same(t, b, fmt.Sprintf("im2col %+v", g), b.download(t, col, g.ColRows()*g.ColCols()), refIm2col(g, x), true)
 		}
 	}},
 	{"col2im", func(t *testing.T, b backend, rng *rand.Rand) {
@@ -111,7 +114,7 @@ var opChecks = []opCheck{
 			if err := Col2im(b, g, put(t, b, dcol), dx); err != nil {
 				t.Fatal(err)
 			}
-			same(t, fmt.Sprintf("col2im %+v", g), b.download(t, dx, n), refCol2im(g, dcol), true)
+			same(t, b, fmt.Sprintf("col2im %+v", g), b.download(t, dx, n), refCol2im(g, dcol), true)
 		}
 	}},
 	{"conv forward (im2col, sgemm, cn_to_nchw)", func(t *testing.T, b backend, rng *rand.Rand) {
@@ -129,7 +132,7 @@ var opChecks = []opCheck{
 			if err := CNToNCHW(b, g.N, o, g.OH()*g.OW(), out2, y); err != nil {
 				t.Fatal(err)
 			}
-			same(t, fmt.Sprintf("conv %+v", g), b.download(t, y, o*cols), refConv(g, o, x, w), false)
+			same(t, b, fmt.Sprintf("conv %+v", g), b.download(t, y, o*cols), refConv(g, o, x, w), false)
 		}
 	}},
 	{"layout round trip (nchw_to_cn, cn_to_nchw)", func(t *testing.T, b backend, rng *rand.Rand) {
@@ -145,11 +148,11 @@ var opChecks = []opCheck{
 		if err := NCHWToCN(b, n, c, hw, put(t, b, x), cn); err != nil {
 			t.Fatal(err)
 		}
-		same(t, "nchw_to_cn", b.download(t, cn, len(x)), want, true)
+		same(t, b, "nchw_to_cn", b.download(t, cn, len(x)), want, true)
 		if err := CNToNCHW(b, n, c, hw, cn, back); err != nil {
 			t.Fatal(err)
 		}
-		same(t, "cn_to_nchw", b.download(t, back, len(x)), x, true)
+		same(t, b, "cn_to_nchw", b.download(t, back, len(x)), x, true)
 	}},
 	{"maxpool", func(t *testing.T, b backend, rng *rand.Rand) {
 		for _, g := range append(windows, Window{N: 2, C: 3, H: 12, W: 12, K: 3, Stride: 2, Pad: 1}) {
@@ -163,7 +166,7 @@ var opChecks = []opCheck{
 				t.Fatal(err)
 			}
 			wy, wmask := refMaxPool(g, x)
-			same(t, fmt.Sprintf("maxpool %+v", g), b.download(t, y, no), wy, true)
+			same(t, b, fmt.Sprintf("maxpool %+v", g), b.download(t, y, no), wy, true)
 			gotMask := b.downloadInt32(t, mask, no)
 			for i := range wmask {
 				if gotMask[i] != wmask[i] {
@@ -174,7 +177,7 @@ var opChecks = []opCheck{
 			if err := MaxPoolBackward(b, g, put(t, b, dy), mask, dx); err != nil {
 				t.Fatal(err)
 			}
-			same(t, fmt.Sprintf("maxpool backward %+v", g), b.download(t, dx, len(x)), refMaxPoolBwd(g, dy, wmask), true)
+			same(t, b, fmt.Sprintf("maxpool backward %+v", g), b.download(t, dx, len(x)), refMaxPoolBwd(g, dy, wmask), true)
 		}
 	}},
 	{"avgpool", func(t *testing.T, b backend, rng *rand.Rand) {
@@ -184,12 +187,12 @@ var opChecks = []opCheck{
 		if err := AvgPool(b, put(t, b, x), y, nc, hw); err != nil {
 			t.Fatal(err)
 		}
-		same(t, "avgpool", b.download(t, y, nc), refAvgPool(x, nc, hw), true)
+		same(t, b, "avgpool", b.download(t, y, nc), refAvgPool(x, nc, hw), true)
 		dy := randVec(rng, nc, 1)
 		if err := AvgPoolBackward(b, put(t, b, dy), dx, nc, hw); err != nil {
 			t.Fatal(err)
 		}
-		same(t, "avgpool backward", b.download(t, dx, nc*hw), refAvgPoolBwd(dy, hw), true)
+		same(t, b, "avgpool backward", b.download(t, dx, nc*hw), refAvgPoolBwd(dy, hw), true)
 	}},
 	{"relu, add, add_relu", func(t *testing.T, b backend, rng *rand.Rand) {
 		n := 3001
@@ -215,20 +218,20 @@ var opChecks = []opCheck{
 		if err := ReLU(b, px, y, n); err != nil {
 			t.Fatal(err)
 		}
-		same(t, "relu", b.download(t, y, n), wantY, true)
+		same(t, b, "relu", b.download(t, y, n), wantY, true)
 		if err := ReLUBackward(b, px, pdy, dx, n); err != nil {
 			t.Fatal(err)
 		}
-		same(t, "relu backward", b.download(t, dx, n), wantDX, true)
+		same(t, b, "relu backward", b.download(t, dx, n), wantDX, true)
 		if err := Add(b, px, pa, s, n); err != nil {
 			t.Fatal(err)
 		}
-		same(t, "add", b.download(t, s, n), wantS, true)
+		same(t, b, "add", b.download(t, s, n), wantS, true)
 		if err := AddReLU(b, px, pa, s, y, n); err != nil {
 			t.Fatal(err)
 		}
-		same(t, "add_relu sum", b.download(t, s, n), wantS, true)
-		same(t, "add_relu", b.download(t, y, n), wantAR, true)
+		same(t, b, "add_relu sum", b.download(t, s, n), wantS, true)
+		same(t, b, "add_relu", b.download(t, y, n), wantAR, true)
 	}},
 	{"scale, axpy, fill", func(t *testing.T, b backend, rng *rand.Rand) {
 		n := 1000
@@ -241,21 +244,21 @@ var opChecks = []opCheck{
 		if err := Axpy(b, py, px, 1, n); err != nil {
 			t.Fatal(err)
 		}
-		same(t, "axpy", b.download(t, py, n), want, true)
+		same(t, b, "axpy", b.download(t, py, n), want, true)
 		for i := range want {
 			want[i] = x[i] * 0.5
 		}
 		if err := Scale(b, px, 0.5, n); err != nil {
 			t.Fatal(err)
 		}
-		same(t, "scale", b.download(t, px, n), want, true)
+		same(t, b, "scale", b.download(t, px, n), want, true)
 		if err := Fill(b, px, 3, n); err != nil {
 			t.Fatal(err)
 		}
 		for i := range want {
 			want[i] = 3
 		}
-		same(t, "fill", b.download(t, px, n), want, true)
+		same(t, b, "fill", b.download(t, px, n), want, true)
 	}},
 	{"linear (bias_rows, sgemm, sum_rows)", func(t *testing.T, b backend, rng *rand.Rand) {
 		n, in, out := 6, 7, 5
@@ -277,7 +280,7 @@ var opChecks = []opCheck{
 				want[i*out+j] = float32(s)
 			}
 		}
-		same(t, "linear", b.download(t, y, n*out), want, false)
+		same(t, b, "linear", b.download(t, y, n*out), want, false)
 		dy := randVec(rng, n*out, 1)
 		db := b.alloc(t, out)
 		if err := SumRows(b, put(t, b, dy), db, n, out); err != nil {
@@ -289,7 +292,7 @@ var opChecks = []opCheck{
 				wantDB[j] += dy[i*out+j]
 			}
 		}
-		same(t, "sum_rows", b.download(t, db, out), wantDB, true)
+		same(t, b, "sum_rows", b.download(t, db, out), wantDB, true)
 	}},
 	{"batchnorm", func(t *testing.T, b backend, rng *rand.Rand) {
 		for _, c := range []struct {
@@ -335,10 +338,10 @@ var opChecks = []opCheck{
 			// Batch statistics are summed in double on the device, by plane in float32 on
 			// the CPU: equal within the tolerance, not bit for bit.
 			exact := !c.train || c.affine
-			same(t, name+" y", b.download(t, y, size), wantY, exact)
-			same(t, name+" x̂", b.download(t, bn.XHat, size), ref.xhat, exact)
-			same(t, name+" running mean", b.download(t, bn.RunMean, c.c), ref.mean, exact)
-			same(t, name+" running var", b.download(t, bn.RunVar, c.c), ref.vr, exact)
+			same(t, b, name+" y", b.download(t, y, size), wantY, exact)
+			same(t, b, name+" x̂", b.download(t, bn.XHat, size), ref.xhat, exact)
+			same(t, b, name+" running mean", b.download(t, bn.RunMean, c.c), ref.mean, exact)
+			same(t, b, name+" running var", b.download(t, bn.RunVar, c.c), ref.vr, exact)
 			dy := randVec(rng, size, 1)
 			dx, dg, db := b.alloc(t, size), b.alloc(t, c.c), b.alloc(t, c.c)
 			if err := bn.Backward(b, put(t, b, dy), dx, dg, db, c.train && !c.affine); err != nil {
@@ -346,9 +349,9 @@ var opChecks = []opCheck{
 			}
 			// The reference's backward starts from its own x̂; the device's from its own.
 			wantDX, wantDG, wantDB := ref.backward(gamma, beta, dy)
-			same(t, name+" dγ", b.download(t, dg, c.c), wantDG, false)
-			same(t, name+" dβ", b.download(t, db, c.c), wantDB, false)
-			same(t, name+" dx", b.download(t, dx, size), wantDX, false)
+			same(t, b, name+" dγ", b.download(t, dg, c.c), wantDG, false)
+			same(t, b, name+" dβ", b.download(t, db, c.c), wantDB, false)
+			same(t, b, name+" dx", b.download(t, dx, size), wantDX, false)
 		}
 	}},
 	{"nt-xent", func(t *testing.T, b backend, rng *rand.Rand) {
@@ -368,8 +371,8 @@ var opChecks = []opCheck{
 			}
 			wantLoss, wantDZ := refNTXent(z, m, c.d, c.n, c.temp)
 			name := fmt.Sprintf("nt-xent %+v", c)
-			same(t, name+" loss", b.download(t, l.Loss, 1), []float32{float32(wantLoss)}, false)
-			same(t, name+" dz", b.download(t, dz, m*c.d), wantDZ, false)
+			same(t, b, name+" loss", b.download(t, l.Loss, 1), []float32{float32(wantLoss)}, false)
+			same(t, b, name+" dz", b.download(t, dz, m*c.d), wantDZ, false)
 		}
 	}},
 	{"sgd", func(t *testing.T, b backend, rng *rand.Rand) {
@@ -383,8 +386,8 @@ var opChecks = []opCheck{
 					t.Fatal(err)
 				}
 			}
-			same(t, fmt.Sprintf("sgd nesterov=%v w", nesterov), b.download(t, pw, n), w, true)
-			same(t, fmt.Sprintf("sgd nesterov=%v momentum", nesterov), b.download(t, pb, n), buf, true)
+			same(t, b, fmt.Sprintf("sgd nesterov=%v w", nesterov), b.download(t, pw, n), w, true)
+			same(t, b, fmt.Sprintf("sgd nesterov=%v momentum", nesterov), b.download(t, pb, n), buf, true)
 		}
 	}},
 	{"adamw", func(t *testing.T, b backend, rng *rand.Rand) {
@@ -398,9 +401,9 @@ var opChecks = []opCheck{
 				t.Fatal(err)
 			}
 		}
-		same(t, "adamw w", b.download(t, pw, n), w, false)
-		same(t, "adamw m", b.download(t, pm, n), m, false)
-		same(t, "adamw v", b.download(t, pv, n), v, false)
+		same(t, b, "adamw w", b.download(t, pw, n), w, false)
+		same(t, b, "adamw m", b.download(t, pm, n), m, false)
+		same(t, b, "adamw v", b.download(t, pv, n), v, false)
 	}},
 	{"lars", func(t *testing.T, b backend, rng *rand.Rand) {
 		for _, c := range []struct {
@@ -417,8 +420,8 @@ var opChecks = []opCheck{
 				}
 			}
 			// The trust ratio's norms are summed in a different order: within the tolerance.
-			same(t, fmt.Sprintf("lars %+v w", c), b.download(t, pw, c.n), w, !c.adapt)
-			same(t, fmt.Sprintf("lars %+v momentum", c), b.download(t, pb, c.n), buf, !c.adapt)
+			same(t, b, fmt.Sprintf("lars %+v w", c), b.download(t, pw, c.n), w, !c.adapt)
+			same(t, b, fmt.Sprintf("lars %+v momentum", c), b.download(t, pb, c.n), buf, !c.adapt)
 		}
 	}},
 }

@@ -156,8 +156,7 @@ func (s *searcher) find(spec libSpec) (*library, Library, error) {
 	sites := s.sitePackages()
 	for _, site := range sites {
 		for _, so := range spec.sonames {
-			matches, _ := filepath.Glob(filepath.Join(site, "nvidia", "*", "lib", so))
-			sort.Strings(matches)
+			matches, _ := filepath.Glob(filepath.Join(site, "nvidia", "*", "lib", so)) // in lexical order
 			for _, p := range matches {
 				if l, info, ok := try(p, FromPython, so, true); ok {
 					return l, info, nil
