@@ -13,7 +13,7 @@
 // asynchronous copies and events, modules and kernel launches, and a cuBLAS handle bound to
 // a stream with the TF32 switch. The kernels are CUDA C in kernels/, embedded in the binary,
 // compiled by NVRTC for each device's architecture on first use and cached on disk under the
-// user's cache folder (cache.go). ops_*.go launch them through Runner: a Stream on a GPU, or
+// user's cache folder (cache.go). ops*.go launch them through Runner: a Stream on a GPU, or
 // HostRunner, which compiles the same source for the CPU with the system's C++ compiler and
 // a small shim header so that the kernels can be checked against the CPU maths on machines
 // without a GPU.
