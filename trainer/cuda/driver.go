@@ -42,8 +42,7 @@ type Driver struct {
 	devices map[int]*Device
 }
 
-// Load finds and opens the driver, cuBLAS and NVRTC (and cuDNN, optional) and initialises
-// the driver. It fails with one line naming what is missing and where it looked, or what
+// Load finds and opens the driver, cuBLAS and NVRTC and initialises the driver. It fails with one line naming what is missing and where it looked, or what
 // is too old. A machine whose driver sees no GPU loads with DeviceCount 0.
 func Load(opts Options) (*Driver, error) {
 	s := &searcher{opts: opts}
@@ -59,9 +58,6 @@ func Load(opts Options) (*Driver, error) {
 		return nil, err
 	}
 	d.libs = append(d.libs, d.rtc.info)
-	if info, err := loadCudnn(s); err == nil {
-		d.libs = append(d.libs, info)
-	}
 	return d, nil
 }
 
@@ -132,7 +128,7 @@ func (d *Driver) Version() int { return d.version }
 // DeviceCount is the number of GPUs the driver sees.
 func (d *Driver) DeviceCount() int { return d.count }
 
-// Libraries lists the libraries loaded: the driver, cuBLAS, NVRTC, and cuDNN when found.
+// Libraries lists the libraries loaded: the driver, cuBLAS and NVRTC.
 func (d *Driver) Libraries() []Library { return slices.Clone(d.libs) }
 
 // Device opens device i (cuda:i) with its primary context, once per driver: later calls

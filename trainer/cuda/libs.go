@@ -127,8 +127,8 @@ func (n *nvrtcLib) target(cc int) (target, error) {
 	return target{arch: fmt.Sprintf("compute_%d", best), ptx: true}, nil
 }
 
-// loadCudnn finds cuDNN 9 and its version. natssl's kernels do not call it yet: it is
-// reported so that a user sees what the machine offers.
+// loadCudnn finds cuDNN 9 and its version, for Describe. natssl's kernels do not call it
+// yet: it is reported so that a user sees what the machine offers.
 func loadCudnn(s *searcher) (Library, error) {
 	lib, info, err := s.find(libSpec{name: "cudnn", sonames: []string{"libcudnn.so.9"}, probe: "cudnnGetVersion"})
 	if err != nil {

@@ -39,13 +39,6 @@ type childResult struct {
 	Found  map[string]string // probe: soname → the file the loader opened
 }
 
-func TestMain(m *testing.M) {
-	if spec := os.Getenv(childEnv); spec != "" {
-		os.Exit(runChild(spec))
-	}
-	os.Exit(m.Run())
-}
-
 func runChild(spec string) int {
 	var s childSpec
 	if err := json.Unmarshal([]byte(spec), &s); err != nil {
