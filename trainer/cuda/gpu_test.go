@@ -30,7 +30,7 @@ var (
 	gpuCache string
 )
 
-func gpu(t *testing.T) *Device {
+func gpu(t testing.TB) *Device {
 	t.Helper()
 	gpuOnce.Do(func() {
 		opts := OptionsFromEnv()
@@ -60,7 +60,7 @@ func gpu(t *testing.T) *Device {
 	return gpuDev
 }
 
-func gpuStream(t *testing.T, dev *Device) *Stream {
+func gpuStream(t testing.TB, dev *Device) *Stream {
 	t.Helper()
 	s, err := dev.NewStream()
 	if err != nil {
