@@ -15,7 +15,8 @@ const (
 	cublasTF32Math    = 3 // CUBLAS_TF32_TENSOR_OP_MATH
 )
 
-// BLAS is a cuBLAS handle bound to a stream: its products run in the stream's order.
+// BLAS is a cuBLAS handle bound to a stream: its products run in the stream's order. A
+// handle is used by one goroutine at a time (one per replica).
 type BLAS struct {
 	s *Stream
 	h C.cublasHandle_t

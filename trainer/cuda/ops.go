@@ -3,7 +3,7 @@ package cuda
 import "fmt"
 
 // Runner launches one of natssl's kernels by name: *Stream on a GPU, *HostRunner on the CPU.
-// The op functions below (ops_*.go) take a Runner and device addresses, and choose the
+// The op functions (ops.go, ops_layers.go, ops_step.go) take a Runner and device addresses, and choose the
 // launch shape each kernel needs.
 type Runner interface {
 	Run(kernel string, grid, block Dim3, args ...any) error
