@@ -10,13 +10,13 @@ import (
 	"testing"
 )
 
-// TestKernelsCompileForGPU compiles the kernels as CUDA device code with clang (its own CUDA
+// TestKernelsCompileToPTX compiles the kernels as CUDA device code with clang (its own CUDA
 // front end and NVPTX back end, no NVIDIA toolkit) to PTX: CUDA's rules for device code that
 // g++ through the host shim cannot see (qualifiers, __launch_bounds__ placement, shared
 // memory, calls from device code) are checked, every warning an error. The PTX must define
 // every kernel, give the cooperative ones their 256-thread bound, and call nothing outside
 // the device's math library. NVRTC compiles the same source on a GPU machine.
-func TestKernelsCompileForGPU(t *testing.T) {
+func TestKernelsCompileToPTX(t *testing.T) {
 	clang, err := exec.LookPath("clang")
 	if err != nil {
 		t.Fatal("clang not found: this check of the kernels needs it (Debian: apt-get install clang)")

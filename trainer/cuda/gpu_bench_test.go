@@ -8,7 +8,7 @@ import (
 
 // Benchmarks of the GPU path (they skip where there is no GPU, as the GPU tests do):
 //
-//	./cuda.test -test.run '^$' -test.bench GPU -test.benchtime 200x
+//	./cuda.test -test.run '^$' -test.bench '^BenchmarkGPU' -test.benchtime 200x
 //
 // Each queues b.N launches and waits once, so the time per operation is the device's.
 

@@ -14,7 +14,7 @@ import (
 //
 // (the binary needs only libc), carry it to a machine with an NVIDIA GPU and run
 //
-//	./cuda.test -test.run GPU -test.v
+//	./cuda.test -test.run '^TestGPU' -test.v
 //
 // NATSSL_CUDA_LIB_DIR points at the CUDA libraries if neither the dynamic loader nor
 // Python's site-packages has them. The tests skip, saying why, only where there is no CUDA
