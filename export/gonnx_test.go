@@ -22,7 +22,7 @@ import (
 // GlobalAveragePool, so this file adds the two as gonnx operators written from the ONNX
 // operator spec (they share no code with natssl). It satisfies probe.Encoder.
 type gonnxEncoder struct {
-	m    *gonnx.Model
+	mp   *onnx.ModelProto
 	dim  int
 	size int
 	out  string
@@ -43,9 +43,26 @@ func openGonnx(t testing.TB, path string, output string) *gonnxEncoder {
 	if err := widenPointwiseConvs(mp); err != nil {
 		t.Fatal(err)
 	}
-	m, err := gonnx.NewModel(mp)
+	e := &gonnxEncoder{mp: mp, out: output}
+	m, err := e.model()
 	if err != nil {
-		t.Fatalf("gonnx: %v", err)
+		t.Fatal(err)
+	}
+	in := m.InputShapes()[input]
+	outShape := m.OutputShape(output)
+	if len(in) != 4 || len(outShape) != 2 || !in[0].IsDynamic {
+		t.Fatalf("gonnx: input shape %v, output %s shape %v", in, output, outShape)
+	}
+	e.dim, e.size = int(outShape[1].Size), int(in[2].Size)
+	return e
+}
+
+// model returns a gonnx model of the file, with the two operators added. A model runs once:
+// gonnx's Conv reshapes its bias parameter in place, and fails on the next run.
+func (e *gonnxEncoder) model() (*gonnx.Model, error) {
+	m, err := gonnx.NewModel(e.mp)
+	if err != nil {
+		return nil, fmt.Errorf("gonnx: %w", err)
 	}
 	get := m.GetOperator
 	m.GetOperator = func(op string) (ops.Operator, error) {
@@ -57,19 +74,18 @@ func openGonnx(t testing.TB, path string, output string) *gonnxEncoder {
 		}
 		return get(op)
 	}
-	in := m.InputShapes()[input]
-	outShape := m.OutputShape(output)
-	if len(in) != 4 || len(outShape) != 2 || !in[0].IsDynamic {
-		t.Fatalf("gonnx: input shape %v, output %s shape %v", in, output, outShape)
-	}
-	return &gonnxEncoder{m: m, dim: int(outShape[1].Size), size: int(in[2].Size), out: output}
+	return m, nil
 }
 
 func (e *gonnxEncoder) Dim() int { return e.dim }
 
 func (e *gonnxEncoder) Features(ctx context.Context, x []float32, n int) ([]float32, error) {
 	in := tensor.New(tensor.WithShape(n, 3, e.size, e.size), tensor.WithBacking(append([]float32(nil), x...)))
-	res, err := e.m.Run(gonnx.Tensors{input: in})
+	m, err := e.model()
+	if err != nil {
+		return nil, err
+	}
+	res, err := m.Run(gonnx.Tensors{input: in})
 	if err != nil {
 		return nil, fmt.Errorf("gonnx: %w", err)
 	}
@@ -163,9 +179,11 @@ func (op *maxPool) Init(n *onnx.NodeProto) error {
 	}
 	return nil
 }
-func (op *maxPool) GetMinInputs() int                         { return 1 }
-func (op *maxPool) GetMaxInputs() int                         { return 1 }
-func (op *maxPool) GetInputTypeConstraints() [][]tensor.Dtype { return [][]tensor.Dtype{{tensor.Float32}} }
+func (op *maxPool) GetMinInputs() int { return 1 }
+func (op *maxPool) GetMaxInputs() int { return 1 }
+func (op *maxPool) GetInputTypeConstraints() [][]tensor.Dtype {
+	return [][]tensor.Dtype{{tensor.Float32}}
+}
 func (op *maxPool) ValidateInputs(in []tensor.Tensor) ([]tensor.Tensor, error) {
 	return ops.ValidateInputs(op, in)
 }
