@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -16,7 +18,7 @@ import (
 // returns the SHA-256 (hex) and size of what was written.
 func writeFileAtomic(path string, write func(io.Writer) error) (sum string, n int64, err error) {
 	fail := func(err error) (string, int64, error) {
-		return "", 0, fmt.Errorf("export: write %s: %w", path, err)
+		return "", 0, fmt.Errorf("export: write %s: %w", path, unwrapPath(err))
 	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
@@ -67,4 +69,18 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// unwrapPath drops the path an *fs.PathError or *os.LinkError names (the temporary file's,
+// here, or one the message already names), keeping the cause.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -77,8 +79,8 @@ func Export(ctx context.Context, checkpoint string, opt Options, out string) (*R
 	if _, err := ParseFormat(string(opt.Format)); err != nil {
 		return nil, err
 	}
-	if out == "" {
-		return nil, fmt.Errorf("export: no output file")
+	if err := checkOutput(out); err != nil {
+		return nil, err
 	}
 	c, err := trainer.ReadCheckpoint(checkpoint)
 	if err != nil {
@@ -97,7 +99,7 @@ func Export(ctx context.Context, checkpoint string, opt Options, out string) (*R
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("export: %w", err)
 	}
 	meta, err := metadata(c, cfg, p, opt)
 	if err != nil {
@@ -125,7 +127,7 @@ func Export(ctx context.Context, checkpoint string, opt Options, out string) (*R
 		write = func(w io.Writer) error { return writeSafetensors(w, views, meta) }
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("export: %w", err)
 	}
 	sum, n, err := writeFileAtomic(out, write)
 	if err != nil {
@@ -137,6 +139,26 @@ func Export(ctx context.Context, checkpoint string, opt Options, out string) (*R
 		ConfigHash: c.Header.ConfigHash, Backbone: cfg.Model.Backbone, ImageSize: size,
 		Dim: p.dim, ProjDim: p.projDim, Cost: p.cost(),
 	}, nil
+}
+
+// checkOutput refuses, before any work, an output path that cannot be written: empty, a
+// folder, or in a folder that does not exist.
+func checkOutput(out string) error {
+	if out == "" {
+		return fmt.Errorf("export: no output file")
+	}
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
+		return fmt.Errorf("export: output %s is a folder", out)
+	}
+	dir := filepath.Dir(out)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("export: output folder %s: %w", dir, unwrapPath(err))
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("export: output folder %s is not a folder", dir)
+	}
+	return nil
 }
 
 // EvalImageSize is the side natssl evaluates a run's encoder at: eval.image_size, or

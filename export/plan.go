@@ -84,7 +84,7 @@ func newPlan(m configs.Model, size int, withHead bool) (*plan, error) {
 		return nil, fmt.Errorf("export: model.width %d", m.Width)
 	}
 	if size < 1 {
-		return nil, fmt.Errorf("export: image size %d", size)
+		return nil, fmt.Errorf("export: image size %d: want a positive side in pixels", size)
 	}
 	p := &plan{model: m, size: size}
 	b := &planner{p: p, shape: map[string][3]int{input: {3, size, size}}}
@@ -119,11 +119,6 @@ func newPlan(m configs.Model, size int, withHead bool) (*plan, error) {
 		}
 	default:
 		return nil, fmt.Errorf("export: unknown backbone %q", m.Backbone)
-	}
-	for _, n := range p.nodes {
-		if n.h < 1 || n.w < 1 {
-			return nil, fmt.Errorf("export: image size %d is too small for %s (a layer's output would be %d×%d)", size, m.Backbone, n.h, n.w)
-		}
 	}
 	p.features = b.pool(h)
 	p.dim = b.shape[p.features][0]
