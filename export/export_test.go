@@ -28,10 +28,7 @@ import (
 func TestFixturesTrained(t *testing.T) {
 	for _, f := range fixtures {
 		t.Run(f.name, func(t *testing.T) {
-			c, err := trainer.ReadCheckpoint(f.checkpoint(t))
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := f.read(t)
 			var mean, dev float64
 			n := 0
 			for name, v := range c.Tensors {
@@ -94,11 +91,7 @@ func TestCostTorchvision(t *testing.T) {
 func TestCostParamsMatchCheckpoint(t *testing.T) {
 	for _, f := range fixtures[:4] {
 		t.Run(f.name, func(t *testing.T) {
-			ckpt := f.checkpoint(t)
-			c, err := trainer.ReadCheckpoint(ckpt)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ckpt, c := f.checkpoint(t), f.read(t)
 			var enc, all int64
 			for name, v := range c.Tensors {
 				if strings.HasPrefix(name, "param/") {
@@ -130,11 +123,7 @@ func TestCostParamsMatchCheckpoint(t *testing.T) {
 // same export twice gives the same bytes.
 func TestResult(t *testing.T) {
 	f := fixtureNamed(t, "resnet18-cifar")
-	ckpt := f.checkpoint(t)
-	c, err := trainer.ReadCheckpoint(ckpt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ckpt, c := f.checkpoint(t), f.read(t)
 	dir := t.TempDir()
 	for _, format := range Formats {
 		t.Run(string(format), func(t *testing.T) {
@@ -171,11 +160,8 @@ func TestResult(t *testing.T) {
 
 // TestMetadata reads back the metadata of both formats.
 func TestMetadata(t *testing.T) {
-	ckpt := fixtureNamed(t, "convnet-small").checkpoint(t)
-	c, err := trainer.ReadCheckpoint(ckpt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := fixtureNamed(t, "convnet-small")
+	ckpt, c := f.checkpoint(t), f.read(t)
 	dir := t.TempDir()
 	opt := Options{Version: "1.2.3", Metadata: map[string]string{"run_name": "demo"}}
 	want := map[string]string{

@@ -46,14 +46,18 @@ var fixtures = []fixture{
 	{name: "resnet18-cifar", model: configs.Model{Backbone: "resnet18-cifar", Width: 4, ProjHidden: 16, ProjDim: 8}, trainSize: 8, evalSize: 12, optimizer: "adamw", steps: 4, gonnx: true},
 	{name: "resnet18", model: configs.Model{Backbone: "resnet18", Width: 4, ProjHidden: 16, ProjDim: 8}, trainSize: 32, evalSize: 36, optimizer: "adamw", steps: 4, gonnx: true},
 	{name: "resnet50", model: configs.Model{Backbone: "resnet50", Width: 2, ProjHidden: 16, ProjDim: 8}, trainSize: 32, evalSize: 32, optimizer: "adamw", steps: 4, gonnx: true},
-	{name: "resnet18-w64", model: configs.Model{Backbone: "resnet18", Width: 64, ProjHidden: 64, ProjDim: 32}, trainSize: 32, evalSize: 32, optimizer: "sgd", steps: 2},
-	{name: "resnet50-w64", model: configs.Model{Backbone: "resnet50", Width: 64, ProjHidden: 64, ProjDim: 32}, trainSize: 32, evalSize: 32, optimizer: "sgd", steps: 2},
+	{name: "resnet18-w64", model: configs.Model{Backbone: "resnet18", Width: 64, ProjHidden: 64, ProjDim: 32}, trainSize: 16, evalSize: 24, optimizer: "sgd", steps: 2},
+	{name: "resnet50-w64", model: configs.Model{Backbone: "resnet50", Width: 64, ProjHidden: 64, ProjDim: 32}, trainSize: 16, evalSize: 16, optimizer: "sgd", steps: 2},
 }
 
 var (
 	fixtureDir string
 	fixtureMu  sync.Mutex
 	trained    = map[string]string{}
+	// Reading a checkpoint and running natssl's encoder is most of the cost of the
+	// full-width fixtures (a resnet50 checkpoint is ~190 MB), so each is done once.
+	readCkpts = map[string]*trainer.Checkpoint{}
+	features  = map[string][2][]float32{}
 )
 
 func TestMain(m *testing.M) {
@@ -175,18 +179,46 @@ func evalViews(t testing.TB, n, size int) []float32 {
 	return x
 }
 
-// natsslFeatures are natssl's own features of x: the checkpoint's encoder in evaluation mode.
-func natsslFeatures(t testing.TB, ckpt string, x []float32, n int) []float32 {
+// read returns f's checkpoint, read once.
+func (f fixture) read(t testing.TB) *trainer.Checkpoint {
 	t.Helper()
-	enc, _, err := trainer.LoadEncoder(ckpt)
+	path := f.checkpoint(t)
+	fixtureMu.Lock()
+	defer fixtureMu.Unlock()
+	if c, ok := readCkpts[f.name]; ok {
+		return c
+	}
+	c, err := trainer.ReadCheckpoint(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := enc.Features(context.Background(), x, n)
+	readCkpts[f.name] = c
+	return c
+}
+
+// natssl returns the first n smoke NeWT images in their evaluation view at the given side
+// (evalViews) and natssl's own features of them: the checkpoint's encoder in evaluation
+// mode, trainer.Encoder.
+func (f fixture) natssl(t testing.TB, n, size int) (x, feat []float32) {
+	t.Helper()
+	path := f.checkpoint(t)
+	key := fmt.Sprintf("%s/%d/%d", f.name, n, size)
+	fixtureMu.Lock()
+	defer fixtureMu.Unlock()
+	if v, ok := features[key]; ok {
+		return v[0], v[1]
+	}
+	x = evalViews(t, n, size)
+	enc, _, err := trainer.LoadEncoder(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f
+	feat, err = enc.Features(context.Background(), x, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	features[key] = [2][]float32{x, feat}
+	return x, feat
 }
 
 // relTol is how close another runtime's features must be to natssl's.

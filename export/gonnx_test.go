@@ -286,8 +286,7 @@ func TestONNXGonnx(t *testing.T) {
 				t.Fatalf("image size %d, want eval.image_size %d", res.ImageSize, f.evalSize)
 			}
 			const n = 3
-			x := evalViews(t, n, f.evalSize)
-			want := natsslFeatures(t, ckpt, x, n)
+			x, want := f.natssl(t, n, f.evalSize)
 			got, err := openGonnx(t, out, featuresName).Features(context.Background(), x, n)
 			if err != nil {
 				t.Fatal(err)
@@ -297,19 +296,15 @@ func TestONNXGonnx(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			compareRows(t, "gonnx projection", proj, headOf(t, ckpt, want, n), res.ProjDim)
+			compareRows(t, "gonnx projection", proj, headOf(t, f.read(t), want, n), res.ProjDim)
 		})
 	}
 }
 
 // headOf applies the checkpoint's projection head (Linear, batch norm with its running
 // statistics, ReLU, Linear) to n feature rows, in float64 and without folding.
-func headOf(t testing.TB, ckpt string, feat []float32, n int) []float32 {
+func headOf(t testing.TB, c *trainer.Checkpoint, feat []float32, n int) []float32 {
 	t.Helper()
-	c, err := trainer.ReadCheckpoint(ckpt)
-	if err != nil {
-		t.Fatal(err)
-	}
 	linear := func(x []float64, name string) []float64 {
 		w, b := c.Tensors["param/"+name+".w"], c.Tensors["param/"+name+".b"]
 		in, out := len(x)/n, len(b)

@@ -65,13 +65,12 @@ func crossCheck(t *testing.T, f fixture, format Format, script string) map[strin
 		t.Fatal(err)
 	}
 	const n = 4
-	x := evalViews(t, n, res.ImageSize)
-	feat := natsslFeatures(t, ckpt, x, n)
+	x, feat := f.natssl(t, n, res.ImageSize)
 	return pythonCheck(t, script, out,
 		"--input", writeF32(t, filepath.Join(dir, "input.f32"), x),
 		"--n", strconv.Itoa(n), "--size", strconv.Itoa(res.ImageSize),
 		"--features", writeF32(t, filepath.Join(dir, "features.f32"), feat),
-		"--projection", writeF32(t, filepath.Join(dir, "projection.f32"), headOf(t, ckpt, feat, n)))
+		"--projection", writeF32(t, filepath.Join(dir, "projection.f32"), headOf(t, f.read(t), feat, n)))
 }
 
 // TestONNXPython checks every backbone's ONNX file with onnx.checker.check_model and runs
