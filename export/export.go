@@ -27,6 +27,9 @@ const (
 // Formats are the formats Export writes, in the order they are listed to users.
 var Formats = []Format{ONNX, SafeTensors}
 
+// Ext is the file extension of the format, with its dot: ".onnx", ".safetensors".
+func (f Format) Ext() string { return "." + string(f) }
+
 // ParseFormat returns the Format named s.
 func ParseFormat(s string) (Format, error) {
 	for _, f := range Formats {

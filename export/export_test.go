@@ -419,5 +419,8 @@ func TestParseFormat(t *testing.T) {
 		if got != tc.want || (err == nil) != tc.ok {
 			t.Errorf("ParseFormat(%q) = %q, %v", tc.in, got, err)
 		}
+		if tc.ok && got.Ext() != "."+tc.in {
+			t.Errorf("%q.Ext() = %q", got, got.Ext())
+		}
 	}
 }
