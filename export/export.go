@@ -116,6 +116,7 @@ func Export(ctx context.Context, checkpoint string, opt Options, out string) (*R
 		if err != nil {
 			return nil, err
 		}
+		m.ProducerVersion, m.ModelVersion = version(opt), c.Header.Step
 		b, err := marshalONNX(m)
 		if err != nil {
 			return nil, err
@@ -188,12 +189,8 @@ type keyValue struct{ key, value string }
 
 // metadata lists what the file records about where it came from and what it expects.
 func metadata(c *trainer.Checkpoint, cfg *configs.Config, p *plan, opt Options) ([]keyValue, error) {
-	version := opt.Version
-	if version == "" {
-		version = "dev"
-	}
 	kv := []keyValue{
-		{"natssl_version", version},
+		{"natssl_version", version(opt)},
 		{"run_id", c.Header.RunID},
 		{"config_hash", c.Header.ConfigHash},
 		{"step", strconv.FormatInt(c.Header.Step, 10)},
@@ -227,6 +224,15 @@ func metadata(c *trainer.Checkpoint, cfg *configs.Config, p *plan, opt Options) 
 		kv = append(kv, keyValue{k, opt.Metadata[k]})
 	}
 	return kv, nil
+}
+
+// version is the natssl version to record: "dev", as an unstamped build calls itself,
+// when the caller gives none.
+func version(opt Options) string {
+	if opt.Version == "" {
+		return "dev"
+	}
+	return opt.Version
 }
 
 // floats formats values as a JSON list.

@@ -18,7 +18,8 @@ const (
 const batchDim = "batch"
 
 // onnxModel builds the ModelProto of the plan with the checkpoint's weights, every batch
-// norm folded into the conv or linear layer before it.
+// norm folded into the conv or linear layer before it. The caller sets ProducerVersion and
+// ModelVersion.
 func onnxModel(p *plan, t tensors, meta []keyValue, doc string) (*onnx.ModelProto, error) {
 	g := &onnx.GraphProto{
 		Name:      "natssl-" + p.model.Backbone,
@@ -76,12 +77,6 @@ func onnxModel(p *plan, t tensors, meta []keyValue, doc string) (*onnx.ModelProt
 		Graph:        g,
 	}
 	for _, kv := range meta {
-		switch kv.key {
-		case "natssl_version":
-			m.ProducerVersion = kv.value
-		case "step":
-			fmt.Sscan(kv.value, &m.ModelVersion)
-		}
 		m.MetadataProps = append(m.MetadataProps, &onnx.StringStringEntryProto{Key: kv.key, Value: kv.value})
 	}
 	return m, nil
