@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -181,6 +183,29 @@ func TestExport(t *testing.T) {
 		}
 	})
 
+	t.Run("report", func(t *testing.T) {
+		code, stdout, stderr := runCLI(t, append(dbFlag, "report", id[:8])...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		rows, err := db.Exports(ctx, id)
+		if err != nil || len(rows) != 2 {
+			t.Fatalf("exports %v, %v", rows, err)
+		}
+		onnx, st := rows[0], rows[1]
+		// The cost the report computes from the run's params is the one the ONNX export (at the
+		// eval size, without the head) recorded.
+		for _, w := range []string{
+			fmt.Sprintf("| smoke | convnet-small w8 | 32 px | %s | %.1f | onnx %s; safetensors %s (with head) | not evaluated |",
+				commas(onnx.Params), onnx.MFLOPs, commas(onnx.Bytes), commas(st.Bytes)),
+			fmt.Sprintf("| smoke | safetensors | 3 | 24 px | yes | %s | %.12s | %s |", commas(st.Bytes), st.SHA256, st.Path),
+		} {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("report lacks %q:\n%s", w, stdout)
+			}
+		}
+	})
+
 	t.Run("no tracker", func(t *testing.T) {
 		none := filepath.Join(t.TempDir(), "none", "runs.db")
 		out := filepath.Join(t.TempDir(), "m.onnx")
@@ -289,4 +314,13 @@ func TestExport(t *testing.T) {
 			t.Errorf("result %+v, stderr %q; want step 3 and a notice naming the torn file", res, stderr)
 		}
 	})
+}
+
+// commas writes n as the report does: thousands separated by commas.
+func commas(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
