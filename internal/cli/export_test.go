@@ -66,8 +66,9 @@ func fileSHA256(t *testing.T, path string) (string, int64) {
 }
 
 // TestExport trains the smoke preset for a few steps, exports its encoder by run and by
-// checkpoint, and checks the files against the tracker's rows and natssl runs show; then the
-// requests it refuses, a torn checkpoint, and a write that fails half-way.
+// checkpoint, and checks the files against the tracker's rows, natssl runs show and the
+// report's efficiency and exports tables; then exports the tracker cannot record, the requests
+// it refuses, a write that fails half-way, and a torn latest checkpoint.
 func TestExport(t *testing.T) {
 	dir := t.TempDir()
 	// Width 8: an ONNX file of about 100 kB, larger than the file size limit of the half-way test.
@@ -206,15 +207,28 @@ func TestExport(t *testing.T) {
 		}
 	})
 
-	t.Run("no tracker", func(t *testing.T) {
+	t.Run("not recorded", func(t *testing.T) {
+		// No tracker: the export is written (the default name says what differs from the
+		// plain export) and not recorded, and no tracker is created.
 		none := filepath.Join(t.TempDir(), "none", "runs.db")
-		out := filepath.Join(t.TempDir(), "m.onnx")
-		res, stderr := exportCLI(t, "--db", none, "--checkpoint", cks[1].Path, "--out", out)
-		if res.Recorded || res.Format != "onnx" || !strings.Contains(stderr, "export not recorded: no tracker at "+none) {
-			t.Errorf("result %+v, stderr %q", res, stderr)
+		res, stderr := exportCLI(t, "--db", none, "--checkpoint", cks[0].Path, "--format", "safetensors", "--with-head", "--image-size", "24")
+		want := filepath.Join(runDir, "exports", "step-3-head-24px.safetensors")
+		if res.Path != want || res.Recorded || !strings.Contains(stderr, "export not recorded: no tracker at "+none) {
+			t.Errorf("result %+v, stderr %q; want %s, not recorded", res, stderr, want)
 		}
 		if _, err := os.Stat(filepath.Dir(none)); !os.IsNotExist(err) {
 			t.Errorf("a tracker was created: %v", err)
+		}
+		// A tracker that does not know the run.
+		empty := filepath.Join(t.TempDir(), "empty.db")
+		edb, err := experiments.Open(ctx, empty)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edb.Close()
+		res, stderr = exportCLI(t, "--db", empty, "--checkpoint", cks[1].Path, "--out", filepath.Join(t.TempDir(), "m.onnx"))
+		if res.Recorded || !strings.Contains(stderr, "export not recorded: run "+id+" is not in the tracker "+empty) {
+			t.Errorf("result %+v, stderr %q", res, stderr)
 		}
 	})
 
