@@ -15,8 +15,14 @@
 //	eval_outcomes(run_id, checkpoint_step, suite, task, image_id, label, predicted)
 //
 // which keeps each test image's outcome behind a task's accuracy, so that a report can resample
-// test images and pair two runs image by image. Times are stored as UTC text
-// ("2006-01-02T15:04:05.000Z") so that the sqlite3 shell and its date functions read them.
+// test images and pair two runs image by image, and
+//
+//	exports(run_id, path, format, sha256, bytes, checkpoint_step, checkpoint_sha256, image_size,
+//	        with_head, params, mflops, natssl_version, at)
+//
+// which records the files natssl export wrote from a run's checkpoints (RecordExport). Times
+// are stored as UTC text ("2006-01-02T15:04:05.000Z") so that the sqlite3 shell and its date
+// functions read them.
 // A NaN metric value is stored as NULL (SQLite has no NaN) and read back as NaN.
 //
 // The database runs in WAL mode with a busy timeout and foreign keys on, so that several

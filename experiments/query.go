@@ -196,6 +196,7 @@ type RunRecord struct {
 	Tags        map[string]string
 	Checkpoints []Checkpoint
 	Evals       []Eval
+	Exports     []Export
 }
 
 // Checkpoint is a checkpoint file recorded by a run.
@@ -243,6 +244,9 @@ func (db *DB) GetRun(ctx context.Context, id string) (*RunRecord, error) {
 		return nil, err
 	}
 	if rec.Evals, err = db.Evals(ctx, id); err != nil {
+		return nil, err
+	}
+	if rec.Exports, err = db.Exports(ctx, id); err != nil {
 		return nil, err
 	}
 	if last, _ := LastAndBest(Summarize(rec.Evals, SuiteNeWT, MetricAccuracy)); last != nil {

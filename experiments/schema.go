@@ -101,6 +101,26 @@ CREATE TABLE eval_outcomes (
 	PRIMARY KEY (run_id, checkpoint_step, suite, task, image_id)
 ) WITHOUT ROWID;
 `,
+	// 4: the files natssl export wrote from a run's checkpoints: where, what, and which
+	// checkpoint they came from. Only this table: it depends on runs alone.
+	`
+CREATE TABLE exports (
+	run_id            TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+	path              TEXT NOT NULL,
+	format            TEXT NOT NULL,
+	sha256            TEXT NOT NULL,
+	bytes             INTEGER NOT NULL,
+	checkpoint_step   INTEGER NOT NULL,
+	checkpoint_sha256 TEXT NOT NULL,
+	image_size        INTEGER NOT NULL,
+	with_head         INTEGER NOT NULL CHECK (with_head IN (0, 1)),
+	params            INTEGER NOT NULL,
+	mflops            REAL NOT NULL,
+	natssl_version    TEXT NOT NULL DEFAULT '',
+	at                TEXT NOT NULL,
+	PRIMARY KEY (run_id, path)
+);
+`,
 }
 
 // SchemaVersion is the schema this build writes.

@@ -1,10 +1,10 @@
 // Package export writes the encoder of a natssl checkpoint in formats other runtimes read:
 // ONNX, for phones and inference engines, and safetensors under torchvision's names, for
-// PyTorch. Export reads the checkpoint, writes one file atomically (a temporary file beside
-// the output, fsynced and renamed: never a half-written file) and returns its path, format,
-// SHA-256, size, the checkpoint it came from, and the model's Cost (parameters, MACs and
-// MFLOPs per image at the export's image size); EncoderCost gives the same figures for a
-// backbone without exporting it. Finding a run's checkpoint, recording exports in the
+// PyTorch. Export reads the checkpoint (ExportCheckpoint takes one already read), writes one
+// file atomically (a temporary file beside the output, fsynced and renamed: never a
+// half-written file) and returns its path, format, SHA-256, size, the checkpoint it came
+// from, and the model's Cost (parameters, MACs and MFLOPs per image at the export's image
+// size); EncoderCost gives the same figures for a backbone without exporting it. Finding a run's checkpoint, recording exports in the
 // tracker and showing them are left to the packages that own runs and reports.
 //
 // The exported model computes what natssl computes (trainer.Encoder in evaluation mode):

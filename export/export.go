@@ -79,15 +79,22 @@ type Result struct {
 // Export reads a natssl checkpoint and writes its encoder to out in opt.Format. The file
 // is written atomically: out is either left as it was or replaced by the whole export.
 func Export(ctx context.Context, checkpoint string, opt Options, out string) (*Result, error) {
-	if _, err := ParseFormat(string(opt.Format)); err != nil {
-		return nil, err
-	}
-	if err := checkOutput(out); err != nil {
+	if err := checkRequest(opt, out); err != nil {
 		return nil, err
 	}
 	c, err := trainer.ReadCheckpoint(checkpoint)
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
+	}
+	return ExportCheckpoint(ctx, c, opt, out)
+}
+
+// ExportCheckpoint is Export of a checkpoint already read and verified by
+// trainer.ReadCheckpoint (as a caller that looked for a run's latest checkpoint has), so
+// that it is not read twice.
+func ExportCheckpoint(ctx context.Context, c *trainer.Checkpoint, opt Options, out string) (*Result, error) {
+	if err := checkRequest(opt, out); err != nil {
+		return nil, err
 	}
 	cfg, err := c.Config()
 	if err != nil {
@@ -139,10 +146,19 @@ func Export(ctx context.Context, checkpoint string, opt Options, out string) (*R
 	}
 	return &Result{
 		Path: out, Format: opt.Format, SHA256: sum, Bytes: n,
-		Checkpoint: checkpoint, CheckpointSHA256: c.SHA256, RunID: c.Header.RunID, Step: c.Header.Step,
+		Checkpoint: c.Path, CheckpointSHA256: c.SHA256, RunID: c.Header.RunID, Step: c.Header.Step,
 		ConfigHash: c.Header.ConfigHash, Backbone: cfg.Model.Backbone, ImageSize: size,
 		Dim: p.dim, ProjDim: p.projDim, Cost: p.cost(),
 	}, nil
+}
+
+// checkRequest refuses, before any work, an unknown format and an output that cannot be
+// written.
+func checkRequest(opt Options, out string) error {
+	if _, err := ParseFormat(string(opt.Format)); err != nil {
+		return err
+	}
+	return checkOutput(out)
 }
 
 // checkOutput refuses, before any work, an output path that cannot be written: empty, a

@@ -120,7 +120,7 @@ func TestCostParamsMatchCheckpoint(t *testing.T) {
 }
 
 // TestResult checks what Export reports against the file and the checkpoint, and that the
-// same export twice gives the same bytes.
+// same export twice, by Export and by ExportCheckpoint, gives the same bytes.
 func TestResult(t *testing.T) {
 	f := fixtureNamed(t, "resnet18-cifar")
 	ckpt, c := f.checkpoint(t), f.read(t)
@@ -130,7 +130,11 @@ func TestResult(t *testing.T) {
 			var sums []string
 			for i := 0; i < 2; i++ {
 				out := filepath.Join(dir, fmt.Sprintf("%d.%s", i, format))
-				res, err := Export(context.Background(), ckpt, Options{Format: format, ImageSize: 20}, out)
+				opt := Options{Format: format, ImageSize: 20}
+				res, err := Export(context.Background(), ckpt, opt, out)
+				if i == 1 {
+					res, err = ExportCheckpoint(context.Background(), c, opt, out)
+				}
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -142,7 +146,7 @@ func TestResult(t *testing.T) {
 				if res.SHA256 != hex.EncodeToString(sum[:]) || res.Bytes != int64(len(b)) || res.Path != out || res.Format != format {
 					t.Fatalf("result %+v for a file of %d bytes, sha256 %x", res, len(b), sum)
 				}
-				if res.CheckpointSHA256 != c.SHA256 || res.Step != c.Header.Step || res.RunID != c.Header.RunID ||
+				if res.Checkpoint != ckpt || res.CheckpointSHA256 != c.SHA256 || res.Step != c.Header.Step || res.RunID != c.Header.RunID ||
 					res.ConfigHash != c.Header.ConfigHash || res.ImageSize != 20 || res.Dim != 8*f.model.Width || res.ProjDim != 0 {
 					t.Fatalf("result %+v", res)
 				}

@@ -30,6 +30,9 @@ type Options struct {
 	// intervals in every report.
 	Resamples int
 	Seed      uint64
+	// Cost gives a run's encoder cost at its eval size, for the efficiency table: nil, or a
+	// nil *Cost, shows none; an error is shown as the run's mark.
+	Cost func(*experiments.RunRecord) (*Cost, error)
 }
 
 // Report is everything a comparison shows, computed once and rendered as Markdown or HTML.
@@ -59,6 +62,8 @@ type Run struct {
 	// "" when it has them.
 	NoOutcomes string
 	outcomes   map[string]taskOutcomes // LastEval's outcomes by task
+	Cost       *Cost                   // the encoder's, from Options.Cost; nil when unknown
+	CostNote   string                  // why Cost is nil, when Options.Cost said
 }
 
 // Marks say what a reader must know before trusting a run's numbers.
@@ -166,6 +171,7 @@ func loadRun(ctx context.Context, db *experiments.DB, id string, opt Options) (*
 	r.Training = summarizeTraining(r.Loss, r.ImagesPerS)
 	r.ImagesSeen = imagesSeen(rec)
 	r.LastEval, r.BestEval = experiments.LastAndBest(experiments.Summarize(rec.Evals, opt.Suite, opt.Metric))
+	runCost(r, opt)
 	if r.LastEval != nil {
 		outcomes, err := db.Outcomes(ctx, id, r.LastEval.CheckpointStep, opt.Suite)
 		if err != nil {

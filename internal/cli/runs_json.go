@@ -62,6 +62,22 @@ type checkpointJSON struct {
 	At     time.Time `json:"at"`
 }
 
+// runExportJSON is one export of `runs show --json`.
+type runExportJSON struct {
+	Path             string    `json:"path"`
+	Format           string    `json:"format"`
+	SHA256           string    `json:"sha256"`
+	Bytes            int64     `json:"bytes"`
+	CheckpointStep   int64     `json:"checkpoint_step"`
+	CheckpointSHA256 string    `json:"checkpoint_sha256"`
+	ImageSize        int       `json:"image_size"`
+	WithHead         bool      `json:"with_head"`
+	Params           int64     `json:"params"`
+	MFLOPs           num       `json:"mflops"`
+	Version          string    `json:"natssl_version"`
+	At               time.Time `json:"at"`
+}
+
 type evalJSON struct {
 	CheckpointStep int64  `json:"checkpoint_step"`
 	Suite          string `json:"suite"`
@@ -103,12 +119,14 @@ type runRecordJSON struct {
 	Checkpoints   []checkpointJSON      `json:"checkpoints"`
 	Evals         []evalJSON            `json:"evals"`
 	EvalSummaries []summaryJSON         `json:"eval_summaries"`
+	Exports       []runExportJSON       `json:"exports"`
 }
 
 func newRunRecordJSON(rec *experiments.RunRecord) runRecordJSON {
 	j := runRecordJSON{runJSON: newRunJSON(&rec.RunInfo), Seed: rec.Seed, GitCommit: rec.GitCommit, Host: rec.Host,
 		Command: rec.Command, Tags: rec.Tags, Params: map[string]string{}, ConfigYAML: rec.ConfigYAML,
-		LatestMetrics: map[string]metricJSON{}, Checkpoints: []checkpointJSON{}, Evals: []evalJSON{}, EvalSummaries: []summaryJSON{}}
+		LatestMetrics: map[string]metricJSON{}, Checkpoints: []checkpointJSON{}, Evals: []evalJSON{}, EvalSummaries: []summaryJSON{},
+		Exports: []runExportJSON{}}
 	for _, p := range rec.Params {
 		j.Params[p.Key] = p.Value
 	}
@@ -117,6 +135,10 @@ func newRunRecordJSON(rec *experiments.RunRecord) runRecordJSON {
 	}
 	for _, c := range rec.Checkpoints {
 		j.Checkpoints = append(j.Checkpoints, checkpointJSON{c.Step, c.Path, c.SHA256, c.Bytes, c.At})
+	}
+	for _, x := range rec.Exports {
+		j.Exports = append(j.Exports, runExportJSON{x.Path, x.Format, x.SHA256, x.Bytes, x.CheckpointStep, x.CheckpointSHA256,
+			x.ImageSize, x.WithHead, x.Params, num(x.MFLOPs), x.Version, x.At})
 	}
 	for _, e := range rec.Evals {
 		j.Evals = append(j.Evals, evalJSON{e.CheckpointStep, e.Suite, e.Task, e.Cluster, e.Subcluster, e.Metric, num(e.Value)})

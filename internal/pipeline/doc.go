@@ -6,6 +6,10 @@
 //     the run's heartbeat, and marks the run FINISHED, KILLED or FAILED;
 //   - Evaluate scores a checkpoint, a run's latest checkpoint, a random-init encoder or a
 //     features file with the NeWT probe and records the results;
+//   - Export writes the encoder of a checkpoint or of a run's latest checkpoint as ONNX or
+//     safetensors (package export) and records the file with the run in the tracker;
+//   - Report gathers runs into a comparison, giving it each run's encoder cost (parameters
+//     and MFLOPs per image at the run's eval size, from the config the run recorded);
 //   - RunJob is natssl train inside a SageMaker job: it resolves the config once (the job's
 //     hyperparameters as a layer), points it at the job's folders, resumes, trains, evaluates
 //     and exports the model artefacts;

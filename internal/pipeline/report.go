@@ -3,9 +3,11 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/export"
 	"github.com/natssl/natssl/report"
 )
 
@@ -58,5 +60,34 @@ func Report(ctx context.Context, cfg *configs.Config, o ReportOptions) (*report.
 			return nil, err
 		}
 	}
-	return report.Build(ctx, db, ids, report.Options{Baseline: baseline, Full: o.Full})
+	return report.Build(ctx, db, ids, report.Options{Baseline: baseline, Full: o.Full, Cost: encoderCost})
+}
+
+// encoderCost is a run's encoder cost at its eval size, from the model and image keys of the
+// config its params record; nil for a run whose params do not name its encoder: one that
+// scored a features file, or a checkpoint trained elsewhere (recorded with the evaluating
+// config, not the checkpoint's), or one recorded without params.
+func encoderCost(rec *experiments.RunRecord) (*report.Cost, error) {
+	if k := rec.Tags["kind"]; k == "features" || k == "checkpoint" {
+		return nil, nil
+	}
+	cfg, named := configs.Default(), false
+	for _, p := range rec.Params {
+		if !strings.HasPrefix(p.Key, "model.") && p.Key != "eval.image_size" && p.Key != "data.image_size" || !configs.IsKey(p.Key) {
+			continue
+		}
+		if err := cfg.Set(p.Key, p.Value, "the run's params"); err != nil {
+			return nil, err
+		}
+		named = named || p.Key == "model.backbone"
+	}
+	if !named {
+		return nil, nil
+	}
+	size := export.EvalImageSize(cfg)
+	c, err := export.EncoderCost(cfg.Model, size)
+	if err != nil {
+		return nil, err
+	}
+	return &report.Cost{ImageSize: size, Params: c.Params, MFLOPs: c.MFLOPs}, nil
 }
