@@ -38,6 +38,12 @@ const (
 	MetricDataWait   = "data_wait"   // fraction of step time spent waiting for the loader
 	MetricImagesSeen = "images_seen" // images consumed so far (global batch × steps)
 	MetricEpoch      = "epoch"
+
+	// The online monitor's scores of the encoder while it trains (eval.monitor_every), and
+	// the seconds each monitor took.
+	MetricMonitorKNN     = "monitor/knn_top1"
+	MetricMonitorNeWT    = "monitor/newt_mean"
+	MetricMonitorSeconds = "monitor/seconds"
 )
 
 // RunSpec describes a run being created. GitCommit, Host and Command are filled in from the
