@@ -58,6 +58,9 @@ type Run struct {
 	// "" when it has them.
 	NoOutcomes string
 	outcomes   map[string]taskOutcomes // LastEval's outcomes by task
+
+	// The online monitor's scores against step (eval.monitor_every); empty when not monitored.
+	MonitorKNN, MonitorNeWT []experiments.Point
 }
 
 // Marks say what a reader must know before trusting a run's numbers.
@@ -160,6 +163,12 @@ func loadRun(ctx context.Context, db *experiments.DB, id string, opt Options) (*
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	if r.ImagesPerS, err = db.MetricSeries(ctx, id, experiments.MetricImagesPerS); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	if r.MonitorKNN, err = db.MetricSeries(ctx, id, experiments.MetricMonitorKNN); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	if r.MonitorNeWT, err = db.MetricSeries(ctx, id, experiments.MetricMonitorNeWT); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	r.Training = summarizeTraining(r.Loss, r.ImagesPerS)
