@@ -9,8 +9,9 @@ import (
 
 // Hook is work done between two training steps on a still model: the online monitor, which
 // scores a snapshot of the encoder while the run trains. Hooks run on the training goroutine
-// after the optimizer update of every Every-th step, and once before the first step of a
-// fresh run (step 0); a resumed run goes on at the next multiple of Every. Training waits for
+// after the optimizer update of every Every-th step, once before the first step of a fresh
+// run (step 0), and after the last step (train.steps, or the one that reaches
+// train.time_limit); a resumed run goes on at the next multiple of Every. Training waits for
 // them, and the time they take is left out of the run's elapsed time, its images/s and
 // train.time_limit, so that a run with hooks takes the same steps as one without.
 type Hook struct {
@@ -38,13 +39,13 @@ func (n *net) snapshotEncoder() *Encoder {
 	return &Encoder{model: n.model, size: n.size, store: n.store.clone(), graphs: map[[2]int]*evalGraph{}}
 }
 
-// runHooks runs the hooks due after t.step and logs their metrics. It returns the metrics
-// (nil when no hook ran) and the time the hooks took.
-func (t *training) runHooks(ctx context.Context) (map[string]float64, time.Duration, error) {
+// runHooks runs the hooks due after t.step (every hook after the last step) and logs their
+// metrics. It returns the metrics (nil when no hook ran) and the time the hooks took.
+func (t *training) runHooks(ctx context.Context, last bool) (map[string]float64, time.Duration, error) {
 	start := time.Now()
 	var out map[string]float64
 	for _, h := range t.opt.Hooks {
-		if h.Every <= 0 || t.step%h.Every != 0 {
+		if h.Every <= 0 || t.step%h.Every != 0 && !last {
 			continue
 		}
 		m, err := h.Run(ctx, &HookPoint{Step: t.step, Total: t.total, net: t.net})
@@ -73,7 +74,7 @@ func (t *training) hooksAtStart(ctx context.Context) error {
 	if t.step != 0 || len(t.opt.Hooks) == 0 {
 		return nil
 	}
-	m, _, err := t.runHooks(ctx)
+	m, _, err := t.runHooks(ctx, false)
 	if err != nil {
 		return err
 	}

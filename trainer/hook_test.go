@@ -12,6 +12,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/natssl/natssl/configs"
 )
 
 // metricsTracker keeps the metrics logged at each step.
@@ -82,7 +85,7 @@ func scribblingHook(every int64) Hook {
 // TestHooksDoNotChangeTraining: a run whose hooks take snapshots, extract features in
 // evaluation mode and scribble over the snapshots takes bit for bit the steps of the same run
 // without hooks, and ends with the same checkpoint tensors; the hooks' metrics reach the
-// tracker and OnStep at step 0 and every second step, and only there.
+// tracker and OnStep at step 0, every second step and the last, and only there.
 func TestHooksDoNotChangeTraining(t *testing.T) {
 	for _, devices := range [][]string{{"cpu"}, {"cpu", "cpu"}} {
 		t.Run(fmt.Sprintf("%d replicas", len(devices)), func(t *testing.T) {
@@ -125,7 +128,7 @@ func TestHooksDoNotChangeTraining(t *testing.T) {
 				}
 			}
 			slices.Sort(seen)
-			if want := []int64{0, 2, 4, 6}; !slices.Equal(seen, want) || !slices.Equal(tr.steps("probe/step"), want) {
+			if want := []int64{0, 2, 4, 6, 7}; !slices.Equal(seen, want) || !slices.Equal(tr.steps("probe/step"), want) {
 				t.Errorf("hook metrics at steps %v in OnStep and %v in the tracker, want %v", seen, tr.steps("probe/step"), want)
 			}
 			if hooked[0].Loss != 0 || hooked[0].Total != 7 {
@@ -176,6 +179,40 @@ func TestHookEncoderIsTheCheckpoints(t *testing.T) {
 	}
 	if slices.Equal(feats[0], want) {
 		t.Errorf("the features at step 0 are those of step 3")
+	}
+}
+
+// TestHookSteps: hooks run at step 0, every Every steps, and after the last step, whether
+// train.steps or train.time_limit ends the run, once per step.
+func TestHookSteps(t *testing.T) {
+	tests := []struct {
+		name         string
+		steps, every int64
+		limit        time.Duration
+		want         []int64
+	}{
+		{"every 2 of 5", 5, 2, 0, []int64{0, 2, 4, 5}},
+		{"every 3 of 6", 6, 3, 0, []int64{0, 3, 6}},
+		{"the time limit", 1000, 100, time.Nanosecond, []int64{0, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tinyConfig()
+			cfg.Train.Steps = int(tt.steps)
+			cfg.Train.TimeLimit = configs.Duration(tt.limit)
+			var at []int64
+			hook := Hook{Every: tt.every, Run: func(_ context.Context, p *HookPoint) (map[string]float64, error) {
+				at = append(at, p.Step)
+				return nil, nil
+			}}
+			if _, err := Train(context.Background(), Options{Config: cfg, Source: &synthSource{batch: 8, size: 8, seed: 5, perEpoch: 64},
+				CheckpointDir: t.TempDir(), Hooks: []Hook{hook}}); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(at, tt.want) {
+				t.Errorf("hooks ran at steps %v, want %v", at, tt.want)
+			}
+		})
 	}
 }
 

@@ -277,7 +277,8 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		winImages += int64(b.N)
 		winLossSum += loss
 		winLossN++
-		hooked, paused, err := t.runHooks(ctx)
+		last := t.step == t.total || cfg.Train.TimeLimit.D() > 0 && time.Since(start) >= cfg.Train.TimeLimit.D()
+		hooked, paused, err := t.runHooks(ctx, last)
 		if err != nil {
 			return t.fail(err)
 		}
