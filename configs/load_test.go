@@ -330,7 +330,7 @@ func TestMonitorKeys(t *testing.T) {
 	}{
 		{"the demo's defaults", Sources{Env: []string{}}, func(c *Config) bool {
 			csv, images := c.Eval.MonitorSuite()
-			return c.Eval.MonitorEvery == 50 && c.Eval.MonitorNewtTasks == 3 && c.Eval.MonitorKNNImages == 1000 &&
+			return c.Eval.MonitorEvery == 50 && c.Eval.MonitorNewtTasks == 2 && c.Eval.MonitorKNNImages == 1000 &&
 				c.Eval.MonitorKNN == "data/fmnist/monitor/images.tar" && csv == c.Eval.NewtCSV && images == c.Eval.Images
 		}},
 		{"a suite of its own", Sources{Env: []string{}, Sets: []string{"eval.monitor_newt_csv=m.csv", "eval.monitor_newt_images=m.tar"}},

@@ -42,7 +42,7 @@ func TestTrainSmokeRecordsRun(t *testing.T) {
 	}
 	// The online monitor's scores end the progress lines of the steps it ran at (0, 3, 6).
 	for _, re := range []string{
-		`(?m)^natssl: monitor every 3 steps: kNN top-1 on 56 images of 5 classes \(.*\); NeWT probe on 2 tasks \(fmnist_tshirt_vs_shirt, fmnist_sneaker_vs_ankle_boot\)$`,
+		`(?m)^natssl: monitor every 3 steps: kNN top-1 on 56 images of 5 classes \(.*\); NeWT probe on 2 tasks \(fmnist_tshirt_vs_shirt, fmnist_sneaker_vs_ankle_boot\); sets read in \d+\.\ds$`,
 		`(?m)^step 0/6  initial model  \| knn \d+\.\d%  newt \d+\.\d%  \(\d+\.\ds\)$`,
 		`(?m)^step 3/6  epoch \d  loss \d\.\d{4} .* eta \d+s  \| knn \d+\.\d%  newt \d+\.\d%  \(\d+\.\ds\)$`,
 		`(?m)^step 2/6  epoch \d  loss \d\.\d{4} .* eta \d+s$`,

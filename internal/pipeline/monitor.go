@@ -49,6 +49,7 @@ func newMonitor(ctx context.Context, cfg *configs.Config, obs Observer) (*monito
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	m := &monitor{every: int64(e.MonitorEvery), size: e.ImageSize, classifier: kind, obs: obs}
 	for range runtime.NumCPU() {
 		m.workers = append(m.workers, pipe.NewWorker())
@@ -72,7 +73,7 @@ func newMonitor(ctx context.Context, cfg *configs.Config, obs Observer) (*monito
 		}
 		what = append(what, fmt.Sprintf("NeWT probe on %d tasks (%s)", len(names), strings.Join(names, ", ")))
 	}
-	obs.Notice(fmt.Sprintf("monitor every %d steps: %s", m.every, strings.Join(what, "; ")))
+	obs.Notice(fmt.Sprintf("monitor every %d steps: %s; sets read in %.1fs", m.every, strings.Join(what, "; "), time.Since(start).Seconds()))
 	return m, nil
 }
 
