@@ -12,7 +12,7 @@ import (
 
 // monitorPlot draws the online monitor's scores against step, in percent: each monitored
 // run's kNN top-1 as a solid line and its NeWT probe mean as a dashed one, both in the run's
-// colour, a dot at every monitor step; nil when no run was monitored.
+// colour, a dot at every monitor step, up to 100%; nil when no run was monitored.
 func monitorPlot(runs []*Run) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = "Online monitor"
@@ -53,5 +53,6 @@ func monitorPlot(runs []*Run) (*plot.Plot, error) {
 	if drawn == 0 {
 		return nil, nil
 	}
+	p.Y.Max = 100 // room above the lines for the legend
 	return p, nil
 }
