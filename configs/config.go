@@ -101,12 +101,38 @@ type Train struct {
 	TimeLimit       Duration `yaml:"time_limit"`
 }
 
-// Eval configures the NeWT linear probe.
+// Eval configures the NeWT linear probe, and the online monitor that scores the encoder while
+// it trains: every MonitorEvery steps, a weighted kNN top-1 on labelled images (MonitorKNN)
+// and the probe's mean on a few tasks of a NeWT-style suite (MonitorNewtTasks).
 type Eval struct {
 	NewtCSV    string `yaml:"newt_csv"`
 	Images     string `yaml:"images"`
 	Classifier string `yaml:"classifier"`
 	ImageSize  int    `yaml:"image_size"`
+
+	MonitorEvery int `yaml:"monitor_every"` // steps between monitors; 0: no monitor
+	// The monitor's suite ("" means newt_csv and images) and how many of its tasks it probes
+	// (0: no NeWT monitor).
+	MonitorNewtCSV    string `yaml:"monitor_newt_csv"`
+	MonitorNewtImages string `yaml:"monitor_newt_images"`
+	MonitorNewtTasks  int    `yaml:"monitor_newt_tasks"`
+	// The kNN set: labelled images read as data.source is ("" : no kNN monitor), its manifest
+	// root, and how many of its images are used at most.
+	MonitorKNN       string `yaml:"monitor_knn"`
+	MonitorKNNRoot   string `yaml:"monitor_knn_root"`
+	MonitorKNNImages int    `yaml:"monitor_knn_images"`
+}
+
+// MonitorSuite is the monitor's NeWT-style suite: its labels CSV and images.
+func (e Eval) MonitorSuite() (csv, images string) {
+	csv, images = e.MonitorNewtCSV, e.MonitorNewtImages
+	if csv == "" {
+		csv = e.NewtCSV
+	}
+	if images == "" {
+		images = e.Images
+	}
+	return csv, images
 }
 
 // SageMaker configures `natssl launch`.

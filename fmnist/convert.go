@@ -29,6 +29,9 @@ type Options struct {
 	PerClass int
 	// Quality is the JPEG quality; default 95.
 	Quality int
+	// MonitorPerClass is the number of test images per class, outside the suite, in the
+	// monitor set; default 100.
+	MonitorPerClass int
 }
 
 func (o Options) withDefaults() Options {
@@ -44,6 +47,9 @@ func (o Options) withDefaults() Options {
 	if o.Quality <= 0 {
 		o.Quality = 95
 	}
+	if o.MonitorPerClass <= 0 {
+		o.MonitorPerClass = 100
+	}
 	return o
 }
 
@@ -57,10 +63,13 @@ type Summary struct {
 	ImagesTar   string   `json:"images_tar"`
 	Tasks       int      `json:"tasks"`
 	SuiteImages int      `json:"suite_images"`
+	// The monitor set: labelled test images outside the suite, in class folders.
+	MonitorTar    string `json:"monitor_tar"`
+	MonitorImages int    `json:"monitor_images"`
 }
 
-// Convert reads the dataset from opt.From and writes the training set and the NeWT-layout suite
-// under opt.Out. Every file is written under a temporary name and renamed when complete, and the
+// Convert reads the dataset from opt.From and writes the training set, the NeWT-layout suite and
+// the monitor set under opt.Out. Every file is written under a temporary name and renamed when complete, and the
 // same options give the same bytes.
 func Convert(ctx context.Context, opt Options) (*Summary, error) {
 	opt = opt.withDefaults()
@@ -72,14 +81,20 @@ func Convert(ctx context.Context, opt Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(opt.Out, "newt"), 0o755); err != nil {
-		return nil, fmt.Errorf("fmnist: create %s: %w", opt.Out, err)
+	for _, dir := range []string{"newt", "monitor"} {
+		if err := os.MkdirAll(filepath.Join(opt.Out, dir), 0o755); err != nil {
+			return nil, fmt.Errorf("fmnist: create %s: %w", opt.Out, err)
+		}
 	}
 	sum := &Summary{}
 	if err := writeTrain(ctx, train, opt, sum); err != nil {
 		return nil, err
 	}
-	if err := writeSuite(ctx, test, opt, sum); err != nil {
+	rows, err := writeSuite(ctx, test, opt, sum)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeMonitor(ctx, test, rows, opt, sum); err != nil {
 		return nil, err
 	}
 	return sum, nil

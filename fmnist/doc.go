@@ -7,7 +7,10 @@
 //     in tar shards train-000.tar ... (data.source = train.json, data.root = the shards);
 //   - a NeWT-layout suite from the 10,000 test images: newt/labels.csv with the NeWT columns and
 //     newt/images.tar.gz, binary tasks between easily confused classes, 100 train + 100 test
-//     images per class per task, disjoint across tasks, chosen deterministically by a seed.
+//     images per class per task, disjoint across tasks, chosen deterministically by a seed;
+//   - a monitor set for the online kNN score: monitor/images.tar, 100 more test images per class
+//     that the suite does not use, in iNat-style class folders (00003_Dress/...), so that the
+//     label is read from the folder (eval.monitor_knn).
 //
 // `natssl data fashion-mnist` is its command line.
 package fmnist

@@ -53,14 +53,7 @@ type SuiteRow struct {
 // Rows are grouped by task and, within a task, in image order (train and test interleaved, as
 // NeWT's CSV is sorted by id).
 func BuildSuite(test *Split, seed uint64, perClass int) ([]SuiteRow, error) {
-	var byClass [10][]int
-	for i, l := range test.Labels {
-		byClass[l] = append(byClass[l], i)
-	}
-	for c := range byClass {
-		rng := rand.New(rand.NewPCG(seed, uint64(c)+1))
-		rng.Shuffle(len(byClass[c]), func(i, j int) { byClass[c][i], byClass[c][j] = byClass[c][j], byClass[c][i] })
-	}
+	byClass := classOrder(test, seed)
 	var next [10]int
 	var rows []SuiteRow
 	for _, t := range Tasks {
@@ -84,6 +77,19 @@ func BuildSuite(test *Split, seed uint64, perClass int) ([]SuiteRow, error) {
 	return rows, nil
 }
 
+// classOrder lists each class's images of split s in an order shuffled by seed.
+func classOrder(s *Split, seed uint64) [10][]int {
+	var byClass [10][]int
+	for i, l := range s.Labels {
+		byClass[l] = append(byClass[l], i)
+	}
+	for c := range byClass {
+		rng := rand.New(rand.NewPCG(seed, uint64(c)+1))
+		rng.Shuffle(len(byClass[c]), func(i, j int) { byClass[c][i], byClass[c][j] = byClass[c][j], byClass[c][i] })
+	}
+	return byClass
+}
+
 // WriteLabelsCSV writes rows in the NeWT labels layout.
 func WriteLabelsCSV(w io.Writer, test *Split, rows []SuiteRow) error {
 	cw := csv.NewWriter(w)
@@ -100,14 +106,14 @@ func WriteLabelsCSV(w io.Writer, test *Split, rows []SuiteRow) error {
 	return cw.Error()
 }
 
-func writeSuite(ctx context.Context, test *Split, opt Options, sum *Summary) error {
+func writeSuite(ctx context.Context, test *Split, opt Options, sum *Summary) ([]SuiteRow, error) {
 	rows, err := BuildSuite(test, opt.Seed, opt.PerClass)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sum.LabelsCSV = filepath.Join(opt.Out, "newt", "labels.csv")
 	if err := writeFile(sum.LabelsCSV, func(w io.Writer) error { return WriteLabelsCSV(w, test, rows) }); err != nil {
-		return err
+		return nil, err
 	}
 	sum.ImagesTar = filepath.Join(opt.Out, "newt", "images.tar.gz")
 	var buf bytes.Buffer
@@ -135,9 +141,9 @@ func writeSuite(ctx context.Context, test *Split, opt Options, sum *Summary) err
 		return zw.Close()
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sum.Tasks = len(Tasks)
 	sum.SuiteImages = len(rows)
-	return nil
+	return rows, nil
 }

@@ -21,6 +21,8 @@ func newDataCmd(e *env) *cobra.Command {
                                           (data.source = DIR/train.json, data.root = the shards)
   DIR/newt/labels.csv, images.tar.gz      a NeWT-layout suite of binary tasks between easily
                                           confused classes, from the test images
+  DIR/monitor/images.tar                  labelled test images outside the suite, in class
+                                          folders: the online monitor's kNN set
 The same --seed gives the same files, byte for byte.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -37,6 +39,7 @@ The same --seed gives the same files, byte for byte.`,
 	f.IntVar(&o.Shards, "shards", 6, "tar shards for the training images")
 	f.IntVar(&o.TrainLimit, "train-limit", 0, "only the first N training images (0: all); for quick tests")
 	f.IntVar(&o.PerClass, "per-class", 100, "train (and test) images per class per task of the suite")
+	f.IntVar(&o.MonitorPerClass, "monitor-per-class", 100, "test images per class, outside the suite, in the monitor's kNN set")
 	f.BoolVar(&o.JSON, "json", false, "print a JSON summary as the last line")
 	return group("data", "Make datasets natssl can read", fm)
 }
@@ -60,6 +63,8 @@ func (o *fmnistOptions) run(cmd *cobra.Command, e *env) error {
 	fmt.Fprintf(e.Stdout, "  train with: --set data.source=%s --set data.root=%s\n", sum.Manifest, sum.RootPattern)
 	fmt.Fprintf(e.Stdout, "NeWT suite:   %d tasks, %d images: %s, %s\n", sum.Tasks, sum.SuiteImages, sum.LabelsCSV, sum.ImagesTar)
 	fmt.Fprintf(e.Stdout, "  evaluate with: natssl eval --newt %s --images %s ...\n", sum.LabelsCSV, sum.ImagesTar)
+	fmt.Fprintf(e.Stdout, "monitor set:  %d labelled images outside the suite: %s\n", sum.MonitorImages, sum.MonitorTar)
+	fmt.Fprintf(e.Stdout, "  watch training with: --set eval.monitor_knn=%s\n", sum.MonitorTar)
 	fmt.Fprintf(e.Stdout, "done in %.1fs\n", time.Since(start).Seconds())
 	if !o.JSON {
 		return nil

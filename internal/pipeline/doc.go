@@ -3,7 +3,11 @@
 // and a SageMaker training job both call it:
 //
 //   - Train opens the tracker and the data, finds what to resume (FindResume), trains, keeps
-//     the run's heartbeat, and marks the run FINISHED, KILLED or FAILED;
+//     the run's heartbeat, and marks the run FINISHED, KILLED or FAILED; with
+//     eval.monitor_every it also watches the run learn (monitor.go): a trainer hook of the
+//     first rank scores a snapshot of the encoder every N steps with a weighted kNN top-1 on a
+//     labelled set and the NeWT probe on a few tasks, logged as monitor/knn_top1 and
+//     monitor/newt_mean and shown with the step;
 //   - Evaluate scores a checkpoint, a run's latest checkpoint, a random-init encoder or a
 //     features file with the NeWT probe and records the results;
 //   - Export writes the encoder of a checkpoint or of a run's latest checkpoint as ONNX or
