@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/internal/tarstream"
@@ -75,7 +76,7 @@ func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.
 			if bucket != store.bucket {
 				return nil, fmt.Errorf("loader: data.root %s: archives in two buckets (%s, %s)", root, store.bucket, bucket)
 			}
-			files = append(files, archive{u, func(ctx context.Context) (io.ReadCloser, error) { return store.stream(ctx, key) }})
+			files = append(files, archive{name: u, open: func(ctx context.Context) (io.ReadCloser, error) { return store.stream(ctx, key) }})
 		}
 		s.addArchives(files)
 	case strings.HasPrefix(root, "s3://"):
@@ -95,7 +96,7 @@ func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.
 		}
 		var files []archive
 		for _, f := range names {
-			files = append(files, archive{f, openLocal(f)})
+			files = append(files, archive{name: f, open: openLocal(f), bytes: fileSize(f)})
 		}
 		s.addArchives(files)
 	default:
@@ -116,8 +117,9 @@ func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.
 
 // archive is one tar archive of a manifest's root and how to open it.
 type archive struct {
-	name string
-	open func(ctx context.Context) (io.ReadCloser, error)
+	name  string
+	open  func(ctx context.Context) (io.ReadCloser, error)
+	bytes int64 // 0 when unknown
 }
 
 // addArchives makes one shard per archive, whose members are matched to manifest entries by
@@ -132,13 +134,13 @@ func (s *ManifestSource) addArchives(files []archive) {
 		return member, int(m.Images[i].Category), true
 	}
 	s.seen = make([]uint64, (len(m.Images)+63)/64)
-	onRead := func(member string) {
+	onRead := func(member string) { // replicas read archives in parallel
 		if i, ok := m.Lookup(member); ok {
-			s.seen[i/64] |= 1 << (i % 64)
+			atomic.OrUint64(&s.seen[i/64], 1<<(i%64))
 		}
 	}
 	for _, f := range files {
-		s.shards = append(s.shards, &tarShard{name: f.name, open: f.open, match: match, onRead: onRead})
+		s.shards = append(s.shards, &tarShard{name: f.name, open: f.open, bytes: f.bytes, match: match, onRead: onRead})
 	}
 }
 

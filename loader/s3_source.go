@@ -76,7 +76,7 @@ func OpenS3(ctx context.Context, uri string, c configs.S3) (*S3Source, error) {
 		key := aws.ToString(o.Key)
 		switch {
 		case tarstream.IsName(key):
-			sh := &tarShard{name: store.uri(key), open: func(ctx context.Context) (io.ReadCloser, error) { return store.stream(ctx, key) }}
+			sh := &tarShard{name: store.uri(key), bytes: aws.ToInt64(o.Size), open: func(ctx context.Context) (io.ReadCloser, error) { return store.stream(ctx, key) }}
 			s.shards = append(s.shards, sh)
 			s.tars = append(s.tars, sh)
 		case isImageName(key):

@@ -30,8 +30,11 @@ func (l *Loader) fetch() {
 			continue
 		}
 		start := time.Now()
-		t.data, t.err = t.it.rec.bytes(l.ctx)
+		t.data, t.err = t.it.rec.Bytes(l.ctx)
 		l.stats.addFetch(time.Since(start))
+		if t.it.rec.Load != nil {
+			l.stats.read[t.replica].Add(int64(len(t.data)))
+		}
 		select {
 		case l.work <- t:
 		case <-l.ctx.Done():
