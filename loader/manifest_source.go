@@ -21,6 +21,7 @@ const manifestRun = 256
 // ManifestSource reads the images an iNat 2021 manifest lists, resolving each file_name
 // against data.root: a folder (the default: beside the manifest), tar archives (their members
 // matched by name, in archive order, members not in the manifest ignored) or an s3:// prefix.
+// A manifest that lists its shards (natssl data shard writes one) defaults to those archives.
 // The label is the image's category_id; Manifest keeps image ids and category names.
 type ManifestSource struct {
 	manifest *Manifest
@@ -47,6 +48,16 @@ func openManifestSource(ctx context.Context, d configs.Data) (Source, error) {
 		return nil, err
 	}
 	root := d.Root
+	if root == "" && len(m.Shards) > 0 {
+		s := &ManifestSource{manifest: m}
+		var files []archive
+		for _, sh := range m.Shards {
+			f := filepath.Join(filepath.Dir(d.Source), sh.FileName)
+			files = append(files, archive{name: f, open: openLocal(f), bytes: sh.Bytes})
+		}
+		s.addArchives(files)
+		return s, nil
+	}
 	if root == "" {
 		root = filepath.Dir(d.Source)
 	}

@@ -55,7 +55,7 @@ func (l *Loader) augment() {
 		}
 		b, i := t.b, t.slot
 		b.Labels[i], b.Keys[i] = t.it.rec.Label, t.it.rec.Key
-		if reason := classify(t.data, t.err); reason != "" {
+		if reason := Classify(t.data, t.err); reason != "" {
 			b.skips[i] = skipped{reason, where(t)}
 			b.finish()
 			continue
@@ -83,8 +83,9 @@ func where(t task) string {
 	return t.it.rec.Key + " (in " + t.it.shard + ")"
 }
 
-// classify returns why a sample cannot be used before decoding it, or "" when it may be.
-func classify(data []byte, err error) string {
+// Classify returns why a sample, read as data with err, cannot be used (a Skip* reason)
+// without decoding it, or "" when it may be.
+func Classify(data []byte, err error) string {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return SkipMissing
