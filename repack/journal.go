@@ -53,7 +53,7 @@ type entry struct {
 	Skipped    map[string]int64     `json:"skipped,omitempty"`
 	Examples   []string             `json:"skipped_examples,omitempty"`
 	Categories map[int]string       `json:"categories,omitempty"` // label → folder name
-	Rows       []row              `json:"rows"`
+	Rows       []row                `json:"rows"`
 }
 
 // row is one image of a shard, as the manifest lists it.
@@ -65,7 +65,9 @@ type row struct {
 	Category int    `json:"category"` // -1: no label
 }
 
-func entryName(k int) string { return journalDir + "/" + strings.TrimSuffix(shardName(k), ".tar") + ".json" }
+func entryName(k int) string {
+	return journalDir + "/" + strings.TrimSuffix(shardName(k), ".tar") + ".json"
+}
 
 // checkPlan records p as the plan of the set being made in st, or checks that it is the plan
 // already recorded there. A folder or prefix that holds shards without a plan, or a finished

@@ -34,6 +34,9 @@ type Options struct {
 	Progress func(Progress)
 }
 
+// progressEvery is how often Options.Progress hears from a run.
+var progressEvery = 200 * time.Millisecond
+
 // DefaultShardSize is the shard size when Options say none: large enough for long
 // sequential reads, small enough that a world of many replicas has several each.
 const DefaultShardSize = 1_000_000_000
@@ -301,17 +304,24 @@ func (c *cutter) run(ctx context.Context, src loader.Source) error {
 			}
 		}
 		c.images++
-		if now := time.Now(); c.o.Progress != nil && now.Sub(last) > 200*time.Millisecond {
+		if now := time.Now(); c.o.Progress != nil && now.Sub(last) >= progressEvery {
 			last = now
 			c.o.Progress(Progress{Images: c.images, Total: c.total, Bytes: c.written.Load(), Shards: k, Elapsed: now.Sub(c.start)})
 		}
 	}
 	err := <-readErr
+	if err == nil {
+		err = ctx.Err()
+	}
 	end := at{Input: len(src.Shards())}
-	if cur != nil {
+	switch {
+	case err != nil && cur != nil:
+		cur.stop()
+		<-slots
+	case err == nil && cur != nil:
 		finish(cur, end)
 	}
-	for k+1 < c.o.Shards { // a source that held fewer samples than it counted
+	for err == nil && k+1 < c.o.Shards { // a source that held fewer samples than it counted
 		k++
 		if open(k); cur != nil {
 			finish(cur, end)
@@ -328,10 +338,10 @@ func (c *cutter) run(ctx context.Context, src loader.Source) error {
 			c.fresh[w.e.Shard] = true
 		}
 	}
-	if err == nil && len(errs) == 0 {
-		err = ctx.Err()
+	if len(errs) > 0 {
+		return errors.Join(errs...) // what stopped the run, not the cancellation it caused
 	}
-	if err := errors.Join(append([]error{err}, errs...)...); err != nil {
+	if err != nil {
 		return err
 	}
 	c.shards = k + 1

@@ -33,10 +33,10 @@ const (
 // writer (the SDK's upload manager), so a shard is never held whole; an upload that fails is
 // aborted, and what a killed process left is aborted by clean.
 type bucket struct {
-	client   *s3.Client
-	up       *manager.Uploader
-	bucket   string
-	prefix   string // ends in "/" or is empty
+	client *s3.Client
+	up     *manager.Uploader
+	bucket string
+	prefix string // ends in "/" or is empty
 }
 
 var _ store = (*bucket)(nil)

@@ -39,6 +39,7 @@ type shardWriter struct {
 	written *atomic.Int64           // bytes of all shards, for progress
 	done    chan struct{}
 	err     error
+	stopped atomic.Bool // the records ended because the run did: commit nothing
 }
 
 func newShardWriter(ctx context.Context, st store, k int, ids func(string) *int64, written *atomic.Int64) *shardWriter {
@@ -66,6 +67,13 @@ func (w *shardWriter) finish(end at) error {
 	close(w.in)
 	<-w.done
 	return w.err
+}
+
+// stop ends a shard that the run cannot finish: nothing of it is committed.
+func (w *shardWriter) stop() {
+	w.stopped.Store(true)
+	close(w.in)
+	<-w.done
 }
 
 func (w *shardWriter) run(ctx context.Context) error {
@@ -107,6 +115,9 @@ func (w *shardWriter) run(ctx context.Context) error {
 			}
 			w.e.Categories[r.rec.Label] = path.Base(path.Dir(r.rec.Key))
 		}
+	}
+	if w.stopped.Load() {
+		return context.Canceled
 	}
 	if err := tw.Close(); err != nil {
 		return fmt.Errorf("repack: write %s: %w", w.st.uri(w.e.File.FileName), err)
