@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -92,6 +93,9 @@ func (o *dataShardOptions) run(cmd *cobra.Command, e *env) error {
 	p.done()
 	if errors.Is(err, repack.ErrExists) {
 		return usageErr(fmt.Errorf("data shard: %w", err))
+	}
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("data shard: stopped; the finished shards are kept: run the same command again to go on: %w", err)
 	}
 	if err != nil {
 		return fmt.Errorf("data shard: %w", err)
