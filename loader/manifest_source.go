@@ -87,7 +87,7 @@ func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.
 			if bucket != store.bucket {
 				return nil, fmt.Errorf("loader: data.root %s: archives in two buckets (%s, %s)", root, store.bucket, bucket)
 			}
-			files = append(files, archive{name: u, open: func(ctx context.Context) (io.ReadCloser, error) { return store.stream(ctx, key) }})
+			files = append(files, archive{name: u, open: func(ctx context.Context) (io.ReadCloser, error) { return store.open(ctx, key) }})
 		}
 		s.addArchives(files)
 	case strings.HasPrefix(root, "s3://"):

@@ -35,9 +35,10 @@ var s3Retry = struct {
 
 // s3Store reads one bucket.
 type s3Store struct {
-	client    *s3.Client
-	bucket    string
-	transport atomic.Pointer[http.Transport] // built on the first request
+	client      *s3.Client
+	bucket      string
+	concurrency int                            // GETs in flight per stream (data.s3.concurrency)
+	transport   atomic.Pointer[http.Transport] // built on the first request
 }
 
 // ParseS3URI splits s3://bucket/prefix.
@@ -63,7 +64,7 @@ func newS3Store(ctx context.Context, uri string, c configs.S3) (*s3Store, string
 	if err != nil {
 		return nil, "", err
 	}
-	store := &s3Store{bucket: bucket}
+	store := &s3Store{bucket: bucket, concurrency: c.Concurrency}
 	client, err := newS3Client(ctx, c, func(t *http.Transport) { store.transport.Store(t) })
 	if err != nil {
 		return nil, "", fmt.Errorf("loader: s3 config for %s: %w", uri, err)
@@ -217,6 +218,15 @@ func sleepBackoff(ctx context.Context, attempt int) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// open returns a shard object as one stream: with data.s3.concurrency above one, from
+// that many range GETs at once; else from one GET that resumes where it broke.
+func (s *s3Store) open(ctx context.Context, key string) (io.ReadCloser, error) {
+	if s.concurrency > 1 {
+		return s.streamParallel(ctx, key, s.concurrency)
+	}
+	return s.stream(ctx, key)
 }
 
 // stream returns the object as one reader that survives broken connections: after a failed

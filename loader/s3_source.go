@@ -66,7 +66,7 @@ func openS3Manifest(ctx context.Context, d configs.Data) (Source, error) {
 			if path.Dir(key) == "." {
 				k = sh.FileName
 			}
-			files = append(files, archive{name: store.uri(k), bytes: sh.Bytes, open: func(ctx context.Context) (io.ReadCloser, error) { return store.stream(ctx, k) }})
+			files = append(files, archive{name: store.uri(k), bytes: sh.Bytes, open: func(ctx context.Context) (io.ReadCloser, error) { return store.open(ctx, k) }})
 		}
 		s.addArchives(files)
 		return s, nil
@@ -91,7 +91,7 @@ func OpenS3(ctx context.Context, uri string, c configs.S3) (*S3Source, error) {
 		key := aws.ToString(o.Key)
 		switch {
 		case tarstream.IsName(key):
-			sh := &tarShard{name: store.uri(key), bytes: aws.ToInt64(o.Size), open: func(ctx context.Context) (io.ReadCloser, error) { return store.stream(ctx, key) }}
+			sh := &tarShard{name: store.uri(key), bytes: aws.ToInt64(o.Size), open: func(ctx context.Context) (io.ReadCloser, error) { return store.open(ctx, key) }}
 			s.shards = append(s.shards, sh)
 			s.tars = append(s.tars, sh)
 		case isImageName(key):
