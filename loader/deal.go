@@ -114,6 +114,23 @@ func newDeal(shards []Shard, mode dealMode, seed int64, epoch, world int, skip s
 	return d
 }
 
+// DealsShards reports whether src's epochs are dealt to replicas by whole shard.
+func DealsShards(src Source) bool { return modeOf(src.Shards(), false) == dealShards }
+
+// StoredBytes returns the stored size of src's shards, and whether every shard knows its
+// size (tar archives do; folders and S3 objects do not).
+func StoredBytes(src Source) (int64, bool) {
+	var n int64
+	for _, s := range src.Shards() {
+		sz, ok := s.(sizedShard)
+		if !ok || sz.size() <= 0 {
+			return 0, false
+		}
+		n += sz.size()
+	}
+	return n, true
+}
+
 // shardSizes returns the shards' sizes, or 1 for each when any size is unknown.
 func shardSizes(shards []Shard) []int64 {
 	out := make([]int64, len(shards))

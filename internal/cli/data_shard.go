@@ -114,7 +114,7 @@ func (o *dataShardOptions) run(cmd *cobra.Command, e *env) error {
 			fmt.Fprintf(e.Stdout, "    %s\n", x)
 		}
 	}
-	fmt.Fprintf(e.Stdout, "  train with: --set data.source=%s\n", sum.Manifest)
+	fmt.Fprintf(e.Stdout, "  train with: --set data.source=%s --set data.root=   (empty: the shards the manifest lists)\n", sum.Manifest)
 	fmt.Fprintf(e.Stdout, "done in %.1fs: %.1f MB/s, %.0f images/s, %d jobs\n", sum.Seconds, sum.MBPerS, sum.ImagesPerS, sum.Jobs)
 	if !o.JSON {
 		return nil
