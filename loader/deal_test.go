@@ -102,38 +102,41 @@ type ranks struct {
 	loaders []*Loader
 }
 
-// agreement is an all-reduce (OR) between n participants, one round per call of each.
+// agreement is an all-reduce (OR) between n participants, one round per call of each; a
+// participant whose context ends stops waiting, as an MPI layer's must.
 type agreement struct {
 	mu    sync.Mutex
-	cond  *sync.Cond
 	n     int
-	round int
 	votes int
-	any   bool
-	last  bool
+	round *round
 }
 
-func newAgreement(n int) *agreement {
-	a := &agreement{n: n}
-	a.cond = sync.NewCond(&a.mu)
-	return a
+type round struct {
+	any  bool
+	done chan struct{}
 }
 
-func (a *agreement) agree(_ context.Context, more bool) (bool, error) {
+func newAgreement(n int) *agreement { return &agreement{n: n} }
+
+func (a *agreement) agree(ctx context.Context, more bool) (bool, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	round := a.round
-	a.any = a.any || more
+	if a.round == nil {
+		a.round = &round{done: make(chan struct{})}
+	}
+	r := a.round
+	r.any = r.any || more
 	a.votes++
 	if a.votes == a.n {
-		a.last, a.any, a.votes = a.any, false, 0
-		a.round++
-		a.cond.Broadcast()
+		a.votes, a.round = 0, nil
+		close(r.done)
 	}
-	for a.round == round {
-		a.cond.Wait()
+	a.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.any, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
 	}
-	return a.last, nil
 }
 
 // startRanks starts world/perRank loaders over the sources open gives, rank r feeding
@@ -156,9 +159,10 @@ func startRanks(t *testing.T, open func(rank int) Source, world, perRank int, op
 
 // step is one global batch as the ranks delivered it: keys and views in replica order.
 type step struct {
-	keys string
-	sum  string
-	pos  Position
+	keys  string
+	sum   string
+	pos   Position
+	epoch int
 }
 
 // run reads every rank's batches in lockstep until io.EOF and joins them.
@@ -170,6 +174,7 @@ func (rs *ranks) run(t *testing.T, limit int) []step {
 		var keys []string
 		var sums []string
 		var pos Position
+		epoch := -1
 		ended := 0
 		for i, l := range rs.loaders {
 			b, err := l.Next(ctx)
@@ -182,6 +187,10 @@ func (rs *ranks) run(t *testing.T, limit int) []step {
 			}
 			keys = append(keys, b.Keys...)
 			sums = append(sums, viewSum(b))
+			if epoch >= 0 && b.Epoch != epoch {
+				t.Fatalf("rank %d is in epoch %d, rank 0 in %d", i, b.Epoch, epoch)
+			}
+			epoch = b.Epoch
 			p := l.Position()
 			if i == 0 {
 				pos = p
@@ -196,7 +205,7 @@ func (rs *ranks) run(t *testing.T, limit int) []step {
 		if ended > 0 {
 			t.Fatalf("%d of %d ranks ended while the others went on", ended, len(rs.loaders))
 		}
-		out = append(out, step{strings.Join(keys, ","), strings.Join(sums, ""), pos})
+		out = append(out, step{strings.Join(keys, ","), strings.Join(sums, ""), pos, epoch})
 	}
 	return out
 }
@@ -218,16 +227,13 @@ func viewSum(b *Batch) string {
 	return s.String()
 }
 
-// epochKeys splits steps into the keys of each epoch (by position: a step whose position is
-// in the next epoch ended its epoch).
-func epochKeys(steps []step, from int) map[int][]string {
+// epochKeys splits steps into the keys of each epoch.
+func epochKeys(steps []step) map[int][]string {
 	out := map[int][]string{}
-	e := from
 	for _, s := range steps {
 		if s.keys != "" {
-			out[e] = append(out[e], strings.Split(s.keys, ",")...)
+			out[s.epoch] = append(out[s.epoch], strings.Split(s.keys, ",")...)
 		}
-		e = s.pos.Epoch
 	}
 	return out
 }

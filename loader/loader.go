@@ -36,7 +36,8 @@ type Options struct {
 	// Agree, when set, joins this loader's answer to "has the epoch another batch?" to the
 	// other processes' of the world and returns the world's (true when any says true). Every
 	// process calls it once per batch, in the same order; batches of the epoch that this
-	// process has no samples for are then delivered empty, so that all step together.
+	// process has no samples for are then delivered empty, so that all step together. It
+	// must return when ctx ends (Close).
 	Agree func(ctx context.Context, more bool) (bool, error)
 
 	Epochs int // stop after this epoch number (absolute); 0 = cycle forever
@@ -284,7 +285,8 @@ func (l *Loader) epochs() error {
 		if err != nil {
 			return err
 		}
-		if n == 0 && l.opt.Agree == nil {
+		resumed := d.skip != "" || d.skipSamples > 0 || skip > 0 // the rest of an epoch may be nothing
+		if n == 0 && l.opt.Agree == nil && !resumed {
 			return fmt.Errorf("loader: epoch %d gave this loader (replicas %d..%d of %d) no samples: %w", epoch, l.opt.Replica, l.opt.Replica+l.opt.Replicas-1, l.opt.World, ErrNoSource)
 		}
 	}

@@ -36,7 +36,7 @@ func TestRanksReadDisjointShards(t *testing.T) {
 			opt := Options{Seed: 3, Epochs: 2, BatchSize: 6 * c.ranks, ShuffleBuffer: 10}
 			rs := startRanks(t, func(r int) Source { return countedTar(t, pattern, &counted[r]) }, c.ranks, 1, opt)
 			steps := rs.run(t, -1)
-			for e, keys := range epochKeys(steps, 0) {
+			for e, keys := range epochKeys(steps) {
 				if got := sorted(keys); !slices.Equal(got, names(files)) {
 					t.Errorf("epoch %d: %d samples (%d distinct), want each of the %d once", e, len(got), len(slices.Compact(got)), len(files))
 				}
@@ -131,10 +131,10 @@ func TestResumeWithAnotherWorldSize(t *testing.T) {
 			opt.Start = pos
 			after := startRanks(t, c.open, c.to, 1, opt).run(t, -1)
 			seen := map[string]int{}
-			for _, k := range epochKeys(before, 0)[0] {
+			for _, k := range epochKeys(before)[0] {
 				seen[k]++
 			}
-			epochs := epochKeys(after, 0)
+			epochs := epochKeys(after)
 			for _, k := range epochs[0] {
 				seen[k]++
 			}
@@ -169,5 +169,25 @@ func TestResumeWithAnotherWorldSize(t *testing.T) {
 				t.Errorf("epoch 1 after the resume: %d samples, want each of %d once", len(got), len(files))
 			}
 		})
+	}
+}
+
+// TestResumeWhenEveryShardWasTaken: a world that had opened every shard of its epoch leaves
+// the next world nothing of it; that world goes on with the next epoch, whole.
+func TestResumeWhenEveryShardWasTaken(t *testing.T) {
+	files := smokeFiles(t)
+	pattern := writeShards(t, t.TempDir(), files, 3, false)
+	open := func(int) Source { s, _ := OpenTar(pattern); return s }
+	opt := Options{Seed: 4, Epochs: 2, BatchSize: 8, ShuffleBuffer: 8}
+	before := startRanks(t, open, 2, 1, opt).run(t, 4)
+	pos := before[len(before)-1].pos
+	if pos.Epoch != 0 || shardSet(pos.TakenShards).len() != 3 {
+		t.Fatalf("position %+v: want one inside epoch 0 with every shard taken", pos)
+	}
+	opt.Start = pos
+	after := startRanks(t, open, 1, 1, opt).run(t, -1)
+	keys := epochKeys(after)
+	if len(keys[0]) != 0 || !slices.Equal(sorted(keys[1]), names(files)) {
+		t.Errorf("after the resume: %d samples of epoch 0, %d of epoch 1; want none, then all %d", len(keys[0]), len(keys[1]), len(files))
 	}
 }
