@@ -48,6 +48,8 @@ type S3 struct {
 	Region    string `yaml:"region"`
 	Endpoint  string `yaml:"endpoint"`
 	Anonymous bool   `yaml:"anonymous"`
+	// Concurrency is the GETs in flight per tar stream (range requests of one object).
+	Concurrency int `yaml:"concurrency"`
 }
 
 // Augment holds SimCLR's augmentation parameters.

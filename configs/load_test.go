@@ -128,6 +128,8 @@ func TestValidationErrors(t *testing.T) {
 		{"batch not divisible by devices", "", nil, []string{"data.batch_size=255", "train.devices=cpu,cpu"}, []string{"data.batch_size", "2 devices"}},
 		{"bad device", "", nil, []string{"train.devices=tpu"}, []string{"train.devices", `"tpu" is not a device`}},
 		{"bad backbone", "", nil, []string{"model.backbone=vit"}, []string{"model.backbone", "must be one of"}},
+		{"no GET in flight", "", nil, []string{"data.s3.concurrency=0"}, []string{"data.s3.concurrency", "must be in [1, 64]"}},
+		{"too many GETs in flight", "data:\n  s3:\n    concurrency: 65\n", nil, nil, []string{"run.yaml:3", "data.s3.concurrency", "must be in [1, 64]"}},
 		{"steps and epochs", "", nil, []string{"train.epochs=3"}, []string{"train.epochs", "not both"}},
 		{"list of wrong length", "", nil, []string{"augment.crop_ratio=[1]"}, []string{"augment.crop_ratio", "list of 2"}},
 		{"section given a value", "train: 5\n", nil, nil, []string{"run.yaml:1", "train", "want a mapping"}},

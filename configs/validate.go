@@ -49,6 +49,9 @@ var (
 	deviceRE    = regexp.MustCompile(`^(cpu|cuda:[0-9]+)$`)
 )
 
+// maxS3Concurrency bounds data.s3.concurrency: each GET in flight holds a part of 8 MiB.
+const maxS3Concurrency = 64
+
 // Validate checks every value's range and the relations between keys. It returns *Errors.
 func (c *Config) Validate() error {
 	var errs Errors
@@ -93,6 +96,9 @@ func (c *Config) Validate() error {
 	atLeast("data.batch_size", c.Data.BatchSize, 1)
 	atLeast("data.workers", c.Data.Workers, 0)
 	atLeast("data.shuffle_buffer", c.Data.ShuffleBuffer, 0)
+	if n := c.Data.S3.Concurrency; n < 1 || n > maxS3Concurrency {
+		bad("data.s3.concurrency", fmt.Sprintf("must be in [1, %d] (GETs in flight per tar stream; 1 reads each with one)", maxS3Concurrency))
+	}
 
 	a := c.Augment
 	if !(a.CropScale[0] > 0 && a.CropScale[0] <= a.CropScale[1] && a.CropScale[1] <= 1) {

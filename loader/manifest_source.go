@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/internal/tarstream"
@@ -20,6 +21,7 @@ const manifestRun = 256
 // ManifestSource reads the images an iNat 2021 manifest lists, resolving each file_name
 // against data.root: a folder (the default: beside the manifest), tar archives (their members
 // matched by name, in archive order, members not in the manifest ignored) or an s3:// prefix.
+// A manifest that lists its shards (natssl data shard writes one) defaults to those archives.
 // The label is the image's category_id; Manifest keeps image ids and category names.
 type ManifestSource struct {
 	manifest *Manifest
@@ -46,6 +48,16 @@ func openManifestSource(ctx context.Context, d configs.Data) (Source, error) {
 		return nil, err
 	}
 	root := d.Root
+	if root == "" && len(m.Shards) > 0 {
+		s := &ManifestSource{manifest: m}
+		var files []archive
+		for _, sh := range m.Shards {
+			f := filepath.Join(filepath.Dir(d.Source), sh.FileName)
+			files = append(files, archive{name: f, open: openLocal(f), bytes: sh.Bytes})
+		}
+		s.addArchives(files)
+		return s, nil
+	}
 	if root == "" {
 		root = filepath.Dir(d.Source)
 	}
@@ -75,7 +87,7 @@ func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.
 			if bucket != store.bucket {
 				return nil, fmt.Errorf("loader: data.root %s: archives in two buckets (%s, %s)", root, store.bucket, bucket)
 			}
-			files = append(files, archive{u, func(ctx context.Context) (io.ReadCloser, error) { return store.stream(ctx, key) }})
+			files = append(files, archive{name: u, open: func(ctx context.Context) (io.ReadCloser, error) { return store.open(ctx, key) }})
 		}
 		s.addArchives(files)
 	case strings.HasPrefix(root, "s3://"):
@@ -95,7 +107,7 @@ func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.
 		}
 		var files []archive
 		for _, f := range names {
-			files = append(files, archive{f, openLocal(f)})
+			files = append(files, archive{name: f, open: openLocal(f), bytes: fileSize(f)})
 		}
 		s.addArchives(files)
 	default:
@@ -116,8 +128,9 @@ func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.
 
 // archive is one tar archive of a manifest's root and how to open it.
 type archive struct {
-	name string
-	open func(ctx context.Context) (io.ReadCloser, error)
+	name  string
+	open  func(ctx context.Context) (io.ReadCloser, error)
+	bytes int64 // 0 when unknown
 }
 
 // addArchives makes one shard per archive, whose members are matched to manifest entries by
@@ -132,13 +145,13 @@ func (s *ManifestSource) addArchives(files []archive) {
 		return member, int(m.Images[i].Category), true
 	}
 	s.seen = make([]uint64, (len(m.Images)+63)/64)
-	onRead := func(member string) {
+	onRead := func(member string) { // replicas read archives in parallel
 		if i, ok := m.Lookup(member); ok {
-			s.seen[i/64] |= 1 << (i % 64)
+			atomic.OrUint64(&s.seen[i/64], 1<<(i%64))
 		}
 	}
 	for _, f := range files {
-		s.shards = append(s.shards, &tarShard{name: f.name, open: f.open, match: match, onRead: onRead})
+		s.shards = append(s.shards, &tarShard{name: f.name, open: f.open, bytes: f.bytes, match: match, onRead: onRead})
 	}
 }
 

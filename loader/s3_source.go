@@ -53,12 +53,27 @@ func openS3Manifest(ctx context.Context, d configs.Data) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	dir := "s3://" + store.bucket + "/" + path.Dir(key)
+	if path.Dir(key) == "." {
+		dir = "s3://" + store.bucket + "/"
+	}
 	root := d.Root
-	if root == "" {
-		root = "s3://" + store.bucket + "/" + path.Dir(key)
-		if path.Dir(key) == "." {
-			root = "s3://" + store.bucket + "/"
+	if root == "" && len(m.Shards) > 0 {
+		s := &ManifestSource{manifest: m, closer: store}
+		var files []archive
+		for _, sh := range m.Shards {
+			k := joinKey(path.Dir(key), sh.FileName)
+			if path.Dir(key) == "." {
+				k = sh.FileName
+			}
+			files = append(files, archive{name: store.uri(k), bytes: sh.Bytes, open: func(ctx context.Context) (io.ReadCloser, error) { return store.open(ctx, k) }})
 		}
+		s.addArchives(files)
+		return s, nil
+	}
+	store.Close()
+	if root == "" {
+		root = dir
 	}
 	return newManifestSource(ctx, m, root, d)
 }
@@ -76,7 +91,7 @@ func OpenS3(ctx context.Context, uri string, c configs.S3) (*S3Source, error) {
 		key := aws.ToString(o.Key)
 		switch {
 		case tarstream.IsName(key):
-			sh := &tarShard{name: store.uri(key), open: func(ctx context.Context) (io.ReadCloser, error) { return store.stream(ctx, key) }}
+			sh := &tarShard{name: store.uri(key), bytes: aws.ToInt64(o.Size), open: func(ctx context.Context) (io.ReadCloser, error) { return store.open(ctx, key) }}
 			s.shards = append(s.shards, sh)
 			s.tars = append(s.tars, sh)
 		case isImageName(key):

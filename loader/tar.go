@@ -36,7 +36,7 @@ func OpenTar(pattern string) (*TarSource, error) {
 	}
 	s := &TarSource{}
 	for _, f := range files {
-		s.shards = append(s.shards, &tarShard{name: f, open: openLocal(f)})
+		s.shards = append(s.shards, &tarShard{name: f, open: openLocal(f), bytes: fileSize(f)})
 	}
 	return s, nil
 }
@@ -61,10 +61,20 @@ func openLocal(name string) func(context.Context) (io.ReadCloser, error) {
 	}
 }
 
+// fileSize is a local file's size, 0 when it cannot be had (the open will say why).
+func fileSize(name string) int64 {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
 // tarShard is one archive, read from open.
 type tarShard struct {
-	name string
-	open func(ctx context.Context) (io.ReadCloser, error)
+	name  string
+	open  func(ctx context.Context) (io.ReadCloser, error)
+	bytes int64 // stored size, 0 when unknown
 	// match, when set, maps a member name to its record (manifest roots); ok false skips it.
 	match func(member string) (key string, label int, ok bool)
 	// onRead, when set, is told the key of every sample read (not of those only counted).
@@ -72,6 +82,11 @@ type tarShard struct {
 }
 
 func (t *tarShard) Name() string { return t.name }
+
+// streamed: a tar archive is read from its start, so its shards are dealt whole.
+func (t *tarShard) streamed() bool { return true }
+
+func (t *tarShard) size() int64 { return t.bytes }
 
 func (t *tarShard) Open(ctx context.Context) (Records, error) {
 	rc, err := t.open(ctx)
@@ -147,6 +162,26 @@ type tarRecords struct {
 	match  func(member string) (key string, label int, ok bool)
 	onRead func(key string)
 	size   int64 // of the current member
+	read   *countingReader
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (r *tarRecords) bytesRead() int64 {
+	if r.read == nil {
+		return 0
+	}
+	return r.read.n
 }
 
 // newTarRecords reads an archive from rc. buffered adds a read buffer (reading data); without
@@ -154,14 +189,16 @@ type tarRecords struct {
 // wanted.
 func newTarRecords(name string, rc io.ReadCloser, buffered bool) (*tarRecords, error) {
 	var src io.Reader = rc
+	var counted *countingReader
 	if buffered {
-		src = bufio.NewReaderSize(rc, 256<<10)
+		counted = &countingReader{r: rc}
+		src = bufio.NewReaderSize(counted, 256<<10)
 	}
 	tr, err := tarstream.NewReader(src)
 	if err != nil {
 		return nil, fmt.Errorf("loader: read %s: %w", name, err)
 	}
-	return &tarRecords{name: name, c: rc, tr: tr}, nil
+	return &tarRecords{name: name, c: rc, tr: tr, read: counted}, nil
 }
 
 // nextHeader advances to the next member that is a sample and returns its record's key and

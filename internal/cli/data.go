@@ -41,7 +41,7 @@ The same --seed gives the same files, byte for byte.`,
 	f.IntVar(&o.PerClass, "per-class", 100, "train (and test) images per class per task of the suite")
 	f.IntVar(&o.MonitorPerClass, "monitor-per-class", 100, "test images per class, outside the suite, in the monitor's kNN set")
 	f.BoolVar(&o.JSON, "json", false, "print a JSON summary as the last line")
-	return group("data", "Make datasets natssl can read", fm)
+	return group("data", "Make datasets natssl can read", fm, newDataShardCmd(e))
 }
 
 // fmnistOptions are the flags of `natssl data fashion-mnist`.
