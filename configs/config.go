@@ -100,12 +100,26 @@ type Train struct {
 	TimeLimit       Duration `yaml:"time_limit"`
 }
 
-// Eval configures the NeWT linear probe.
+// Eval configures the NeWT linear probe: the evaluation suite, and the validation suite that
+// sweeps are judged on (never the evaluation suite, so that choosing a recipe does not look at
+// the test images).
 type Eval struct {
 	NewtCSV    string `yaml:"newt_csv"`
 	Images     string `yaml:"images"`
 	Classifier string `yaml:"classifier"`
 	ImageSize  int    `yaml:"image_size"`
+	// ValCSV is a NeWT-layout labels CSV of the validation suite; "" for none.
+	ValCSV string `yaml:"val_csv"`
+	// ValImages holds its images (a folder or a .tar/.tar.gz); "" means eval.images.
+	ValImages string `yaml:"val_images"`
+}
+
+// ValImagesPath is where the validation suite's images are: eval.val_images, else eval.images.
+func (e Eval) ValImagesPath() string {
+	if e.ValImages != "" {
+		return e.ValImages
+	}
+	return e.Images
 }
 
 // SageMaker configures `natssl launch`.

@@ -133,6 +133,8 @@ func TestValidationErrors(t *testing.T) {
 		{"section given a value", "train: 5\n", nil, nil, []string{"run.yaml:1", "train", "want a mapping"}},
 		{"malformed --set", "", nil, []string{"train.lr"}, []string{"--set train.lr", "want key=value"}},
 		{"bad duration", "", nil, []string{"train.time_limit=soon"}, []string{"train.time_limit", "duration"}},
+		{"validation images without a suite", "", nil, []string{"eval.val_csv=", "eval.val_images=v.tar.gz"}, []string{"eval.val_images", "eval.val_csv", "empty"}},
+		{"validation suite is the evaluation suite", "", nil, []string{"eval.val_csv=./data/fmnist/newt/labels.csv"}, []string{"eval.val_csv", "evaluation suite"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

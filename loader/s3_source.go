@@ -54,10 +54,30 @@ func openS3Manifest(ctx context.Context, d configs.Data) (Source, error) {
 	}
 	root := d.Root
 	if root == "" {
-		root = "s3://" + store.bucket + "/" + path.Dir(key)
-		if path.Dir(key) == "." {
-			root = "s3://" + store.bucket + "/"
+		// Beside the manifest: the tar shards named after it when there are any, else its folder.
+		dir := path.Dir(key)
+		prefix := dir + "/"
+		if dir == "." {
+			dir, prefix = "", ""
 		}
+		stem := strings.TrimSuffix(path.Base(key), path.Ext(key))
+		var files []archive
+		err := store.list(ctx, prefix+stem, "", func(o types.Object) bool {
+			k := aws.ToString(o.Key)
+			if shardOf(stem, strings.TrimPrefix(k, prefix)) {
+				files = append(files, archive{store.uri(k), func(ctx context.Context) (io.ReadCloser, error) { return store.stream(ctx, k) }})
+			}
+			return true
+		})
+		if err != nil {
+			return nil, fmt.Errorf("loader: data.source %s: list its shards: %w", d.Source, err)
+		}
+		if len(files) > 0 {
+			s := &ManifestSource{manifest: m, closer: store}
+			s.addArchives(files)
+			return s, nil
+		}
+		root = "s3://" + store.bucket + "/" + dir
 	}
 	return newManifestSource(ctx, m, root, d)
 }
