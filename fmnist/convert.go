@@ -56,6 +56,11 @@ type Summary struct {
 	ImagesTar   string   `json:"images_tar"`
 	Tasks       int      `json:"tasks"`
 	SuiteImages int      `json:"suite_images"`
+	// The validation suite: the same tasks built from the training split, for choosing a recipe
+	// without looking at the evaluation suite (whose images are the test split's).
+	ValLabelsCSV string `json:"val_labels_csv"`
+	ValImagesTar string `json:"val_images_tar"`
+	ValImages    int    `json:"val_images"`
 }
 
 // Convert reads the dataset from opt.From and writes the training set and the NeWT-layout suite
@@ -63,7 +68,8 @@ type Summary struct {
 // same options give the same bytes.
 func Convert(ctx context.Context, opt Options) (*Summary, error) {
 	opt = opt.withDefaults()
-	train, err := LoadN(opt.From, "train", opt.TrainLimit)
+	// The whole training split, even with TrainLimit: the validation suite draws from all of it.
+	train, err := Load(opt.From, "train")
 	if err != nil {
 		return nil, err
 	}
@@ -71,14 +77,19 @@ func Convert(ctx context.Context, opt Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(opt.Out, "newt"), 0o755); err != nil {
-		return nil, fmt.Errorf("fmnist: create %s: %w", opt.Out, err)
+	for _, sub := range []string{"newt", "val"} {
+		if err := os.MkdirAll(filepath.Join(opt.Out, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("fmnist: create %s: %w", opt.Out, err)
+		}
 	}
-	sum := &Summary{}
+	sum := &Summary{Tasks: len(Tasks)}
 	if err := writeTrain(ctx, train, opt, sum); err != nil {
 		return nil, err
 	}
-	if err := writeSuite(ctx, test, opt, sum); err != nil {
+	if sum.LabelsCSV, sum.ImagesTar, sum.SuiteImages, err = writeSuite(ctx, test, opt, "newt"); err != nil {
+		return nil, err
+	}
+	if sum.ValLabelsCSV, sum.ValImagesTar, sum.ValImages, err = writeSuite(ctx, train, opt, "val"); err != nil {
 		return nil, err
 	}
 	return sum, nil
@@ -87,11 +98,20 @@ func Convert(ctx context.Context, opt Options) (*Summary, error) {
 // epoch is the modification time of every archive member, so that output is reproducible.
 var epoch = time.Date(2017, 8, 28, 0, 0, 0, 0, time.UTC)
 
-// TrainID is the id of training image i; TestID that of test image i.
+// TrainID is the id of training image i, as the manifest's file names and the validation
+// suite's labels.csv write it.
 func TrainID(i int) string { return fmt.Sprintf("fmnist-train-%05d", i) }
 
-// TestID is the id of test image i, as the suite's labels.csv writes it.
+// TestID is the id of test image i, as the evaluation suite's labels.csv writes it.
 func TestID(i int) string { return fmt.Sprintf("fmnist-test-%05d", i) }
+
+// ID is the id of image i of the split: TrainID or TestID.
+func (s *Split) ID(i int) string {
+	if s.Name == "test" {
+		return TestID(i)
+	}
+	return TrainID(i)
+}
 
 // CategoryDir is the iNat 2021-style folder of a class: 00003_Dress.
 func CategoryDir(label int) string { return fmt.Sprintf("%05d_%s", label, Classes[label]) }

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image/jpeg"
 	"io"
 	"os"
@@ -226,7 +227,7 @@ func TestConvertSmall(t *testing.T) {
 	if _, err := Convert(context.Background(), opt); err != nil {
 		t.Fatal(err)
 	}
-	for _, rel := range []string{"train.json", "train-001.tar", "newt/labels.csv", "newt/images.tar.gz"} {
+	for _, rel := range []string{"train.json", "train-001.tar", "newt/labels.csv", "newt/images.tar.gz", "val/labels.csv", "val/images.tar.gz"} {
 		if digest(t, filepath.Join(out, rel)) != digest(t, filepath.Join(again, rel)) {
 			t.Errorf("%s differs between two runs", rel)
 		}
@@ -244,4 +245,62 @@ func digest(t *testing.T, p string) [32]byte {
 		t.Fatal(err)
 	}
 	return sha256.Sum256(b)
+}
+
+// TestValidationSuiteDisjoint holds the validation suite apart from the evaluation suite: no
+// image id in both, and no validation image with the pixels of an evaluation image, so that a
+// recipe chosen on the validation suite has never seen the test images. It has the evaluation
+// suite's tasks and layout, drawn from the training split.
+func TestValidationSuiteDisjoint(t *testing.T) {
+	sum, err := Convert(context.Background(), Options{Out: t.TempDir(), TrainLimit: 40, Shards: 2, PerClass: 6, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eval, err := probe.LoadSuite(sum.LabelsCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	val, err := probe.LoadSuite(sum.ValLabelsCSV)
+	if err != nil {
+		t.Fatalf("val/labels.csv does not validate as a NeWT suite: %v", err)
+	}
+	if val.Len() != eval.Len() || len(val.Tasks) != len(eval.Tasks) || sum.ValImages != val.Len() {
+		t.Errorf("validation suite: %d tasks, %d images (summary %d); evaluation suite: %d, %d",
+			len(val.Tasks), val.Len(), sum.ValImages, len(eval.Tasks), eval.Len())
+	}
+	for i := range val.Tasks {
+		if val.Tasks[i].Name != eval.Tasks[i].Name {
+			t.Errorf("task %d: %s in the validation suite, %s in the evaluation suite", i, val.Tasks[i].Name, eval.Tasks[i].Name)
+		}
+	}
+	train, err := Load(DefaultDir, "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	test := loadTest(t)
+	evalIDs := map[string]bool{}
+	evalPixels := map[[32]byte]string{}
+	for _, id := range eval.IDs {
+		evalIDs[id] = true
+		var i int
+		if _, err := fmt.Sscanf(id, "fmnist-test-%05d", &i); err != nil {
+			t.Fatalf("evaluation id %s: %v", id, err)
+		}
+		evalPixels[sha256.Sum256(test.Image(i))] = id
+	}
+	for _, id := range val.IDs {
+		if evalIDs[id] {
+			t.Errorf("image %s is in both suites", id)
+		}
+		var i int
+		if _, err := fmt.Sscanf(id, "fmnist-train-%05d", &i); err != nil {
+			t.Fatalf("validation id %s is not a training image: %v", id, err)
+		}
+		if e, ok := evalPixels[sha256.Sum256(train.Image(i))]; ok {
+			t.Errorf("validation image %s has the pixels of evaluation image %s", id, e)
+		}
+	}
+	if _, err := probe.ReadImages(context.Background(), sum.ValImagesTar, val.IDs); err != nil {
+		t.Errorf("val/images.tar.gz: %v", err)
+	}
 }
