@@ -184,3 +184,17 @@ func (db *DB) SweepRuns(ctx context.Context, id string) ([]TrialRun, error) {
 	}
 	return out, nil
 }
+
+// SetTag records a tag on run runID (replacing an earlier value), whatever the run's status:
+// how a sweep marks a trial's finished run.
+func (db *DB) SetTag(ctx context.Context, runID, key, value string) error {
+	res, err := db.sql.ExecContext(ctx, `INSERT INTO tags (run_id, key, value) SELECT id, ?, ? FROM runs WHERE id = ?
+		ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`, key, value, runID)
+	if err != nil {
+		return db.wrap("tag run "+runID+" in", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("experiments: tag run %s in %s: %w", runID, db.path, ErrNotFound)
+	}
+	return nil
+}
