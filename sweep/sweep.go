@@ -142,14 +142,23 @@ func (s *Sweep) load(sets []string) (*configs.Config, error) {
 // Describe says what the sweep searches, in one line: "random search of 12 configurations × 2
 // seeds = 24 trials over train.temperature, model.width".
 func (s *Sweep) Describe() string {
-	kind := fmt.Sprintf("grid of %d configurations", s.Spec.Configs)
-	if s.Spec.Random > 0 {
-		kind = fmt.Sprintf("random search of %d configurations", s.Spec.Configs)
+	return describe(s.Spec.Random > 0, s.Spec.Configs, s.Spec.Seeds, len(s.Trials), s.Spec.Keys)
+}
+
+// Describe says what the plan searches, as Sweep.Describe does.
+func (p *Plan) Describe() string {
+	return describe(p.Design.Random > 0, p.Configs, p.Design.Seeds, len(p.Trials), p.Keys)
+}
+
+func describe(random bool, configs, seeds, trials int, keys []string) string {
+	kind := fmt.Sprintf("grid of %d configurations", configs)
+	if random {
+		kind = fmt.Sprintf("random search of %d configurations", configs)
 	}
-	if s.Spec.Seeds > 1 {
-		kind += fmt.Sprintf(" × %d seeds", s.Spec.Seeds)
+	if seeds > 1 {
+		kind += fmt.Sprintf(" × %d seeds", seeds)
 	}
-	return fmt.Sprintf("%s = %d trials over %s", kind, len(s.Trials), strings.Join(s.Spec.Keys, ", "))
+	return fmt.Sprintf("%s = %d trials over %s", kind, trials, strings.Join(keys, ", "))
 }
 
 // Values writes a trial's values as key=value pairs, for progress lines and the report.

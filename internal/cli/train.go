@@ -116,6 +116,8 @@ type TrainRun struct {
 	Command       string
 	// JSON prints the finished run as one JSON line on stdout, for scripts (make demo).
 	JSON bool
+	// Tags are recorded with a new run (a sweep's trial: sweep=<id>, trial=<n>).
+	Tags map[string]string
 }
 
 // runTraining trains cfg as a tracked run: it opens the tracker and the data, creates (or
@@ -150,7 +152,7 @@ func (e *env) runTraining(ctx context.Context, cfg *configs.Config, o TrainRun) 
 			return nil, yerr
 		}
 		run, err = db.CreateRun(ctx, experiments.RunSpec{Name: cfg.Run.Name, ConfigYAML: string(yaml),
-			Command: o.Command, Seed: cfg.Run.Seed, Params: cfg.Flatten()})
+			Command: o.Command, Seed: cfg.Run.Seed, Params: cfg.Flatten(), Tags: o.Tags})
 	}
 	if err != nil {
 		return nil, err
