@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -30,6 +31,12 @@ func ParseFormat(s string) (Format, error) {
 // for md, report.html (self-contained) for html, all of them for both. It returns the paths
 // written.
 func (rep *Report) Write(dir string, f Format) ([]string, error) {
+	return writeReport(dir, f, rep.Markdown, rep.HTML, rep.Plots)
+}
+
+// writeReport writes a report's files into dir: its Markdown (md writes it, with plots
+// referenced beside it), the plots, and its HTML page.
+func writeReport(dir string, f Format, md func(io.Writer, bool) error, page func(io.Writer) error, plots []Plot) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("report: create %s: %w", dir, err)
 	}
@@ -44,13 +51,13 @@ func (rep *Report) Write(dir string, f Format) ([]string, error) {
 	}
 	if f == FormatMarkdown || f == FormatBoth {
 		var b bytes.Buffer
-		if err := rep.Markdown(&b, true); err != nil {
+		if err := md(&b, true); err != nil {
 			return written, err
 		}
 		if err := put("report.md", b.Bytes()); err != nil {
 			return written, err
 		}
-		for _, p := range rep.Plots {
+		for _, p := range plots {
 			if err := put(p.File, p.SVG); err != nil {
 				return written, err
 			}
@@ -58,7 +65,7 @@ func (rep *Report) Write(dir string, f Format) ([]string, error) {
 	}
 	if f == FormatHTML || f == FormatBoth {
 		var b bytes.Buffer
-		if err := rep.HTML(&b); err != nil {
+		if err := page(&b); err != nil {
 			return written, err
 		}
 		if err := put("report.html", b.Bytes()); err != nil {

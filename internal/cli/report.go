@@ -10,6 +10,7 @@ import (
 
 	"github.com/natssl/natssl/experiments"
 	"github.com/natssl/natssl/report"
+	"github.com/natssl/natssl/sweep"
 )
 
 func init() { addCommand(newReportCmd) }
@@ -22,6 +23,7 @@ type reportOptions struct {
 	Name     string
 	Baseline string
 	Full     bool
+	Sweep    string
 }
 
 func newReportCmd(e *env) *cobra.Command {
@@ -43,7 +45,11 @@ outcomes are shown without intervals, and marked.
 Runs are given by id (a unique prefix is enough), --all, or --name PATTERN (a glob).
 Without --out the report is printed to stdout (Markdown by default, or --format html).
 With --out DIR it writes DIR/report.md with the SVG plots beside it and DIR/report.html, a
-single self-contained page (--format md|html|both, default both).`,
+single self-contained page (--format md|html|both, default both).
+
+--sweep SWEEP_ID reports a sweep instead: one row per trial (the swept keys, status, steps,
+time, validation score with its 95% interval and its paired difference to the best trial),
+the best trial marked, each configuration over its seeds, and the score against each swept key.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opt.validate(args, cmd.Flags().Changed("format")); err != nil {
 				return usageErr(err)
@@ -53,6 +59,9 @@ single self-contained page (--format md|html|both, default both).`,
 				return err
 			}
 			defer db.Close()
+			if opt.Sweep != "" {
+				return runSweepReport(cmd.Context(), db, opt, e.Stdout)
+			}
 			return runReport(cmd.Context(), db, args, opt, e.Stdout)
 		},
 	}
@@ -63,12 +72,16 @@ single self-contained page (--format md|html|both, default both).`,
 	f.StringVar(&opt.Name, "name", "", "compare the runs whose name matches this glob pattern")
 	f.StringVar(&opt.Baseline, "baseline", "", "the run the others are compared with (default: the first)")
 	f.BoolVar(&opt.Full, "full", false, "show every config key, not only those that differ")
+	f.StringVar(&opt.Sweep, "sweep", "", "report the trials of sweep SWEEP_ID (or a prefix) instead of runs")
 	return cmd
 }
 
 func (o *reportOptions) validate(args []string, formatSet bool) error {
-	if len(args) == 0 && !o.All && o.Name == "" {
-		return errors.New("report: no runs given: pass RUN_ID..., --all or --name PATTERN")
+	switch {
+	case o.Sweep != "" && (len(args) > 0 || o.All || o.Name != "" || o.Baseline != ""):
+		return errors.New("report: --sweep reports one sweep's trials; it takes no RUN_ID, --all, --name or --baseline")
+	case o.Sweep == "" && len(args) == 0 && !o.All && o.Name == "":
+		return errors.New("report: no runs given: pass RUN_ID..., --all, --name PATTERN or --sweep SWEEP_ID")
 	}
 	if !formatSet {
 		o.Format = string(report.FormatMarkdown)
@@ -119,6 +132,32 @@ func runReport(ctx context.Context, db *experiments.DB, args []string, opt repor
 		baseline = id
 	}
 	rep, err := report.Build(ctx, db, ids, report.Options{Baseline: baseline, Full: opt.Full})
+	if err != nil {
+		return err
+	}
+	format, _ := report.ParseFormat(opt.Format)
+	if opt.Out == "" {
+		if format == report.FormatHTML {
+			return rep.HTML(stdout)
+		}
+		return rep.Markdown(stdout, false)
+	}
+	written, err := rep.Write(opt.Out, format)
+	if err != nil {
+		return err
+	}
+	for _, p := range written {
+		fmt.Fprintln(stdout, p)
+	}
+	return nil
+}
+
+func runSweepReport(ctx context.Context, db *experiments.DB, opt reportOptions, stdout io.Writer) error {
+	s, err := sweep.Open(ctx, db, opt.Sweep)
+	if err != nil {
+		return err
+	}
+	rep, err := report.BuildSweep(ctx, db, s, report.SweepOptions{})
 	if err != nil {
 		return err
 	}
