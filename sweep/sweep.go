@@ -151,14 +151,22 @@ func (p *Plan) Describe() string {
 }
 
 func describe(random bool, configs, seeds, trials int, keys []string) string {
-	kind := fmt.Sprintf("grid of %d configurations", configs)
+	kind := "grid of " + count(configs, "configuration")
 	if random {
-		kind = fmt.Sprintf("random search of %d configurations", configs)
+		kind = "random search of " + count(configs, "configuration")
 	}
 	if seeds > 1 {
 		kind += fmt.Sprintf(" × %d seeds", seeds)
 	}
-	return fmt.Sprintf("%s = %d trials over %s", kind, trials, strings.Join(keys, ", "))
+	return fmt.Sprintf("%s = %s over %s", kind, count(trials, "trial"), strings.Join(keys, ", "))
+}
+
+// count writes n things: "1 trial", "12 trials".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // Values writes a trial's values as key=value pairs, for progress lines and the report.

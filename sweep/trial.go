@@ -92,7 +92,9 @@ func RunTrial(ctx context.Context, db *experiments.DB, s *Sweep, n int, w Worker
 	if st, err = trialStatus(ctx, db, s, n); err != nil {
 		return err
 	}
-	if st.Run == nil || st.State != Trained {
+	// Scored afresh even where a score is recorded at this step: it was of an earlier
+	// checkpoint of the same step, and recording again replaces it.
+	if st.Run == nil || (st.State != Trained && st.State != Done) {
 		return fmt.Errorf("sweep %s: trial %d: training returned, but its run is %v", s.Short(), n, st.State)
 	}
 	return w.Validate(ctx, cfg, st.Run.ID)

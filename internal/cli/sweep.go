@@ -137,6 +137,9 @@ func runSweep(ctx context.Context, e *env, o sweepOptions) error {
 		if err != nil {
 			return err
 		}
+		if _, err := sweep.SplitCPUs(max(o.Parallel, 1)); err != nil {
+			return err
+		}
 		if o.DryRun {
 			return printPlan(e, plan)
 		}
