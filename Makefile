@@ -6,8 +6,13 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/natssl/natssl/internal/cli.version=$(VERSION)
 BIN      := bin/natssl
 export CGO_ENABLED := 1
+# make sweep-demo's design size (see scripts/sweep-demo.sh).
+TRIALS   ?= 16
+BUDGET   ?= 10m
+PARALLEL ?= 1
+RESUME   ?=
 
-.PHONY: build test bench bench-augment bench-loader photos demo lint fmt clean
+.PHONY: build test bench bench-augment bench-loader photos demo sweep-demo lint fmt clean
 
 build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/natssl
@@ -29,6 +34,13 @@ bench:
 # DEMO_FLAGS='--set train.time_limit=3m'.
 demo: build
 	scripts/demo.sh $(DEMO_FLAGS)
+
+# The search behind the demo recipe, in one command: a one-trial sweep of the default recipe,
+# then a random search over temperature, width, crop scale, jitter strength, lr and batch, each
+# trial with the demo's budget, judged on the validation suite; then the sweep's report. TRIALS,
+# BUDGET, PARALLEL and RESUME=<sweep id> are passed on, e.g. `make sweep-demo TRIALS=2 BUDGET=20s`.
+sweep-demo: build
+	TRIALS=$(TRIALS) BUDGET=$(BUDGET) PARALLEL=$(PARALLEL) RESUME=$(RESUME) scripts/sweep-demo.sh $(SWEEP_FLAGS)
 
 # The iNat-like benchmark photo set (max side 500 px, quality 90) from Debian's wallpapers.
 PHOTOS ?= /tmp/natssl-photos

@@ -136,6 +136,9 @@ func (rep *SweepReport) sections() []section {
 		sets := make([]string, len(b.Values))
 		for i, kv := range b.Values {
 			sets[i] = "--set " + kv.Key + "=" + kv.Value
+			if strings.ContainsAny(kv.Value, "[]*? ") { // quoted for a shell
+				sets[i] = "--set '" + kv.Key + "=" + kv.Value + "'"
+			}
 		}
 		best.Notes = []string{
 			fmt.Sprintf("Trial %d (run %s): validation %s %s.", b.N, b.Run.ID, fmtFloat(b.Mean, 4), fmtInterval(b.CI, false)),

@@ -137,7 +137,7 @@ func TestSweepReport(t *testing.T) {
 		"| 8 | 4 | 43 | 0.1 | [0.5,1] | 0.4 | 0.4 | unfinished (killed) |",
 		"within noise", "| 4 ★ best | 0.1 | [0.5,1] | 0.4 | 0.4 | 1 of 2 | 0.9250 |",
 		"trial 8 is unfinished (killed): natssl sweep --resume " + s.Short(),
-		"Its recipe, on the sweep's base config: --set train.lr=0.1 --set augment.crop_scale=[0.2,1]",
+		"Its recipe, on the sweep's base config: --set train.lr=0.1 --set 'augment.crop_scale=[0.2,1]'",
 		"![Validation score against augment.jitter.brightness = augment.jitter.contrast](sweep_augment_jitter_brightness.svg)",
 	} {
 		if !strings.Contains(md.String(), want) {

@@ -183,7 +183,7 @@ func Run(ctx context.Context, db *experiments.DB, s *Sweep, opt RunOptions) (*Re
 			diverged++
 		}
 	}
-	line := fmt.Sprintf("sweep %s: %d of %d trials finished", s.Short(), finished, total)
+	line := fmt.Sprintf("sweep %s: %d of %s finished", s.Short(), finished, count(total, "trial"))
 	if diverged > 0 {
 		line += fmt.Sprintf(" (%d diverged)", diverged)
 	}
