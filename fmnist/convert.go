@@ -68,8 +68,7 @@ type Summary struct {
 // same options give the same bytes.
 func Convert(ctx context.Context, opt Options) (*Summary, error) {
 	opt = opt.withDefaults()
-	// The whole training split, even with TrainLimit: the validation suite draws from all of it.
-	train, err := Load(opt.From, "train")
+	train, err := LoadN(opt.From, "train", opt.TrainLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +88,12 @@ func Convert(ctx context.Context, opt Options) (*Summary, error) {
 	if sum.LabelsCSV, sum.ImagesTar, sum.SuiteImages, err = writeSuite(ctx, test, opt, "newt"); err != nil {
 		return nil, err
 	}
-	if sum.ValLabelsCSV, sum.ValImagesTar, sum.ValImages, err = writeSuite(ctx, train, opt, "val"); err != nil {
+	// The validation suite is the same whatever TrainLimit is: it has a pool of its own.
+	pool, rows, err := BuildValidation(opt.From, opt.Seed, opt.PerClass)
+	if err != nil {
+		return nil, err
+	}
+	if sum.ValLabelsCSV, sum.ValImagesTar, sum.ValImages, err = writeRows(ctx, pool, rows, opt, "val"); err != nil {
 		return nil, err
 	}
 	return sum, nil

@@ -10,9 +10,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the committed fixtures made from Fashion-MNIST")
 
-// smokeValDir is the validation suite of the smoke config: two tasks of the suite natssl data
-// fashion-mnist writes (seed 0, 8 train + 8 test images per class per task), from the training
-// split, as a folder of <id>.jpg.
+// smokeValDir is the validation suite of the smoke config: two tasks of the validation suite
+// natssl data fashion-mnist --per-class 8 writes (seed 0, 8 train + 8 test images per class per
+// task, from the training split), as a folder of <id>.jpg.
 const smokeValDir = "../testdata/smoke-val"
 
 var smokeValTasks = map[string]bool{"fmnist_tshirt_vs_shirt": true, "fmnist_sneaker_vs_ankle_boot": true}
@@ -20,13 +20,9 @@ var smokeValTasks = map[string]bool{"fmnist_tshirt_vs_shirt": true, "fmnist_snea
 // TestSmokeValFixture checks that testdata/smoke-val is what this package builds (-update
 // rewrites it), so that the smoke validation suite is a real one, made the documented way.
 func TestSmokeValFixture(t *testing.T) {
-	train, err := Load(DefaultDir, "train")
+	train, all, err := BuildValidation(DefaultDir, 0, 8)
 	if err != nil {
 		t.Fatalf("this test reads Debian's dataset-fashion-mnist (CI installs it): %v", err)
-	}
-	all, err := BuildSuite(train, 0, 8)
-	if err != nil {
-		t.Fatal(err)
 	}
 	var rows []SuiteRow
 	for _, r := range all {

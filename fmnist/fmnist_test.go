@@ -273,7 +273,7 @@ func TestValidationSuiteDisjoint(t *testing.T) {
 			t.Errorf("task %d: %s in the validation suite, %s in the evaluation suite", i, val.Tasks[i].Name, eval.Tasks[i].Name)
 		}
 	}
-	train, err := Load(DefaultDir, "train")
+	train, _, err := BuildValidation(DefaultDir, 3, 6)
 	if err != nil {
 		t.Fatal(err)
 	}

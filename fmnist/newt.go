@@ -101,13 +101,44 @@ func WriteLabelsCSV(w io.Writer, s *Split, rows []SuiteRow) error {
 	return cw.Error()
 }
 
-// writeSuite builds a suite from split s and writes it under opt.Out/sub: labels.csv and
-// images.tar.gz (members images/<id>.jpg).
+// valPool is how many of the first training images the validation suite is chosen from:
+// enough for every class's share (a class is in up to four tasks, each taking 2 × perClass of
+// it) in Fashion-MNIST's near-balanced order, without decompressing the whole split.
+func valPool(perClass int) int { return 120 * perClass }
+
+// BuildValidation reads the training images of the validation suite from the idx files in dir
+// and chooses the suite among them as BuildSuite does: from the first valPool(perClass) images,
+// or from the whole split where those are too few.
+func BuildValidation(dir string, seed uint64, perClass int) (*Split, []SuiteRow, error) {
+	train, err := LoadN(dir, "train", valPool(perClass))
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := BuildSuite(train, seed, perClass)
+	if err != nil && train.Len() == valPool(perClass) {
+		if train, err = Load(dir, "train"); err != nil {
+			return nil, nil, err
+		}
+		rows, err = BuildSuite(train, seed, perClass)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return train, rows, nil
+}
+
+// writeSuite builds a suite from split s and writes it under opt.Out/sub.
 func writeSuite(ctx context.Context, s *Split, opt Options, sub string) (labels, images string, n int, err error) {
 	rows, err := BuildSuite(s, opt.Seed, opt.PerClass)
 	if err != nil {
 		return "", "", 0, err
 	}
+	return writeRows(ctx, s, rows, opt, sub)
+}
+
+// writeRows writes a suite of rows chosen from split s under opt.Out/sub: labels.csv and
+// images.tar.gz (members images/<id>.jpg).
+func writeRows(ctx context.Context, s *Split, rows []SuiteRow, opt Options, sub string) (labels, images string, n int, err error) {
 	labels = filepath.Join(opt.Out, sub, "labels.csv")
 	if err := writeFile(labels, func(w io.Writer) error { return WriteLabelsCSV(w, s, rows) }); err != nil {
 		return "", "", 0, err
