@@ -38,7 +38,7 @@ type SweepTrial struct {
 	Steps      int64             // steps trained (the newest checkpoint's)
 	TotalSteps int64             // train.steps of the trial; 0 when unknown
 	Budget     time.Duration     // train.time_limit of the trial
-	Time       time.Duration     // the run's duration
+	Time       time.Duration     // time trained, from the logged throughput (pauses left out)
 	Mean       float64           // validation mean over tasks; NaN when not scored
 	Tasks      int
 	CI         Interval // of Mean
@@ -92,7 +92,16 @@ func BuildSweep(ctx context.Context, db *experiments.DB, s *sweep.Sweep, opt Swe
 			t.Budget, _ = time.ParseDuration(v)
 		}
 		if st.Run != nil {
-			t.Steps, t.Time = st.Step, st.Run.Duration()
+			t.Steps = st.Step
+			batch := int(s.Base.Data.BatchSize)
+			for _, p := range st.Run.Params {
+				if p.Key == "data.batch_size" {
+					batch, _ = strconv.Atoi(p.Value)
+				}
+			}
+			if t.Time, err = sweep.TrainedFor(ctx, db, st.Run.ID, st.Step, batch); err != nil {
+				return nil, fmt.Errorf("report: %w", err)
+			}
 		}
 		if st.Score != nil {
 			t.Mean, t.Tasks = st.Score.Mean, st.Score.Tasks

@@ -59,7 +59,7 @@ func (rep *SweepReport) sections() []section {
 		head = append(head, "config", "seed")
 	}
 	head = append(head, rep.Keys...)
-	head = append(head, "status", "steps", "time", "validation", "95% CI", "Δ best", "Δ 95% CI", "vs best", "run")
+	head = append(head, "status", "steps", "training time", "validation", "95% CI", "Δ best", "Δ 95% CI", "vs best", "run")
 	t := table{Head: head}
 	for _, tr := range rep.Trials {
 		name := text(fmt.Sprint(tr.N))

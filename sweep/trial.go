@@ -64,7 +64,7 @@ func RunTrial(ctx context.Context, db *experiments.DB, s *Sweep, n int, w Worker
 		}
 		resume = st.Run.ID
 		if budget := s.Budget(); budget > 0 {
-			used, err := trainedFor(ctx, db, st.Run.ID, st.Step, cfg.Data.BatchSize)
+			used, err := TrainedFor(ctx, db, st.Run.ID, st.Step, cfg.Data.BatchSize)
 			if err != nil {
 				return err
 			}
@@ -109,10 +109,10 @@ func trialStatus(ctx context.Context, db *experiments.DB, s *Sweep, n int) (Tria
 	return all[n-1], nil
 }
 
-// trainedFor estimates how long run runID trained to reach step: the time its logged windows
+// TrainedFor estimates how long run runID trained to reach step: the time its logged windows
 // took (each window's steps × batch images ÷ its images/s), so that neither the pauses
 // between attempts nor start-up count against the budget.
-func trainedFor(ctx context.Context, db *experiments.DB, runID string, step int64, batch int) (time.Duration, error) {
+func TrainedFor(ctx context.Context, db *experiments.DB, runID string, step int64, batch int) (time.Duration, error) {
 	pts, err := db.MetricSeries(ctx, runID, experiments.MetricImagesPerS)
 	if err != nil {
 		return 0, err

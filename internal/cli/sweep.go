@@ -67,10 +67,11 @@ and runs failed ones again. natssl report --sweep SWEEP_ID shows the trials.`,
 			if err := o.validate(cmd); err != nil {
 				return usageErr(err)
 			}
+			// The first signal stops the sweep (its trials checkpoint); a second exits at once.
+			stopSecond := exitOnSecondSignal(e.Stderr)
+			defer stopSecond()
 			var err error
 			if o.RunTrial > 0 {
-				stopSecond := exitOnSecondSignal(e.Stderr)
-				defer stopSecond()
 				err = runSweepTrial(cmd.Context(), e, o)
 			} else {
 				err = runSweep(cmd.Context(), e, o)
