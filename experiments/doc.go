@@ -15,7 +15,14 @@
 //	eval_outcomes(run_id, checkpoint_step, suite, task, image_id, label, predicted)
 //
 // which keeps each test image's outcome behind a task's accuracy, so that a report can resample
-// test images and pair two runs image by image. Times are stored as UTC text
+// test images and pair two runs image by image, and
+//
+//	sweeps(id, name, created_at, config_yaml, spec, command)
+//	sweep_trials(sweep_id, trial, config, seed)
+//	sweep_values(sweep_id, trial, ord, key, value)
+//
+// which keep a sweep's base config, its design (spec: JSON written by package sweep) and each
+// trial's swept values and seed; a trial's runs carry the tags sweep=<id> and trial=<n>. Times are stored as UTC text
 // ("2006-01-02T15:04:05.000Z") so that the sqlite3 shell and its date functions read them.
 // A NaN metric value is stored as NULL (SQLite has no NaN) and read back as NaN.
 //
