@@ -3,6 +3,7 @@ package sweep
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -147,7 +148,7 @@ func (p Param) choices() [][]string {
 		for i, k := range p.Keys {
 			v[i] = strconv.FormatFloat(x, 'g', -1, 64)
 			if kindOf(k) == kindInt {
-				v[i] = (&Range{Lo: x, Hi: x}).draw(0, kindInt)
+				v[i] = strconv.FormatInt(int64(math.Round(x)), 10)
 			}
 		}
 		out = append(out, v)
@@ -177,7 +178,7 @@ func trialSets(t experiments.SweepTrial) []string {
 // first parameter varying slowest), or Random configurations drawn with a generator seeded by
 // seed, no two alike; each configuration then once per seed.
 func expand(d Design, seed int64) ([]experiments.SweepTrial, int, error) {
-	var configs [][]configsValue
+	var cfgs [][]choice
 	if d.Random == 0 {
 		n := 1
 		for _, p := range d.Params {
@@ -186,18 +187,18 @@ func expand(d Design, seed int64) ([]experiments.SweepTrial, int, error) {
 				return nil, 0, usage("sweep: the grid has more than %d trials; draw some with --random N", maxTrials)
 			}
 		}
-		configs = grid(d.Params)
+		cfgs = grid(d.Params)
 	} else {
 		if d.Random*d.Seeds > maxTrials {
 			return nil, 0, usage("sweep: --random %d × --seeds %d is more than %d trials", d.Random, d.Seeds, maxTrials)
 		}
 		var err error
-		if configs, err = draw(d.Params, d.Random, seed); err != nil {
+		if cfgs, err = draw(d.Params, d.Random, seed); err != nil {
 			return nil, 0, err
 		}
 	}
 	var trials []experiments.SweepTrial
-	for c, vals := range configs {
+	for c, vals := range cfgs {
 		values := flatten(d.Params, vals)
 		for k := 0; k < d.Seeds; k++ {
 			s := seed + int64(k)
@@ -209,20 +210,20 @@ func expand(d Design, seed int64) ([]experiments.SweepTrial, int, error) {
 			trials = append(trials, experiments.SweepTrial{N: len(trials) + 1, Config: c + 1, Seed: s, Values: values})
 		}
 	}
-	return trials, len(configs), nil
+	return trials, len(cfgs), nil
 }
 
-// configsValue is one parameter's value in a configuration: one string per key.
-type configsValue []string
+// choice is one parameter's value in a configuration: one string per key.
+type choice []string
 
 // grid is every combination of the listed values, the first parameter varying slowest.
-func grid(params []Param) [][]configsValue {
-	out := [][]configsValue{nil}
+func grid(params []Param) [][]choice {
+	out := [][]choice{nil}
 	for _, p := range params {
-		var next [][]configsValue
+		var next [][]choice
 		for _, prefix := range out {
 			for _, v := range p.Values {
-				next = append(next, append(append([]configsValue(nil), prefix...), v))
+				next = append(next, append(append([]choice(nil), prefix...), v))
 			}
 		}
 		out = next
@@ -232,7 +233,7 @@ func grid(params []Param) [][]configsValue {
 
 // draw draws n distinct configurations: each parameter independently, a listed value
 // uniformly or a number from its range.
-func draw(params []Param, n int, seed int64) ([][]configsValue, error) {
+func draw(params []Param, n int, seed int64) ([][]choice, error) {
 	distinct := 1
 	for _, p := range params {
 		if p.Range != nil {
@@ -249,19 +250,19 @@ func draw(params []Param, n int, seed int64) ([][]configsValue, error) {
 	}
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x73776565)) // "swee"
 	seen := map[string]bool{}
-	var out [][]configsValue
+	var out [][]choice
 	for attempts := 0; len(out) < n; attempts++ {
 		if attempts > 1000*n {
 			return nil, fmt.Errorf("sweep: --random %d: drew only %d distinct configurations; widen the ranges", n, len(out))
 		}
-		cfg := make([]configsValue, len(params))
+		cfg := make([]choice, len(params))
 		for i, p := range params {
 			if p.Range == nil {
 				cfg[i] = p.Values[rng.IntN(len(p.Values))]
 				continue
 			}
 			u := rng.Float64()
-			v := make(configsValue, len(p.Keys))
+			v := make(choice, len(p.Keys))
 			for k, key := range p.Keys {
 				v[k] = p.Range.draw(u, kindOf(key))
 			}
@@ -278,7 +279,7 @@ func draw(params []Param, n int, seed int64) ([][]configsValue, error) {
 }
 
 // flatten lists a configuration's values key by key, in the parameters' order.
-func flatten(params []Param, vals []configsValue) []configs.KeyValue {
+func flatten(params []Param, vals []choice) []configs.KeyValue {
 	var out []configs.KeyValue
 	for i, p := range params {
 		for k, key := range p.Keys {
