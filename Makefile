@@ -1,7 +1,9 @@
 # natssl — the two set-up commands are `make demo` and `make test`.
 GO       ?= go
-# OpenBLAS when Debian's libopenblas-dev is there (2-3x faster training), else gonum's pure-Go BLAS.
-TAGS     ?= $(shell pkg-config --exists openblas 2>/dev/null && echo openblas)
+# OpenBLAS when Debian's libopenblas-dev is there (2-3x faster training), else gonum's pure-Go BLAS;
+# MPI (runs of several processes under mpirun or srun) when libopenmpi-dev is.
+TAGS     ?= $(strip $(shell pkg-config --exists openblas 2>/dev/null && echo openblas) \
+              $(shell pkg-config --exists ompi-c 2>/dev/null && echo mpi))
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/natssl/natssl/internal/cli.version=$(VERSION)
 BIN      := bin/natssl
@@ -12,17 +14,23 @@ BUDGET   ?= 10m
 PARALLEL ?= 1
 RESUME   ?=
 
-.PHONY: build test bench bench-augment bench-loader photos demo sweep-demo lint fmt clean
+.PHONY: deps build test bench bench-augment bench-loader photos demo sweep-demo lint fmt clean
+
+# The Debian packages the build, tests and demo need (scripts/deps.sh holds the one list):
+# installed when run as root, otherwise the apt-get line to run is printed.
+deps:
+	scripts/deps.sh
 
 build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/natssl
 
 # vet + the whole suite under the race detector, then the pure-Go decoder and pixel passes
-# (the build without libjpeg-turbo) on their own.
-test:
+# (the build without libjpeg-turbo) and the build without MPI on their own. (TAGS is expanded
+# when a recipe runs, so after deps has installed OpenBLAS and Open MPI.)
+test: deps
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) test -tags '$(TAGS)' -race -count=1 -timeout 20m ./...
-	$(GO) test -tags 'noturbojpeg' -count=1 ./decode ./augment
+	$(GO) test -tags 'noturbojpeg' -count=1 ./decode ./augment ./mpi
 
 # Go benchmarks of every package (speed is measured here, never asserted in tests).
 bench:
@@ -32,14 +40,14 @@ bench:
 # random-init probe, SimCLR training for the demo budget, a probe of the trained encoder and the
 # comparison report; ends with the headline. DEMO_FLAGS passes extra flags, e.g.
 # DEMO_FLAGS='--set train.time_limit=3m'.
-demo: build
+demo: deps build
 	scripts/demo.sh $(DEMO_FLAGS)
 
 # The search behind the demo recipe, in one command: a one-trial sweep of the default recipe,
 # then a random search over temperature, width, crop scale, jitter strength, lr and batch, each
 # trial with the demo's budget, judged on the validation suite; then the sweep's report. TRIALS,
 # BUDGET, PARALLEL and RESUME=<sweep id> are passed on, e.g. `make sweep-demo TRIALS=2 BUDGET=20s`.
-sweep-demo: build
+sweep-demo: deps build
 	TRIALS=$(TRIALS) BUDGET=$(BUDGET) PARALLEL=$(PARALLEL) RESUME=$(RESUME) scripts/sweep-demo.sh $(SWEEP_FLAGS)
 
 # The iNat-like benchmark photo set (max side 500 px, quality 90) from Debian's wallpapers.

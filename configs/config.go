@@ -8,7 +8,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Config is one fully resolved run configuration. Its YAML form is the contract of DESIGN.md.
+// Config is one fully resolved run configuration. Its YAML form is the contract of
+// docs/DESIGN.md.
 type Config struct {
 	Run       Run       `yaml:"run"`
 	Data      Data      `yaml:"data"`

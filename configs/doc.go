@@ -2,6 +2,11 @@
 // presets, the layering of a config file, NATSSL_* environment variables, SageMaker
 // hyperparameters and --set overrides (through viper), and validation before any work starts.
 //
+// A preset may carry files of its own: the smoke preset's few real images and NeWT-layout
+// suite are embedded (configs/smoke) and written out once to the user's cache folder, and the
+// preset's input paths point there, so that `natssl train --config smoke` runs from any folder
+// and from an installed binary.
+//
 // Viper stops here: every other package receives a *Config (or one of its sections) and never
 // reads viper or the environment itself.
 package configs

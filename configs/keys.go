@@ -94,6 +94,21 @@ func (c *Config) Get(key string) (any, bool) {
 	return reflect.ValueOf(c).Elem().FieldByIndex(f.index).Interface(), true
 }
 
+// Set stores value under key as a layer named origin sets it (a job's resourceconfig.json, a
+// sweep's trial), converted as a --set value is, and records origin for messages. It does not
+// validate: call Validate after the last change.
+func (c *Config) Set(key string, value any, origin string) error {
+	fields()
+	if err := c.set(key, value); err != nil {
+		return &FieldError{Key: key, Value: fmt.Sprint(value), Reason: err.Error(), Origin: origin}
+	}
+	if c.origins == nil {
+		c.origins = map[string]string{}
+	}
+	c.origins[key] = origin
+	return nil
+}
+
 // set converts raw (a YAML-typed value or a string from env, --set or a hyperparameter) to the
 // key's type and stores it. The error says what was wanted; the caller adds key and origin.
 func (c *Config) set(key string, raw any) error {

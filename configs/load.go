@@ -47,6 +47,9 @@ type Sources struct {
 	// HyperparametersFile names where Hyperparameters came from, for messages.
 	HyperparametersFile string
 	Sets                []string // "key=value" overrides, applied in order
+	// CacheDir is where files embedded with a preset (the smoke preset's images) are written
+	// out for reading; "" means natssl's folder in the user's cache (os.UserCacheDir).
+	CacheDir string
 }
 
 // Default returns the embedded default configuration.
@@ -156,6 +159,13 @@ func Load(src Sources) (*Config, error) {
 		if err := c.set(k, raw); err != nil {
 			errs = append(errs, &FieldError{Key: k, Value: fmt.Sprint(raw), Reason: err.Error(), Origin: origins[k]})
 		}
+	}
+	cacheDir := src.CacheDir
+	if cacheDir == "" {
+		cacheDir = defaultCacheDir()
+	}
+	if e := c.resolvePresetFiles(cacheDir); e != nil {
+		errs = append(errs, e)
 	}
 	// Range checks run even when some values failed to convert, so that one run of
 	// `natssl config validate` reports every problem; a key already in error is not reported twice.

@@ -135,6 +135,7 @@ func TestValidationErrors(t *testing.T) {
 		{"bad duration", "", nil, []string{"train.time_limit=soon"}, []string{"train.time_limit", "duration"}},
 		{"validation images without a suite", "", nil, []string{"eval.val_csv=", "eval.val_images=v.tar.gz"}, []string{"eval.val_images", "eval.val_csv", "empty"}},
 		{"validation suite is the evaluation suite", "", nil, []string{"eval.val_csv=./data/fmnist/newt/labels.csv"}, []string{"eval.val_csv", "evaluation suite"}},
+		{"several hosts", "sagemaker:\n  instance_count: 4\n", nil, nil, []string{"run.yaml:2", "sagemaker.instance_count", `"4"`, "several hosts is not supported"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -273,5 +274,42 @@ func TestFlattenCoversEveryKey(t *testing.T) {
 	}
 	if got["train.devices"] != "[cpu, cpu]" || got["augment.crop_scale"] != "[0.2, 1]" || got["train.lr"] != "0.001" {
 		t.Errorf("unexpected flattened values: %v", got)
+	}
+}
+
+// TestPresetFilesWrittenOut: the smoke preset's input paths name its embedded files, written
+// out once under the cache folder, so that it runs from any folder; a value from another
+// layer is kept as given.
+func TestPresetFilesWrittenOut(t *testing.T) {
+	cache := t.TempDir()
+	load := func(sets ...string) *Config {
+		t.Helper()
+		c, err := Load(Sources{File: "smoke", Env: []string{}, Sets: sets, CacheDir: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := load()
+	for _, p := range []string{c.Data.Source, c.Eval.NewtCSV, c.Eval.Images, c.Eval.ValCSV, c.Eval.ValImages} {
+		if !filepath.IsAbs(p) || !strings.HasPrefix(p, cache) {
+			t.Errorf("%s: want a path under %s", p, cache)
+		}
+		if _, err := os.Stat(p); err != nil {
+			t.Error(err)
+		}
+	}
+	jpgs, _ := filepath.Glob(filepath.Join(c.Data.Source, "*", "*.jpg"))
+	if len(jpgs) != 56 {
+		t.Errorf("%d images written out under %s", len(jpgs), c.Data.Source)
+	}
+	if again := load(); again.Data.Source != c.Data.Source {
+		t.Errorf("second load: %s, first %s", again.Data.Source, c.Data.Source)
+	}
+	if got := load("data.source=photos").Data.Source; got != "photos" {
+		t.Errorf("--set data.source=photos gave %q", got)
+	}
+	if _, err := Load(Sources{File: "smoke", Env: []string{}, CacheDir: "/proc/no-such-folder"}); err == nil || !strings.Contains(err.Error(), "data.source") {
+		t.Errorf("unwritable cache folder: err = %v, want one naming data.source", err)
 	}
 }

@@ -175,6 +175,10 @@ func (c *Config) Validate() error {
 	}
 
 	atLeast("sagemaker.instance_count", c.SageMaker.InstanceCount, 1)
+	if c.SageMaker.InstanceCount > 1 {
+		// Each host would train a model of its own on its share of the data.
+		bad("sagemaker.instance_count", "training across several hosts is not supported yet: use 1 instance, with one replica per device in train.devices")
+	}
 	atLeast("sagemaker.max_run_s", c.SageMaker.MaxRunS, 1)
 	s3uri("sagemaker.checkpoint_s3", c.SageMaker.CheckpointS3)
 	s3uri("sagemaker.output_s3", c.SageMaker.OutputS3)

@@ -2,7 +2,7 @@
 // flattened config, its metric curves, its checkpoints and its evaluations, so that a researcher
 // can query, copy and compare them (natssl runs, natssl report, or the sqlite3 shell).
 //
-// The tables of DESIGN.md are a contract:
+// The tables of docs/DESIGN.md are a contract:
 //
 //	runs(id, name, status, started_at, ended_at, heartbeat_at, config_yaml, seed, git_commit, host, command, error)
 //	params(run_id, key, value)
@@ -17,13 +17,19 @@
 // which keeps each test image's outcome behind a task's accuracy, so that a report can resample
 // test images and pair two runs image by image, and
 //
+//	exports(run_id, path, format, sha256, bytes, checkpoint_step, checkpoint_sha256, image_size,
+//	        with_head, params, mflops, natssl_version, at)
+//
+// which records the files natssl export wrote from a run's checkpoints (RecordExport), and
+//
 //	sweeps(id, name, created_at, config_yaml, spec, command)
 //	sweep_trials(sweep_id, trial, config, seed)
 //	sweep_values(sweep_id, trial, ord, key, value)
 //
 // which keep a sweep's base config, its design (spec: JSON written by package sweep) and each
-// trial's swept values and seed; a trial's runs carry the tags sweep=<id> and trial=<n>. Times are stored as UTC text
-// ("2006-01-02T15:04:05.000Z") so that the sqlite3 shell and its date functions read them.
+// trial's swept values and seed; a trial's runs carry the tags sweep=<id> and trial=<n>.
+// Times are stored as UTC text ("2006-01-02T15:04:05.000Z") so that the sqlite3 shell and its
+// date functions read them.
 // A NaN metric value is stored as NULL (SQLite has no NaN) and read back as NaN.
 //
 // The database runs in WAL mode with a busy timeout and foreign keys on, so that several
@@ -44,6 +50,8 @@
 // refuses outcomes that do not give that accuracy; an evaluation recorded before natssl kept
 // outcomes simply has none (Outcomes returns nothing), and readers must say so.
 //
-// Owner: the tracker engineer. The trainer reaches a *Run through its own Tracker interface; the
-// probe's results reach RecordEvaluation; internal/cli (runs.go) and report read through the queries.
+// The trainer reaches a *Run through its own Tracker interface; evaluations are recorded with
+// RecordEvaluation (per-task values and per-image outcomes); natssl runs and package report
+// read through the queries. The metric keys are named in package metric (experiments/metric),
+// which the trainer can import without this package.
 package experiments

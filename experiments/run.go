@@ -30,16 +30,6 @@ func (s Status) Terminal() bool {
 	return s == StatusFinished || s == StatusFailed || s == StatusKilled
 }
 
-// Metric keys the trainer logs and the CLI and report read.
-const (
-	MetricLoss       = "loss"
-	MetricLR         = "lr"
-	MetricImagesPerS = "images_per_s"
-	MetricDataWait   = "data_wait"   // fraction of step time spent waiting for the loader
-	MetricImagesSeen = "images_seen" // images consumed so far (global batch × steps)
-	MetricEpoch      = "epoch"
-)
-
 // RunSpec describes a run being created. GitCommit, Host and Command are filled in from the
 // process when empty.
 type RunSpec struct {
@@ -253,9 +243,10 @@ func (r *Run) Heartbeat(ctx context.Context) error {
 
 // KeepAlive beats the run's heart every interval from a goroutine of its own, so that a run
 // busy in one long step (or a long evaluation) is not shown as stale, until stop is called or
-// ctx ends. stop waits for the goroutine to exit. A failed beat is retried at the next tick:
-// it must not stop training.
-func (r *Run) KeepAlive(ctx context.Context, every time.Duration) (stop func()) {
+// ctx ends. stop waits for the goroutine to exit. report, when not nil, hears every beat's
+// outcome (nil for a good one) on that goroutine. A failed beat is retried at the next tick:
+// it never stops the caller's work.
+func (r *Run) KeepAlive(ctx context.Context, every time.Duration, report func(error)) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -267,7 +258,10 @@ func (r *Run) KeepAlive(ctx context.Context, every time.Duration) (stop func()) 
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				_ = r.Heartbeat(ctx)
+				err := r.Heartbeat(ctx)
+				if report != nil && ctx.Err() == nil {
+					report(err)
+				}
 			}
 		}
 	}()

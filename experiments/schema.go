@@ -5,13 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
 // migrations[i] upgrades a database from schema version i to i+1. Append only: a released
 // migration is never edited, because databases in the wild already ran it.
 var migrations = []string{
-	// 1: the tables of DESIGN.md.
+	// 1: the tables of docs/DESIGN.md.
 	`
 CREATE TABLE runs (
 	id           TEXT PRIMARY KEY,
@@ -100,7 +101,27 @@ CREATE TABLE eval_outcomes (
 	PRIMARY KEY (run_id, checkpoint_step, suite, task, image_id)
 ) WITHOUT ROWID;
 `,
-	// 4: sweeps, each a base config and a list of trials (the values of the swept keys and the
+	// 4: the files natssl export wrote from a run's checkpoints: where, what, and which
+	// checkpoint they came from. Only this table: it depends on runs alone.
+	`
+CREATE TABLE exports (
+	run_id            TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+	path              TEXT NOT NULL,
+	format            TEXT NOT NULL,
+	sha256            TEXT NOT NULL,
+	bytes             INTEGER NOT NULL,
+	checkpoint_step   INTEGER NOT NULL,
+	checkpoint_sha256 TEXT NOT NULL,
+	image_size        INTEGER NOT NULL,
+	with_head         INTEGER NOT NULL CHECK (with_head IN (0, 1)),
+	params            INTEGER NOT NULL,
+	mflops            REAL NOT NULL,
+	natssl_version    TEXT NOT NULL DEFAULT '',
+	at                TEXT NOT NULL,
+	PRIMARY KEY (run_id, path)
+);
+`,
+	// 5: sweeps, each a base config and a list of trials (the values of the swept keys and the
 	// seed); a trial's runs carry the tags sweep=<id> and trial=<n>. Only these tables: they
 	// depend on nothing else.
 	`
@@ -199,36 +220,34 @@ type queryer interface {
 }
 
 // schemaVersion reads the version; 0 for a new, empty database. A database that has tables but
-// no schema_version was not written by natssl and is refused.
+// no schema_version was not written by natssl and is refused. The tables are listed in one
+// statement, one snapshot: another process may create them all between two statements.
 func schemaVersion(ctx context.Context, q queryer) (int, error) {
-	var n int
-	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).Scan(&n); err != nil {
+	rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	if err != nil {
 		return 0, err
 	}
-	if n == 0 {
-		var tables []string
-		rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
-		if err != nil {
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
 			return 0, err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var t string
-			if err := rows.Scan(&t); err != nil {
-				return 0, err
-			}
-			tables = append(tables, t)
-		}
-		if err := rows.Err(); err != nil {
-			return 0, err
-		}
+		tables = append(tables, t)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	rows.Close()
+	if !slices.Contains(tables, "schema_version") {
 		if len(tables) > 0 {
 			return 0, fmt.Errorf("%w (it holds other tables: %s)", ErrForeignDatabase, strings.Join(tables, ", "))
 		}
 		return 0, nil
 	}
 	var v int
-	err := q.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
+	err = q.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/natssl/natssl/configs"
@@ -124,36 +123,7 @@ func (db *DB) GetSweep(ctx context.Context, id string) (*Sweep, error) {
 
 // ResolveSweep turns a sweep id or an unambiguous prefix of one into the full id.
 func (db *DB) ResolveSweep(ctx context.Context, idOrPrefix string) (string, error) {
-	p := strings.ToLower(strings.TrimSpace(idOrPrefix))
-	if p == "" {
-		return "", fmt.Errorf("experiments: resolve sweep: empty sweep id")
-	}
-	rows, err := db.sql.QueryContext(ctx, `SELECT id FROM sweeps WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 6`, len(p), p)
-	if err != nil {
-		return "", db.wrap("resolve sweep "+idOrPrefix+" in", err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return "", db.wrap("resolve sweep "+idOrPrefix+" in", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return "", db.wrap("resolve sweep "+idOrPrefix+" in", err)
-	}
-	switch {
-	case len(ids) == 0:
-		return "", fmt.Errorf("experiments: sweep %q in %s: %w", idOrPrefix, db.path, ErrNoSweep)
-	case len(ids) == 1 || ids[0] == p:
-		return ids[0], nil
-	}
-	if len(ids) > 5 {
-		ids = append(ids[:5], "...")
-	}
-	return "", fmt.Errorf("experiments: sweep %q in %s: %w: matches %s", idOrPrefix, db.path, ErrAmbiguous, strings.Join(ids, ", "))
+	return db.resolveID(ctx, "sweeps", "sweep", idOrPrefix, ErrNoSweep)
 }
 
 // SweepRuns returns the runs tagged with a trial of sweep id, oldest first: a trial that was

@@ -2,7 +2,6 @@ package fmnist
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/natssl/natssl/internal/atomicfile"
 )
 
 // Options configure Convert. Zero values mean the defaults noted.
@@ -237,26 +238,9 @@ func addMember(tw *tar.Writer, name string, data []byte) error {
 	return nil
 }
 
-// writeFile writes path through a temporary file renamed into place once complete.
+// writeFile replaces path with what write writes, all at once (package atomicfile).
 func writeFile(path string, write func(io.Writer) error) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("fmnist: write %s: %w", path, err)
-	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	err = write(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(path, 0o666, write); err != nil {
 		return fmt.Errorf("fmnist: write %s: %w", path, err)
 	}
 	return nil

@@ -13,5 +13,5 @@
 //     at the evaluation suite: its images are never test images. They may be among the images
 //     self-supervised training reads, without their labels, as NeWT-style validation allows.
 //
-// The probe engineer owns this package; `natssl data fashion-mnist` is its command line.
+// `natssl data fashion-mnist` is its command line.
 package fmnist

@@ -13,11 +13,11 @@ var update = flag.Bool("update", false, "rewrite the committed fixtures made fro
 // smokeValDir is the validation suite of the smoke config: two tasks of the validation suite
 // natssl data fashion-mnist --per-class 8 writes (seed 0, 8 train + 8 test images per class per
 // task, from the training split), as a folder of <id>.jpg.
-const smokeValDir = "../testdata/smoke-val"
+const smokeValDir = "../configs/smoke/val"
 
 var smokeValTasks = map[string]bool{"fmnist_tshirt_vs_shirt": true, "fmnist_sneaker_vs_ankle_boot": true}
 
-// TestSmokeValFixture checks that testdata/smoke-val is what this package builds (-update
+// TestSmokeValFixture checks that configs/smoke/val is what this package builds (-update
 // rewrites it), so that the smoke validation suite is a real one, made the documented way.
 func TestSmokeValFixture(t *testing.T) {
 	train, all, err := BuildValidation(DefaultDir, 0, 8)

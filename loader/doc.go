@@ -29,6 +29,6 @@
 // skips, without fetching or decoding, the samples of other hosts): per-file sources skip for
 // free, tar streams are read in full by each host.
 //
-// Owner: the loader engineer (issue 4). The pixels (decode, augmentations) belong to the
-// decode and augment packages.
+// The pixels (decode, augmentations) belong to the decode and augment packages; reading tar
+// streams and the rule for archive names to internal/tarstream.
 package loader

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/tarstream"
 )
 
 // manifestRun is how many consecutive manifest entries make one shard when the root allows
@@ -103,7 +104,7 @@ func shardsBeside(manifest string) []string {
 func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.Data) (*ManifestSource, error) {
 	s := &ManifestSource{manifest: m}
 	switch {
-	case strings.HasPrefix(root, "s3://") && isTarPattern(root):
+	case strings.HasPrefix(root, "s3://") && tarstream.IsName(root):
 		uris, err := expandBraces(root)
 		if err != nil {
 			return nil, err
@@ -135,7 +136,7 @@ func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.
 			key := joinKey(prefix, name)
 			return func(ctx context.Context) ([]byte, error) { return store.get(ctx, key) }
 		})
-	case isTarPattern(root):
+	case tarstream.IsName(root):
 		names, err := expandLocal("data.root", root)
 		if err != nil {
 			return nil, err

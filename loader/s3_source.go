@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/tarstream"
 )
 
 // s3Run is how many image keys make one shard of an S3 prefix: one listing page.
@@ -94,7 +95,7 @@ func OpenS3(ctx context.Context, uri string, c configs.S3) (*S3Source, error) {
 	err = store.list(ctx, prefix, "", func(o types.Object) bool {
 		key := aws.ToString(o.Key)
 		switch {
-		case isTarName(key):
+		case tarstream.IsName(key):
 			sh := &tarShard{name: store.uri(key), open: func(ctx context.Context) (io.ReadCloser, error) { return store.stream(ctx, key) }}
 			s.shards = append(s.shards, sh)
 			s.tars = append(s.tars, sh)
@@ -154,7 +155,7 @@ func (r *s3RunShard) Open(ctx context.Context) (Records, error) {
 		if key > r.last {
 			return false
 		}
-		if isImageName(key) && !isTarName(key) {
+		if isImageName(key) && !tarstream.IsName(key) {
 			keys = append(keys, key)
 		}
 		return true

@@ -86,7 +86,7 @@ func TestReadSuiteContents(t *testing.T) {
 }
 
 func TestSmokeSuite(t *testing.T) {
-	s, err := LoadSuite("../testdata/smoke-newt/labels.csv")
+	s, err := LoadSuite("../configs/smoke/newt/labels.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestWithout(t *testing.T) {
 }
 
 func FuzzReadSuite(f *testing.F) {
-	smoke, err := os.ReadFile("../testdata/smoke-newt/labels.csv")
+	smoke, err := os.ReadFile("../configs/smoke/newt/labels.csv")
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -16,5 +16,6 @@
 // answer for every test image (TaskResult.Predictions), so that a report can resample test images
 // for confidence intervals and pair two encoders image by image.
 //
-// The probe engineer owns this package; encoders come from trainer, preprocessing from augment.
+// The encoders come from package trainer and the preprocessing from augment, through the
+// Encoder interface: this package imports neither.
 package probe

@@ -145,7 +145,7 @@ var _ Preprocessor = (*grayPixels)(nil)
 
 func TestExtractOnSmokeSuite(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	s, err := LoadSuite("../testdata/smoke-newt/labels.csv")
+	s, err := LoadSuite("../configs/smoke/newt/labels.csv")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,12 @@
 // outcomes keeps its means and the sign test and is marked as having no intervals: nothing is
 // made up for it. The statistics are checked against SciPy (testdata/stats_reference.py).
 //
-// Owner: the tracker engineer. internal/cli/report.go parses flags and calls Build, then
-// Write or Markdown/HTML.
+// The efficiency table sets each run's mean beside what its encoder costs: parameters and
+// MFLOPs per image at its eval size (given by Options.Cost: the model arithmetic is left to
+// the caller) and the size of its newest export of each format, with a plot of the mean
+// against MFLOPs on a log axis when two runs have both; the exports section lists every file
+// natssl export recorded.
+//
+// The command line (natssl report, through internal/pipeline) selects the runs and calls
+// Build, then Write or Markdown/HTML.
 package report

@@ -72,6 +72,10 @@ func drawPlots(rep *Report) ([]Plot, error) {
 	if err := add("newt_delta.svg", "Difference to the baseline with 95% intervals, overall and per cluster", p, err); err != nil {
 		return nil, err
 	}
+	p, err = efficiencyScatter(rep)
+	if err := add("efficiency.svg", "NeWT "+rep.Metric+" against MFLOPs per image", p, err); err != nil {
+		return nil, err
+	}
 	return plots, nil
 }
 

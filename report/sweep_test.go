@@ -22,7 +22,6 @@ import (
 func sweepFixture(t *testing.T, right map[int]int) (*experiments.DB, *sweep.Sweep) {
 	t.Helper()
 	ctx := context.Background()
-	t.Chdir("..") // the smoke preset's paths are from the repository root
 	var ps []sweep.Param
 	for _, raw := range []string{"train.lr=0.001,0.1", "augment.crop_scale=[0.2,1],[0.5,1]",
 		"augment.jitter.brightness+augment.jitter.contrast=0.4"} {

@@ -163,6 +163,7 @@ func (rep *Report) sections() []section {
 	out = append(out, tr)
 
 	out = append(out, rep.evalSections()...)
+	out = append(out, rep.efficiencySection())
 
 	// Checkpoints.
 	ck := section{Title: "Checkpoints", Level: 2}
@@ -177,7 +178,7 @@ func (rep *Report) sections() []section {
 	} else {
 		ck.Tables = []table{t}
 	}
-	out = append(out, ck)
+	out = append(out, ck, rep.exportsSection())
 	return out
 }
 

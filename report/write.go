@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/natssl/natssl/internal/atomicfile"
 )
 
 // Format says which files Write produces.
@@ -16,6 +18,22 @@ const (
 	FormatMarkdown Format = "md"
 	FormatHTML     Format = "html"
 	FormatBoth     Format = "both"
+)
+
+// Document is a report as natssl report prints and writes it: a comparison of runs (Report)
+// or a sweep's trials (SweepReport).
+type Document interface {
+	// Markdown writes the report as Markdown; with plots, each plot as an image beside it.
+	Markdown(w io.Writer, plots bool) error
+	// HTML writes the report as one self-contained page.
+	HTML(w io.Writer) error
+	// Write writes the report's files into dir and returns their paths.
+	Write(dir string, f Format) ([]string, error)
+}
+
+var (
+	_ Document = (*Report)(nil)
+	_ Document = (*SweepReport)(nil)
 )
 
 // ParseFormat checks a --format value.
@@ -43,8 +61,8 @@ func writeReport(dir string, f Format, md func(io.Writer, bool) error, page func
 	var written []string
 	put := func(name string, data []byte) error {
 		p := filepath.Join(dir, name)
-		if err := writeFileAtomic(p, data); err != nil {
-			return err
+		if err := atomicfile.WriteFile(p, data, 0o644); err != nil {
+			return fmt.Errorf("report: write %s: %w", p, err)
 		}
 		written = append(written, p)
 		return nil
@@ -73,29 +91,4 @@ func writeReport(dir string, f Format, md func(io.Writer, bool) error, page func
 		}
 	}
 	return written, nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it into place, so a
-// reader never sees half a report.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("report: write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("report: write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("report: write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("report: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("report: write %s: %w", path, err)
-	}
-	return nil
 }

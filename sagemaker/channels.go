@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/tarstream"
 )
 
 // The channels natssl reads. launch creates them from s3:// config values; Apply points the
@@ -21,8 +22,9 @@ const (
 // isS3 reports whether a config value names S3 objects.
 func isS3(s string) bool { return strings.HasPrefix(s, "s3://") }
 
-// fileExts are the endings that make an s3:// URL one object rather than a folder.
-var fileExts = []string{".json", ".tar", ".tar.gz", ".tgz", ".csv", ".jpg", ".jpeg", ".png"}
+// fileExts are the endings, besides a tar archive's, that make an s3:// URL one object rather
+// than a folder.
+var fileExts = []string{".json", ".csv", ".jpg", ".jpeg", ".png"}
 
 // s3Folder returns the folder of an s3:// URL, ending in "/": the URL itself when it names a
 // folder, its parent when it names an object or a shard pattern (shards-{000..099}.tar).
@@ -31,7 +33,7 @@ func s3Folder(uri string) string {
 		return uri
 	}
 	base := path.Base(strings.TrimPrefix(uri, "s3://"))
-	isFile := strings.Contains(base, "{")
+	isFile := strings.Contains(base, "{") || tarstream.IsName(base)
 	for _, ext := range fileExts {
 		isFile = isFile || strings.HasSuffix(strings.ToLower(base), ext)
 	}
@@ -86,8 +88,16 @@ func localPath(dir, prefix, uri string) string {
 // the newt channel, run.out_dir and run.db at RunDir in the checkpoint folder, so that both are
 // synced to S3 and restored on a spot restart. An s3:// value that launch turned into a channel
 // is mapped to its copy inside the channel; without one, the channel's folder itself is used
-// (the suite's files are then found by their shape). It validates the result.
+// (the suite's files are then found by their shape). sagemaker.instance_count becomes the
+// job's host count. It validates the result.
 func (j *Job) Apply(cfg *configs.Config) error {
+	if n := j.HostCount(); n != cfg.SageMaker.InstanceCount {
+		// The job's hosts, not the config it was launched with, say how many instances run
+		// it; the config's rules then judge that number.
+		if err := cfg.Set("sagemaker.instance_count", n, j.configFile("resourceconfig.json")); err != nil {
+			return err
+		}
+	}
 	cfg.Run.OutDir = j.RunDir()
 	cfg.Run.DB = filepath.Join(j.RunDir(), filepath.Base(cfg.Run.DB))
 	if c, ok := j.Channels[TrainChannel]; ok {
@@ -170,8 +180,8 @@ func (c Channel) applyNewt(e *configs.Eval) error {
 	}
 	if !isS3(e.Images) && !strings.HasPrefix(e.Images, c.Dir) {
 		img, err := c.findOne(func(name string, dir bool) bool {
-			return (dir && name == "images") || (!dir && (strings.HasSuffix(name, ".tar") || strings.HasSuffix(name, ".tar.gz") || strings.HasSuffix(name, ".tgz")))
-		}, "NeWT images (an images/ folder or a .tar/.tar.gz file)")
+			return (dir && name == "images") || (!dir && tarstream.IsName(name))
+		}, "NeWT images (an images/ folder or a .tar, .tar.gz or .tgz file)")
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ func TestChannelPrefix(t *testing.T) {
 		{name: "folder with slash", uris: []string{"s3://b/fmnist/train/"}, want: "s3://b/fmnist/train/"},
 		{name: "shard pattern: its folder", uris: []string{"s3://b/shards/train-{000..099}.tar"}, want: "s3://b/shards/"},
 		{name: "gzip tar", uris: []string{"s3://b/newt/newt2021_images.tar.gz"}, want: "s3://b/newt/"},
+		{name: "gzip tar in capitals", uris: []string{"s3://b/newt/IMAGES.TGZ"}, want: "s3://b/newt/"},
 		{name: "csv and tar side by side", uris: []string{"s3://b/newt/labels.csv", "s3://b/newt/images.tar.gz"}, want: "s3://b/newt/"},
 		{name: "common ancestor", uris: []string{"s3://b/newt/labels/l.csv", "s3://b/newt/img/"}, want: "s3://b/newt/"},
 		{name: "bucket root", uris: []string{"s3://b/x.csv", "s3://b/y/"}, want: "s3://b/"},
@@ -136,6 +137,9 @@ func TestApply(t *testing.T) {
 		{name: "local values: the channel folder, the suite found by shape",
 			channels: map[string]map[string]string{"train": {"a/1.jpg": ""}, "newt": {"newt2021_labels.csv": "", "images/": ""}},
 			source:   "train", root: "-", csv: "newt/newt2021_labels.csv", img: "newt/images"},
+		{name: "local values: an archive named in capitals is the suite's images",
+			channels: map[string]map[string]string{"newt": {"labels.csv": "", "NEWT_IMAGES.TAR.GZ": ""}},
+			csv:      "newt/labels.csv", img: "newt/NEWT_IMAGES.TAR.GZ"},
 		{name: "no channels: the config is kept",
 			channels: map[string]map[string]string{}},
 		{name: "ambiguous suite",
@@ -201,5 +205,21 @@ func TestApplyMissingChannelFolder(t *testing.T) {
 	err = j.Apply(configs.Default())
 	if err == nil || !strings.Contains(err.Error(), `channel "train" is declared in inputdataconfig.json but its folder`) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestApplySeveralHosts: a job whose resourceconfig.json lists two hosts is refused by the
+// config's own rule on sagemaker.instance_count, naming the file the count came from.
+func TestApplySeveralHosts(t *testing.T) {
+	base := t.TempDir()
+	writeConfig(t, base, "resourceconfig.json", `{"current_host": "algo-1", "hosts": ["algo-1", "algo-2"]}`)
+	j, err := Open(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = j.Apply(configs.Default())
+	want := filepath.Join(base, "input", "config", "resourceconfig.json") + `: sagemaker.instance_count = "2": training across several hosts is not supported`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want %q", err, want)
 	}
 }

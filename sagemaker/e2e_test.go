@@ -17,6 +17,7 @@ import (
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/experiments/metric"
 	"github.com/natssl/natssl/sagemaker"
 	"github.com/natssl/natssl/trainer"
 )
@@ -90,7 +91,7 @@ func jobBase(t *testing.T, cfg *configs.Config, override map[string]string) stri
 			t.Fatal(err)
 		}
 	}
-	for ch, src := range map[string]string{"train": "../testdata/smoke", "newt": "../testdata/smoke-newt"} {
+	for ch, src := range map[string]string{"train": "../configs/smoke/train", "newt": "../configs/smoke/newt"} {
 		if err := os.CopyFS(filepath.Join(base, "input", "data", ch), os.DirFS(src)); err != nil {
 			t.Fatal(err)
 		}
@@ -333,7 +334,7 @@ func TestJobSIGTERMCheckpointsAndRestartResumes(t *testing.T) {
 				t.Fatalf("after the restart the database holds %d runs, want one FINISHED: %+v\nrestart:\n%s", len(runs), runs, out)
 			}
 			// The restart trained only the steps after the checkpoint: it did not begin at 0.
-			loss, err := db.MetricSeries(ctx, runs[0].ID, "loss")
+			loss, err := db.MetricSeries(ctx, runs[0].ID, metric.Loss)
 			if err != nil || len(loss) == 0 {
 				t.Fatalf("loss series: %d points, %v", len(loss), err)
 			}

@@ -3,7 +3,6 @@ package sagemaker
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/tarstream"
 )
 
 // SageMaker's limits on a training job's hyperparameters.
@@ -128,9 +128,6 @@ func Request(cfg *configs.Config, name string) (in *sm.CreateTrainingJobInput, w
 	if s.CheckpointS3 != "" && !isS3(s.CheckpointS3) {
 		bad("sagemaker.checkpoint_s3 %q is not an s3:// URL", s.CheckpointS3)
 	}
-	if s.InstanceCount < 1 || s.InstanceCount > math.MaxInt32 {
-		bad("sagemaker.instance_count %d: want at least 1", s.InstanceCount)
-	}
 	if s.MaxRunS < 1 || s.MaxRunS > maxWait {
 		bad("sagemaker.max_run_s %d: want 1 to %d seconds (28 days)", s.MaxRunS, maxWait)
 	}
@@ -141,9 +138,6 @@ func Request(cfg *configs.Config, name string) (in *sm.CreateTrainingJobInput, w
 		bad("data.source: %v", err)
 	} else {
 		channels = append(channels, c)
-	}
-	if s.InstanceCount > 1 {
-		warnings = append(warnings, fmt.Sprintf("sagemaker.instance_count %d: each host trains on its own 1/%d of the data and the hosts do not exchange gradients; only the first host's model is exported", s.InstanceCount, s.InstanceCount))
 	}
 	if cfg.Data.Root != "" && !isS3(cfg.Data.Root) {
 		warnings = append(warnings, fmt.Sprintf("data.root %q is not an s3:// URL: inside the job the images are looked for beside data.source", cfg.Data.Root))
@@ -221,7 +215,7 @@ func channel(name string, uris ...string) (types.Channel, error) {
 		return types.Channel{}, err
 	}
 	mode := types.TrainingInputModeFile
-	if name == TrainChannel && isTarSource(uris[0]) {
+	if name == TrainChannel && tarstream.IsName(uris[0]) {
 		mode = types.TrainingInputModeFastfile
 	}
 	return types.Channel{
@@ -233,15 +227,6 @@ func channel(name string, uris ...string) (types.Channel, error) {
 			S3DataDistributionType: types.S3DataDistributionFullyReplicated,
 		}},
 	}, nil
-}
-
-func isTarSource(uri string) bool {
-	for _, ext := range []string{".tar", ".tar.gz", ".tgz"} {
-		if strings.HasSuffix(uri, ext) {
-			return true
-		}
-	}
-	return false
 }
 
 // RequestJSON returns the request as indented JSON, the fields SageMaker would receive: unset

@@ -86,13 +86,13 @@ func TestHyperparametersValueTooLong(t *testing.T) {
 }
 
 func TestRequest(t *testing.T) {
-	cfg := load(t, append(launchable, "sagemaker.max_run_s=3600", "sagemaker.instance_count=2")...)
+	cfg := load(t, append(launchable, "sagemaker.max_run_s=3600")...)
 	in, warnings, err := Request(cfg, "fmnist-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(warnings) != 1 || !strings.Contains(warnings[0], "sagemaker.instance_count 2: each host trains on its own 1/2 of the data") {
-		t.Errorf("warnings: %q, want one about the two hosts", warnings)
+	if len(warnings) != 0 {
+		t.Errorf("warnings: %q, want none", warnings)
 	}
 	check := func(what, got, want string) {
 		t.Helper()
@@ -107,8 +107,8 @@ func TestRequest(t *testing.T) {
 	check("checkpoints", aws.ToString(in.CheckpointConfig.S3Uri), "s3://bkt/out/fmnist-1/checkpoints")
 	check("checkpoint path", aws.ToString(in.CheckpointConfig.LocalPath), "/opt/ml/checkpoints")
 	check("instance type", string(in.ResourceConfig.InstanceType), "ml.g5.2xlarge")
-	if aws.ToInt32(in.ResourceConfig.InstanceCount) != 2 || !aws.ToBool(in.EnableManagedSpotTraining) {
-		t.Errorf("instances %d spot %v, want 2 on spot", aws.ToInt32(in.ResourceConfig.InstanceCount), aws.ToBool(in.EnableManagedSpotTraining))
+	if aws.ToInt32(in.ResourceConfig.InstanceCount) != 1 || !aws.ToBool(in.EnableManagedSpotTraining) {
+		t.Errorf("instances %d spot %v, want 1 on spot", aws.ToInt32(in.ResourceConfig.InstanceCount), aws.ToBool(in.EnableManagedSpotTraining))
 	}
 	if run, wait := aws.ToInt32(in.StoppingCondition.MaxRuntimeInSeconds), aws.ToInt32(in.StoppingCondition.MaxWaitTimeInSeconds); run != 3600 || wait != 7200 {
 		t.Errorf("max run %d wait %d, want 3600 and 7200", run, wait)

@@ -10,7 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin/natssl}
 DATA=${DATA:-data/fmnist}
-FMNIST=/usr/share/datasets/fashion-mnist
 REPORT=${REPORT:-runs/demo-report}
 EXTRA=("$@") # extra global flags, e.g. --set train.time_limit=2m
 
@@ -19,15 +18,7 @@ json_field() { # json_field KEY: the value of a top-level string or number field
 	sed -n 's/.*"'"$1"'": *"\{0,1\}\([^",}]*\)"\{0,1\}.*/\1/p' | head -1
 }
 
-if [ ! -f "$FMNIST/train-images-idx3-ubyte.gz" ]; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-		say "installing Debian's dataset-fashion-mnist"
-		apt-get install -y dataset-fashion-mnist || { apt-get update && apt-get install -y dataset-fashion-mnist; }
-	else
-		echo "natssl demo: Fashion-MNIST is not installed; run: sudo apt-get install -y dataset-fashion-mnist" >&2
-		exit 1
-	fi
-fi
+scripts/deps.sh # Fashion-MNIST and the rest, installed as root or named otherwise
 
 if [ ! -f "$DATA/train.json" ] || [ ! -f "$DATA/newt/labels.csv" ]; then
 	say "converting Fashion-MNIST into $DATA"

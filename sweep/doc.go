@@ -15,6 +15,7 @@
 // the Launcher natssl uses, starts each trial as a child process of the natssl binary pinned to
 // its share of the cores, which runs RunTrial: train (continuing an interrupted run within what
 // is left of its budget), then score the newest checkpoint on the validation suite through a
-// Worker. Training and the probe themselves are the Worker's, which internal/cli provides; the
-// report of a sweep is the report package's.
+// Worker. Training and the probe themselves are the Worker's, which internal/pipeline provides
+// (its Train and Evaluate, as every natssl run uses them); the report of a sweep is the report
+// package's.
 package sweep

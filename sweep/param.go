@@ -200,3 +200,24 @@ func (r *Range) draw(u float64, k keyKind) string {
 	v, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 3, 64), 64)
 	return strconv.FormatFloat(min(max(v, r.Lo), r.Hi), 'g', -1, 64)
 }
+
+// ParseParams parses every --param argument, reporting the syntax errors of all of them at
+// once, one line each, as a *UsageError.
+func ParseParams(raws []string) ([]Param, error) {
+	var (
+		ps   []Param
+		msgs []string
+	)
+	for _, raw := range raws {
+		p, err := ParseParam(raw)
+		if err != nil {
+			msgs = append(msgs, "sweep: "+err.Error())
+			continue
+		}
+		ps = append(ps, p)
+	}
+	if len(msgs) > 0 {
+		return nil, &UsageError{Msg: strings.Join(msgs, "\n")}
+	}
+	return ps, nil
+}

@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"errors"
 	"reflect"
 	"strconv"
 	"strings"
@@ -62,6 +63,20 @@ func TestParseParamRefuses(t *testing.T) {
 				t.Errorf("error %v, want one naming --param %s and saying %q", err, tt.in, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseParams: the syntax errors of every --param are reported at once, one line each, as
+// a usage error.
+func TestParseParams(t *testing.T) {
+	ps, err := ParseParams([]string{"train.lr=0.1,0.2", "model.width=8"})
+	if err != nil || len(ps) != 2 || ps[1].Keys[0] != "model.width" {
+		t.Fatalf("good params: %+v, %v", ps, err)
+	}
+	_, err = ParseParams([]string{"train.lr", "model.width=8", "a+a=1"})
+	var ue *UsageError
+	if !errors.As(err, &ue) || ue.Msg != "sweep: --param train.lr: want key=value,value,... (such as train.lr=0.1,0.3)\nsweep: --param a+a=1: key a appears twice" {
+		t.Errorf("error %v, want both bad params named, as a usage error", err)
 	}
 }
 

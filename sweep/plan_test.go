@@ -13,10 +13,9 @@ import (
 	"github.com/natssl/natssl/experiments"
 )
 
-// smoke is the smoke preset, read from the repository root (its paths are relative to it).
+// smoke is the smoke preset (its files embedded, written out under the cache folder).
 func smoke(t *testing.T, sets ...string) configs.Sources {
 	t.Helper()
-	t.Chdir("..")
 	return configs.Sources{File: "smoke", Env: []string{}, Sets: sets}
 }
 
@@ -168,7 +167,7 @@ func TestPlanSuites(t *testing.T) {
 	design := Design{Params: params(t, "model.width=8")}
 	dir := t.TempDir()
 	overlap := filepath.Join(dir, "val.csv")
-	b, err := os.ReadFile("testdata/smoke-newt/labels.csv")
+	b, err := os.ReadFile("../configs/smoke/newt/labels.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +179,7 @@ func TestPlanSuites(t *testing.T) {
 	}{
 		{"no validation suite", []string{"eval.val_csv=", "eval.val_images="}, "no validation suite"},
 		{"validation images missing", []string{"eval.val_images=" + filepath.Join(dir, "none")}, "eval.val_images"},
-		{"validation suite shares test images", []string{"eval.val_csv=" + overlap, "eval.val_images=testdata/smoke-newt/images"}, "shares 64 images with the evaluation suite"},
+		{"validation suite shares test images", []string{"eval.val_csv=" + overlap, "eval.val_images=../configs/smoke/newt/images"}, "shares 64 images with the evaluation suite"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

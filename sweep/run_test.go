@@ -13,6 +13,7 @@ import (
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 // stepWorker stands in for natssl's training and probe in these tests of the sweep's own
@@ -63,7 +64,7 @@ func (w *stepWorker) Train(ctx context.Context, cfg *configs.Config, resume stri
 	}
 	batch := float64(cfg.Data.BatchSize)
 	for step := start + 1; step <= int64(cfg.Train.Steps); step++ {
-		if err := run.LogMetrics(ctx, step, map[string]float64{"loss": 1, experiments.MetricImagesPerS: batch}); err != nil {
+		if err := run.LogMetrics(ctx, step, map[string]float64{"loss": 1, metric.ImagesPerS: batch}); err != nil {
 			return err
 		}
 		if step%2 == 0 || step == int64(cfg.Train.Steps) {

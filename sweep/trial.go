@@ -10,9 +10,10 @@ import (
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/experiments/metric"
 )
 
-// Worker trains and scores one trial. internal/cli provides it, with the training and the
+// Worker trains and scores one trial. internal/pipeline provides it, with the training and the
 // probe every natssl run uses, so that a trial is a normal tracked run.
 type Worker interface {
 	// Train trains cfg as a tracked run tagged with tags, or continues run resume (a full id)
@@ -113,7 +114,7 @@ func trialStatus(ctx context.Context, db *experiments.DB, s *Sweep, n int) (Tria
 // took (each window's steps × batch images ÷ its images/s), so that neither the pauses
 // between attempts nor start-up count against the budget.
 func TrainedFor(ctx context.Context, db *experiments.DB, runID string, step int64, batch int) (time.Duration, error) {
-	pts, err := db.MetricSeries(ctx, runID, experiments.MetricImagesPerS)
+	pts, err := db.MetricSeries(ctx, runID, metric.ImagesPerS)
 	if err != nil {
 		return 0, err
 	}

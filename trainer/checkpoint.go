@@ -25,6 +25,9 @@ const checkpointMagic = "NATSSLCK"
 // fails its checksum, or does not parse.
 var ErrCorruptCheckpoint = errors.New("trainer: corrupt checkpoint")
 
+// ErrNoCheckpoint is wrapped by LatestCheckpoint's error when no file of the folder verifies.
+var ErrNoCheckpoint = errors.New("trainer: no valid checkpoint")
+
 // Position is how far the data stream had gone: Consumed samples of Epoch were delivered.
 // It has the JSON form of loader.Position.
 type Position struct {
@@ -61,7 +64,6 @@ type OptimizerState struct {
 	Steps       int64   `json:"steps"`
 	Momentum    float64 `json:"momentum"`
 	WeightDecay float64 `json:"weight_decay"`
-	Nesterov    bool    `json:"nesterov,omitempty"`
 }
 
 // TensorInfo names one tensor of the file: param/<name>, bn/<layer>/mean, bn/<layer>/var,
@@ -178,45 +180,6 @@ func decodeCheckpoint(data []byte, path string) (*Checkpoint, error) {
 	return c, nil
 }
 
-// writeFileAtomic writes data to path through a temporary file in the same directory that
-// is fsynced and renamed, then fsyncs the directory, so a crash leaves the old file or the
-// new one, never a part.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("trainer: checkpoint directory %s: %w", dir, err)
-	}
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
-}
-
 // checkpointName is the file name of the checkpoint after step.
 func checkpointName(step int64) string { return fmt.Sprintf("step-%09d.ckpt", step) }
 
@@ -259,7 +222,7 @@ func LatestCheckpoint(dir string, skipped func(path string, err error)) (*Checkp
 			return nil, err
 		}
 	}
-	return nil, fmt.Errorf("trainer: no valid checkpoint in %s", dir)
+	return nil, fmt.Errorf("%w in %s", ErrNoCheckpoint, dir)
 }
 
 // pruneCheckpoints removes all but the newest keep checkpoints of dir.

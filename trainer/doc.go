@@ -23,6 +23,7 @@
 // own share's statistics, as SimCLR without global BN does). Parameter values are shared by
 // all replica graphs, so the optimizer updates them once, in place.
 //
-// The trainer engineer owns this package. The loader feeds it through the Source
-// interface (internal/cli adapts *loader.Loader), and *experiments.Run satisfies Tracker.
+// The loader feeds it through the Source interface (internal/pipeline adapts *loader.Loader),
+// *experiments.Run satisfies Tracker, and the metric keys it logs are those of package metric
+// (experiments/metric).
 package trainer

@@ -46,6 +46,12 @@ func LoadEncoder(checkpointPath string) (*Encoder, *configs.Config, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return c.Encoder()
+}
+
+// Encoder returns the checkpoint's encoder in evaluation mode and the config the run was
+// trained with.
+func (c *Checkpoint) Encoder() (*Encoder, *configs.Config, error) {
 	cfg, err := c.Config()
 	if err != nil {
 		return nil, nil, err

@@ -6,17 +6,21 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/experiments/metric"
+	"github.com/natssl/natssl/internal/atomicfile"
 )
 
-// Tracker receives a run's metrics, checkpoints and heartbeats. *experiments.Run satisfies it.
+// Tracker receives a run's metrics and checkpoints. *experiments.Run satisfies it. Keeping the
+// run's heartbeat is the caller's job (the tracker's KeepAlive), not the training loop's: a
+// step may take longer than a beat's interval.
 type Tracker interface {
 	LogMetrics(ctx context.Context, step int64, values map[string]float64) error
 	RecordCheckpoint(ctx context.Context, step int64, path, sha256 string, bytes int64) error
-	Heartbeat(ctx context.Context) error
 }
 
 // Batch is one global batch of two views: N images, each view N × 3 × Size × Size NCHW,
@@ -70,8 +74,6 @@ type Options struct {
 	Resume *Checkpoint
 	// Force resumes even when the checkpoint's maths differs from Config.
 	Force bool
-	// Nesterov makes the sgd optimizer use Nesterov momentum.
-	Nesterov bool
 	// OnStep is called after every step (progress display).
 	OnStep func(StepInfo)
 	// Log receives notices (incomplete batches skipped, checkpoints written). nil: discarded.
@@ -98,9 +100,6 @@ type Result struct {
 	Elapsed    time.Duration
 	Images     int64
 }
-
-// heartbeatEvery is how often the tracker hears that the run is alive.
-const heartbeatEvery = 10 * time.Second
 
 // Train runs SimCLR until the last step, the time limit, the end of the data, or ctx's
 // cancellation, writing checkpoints along the way and always a final one. On cancellation it
@@ -160,7 +159,6 @@ func newTraining(opt Options) (*training, error) {
 		n.close()
 		return nil, err
 	}
-	o.nesterov = opt.Nesterov
 	t := &training{opt: opt, cfg: cfg, net: n, optim: o, total: total,
 		peak: peakLR(cfg.Train.LR, cfg.Data.BatchSize), log: opt.Log}
 	if t.log == nil {
@@ -201,7 +199,6 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 	cfg := t.cfg
 	bg := context.WithoutCancel(ctx) // checkpoints and the tracker must outlive a signal
 	start := time.Now()
-	lastBeat := start
 	var (
 		reason     StopReason
 		images     int64
@@ -278,9 +275,9 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 			secs := now.Sub(winStart).Seconds()
 			imagesPerS = float64(winImages) / secs
 			m := map[string]float64{
-				"loss": winLossSum / float64(winLossN), "lr": lr, "images_per_s": imagesPerS,
-				"data_wait": winWait.Seconds() / secs, "epoch": float64(t.epoch),
-				"batches_incomplete": float64(t.incomplete),
+				metric.Loss: winLossSum / float64(winLossN), metric.LR: lr, metric.ImagesPerS: imagesPerS,
+				metric.DataWait: winWait.Seconds() / secs, metric.Epoch: float64(t.epoch),
+				metric.BatchesIncomplete: float64(t.incomplete),
 			}
 			if ms, ok := t.opt.Source.(MetricsSource); ok {
 				for k, v := range ms.Metrics() {
@@ -291,12 +288,6 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 				return nil, err
 			}
 			winStart, winImages, winWait, winLossSum, winLossN = now, 0, 0, 0, 0
-		}
-		if t.opt.Tracker != nil && now.Sub(lastBeat) >= heartbeatEvery {
-			if err := t.opt.Tracker.Heartbeat(bg); err != nil {
-				return nil, fmt.Errorf("trainer: heartbeat: %w", err)
-			}
-			lastBeat = now
 		}
 		if t.opt.OnStep != nil {
 			t.opt.OnStep(StepInfo{Step: t.step, Total: t.total, Epoch: t.epoch, Loss: loss, LR: lr,
@@ -360,9 +351,12 @@ func (t *training) checkpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(t.opt.CheckpointDir, 0o755); err != nil {
+		return fmt.Errorf("trainer: checkpoint directory %s: %w", t.opt.CheckpointDir, err)
+	}
 	path := filepath.Join(t.opt.CheckpointDir, checkpointName(t.step))
-	if err := writeFileAtomic(path, data); err != nil {
-		return err
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
 	}
 	t.lastCkpt, t.lastCkStep = path, t.step
 	fmt.Fprintf(t.log, "checkpoint: step %d → %s\n", t.step, path)

@@ -1,22 +1,46 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"io"
 
-// benchCommands are added by each benchmark's file (bench_loader.go, bench_train.go, ...).
-var benchCommands []func(*env) *cobra.Command
+	"github.com/spf13/cobra"
 
-func addBenchCommand(f func(*env) *cobra.Command) { benchCommands = append(benchCommands, f) }
-
-func init() { addCommand(newBenchCmd) }
+	"github.com/natssl/natssl/configs"
+)
 
 func newBenchCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "bench",
-		Short: "Measure throughput: a human table, and with --json one JSON object on the last line",
-		Args:  cobra.NoArgs,
+	return group("bench", "Measure throughput: a human table, and with --json one JSON object on the last line",
+		newBenchLoaderCmd(e), newBenchTrainCmd(e), newBenchProbeCmd(e))
+}
+
+// benchResult is a measurement as a benchmark prints it: a table for people, and the JSON
+// lines of --json for scripts (the last line is the one they read).
+type benchResult interface {
+	table(w io.Writer) error
+	jsonLines() []any
+}
+
+// runBench is the body every benchmark shares: resolve the config, measure, print the table,
+// and with asJSON the JSON lines.
+func (e *env) runBench(asJSON bool, measure func(*configs.Config) (benchResult, error)) error {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
 	}
-	for _, f := range benchCommands {
-		cmd.AddCommand(f(e))
+	res, err := measure(cfg)
+	if err != nil {
+		return err
 	}
-	return cmd
+	if err := res.table(e.Stdout); err != nil {
+		return err
+	}
+	if !asJSON {
+		return nil
+	}
+	for _, v := range res.jsonLines() {
+		if err := printJSONLine(e.Stdout, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }

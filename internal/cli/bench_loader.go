@@ -1,94 +1,39 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"runtime"
-	"runtime/debug"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/natssl/natssl/configs"
-	"github.com/natssl/natssl/decode"
-	"github.com/natssl/natssl/loader"
+	"github.com/natssl/natssl/internal/pipeline"
 )
 
-func init() { addBenchCommand(newBenchLoaderCmd) }
-
-// benchLoaderOptions are the flags of `natssl bench loader`.
-type benchLoaderOptions struct {
-	Source  string
-	Size    int
-	Seconds float64
-	Workers int
-	Batch   int
-	Repeat  int
-	Samples int64
-	JSON    bool
-}
-
-// benchLoaderResult is the JSON line; the first eight keys are DESIGN.md's contract.
-type benchLoaderResult struct {
-	Size              int      `json:"size"`
-	Images            int64    `json:"images"`
-	ImagesPerS        float64  `json:"images_per_s"`
-	ImagesPerSPerCore float64  `json:"images_per_s_per_core"`
-	Cores             int      `json:"cores"`
-	DecodeImagesPerS  float64  `json:"decode_images_per_s"`
-	PeakRSSBytes      int64    `json:"peak_rss_bytes"`
-	Skipped           int64    `json:"skipped"`
-	Samples           int64    `json:"samples,omitempty"`               // with --samples
-	PeakRSSAt10kBytes int64    `json:"peak_rss_at_10k_bytes,omitempty"` // with --samples
-	PeakRSSAtEndBytes int64    `json:"peak_rss_at_end_bytes,omitempty"` // with --samples
-	DecodePerCorePerS float64  `json:"decode_images_per_s_per_core,omitempty"`
-	DecodeBackend     string   `json:"-"`
-	SamplesSeconds    float64  `json:"-"`
-	SamplesImagesPerS float64  `json:"-"`
-	SkippedExamples   []string `json:"-"`
-}
-
 func newBenchLoaderCmd(e *env) *cobra.Command {
-	o := &benchLoaderOptions{}
-	cmd := &cobra.Command{
-		Use:   "loader",
-		Short: "Images/s of the loader (one decode and two views each), per core and on all cores, with the decode-only ceiling and peak RSS",
-		Long: `Measures the loader on data.source (or --source): the decode-only rate of the same images
+	return leaf("loader", "Images/s of the loader (one decode and two views each), per core and on all cores, with the decode-only ceiling and peak RSS",
+		`Measures the loader on data.source (or --source): the decode-only rate of the same images
 (the ceiling), then the full loader (read, decode, two SimCLR views, batches) with one worker and
 with one worker per core, each for --seconds. --samples N then streams N samples (cycling epochs;
 --repeat K makes each epoch read the source K times) and prints the peak RSS at 10,000 samples and
 at the end, to show that memory stays flat. With --json the last line is one JSON object.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := e.loadConfig()
-			if err != nil {
-				return err
-			}
-			if err := o.validate(); err != nil {
-				return usageErr(err)
-			}
-			res, err := benchLoader(cmd.Context(), cfg, o, e.Stderr)
-			if err != nil {
-				return err
-			}
-			printBenchLoader(e.Stdout, res)
-			if o.JSON {
-				b, _ := json.Marshal(res)
-				fmt.Fprintln(e.Stdout, string(b))
-			}
-			return nil
-		},
-	}
-	f := cmd.Flags()
+		(*benchLoaderOptions).flags, func(cmd *cobra.Command, o *benchLoaderOptions) error {
+			return e.runBench(o.JSON, func(cfg *configs.Config) (benchResult, error) {
+				return measureLoader(cmd.Context(), e, cfg, o.BenchLoaderOptions)
+			})
+		})
+}
+
+// benchLoaderOptions are the flags of `natssl bench loader`.
+type benchLoaderOptions struct {
+	pipeline.BenchLoaderOptions
+	JSON bool
+}
+
+func (o *benchLoaderOptions) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.Source, "source", "", "images to read (default: data.source)")
 	f.IntVar(&o.Size, "size", 0, "view side in pixels (default: data.image_size)")
 	f.Float64Var(&o.Seconds, "seconds", 10, "measuring time of each phase")
@@ -97,244 +42,36 @@ at the end, to show that memory stays flat. With --json the last line is one JSO
 	f.IntVar(&o.Repeat, "repeat", 1, "read the source this many times per epoch")
 	f.Int64Var(&o.Samples, "samples", 0, "then stream this many samples and report peak RSS at 10k and at the end")
 	f.BoolVar(&o.JSON, "json", false, "print one JSON object on the last line")
-	return cmd
 }
 
-func (o *benchLoaderOptions) validate() error {
-	switch {
-	case o.Seconds <= 0:
-		return fmt.Errorf("bench loader: --seconds %v: want > 0", o.Seconds)
-	case o.Size < 0 || o.Workers < 0 || o.Batch < 1 || o.Repeat < 1 || o.Samples < 0:
-		return errors.New("bench loader: --size, --workers, --samples must be >= 0 and --batch, --repeat >= 1")
-	}
-	return nil
+type loaderTable struct{ *pipeline.BenchLoaderResult }
+
+func measureLoader(ctx context.Context, e *env, cfg *configs.Config, o pipeline.BenchLoaderOptions) (benchResult, error) {
+	r, err := pipeline.BenchLoader(ctx, cfg, o, newConsole(e.Stderr))
+	return loaderTable{r}, err
 }
 
-// benchLoader runs the phases; progress goes to log.
-func benchLoader(ctx context.Context, cfg *configs.Config, o *benchLoaderOptions, log io.Writer) (*benchLoaderResult, error) {
-	d := cfg.Data
-	if o.Source != "" {
-		d.Source = o.Source
-	}
-	if o.Size > 0 {
-		d.ImageSize = o.Size
-	}
-	workers := o.Workers
-	if workers == 0 {
-		workers = runtime.NumCPU()
-	}
-	src, err := loader.Open(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	defer src.Close()
-	src = loader.Repeat(src, o.Repeat)
-	res := &benchLoaderResult{Size: d.ImageSize, Cores: workers, DecodeBackend: decode.Backend}
-	phase := time.Duration(o.Seconds * float64(time.Second))
+func (r loaderTable) jsonLines() []any { return []any{r.BenchLoaderResult} }
 
-	images, err := sampleImages(ctx, src, 256)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(log, "bench loader: %s, %d px, decode-only on %d images (%s)...\n", d.Source, d.ImageSize, len(images), decode.Backend)
-	res.DecodePerCorePerS = decodeRate(images, 1, phase/2)
-	res.DecodeImagesPerS = decodeRate(images, workers, phase/2)
-
-	opt := loader.Options{Seed: cfg.Run.Seed, ImageSize: d.ImageSize, BatchSize: o.Batch, ShuffleBuffer: d.ShuffleBuffer, Augment: cfg.Augment}
-	settle(res) // each phase's peak RSS is then its own, not the garbage of the one before
-	fmt.Fprintf(log, "bench loader: loader with 1 worker...\n")
-	opt.Workers = 1
-	one, err := loaderRate(ctx, src, opt, phase)
-	if err != nil {
-		return nil, err
-	}
-	res.ImagesPerSPerCore = one.ImagesPerS
-	settle(res)
-	fmt.Fprintf(log, "bench loader: loader with %d workers...\n", workers)
-	opt.Workers = workers
-	all, err := loaderRate(ctx, src, opt, phase)
-	if err != nil {
-		return nil, err
-	}
-	res.Images, res.ImagesPerS = all.Images, all.ImagesPerS
-	res.Skipped = all.SkippedTotal()
-	res.SkippedExamples = all.SkippedExamples
-
-	if o.Samples > 0 {
-		settle(res)
-		fmt.Fprintf(log, "bench loader: streaming %d samples with %d workers...\n", o.Samples, workers)
-		if err := streamSamples(ctx, src, opt, o.Samples, res, log); err != nil {
-			return nil, err
-		}
-	}
-	res.PeakRSSBytes = max(res.PeakRSSBytes, peakRSS())
-	return res, nil
-}
-
-// sampleImages reads up to n encoded images from the first shards, for the decode ceiling.
-func sampleImages(ctx context.Context, src loader.Source, n int) ([][]byte, error) {
-	var out [][]byte
-	for _, sh := range src.Shards() {
-		r, err := sh.Open(ctx)
-		if err != nil {
-			continue
-		}
-		for len(out) < n {
-			rec, err := r.Next(ctx)
-			if err != nil {
-				break
-			}
-			data := rec.Data
-			if rec.Load != nil {
-				if data, err = rec.Load(ctx); err != nil {
-					continue
-				}
-			}
-			if len(data) > 0 {
-				out = append(out, data)
-			}
-		}
-		r.Close()
-		if len(out) >= n {
-			break
-		}
-	}
-	if len(out) == 0 {
-		return nil, errors.New("bench loader: the source yielded no readable images")
-	}
-	return out, nil
-}
-
-// decodeRate decodes images round-robin on goroutines for d and returns images/s.
-func decodeRate(images [][]byte, goroutines int, d time.Duration) float64 {
-	var n atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	deadline := start.Add(d)
-	for g := range goroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			dec := decode.NewDecoder()
-			defer dec.Close()
-			var img decode.Image
-			for i := g; time.Now().Before(deadline); i += goroutines {
-				if dec.Decode(images[i%len(images)], 1, &img) == nil {
-					n.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
-}
-
-// loaderRate runs a loader for d after a one-batch warm-up and returns its statistics, the
-// rate measured over that window.
-func loaderRate(ctx context.Context, src loader.Source, opt loader.Options, d time.Duration) (loader.Stats, error) {
-	l, err := loader.New(ctx, src, opt)
-	if err != nil {
-		return loader.Stats{}, err
-	}
-	defer l.Close()
-	b, err := l.Next(ctx)
-	if err != nil {
-		return loader.Stats{}, fmt.Errorf("bench loader: first batch: %w", err)
-	}
-	l.Release(b)
-	var images int64
-	start := time.Now()
-	for time.Since(start) < d {
-		b, err := l.Next(ctx)
-		if err != nil {
-			return loader.Stats{}, err
-		}
-		images += int64(b.N)
-		l.Release(b)
-	}
-	st := l.Stats()
-	st.Images = images
-	st.Seconds = time.Since(start).Seconds()
-	st.ImagesPerS = float64(images) / st.Seconds
-	return st, nil
-}
-
-// streamSamples streams n samples and records peak RSS after 10,000 and at the end.
-func streamSamples(ctx context.Context, src loader.Source, opt loader.Options, n int64, res *benchLoaderResult, log io.Writer) error {
-	l, err := loader.New(ctx, src, opt)
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	start := time.Now()
-	var seen int64
-	next := int64(10_000)
-	for seen < n {
-		b, err := l.Next(ctx)
-		if err != nil {
-			return err
-		}
-		seen += int64(b.N)
-		l.Release(b)
-		if seen >= min(10_000, n) && res.PeakRSSAt10kBytes == 0 {
-			res.PeakRSSAt10kBytes = peakRSS()
-		}
-		if seen >= next {
-			fmt.Fprintf(log, "bench loader: %d samples, %.0f images/s, peak RSS %d MiB\n", seen, float64(seen)/time.Since(start).Seconds(), peakRSS()>>20)
-			next *= 10
-		}
-	}
-	res.Samples = seen
-	res.PeakRSSAtEndBytes = peakRSS()
-	res.SamplesSeconds = time.Since(start).Seconds()
-	res.SamplesImagesPerS = float64(seen) / res.SamplesSeconds
-	return nil
-}
-
-// settle returns the garbage of a finished phase to the OS and restarts the peak RSS count
-// (Linux: writing 5 to /proc/self/clear_refs resets VmHWM), so that each phase's peak is its
-// own. The result keeps the highest.
-func settle(res *benchLoaderResult) {
-	res.PeakRSSBytes = max(res.PeakRSSBytes, peakRSS())
-	debug.FreeOSMemory()
-	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-}
-
-// peakRSS is the process's peak resident set size (VmHWM), 0 where /proc is missing.
-func peakRSS() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err == nil {
-				return kb << 10
-			}
-		}
-	}
-	return 0
-}
-
-func printBenchLoader(w io.Writer, r *benchLoaderResult) {
+func (r loaderTable) table(w io.Writer) error {
+	var b strings.Builder
 	per := func(v float64) string { return fmt.Sprintf("%8.0f", v) }
-	fmt.Fprintf(w, "loader benchmark: %d px views, two per image, %d cores, decoder %s\n", r.Size, r.Cores, r.DecodeBackend)
-	fmt.Fprintf(w, "  %-34s %8s %8s\n", "", "1 core", fmt.Sprintf("%d cores", r.Cores))
-	fmt.Fprintf(w, "  %-34s %s %s\n", "decode only (ceiling), images/s", per(r.DecodePerCorePerS), per(r.DecodeImagesPerS))
-	fmt.Fprintf(w, "  %-34s %s %s\n", "loader (decode + 2 views), images/s", per(r.ImagesPerSPerCore), per(r.ImagesPerS))
-	fmt.Fprintf(w, "  %-34s %d\n", "images in the all-cores window", r.Images)
-	fmt.Fprintf(w, "  %-34s %d\n", "skipped (bad input)", r.Skipped)
+	fmt.Fprintf(&b, "loader benchmark: %d px views, two per image, %d cores, decoder %s\n", r.Size, r.Cores, r.DecodeBackend)
+	fmt.Fprintf(&b, "  %-34s %8s %8s\n", "", "1 core", fmt.Sprintf("%d cores", r.Cores))
+	fmt.Fprintf(&b, "  %-34s %s %s\n", "decode only (ceiling), images/s", per(r.DecodePerCorePerS), per(r.DecodeImagesPerS))
+	fmt.Fprintf(&b, "  %-34s %s %s\n", "loader (decode + 2 views), images/s", per(r.ImagesPerSPerCore), per(r.ImagesPerS))
+	fmt.Fprintf(&b, "  %-34s %d\n", "images in the all-cores window", r.Images)
+	fmt.Fprintf(&b, "  %-34s %d\n", "skipped (bad input)", r.Skipped)
 	for _, s := range r.SkippedExamples {
-		fmt.Fprintf(w, "    %s\n", s)
+		fmt.Fprintf(&b, "    %s\n", s)
 	}
 	if r.Samples > 0 {
-		fmt.Fprintf(w, "  %-34s %d MiB\n", "peak RSS after 10,000 samples", r.PeakRSSAt10kBytes>>20)
-		fmt.Fprintf(w, "  %-34s %d MiB (%d samples, %.0f images/s)\n", "peak RSS at the end", r.PeakRSSAtEndBytes>>20, r.Samples, r.SamplesImagesPerS)
-		fmt.Fprintf(w, "  %-34s %d MiB\n", "peak RSS of any phase", r.PeakRSSBytes>>20)
+		fmt.Fprintf(&b, "  %-34s %d MiB\n", "peak RSS after 10,000 samples", r.PeakRSSAt10kBytes>>20)
+		fmt.Fprintf(&b, "  %-34s %d MiB (%d samples, %.0f images/s)\n", "peak RSS at the end", r.PeakRSSAtEndBytes>>20, r.Samples, r.SamplesImagesPerS)
+		fmt.Fprintf(&b, "  %-34s %d MiB\n", "peak RSS of any phase", r.PeakRSSBytes>>20)
 	} else {
-		fmt.Fprintf(w, "  %-34s %d MiB\n", "peak RSS", r.PeakRSSBytes>>20)
+		fmt.Fprintf(&b, "  %-34s %d MiB\n", "peak RSS", r.PeakRSSBytes>>20)
 	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -12,7 +12,7 @@ import (
 
 func TestBenchLoaderJSONKeys(t *testing.T) {
 	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"bench", "loader", "--source", "../../testdata/smoke", "--size", "16",
+	code := run(context.Background(), []string{"bench", "loader", "--source", "../../configs/smoke/train", "--size", "16",
 		"--seconds", "0.2", "--workers", "2", "--batch", "8", "--repeat", "2", "--samples", "300", "--json"}, nil, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())

@@ -1,87 +1,69 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/pipeline"
 	"github.com/natssl/natssl/trainer"
 )
 
-func init() { addBenchCommand(newBenchTrainCmd) }
+func newBenchTrainCmd(e *env) *cobra.Command {
+	return leaf("train", "Time training steps of the config's model on random batches (1 and 2 replicas)",
+		`natssl bench train times forward, loss, backward and update of the config's model and
+batch on random images (the loader is not involved): the median step after warm-up, images/s,
+the GFLOP/s achieved by the convolutions and linear layers (forward + backward), and the
+sgemm GFLOP/s of the same BLAS measured in the same run (one product per replica at once), the
+ceiling the achieved GFLOP/s are read against. Without --replicas it measures 1 replica and the
+config's train.devices count (at least 2). With --json the last line of stdout is one JSON
+object (one line per measurement).`,
+		(*benchTrainOptions).flags, func(cmd *cobra.Command, o *benchTrainOptions) error {
+			return e.runBench(o.JSON, func(cfg *configs.Config) (benchResult, error) {
+				rs, err := pipeline.BenchTrain(cmd.Context(), cfg, o.BenchTrainOptions)
+				return trainTable(rs), err
+			})
+		})
+}
 
 // benchTrainOptions are natssl bench train's flags.
 type benchTrainOptions struct {
-	Replicas      int
-	Warmup, Steps int
-	JSON          bool
+	pipeline.BenchTrainOptions
+	JSON bool
 }
 
-// pytorchStepS is the reference: PyTorch 1.13 on these 2 CPU cores, convnet-small w=32 with
-// the 256-256-128 head, NT-Xent, Adam, 32 px, batch 256 (issue 5).
-const pytorchStepS = 0.80
+func (o *benchTrainOptions) flags(f *pflag.FlagSet) {
+	f.IntVar(&o.Replicas, "replicas", 0, "replicas to measure (0: 1 and the config's device count)")
+	f.IntVar(&o.Warmup, "warmup", 2, "steps before timing")
+	f.IntVar(&o.Steps, "steps", 5, "timed steps (the median is reported)")
+	f.BoolVar(&o.JSON, "json", false, "also print the result as JSON on the last line")
+}
 
-func newBenchTrainCmd(e *env) *cobra.Command {
-	var o benchTrainOptions
-	cmd := &cobra.Command{
-		Use:   "train",
-		Short: "Time training steps of the config's model on random batches (1 and 2 replicas)",
-		Long: `natssl bench train times forward, loss, backward and update of the config's model and
-batch on random images (the loader is not involved): the median step after warm-up, images/s,
-the GFLOP/s achieved by the convolutions and linear layers (forward + backward), and the
-sgemm GFLOP/s of the same BLAS measured in the same run (one product per replica at once).
-Without --replicas it measures 1 replica and the config's train.devices count (at least 2).
-With --json the last line of stdout is one JSON object (one line per measurement).`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := e.loadConfig()
-			if err != nil {
-				return err
-			}
-			if o.Steps < 1 || o.Warmup < 0 || o.Replicas < 0 {
-				return usageErr(fmt.Errorf("bench train: --steps must be at least 1, --warmup and --replicas at least 0"))
-			}
-			counts := []int{o.Replicas}
-			if o.Replicas == 0 {
-				counts = []int{1, max(cfg.Replicas(), 2)}
-			}
-			var results []*trainer.BenchResult
-			for _, r := range counts {
-				if cfg.Data.BatchSize%r != 0 {
-					return usageErr(fmt.Errorf("bench train: data.batch_size %d does not divide over %d replicas", cfg.Data.BatchSize, r))
-				}
-				res, err := trainer.Bench(cmd.Context(), cfg, r, o.Warmup, o.Steps)
-				if err != nil {
-					return err
-				}
-				results = append(results, res)
-			}
-			tw := tabwriter.NewWriter(e.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintf(e.Stdout, "model %s, %d params, batch %d (%d views) at %d px, BLAS %s\n",
-				results[0].Model, results[0].Params, results[0].Batch, 2*results[0].Batch, results[0].ImageSize, results[0].BLAS)
-			fmt.Fprintln(tw, "replicas\tstep s\timages/s\tGFLOP/s\tsgemm GFLOP/s\tvs PyTorch 0.80 s\t")
-			for _, r := range results {
-				fmt.Fprintf(tw, "%d\t%.3f\t%.1f\t%.1f\t%.1f\t%.2f×\t\n", r.Replicas, r.StepS, r.ImagesPerS, r.GFLOPS, r.SgemmGFLOPS, r.StepS/pytorchStepS)
-			}
-			tw.Flush()
-			fmt.Fprintf(e.Stdout, "(the PyTorch figure is for convnet-small w=32, head 256-256-128, Adam, 32 px, batch 256 on 2 cores)\n")
-			if o.JSON {
-				for _, r := range results {
-					b, err := json.Marshal(r)
-					if err != nil {
-						return err
-					}
-					fmt.Fprintln(e.Stdout, string(b))
-				}
-			}
-			return nil
-		},
+// trainTable prints only what this run measured: no figure from elsewhere.
+type trainTable []*trainer.BenchResult
+
+func (rs trainTable) jsonLines() []any {
+	out := make([]any, len(rs))
+	for i, r := range rs {
+		out[i] = r
 	}
-	cmd.Flags().IntVar(&o.Replicas, "replicas", 0, "replicas to measure (0: 1 and the config's device count)")
-	cmd.Flags().IntVar(&o.Warmup, "warmup", 2, "steps before timing")
-	cmd.Flags().IntVar(&o.Steps, "steps", 5, "timed steps (the median is reported)")
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "also print the result as JSON on the last line")
-	return cmd
+	return out
+}
+
+func (rs trainTable) table(w io.Writer) error {
+	r0 := rs[0]
+	if _, err := fmt.Fprintf(w, "model %s, %d params, batch %d (%d views) at %d px, BLAS %s\n",
+		r0.Model, r0.Params, r0.Batch, 2*r0.Batch, r0.ImageSize, r0.BLAS); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "replicas\tstep s\timages/s\tGFLOP/s\tsgemm GFLOP/s\tof sgemm\t")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%d\t%.3f\t%.1f\t%.1f\t%.1f\t%.0f%%\t\n", r.Replicas, r.StepS, r.ImagesPerS, r.GFLOPS, r.SgemmGFLOPS, 100*r.GFLOPS/r.SgemmGFLOPS)
+	}
+	return tw.Flush()
 }

@@ -6,15 +6,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { addCommand(newConfigCmd) }
-
 func newConfigCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "config",
-		Short: "Print or validate the resolved configuration",
-		Args:  cobra.NoArgs,
-	}
-	cmd.AddCommand(&cobra.Command{
+	print := &cobra.Command{
 		Use:   "print",
 		Short: "Print the fully resolved YAML: defaults, file, environment, hyperparameters and --set applied",
 		Args:  cobra.NoArgs,
@@ -30,8 +23,8 @@ func newConfigCmd(e *env) *cobra.Command {
 			_, err = e.Stdout.Write(out)
 			return err
 		},
-	})
-	cmd.AddCommand(&cobra.Command{
+	}
+	validate := &cobra.Command{
 		Use:   "validate",
 		Short: "Check the configuration; exit 0 when valid, 2 with one line per problem otherwise",
 		Args:  cobra.NoArgs,
@@ -39,9 +32,9 @@ func newConfigCmd(e *env) *cobra.Command {
 			if _, err := e.loadConfig(); err != nil {
 				return err
 			}
-			fmt.Fprintln(e.Stdout, "config: ok")
-			return nil
+			_, err := fmt.Fprintln(e.Stdout, "config: ok")
+			return err
 		},
-	})
-	return cmd
+	}
+	return group("config", "Print or validate the resolved configuration", print, validate)
 }

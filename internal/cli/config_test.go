@@ -30,6 +30,10 @@ func TestConfigCommands(t *testing.T) {
 		{"unknown preset", []string{"config", "print", "--config", "nope"}, 2, "", "no embedded preset"},
 		{"unknown command", []string{"frobnicate"}, 2, "", "unknown command"},
 		{"unknown flag", []string{"config", "print", "--frob"}, 2, "", "unknown flag"},
+		{"unknown subcommand", []string{"config", "prnt"}, 2, "", `unknown command "prnt" for "natssl config"; did you mean print?`},
+		{"wrong argument count", []string{"runs", "show"}, 2, "", "accepts 1 arg(s), received 0"},
+		{"extra argument", []string{"version", "now"}, 2, "", `unknown command "now" for "natssl version"`},
+		{"parent alone prints help", []string{"bench"}, 0, "Available Commands:", ""},
 		{"version", []string{"version"}, 0, "natssl ", ""},
 		{"help", []string{"--help"}, 0, "Usage:", ""},
 	}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -11,28 +10,11 @@ import (
 	"github.com/natssl/natssl/fmnist"
 )
 
-func init() { addCommand(newDataCmd) }
-
-// fmnistOptions are the flags of `natssl data fashion-mnist`.
-type fmnistOptions struct {
-	Out, From  string
-	Seed       uint64
-	Shards     int
-	TrainLimit int
-	PerClass   int
-	JSON       bool
-}
-
 func newDataCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "data",
-		Short: "Make datasets natssl can read",
-		Args:  cobra.NoArgs,
-	}
-	var o fmnistOptions
+	o := &fmnistOptions{}
 	fm := &cobra.Command{
 		Use:   "fashion-mnist --out DIR [--from DIR]",
-		Short: "Convert Debian's dataset-fashion-mnist into an iNat-style training set and a NeWT-layout suite",
+		Short: "Convert Debian's dataset-fashion-mnist into an iNat-style training set and NeWT-layout evaluation and validation suites",
 		Long: `Converts the Fashion-MNIST idx files (Debian package dataset-fashion-mnist, under
 ` + fmnist.DefaultDir + `; --from for another place) into:
   DIR/train.json, DIR/train-000.tar ...   the 60,000 training images, iNat 2021 layout
@@ -48,7 +30,7 @@ The same --seed gives the same files, byte for byte.`,
 			if o.Out == "" {
 				return usageErr(errors.New("data fashion-mnist: --out DIR is required"))
 			}
-			return runFashionMNIST(cmd, e, o)
+			return o.run(cmd, e)
 		},
 	}
 	f := fm.Flags()
@@ -59,15 +41,18 @@ The same --seed gives the same files, byte for byte.`,
 	f.IntVar(&o.TrainLimit, "train-limit", 0, "only the first N training images (0: all); for quick tests")
 	f.IntVar(&o.PerClass, "per-class", 100, "train (and test) images per class per task of the suite")
 	f.BoolVar(&o.JSON, "json", false, "print a JSON summary as the last line")
-	cmd.AddCommand(fm)
-	return cmd
+	return group("data", "Make datasets natssl can read", fm)
 }
 
-func runFashionMNIST(cmd *cobra.Command, e *env, o fmnistOptions) error {
+// fmnistOptions are the flags of `natssl data fashion-mnist`.
+type fmnistOptions struct {
+	fmnist.Options
+	JSON bool
+}
+
+func (o *fmnistOptions) run(cmd *cobra.Command, e *env) error {
 	start := time.Now()
-	sum, err := fmnist.Convert(cmd.Context(), fmnist.Options{
-		From: o.From, Out: o.Out, Seed: o.Seed, Shards: o.Shards, TrainLimit: o.TrainLimit, PerClass: o.PerClass,
-	})
+	sum, err := fmnist.Convert(cmd.Context(), o.Options)
 	if errors.Is(err, fmnist.ErrNotInstalled) {
 		return fmt.Errorf("data fashion-mnist: %w", err)
 	}
@@ -81,9 +66,8 @@ func runFashionMNIST(cmd *cobra.Command, e *env, o fmnistOptions) error {
 	fmt.Fprintf(e.Stdout, "validation:   %d tasks, %d training images: %s, %s\n", sum.Tasks, sum.ValImages, sum.ValLabelsCSV, sum.ValImagesTar)
 	fmt.Fprintf(e.Stdout, "  sweep with: --set eval.val_csv=%s --set eval.val_images=%s\n", sum.ValLabelsCSV, sum.ValImagesTar)
 	fmt.Fprintf(e.Stdout, "done in %.1fs\n", time.Since(start).Seconds())
-	if o.JSON {
-		b, _ := json.Marshal(sum)
-		fmt.Fprintln(e.Stdout, string(b))
+	if !o.JSON {
+		return nil
 	}
-	return nil
+	return printJSONLine(e.Stdout, sum)
 }

@@ -11,17 +11,19 @@ import (
 	"github.com/natssl/natssl/probe"
 )
 
+// TestDataFashionMNIST converts a few of Debian's Fashion-MNIST images (OUT and EMPTY stand for
+// the output folder and an empty one).
 func TestDataFashionMNIST(t *testing.T) {
-	for _, c := range []struct {
-		name     string
-		args     []string
-		code     int
-		contains string
+	cases := []struct {
+		name, contains string
+		args           []string
+		code           int
 	}{
-		{"no --out", []string{"data", "fashion-mnist"}, 2, "--out DIR is required"},
-		{"package missing", []string{"data", "fashion-mnist", "--out", "OUT", "--from", "EMPTY"}, 1, "sudo apt-get install dataset-fashion-mnist"},
-		{"small", []string{"data", "fashion-mnist", "--out", "OUT", "--train-limit", "30", "--per-class", "4", "--shards", "2", "--json"}, 0, `"root_pattern":"OUT/train-{000..001}.tar"`},
-	} {
+		{"no --out", "--out DIR is required", []string{"data", "fashion-mnist"}, 2},
+		{"package missing", "sudo apt-get install dataset-fashion-mnist", []string{"data", "fashion-mnist", "--out", "OUT", "--from", "EMPTY"}, 1},
+		{"small", `"root_pattern":"OUT/train-{000..001}.tar"`, []string{"data", "fashion-mnist", "--out", "OUT", "--train-limit", "30", "--per-class", "4", "--shards", "2", "--json"}, 0},
+	}
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			out := filepath.Join(dir, "fm")

@@ -1,12 +1,11 @@
 package cli
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,7 +14,7 @@ import (
 	"github.com/natssl/natssl/probe"
 )
 
-const smokeCSV = "../../testdata/smoke-newt/labels.csv"
+const smokeCSV = "../../configs/smoke/newt/labels.csv"
 
 // smokeFeatures writes features for the smoke suite: 8 numbers per image, the first carrying
 // the label so that the probe has something to find, the rest a pattern of the row number.
@@ -127,31 +126,15 @@ func TestEvalErrors(t *testing.T) {
 	}
 }
 
-const smokeImages = "../../testdata/smoke-newt/images"
+const smokeImages = "../../configs/smoke/newt/images"
 
-// smokeTarGz packs the smoke suite's images as newt2021_images.tar.gz does: <dir>/<id>.jpg.
+// smokeTarGz packs the smoke suite's images as newt2021_images.tar.gz does (<dir>/<id>.jpg),
+// with the system's tar.
 func smokeTarGz(t *testing.T, dir string) string {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	ents, err := os.ReadDir(smokeImages)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(smokeImages, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tw.WriteHeader(&tar.Header{Name: "newt2021_images/" + e.Name(), Size: int64(len(b)), Mode: 0o644})
-		tw.Write(b)
-	}
-	tw.Close()
-	zw.Close()
 	p := filepath.Join(dir, "images.tar.gz")
-	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
+	if out, err := exec.Command("tar", "-czf", p, "-C", filepath.Dir(smokeImages), filepath.Base(smokeImages)).CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
 	}
 	return p
 }
@@ -282,7 +265,7 @@ func TestBenchProbe(t *testing.T) {
 func TestEvalCheckpointAndRun(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "runs.db")
-	sets := []string{"--config", "smoke", "--set", "data.source=../../testdata/smoke", "--set", "run.out_dir=" + filepath.Join(dir, "runs")}
+	sets := []string{"--config", "smoke", "--set", "data.source=../../configs/smoke/train", "--set", "run.out_dir=" + filepath.Join(dir, "runs")}
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), append([]string{"train", "--db", db}, sets...), strings.NewReader(""), &stdout, &stderr); code != 0 {
 		t.Fatalf("train: exit %d: %s", code, stderr.String())

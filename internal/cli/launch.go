@@ -12,8 +12,6 @@ import (
 	"github.com/natssl/natssl/sagemaker"
 )
 
-func init() { addCommand(newLaunchCmd) }
-
 // launchOptions are the flags of `natssl launch`.
 type launchOptions struct {
 	DryRun  bool

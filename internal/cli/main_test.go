@@ -2,6 +2,7 @@ package cli
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -10,6 +11,9 @@ import (
 const asNatssl = "GO_TEST_AS_NATSSL"
 
 func TestMain(m *testing.M) {
+	// The smoke preset's embedded files are written out under the cache folder: one for the
+	// tests (its content-named folder is reused from run to run), not the user's.
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(os.TempDir(), "natssl-test-cache"))
 	if os.Getenv(asNatssl) == "1" {
 		os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}

@@ -1,33 +1,17 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
-	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/internal/pipeline"
 	"github.com/natssl/natssl/report"
-	"github.com/natssl/natssl/sweep"
 )
 
-func init() { addCommand(newReportCmd) }
-
-// reportOptions are the flags of `natssl report`.
-type reportOptions struct {
-	Out      string
-	Format   string
-	All      bool
-	Name     string
-	Baseline string
-	Full     bool
-	Sweep    string
-}
-
 func newReportCmd(e *env) *cobra.Command {
-	var opt reportOptions
+	var o reportOptions
 	cmd := &cobra.Command{
 		Use:   "report [RUN_ID...]",
 		Short: "Compare runs: metadata, config differences, training metrics, NeWT results and plots, as Markdown and HTML",
@@ -51,129 +35,69 @@ single self-contained page (--format md|html|both, default both).
 time, validation score with its 95% interval and its paired difference to the best trial),
 the best trial marked, each configuration over its seeds, and the score against each swept key.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opt.validate(args, cmd.Flags().Changed("format")); err != nil {
+			format, err := o.format(cmd.Flags().Changed("format"))
+			if err != nil {
 				return usageErr(err)
 			}
-			db, err := e.openTracker(cmd.Context())
+			cfg, err := e.loadConfig()
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			if opt.Sweep != "" {
-				return runSweepReport(cmd.Context(), db, opt, e.Stdout)
+			o.DB, o.Runs = e.Global.DB, args
+			rep, err := pipeline.Report(cmd.Context(), cfg, o.ReportOptions)
+			if err != nil {
+				return err
 			}
-			return runReport(cmd.Context(), db, args, opt, e.Stdout)
+			return writeReport(e, rep, o.Out, format)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opt.Out, "out", "", "write report.md, report.html and the SVG plots into this directory")
-	f.StringVar(&opt.Format, "format", "", "md, html or both (default: both with --out, md on stdout)")
-	f.BoolVar(&opt.All, "all", false, "compare every run in the tracker")
-	f.StringVar(&opt.Name, "name", "", "compare the runs whose name matches this glob pattern")
-	f.StringVar(&opt.Baseline, "baseline", "", "the run the others are compared with (default: the first)")
-	f.BoolVar(&opt.Full, "full", false, "show every config key, not only those that differ")
-	f.StringVar(&opt.Sweep, "sweep", "", "report the trials of sweep SWEEP_ID (or a prefix) instead of runs")
+	f.StringVar(&o.Out, "out", "", "write report.md, report.html and the SVG plots into this directory")
+	f.StringVar(&o.Format, "format", "", "md, html or both (default: both with --out, md on stdout)")
+	f.BoolVar(&o.All, "all", false, "compare every run in the tracker")
+	f.StringVar(&o.Name, "name", "", "compare the runs whose name matches this glob pattern")
+	f.StringVar(&o.Baseline, "baseline", "", "the run the others are compared with (default: the first)")
+	f.BoolVar(&o.Full, "full", false, "show every config key, not only those that differ")
+	f.StringVar(&o.Sweep, "sweep", "", "report the trials of sweep SWEEP_ID (or a prefix) instead of runs")
 	return cmd
 }
 
-func (o *reportOptions) validate(args []string, formatSet bool) error {
-	switch {
-	case o.Sweep != "" && (len(args) > 0 || o.All || o.Name != "" || o.Baseline != ""):
-		return errors.New("report: --sweep reports one sweep's trials; it takes no RUN_ID, --all, --name or --baseline")
-	case o.Sweep == "" && len(args) == 0 && !o.All && o.Name == "":
-		return errors.New("report: no runs given: pass RUN_ID..., --all, --name PATTERN or --sweep SWEEP_ID")
-	}
-	if !formatSet {
+// reportOptions are the flags of `natssl report`.
+type reportOptions struct {
+	pipeline.ReportOptions
+	Out    string
+	Format string
+}
+
+// format is --format, defaulted by --out.
+func (o *reportOptions) format(given bool) (report.Format, error) {
+	if !given {
 		o.Format = string(report.FormatMarkdown)
 		if o.Out != "" {
 			o.Format = string(report.FormatBoth)
 		}
 	}
 	f, err := report.ParseFormat(o.Format)
-	if err != nil {
-		return err
+	if err == nil && f == report.FormatBoth && o.Out == "" {
+		err = errors.New("report: --format both needs --out DIR")
 	}
-	if f == report.FormatBoth && o.Out == "" {
-		return errors.New("report: --format both needs --out DIR")
-	}
-	return nil
+	return f, err
 }
 
-func runReport(ctx context.Context, db *experiments.DB, args []string, opt reportOptions, stdout io.Writer) error {
-	var ids []string
-	for _, a := range args {
-		id, err := db.ResolveRun(ctx, a)
-		if err != nil {
-			return err
-		}
-		ids = append(ids, id)
+// writeReport prints the report on stdout, or writes its files and prints their paths.
+func writeReport(e *env, rep report.Document, out string, format report.Format) error {
+	if out == "" && format == report.FormatHTML {
+		return rep.HTML(e.Stdout)
 	}
-	if opt.All || opt.Name != "" {
-		runs, err := db.ListRuns(ctx, experiments.ListOptions{Name: opt.Name})
-		if err != nil {
-			return err
-		}
-		if len(runs) == 0 {
-			if opt.Name != "" {
-				return fmt.Errorf("report: no run in %s has a name matching %q", db.Path(), opt.Name)
-			}
-			return fmt.Errorf("report: no runs in %s", db.Path())
-		}
-		for _, r := range runs {
-			ids = append(ids, r.ID)
-		}
+	if out == "" {
+		return rep.Markdown(e.Stdout, false)
 	}
-	var baseline string
-	if opt.Baseline != "" {
-		id, err := db.ResolveRun(ctx, opt.Baseline)
-		if err != nil {
-			return err
-		}
-		baseline = id
-	}
-	rep, err := report.Build(ctx, db, ids, report.Options{Baseline: baseline, Full: opt.Full})
-	if err != nil {
-		return err
-	}
-	format, _ := report.ParseFormat(opt.Format)
-	if opt.Out == "" {
-		if format == report.FormatHTML {
-			return rep.HTML(stdout)
-		}
-		return rep.Markdown(stdout, false)
-	}
-	written, err := rep.Write(opt.Out, format)
+	written, err := rep.Write(out, format)
 	if err != nil {
 		return err
 	}
 	for _, p := range written {
-		fmt.Fprintln(stdout, p)
-	}
-	return nil
-}
-
-func runSweepReport(ctx context.Context, db *experiments.DB, opt reportOptions, stdout io.Writer) error {
-	s, err := sweep.Open(ctx, db, opt.Sweep)
-	if err != nil {
-		return err
-	}
-	rep, err := report.BuildSweep(ctx, db, s, report.SweepOptions{})
-	if err != nil {
-		return err
-	}
-	format, _ := report.ParseFormat(opt.Format)
-	if opt.Out == "" {
-		if format == report.FormatHTML {
-			return rep.HTML(stdout)
-		}
-		return rep.Markdown(stdout, false)
-	}
-	written, err := rep.Write(opt.Out, format)
-	if err != nil {
-		return err
-	}
-	for _, p := range written {
-		fmt.Fprintln(stdout, p)
+		fmt.Fprintln(e.Stdout, p)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/natssl/natssl/configs"
 )
@@ -27,15 +27,24 @@ type env struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Global         *globalOptions
-	// Hyperparameters is the SageMaker layer of the config, set when running inside a job.
-	Hyperparameters     map[string]string
-	HyperparametersFile string
 }
 
-// commands are added by each subcommand's file in init, so that each file stays self-contained.
-var commands []func(*env) *cobra.Command
+// leaf builds a command that takes no arguments: its help, the flags bind puts into a fresh
+// options value, and run, which reads them.
+func leaf[O any](use, short, long string, bind func(*O, *pflag.FlagSet), run func(*cobra.Command, *O) error) *cobra.Command {
+	o := new(O)
+	cmd := &cobra.Command{Use: use, Short: short, Long: long, Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd, o) }}
+	bind(o, cmd.Flags())
+	return cmd
+}
 
-func addCommand(f func(*env) *cobra.Command) { commands = append(commands, f) }
+// group is a command that only holds subcommands (natssl runs, config, data, bench).
+func group(use, short string, subs ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short}
+	cmd.AddCommand(subs...)
+	return cmd
+}
 
 func newRoot(e *env) *cobra.Command {
 	root := &cobra.Command{
@@ -54,9 +63,9 @@ repeated --set key=value overrides, and --db (the tracker; default run.db from t
 	root.PersistentFlags().StringArrayVar(&e.Global.Sets, "set", nil, "override a config key, e.g. --set train.lr=0.1 (repeatable)")
 	root.PersistentFlags().StringVar(&e.Global.DB, "db", "", "experiment tracker database (default: run.db from the config)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
-	for _, f := range commands {
-		root.AddCommand(f(e))
-	}
+	root.AddCommand(newTrainCmd(e), newEvalCmd(e), newRunsCmd(e), newReportCmd(e), newDataCmd(e),
+		newSweepCmd(e), newBenchCmd(e), newLaunchCmd(e), newConfigCmd(e), newExportCmd(e), newVersionCmd(e))
+	typeArgErrors(root)
 	return root
 }
 
@@ -78,58 +87,21 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return 0
 	}
-	code := exitCode(err)
 	msg := err.Error()
 	if !strings.HasPrefix(msg, "config:") && !strings.HasPrefix(msg, "natssl") {
 		msg = "natssl: " + msg
 	}
 	fmt.Fprintln(stderr, msg)
-	return code
+	return exitCode(err)
 }
 
-// exitError carries an exit code chosen where the error arose.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-// usageErr marks err as a usage error (exit code 2).
-func usageErr(err error) error { return &exitError{code: 2, err: err} }
-
-func exitCode(err error) int {
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	var ce *configs.Errors
-	if errors.As(err, &ce) {
-		return 2
-	}
-	// cobra's own argument errors ("unknown command", "accepts 1 arg(s)") are usage errors.
-	if strings.HasPrefix(err.Error(), "unknown command") || strings.Contains(err.Error(), "arg(s)") ||
-		strings.HasPrefix(err.Error(), "unknown flag") || strings.HasPrefix(err.Error(), "required flag") {
-		return 2
-	}
-	return 1
+// sources are the config layers the global flags and the environment name.
+func (e *env) sources() configs.Sources {
+	return configs.Sources{File: e.Global.ConfigFile, Sets: e.Global.Sets}
 }
 
 // loadConfig resolves the configuration from the global flags and the environment.
-func (e *env) loadConfig() (*configs.Config, error) {
-	return configs.Load(configs.Sources{
-		File:                e.Global.ConfigFile,
-		Hyperparameters:     e.Hyperparameters,
-		HyperparametersFile: e.HyperparametersFile,
-		Sets:                e.Global.Sets,
-	})
-}
+func (e *env) loadConfig() (*configs.Config, error) { return configs.Load(e.sources()) }
 
-// dbPath is --db when given, else run.db from the config.
-func (e *env) dbPath(cfg *configs.Config) string {
-	if e.Global.DB != "" {
-		return e.Global.DB
-	}
-	return cfg.Run.DB
-}
+// commandLine is recorded with the runs a command creates.
+func commandLine() string { return strings.Join(os.Args, " ") }

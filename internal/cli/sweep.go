@@ -2,46 +2,19 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
-	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
-	"github.com/natssl/natssl/configs"
-	"github.com/natssl/natssl/experiments"
-	"github.com/natssl/natssl/probe"
-	"github.com/natssl/natssl/sweep"
-	"github.com/natssl/natssl/trainer"
+	"github.com/natssl/natssl/internal/pipeline"
 )
 
-func init() { addCommand(newSweepCmd) }
-
-// sweepOptions are the flags of `natssl sweep`.
-type sweepOptions struct {
-	Params   []string
-	Random   int
-	Seeds    int
-	Budget   time.Duration
-	Parallel int
-	Resume   string
-	DryRun   bool
-	JSON     bool
-	// RunTrial runs trial N of the --resume sweep in this process: what the sweep's child
-	// processes run.
-	RunTrial int
-}
-
 func newSweepCmd(e *env) *cobra.Command {
-	var o sweepOptions
-	cmd := &cobra.Command{
-		Use:   "sweep --param KEY=V1,V2,... [--param ...] [--random N] [--seeds S] [--budget D] [--parallel K] | --resume SWEEP_ID",
-		Short: "Search a recipe over config keys: every trial a tracked run, judged on the validation suite",
-		Long: `natssl sweep trains one run per trial of a grid (every combination of the listed values) or
+	return leaf("sweep --param KEY=V1,V2,... [--param ...] [--random N] [--seeds S] [--budget D] [--parallel K] | --resume SWEEP_ID",
+		"Search a recipe over config keys: every trial a tracked run, judged on the validation suite",
+		`natssl sweep trains one run per trial of a grid (every combination of the listed values) or
 of a random search (--random N configurations, each key drawn from its list or range), each
 configuration --seeds times (run.seed, run.seed+1, ...), and scores every trial's final checkpoint
 on the validation suite (eval.val_csv, eval.val_images) with the NeWT probe: never on the
@@ -62,27 +35,24 @@ cores (its BLAS threads, loader and probe workers follow); train.devices is left
 The sweep is stored in the tracker: --resume SWEEP_ID (a prefix is enough) skips finished
 trials, continues interrupted ones from their checkpoints within what is left of their budget,
 and runs failed ones again. natssl report --sweep SWEEP_ID shows the trials.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.validate(cmd); err != nil {
+		(*sweepOptions).flags, func(cmd *cobra.Command, o *sweepOptions) error {
+			if err := o.check(cmd.Flags()); err != nil {
 				return usageErr(err)
 			}
-			// The first signal stops the sweep (its trials checkpoint); a second exits at once.
-			stopSecond := exitOnSecondSignal(e.Stderr)
-			defer stopSecond()
-			var err error
-			if o.RunTrial > 0 {
-				err = runSweepTrial(cmd.Context(), e, o)
-			} else {
-				err = runSweep(cmd.Context(), e, o)
-			}
-			if ue := (*sweep.UsageError)(nil); errors.As(err, &ue) {
-				return usageErr(err)
-			}
-			return err
-		},
-	}
-	f := cmd.Flags()
+			return e.runSweep(cmd.Context(), *o)
+		})
+}
+
+// sweepOptions are the flags of `natssl sweep`.
+type sweepOptions struct {
+	pipeline.SweepOptions
+	JSON bool
+	// RunTrial runs trial N of the --resume sweep in this process: what the sweep's child
+	// processes run.
+	RunTrial int
+}
+
+func (o *sweepOptions) flags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.Params, "param", nil, "a swept key and its values, KEY=V1,V2,... or KEY=[log:]LO..HI (repeatable)")
 	f.IntVar(&o.Random, "random", 0, "draw N configurations at random instead of running the whole grid")
 	f.IntVar(&o.Seeds, "seeds", 1, "runs of each configuration, with run.seed, run.seed+1, ...")
@@ -92,12 +62,12 @@ and runs failed ones again. natssl report --sweep SWEEP_ID shows the trials.`,
 	f.BoolVar(&o.DryRun, "dry-run", false, "check the design and list its trials without running or storing anything")
 	f.BoolVar(&o.JSON, "json", false, "print the sweep's id and best trial as one JSON object on the last line of stdout")
 	f.IntVar(&o.RunTrial, "run-trial", 0, "run trial N of the --resume sweep in this process (what the sweep's child processes run)")
-	f.MarkHidden("run-trial")
-	return cmd
+	_ = f.MarkHidden("run-trial")
 }
 
-func (o *sweepOptions) validate(cmd *cobra.Command) error {
-	design := len(o.Params) > 0 || cmd.Flags().Changed("random") || cmd.Flags().Changed("seeds") || cmd.Flags().Changed("budget")
+// check refuses flags that do not go together.
+func (o *sweepOptions) check(f *pflag.FlagSet) error {
+	design := len(o.Params) > 0 || f.Changed("random") || f.Changed("seeds") || f.Changed("budget")
 	switch {
 	case o.Resume != "" && design:
 		return errors.New("sweep: --resume continues a stored sweep as it was designed: it takes no --param, --random, --seeds or --budget")
@@ -113,195 +83,24 @@ func (o *sweepOptions) validate(cmd *cobra.Command) error {
 	return nil
 }
 
-func runSweep(ctx context.Context, e *env, o sweepOptions) error {
-	var (
-		s  *sweep.Sweep
-		db *experiments.DB
-	)
-	if o.Resume == "" {
-		var design sweep.Design
-		var perrs []string
-		for _, raw := range o.Params {
-			p, err := sweep.ParseParam(raw)
-			if err != nil {
-				perrs = append(perrs, err.Error())
-				continue
-			}
-			design.Params = append(design.Params, p)
-		}
-		if len(perrs) > 0 {
-			return usageErr(errors.New("sweep: " + strings.Join(perrs, "\nsweep: ")))
-		}
-		design.Random, design.Seeds, design.Budget = o.Random, o.Seeds, o.Budget
-		plan, err := sweep.NewPlan(configs.Sources{File: e.Global.ConfigFile, Hyperparameters: e.Hyperparameters,
-			HyperparametersFile: e.HyperparametersFile, Sets: e.Global.Sets}, design)
-		if err != nil {
-			return err
-		}
-		if _, err := sweep.SplitCPUs(max(o.Parallel, 1)); err != nil {
-			return err
-		}
-		if o.DryRun {
-			return printPlan(e, plan)
-		}
-		if db, err = experiments.Open(ctx, e.dbPath(plan.Base)); err != nil {
-			return err
-		}
-		defer db.Close()
-		if s, err = sweep.Create(ctx, db, plan, commandLine(), max(o.Parallel, 1)); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.Stderr, "natssl: sweep %s created in %s\n", s.ID, db.Path())
-	} else {
-		cfg, err := e.loadConfig()
-		if err != nil {
-			return err
-		}
-		if db, err = experiments.OpenExisting(ctx, e.dbPath(cfg)); err != nil {
-			return err
-		}
-		defer db.Close()
-		if s, err = sweep.Open(ctx, db, o.Resume); err != nil {
-			return err
-		}
-		if o.Parallel == 0 {
-			o.Parallel = s.Spec.Parallel
-		}
+func (e *env) runSweep(ctx context.Context, o sweepOptions) error {
+	// The first signal stops the sweep (its trials checkpoint); a second exits at once.
+	stopSecond := exitOnSecondSignal(e.Stderr)
+	defer stopSecond()
+	obs := newConsole(e.Stderr)
+	o.DB, o.Config, o.Command = e.Global.DB, e.sources(), commandLine()
+	if o.RunTrial > 0 {
+		return pipeline.RunSweepTrial(ctx, pipeline.SweepTrialOptions{DB: o.DB, Sweep: o.Resume, Trial: o.RunTrial, Command: o.Command}, obs)
 	}
-	parallel := max(o.Parallel, 1)
-	cpus, err := sweep.SplitCPUs(parallel)
-	if err != nil {
-		return err
+	o.TrialArgs = func(db, id string, n int) []string {
+		return []string{"sweep", "--resume", id, "--run-trial", strconv.Itoa(n), "--db", db}
 	}
-	dbPath := db.Path()
-	launcher := &sweep.Exec{CPUs: cpus, Args: func(s *sweep.Sweep, n int) []string {
-		return []string{"sweep", "--resume", s.ID, "--run-trial", strconv.Itoa(n), "--db", dbPath}
-	}}
-	res, err := sweep.Run(ctx, db, s, sweep.RunOptions{Parallel: parallel, Launcher: launcher, Progress: e.Stderr})
-	if o.JSON && res != nil {
-		if jerr := printSweepJSON(e, s, res); jerr != nil {
-			return errors.Join(err, jerr)
-		}
+	res, err := pipeline.RunSweep(ctx, o.SweepOptions, obs)
+	switch {
+	case err == nil && o.DryRun:
+		return printPlan(e.Stdout, res.Plan)
+	case o.JSON && res != nil && res.Result != nil:
+		return errors.Join(err, printSweepJSON(e.Stdout, res))
 	}
 	return err
-}
-
-// printPlan lists a checked design's trials (--dry-run).
-func printPlan(e *env, p *sweep.Plan) error {
-	budget := "no time limit"
-	if b := p.Base.Train.TimeLimit.D(); b > 0 {
-		budget = b.String() + " per trial"
-	}
-	fmt.Fprintf(e.Stdout, "%s; %s; judged on %s\n", p.Describe(), budget, p.Base.Eval.ValCSV)
-	tw := tabwriter.NewWriter(e.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "trial\tconfig\tseed\t%s\n", strings.Join(p.Keys, "\t"))
-	for _, t := range p.Trials {
-		vals := make([]string, len(t.Values))
-		for i, kv := range t.Values {
-			vals[i] = kv.Value
-		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\n", t.N, t.Config, t.Seed, strings.Join(vals, "\t"))
-	}
-	return tw.Flush()
-}
-
-func printSweepJSON(e *env, s *sweep.Sweep, res *sweep.Result) error {
-	out := struct {
-		SweepID    string            `json:"sweep_id"`
-		Trials     int               `json:"trials"`
-		Finished   int               `json:"finished"`
-		Failed     []int             `json:"failed"`
-		BestTrial  int               `json:"best_trial,omitempty"`
-		BestRunID  string            `json:"best_run_id,omitempty"`
-		BestScore  float64           `json:"best_validation,omitempty"`
-		BestValues map[string]string `json:"best_values,omitempty"`
-	}{SweepID: s.ID, Trials: len(s.Trials), Failed: res.Failed}
-	for _, st := range res.Status {
-		if st.State.Finished() {
-			out.Finished++
-		}
-	}
-	if b := res.Best; b != nil {
-		out.BestTrial, out.BestRunID, out.BestScore = b.N, b.Run.ID, b.Score.Mean
-		out.BestValues = map[string]string{}
-		for _, kv := range b.Values {
-			out.BestValues[kv.Key] = kv.Value
-		}
-	}
-	bs, err := json.Marshal(out)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(e.Stdout, string(bs))
-	return nil
-}
-
-// runSweepTrial runs one trial in this process (a sweep's child).
-func runSweepTrial(ctx context.Context, e *env, o sweepOptions) error {
-	if e.Global.DB == "" {
-		return usageErr(errors.New("sweep: --run-trial needs --db, the sweep's tracker"))
-	}
-	db, err := experiments.OpenExisting(ctx, e.Global.DB)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	s, err := sweep.Open(ctx, db, o.Resume)
-	if err != nil {
-		return err
-	}
-	return sweep.RunTrial(ctx, db, s, o.RunTrial, &sweepWorker{e: e, db: db}, e.Stderr)
-}
-
-// sweepWorker trains and scores a sweep's trial as natssl train and natssl eval would.
-type sweepWorker struct {
-	e  *env
-	db *experiments.DB
-}
-
-var _ sweep.Worker = (*sweepWorker)(nil)
-
-func (w *sweepWorker) Train(ctx context.Context, cfg *configs.Config, resume string, tags map[string]string) error {
-	_, err := w.e.runTraining(ctx, cfg, TrainRun{Resume: resume, Tags: tags, Command: commandLine()})
-	if errors.Is(err, trainer.ErrNonFinite) {
-		return fmt.Errorf("%w: %w", sweep.ErrDiverged, err)
-	}
-	return err
-}
-
-// Validate scores the run's newest checkpoint on the validation suite and records it as suite
-// val, with every test image's outcome (for the report's intervals).
-func (w *sweepWorker) Validate(ctx context.Context, cfg *configs.Config, runID string) error {
-	kind, err := probe.ParseClassifier(cfg.Eval.Classifier)
-	if err != nil {
-		return err
-	}
-	suite, images, err := loadSuite(ctx, w.e, cfg.Eval.ValCSV, cfg.Eval.ValImagesPath(), false)
-	if err != nil {
-		return err
-	}
-	target, err := openTarget(ctx, w.db, cfg, evalOptions{Run: runID})
-	if err != nil {
-		return err
-	}
-	feats, err := extractFeatures(ctx, w.e, cfg, target.enc, suite, images, 0)
-	if err != nil {
-		return err
-	}
-	res, err := probe.Evaluate(ctx, suite, feats, probe.Options{Classifier: kind})
-	if err != nil {
-		return err
-	}
-	rows, outcomes := evalRows(res, target.step), evalOutcomes(res, target.step)
-	for i := range rows {
-		rows[i].Suite = experiments.SuiteValidation
-	}
-	for i := range outcomes {
-		outcomes[i].Suite = experiments.SuiteValidation
-	}
-	if err := w.db.RecordEvaluation(ctx, runID, rows, outcomes); err != nil {
-		return err
-	}
-	fmt.Fprintf(w.e.Stderr, "validation suite %s, run %s at step %d:\n", cfg.Eval.ValCSV, runID, target.step)
-	return res.WriteTable(w.e.Stderr)
 }

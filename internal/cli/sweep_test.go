@@ -15,7 +15,6 @@ import (
 )
 
 func TestSweepUsage(t *testing.T) {
-	t.Chdir("../..")
 	cores := fmt.Sprint(runtime.NumCPU() + 1)
 	tests := []struct {
 		name string
@@ -47,7 +46,6 @@ func TestSweepUsage(t *testing.T) {
 // natssl (here the test binary), two at a time, each scored on the smoke validation suite; then
 // resumes it after one trial was interrupted and another lost its score, and reports it.
 func TestSweepSmoke(t *testing.T) {
-	t.Chdir("../..")
 	t.Setenv(asNatssl, "1")
 	dir := t.TempDir()
 	db := filepath.Join(dir, "natssl.db")

@@ -6,38 +6,31 @@ import (
 	"sort"
 
 	"github.com/spf13/cobra"
+
+	"github.com/natssl/natssl/augment"
+	"github.com/natssl/natssl/decode"
+	"github.com/natssl/natssl/trainer"
 )
 
-// version and commit are set at build time with -ldflags -X.
-var (
-	version = "dev"
-	commit  = ""
-)
-
-// buildFeatures name the implementations compiled in ("jpeg": "libjpeg-turbo", ...); packages'
-// CLI files add theirs in init.
-var buildFeatures = map[string]string{}
-
-func init() { addCommand(newVersionCmd) }
+// version is set at build time with -ldflags -X (the Makefile: git describe).
+var version = "dev"
 
 func newVersionCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version and the build's implementations (JPEG decoder, BLAS, engine)",
+		Short: "Print the version and the build's implementations (JPEG decoder, pixel passes, BLAS)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(e.Stdout, "natssl %s", version)
-			if commit != "" {
-				fmt.Fprintf(e.Stdout, " (%s)", commit)
-			}
-			fmt.Fprintf(e.Stdout, " %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			keys := make([]string, 0, len(buildFeatures))
-			for k := range buildFeatures {
+			// The implementations this binary was built with.
+			features := map[string]string{"jpeg": decode.Backend, "pixels": augment.Kernels, "blas": trainer.BLAS}
+			fmt.Fprintf(e.Stdout, "natssl %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			keys := make([]string, 0, len(features))
+			for k := range features {
 				keys = append(keys, k)
 			}
 			sort.Strings(keys)
 			for _, k := range keys {
-				fmt.Fprintf(e.Stdout, "  %-8s %s\n", k+":", buildFeatures[k])
+				fmt.Fprintf(e.Stdout, "  %-8s %s\n", k+":", features[k])
 			}
 			return nil
 		},

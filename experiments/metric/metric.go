@@ -1,0 +1,21 @@
+package metric
+
+// The keys the training loop logs every train.log_every steps.
+const (
+	Loss              = "loss"               // mean NT-Xent loss over the steps since the last log
+	LR                = "lr"                 // learning rate of the last step
+	ImagesPerS        = "images_per_s"       // training throughput since the last log
+	DataWait          = "data_wait"          // fraction of that time spent waiting for the loader
+	Epoch             = "epoch"              // epoch of the last batch
+	BatchesIncomplete = "batches_incomplete" // batches dropped because an epoch ended inside them
+)
+
+// The keys of the loader's counters, logged with the training metrics.
+const (
+	LoaderImagesPerS = "loader_images_per_s" // the loader's own throughput since it started
+	Skipped          = "skipped"             // bad samples skipped so far, all reasons together
+)
+
+// SkippedFor is the key of the count of samples skipped for one reason (the loader's Skip*
+// constants): "skipped_corrupt", "skipped_missing", ...
+func SkippedFor(reason string) string { return "skipped_" + reason }

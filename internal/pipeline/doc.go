@@ -1,0 +1,35 @@
+// Package pipeline is the life of a run, written once: it is the only package that uses the
+// loader, the trainer, the tracker, the probe and the SageMaker job together. natssl's commands
+// and a SageMaker training job both call it:
+//
+//   - Train opens the tracker and the data, finds what to resume (FindResume), trains, keeps
+//     the run's heartbeat, and marks the run FINISHED, KILLED or FAILED;
+//   - Evaluate scores a checkpoint, a run's latest checkpoint, a random-init encoder or a
+//     features file with the NeWT probe and records the results;
+//   - Export writes the encoder of a checkpoint or of a run's latest checkpoint as ONNX or
+//     safetensors (package export) and records the file with the run in the tracker;
+//   - Report gathers runs into a comparison, giving it each run's encoder cost (parameters
+//     and MFLOPs per image at the run's eval size, from the config the run recorded), or a
+//     sweep's trials into the sweep's report;
+//   - RunSweep checks a sweep's design and stores it (package sweep), or opens a stored one,
+//     and runs its trials in child processes; RunSweepTrial is one such child: Train with the
+//     trial's tags, then Evaluate on the validation suite (suite "val");
+//   - RunJob is natssl train inside a SageMaker job: it resolves the config once (the job's
+//     hyperparameters as a layer), points it at the job's folders, resumes, trains, evaluates
+//     and exports the model artefacts;
+//   - BenchLoader, BenchTrain and BenchProbe measure throughput.
+//
+// Each call takes a resolved, validated *configs.Config and an options struct, and reports
+// progress to an Observer (notices, run started, steps, run finished, counted progress), so
+// that a caller prints what it likes and a test sees what happened without parsing output.
+//
+// One rule per concern lives here: LatestCheckpoint is the only answer to "which checkpoint
+// of a run is its latest" (the newest file that verifies; a torn one is skipped with a notice
+// naming it), and a run's heartbeat is kept by the tracker's KeepAlive goroutine alone, whose
+// failed beats are reported and retried but never stop training.
+//
+// Errors that refuse a request before any work (a --resume that names nothing, a batch that
+// does not divide over the replicas, a changed config on resume) are *RequestError or
+// *trainer.MismatchError; the command line maps them to exit codes, which this package
+// leaves to it, along with flags, printing and hints.
+package pipeline

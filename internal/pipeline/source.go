@@ -1,0 +1,81 @@
+package pipeline
+
+import (
+	"context"
+
+	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/experiments/metric"
+	"github.com/natssl/natssl/loader"
+	"github.com/natssl/natssl/trainer"
+)
+
+// trainData is the loader of a training run, seen by the trainer as its Source.
+type trainData struct {
+	src   loader.Source
+	l     *loader.Loader
+	total int64 // steps of the schedule: train.steps, or train.epochs resolved from the data
+}
+
+var _ trainer.Source = (*trainData)(nil)
+var _ trainer.MetricsSource = (*trainData)(nil)
+
+// openData opens cfg's data at the resumed position and resolves the schedule's length.
+func openData(ctx context.Context, cfg *configs.Config, resume *trainer.Checkpoint) (*trainData, error) {
+	src, err := loader.Open(ctx, cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	var start loader.Position
+	if resume != nil {
+		start = loader.Position(resume.Header.Position)
+	}
+	l, err := loader.New(ctx, src, loader.Options{
+		Seed: cfg.Run.Seed, ImageSize: cfg.Data.ImageSize, BatchSize: cfg.Data.BatchSize,
+		Workers: cfg.Data.Workers, ShuffleBuffer: cfg.Data.ShuffleBuffer,
+		Shards: 1, Epochs: cfg.Train.Epochs, Start: start, Augment: cfg.Augment,
+	})
+	if err != nil {
+		src.Close()
+		return nil, err
+	}
+	d := &trainData{src: src, l: l, total: int64(cfg.Train.Steps)}
+	if cfg.Train.Epochs > 0 {
+		n, err := l.Len(ctx)
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		d.total = n / int64(cfg.Data.BatchSize) * int64(cfg.Train.Epochs)
+		if d.total == 0 {
+			d.Close()
+			return nil, refuse("train: %d images per epoch make no full batch of data.batch_size %d", n, cfg.Data.BatchSize)
+		}
+	}
+	return d, nil
+}
+
+func (d *trainData) Next(ctx context.Context) (*trainer.Batch, error) {
+	b, err := d.l.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &trainer.Batch{N: b.N, Size: b.Size, Epoch: b.Epoch, Views: b.Views, Release: func() { d.l.Release(b) }}, nil
+}
+
+func (d *trainData) Position() trainer.Position { return trainer.Position(d.l.Position()) }
+
+// Metrics are the loader's counters, logged with the training metrics.
+func (d *trainData) Metrics() map[string]float64 {
+	st := d.l.Stats()
+	m := map[string]float64{metric.LoaderImagesPerS: st.ImagesPerS, metric.Skipped: float64(st.SkippedTotal())}
+	for reason, n := range st.Skipped {
+		m[metric.SkippedFor(reason)] = float64(n)
+	}
+	return m
+}
+
+// Close stops the loader and closes the source.
+func (d *trainData) Close() {
+	d.l.Close()
+	d.src.Close()
+}

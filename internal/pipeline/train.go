@@ -1,0 +1,140 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/trainer"
+)
+
+// TrainOptions say how a training run starts.
+type TrainOptions struct {
+	DB      string // the tracker database; "" means run.db of the config
+	Resume  string // "", "auto", a run id or prefix, or a checkpoint file: see FindResume
+	Force   bool   // resume even when the config changes the maths
+	Command string // recorded with a new run; "" means the process's arguments
+	// Tags are recorded with a new run (a sweep's trial: sweep=<id>, trial=<n>); a resumed run
+	// keeps its own.
+	Tags map[string]string
+}
+
+// TrainResult is how a tracked training run ended.
+type TrainResult struct {
+	RunID string
+	trainer.Result
+}
+
+// heartbeatEvery is how often a training run tells the tracker it is alive.
+const heartbeatEvery = 10 * time.Second
+
+// Train trains cfg as a tracked run: it opens the tracker, finds what to resume, creates the
+// run (or reopens the resumed one), opens the data, trains with the heartbeat kept, and marks
+// the run FINISHED, KILLED (ctx cancelled: a signal) or FAILED. On a signal it returns the
+// result so far with the error. A resume whose config changes the maths is refused with a
+// *trainer.MismatchError before the run is touched, unless o.Force.
+func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observer) (*TrainResult, error) {
+	obs = orDiscard(obs)
+	db, err := experiments.Open(ctx, dbPath(cfg, o.DB))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	resume, err := FindResume(ctx, db, cfg, o.Resume, obs)
+	if err != nil {
+		return nil, err
+	}
+	var ckpt *trainer.Checkpoint
+	if resume != nil {
+		ckpt = resume.Checkpoint
+		if d := trainer.MathDiff(ckpt.Header, cfg); len(d) > 0 && !o.Force {
+			return nil, &trainer.MismatchError{Path: ckpt.Path, Diffs: d}
+		}
+	}
+	run, err := openRun(ctx, db, cfg, resume, o)
+	if err != nil {
+		return nil, err
+	}
+	stopBeat := keepAlive(ctx, run, heartbeatEvery, obs)
+	res, err := trainRun(ctx, cfg, run.ID(), run, ckpt, o.Force, obs)
+	stopBeat()
+	status, msg := experiments.StatusFinished, ""
+	switch {
+	case err != nil && ctx.Err() != nil && res != nil:
+		status, msg = experiments.StatusKilled, fmt.Sprintf("stopped by a signal at step %d", res.Step)
+	case err != nil:
+		status, msg = experiments.StatusFailed, err.Error()
+	}
+	if ferr := run.Finish(context.WithoutCancel(ctx), status, msg); ferr != nil {
+		err = errors.Join(err, ferr)
+	}
+	if err != nil && status != experiments.StatusFinished {
+		err = fmt.Errorf("train: run %s %s: %w", run.ID(), strings.ToLower(string(status)), err)
+	}
+	out := &TrainResult{RunID: run.ID()}
+	if res != nil {
+		out.Result = *res
+	}
+	obs.RunFinished(RunEnd{RunID: run.ID(), Status: string(status), Result: res, Err: err})
+	if res == nil {
+		return nil, err
+	}
+	return out, err
+}
+
+// openRun creates the run in the tracker, with the options' command and tags, or reopens the
+// resumed one.
+func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resume *Resume, o TrainOptions) (*experiments.Run, error) {
+	if resume != nil && resume.RunID != "" {
+		return db.ReopenRun(ctx, resume.RunID)
+	}
+	yaml, err := cfg.YAML()
+	if err != nil {
+		return nil, err
+	}
+	return db.CreateRun(ctx, experiments.RunSpec{Name: cfg.Run.Name, ConfigYAML: string(yaml),
+		Command: commandLine(o.Command), Seed: cfg.Run.Seed, Params: cfg.Flatten(), Tags: o.Tags})
+}
+
+// trainRun opens the data and runs the trainer for an open run; tracker is where its metrics
+// and checkpoints are recorded.
+func trainRun(ctx context.Context, cfg *configs.Config, runID string, tracker trainer.Tracker, resume *trainer.Checkpoint, force bool, obs Observer) (*trainer.Result, error) {
+	data, err := openData(ctx, cfg, resume)
+	if err != nil {
+		return nil, err
+	}
+	defer data.Close()
+	dir := filepath.Join(cfg.Run.OutDir, runID, "checkpoints")
+	obs.RunStarted(RunStart{RunID: runID, Config: cfg, TotalSteps: data.total, CheckpointDir: dir, Resumed: resume})
+	return trainer.Train(ctx, trainer.Options{
+		Config: cfg, Source: data, Tracker: tracker, RunID: runID, CheckpointDir: dir,
+		TotalSteps: data.total, Resume: resume, Force: force, OnStep: obs.Step, Log: &noticeWriter{obs: obs},
+	})
+}
+
+// keepAlive keeps the run's heartbeat until stop is called: the tracker's KeepAlive beats from
+// a goroutine of its own, so that a long step or a slow disk never shows a live run as stale.
+// A failed beat never stops training (a busy database or a network file system that hangs
+// for a minute must not end a week-long run): it is reported once, retried at every tick,
+// and its recovery reported.
+func keepAlive(ctx context.Context, run *experiments.Run, every time.Duration, obs Observer) (stop func()) {
+	failed := 0
+	return run.KeepAlive(context.WithoutCancel(ctx), every, func(err error) {
+		switch {
+		case err != nil && failed == 0:
+			obs.Notice(fmt.Sprintf("heartbeat of run %s failed; training goes on and the beat is retried every %s: %v", run.ID(), every, err))
+		case err == nil && failed > 0:
+			obs.Notice(fmt.Sprintf("heartbeat of run %s is back after %d failed beats", run.ID(), failed))
+		}
+		if err != nil {
+			failed++
+		} else {
+			failed = 0
+		}
+	})
+}
