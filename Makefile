@@ -14,7 +14,7 @@ BUDGET   ?= 10m
 PARALLEL ?= 1
 RESUME   ?=
 
-.PHONY: deps build test bench bench-augment bench-loader photos demo sweep-demo lint fmt clean
+.PHONY: deps build test bench bench-augment bench-loader bench-monitor photos demo sweep-demo lint fmt clean
 
 # The Debian packages the build, tests and demo need (scripts/deps.sh holds the one list):
 # installed when run as root, otherwise the apt-get line to run is printed.
@@ -61,6 +61,11 @@ bench-augment: photos
 # natssl's loader against the torchvision peer, same photos and recipe, one sitting.
 bench-loader: build
 	PHOTOS=$(PHOTOS) scripts/bench-loader.sh
+
+# The online monitor's cost on the demo recipe: short runs with it on and off, one sitting;
+# MONITOR_COST='STEPS PAIRS EVERY' (default '30 1 15').
+bench-monitor: build
+	scripts/monitor-cost.sh $(MONITOR_COST)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -22,7 +22,8 @@ import (
 var presetFiles embed.FS
 
 // inputKeys are the keys whose values name files to read.
-var inputKeys = []string{"data.source", "data.root", "eval.newt_csv", "eval.images", "eval.val_csv", "eval.val_images"}
+var inputKeys = []string{"data.source", "data.root", "eval.newt_csv", "eval.images", "eval.val_csv", "eval.val_images",
+	"eval.monitor_newt_csv", "eval.monitor_newt_images", "eval.monitor_knn", "eval.monitor_knn_root"}
 
 // resolvePresetFiles points the input keys that a preset set to a path of its embedded files
 // (such as smoke/train) at a copy of those files written out once under cacheDir. Values from

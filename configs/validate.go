@@ -173,6 +173,7 @@ func (c *Config) Validate() error {
 	if v := c.Eval.ValCSV; v != "" && filepath.Clean(v) == filepath.Clean(c.Eval.NewtCSV) {
 		bad("eval.val_csv", "is the evaluation suite (eval.newt_csv): a validation suite must be held out from it")
 	}
+	c.validateMonitor(bad, atLeast)
 
 	atLeast("sagemaker.instance_count", c.SageMaker.InstanceCount, 1)
 	if c.SageMaker.InstanceCount > 1 {
@@ -187,4 +188,24 @@ func (c *Config) Validate() error {
 		return &errs
 	}
 	return nil
+}
+
+// validateMonitor checks the online monitor's keys: a monitor that is on must have something
+// to score, and each of its scores what it needs.
+func (c *Config) validateMonitor(bad func(key, reason string), atLeast func(key string, n, lo int)) {
+	e := c.Eval
+	atLeast("eval.monitor_every", e.MonitorEvery, 0)
+	atLeast("eval.monitor_newt_tasks", e.MonitorNewtTasks, 0)
+	atLeast("eval.monitor_knn_images", e.MonitorKNNImages, 2)
+	if e.MonitorEvery <= 0 {
+		return
+	}
+	knn := strings.TrimSpace(e.MonitorKNN) != ""
+	newt := e.MonitorNewtTasks > 0
+	if !knn && !newt {
+		bad("eval.monitor_every", "the monitor has nothing to score: set eval.monitor_knn (labelled images for a kNN score) or eval.monitor_newt_tasks > 0, or 0 here to turn it off")
+	}
+	if csv, images := e.MonitorSuite(); newt && (strings.TrimSpace(csv) == "" || strings.TrimSpace(images) == "") {
+		bad("eval.monitor_newt_tasks", "the NeWT monitor has no suite: set eval.monitor_newt_csv and eval.monitor_newt_images (or eval.newt_csv and eval.images), or 0 here")
+	}
 }

@@ -29,6 +29,9 @@ type Options struct {
 	PerClass int
 	// Quality is the JPEG quality; default 95.
 	Quality int
+	// MonitorPerClass is the number of test images per class, outside the suite, in the
+	// monitor set; default 100.
+	MonitorPerClass int
 }
 
 func (o Options) withDefaults() Options {
@@ -43,6 +46,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Quality <= 0 {
 		o.Quality = 95
+	}
+	if o.MonitorPerClass <= 0 {
+		o.MonitorPerClass = 100
 	}
 	return o
 }
@@ -62,11 +68,15 @@ type Summary struct {
 	ValLabelsCSV string `json:"val_labels_csv"`
 	ValImagesTar string `json:"val_images_tar"`
 	ValImages    int    `json:"val_images"`
+	// The monitor set: labelled test images outside the evaluation suite, in class folders.
+	MonitorTar    string `json:"monitor_tar"`
+	MonitorImages int    `json:"monitor_images"`
 }
 
-// Convert reads the dataset from opt.From and writes the training set and the NeWT-layout suite
-// under opt.Out. Every file is written under a temporary name and renamed when complete, and the
-// same options give the same bytes.
+// Convert reads the dataset from opt.From and writes under opt.Out the training set, the
+// NeWT-layout evaluation suite and the monitor set (both from the test split), and the
+// validation suite (from the training split). Every file is written under a temporary name and
+// renamed when complete, and the same options give the same bytes.
 func Convert(ctx context.Context, opt Options) (*Summary, error) {
 	opt = opt.withDefaults()
 	train, err := LoadN(opt.From, "train", opt.TrainLimit)
@@ -77,7 +87,7 @@ func Convert(ctx context.Context, opt Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, sub := range []string{"newt", "val"} {
+	for _, sub := range []string{"newt", "val", "monitor"} {
 		if err := os.MkdirAll(filepath.Join(opt.Out, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("fmnist: create %s: %w", opt.Out, err)
 		}
@@ -86,17 +96,26 @@ func Convert(ctx context.Context, opt Options) (*Summary, error) {
 	if err := writeTrain(ctx, train, opt, sum); err != nil {
 		return nil, err
 	}
-	if sum.LabelsCSV, sum.ImagesTar, sum.SuiteImages, err = writeSuite(ctx, test, opt, "newt"); err != nil {
-		return nil, err
-	}
-	// The validation suite is the same whatever TrainLimit is: it has a pool of its own.
-	pool, rows, err := BuildValidation(opt.From, opt.Seed, opt.PerClass)
+	rows, err := BuildSuite(test, opt.Seed, opt.PerClass)
 	if err != nil {
 		return nil, err
 	}
-	if sum.ValLabelsCSV, sum.ValImagesTar, sum.ValImages, err = writeRows(ctx, pool, rows, opt, "val"); err != nil {
+	if sum.LabelsCSV, sum.ImagesTar, err = writeSuite(ctx, test, rows, opt, "newt"); err != nil {
 		return nil, err
 	}
+	sum.SuiteImages = len(rows)
+	if err := writeMonitor(ctx, test, rows, opt, sum); err != nil {
+		return nil, err
+	}
+	// The validation suite is the same whatever TrainLimit is: it has a pool of its own.
+	pool, valRows, err := BuildValidation(opt.From, opt.Seed, opt.PerClass)
+	if err != nil {
+		return nil, err
+	}
+	if sum.ValLabelsCSV, sum.ValImagesTar, err = writeSuite(ctx, pool, valRows, opt, "val"); err != nil {
+		return nil, err
+	}
+	sum.ValImages = len(valRows)
 	return sum, nil
 }
 

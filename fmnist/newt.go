@@ -54,14 +54,7 @@ type SuiteRow struct {
 // grouped by task and, within a task, in image order (train and test interleaved, as NeWT's CSV
 // is sorted by id).
 func BuildSuite(s *Split, seed uint64, perClass int) ([]SuiteRow, error) {
-	var byClass [10][]int
-	for i, l := range s.Labels {
-		byClass[l] = append(byClass[l], i)
-	}
-	for c := range byClass {
-		rng := rand.New(rand.NewPCG(seed, uint64(c)+1))
-		rng.Shuffle(len(byClass[c]), func(i, j int) { byClass[c][i], byClass[c][j] = byClass[c][j], byClass[c][i] })
-	}
+	byClass := classOrder(s, seed)
 	var next [10]int
 	var rows []SuiteRow
 	for _, t := range Tasks {
@@ -83,6 +76,20 @@ func BuildSuite(s *Split, seed uint64, perClass int) ([]SuiteRow, error) {
 		rows = append(rows, task...)
 	}
 	return rows, nil
+}
+
+// classOrder lists each class's images of split s in an order shuffled by seed: the order a
+// suite takes its images in, and the monitor set after the evaluation suite.
+func classOrder(s *Split, seed uint64) [10][]int {
+	var byClass [10][]int
+	for i, l := range s.Labels {
+		byClass[l] = append(byClass[l], i)
+	}
+	for c := range byClass {
+		rng := rand.New(rand.NewPCG(seed, uint64(c)+1))
+		rng.Shuffle(len(byClass[c]), func(i, j int) { byClass[c][i], byClass[c][j] = byClass[c][j], byClass[c][i] })
+	}
+	return byClass
 }
 
 // WriteLabelsCSV writes rows, chosen from split s, in the NeWT labels layout.
@@ -127,21 +134,12 @@ func BuildValidation(dir string, seed uint64, perClass int) (*Split, []SuiteRow,
 	return train, rows, nil
 }
 
-// writeSuite builds a suite from split s and writes it under opt.Out/sub.
-func writeSuite(ctx context.Context, s *Split, opt Options, sub string) (labels, images string, n int, err error) {
-	rows, err := BuildSuite(s, opt.Seed, opt.PerClass)
-	if err != nil {
-		return "", "", 0, err
-	}
-	return writeRows(ctx, s, rows, opt, sub)
-}
-
-// writeRows writes a suite of rows chosen from split s under opt.Out/sub: labels.csv and
+// writeSuite writes a suite of rows chosen from split s under opt.Out/sub: labels.csv and
 // images.tar.gz (members images/<id>.jpg).
-func writeRows(ctx context.Context, s *Split, rows []SuiteRow, opt Options, sub string) (labels, images string, n int, err error) {
+func writeSuite(ctx context.Context, s *Split, rows []SuiteRow, opt Options, sub string) (labels, images string, err error) {
 	labels = filepath.Join(opt.Out, sub, "labels.csv")
 	if err := writeFile(labels, func(w io.Writer) error { return WriteLabelsCSV(w, s, rows) }); err != nil {
-		return "", "", 0, err
+		return "", "", err
 	}
 	images = filepath.Join(opt.Out, sub, "images.tar.gz")
 	var buf bytes.Buffer
@@ -169,7 +167,7 @@ func writeRows(ctx context.Context, s *Split, rows []SuiteRow, opt Options, sub 
 		return zw.Close()
 	})
 	if err != nil {
-		return "", "", 0, err
+		return "", "", err
 	}
-	return labels, images, len(rows), nil
+	return labels, images, nil
 }

@@ -64,6 +64,9 @@ type Run struct {
 	outcomes   map[string]taskOutcomes // LastEval's outcomes by task
 	Cost       *Cost                   // the encoder's, from Options.Cost; nil when unknown
 	CostNote   string                  // why Cost is nil, when Options.Cost said
+
+	// The online monitor's scores against step (eval.monitor_every); empty when not monitored.
+	MonitorKNN, MonitorNeWT []experiments.Point
 }
 
 // Marks say what a reader must know before trusting a run's numbers.
@@ -166,6 +169,12 @@ func loadRun(ctx context.Context, db *experiments.DB, id string, opt Options) (*
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	if r.ImagesPerS, err = db.MetricSeries(ctx, id, metric.ImagesPerS); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	if r.MonitorKNN, err = db.MetricSeries(ctx, id, metric.MonitorKNN); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	if r.MonitorNeWT, err = db.MetricSeries(ctx, id, metric.MonitorNeWT); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	r.Training = summarizeTraining(r.Loss, r.ImagesPerS)

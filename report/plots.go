@@ -60,6 +60,10 @@ func drawPlots(rep *Report) ([]Plot, error) {
 	if err := add("images_per_s.svg", "Images per second against step", p, err); err != nil {
 		return nil, err
 	}
+	p, err = monitorPlot(rep.Runs)
+	if err := add("monitor.svg", "Online monitor against step: kNN top-1 (solid) and NeWT probe mean on the monitor's tasks (dashed)", p, err); err != nil {
+		return nil, err
+	}
 	p, err = clusterBars(rep)
 	if err := add("newt_clusters.svg", "NeWT "+rep.Metric+" per cluster", p, err); err != nil {
 		return nil, err

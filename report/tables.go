@@ -159,7 +159,7 @@ func (rep *Report) sections() []section {
 			num(fmtFloat(s.MeanImagesPerS, 1)), num(fmtFloat(s.BestImagesPerS, 1))})
 	}
 	tr.Tables = []table{t}
-	tr.Plots = rep.plots("loss.svg", "images_per_s.svg")
+	tr.Plots = rep.plots("loss.svg", "images_per_s.svg", "monitor.svg")
 	out = append(out, tr)
 
 	out = append(out, rep.evalSections()...)

@@ -5,6 +5,9 @@
 # (10 minutes on 2 cores), judged on the validation suite built from the Fashion-MNIST training
 # images (never on the evaluation suite), then the sweep's report. A one-trial sweep of the
 # current default recipe runs first, so that the table has the recipe to beat on the same suite.
+# Each trial keeps the default config's online monitor (every 50 steps: kNN on the monitor set,
+# the probe on 2 tasks of the validation suite), so that its run report shows it learn; its time
+# is outside the budget.
 #
 #   make sweep-demo                               # TRIALS=16, BUDGET=10m, PARALLEL=1
 #   make sweep-demo TRIALS=2 BUDGET=20s           # a smoke run of the same design
@@ -38,13 +41,13 @@ json_field() { # json_field KEY: a top-level string or number field of the JSON 
 	sed -n 's/.*"'"$1"'": *"\{0,1\}\([^",}]*\)"\{0,1\}.*/\1/p' | head -1
 }
 
-if [ ! -f "$DATA/train.json" ] || [ ! -f "$DATA/val/labels.csv" ]; then
+if [ ! -f "$DATA/train.json" ] || [ ! -f "$DATA/val/labels.csv" ] || [ ! -f "$DATA/monitor/images.tar" ]; then
 	say "converting Fashion-MNIST into $DATA (needs Debian's dataset-fashion-mnist)"
 	"$BIN" data fashion-mnist --out "$DATA"
 fi
 DATA_SETS=(--set "data.source=$DATA/train.json" --set "eval.newt_csv=$DATA/newt/labels.csv"
 	--set "eval.images=$DATA/newt/images.tar.gz" --set "eval.val_csv=$DATA/val/labels.csv"
-	--set "eval.val_images=$DATA/val/images.tar.gz")
+	--set "eval.val_images=$DATA/val/images.tar.gz" --set "eval.monitor_knn=$DATA/monitor/images.tar")
 
 if [ -n "$RESUME" ]; then
 	say "resuming sweep $RESUME"

@@ -18,4 +18,9 @@
 // Worker. Training and the probe themselves are the Worker's, which internal/pipeline provides
 // (its Train and Evaluate, as every natssl run uses them); the report of a sweep is the report
 // package's.
+//
+// A trial is watched, as it is judged, on the validation suite: where the online monitor's NeWT
+// suite would follow the evaluation suite (eval.monitor_newt_csv ""), NewPlan points it at the
+// validation suite, and a monitor suite named in the config must share no image with the
+// evaluation suite. The monitor's scores are the trial's curves, not its score.
 package sweep

@@ -42,6 +42,9 @@ var reserved = map[string]string{
 	"run.db":          "every trial must be recorded in the sweep's tracker",
 	"eval.val_csv":    "every trial is judged on the same validation suite",
 	"eval.val_images": "every trial is judged on the same validation suite",
+	// A trial's monitor follows its validation suite (watchSets): every trial is watched alike.
+	"eval.monitor_newt_csv":    "every trial is watched on the same suite",
+	"eval.monitor_newt_images": "every trial is watched on the same suite",
 }
 
 // NewPlan checks a design against the configuration src resolves to and expands it into
@@ -70,6 +73,12 @@ func NewPlan(src configs.Sources, d Design) (*Plan, error) {
 	cfg, err := configs.Load(base)
 	if err != nil {
 		return nil, err
+	}
+	if w := watchSets(cfg); w != nil {
+		base.Sets = append(base.Sets, w...)
+		if cfg, err = configs.Load(base); err != nil {
+			return nil, err
+		}
 	}
 	p := &Plan{Design: d, Base: cfg}
 	var errs errorList

@@ -195,3 +195,48 @@ func TestPlanSuites(t *testing.T) {
 		t.Errorf("the smoke config's suites: %v", err)
 	}
 }
+
+// TestPlanMonitorSuite: the trials' NeWT monitor, which outside a sweep follows the evaluation
+// suite, follows the validation suite; a monitor suite of the config's own is kept unless it
+// shares images with the evaluation suite; and no trial watches another suite.
+func TestPlanMonitorSuite(t *testing.T) {
+	design := Design{Params: params(t, "model.width=8")}
+	p, err := NewPlan(smoke(t), design)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := p.Base.Eval
+	if csv, images := e.MonitorSuite(); csv != e.ValCSV || images != e.ValImagesPath() || csv == e.NewtCSV {
+		t.Errorf("the trials' monitor suite is %s (images %s), want the validation suite %s (%s)", csv, images, e.ValCSV, e.ValImagesPath())
+	}
+	if n := e.MonitorNewtTasks; e.MonitorEvery == 0 || n == 0 {
+		t.Errorf("the smoke config's monitor is off in its sweep: every %d steps, %d tasks", e.MonitorEvery, n)
+	}
+	// Stored with the sweep, as each trial's config reads it.
+	_, stored := newSweep(t, design)
+	if cfg, err := stored.Config(1); err != nil || cfg.Eval.MonitorNewtCSV != e.ValCSV || cfg.Eval.MonitorNewtImages != e.ValImagesPath() {
+		t.Errorf("trial 1's monitor suite: %v (%v), want the validation suite", cfg, err)
+	}
+
+	own := filepath.Join(t.TempDir(), "own.csv")
+	b, err := os.ReadFile(e.ValCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(own, b, 0o644)
+	p, err = NewPlan(smoke(t, "eval.monitor_newt_csv="+own, "eval.monitor_newt_images="+e.ValImagesPath()), design)
+	if err != nil || p.Base.Eval.MonitorNewtCSV != own {
+		t.Errorf("a monitor suite of its own: %v, monitor suite %v", err, p)
+	}
+	_, err = NewPlan(smoke(t, "eval.monitor_newt_csv="+e.NewtCSV), design)
+	if err == nil || !strings.Contains(err.Error(), "monitor suite "+e.NewtCSV+" shares 64 images with the evaluation suite") {
+		t.Errorf("a monitor on the evaluation suite: error %v", err)
+	}
+	if _, err := NewPlan(smoke(t, "eval.monitor_newt_csv="+e.NewtCSV, "eval.monitor_newt_tasks=0"), design); err != nil {
+		t.Errorf("the evaluation suite named for a NeWT monitor that is off: %v", err)
+	}
+	_, err = NewPlan(smoke(t), Design{Params: params(t, "eval.monitor_newt_csv=a.csv,b.csv")})
+	if err == nil || !strings.Contains(err.Error(), "every trial is watched on the same suite") {
+		t.Errorf("sweeping the monitor's suite: error %v", err)
+	}
+}

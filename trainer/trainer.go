@@ -74,8 +74,11 @@ type Options struct {
 	Resume *Checkpoint
 	// Force resumes even when the checkpoint's maths differs from Config.
 	Force bool
-	// OnStep is called after every step (progress display).
+	// OnStep is called after every step (progress display), and at step 0 when hooks ran on
+	// the initial model.
 	OnStep func(StepInfo)
+	// Hooks run between steps on a still model (the online monitor): see Hook.
+	Hooks []Hook
 	// Log receives notices (incomplete batches skipped, checkpoints written). nil: discarded.
 	Log io.Writer
 
@@ -89,6 +92,8 @@ type StepInfo struct {
 	Loss, LR    float64
 	ImagesPerS  float64 // over the last log interval
 	Elapsed     time.Duration
+	// Metrics are what the hooks measured after this step; nil when none ran.
+	Metrics map[string]float64
 }
 
 // Result is how a training run ended.
@@ -96,8 +101,8 @@ type Result struct {
 	Step       int64
 	Loss       float64
 	Reason     StopReason
-	Checkpoint string // the last checkpoint written
-	Elapsed    time.Duration
+	Checkpoint string        // the last checkpoint written
+	Elapsed    time.Duration // training time: what hooks took is left out
 	Images     int64
 }
 
@@ -197,6 +202,9 @@ func joinDiffs(d []string) string {
 
 func (t *training) run(ctx context.Context) (*Result, error) {
 	cfg := t.cfg
+	if err := t.hooksAtStart(ctx); err != nil {
+		return t.fail(err)
+	}
 	bg := context.WithoutCancel(ctx) // checkpoints and the tracker must outlive a signal
 	start := time.Now()
 	var (
@@ -269,6 +277,12 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		winImages += int64(b.N)
 		winLossSum += loss
 		winLossN++
+		last := t.step == t.total || cfg.Train.TimeLimit.D() > 0 && time.Since(start) >= cfg.Train.TimeLimit.D()
+		hooked, paused, err := t.runHooks(ctx, last)
+		if err != nil {
+			return t.fail(err)
+		}
+		start, winStart = start.Add(paused), winStart.Add(paused)
 
 		now := time.Now()
 		if t.step%int64(max(cfg.Train.LogEvery, 1)) == 0 || t.step == t.total {
@@ -291,7 +305,7 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		}
 		if t.opt.OnStep != nil {
 			t.opt.OnStep(StepInfo{Step: t.step, Total: t.total, Epoch: t.epoch, Loss: loss, LR: lr,
-				ImagesPerS: imagesPerS, Elapsed: now.Sub(start)})
+				ImagesPerS: imagesPerS, Elapsed: now.Sub(start), Metrics: hooked})
 		}
 		if every := int64(cfg.Train.CheckpointEvery); every > 0 && t.step%every == 0 && t.step != t.total {
 			if err := t.checkpoint(bg); err != nil {

@@ -19,3 +19,11 @@ const (
 // SkippedFor is the key of the count of samples skipped for one reason (the loader's Skip*
 // constants): "skipped_corrupt", "skipped_missing", ...
 func SkippedFor(reason string) string { return "skipped_" + reason }
+
+// The online monitor's scores of the encoder while it trains (eval.monitor_every), and the
+// seconds each monitor took.
+const (
+	MonitorKNN     = "monitor/knn_top1"  // weighted kNN top-1 on the monitor's labelled set
+	MonitorNeWT    = "monitor/newt_mean" // mean NeWT probe accuracy on the monitor's tasks
+	MonitorSeconds = "monitor/seconds"   // wall time of one monitor, left out of the run's clock
+)

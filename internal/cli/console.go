@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,12 +12,14 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/experiments/metric"
 	"github.com/natssl/natssl/internal/pipeline"
 	"github.com/natssl/natssl/trainer"
 )
 
 // console shows a pipeline call's progress on stderr: notices as "natssl: ..." lines; training
-// as a bar on a terminal and as a line every train.log_every steps otherwise; feature
+// as a bar on a terminal and as a line every train.log_every steps otherwise, the online
+// monitor's scores at the end of the line of each step it ran at (and of the bar); feature
 // extraction as a count redrawn in place on a terminal and as a line every quarter otherwise.
 type console struct {
 	w   io.Writer
@@ -26,6 +29,7 @@ type console struct {
 	bar      *progressbar.ProgressBar
 	logEvery int64
 	quarter  float64 // the next quarter of feature extraction to log
+	monitor  string  // the online monitor's last scores, as monitorText writes them
 }
 
 var _ pipeline.Observer = (*console)(nil)
@@ -62,20 +66,46 @@ func (c *console) RunStarted(s pipeline.RunStart) {
 func (c *console) Step(s trainer.StepInfo) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if s.Metrics != nil {
+		c.monitor = monitorText(s.Metrics)
+	}
 	if c.bar != nil {
 		_ = c.bar.Set64(s.Step)
-		c.bar.Describe(fmt.Sprintf("train loss %.4f  %.0f img/s", s.Loss, s.ImagesPerS))
+		c.bar.Describe(fmt.Sprintf("train loss %.4f  %.0f img/s%s", s.Loss, s.ImagesPerS, c.monitor))
 		return
 	}
-	if s.Step%c.logEvery == 0 || s.Step == s.Total || s.Step == 1 {
+	switch {
+	case s.Step == 0 && s.Metrics != nil: // the monitor on the initial model
+		fmt.Fprintf(c.w, "step 0/%d  initial model%s\n", s.Total, c.monitor)
+	case s.Step%c.logEvery == 0 || s.Step == s.Total || s.Step == 1 || s.Metrics != nil:
 		eta := ""
 		if s.Step > 0 {
 			left := time.Duration(float64(s.Elapsed) / float64(s.Step) * float64(s.Total-s.Step))
 			eta = " eta " + left.Round(time.Second).String()
 		}
-		fmt.Fprintf(c.w, "step %d/%d  epoch %d  loss %.4f  lr %.3g  %.1f img/s  elapsed %s%s\n",
-			s.Step, s.Total, s.Epoch, s.Loss, s.LR, s.ImagesPerS, s.Elapsed.Round(time.Second), eta)
+		mon := ""
+		if s.Metrics != nil {
+			mon = c.monitor
+		}
+		fmt.Fprintf(c.w, "step %d/%d  epoch %d  loss %.4f  lr %.3g  %.1f img/s  elapsed %s%s%s\n",
+			s.Step, s.Total, s.Epoch, s.Loss, s.LR, s.ImagesPerS, s.Elapsed.Round(time.Second), eta, mon)
 	}
+}
+
+// monitorText is the online monitor's scores as the progress line shows them:
+// "  | knn 71.3%  newt 80.2%  (1.4s)".
+func monitorText(m map[string]float64) string {
+	var b strings.Builder
+	b.WriteString("  |")
+	for _, x := range []struct{ key, name string }{{metric.MonitorKNN, "knn"}, {metric.MonitorNeWT, "newt"}} {
+		if v, ok := m[x.key]; ok {
+			fmt.Fprintf(&b, " %s %.1f%% ", x.name, 100*v)
+		}
+	}
+	if v, ok := m[metric.MonitorSeconds]; ok {
+		fmt.Fprintf(&b, " (%.1fs)", v)
+	}
+	return strings.TrimRight(b.String(), " ")
 }
 
 func (c *console) RunFinished(e pipeline.RunEnd) {

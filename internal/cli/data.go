@@ -14,7 +14,7 @@ func newDataCmd(e *env) *cobra.Command {
 	o := &fmnistOptions{}
 	fm := &cobra.Command{
 		Use:   "fashion-mnist --out DIR [--from DIR]",
-		Short: "Convert Debian's dataset-fashion-mnist into an iNat-style training set and NeWT-layout evaluation and validation suites",
+		Short: "Convert Debian's dataset-fashion-mnist into an iNat-style training set, NeWT-layout evaluation and validation suites and a monitor set",
 		Long: `Converts the Fashion-MNIST idx files (Debian package dataset-fashion-mnist, under
 ` + fmnist.DefaultDir + `; --from for another place) into:
   DIR/train.json, DIR/train-000.tar ...   the 60,000 training images, iNat 2021 layout
@@ -22,6 +22,8 @@ func newDataCmd(e *env) *cobra.Command {
                                           are found when data.root is unset)
   DIR/newt/labels.csv, images.tar.gz      a NeWT-layout suite of binary tasks between easily
                                           confused classes, from the test images
+  DIR/monitor/images.tar                  labelled test images outside the suite, in class
+                                          folders: the online monitor's kNN set
   DIR/val/labels.csv, images.tar.gz       the validation suite: the same tasks from the
                                           training images (natssl sweep is judged on it)
 The same --seed gives the same files, byte for byte.`,
@@ -40,6 +42,7 @@ The same --seed gives the same files, byte for byte.`,
 	f.IntVar(&o.Shards, "shards", 6, "tar shards for the training images")
 	f.IntVar(&o.TrainLimit, "train-limit", 0, "only the first N training images (0: all); for quick tests")
 	f.IntVar(&o.PerClass, "per-class", 100, "train (and test) images per class per task of the suite")
+	f.IntVar(&o.MonitorPerClass, "monitor-per-class", 100, "test images per class, outside the suite, in the monitor's kNN set")
 	f.BoolVar(&o.JSON, "json", false, "print a JSON summary as the last line")
 	return group("data", "Make datasets natssl can read", fm)
 }
@@ -63,6 +66,8 @@ func (o *fmnistOptions) run(cmd *cobra.Command, e *env) error {
 	fmt.Fprintf(e.Stdout, "  train with: --set data.source=%s (the shards beside it are found)\n", sum.Manifest)
 	fmt.Fprintf(e.Stdout, "NeWT suite:   %d tasks, %d images: %s, %s\n", sum.Tasks, sum.SuiteImages, sum.LabelsCSV, sum.ImagesTar)
 	fmt.Fprintf(e.Stdout, "  evaluate with: natssl eval --newt %s --images %s ...\n", sum.LabelsCSV, sum.ImagesTar)
+	fmt.Fprintf(e.Stdout, "monitor set:  %d labelled images outside the suite: %s\n", sum.MonitorImages, sum.MonitorTar)
+	fmt.Fprintf(e.Stdout, "  watch training with: --set eval.monitor_knn=%s\n", sum.MonitorTar)
 	fmt.Fprintf(e.Stdout, "validation:   %d tasks, %d training images: %s, %s\n", sum.Tasks, sum.ValImages, sum.ValLabelsCSV, sum.ValImagesTar)
 	fmt.Fprintf(e.Stdout, "  sweep with: --set eval.val_csv=%s --set eval.val_images=%s\n", sum.ValLabelsCSV, sum.ValImagesTar)
 	fmt.Fprintf(e.Stdout, "done in %.1fs\n", time.Since(start).Seconds())

@@ -22,6 +22,7 @@ func TestDataFashionMNIST(t *testing.T) {
 		{"no --out", "--out DIR is required", []string{"data", "fashion-mnist"}, 2},
 		{"package missing", "sudo apt-get install dataset-fashion-mnist", []string{"data", "fashion-mnist", "--out", "OUT", "--from", "EMPTY"}, 1},
 		{"small", `"root_pattern":"OUT/train-{000..001}.tar"`, []string{"data", "fashion-mnist", "--out", "OUT", "--train-limit", "30", "--per-class", "4", "--shards", "2", "--json"}, 0},
+		{"monitor set", `"monitor_tar":"OUT/monitor/images.tar","monitor_images":50`, []string{"data", "fashion-mnist", "--out", "OUT", "--train-limit", "30", "--per-class", "4", "--monitor-per-class", "5", "--json"}, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

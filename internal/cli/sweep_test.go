@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 func TestSweepUsage(t *testing.T) {
@@ -100,6 +101,17 @@ func TestSweepSmoke(t *testing.T) {
 		}
 		if s := experiments.Summarize(rec.Evals, experiments.SuiteNeWT, experiments.MetricAccuracy); len(s) != 0 {
 			t.Errorf("trial %d was scored on the evaluation suite", r.Trial)
+		}
+		// Watched by the online monitor, its NeWT half on the validation suite.
+		for _, kv := range rec.Params {
+			if kv.Key == "eval.monitor_newt_csv" && !strings.HasSuffix(kv.Value, filepath.Join("val", "labels.csv")) {
+				t.Errorf("trial %d was watched on %s, want the validation suite", r.Trial, kv.Value)
+			}
+		}
+		for _, key := range []string{metric.MonitorNeWT, metric.MonitorKNN} {
+			if pts, err := tr.MetricSeries(ctx, r.RunID, key); err != nil || len(pts) != 3 {
+				t.Errorf("trial %d: %s at %d steps (%v), want 0, 3 and 6", r.Trial, key, len(pts), err)
+			}
 		}
 	}
 

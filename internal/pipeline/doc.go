@@ -3,7 +3,11 @@
 // and a SageMaker training job both call it:
 //
 //   - Train opens the tracker and the data, finds what to resume (FindResume), trains, keeps
-//     the run's heartbeat, and marks the run FINISHED, KILLED or FAILED;
+//     the run's heartbeat, and marks the run FINISHED, KILLED or FAILED; with
+//     eval.monitor_every it also watches the run learn (monitor.go): a trainer hook of the
+//     first rank scores a snapshot of the encoder every N steps with a weighted kNN top-1 on a
+//     labelled set and the NeWT probe on a few tasks, logged as monitor/knn_top1 and
+//     monitor/newt_mean and shown with the step;
 //   - Evaluate scores a checkpoint, a run's latest checkpoint, a random-init encoder or a
 //     features file with the NeWT probe and records the results;
 //   - Export writes the encoder of a checkpoint or of a run's latest checkpoint as ONNX or
@@ -12,8 +16,10 @@
 //     and MFLOPs per image at the run's eval size, from the config the run recorded), or a
 //     sweep's trials into the sweep's report;
 //   - RunSweep checks a sweep's design and stores it (package sweep), or opens a stored one,
-//     and runs its trials in child processes; RunSweepTrial is one such child: Train with the
-//     trial's tags, then Evaluate on the validation suite (suite "val");
+//     and runs its trials in child processes, after reading the trials' monitor sets once;
+//     RunSweepTrial is one such child: Train with the trial's tags (its monitor, if any, on the
+//     validation suite), then Evaluate on the validation suite (suite "val"), which is the
+//     trial's score;
 //   - RunJob is natssl train inside a SageMaker job: it resolves the config once (the job's
 //     hyperparameters as a layer), points it at the job's folders, resumes, trains, evaluates
 //     and exports the model artefacts;

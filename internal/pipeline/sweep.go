@@ -98,6 +98,9 @@ func openSweep(ctx context.Context, o SweepOptions, out *SweepResult, obs Observ
 	if _, err := sweep.SplitCPUs(max(o.Parallel, 1)); err != nil {
 		return nil, err
 	}
+	if err := checkTrialMonitor(ctx, plan.Base, obs); err != nil {
+		return nil, err
+	}
 	out.Plan = plan
 	if o.DryRun {
 		return nil, nil
@@ -113,6 +116,20 @@ func openSweep(ctx context.Context, o SweepOptions, out *SweepResult, obs Observ
 	obs.Notice(fmt.Sprintf("sweep %s created in %s", out.Sweep.ID, db.Path()))
 	return db, nil
 }
+
+// checkTrialMonitor reads the online monitor's sets of the base config once, as each trial
+// reads them before it trains, so that a set that is missing refuses the sweep before anything
+// is stored rather than failing every trial; and it tells what the trials are watched on.
+func checkTrialMonitor(ctx context.Context, cfg *configs.Config, obs Observer) error {
+	m, err := newMonitor(ctx, cfg, trialNotices{obs})
+	m.close()
+	return err
+}
+
+// trialNotices says that the notices it passes on are about every trial.
+type trialNotices struct{ Observer }
+
+func (o trialNotices) Notice(msg string) { o.Observer.Notice("trials: " + msg) }
 
 // asRequest makes a sweep's refusal of a design (*sweep.UsageError) a *RequestError.
 func asRequest(err error) error {
@@ -136,6 +153,14 @@ type SweepTrialOptions struct {
 // run within what is left of its budget), then scores the run's latest checkpoint on the
 // validation suite with Evaluate, recorded as suite val. A trial whose loss stopped being
 // finite is marked diverged and ends without an error.
+//
+// The online monitor, when the config has it, watches the trial as it watches any run (on the
+// validation suite: see sweep.NewPlan), outside the budget's clock. Its last NeWT score is of
+// the same model as the latest checkpoint, but it is not the trial's score: it keeps the mean
+// of a few tasks only, without the per-image outcomes that the sweep report's intervals and
+// paired differences need, and a monitor that fails lets training go on without it. The probe
+// after training is the one natssl eval runs, on every task of the suite, whether or not the
+// monitor is on; it costs what a last monitor on every task would.
 func RunSweepTrial(ctx context.Context, o SweepTrialOptions, obs Observer) error {
 	obs = orDiscard(obs)
 	if o.DB == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -114,9 +115,28 @@ func TestSweepRefusals(t *testing.T) {
 			}
 		})
 	}
-	res, err := RunSweep(ctx, SweepOptions{Config: src, Params: []string{"model.width=8,16"}, DryRun: true}, nil)
+	// A monitor set that is missing refuses the sweep before it is stored, naming its key and
+	// how to train without the monitor, rather than failing every trial.
+	noKNN := src
+	noKNN.Sets = append(append([]string(nil), src.Sets...), "eval.monitor_knn="+filepath.Join(dir, "none.tar"), "run.out_dir="+filepath.Join(dir, "runs"))
+	// (Were it not refused, its trial would run this test binary, which runs no test.)
+	noTest := func(string, string, int) []string { return []string{"-test.run=^$"} }
+	_, err := RunSweep(ctx, SweepOptions{Config: noKNN, Params: []string{"model.width=8"}, TrialArgs: noTest}, nil)
+	if err == nil || !strings.Contains(err.Error(), `eval.monitor_knn is "`+dir) || !strings.Contains(err.Error(), "eval.monitor_every=0") {
+		t.Errorf("a missing kNN set: error %v", err)
+	}
+	// A dry run reads the trials' monitor sets and says what the trials are watched on: here
+	// the smoke training images and 2 tasks of the validation suite.
+	rec := &recorder{}
+	res, err := RunSweep(ctx, SweepOptions{Config: src, Params: []string{"model.width=8,16"}, DryRun: true}, rec)
 	if err != nil || res.Plan == nil || len(res.Plan.Trials) != 2 || res.Sweep != nil {
 		t.Fatalf("dry run: %+v, %v", res, err)
+	}
+	if !rec.noticed("trials: monitor every 3 steps: kNN top-1 on 56 images", "NeWT probe on 2 tasks") {
+		t.Errorf("the dry run's notices %q do not say what the trials are watched on", rec.notices)
+	}
+	if csv, _ := res.Plan.Base.Eval.MonitorSuite(); csv != res.Plan.Base.Eval.ValCSV {
+		t.Errorf("the trials' monitor suite is %s, want the validation suite", csv)
 	}
 	if _, err := experiments.OpenExisting(ctx, cfg.Run.DB); err == nil {
 		t.Error("a dry run or a refused design created the tracker")

@@ -111,10 +111,29 @@ func trainRun(ctx context.Context, cfg *configs.Config, runID string, tracker tr
 	defer data.Close()
 	dir := filepath.Join(cfg.Run.OutDir, runID, "checkpoints")
 	obs.RunStarted(RunStart{RunID: runID, Config: cfg, TotalSteps: data.total, CheckpointDir: dir, Resumed: resume})
+	hooks, closeHooks, err := firstRankHooks(ctx, cfg, obs)
+	if err != nil {
+		return nil, err
+	}
+	defer closeHooks()
 	return trainer.Train(ctx, trainer.Options{
 		Config: cfg, Source: data, Tracker: tracker, RunID: runID, CheckpointDir: dir,
 		TotalSteps: data.total, Resume: resume, Force: force, OnStep: obs.Step, Log: &noticeWriter{obs: obs},
+		Hooks: hooks,
 	})
+}
+
+// firstRankHooks are the hooks of the process that records the run: the online monitor. The
+// replicas of a process share one model, which the monitor snapshots once per monitor step;
+// when a run spans processes, only the first (the one that writes the tracker and the
+// checkpoints) installs them, the others train on without waiting for it. Today a run is one
+// process, which is the first.
+func firstRankHooks(ctx context.Context, cfg *configs.Config, obs Observer) ([]trainer.Hook, func(), error) {
+	mon, err := newMonitor(ctx, cfg, obs)
+	if err != nil || mon == nil {
+		return nil, func() {}, err
+	}
+	return []trainer.Hook{mon.hook()}, mon.close, nil
 }
 
 // keepAlive keeps the run's heartbeat until stop is called: the tracker's KeepAlive beats from
