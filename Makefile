@@ -8,8 +8,13 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/natssl/natssl/internal/cli.version=$(VERSION)
 BIN      := bin/natssl
 export CGO_ENABLED := 1
+# make sweep-demo's design size (see scripts/sweep-demo.sh).
+TRIALS   ?= 16
+BUDGET   ?= 10m
+PARALLEL ?= 1
+RESUME   ?=
 
-.PHONY: deps build test bench bench-augment bench-loader bench-monitor photos demo lint fmt clean
+.PHONY: deps build test bench bench-augment bench-loader bench-monitor photos demo sweep-demo lint fmt clean
 
 # The Debian packages the build, tests and demo need (scripts/deps.sh holds the one list):
 # installed when run as root, otherwise the apt-get line to run is printed.
@@ -37,6 +42,13 @@ bench:
 # DEMO_FLAGS='--set train.time_limit=3m'.
 demo: deps build
 	scripts/demo.sh $(DEMO_FLAGS)
+
+# The search behind the demo recipe, in one command: a one-trial sweep of the default recipe,
+# then a random search over temperature, width, crop scale, jitter strength, lr and batch, each
+# trial with the demo's budget, judged on the validation suite; then the sweep's report. TRIALS,
+# BUDGET, PARALLEL and RESUME=<sweep id> are passed on, e.g. `make sweep-demo TRIALS=2 BUDGET=20s`.
+sweep-demo: deps build
+	TRIALS=$(TRIALS) BUDGET=$(BUDGET) PARALLEL=$(PARALLEL) RESUME=$(RESUME) scripts/sweep-demo.sh $(SWEEP_FLAGS)
 
 # The iNat-like benchmark photo set (max side 500 px, quality 90) from Debian's wallpapers.
 PHOTOS ?= /tmp/natssl-photos

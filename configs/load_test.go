@@ -135,6 +135,8 @@ func TestValidationErrors(t *testing.T) {
 		{"section given a value", "train: 5\n", nil, nil, []string{"run.yaml:1", "train", "want a mapping"}},
 		{"malformed --set", "", nil, []string{"train.lr"}, []string{"--set train.lr", "want key=value"}},
 		{"bad duration", "", nil, []string{"train.time_limit=soon"}, []string{"train.time_limit", "duration"}},
+		{"validation images without a suite", "", nil, []string{"eval.val_csv=", "eval.val_images=v.tar.gz"}, []string{"eval.val_images", "eval.val_csv", "empty"}},
+		{"validation suite is the evaluation suite", "", nil, []string{"eval.val_csv=./data/fmnist/newt/labels.csv"}, []string{"eval.val_csv", "evaluation suite"}},
 		{"several hosts", "sagemaker:\n  instance_count: 4\n", nil, nil, []string{"run.yaml:2", "sagemaker.instance_count", `"4"`, "several hosts is not supported"}},
 		{"negative monitor interval", "", nil, []string{"eval.monitor_every=-5"}, []string{"eval.monitor_every", `"-5"`, "at least 0"}},
 		{"monitor scoring nothing", "eval:\n  monitor_knn: \"\"\n  monitor_newt_tasks: 0\n", nil, nil,
@@ -299,12 +301,18 @@ func TestPresetFilesWrittenOut(t *testing.T) {
 		return c
 	}
 	c := load()
-	for _, p := range []string{c.Data.Source, c.Eval.NewtCSV, c.Eval.Images, c.Eval.MonitorKNN} {
+	for _, p := range []string{c.Data.Source, c.Eval.NewtCSV, c.Eval.Images, c.Eval.ValCSV, c.Eval.ValImages, c.Eval.MonitorKNN} {
 		if !filepath.IsAbs(p) || !strings.HasPrefix(p, cache) {
 			t.Errorf("%s: want a path under %s", p, cache)
 		}
 		if _, err := os.Stat(p); err != nil {
 			t.Error(err)
+		}
+	}
+	// No key of the preset is left naming an embedded file by its relative path.
+	for _, k := range Keys() {
+		if v, _ := c.Get(k); strings.HasPrefix(asString(v), "smoke/") {
+			t.Errorf("%s is %v: an embedded file not written out (configs.inputKeys)", k, v)
 		}
 	}
 	jpgs, _ := filepath.Glob(filepath.Join(c.Data.Source, "*", "*.jpg"))
@@ -320,6 +328,11 @@ func TestPresetFilesWrittenOut(t *testing.T) {
 	if _, err := Load(Sources{File: "smoke", Env: []string{}, CacheDir: "/proc/no-such-folder"}); err == nil || !strings.Contains(err.Error(), "data.source") {
 		t.Errorf("unwritable cache folder: err = %v, want one naming data.source", err)
 	}
+}
+
+func asString(v any) string {
+	s, _ := v.(string)
+	return s
 }
 
 // TestMonitorKeys: the monitor's keys as each layer sets them, and a monitor that is off

@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -172,6 +173,12 @@ func (c *Config) Validate() error {
 
 	oneOf("eval.classifier", c.Eval.Classifier, classifiers)
 	atLeast("eval.image_size", c.Eval.ImageSize, 8)
+	if strings.TrimSpace(c.Eval.ValImages) != "" && strings.TrimSpace(c.Eval.ValCSV) == "" {
+		bad("eval.val_images", "names the validation images, but eval.val_csv (the validation suite's labels) is empty")
+	}
+	if v := c.Eval.ValCSV; v != "" && filepath.Clean(v) == filepath.Clean(c.Eval.NewtCSV) {
+		bad("eval.val_csv", "is the evaluation suite (eval.newt_csv): a validation suite must be held out from it")
+	}
 	c.validateMonitor(bad, atLeast)
 
 	atLeast("sagemaker.instance_count", c.SageMaker.InstanceCount, 1)

@@ -30,6 +30,8 @@ var (
 	ErrNotFound = errors.New("no such run")
 	// ErrAmbiguous: a run id prefix matches more than one run.
 	ErrAmbiguous = errors.New("ambiguous run id prefix")
+	// ErrNoSweep: no sweep has the given id or prefix.
+	ErrNoSweep = errors.New("no such sweep")
 )
 
 // DefaultStaleAfter is how old a RUNNING run's heartbeat may be before the run is shown as stale.

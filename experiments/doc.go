@@ -20,9 +20,16 @@
 //	exports(run_id, path, format, sha256, bytes, checkpoint_step, checkpoint_sha256, image_size,
 //	        with_head, params, mflops, natssl_version, at)
 //
-// which records the files natssl export wrote from a run's checkpoints (RecordExport). Times
-// are stored as UTC text ("2006-01-02T15:04:05.000Z") so that the sqlite3 shell and its date
-// functions read them.
+// which records the files natssl export wrote from a run's checkpoints (RecordExport), and
+//
+//	sweeps(id, name, created_at, config_yaml, spec, command)
+//	sweep_trials(sweep_id, trial, config, seed)
+//	sweep_values(sweep_id, trial, ord, key, value)
+//
+// which keep a sweep's base config, its design (spec: JSON written by package sweep) and each
+// trial's swept values and seed; a trial's runs carry the tags sweep=<id> and trial=<n>.
+// Times are stored as UTC text ("2006-01-02T15:04:05.000Z") so that the sqlite3 shell and its
+// date functions read them.
 // A NaN metric value is stored as NULL (SQLite has no NaN) and read back as NaN.
 //
 // The database runs in WAL mode with a busy timeout and foreign keys on, so that several

@@ -10,9 +10,11 @@ import (
 )
 
 // The suite and metric natssl's NeWT probe records, and that runs list and report summarise.
+// SuiteValidation is the validation suite (eval.val_csv) that sweeps are judged on.
 const (
-	SuiteNeWT      = "newt"
-	MetricAccuracy = "accuracy"
+	SuiteNeWT       = "newt"
+	SuiteValidation = "val"
+	MetricAccuracy  = "accuracy"
 )
 
 // Eval is one evaluation result: a metric of one task of a suite, for the checkpoint taken at

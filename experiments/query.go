@@ -258,29 +258,36 @@ func (db *DB) GetRun(ctx context.Context, id string) (*RunRecord, error) {
 
 // ResolveRun turns a run id or an unambiguous prefix of one (as with git) into the full id.
 func (db *DB) ResolveRun(ctx context.Context, idOrPrefix string) (string, error) {
+	return db.resolveID(ctx, "runs", "run", idOrPrefix, ErrNotFound)
+}
+
+// resolveID turns an id or an unambiguous prefix of one into the full id of a row of table
+// (runs, sweeps); what names the row in messages, and notFound is the error when none matches.
+func (db *DB) resolveID(ctx context.Context, table, what, idOrPrefix string, notFound error) (string, error) {
 	p := strings.ToLower(strings.TrimSpace(idOrPrefix))
 	if p == "" {
-		return "", fmt.Errorf("experiments: resolve run: empty run id")
+		return "", fmt.Errorf("experiments: resolve %s: empty %s id", what, what)
 	}
-	rows, err := db.sql.QueryContext(ctx, `SELECT id FROM runs WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 6`, len(p), p)
+	op := "resolve " + what + " " + idOrPrefix + " in"
+	rows, err := db.sql.QueryContext(ctx, `SELECT id FROM `+table+` WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 6`, len(p), p)
 	if err != nil {
-		return "", db.wrap("resolve run "+idOrPrefix+" in", err)
+		return "", db.wrap(op, err)
 	}
 	defer rows.Close()
 	var ids []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return "", db.wrap("resolve run "+idOrPrefix+" in", err)
+			return "", db.wrap(op, err)
 		}
 		ids = append(ids, id)
 	}
 	if err := rows.Err(); err != nil {
-		return "", db.wrap("resolve run "+idOrPrefix+" in", err)
+		return "", db.wrap(op, err)
 	}
 	switch {
 	case len(ids) == 0:
-		return "", fmt.Errorf("experiments: run %q in %s: %w", idOrPrefix, db.path, ErrNotFound)
+		return "", fmt.Errorf("experiments: %s %q in %s: %w", what, idOrPrefix, db.path, notFound)
 	case len(ids) == 1 || ids[0] == p:
 		return ids[0], nil
 	}
@@ -288,7 +295,7 @@ func (db *DB) ResolveRun(ctx context.Context, idOrPrefix string) (string, error)
 	if len(ids) > 5 {
 		ids, more = ids[:5], ", ..."
 	}
-	return "", fmt.Errorf("experiments: run %q in %s: %w: matches %s%s", idOrPrefix, db.path, ErrAmbiguous, strings.Join(ids, ", "), more)
+	return "", fmt.Errorf("experiments: %s %q in %s: %w: matches %s%s", what, idOrPrefix, db.path, ErrAmbiguous, strings.Join(ids, ", "), more)
 }
 
 // Params returns a run's flattened config, in key order.

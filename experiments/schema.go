@@ -121,6 +121,34 @@ CREATE TABLE exports (
 	PRIMARY KEY (run_id, path)
 );
 `,
+	// 5: sweeps, each a base config and a list of trials (the values of the swept keys and the
+	// seed); a trial's runs carry the tags sweep=<id> and trial=<n>. Only these tables: they
+	// depend on nothing else.
+	`
+CREATE TABLE sweeps (
+	id          TEXT PRIMARY KEY,
+	name        TEXT NOT NULL DEFAULT '',
+	created_at  TEXT NOT NULL,
+	config_yaml TEXT NOT NULL,
+	spec        TEXT NOT NULL DEFAULT '',
+	command     TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE sweep_trials (
+	sweep_id TEXT NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+	trial    INTEGER NOT NULL,
+	config   INTEGER NOT NULL,
+	seed     INTEGER NOT NULL,
+	PRIMARY KEY (sweep_id, trial)
+) WITHOUT ROWID;
+CREATE TABLE sweep_values (
+	sweep_id TEXT NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+	trial    INTEGER NOT NULL,
+	ord      INTEGER NOT NULL,
+	key      TEXT NOT NULL,
+	value    TEXT NOT NULL,
+	PRIMARY KEY (sweep_id, trial, ord)
+) WITHOUT ROWID;
+`,
 }
 
 // SchemaVersion is the schema this build writes.

@@ -316,7 +316,8 @@ func TestConvertSmall(t *testing.T) {
 	if _, err := Convert(context.Background(), opt); err != nil {
 		t.Fatal(err)
 	}
-	for _, rel := range []string{"train.json", "train-001.tar", "newt/labels.csv", "newt/images.tar.gz", "monitor/images.tar"} {
+	for _, rel := range []string{"train.json", "train-001.tar", "newt/labels.csv", "newt/images.tar.gz", "monitor/images.tar",
+		"val/labels.csv", "val/images.tar.gz"} {
 		if digest(t, filepath.Join(out, rel)) != digest(t, filepath.Join(again, rel)) {
 			t.Errorf("%s differs between two runs", rel)
 		}
@@ -334,4 +335,101 @@ func digest(t *testing.T, p string) [32]byte {
 		t.Fatal(err)
 	}
 	return sha256.Sum256(b)
+}
+
+// TestValidationSuiteDisjoint holds the validation suite apart from the test images that
+// natssl data fashion-mnist writes (the evaluation suite and the monitor's kNN set): no image id
+// in both, and no validation image with the pixels of one of theirs, so that a recipe chosen on
+// the validation suite has never seen them. It has the evaluation suite's tasks and layout,
+// drawn from the training split.
+func TestValidationSuiteDisjoint(t *testing.T) {
+	sum, err := Convert(context.Background(), Options{Out: t.TempDir(), TrainLimit: 40, Shards: 2, PerClass: 6, Seed: 3, MonitorPerClass: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eval, err := probe.LoadSuite(sum.LabelsCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	val, err := probe.LoadSuite(sum.ValLabelsCSV)
+	if err != nil {
+		t.Fatalf("val/labels.csv does not validate as a NeWT suite: %v", err)
+	}
+	if val.Len() != eval.Len() || len(val.Tasks) != len(eval.Tasks) || sum.ValImages != val.Len() {
+		t.Errorf("validation suite: %d tasks, %d images (summary %d); evaluation suite: %d, %d",
+			len(val.Tasks), val.Len(), sum.ValImages, len(eval.Tasks), eval.Len())
+	}
+	for i := range val.Tasks {
+		if val.Tasks[i].Name != eval.Tasks[i].Name {
+			t.Errorf("task %d: %s in the validation suite, %s in the evaluation suite", i, val.Tasks[i].Name, eval.Tasks[i].Name)
+		}
+	}
+	train, _, err := BuildValidation(DefaultDir, 3, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	test := loadTest(t)
+	heldOut := map[string]bool{}           // the test images written: their ids
+	heldOutPixels := map[[32]byte]string{} // and their pixels
+	hold := func(id string) {
+		var i int
+		if _, err := fmt.Sscanf(id, "fmnist-test-%05d", &i); err != nil {
+			t.Fatalf("test image id %s: %v", id, err)
+		}
+		heldOut[id] = true
+		heldOutPixels[sha256.Sum256(test.Image(i))] = id
+	}
+	for _, id := range eval.IDs {
+		hold(id)
+	}
+	for _, key := range monitorKeys(t, sum.MonitorTar) {
+		hold(strings.TrimSuffix(path.Base(key), ".jpg"))
+	}
+	if want := len(eval.IDs) + sum.MonitorImages; len(heldOut) != want || sum.MonitorImages != 200 {
+		t.Fatalf("%d distinct test images in the evaluation suite and the monitor set (%d), want %d", len(heldOut), sum.MonitorImages, want)
+	}
+	for _, id := range val.IDs {
+		if heldOut[id] {
+			t.Errorf("image %s is in the validation suite and among the test images", id)
+		}
+		var i int
+		if _, err := fmt.Sscanf(id, "fmnist-train-%05d", &i); err != nil {
+			t.Fatalf("validation id %s is not a training image: %v", id, err)
+		}
+		if e, ok := heldOutPixels[sha256.Sum256(train.Image(i))]; ok {
+			t.Errorf("validation image %s has the pixels of test image %s", id, e)
+		}
+	}
+	if _, err := probe.ReadImages(context.Background(), sum.ValImagesTar, val.IDs); err != nil {
+		t.Errorf("val/images.tar.gz: %v", err)
+	}
+}
+
+// monitorKeys lists the keys of the monitor set's images, read as eval.monitor_knn is.
+func monitorKeys(t *testing.T, tarPath string) []string {
+	t.Helper()
+	src, err := loader.Open(context.Background(), configs.Data{Source: tarPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var keys []string
+	for _, sh := range src.Shards() {
+		recs, err := sh.Open(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			rec, err := recs.Next(context.Background())
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys = append(keys, rec.Key)
+		}
+		recs.Close()
+	}
+	return keys
 }

@@ -19,9 +19,11 @@ import (
 const manifestRun = 256
 
 // ManifestSource reads the images an iNat 2021 manifest lists, resolving each file_name
-// against data.root: a folder (the default: beside the manifest), tar archives (their members
+// against data.root: a folder, tar archives (their members
 // matched by name, in archive order, members not in the manifest ignored) or an s3:// prefix.
-// A manifest that lists its shards (natssl data shard writes one) defaults to those archives.
+// With data.root unset, names resolve beside the manifest: against the shards it lists
+// (natssl data shard writes them), else the tar shards named after it (train.json:
+// train-*.tar, train-*.tar.gz, train.tar, train.tar.gz) when there are any, else its folder.
 // The label is the image's category_id; Manifest keeps image ids and category names.
 type ManifestSource struct {
 	manifest *Manifest
@@ -47,21 +49,62 @@ func openManifestSource(ctx context.Context, d configs.Data) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	root := d.Root
-	if root == "" && len(m.Shards) > 0 {
-		s := &ManifestSource{manifest: m}
-		var files []archive
-		for _, sh := range m.Shards {
-			f := filepath.Join(filepath.Dir(d.Source), sh.FileName)
-			files = append(files, archive{name: f, open: openLocal(f), bytes: sh.Bytes})
+	if d.Root != "" {
+		return newManifestSource(ctx, m, d.Root, d)
+	}
+	var files []archive
+	for _, sh := range m.Shards {
+		f := filepath.Join(filepath.Dir(d.Source), sh.FileName)
+		files = append(files, archive{name: f, open: openLocal(f), bytes: sh.Bytes})
+	}
+	if len(files) == 0 {
+		for _, f := range shardsBeside(d.Source) {
+			files = append(files, archive{name: f, open: openLocal(f), bytes: fileSize(f)})
 		}
-		s.addArchives(files)
-		return s, nil
 	}
-	if root == "" {
-		root = filepath.Dir(d.Source)
+	if len(files) == 0 {
+		return newManifestSource(ctx, m, filepath.Dir(d.Source), d)
 	}
-	return newManifestSource(ctx, m, root, d)
+	s := &ManifestSource{manifest: m}
+	s.addArchives(files)
+	return s, nil
+}
+
+// isShardOf reports whether name (a file name without folder) is a tar shard of the
+// manifest whose name without extension is stem: stem-*.tar, stem-*.tar.gz, stem.tar or
+// stem.tar.gz (train.json: train-000.tar ..., as natssl data fashion-mnist writes them).
+func isShardOf(stem, name string) bool {
+	if strings.ContainsAny(name, "/\\") {
+		return false
+	}
+	for _, ext := range []string{".tar", ".tar.gz"} {
+		if name == stem+ext {
+			return true
+		}
+		if strings.HasPrefix(name, stem+"-") && strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// shardsBeside lists, in name order, the tar shards named after a local manifest in its
+// folder: where file names resolve when data.root is unset and there are any (else the
+// folder itself).
+func shardsBeside(manifest string) []string {
+	dir := filepath.Dir(manifest)
+	stem := strings.TrimSuffix(filepath.Base(manifest), filepath.Ext(manifest))
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents { // ReadDir sorts by name
+		if !e.IsDir() && isShardOf(stem, e.Name()) {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out
 }
 
 // newManifestSource resolves m's file names against root.

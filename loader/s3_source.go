@@ -58,23 +58,43 @@ func openS3Manifest(ctx context.Context, d configs.Data) (Source, error) {
 		dir = "s3://" + store.bucket + "/"
 	}
 	root := d.Root
-	if root == "" && len(m.Shards) > 0 {
-		s := &ManifestSource{manifest: m, closer: store}
+	if root == "" {
+		// The shards the manifest lists, else the tar shards named after it beside it, else
+		// its folder.
+		prefix := path.Dir(key) + "/"
+		if path.Dir(key) == "." {
+			prefix = ""
+		}
+		object := func(k string) func(ctx context.Context) (io.ReadCloser, error) {
+			return func(ctx context.Context) (io.ReadCloser, error) { return store.open(ctx, k) }
+		}
 		var files []archive
 		for _, sh := range m.Shards {
-			k := joinKey(path.Dir(key), sh.FileName)
-			if path.Dir(key) == "." {
-				k = sh.FileName
-			}
-			files = append(files, archive{name: store.uri(k), bytes: sh.Bytes, open: func(ctx context.Context) (io.ReadCloser, error) { return store.open(ctx, k) }})
+			k := prefix + sh.FileName
+			files = append(files, archive{name: store.uri(k), bytes: sh.Bytes, open: object(k)})
 		}
-		s.addArchives(files)
-		return s, nil
-	}
-	store.Close()
-	if root == "" {
+		if len(files) == 0 {
+			stem := strings.TrimSuffix(path.Base(key), path.Ext(key))
+			err := store.list(ctx, prefix+stem, "", func(o types.Object) bool {
+				k := aws.ToString(o.Key)
+				if isShardOf(stem, strings.TrimPrefix(k, prefix)) {
+					files = append(files, archive{name: store.uri(k), bytes: aws.ToInt64(o.Size), open: object(k)})
+				}
+				return true
+			})
+			if err != nil {
+				store.Close()
+				return nil, fmt.Errorf("loader: data.source %s: list its shards: %w", d.Source, err)
+			}
+		}
+		if len(files) > 0 {
+			s := &ManifestSource{manifest: m, closer: store}
+			s.addArchives(files)
+			return s, nil
+		}
 		root = dir
 	}
+	store.Close()
 	return newManifestSource(ctx, m, root, d)
 }
 

@@ -329,6 +329,43 @@ func TestS3ManifestWithTarRoot(t *testing.T) {
 	expectOneMissing(t, newTestLoader(t, src, Options{Seed: 1, Epochs: 1}), labels)
 }
 
+// A manifest on S3 with data.root unset reads the shards named after it beside it, and not
+// the objects of other names there.
+func TestS3ManifestShardsBeside(t *testing.T) {
+	s := newFakeS3(t, nil)
+	files := smokeFiles(t)
+	s.put(t, "inat/train-0.tar.gz", tarBytes(t, files[:30], true))
+	s.put(t, "inat/train-1.tar.gz", tarBytes(t, files[30:], true))
+	s.put(t, "inat/other-0.tar", tarBytes(t, files[:5], false))
+	s.put(t, "inat/train-x/inner.tar", tarBytes(t, files[:5], false))
+	path := t.TempDir() + "/train.json"
+	labels := writeManifest(t, path, files)
+	s.put(t, "inat/train.json", mustRead(t, path))
+	src, err := Open(context.Background(), s.data("s3://data/inat/train.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ms, ok := src.(*ManifestSource)
+	if !ok || len(ms.shards) != 2 {
+		t.Fatalf("source %T with %d shards, want the manifest's 2 shards", src, len(ms.shards))
+	}
+	l := newTestLoader(t, src, Options{Seed: 1, Epochs: 1})
+	for {
+		b, err := l.Next(context.Background())
+		if err != nil {
+			break
+		}
+		for _, k := range b.Keys {
+			delete(labels, k)
+		}
+		l.Release(b)
+	}
+	if len(labels) != 0 {
+		t.Errorf("not delivered: %v", labels)
+	}
+}
+
 func TestS3ListingSurvivesCutPages(t *testing.T) {
 	f := &faults{}
 	s := newFakeS3(t, f)

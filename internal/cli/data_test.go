@@ -49,6 +49,10 @@ func TestDataFashionMNIST(t *testing.T) {
 				if len(s.Tasks) != 10 || s.Len() != 160 {
 					t.Errorf("suite: %d tasks, %d images", len(s.Tasks), s.Len())
 				}
+				v, err := probe.LoadSuite(filepath.Join(out, "val", "labels.csv"))
+				if err != nil || len(v.Tasks) != 10 || v.Len() != 160 {
+					t.Errorf("validation suite: %v", err)
+				}
 				if _, err := os.Stat(filepath.Join(out, "train.json")); err != nil {
 					t.Error(err)
 				}

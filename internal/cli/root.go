@@ -64,7 +64,7 @@ repeated --set key=value overrides, and --db (the tracker; default run.db from t
 	root.PersistentFlags().StringVar(&e.Global.DB, "db", "", "experiment tracker database (default: run.db from the config)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	root.AddCommand(newTrainCmd(e), newEvalCmd(e), newRunsCmd(e), newReportCmd(e), newDataCmd(e),
-		newBenchCmd(e), newLaunchCmd(e), newConfigCmd(e), newExportCmd(e), newVersionCmd(e))
+		newSweepCmd(e), newBenchCmd(e), newLaunchCmd(e), newConfigCmd(e), newExportCmd(e), newVersionCmd(e))
 	typeArgErrors(root)
 	return root
 }

@@ -13,7 +13,13 @@
 //   - Export writes the encoder of a checkpoint or of a run's latest checkpoint as ONNX or
 //     safetensors (package export) and records the file with the run in the tracker;
 //   - Report gathers runs into a comparison, giving it each run's encoder cost (parameters
-//     and MFLOPs per image at the run's eval size, from the config the run recorded);
+//     and MFLOPs per image at the run's eval size, from the config the run recorded), or a
+//     sweep's trials into the sweep's report;
+//   - RunSweep checks a sweep's design and stores it (package sweep), or opens a stored one,
+//     and runs its trials in child processes, after reading the trials' monitor sets once;
+//     RunSweepTrial is one such child: Train with the trial's tags (its monitor, if any, on the
+//     validation suite), then Evaluate on the validation suite (suite "val"), which is the
+//     trial's score;
 //   - RunJob is natssl train inside a SageMaker job: it resolves the config once (the job's
 //     hyperparameters as a layer), points it at the job's folders, resumes, trains, evaluates
 //     and exports the model artefacts;

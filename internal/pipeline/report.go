@@ -9,9 +9,10 @@ import (
 	"github.com/natssl/natssl/experiments"
 	"github.com/natssl/natssl/export"
 	"github.com/natssl/natssl/report"
+	"github.com/natssl/natssl/sweep"
 )
 
-// ReportOptions choose the runs a report compares.
+// ReportOptions choose the runs a report compares, or the sweep it shows.
 type ReportOptions struct {
 	DB       string   // the tracker database; "" means run.db of the config. It must exist.
 	Runs     []string // run ids or unique prefixes, in this order
@@ -19,18 +20,36 @@ type ReportOptions struct {
 	Name     string   // the runs whose name matches this glob pattern
 	Baseline string   // the run the others are compared with; "" means the first
 	Full     bool     // every config key, not only those that differ
+	// Sweep is a sweep's id or unique prefix: the report shows its trials instead of runs.
+	Sweep string
 }
 
-// Report gathers the runs o names from the tracker into a comparison.
-func Report(ctx context.Context, cfg *configs.Config, o ReportOptions) (*report.Report, error) {
-	if len(o.Runs) == 0 && !o.All && o.Name == "" {
-		return nil, refuse("report: no runs given: pass RUN_ID..., --all or --name PATTERN")
+// Report gathers the runs o names from the tracker into a comparison (*report.Report), or a
+// sweep's trials into its report (*report.SweepReport).
+func Report(ctx context.Context, cfg *configs.Config, o ReportOptions) (report.Document, error) {
+	runs := len(o.Runs) > 0 || o.All || o.Name != ""
+	switch {
+	case o.Sweep != "" && (runs || o.Baseline != ""):
+		return nil, refuse("report: --sweep reports one sweep's trials; it takes no RUN_ID, --all, --name or --baseline")
+	case o.Sweep == "" && !runs:
+		return nil, refuse("report: no runs given: pass RUN_ID..., --all, --name PATTERN or --sweep SWEEP_ID")
 	}
 	db, err := experiments.OpenExisting(ctx, dbPath(cfg, o.DB))
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
+	if o.Sweep != "" {
+		s, err := sweep.Open(ctx, db, o.Sweep)
+		if err != nil {
+			return nil, err
+		}
+		rep, err := report.BuildSweep(ctx, db, s, report.SweepOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return rep, nil
+	}
 	var ids []string
 	for _, a := range o.Runs {
 		id, err := db.ResolveRun(ctx, a)
@@ -60,7 +79,11 @@ func Report(ctx context.Context, cfg *configs.Config, o ReportOptions) (*report.
 			return nil, err
 		}
 	}
-	return report.Build(ctx, db, ids, report.Options{Baseline: baseline, Full: o.Full, Cost: encoderCost})
+	rep, err := report.Build(ctx, db, ids, report.Options{Baseline: baseline, Full: o.Full, Cost: encoderCost})
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
 }
 
 // encoderCost is a run's encoder cost at its eval size, from the model and image keys of the

@@ -19,6 +19,9 @@ type TrainOptions struct {
 	Resume  string // "", "auto", a run id or prefix, or a checkpoint file: see FindResume
 	Force   bool   // resume even when the config changes the maths
 	Command string // recorded with a new run; "" means the process's arguments
+	// Tags are recorded with a new run (a sweep's trial: sweep=<id>, trial=<n>); a resumed run
+	// keeps its own.
+	Tags map[string]string
 }
 
 // TrainResult is how a tracked training run ended.
@@ -53,7 +56,7 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 			return nil, &trainer.MismatchError{Path: ckpt.Path, Diffs: d}
 		}
 	}
-	run, err := openRun(ctx, db, cfg, resume, o.Command)
+	run, err := openRun(ctx, db, cfg, resume, o)
 	if err != nil {
 		return nil, err
 	}
@@ -84,8 +87,9 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 	return out, err
 }
 
-// openRun creates the run in the tracker, or reopens the resumed one.
-func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resume *Resume, command string) (*experiments.Run, error) {
+// openRun creates the run in the tracker, with the options' command and tags, or reopens the
+// resumed one.
+func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resume *Resume, o TrainOptions) (*experiments.Run, error) {
 	if resume != nil && resume.RunID != "" {
 		return db.ReopenRun(ctx, resume.RunID)
 	}
@@ -94,7 +98,7 @@ func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resum
 		return nil, err
 	}
 	return db.CreateRun(ctx, experiments.RunSpec{Name: cfg.Run.Name, ConfigYAML: string(yaml),
-		Command: commandLine(command), Seed: cfg.Run.Seed, Params: cfg.Flatten()})
+		Command: commandLine(o.Command), Seed: cfg.Run.Seed, Params: cfg.Flatten(), Tags: o.Tags})
 }
 
 // trainRun opens the data and runs the trainer for an open run; tracker is where its metrics
