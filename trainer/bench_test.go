@@ -8,23 +8,33 @@ import (
 	"github.com/natssl/natssl/configs"
 )
 
-// BenchmarkStep times one training step (forward, loss, backward, update) of convnet-small
-// at 32 px, by width and replica count. The w=32 batch=256 case is issue 5's PyTorch peer.
+// BenchmarkStep times one training step (forward, loss, backward, update) by model, image
+// side and replica count: the small convnet at its demo size, and ResNet-18 (CIFAR stem) at
+// 32 and 96 px with the batch and head of natssl bench train's reference runs.
 func BenchmarkStep(b *testing.B) {
-	for _, tc := range []struct{ width, batch, replicas int }{{8, 64, 1}, {32, 256, 1}, {32, 256, 2}} {
-		b.Run(fmt.Sprintf("w%d/b%d/r%d", tc.width, tc.batch, tc.replicas), func(b *testing.B) {
-			devs := make([]string, tc.replicas)
+	for _, tc := range []struct {
+		backbone                      string
+		width, hidden, size, batch, r int
+	}{
+		{"convnet-small", 8, 256, 32, 64, 1},
+		{"convnet-small", 32, 256, 32, 256, 2},
+		{"resnet18-cifar", 64, 512, 32, 64, 2},
+		{"resnet18-cifar", 64, 512, 96, 16, 2},
+	} {
+		name := fmt.Sprintf("%s/w%d/%dpx/b%d/r%d", tc.backbone, tc.width, tc.size, tc.batch, tc.r)
+		b.Run(name, func(b *testing.B) {
+			devs := make([]string, tc.r)
 			for i := range devs {
 				devs[i] = "cpu"
 			}
-			m := configs.Model{Backbone: "convnet-small", Width: tc.width, ProjHidden: 256, ProjDim: 128}
-			n, err := newNet(m, 32, tc.batch, devs, 1, 0.5, buildOptions{})
+			m := configs.Model{Backbone: tc.backbone, Width: tc.width, ProjHidden: tc.hidden, ProjDim: 128}
+			n, err := newNet(m, tc.size, tc.batch, devs, 1, 0.5, buildOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer n.close()
 			o, _ := newOptimizer("adamw", 0.9, 0, n.params)
-			views := randomViews(1, tc.batch, 32)
+			views := randomViews(1, tc.batch, tc.size)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if _, err := n.step(context.Background(), views); err != nil {

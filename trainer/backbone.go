@@ -1,0 +1,235 @@
+package trainer
+
+// backbone is an encoder as a list of steps over channels-last activations, run forward
+// and backward by one Gorgonia op (backbone_op.go). Inside it, this package decides what
+// Gorgonia's graph cannot: the order of the steps, which activations are kept for the
+// backward pass and which buffers the gradients reuse. A residual block's input feeds two
+// steps, and their gradients are summed in place rather than by a separate addition.
+type backbone struct {
+	steps []bbStep
+	acts  []*act
+	train bool
+
+	n, c, size int         // input images: n × c × size × size, channels-first
+	x          []float32   // the input of the current forward
+	w, dw      [][]float32 // parameter values (in input order) and their gradients
+	feat       []float32   // pooled output, n × featDim
+	dfeat      []float32   // its gradient, set before backward
+	featDim    int
+	pool       bufPool
+	sc         *convScratch
+	flops      float64
+}
+
+// act is one activation: n·h·w rows of c channels. In training every activation keeps its
+// own buffer (the backward pass reads them); in evaluation buffers return to the pool after
+// their last reader.
+type act struct {
+	n, h, w, c int
+	data, grad []float32
+	readers    int // steps that read it
+	left       int // readers still to run (evaluation)
+}
+
+func (a *act) size() int { return a.n * a.h * a.w * a.c }
+
+// bbStep is one step of a backbone: its forward reads its inputs and writes its output; its
+// backward reads the output's gradient and adds to (or hands on) the inputs' gradients.
+type bbStep interface {
+	inputs() []*act
+	output() *act
+	forward(bb *backbone)
+	backward(bb *backbone)
+}
+
+func (bb *backbone) newAct(n, h, w, c int) *act {
+	a := &act{n: n, h: h, w: w, c: c}
+	bb.acts = append(bb.acts, a)
+	return a
+}
+
+func (bb *backbone) add(s bbStep) {
+	for _, in := range s.inputs() {
+		in.readers++
+	}
+	bb.steps = append(bb.steps, s)
+}
+
+// forward runs the steps on bb.x and bb.w and leaves the pooled features in bb.feat.
+func (bb *backbone) forward() {
+	for _, a := range bb.acts {
+		a.left = a.readers
+	}
+	for _, s := range bb.steps {
+		out := s.output()
+		if out != nil && out.data == nil {
+			if bb.train {
+				out.data = make([]float32, out.size())
+			} else {
+				out.data = bb.pool.get(out.size())
+			}
+		}
+		s.forward(bb)
+		if bb.train {
+			continue
+		}
+		for _, in := range s.inputs() {
+			if in.left--; in.left == 0 {
+				bb.pool.put(in.data)
+				in.data = nil
+			}
+		}
+	}
+}
+
+// backward runs the steps in reverse from bb.dfeat, writing every parameter gradient.
+func (bb *backbone) backward() {
+	for i := len(bb.steps) - 1; i >= 0; i-- {
+		s := bb.steps[i]
+		s.backward(bb)
+		if out := s.output(); out != nil && out.grad != nil {
+			bb.pool.put(out.grad)
+			out.grad = nil
+		}
+	}
+}
+
+// gradAcc returns a's gradient buffer to add into, zeroed when this is its first part.
+func (bb *backbone) gradAcc(a *act) []float32 {
+	if a.grad == nil {
+		a.grad = bb.pool.get(a.size())
+		clear(a.grad)
+	}
+	return a.grad
+}
+
+// gradNew returns a fresh, unzeroed buffer for the whole gradient of a single-reader act.
+func (bb *backbone) gradNew(a *act) []float32 {
+	if a.grad != nil {
+		panic("trainer: backbone: gradient of an activation with several readers written whole")
+	}
+	a.grad = bb.pool.get(a.size())
+	return a.grad
+}
+
+// bufPool recycles a backbone's buffers: get returns the smallest free buffer that is large
+// enough (or a new one), so that after the first step no buffer is allocated.
+type bufPool struct{ free [][]float32 }
+
+func (p *bufPool) get(n int) []float32 {
+	best := -1
+	for i, b := range p.free {
+		if cap(b) >= n && (best < 0 || cap(b) < cap(p.free[best])) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return make([]float32, n)
+	}
+	b := p.free[best]
+	p.free = append(p.free[:best], p.free[best+1:]...)
+	return b[:n]
+}
+
+func (p *bufPool) put(b []float32) { p.free = append(p.free, b) }
+
+// inputStep lays the input images out channels-last.
+type inputStep struct{ out *act }
+
+func (s *inputStep) inputs() []*act { return nil }
+func (s *inputStep) output() *act   { return s.out }
+func (s *inputStep) forward(bb *backbone) {
+	nchwToNHWC(bb.x, s.out.data, bb.n, bb.c, bb.size*bb.size)
+}
+func (s *inputStep) backward(*backbone) {}
+
+// convStep is a convolution of parameter w.
+type convStep struct {
+	l       *convLayer
+	w       int
+	in, out *act
+}
+
+func (s *convStep) inputs() []*act { return []*act{s.in} }
+func (s *convStep) output() *act   { return s.out }
+func (s *convStep) forward(bb *backbone) {
+	s.l.forward(s.in.data, bb.w[s.w], s.out.data)
+}
+func (s *convStep) backward(bb *backbone) {
+	var dx []float32
+	if !s.l.noDX {
+		dx = bb.gradAcc(s.in)
+	}
+	s.l.backward(s.in.data, bb.w[s.w], s.out.grad, dx, bb.dw[s.w])
+}
+
+// bnStep is batch norm of parameters gamma and beta, with ReLU and a residual as its layer says.
+type bnStep struct {
+	l            *bnLayer
+	gamma, beta  int
+	in, res, out *act
+}
+
+func (s *bnStep) inputs() []*act {
+	if s.res != nil {
+		return []*act{s.in, s.res}
+	}
+	return []*act{s.in}
+}
+func (s *bnStep) output() *act { return s.out }
+func (s *bnStep) forward(bb *backbone) {
+	var res []float32
+	if s.res != nil {
+		res = s.res.data
+	}
+	s.l.forward(s.in.data, bb.w[s.gamma], bb.w[s.beta], res, s.out.data)
+}
+
+func (s *bnStep) backward(bb *backbone) {
+	if s.in.grad != nil {
+		panic("trainer: backbone: batch norm input read twice")
+	}
+	dy := s.out.grad
+	dx := dy // batch norm may write its input gradient over dy
+	if s.res != nil {
+		if s.l.relu {
+			reluMask(dy, s.out.data)
+		}
+		if s.res.grad == nil {
+			s.res.grad = dy // the masked gradient is the residual's first part
+			dx = bb.pool.get(len(dy))
+		} else {
+			add(s.res.grad, dy)
+		}
+	}
+	s.out.grad = nil // handed on, to the input or the residual
+	s.in.grad = dx
+	s.l.backward(s.in.data, bb.w[s.gamma], dy, dx, bb.dw[s.gamma], bb.dw[s.beta])
+}
+
+// maxPoolStep is the 3×3 stride-2 max-pool of the ImageNet stem.
+type maxPoolStep struct {
+	g       convGeom
+	in, out *act
+}
+
+func (s *maxPoolStep) inputs() []*act { return []*act{s.in} }
+func (s *maxPoolStep) output() *act   { return s.out }
+func (s *maxPoolStep) forward(*backbone) {
+	maxPool(s.in.data, s.out.data, s.g)
+}
+func (s *maxPoolStep) backward(bb *backbone) {
+	maxPoolBack(s.in.data, s.out.data, s.out.grad, bb.gradAcc(s.in), s.g)
+}
+
+// avgPoolStep is the global average pool into the features.
+type avgPoolStep struct{ in *act }
+
+func (s *avgPoolStep) inputs() []*act { return []*act{s.in} }
+func (s *avgPoolStep) output() *act   { return nil }
+func (s *avgPoolStep) forward(bb *backbone) {
+	avgPool(s.in.data, bb.feat, s.in.n, s.in.h*s.in.w, s.in.c)
+}
+func (s *avgPoolStep) backward(bb *backbone) {
+	avgPoolBack(bb.dfeat, bb.gradNew(s.in), s.in.n, s.in.h*s.in.w, s.in.c)
+}
