@@ -5,6 +5,13 @@ package trainer
 // Gorgonia's graph cannot: the order of the steps, which activations are kept for the
 // backward pass and which buffers the gradients reuse. A residual block's input feeds two
 // steps, and their gradients are summed in place rather than by a separate addition.
+//
+// Every buffer comes from one pool. An activation goes back to it after its last reader
+// in the forward pass unless a backward step reads it, and then after the last of those;
+// the output of a batch norm with ReLU and no residual is not kept but recomputed from the
+// batch norm's input when the backward pass reaches the convolution that reads it. So a
+// ResNet block keeps three activations (both batch norms' inputs and its output), and the
+// pool's peak is the kept activations plus a few gradient buffers.
 type backbone struct {
 	steps []bbStep
 	acts  []*act
@@ -21,25 +28,44 @@ type backbone struct {
 	flops      float64
 }
 
-// act is one activation: n·h·w rows of c channels. In training every activation keeps its
-// own buffer (the backward pass reads them); in evaluation buffers return to the pool after
-// their last reader.
+// act is one activation: n·h·w rows of c channels.
 type act struct {
 	n, h, w, c int
 	data, grad []float32
-	readers    int // steps that read it
-	left       int // readers still to run (evaluation)
+	producer   bbStep
+	readers    int // steps whose forward reads it
+	saved      int // steps whose backward reads it
+	left       int // forward readers still to run
+	bleft      int // backward readers still to run
 }
 
 func (a *act) size() int { return a.n * a.h * a.w * a.c }
 
+// kept reports whether a training forward keeps a's data for the backward pass, rather
+// than dropping it (and recomputing it if a backward step reads it).
+func (a *act) kept() bool {
+	if a.saved == 0 {
+		return false
+	}
+	r, ok := a.producer.(recomputer)
+	return !ok || !r.recomputable()
+}
+
 // bbStep is one step of a backbone: its forward reads its inputs and writes its output; its
-// backward reads the output's gradient and adds to (or hands on) the inputs' gradients.
+// backward reads the output's gradient (and the activations saves lists) and adds to, or
+// hands on, the inputs' gradients.
 type bbStep interface {
 	inputs() []*act
 	output() *act
+	saves() []*act
 	forward(bb *backbone)
 	backward(bb *backbone)
+}
+
+// recomputer is a step that can write its output again from its (kept) inputs.
+type recomputer interface {
+	recomputable() bool
+	recompute(bb *backbone, out []float32)
 }
 
 func (bb *backbone) newAct(n, h, w, c int) *act {
@@ -52,31 +78,43 @@ func (bb *backbone) add(s bbStep) {
 	for _, in := range s.inputs() {
 		in.readers++
 	}
+	if bb.train {
+		for _, a := range s.saves() {
+			a.saved++
+		}
+	}
+	if out := s.output(); out != nil {
+		out.producer = s
+	}
 	bb.steps = append(bb.steps, s)
+}
+
+// release returns a's data to the pool.
+func (bb *backbone) release(a *act) {
+	if a.data != nil {
+		bb.pool.put(a.data)
+		a.data = nil
+	}
 }
 
 // forward runs the steps on bb.x and bb.w and leaves the pooled features in bb.feat.
 func (bb *backbone) forward() {
 	for _, a := range bb.acts {
-		a.left = a.readers
+		bb.release(a) // left by a forward whose backward did not run
+		if a.grad != nil {
+			bb.pool.put(a.grad)
+			a.grad = nil
+		}
+		a.left, a.bleft = a.readers, a.saved
 	}
 	for _, s := range bb.steps {
-		out := s.output()
-		if out != nil && out.data == nil {
-			if bb.train {
-				out.data = make([]float32, out.size())
-			} else {
-				out.data = bb.pool.get(out.size())
-			}
+		if out := s.output(); out != nil {
+			out.data = bb.pool.get(out.size())
 		}
 		s.forward(bb)
-		if bb.train {
-			continue
-		}
 		for _, in := range s.inputs() {
-			if in.left--; in.left == 0 {
-				bb.pool.put(in.data)
-				in.data = nil
+			if in.left--; in.left == 0 && !(bb.train && in.kept()) {
+				bb.release(in)
 			}
 		}
 	}
@@ -86,10 +124,21 @@ func (bb *backbone) forward() {
 func (bb *backbone) backward() {
 	for i := len(bb.steps) - 1; i >= 0; i-- {
 		s := bb.steps[i]
+		for _, a := range s.saves() {
+			if a.data == nil {
+				a.data = bb.pool.get(a.size())
+				a.producer.(recomputer).recompute(bb, a.data)
+			}
+		}
 		s.backward(bb)
 		if out := s.output(); out != nil && out.grad != nil {
 			bb.pool.put(out.grad)
 			out.grad = nil
+		}
+		for _, a := range s.saves() {
+			if a.bleft--; a.bleft == 0 {
+				bb.release(a)
+			}
 		}
 	}
 }
@@ -138,6 +187,7 @@ type inputStep struct{ out *act }
 
 func (s *inputStep) inputs() []*act { return nil }
 func (s *inputStep) output() *act   { return s.out }
+func (s *inputStep) saves() []*act  { return nil }
 func (s *inputStep) forward(bb *backbone) {
 	nchwToNHWC(bb.x, s.out.data, bb.n, bb.c, bb.size*bb.size)
 }
@@ -152,6 +202,7 @@ type convStep struct {
 
 func (s *convStep) inputs() []*act { return []*act{s.in} }
 func (s *convStep) output() *act   { return s.out }
+func (s *convStep) saves() []*act  { return []*act{s.in} }
 func (s *convStep) forward(bb *backbone) {
 	s.l.forward(s.in.data, bb.w[s.w], s.out.data)
 }
@@ -177,6 +228,19 @@ func (s *bnStep) inputs() []*act {
 	return []*act{s.in}
 }
 func (s *bnStep) output() *act { return s.out }
+
+// saves is the input, and the output too when a ReLU after a residual needs its mask.
+func (s *bnStep) saves() []*act {
+	if s.res != nil && s.l.relu {
+		return []*act{s.in, s.out}
+	}
+	return []*act{s.in}
+}
+
+func (s *bnStep) recomputable() bool { return s.res == nil }
+func (s *bnStep) recompute(_ *backbone, out []float32) {
+	bnApply(s.in.data, out, nil, s.l.rows, s.l.c, s.l.scale, s.l.shift, s.l.relu)
+}
 func (s *bnStep) forward(bb *backbone) {
 	var res []float32
 	if s.res != nil {
@@ -215,6 +279,7 @@ type maxPoolStep struct {
 
 func (s *maxPoolStep) inputs() []*act { return []*act{s.in} }
 func (s *maxPoolStep) output() *act   { return s.out }
+func (s *maxPoolStep) saves() []*act  { return []*act{s.in, s.out} }
 func (s *maxPoolStep) forward(*backbone) {
 	maxPool(s.in.data, s.out.data, s.g)
 }
@@ -227,6 +292,7 @@ type avgPoolStep struct{ in *act }
 
 func (s *avgPoolStep) inputs() []*act { return []*act{s.in} }
 func (s *avgPoolStep) output() *act   { return nil }
+func (s *avgPoolStep) saves() []*act  { return nil }
 func (s *avgPoolStep) forward(bb *backbone) {
 	avgPool(s.in.data, bb.feat, s.in.n, s.in.h*s.in.w, s.in.c)
 }

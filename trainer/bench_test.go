@@ -35,6 +35,9 @@ func BenchmarkStep(b *testing.B) {
 			defer n.close()
 			o, _ := newOptimizer("adamw", 0.9, 0, n.params)
 			views := randomViews(1, tc.batch, tc.size)
+			if _, err := n.step(context.Background(), views); err != nil { // buffers allocated
+				b.Fatal(err)
+			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if _, err := n.step(context.Background(), views); err != nil {

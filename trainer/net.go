@@ -20,7 +20,7 @@ type net struct {
 	replicas []*replica
 	gather   *gather
 	params   []*param    // in graph order, identical in every replica
-	grads    [][]float32 // summed over replicas after each step
+	grads    [][]float32 // summed over replicas after each step, valid until the next
 }
 
 // newNet builds one replica per device for a global batch of batch images (2·batch views).
@@ -46,9 +46,6 @@ func newNet(m configs.Model, size, batch int, devices []string, seed int64, temp
 	setBLASThreads(max(1, runtime.NumCPU()/r))
 	n.params = n.replicas[0].b.params
 	n.grads = make([][]float32, len(n.params))
-	for i, p := range n.params {
-		n.grads[i] = make([]float32, len(p.data()))
-	}
 	return n, nil
 }
 
@@ -83,15 +80,14 @@ func (n *net) step(ctx context.Context, views [2][]float32) (float64, error) {
 	if err := errors.Join(errs...); err != nil {
 		return 0, err
 	}
-	// Each replica's gradient is its share of the global mean loss: their sum is the gradient.
+	// Each replica's gradient is its share of the global mean loss: their sum, taken in
+	// the first replica's buffers (rewritten by its next step), is the gradient.
 	for i := range n.params {
-		dst := n.grads[i]
-		copy(dst, n.replicas[0].grad(i))
+		dst := n.replicas[0].grad(i)
 		for _, r := range n.replicas[1:] {
-			for j, v := range r.grad(i) {
-				dst[j] += v
-			}
+			add(dst, r.grad(i))
 		}
+		n.grads[i] = dst
 	}
 	n.syncBN()
 	return n.gather.loss, nil
