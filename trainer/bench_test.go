@@ -3,7 +3,12 @@ package trainer
 import (
 	"context"
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/natssl/natssl/configs"
 )
@@ -48,4 +53,58 @@ func BenchmarkStep(b *testing.B) {
 			b.ReportMetric(float64(tc.batch*b.N)/b.Elapsed().Seconds(), "images/s")
 		})
 	}
+}
+
+// BenchmarkConv times one convolution's forward and backward pass (both gradients, the
+// weight gradient only for a first layer) by shape, for one replica's share of the
+// reference batches: convnet-small's four layers on 256 views, and ResNet-18's stride-1 and
+// stride-2 3×3 convolutions on 64 views.
+func BenchmarkConv(b *testing.B) {
+	for _, tc := range []struct {
+		name              string
+		n, hw, c, o, k, s int
+		first             bool
+	}{
+		{"convnet1", 256, 32, 3, 32, 3, 1, true},
+		{"convnet2", 256, 32, 32, 64, 3, 2, false},
+		{"convnet3", 256, 16, 64, 128, 3, 2, false},
+		{"convnet4", 256, 8, 128, 256, 3, 2, false},
+		{"resnet-stem", 64, 32, 3, 64, 3, 1, true},
+		{"resnet-l1", 64, 32, 64, 64, 3, 1, false},
+		{"resnet-l2", 64, 16, 128, 128, 3, 1, false},
+		{"resnet-l3", 64, 8, 256, 256, 3, 1, false},
+		{"resnet-l4", 64, 4, 512, 512, 3, 1, false},
+		{"resnet-l2s2", 64, 32, 64, 128, 3, 2, false},
+		{"resnet-l4s2", 64, 8, 256, 512, 3, 2, false},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 1))
+			g := newConvGeom(tc.n, tc.hw, tc.hw, tc.c, tc.o, tc.k, tc.s, tc.k/2)
+			l := newConvLayer(g, tc.first, true, &convScratch{})
+			x, w := randSlice(rng, tc.n*tc.hw*tc.hw*tc.c), randSlice(rng, tc.o*tc.c*tc.k*tc.k)
+			y, dy := make([]float32, g.outPixels()*tc.o), randSlice(rng, g.outPixels()*tc.o)
+			dx, dw := make([]float32, len(x)), make([]float32, len(w))
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			cpu0 := threadCPU()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				l.forward(x, w, y)
+				clear(dx)
+				l.backward(x, w, dy, dx, dw)
+			}
+			b.ReportMetric(l.flops()*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			b.ReportMetric(l.flops()*float64(b.N)/(threadCPU()-cpu0)/1e9, "GFLOP/cpu-s")
+		})
+	}
+}
+
+// threadCPU is the CPU time of the calling OS thread, in seconds: with OpenBLAS on one
+// thread it is the time the work would take on a core of its own, on a busy machine too.
+func threadCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(1, &ru); err != nil { // RUSAGE_THREAD
+		return math.NaN()
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

@@ -23,17 +23,22 @@ const (
 const winoMinChannels = 16
 
 // blockFloats bounds the column or transform buffer of one block of a convolution, so that
-// it is written and read back while still in cache.
-const blockFloats = 1 << 20
+// it is written and read back while still in cache (a core's L2), unless that leaves fewer
+// than minBlockRows rows (tiles) for the matrix products, which then run far from peak.
+const (
+	blockFloats  = 1 << 19
+	minBlockRows = 128
+)
 
 // convLayer is one convolution without bias over channels-last activations: y (N·OH·OW × O)
 // from x (N·H·W × C) and weights w (O × C × k × k, PyTorch's layout).
 type convLayer struct {
-	g     convGeom
-	algo  convAlgo
-	noDX  bool // the input is data: no input gradient
-	block int  // floats in one block's buffer (blockFloats; less in tests, to cross block edges)
-	sc    *convScratch
+	g       convGeom
+	algo    convAlgo
+	noDX    bool // the input is data: no input gradient
+	block   int  // floats in one block's buffer (blockFloats; less in tests, to cross block edges)
+	minRows int  // minBlockRows
+	sc      *convScratch
 }
 
 // convScratch holds the buffers a replica's convolutions use only within one call, and so
@@ -41,10 +46,11 @@ type convLayer struct {
 type convScratch struct {
 	col, dcol, wk, dwk []float32 // im2col: a block of the column matrix and its gradient, weights (K × O)
 	u, du, v, m        []float32 // Winograd: transformed weights, a block of transformed input and products
+	wt                 []float32 // Winograd: kernels of a few input channels, transposed
 }
 
 func newConvLayer(g convGeom, noDX, winograd bool, sc *convScratch) *convLayer {
-	l := &convLayer{g: g, noDX: noDX, block: blockFloats, sc: sc}
+	l := &convLayer{g: g, noDX: noDX, block: blockFloats, minRows: minBlockRows, sc: sc}
 	switch {
 	case g.k == 1 && g.s == 1 && g.p == 0:
 		l.algo = convPointwise
@@ -64,12 +70,16 @@ func (l *convLayer) flops() float64 {
 	return 3 * fwd
 }
 
-// blockRows is how many output rows (im2col) or tiles (Winograd) one block holds.
+// blockRows is how many output rows (im2col) or tiles (Winograd) one block holds: blocks
+// of about equal size.
 func (l *convLayer) blockRows() int {
+	total, per := l.g.outPixels(), l.g.colWidth()
 	if l.algo == convWinograd {
-		return max(1, l.block/(36*max(l.g.c, l.g.o)))
+		total, per = winoTiles(l.g.n, l.g.h, l.g.w), 36*max(l.g.c, l.g.o)
 	}
-	return max(1, l.block/l.g.colWidth())
+	rows := max(l.block/per, l.minRows)
+	blocks := (total + rows - 1) / rows
+	return (total + blocks - 1) / blocks
 }
 
 func (l *convLayer) forward(x, w, y []float32) {
@@ -153,7 +163,8 @@ func (l *convLayer) backward(x, w, dy, dx, dw []float32) {
 func (l *convLayer) winoForward(x, w, y []float32) {
 	g, sc, bl := l.g, l.sc, G.WhichBLAS()
 	sc.u = grow(sc.u, 36*g.c*g.o)
-	winoWeights(w, sc.u, g.o, g.c)
+	sc.wt = grow(sc.wt, winoWeightsScratch(g.o))
+	winoWeights(w, sc.u, sc.wt, g.o, g.c)
 	tiles, step := winoTiles(g.n, g.h, g.w), l.blockRows()
 	sc.v = grow(sc.v, 36*min(step, tiles)*g.c)
 	sc.m = grow(sc.m, 36*min(step, tiles)*g.o)
@@ -172,7 +183,8 @@ func (l *convLayer) winoBackward(x, w, dy, dx, dw []float32) {
 	g, sc, bl := l.g, l.sc, G.WhichBLAS()
 	sc.u = grow(sc.u, 36*g.c*g.o)
 	sc.du = grow(sc.du, 36*g.c*g.o)
-	winoWeights(w, sc.u, g.o, g.c)
+	sc.wt = grow(sc.wt, winoWeightsScratch(g.o))
+	winoWeights(w, sc.u, sc.wt, g.o, g.c)
 	tiles, step := winoTiles(g.n, g.h, g.w), l.blockRows()
 	sc.v = grow(sc.v, 36*min(step, tiles)*g.c)
 	sc.m = grow(sc.m, 36*min(step, tiles)*g.o)
@@ -195,5 +207,5 @@ func (l *convLayer) winoBackward(x, w, dy, dx, dw []float32) {
 			winoInputBack(sc.v, dx, g.h, g.w, g.c, t0, tb)
 		}
 	}
-	winoWeightsBack(sc.du, dw, g.o, g.c)
+	winoWeightsBack(sc.du, dw, sc.wt, g.o, g.c)
 }

@@ -37,7 +37,7 @@ func TestConvAgainstDirect(t *testing.T) {
 			w := randSlice(rng, tc.o*tc.c*tc.k*tc.k)
 			dy := randSlice(rng, g.outPixels()*tc.o)
 			l := newConvLayer(g, false, true, &convScratch{})
-			l.block = 200 * max(tc.c, tc.o)
+			l.block, l.minRows = 200*max(tc.c, tc.o), 1
 			if l.algo != tc.want {
 				t.Fatalf("algorithm %d, want %d", l.algo, tc.want)
 			}

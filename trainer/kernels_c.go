@@ -16,8 +16,21 @@ package trainer
 #define MV
 #endif
 
+#define R6 (1.0f / 6)
+#define R12 (1.0f / 12)
+#define R24 (1.0f / 24)
+
 // CB is the channel block of the Winograd transforms: 16 floats, one AVX-512 register.
 #define CB 16
+
+// cpy copies n ≤ CB floats; the common n = CB becomes vector moves rather than a call.
+static inline void cpy(float *restrict d, const float *restrict s, int n) {
+	if (n == CB) {
+		memcpy(d, s, CB * sizeof(float));
+	} else {
+		memcpy(d, s, n * sizeof(float));
+	}
+}
 
 static inline void tile_of(int t, int h, int w, int *img, int *y0, int *x0) {
 	int th = (h + 3) / 4, tw = (w + 3) / 4;
@@ -48,7 +61,7 @@ MV void wino_input(const float *x, float *v, int h, int w, int c, int t0, int tb
 					} else {
 						memset(d[i][j], 0, sizeof d[i][j]);
 						if (src[i][j]) {
-							memcpy(d[i][j], src[i][j] + c0, cb * sizeof(float));
+							cpy(d[i][j], src[i][j] + c0, cb);
 						}
 					}
 				}
@@ -80,7 +93,7 @@ MV void wino_input(const float *x, float *v, int h, int w, int c, int t0, int tb
 					r[5][k] = 4 * d1 - 5 * d3 + d5;
 				}
 				for (int j = 0; j < 6; j++) {
-					memcpy(o[j], r[j], cb * sizeof(float));
+					cpy(o[j], r[j], cb);
 				}
 			}
 		}
@@ -98,8 +111,10 @@ MV void wino_input_back(const float *dv, float *dx, int h, int w, int c, int t0,
 				float e[6][CB];
 				for (int j = 0; j < 6; j++) {
 					const float *s = dv + ((int64_t)(i * 6 + j) * tb + ti) * c + c0;
-					memset(e[j], 0, sizeof e[j]);
-					memcpy(e[j], s, cb * sizeof(float));
+					if (cb < CB) {
+						memset(e[j], 0, sizeof e[j]);
+					}
+					cpy(e[j], s, cb);
 				}
 				for (int k = 0; k < CB; k++) {
 					float v0 = e[0][k], v1 = e[1][k], v2 = e[2][k], v3 = e[3][k], v4 = e[4][k], v5 = e[5][k];
@@ -151,8 +166,10 @@ MV void wino_output(const float *m, float *y, int h, int w, int o, int t0, int t
 			for (int j = 0; j < 6; j++) {
 				float e[6][CB];
 				for (int i = 0; i < 6; i++) {
-					memset(e[i], 0, sizeof e[i]);
-					memcpy(e[i], m + ((int64_t)(i * 6 + j) * tb + ti) * o + c0, cb * sizeof(float));
+					if (cb < CB) {
+						memset(e[i], 0, sizeof e[i]);
+					}
+					cpy(e[i], m + ((int64_t)(i * 6 + j) * tb + ti) * o + c0, cb);
 				}
 				for (int k = 0; k < CB; k++) {
 					float m0 = e[0][k], m1 = e[1][k], m2 = e[2][k], m3 = e[3][k], m4 = e[4][k], m5 = e[5][k];
@@ -176,7 +193,7 @@ MV void wino_output(const float *m, float *y, int h, int w, int o, int t0, int t
 					r[3][k] = m1 - m2 + 8 * m3 - 8 * m4 + m5;
 				}
 				for (int j = 0; j < 4 && x0 + j < w; j++) {
-					memcpy(y + ((int64_t)(img * h + oy) * w + x0 + j) * o + c0, r[j], cb * sizeof(float));
+					cpy(y + ((int64_t)(img * h + oy) * w + x0 + j) * o + c0, r[j], cb);
 				}
 			}
 		}
@@ -193,9 +210,11 @@ MV void wino_output_back(const float *dy, float *dm, int h, int w, int o, int t0
 			for (int j = 0; j < 4; j++) {
 				float g[4][CB];
 				for (int i = 0; i < 4; i++) {
-					memset(g[i], 0, sizeof g[i]);
+					if (cb < CB || y0 + i >= h || x0 + j >= w) {
+						memset(g[i], 0, sizeof g[i]);
+					}
 					if (y0 + i < h && x0 + j < w) {
-						memcpy(g[i], dy + ((int64_t)(img * h + y0 + i) * w + x0 + j) * o + c0, cb * sizeof(float));
+						cpy(g[i], dy + ((int64_t)(img * h + y0 + i) * w + x0 + j) * o + c0, cb);
 					}
 				}
 				for (int k = 0; k < CB; k++) {
@@ -220,87 +239,109 @@ MV void wino_output_back(const float *dy, float *dm, int h, int w, int o, int t0
 					r[5][k] = g3;
 				}
 				for (int j = 0; j < 6; j++) {
-					memcpy(dm + ((int64_t)(i * 6 + j) * tb + ti) * o + c0, r[j], cb * sizeof(float));
+					cpy(dm + ((int64_t)(i * 6 + j) * tb + ti) * o + c0, r[j], cb);
 				}
 			}
 		}
 	}
 }
 
-// wino_weights and wino_weights_back work on CB output channels at a time: their loads
-// (or stores) of the 3×3 kernels are strided, the 36 positions contiguous.
-MV void wino_weights(const float *w, float *u, int o, int c) {
-	for (int ci = 0; ci < c; ci++) {
-		for (int o0 = 0; o0 < o; o0 += CB) {
-			int ob = o - o0 < CB ? o - o0 : CB;
-			float g[9][CB], t[6][3][CB];
-			memset(g, 0, sizeof g);
-			for (int k = 0; k < ob; k++) {
+// wino_weights and wino_weights_back work on CB input channels at a time, through wt, a
+// CB·9·o buffer that holds their kernels transposed to [channel][tap][output], so that
+// every loop streams: along the rows of w (or dw), and along o in U (or dU).
+MV void wino_weights(const float *w, float *u, float *wt, int o, int c) {
+	for (int c0 = 0; c0 < c; c0 += CB) {
+		int cb = c - c0 < CB ? c - c0 : CB;
+		for (int oi = 0; oi < o; oi++) {
+			const float *src = w + ((int64_t)oi * c + c0) * 9;
+			for (int k = 0; k < cb; k++) {
 				for (int q = 0; q < 9; q++) {
-					g[q][k] = w[((int64_t)(o0 + k) * c + ci) * 9 + q];
+					wt[(k * 9 + q) * o + oi] = src[k * 9 + q];
 				}
 			}
-			for (int j = 0; j < 3; j++) {
-				for (int k = 0; k < CB; k++) {
-					float g0 = g[j][k], g1 = g[3 + j][k], g2 = g[6 + j][k];
-					t[0][j][k] = g0 / 4;
-					t[1][j][k] = -(g0 + g1 + g2) / 6;
-					t[2][j][k] = -(g0 - g1 + g2) / 6;
-					t[3][j][k] = g0 / 24 + g1 / 12 + g2 / 6;
-					t[4][j][k] = g0 / 24 - g1 / 12 + g2 / 6;
-					t[5][j][k] = g2;
+		}
+		for (int k = 0; k < cb; k++) {
+			const float *g = wt + k * 9 * o;
+			for (int o0 = 0; o0 < o; o0 += CB) {
+				int ob = o - o0 < CB ? o - o0 : CB;
+				float gg[9][CB], t[6][3][CB], r[36][CB];
+				if (ob < CB) {
+					memset(gg, 0, sizeof gg);
 				}
-			}
-			for (int i = 0; i < 6; i++) {
-				float r[6][CB];
-				for (int k = 0; k < CB; k++) {
-					float g0 = t[i][0][k], g1 = t[i][1][k], g2 = t[i][2][k];
-					r[0][k] = g0 / 4;
-					r[1][k] = -(g0 + g1 + g2) / 6;
-					r[2][k] = -(g0 - g1 + g2) / 6;
-					r[3][k] = g0 / 24 + g1 / 12 + g2 / 6;
-					r[4][k] = g0 / 24 - g1 / 12 + g2 / 6;
-					r[5][k] = g2;
+				for (int q = 0; q < 9; q++) {
+					cpy(gg[q], g + q * o + o0, ob);
 				}
-				for (int j = 0; j < 6; j++) {
-					memcpy(u + ((int64_t)(i * 6 + j) * c + ci) * o + o0, r[j], ob * sizeof(float));
+				for (int j = 0; j < 3; j++) {
+					for (int l = 0; l < CB; l++) {
+						float g0 = gg[j][l], g1 = gg[3 + j][l], g2 = gg[6 + j][l];
+						t[0][j][l] = g0 * 0.25f;
+						t[1][j][l] = -(g0 + g1 + g2) * R6;
+						t[2][j][l] = -(g0 - g1 + g2) * R6;
+						t[3][j][l] = g0 * R24 + g1 * R12 + g2 * R6;
+						t[4][j][l] = g0 * R24 - g1 * R12 + g2 * R6;
+						t[5][j][l] = g2;
+					}
+				}
+				for (int i = 0; i < 6; i++) {
+					for (int l = 0; l < CB; l++) {
+						float g0 = t[i][0][l], g1 = t[i][1][l], g2 = t[i][2][l];
+						r[i * 6 + 0][l] = g0 * 0.25f;
+						r[i * 6 + 1][l] = -(g0 + g1 + g2) * R6;
+						r[i * 6 + 2][l] = -(g0 - g1 + g2) * R6;
+						r[i * 6 + 3][l] = g0 * R24 + g1 * R12 + g2 * R6;
+						r[i * 6 + 4][l] = g0 * R24 - g1 * R12 + g2 * R6;
+						r[i * 6 + 5][l] = g2;
+					}
+				}
+				for (int xi = 0; xi < 36; xi++) {
+					cpy(u + ((int64_t)xi * c + c0 + k) * o + o0, r[xi], ob);
 				}
 			}
 		}
 	}
 }
 
-MV void wino_weights_back(const float *du, float *dw, int o, int c) {
-	for (int ci = 0; ci < c; ci++) {
-		for (int o0 = 0; o0 < o; o0 += CB) {
-			int ob = o - o0 < CB ? o - o0 : CB;
-			float t[6][3][CB], r[3][3][CB];
-			for (int i = 0; i < 6; i++) {
-				float d[6][CB];
-				for (int j = 0; j < 6; j++) {
-					memset(d[j], 0, sizeof d[j]);
-					memcpy(d[j], du + ((int64_t)(i * 6 + j) * c + ci) * o + o0, ob * sizeof(float));
+MV void wino_weights_back(const float *du, float *dw, float *wt, int o, int c) {
+	for (int c0 = 0; c0 < c; c0 += CB) {
+		int cb = c - c0 < CB ? c - c0 : CB;
+		for (int k = 0; k < cb; k++) {
+			float *g = wt + k * 9 * o;
+			for (int o0 = 0; o0 < o; o0 += CB) {
+				int ob = o - o0 < CB ? o - o0 : CB;
+				float d[36][CB], t[6][3][CB], r[9][CB];
+				if (ob < CB) {
+					memset(d, 0, sizeof d);
 				}
-				for (int k = 0; k < CB; k++) {
-					float d0 = d[0][k], d1 = d[1][k], d2 = d[2][k], d3 = d[3][k], d4 = d[4][k], d5 = d[5][k];
-					t[i][0][k] = d0 / 4 - d1 / 6 - d2 / 6 + d3 / 24 + d4 / 24;
-					t[i][1][k] = -d1 / 6 + d2 / 6 + d3 / 12 - d4 / 12;
-					t[i][2][k] = -d1 / 6 - d2 / 6 + d3 / 6 + d4 / 6 + d5;
+				for (int xi = 0; xi < 36; xi++) {
+					cpy(d[xi], du + ((int64_t)xi * c + c0 + k) * o + o0, ob);
 				}
-			}
-			for (int j = 0; j < 3; j++) {
-				for (int k = 0; k < CB; k++) {
-					float d0 = t[0][j][k], d1 = t[1][j][k], d2 = t[2][j][k], d3 = t[3][j][k], d4 = t[4][j][k], d5 = t[5][j][k];
-					r[0][j][k] = d0 / 4 - d1 / 6 - d2 / 6 + d3 / 24 + d4 / 24;
-					r[1][j][k] = -d1 / 6 + d2 / 6 + d3 / 12 - d4 / 12;
-					r[2][j][k] = -d1 / 6 - d2 / 6 + d3 / 6 + d4 / 6 + d5;
-				}
-			}
-			for (int k = 0; k < ob; k++) {
-				for (int i = 0; i < 3; i++) {
-					for (int j = 0; j < 3; j++) {
-						dw[((int64_t)(o0 + k) * c + ci) * 9 + i * 3 + j] = r[i][j][k];
+				for (int i = 0; i < 6; i++) {
+					for (int l = 0; l < CB; l++) {
+						float d0 = d[i * 6][l], d1 = d[i * 6 + 1][l], d2 = d[i * 6 + 2][l];
+						float d3 = d[i * 6 + 3][l], d4 = d[i * 6 + 4][l], d5 = d[i * 6 + 5][l];
+						t[i][0][l] = d0 * 0.25f - (d1 + d2) * R6 + (d3 + d4) * R24;
+						t[i][1][l] = (d2 - d1) * R6 + (d3 - d4) * R12;
+						t[i][2][l] = (d3 + d4 - d1 - d2) * R6 + d5;
 					}
+				}
+				for (int j = 0; j < 3; j++) {
+					for (int l = 0; l < CB; l++) {
+						float d0 = t[0][j][l], d1 = t[1][j][l], d2 = t[2][j][l], d3 = t[3][j][l], d4 = t[4][j][l], d5 = t[5][j][l];
+						r[j][l] = d0 * 0.25f - (d1 + d2) * R6 + (d3 + d4) * R24;
+						r[3 + j][l] = (d2 - d1) * R6 + (d3 - d4) * R12;
+						r[6 + j][l] = (d3 + d4 - d1 - d2) * R6 + d5;
+					}
+				}
+				for (int q = 0; q < 9; q++) {
+					cpy(g + q * o + o0, r[q], ob);
+				}
+			}
+		}
+		for (int oi = 0; oi < o; oi++) {
+			float *dst = dw + ((int64_t)oi * c + c0) * 9;
+			for (int k = 0; k < cb; k++) {
+				for (int q = 0; q < 9; q++) {
+					dst[k * 9 + q] = wt[(k * 9 + q) * o + oi];
 				}
 			}
 		}
@@ -500,8 +541,12 @@ func winoOutput(m, y []float32, h, w, o, t0, tb int) {
 func winoOutputBack(dy, dm []float32, h, w, o, t0, tb int) {
 	C.wino_output_back(fp(dy), fp(dm), ci(h), ci(w), ci(o), ci(t0), ci(tb))
 }
-func winoWeights(w, u []float32, o, c int)       { C.wino_weights(fp(w), fp(u), ci(o), ci(c)) }
-func winoWeightsBack(du, dw []float32, o, c int) { C.wino_weights_back(fp(du), fp(dw), ci(o), ci(c)) }
+func winoWeights(w, u, wt []float32, o, c int) {
+	C.wino_weights(fp(w), fp(u), fp(wt[:winoWeightsScratch(o)]), ci(o), ci(c))
+}
+func winoWeightsBack(du, dw, wt []float32, o, c int) {
+	C.wino_weights_back(fp(du), fp(dw), fp(wt[:winoWeightsScratch(o)]), ci(o), ci(c))
+}
 
 func chanSums(x []float32, rows, c, chunk int, shift []float32, sq bool, sum []float64) {
 	C.chan_sums(fp(x), ci(rows), ci(c), ci(chunk), fp(shift), cb(sq), dp(sum))

@@ -23,8 +23,8 @@ func reluMask(dy, y []float32)                         { reluMaskGo(dy, y) }
 func add(dst, src []float32)                           { addGo(dst, src) }
 func im2col(x, col []float32, g convGeom, r0, n int)   { im2colGo(x, col, g, r0, n) }
 func col2im(dcol, dx []float32, g convGeom, r0, n int) { col2imGo(dcol, dx, g, r0, n) }
-func winoWeights(w, u []float32, o, c int)             { winoWeightsGo(w, u, o, c) }
-func winoWeightsBack(du, dw []float32, o, c int)       { winoWeightsBackGo(du, dw, o, c) }
+func winoWeights(w, u, _ []float32, o, c int)          { winoWeightsGo(w, u, o, c) }
+func winoWeightsBack(du, dw, _ []float32, o, c int)    { winoWeightsBackGo(du, dw, o, c) }
 func winoInput(x, v []float32, h, w, c, t0, tb int)    { winoInputGo(x, v, h, w, c, t0, tb) }
 func winoInputBack(dv, dx []float32, h, w, c, t0, tb int) {
 	winoInputBackGo(dv, dx, h, w, c, t0, tb)

@@ -44,10 +44,18 @@ func TestKernelsMatchGo(t *testing.T) {
 			pick(ref, winoOutputBackGo, winoOutputBack)(dyo, out, h, w, o, 0, tiles)
 		}},
 		{"winoWeights", 36 * c * o, false, func(out []float32, ref bool) {
-			pick(ref, winoWeightsGo, winoWeights)(wt, out, o, c)
+			if ref {
+				winoWeightsGo(wt, out, o, c)
+			} else {
+				winoWeights(wt, out, make([]float32, winoWeightsScratch(o)), o, c)
+			}
 		}},
 		{"winoWeightsBack", o * c * 9, false, func(out []float32, ref bool) {
-			pick(ref, winoWeightsBackGo, winoWeightsBack)(u, out, o, c)
+			if ref {
+				winoWeightsBackGo(u, out, o, c)
+			} else {
+				winoWeightsBack(u, out, make([]float32, winoWeightsScratch(o)), o, c)
+			}
 		}},
 		{"im2col", g.outPixels() * g.colWidth(), false, func(out []float32, ref bool) {
 			pick(ref, im2colGo, im2col)(x, out, g, 0, g.outPixels())

@@ -27,6 +27,18 @@ func winoTile(t, h, w int) (img, y0, x0 int) {
 	return img, r / tw * 4, r % tw * 4
 }
 
+// The fractions of G, as products (a division per element would dominate the transform).
+const (
+	r4  = float32(1) / 4
+	r6  = float32(1) / 6
+	r12 = float32(1) / 12
+	r24 = float32(1) / 24
+)
+
+// winoWeightsScratch is the length of the buffer winoWeights and winoWeightsBack take for
+// o output channels: 16 input channels' kernels, transposed.
+func winoWeightsScratch(o int) int { return 16 * 9 * o }
+
 // winoWeightsGo writes U[ξ][c][o] = (G w[o][c] Gᵀ)[ξ] for o×c 3×3 kernels.
 func winoWeightsGo(w, u []float32, o, c int) {
 	var t [6][3]float32
@@ -35,17 +47,12 @@ func winoWeightsGo(w, u []float32, o, c int) {
 			k := w[(oi*c+ci)*9:][:9]
 			for j := 0; j < 3; j++ { // t = G k (columns of k)
 				g0, g1, g2 := k[j], k[3+j], k[6+j]
-				t[0][j] = g0 / 4
-				t[1][j] = -(g0 + g1 + g2) / 6
-				t[2][j] = -(g0 - g1 + g2) / 6
-				t[3][j] = g0/24 + g1/12 + g2/6
-				t[4][j] = g0/24 - g1/12 + g2/6
-				t[5][j] = g2
+				t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j] = gMul(g0, g1, g2)
 			}
 			for i := 0; i < 6; i++ { // row i of t Gᵀ
 				g0, g1, g2 := t[i][0], t[i][1], t[i][2]
-				r := [6]float32{g0 / 4, -(g0 + g1 + g2) / 6, -(g0 - g1 + g2) / 6,
-					g0/24 + g1/12 + g2/6, g0/24 - g1/12 + g2/6, g2}
+				var r [6]float32
+				r[0], r[1], r[2], r[3], r[4], r[5] = gMul(g0, g1, g2)
 				for j, v := range r {
 					u[((i*6+j)*c+ci)*o+oi] = v
 				}
@@ -75,12 +82,18 @@ func winoWeightsBackGo(du, dw []float32, o, c int) {
 	}
 }
 
+// gMul is G(g0, g1, g2)ᵀ.
+func gMul(g0, g1, g2 float32) (u0, u1, u2, u3, u4, u5 float32) {
+	return g0 * r4, -(g0 + g1 + g2) * r6, -(g0 - g1 + g2) * r6,
+		g0*r24 + g1*r12 + g2*r6, g0*r24 - g1*r12 + g2*r6, g2
+}
+
 // gT is Gᵀd for a 6-vector d.
 func gT(d [6]float32) [3]float32 {
 	return [3]float32{
-		d[0]/4 - d[1]/6 - d[2]/6 + d[3]/24 + d[4]/24,
-		-d[1]/6 + d[2]/6 + d[3]/12 - d[4]/12,
-		-d[1]/6 - d[2]/6 + d[3]/6 + d[4]/6 + d[5],
+		d[0]*r4 - (d[1]+d[2])*r6 + (d[3]+d[4])*r24,
+		(d[2]-d[1])*r6 + (d[3]-d[4])*r12,
+		(d[3]+d[4]-d[1]-d[2])*r6 + d[5],
 	}
 }
 
