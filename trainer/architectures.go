@@ -28,7 +28,10 @@ type convBN struct {
 
 // backbone builds model m's backbone for n images of c channels and side size.
 func (b *builder) backbone(m configs.Model, n, c, size int) (*backbone, error) {
-	bb := &backbone{train: b.train, n: n, c: c, size: size, sc: &convScratch{}}
+	bb := &backbone{train: b.train, n: n, c: c, size: size, sc: b.scratch}
+	if bb.sc == nil {
+		bb.sc = &convScratch{}
+	}
 	s := &bbBuild{b: b, bb: bb, first: len(b.params)}
 	x := bb.newAct(n, size, size, c)
 	bb.add(&inputStep{out: x})

@@ -6,12 +6,12 @@ package trainer
 // backward pass and which buffers the gradients reuse. A residual block's input feeds two
 // steps, and their gradients are summed in place rather than by a separate addition.
 //
-// Every buffer comes from one pool. An activation goes back to it after its last reader
-// in the forward pass unless a backward step reads it, and then after the last of those;
-// the output of a batch norm with ReLU and no residual is not kept but recomputed from the
-// batch norm's input when the backward pass reaches the convolution that reads it. So a
-// ResNet block keeps three activations (both batch norms' inputs and its output), and the
-// pool's peak is the kept activations plus a few gradient buffers.
+// Every buffer comes from one pool (memplan.go). An activation goes back to it after its
+// last reader in the forward pass unless a backward step reads it, and then after the last
+// of those; the output of a batch norm with ReLU and no residual is not kept but recomputed
+// from the batch norm's input when the backward pass reaches the convolution that reads it.
+// So a ResNet block keeps three activations (both batch norms' inputs and its output), and
+// the pool's peak is the kept activations plus a few gradient buffers.
 type backbone struct {
 	steps []bbStep
 	acts  []*act
@@ -99,6 +99,7 @@ func (bb *backbone) release(a *act) {
 
 // forward runs the steps on bb.x and bb.w and leaves the pooled features in bb.feat.
 func (bb *backbone) forward() {
+	bb.pool.start()
 	for _, a := range bb.acts {
 		bb.release(a) // left by a forward whose backward did not run
 		if a.grad != nil {
@@ -160,27 +161,6 @@ func (bb *backbone) gradNew(a *act) []float32 {
 	a.grad = bb.pool.get(a.size())
 	return a.grad
 }
-
-// bufPool recycles a backbone's buffers: get returns the smallest free buffer that is large
-// enough (or a new one), so that after the first step no buffer is allocated.
-type bufPool struct{ free [][]float32 }
-
-func (p *bufPool) get(n int) []float32 {
-	best := -1
-	for i, b := range p.free {
-		if cap(b) >= n && (best < 0 || cap(b) < cap(p.free[best])) {
-			best = i
-		}
-	}
-	if best < 0 {
-		return make([]float32, n)
-	}
-	b := p.free[best]
-	p.free = append(p.free[:best], p.free[best+1:]...)
-	return b[:n]
-}
-
-func (p *bufPool) put(b []float32) { p.free = append(p.free, b) }
 
 // inputStep lays the input images out channels-last.
 type inputStep struct{ out *act }

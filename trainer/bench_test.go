@@ -43,6 +43,7 @@ func BenchmarkStep(b *testing.B) {
 			if _, err := n.step(context.Background(), views); err != nil { // buffers allocated
 				b.Fatal(err)
 			}
+			cpu0 := processCPU()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if _, err := n.step(context.Background(), views); err != nil {
@@ -51,6 +52,7 @@ func BenchmarkStep(b *testing.B) {
 				o.step(n.params, n.grads, 1e-3)
 			}
 			b.ReportMetric(float64(tc.batch*b.N)/b.Elapsed().Seconds(), "images/s")
+			b.ReportMetric((processCPU()-cpu0)/float64(b.N), "cpu-s/op")
 		})
 	}
 }
@@ -97,6 +99,16 @@ func BenchmarkConv(b *testing.B) {
 			b.ReportMetric(l.flops()*float64(b.N)/(threadCPU()-cpu0)/1e9, "GFLOP/cpu-s")
 		})
 	}
+}
+
+// processCPU is the CPU time of the process, in seconds: per step, steadier than wall
+// time on a machine other work shares.
+func processCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return math.NaN()
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // threadCPU is the CPU time of the calling OS thread, in seconds: with OpenBLAS on one

@@ -86,9 +86,9 @@ func subsampleBack(dcol, dx []float32, g convGeom, r0, rows int) {
 	}
 }
 
-// weightsKCO lays out w[o][c][ki][kj] as the (ki, kj, c) × o matrix the im2col product
-// takes; weightsKCOBack is its inverse, for the weight gradient.
-func weightsKCO(w, wk []float32, g convGeom) {
+// weightsKCOGo lays out w[o][c][ki][kj] as the (ki, kj, c) × o matrix the im2col product
+// takes; weightsKCOBackGo is its inverse, for the weight gradient.
+func weightsKCOGo(w, wk []float32, g convGeom) {
 	kk := g.k * g.k
 	for o := 0; o < g.o; o++ {
 		for c := 0; c < g.c; c++ {
@@ -99,7 +99,7 @@ func weightsKCO(w, wk []float32, g convGeom) {
 	}
 }
 
-func weightsKCOBack(dwk, dw []float32, g convGeom) {
+func weightsKCOBackGo(dwk, dw []float32, g convGeom) {
 	kk := g.k * g.k
 	for o := 0; o < g.o; o++ {
 		for c := 0; c < g.c; c++ {

@@ -456,6 +456,31 @@ MV void add_to(float *dst, const float *src, int64_t n) {
 	}
 }
 
+// weights_kco lays w[o][c][kk] out as wk[kk][c][o] (kk = k·k taps), CB output channels at
+// a time so that both sides stream; back does the inverse.
+MV void weights_kco(const float *w, float *wk, int o, int c, int kk, int back) {
+	for (int o0 = 0; o0 < o; o0 += CB) {
+		int ob = o - o0 < CB ? o - o0 : CB;
+		for (int ci = 0; ci < c; ci++) {
+			for (int q = 0; q < kk; q++) {
+				float *d = wk + ((int64_t)q * c + ci) * o + o0;
+				const float *s = w + ((int64_t)o0 * c + ci) * kk + q;
+				int64_t stride = (int64_t)c * kk;
+				if (back) {
+					float *dd = (float *)s;
+					for (int l = 0; l < ob; l++) {
+						dd[l * stride] = d[l];
+					}
+				} else {
+					for (int l = 0; l < ob; l++) {
+						d[l] = s[l * stride];
+					}
+				}
+			}
+		}
+	}
+}
+
 MV void im2col(const float *x, float *col, int h, int w, int c, int k, int s, int p, int oh, int ow, int r0, int rows) {
 	int kc = k * k * c;
 	for (int r = 0; r < rows; r++) {
@@ -562,6 +587,13 @@ func bnBackApply(x, dy, dx []float32, rows, c int, mean, istd, scale, shift, k, 
 }
 func reluMask(dy, y []float32) { C.relu_mask(fp(dy), fp(y), C.int64_t(len(dy))) }
 func add(dst, src []float32)   { C.add_to(fp(dst), fp(src), C.int64_t(len(dst))) }
+
+func weightsKCO(w, wk []float32, g convGeom) {
+	C.weights_kco(fp(w), fp(wk), ci(g.o), ci(g.c), ci(g.k*g.k), 0)
+}
+func weightsKCOBack(dwk, dw []float32, g convGeom) {
+	C.weights_kco(fp(dw), fp(dwk), ci(g.o), ci(g.c), ci(g.k*g.k), 1)
+}
 
 func im2col(x, col []float32, g convGeom, r0, n int) {
 	C.im2col(fp(x), fp(col), ci(g.h), ci(g.w), ci(g.c), ci(g.k), ci(g.s), ci(g.p), ci(g.oh), ci(g.ow), ci(r0), ci(n))

@@ -33,3 +33,5 @@ func winoOutput(m, y []float32, h, w, o, t0, tb int) { winoOutputGo(m, y, h, w, 
 func winoOutputBack(dy, dm []float32, h, w, o, t0, tb int) {
 	winoOutputBackGo(dy, dm, h, w, o, t0, tb)
 }
+func weightsKCO(w, wk []float32, g convGeom)       { weightsKCOGo(w, wk, g) }
+func weightsKCOBack(dwk, dw []float32, g convGeom) { weightsKCOBackGo(dwk, dw, g) }

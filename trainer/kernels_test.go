@@ -57,6 +57,12 @@ func TestKernelsMatchGo(t *testing.T) {
 				winoWeightsBack(u, out, make([]float32, winoWeightsScratch(o)), o, c)
 			}
 		}},
+		{"weightsKCO", len(wt), false, func(out []float32, ref bool) {
+			pick(ref, weightsKCOGo, weightsKCO)(wt, out, g)
+		}},
+		{"weightsKCOBack", len(wt), false, func(out []float32, ref bool) {
+			pick(ref, weightsKCOBackGo, weightsKCOBack)(wt, out, g)
+		}},
 		{"im2col", g.outPixels() * g.colWidth(), false, func(out []float32, ref bool) {
 			pick(ref, im2colGo, im2col)(x, out, g, 0, g.outPixels())
 		}},

@@ -25,8 +25,9 @@ type builder struct {
 	bnSt   []*bnStats
 	flops  float64 // multiply-adds ×2 of the convolutions and linear layers, forward + backward
 
-	winograd bool      // 3×3 stride-1 convolutions by Winograd's F(4×4, 3×3) where wide enough
-	bb       *backbone // the encoder's
+	winograd bool         // 3×3 stride-1 convolutions by Winograd's F(4×4, 3×3) where wide enough
+	bb       *backbone    // the encoder's
+	scratch  *convScratch // for the backbone's convolutions (nil: its own)
 }
 
 func (b *builder) param(name string, kind paramKind, fanIn int, shape ...int) *G.Node {
@@ -88,6 +89,9 @@ func (b *builder) encoder(m configs.Model, x *G.Node) (*G.Node, error) {
 		for _, p := range b.params[first:] {
 			bb.dw = append(bb.dw, make([]float32, len(p.data())))
 		}
+	}
+	if err := b.planMemory(m, bb, b.params[first:]); err != nil {
+		return nil, err
 	}
 	b.flops += bb.flops
 	return G.ApplyOp(op, inputs...)
