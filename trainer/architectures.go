@@ -102,6 +102,9 @@ func (s *bbBuild) convBN(x *act, p convBN, stride int, relu bool, res *act) *act
 	bb, b := s.bb, s.b
 	g := newConvGeom(x.n, x.h, x.w, x.c, p.out, p.k, stride, p.k/2)
 	l := newConvLayer(g, x == bb.acts[0], b.winograd, bb.sc)
+	if l.algo == convWinograd && b.wino != nil {
+		l.u = b.wino.buffer(b.params[s.first+p.w], g.o, g.c)
+	}
 	c := bb.newAct(g.n, g.oh, g.ow, g.o)
 	bb.add(&convStep{l: l, w: p.w, in: x, out: c})
 	bb.flops += l.flops()

@@ -39,6 +39,9 @@ type convLayer struct {
 	block   int  // floats in one block's buffer (blockFloats; less in tests, to cross block edges)
 	minRows int  // minBlockRows
 	sc      *convScratch
+	// u holds the Winograd-transformed weights when the layer's owner computes them once
+	// for several passes (winoShare); nil: each pass computes them into its scratch.
+	u []float32
 }
 
 // convScratch holds the buffers a replica's convolutions use only within one call, and so
@@ -160,11 +163,21 @@ func (l *convLayer) backward(x, w, dy, dx, dw []float32) {
 	weightsKCOBack(sc.dwk, dw, g)
 }
 
-func (l *convLayer) winoForward(x, w, y []float32) {
-	g, sc, bl := l.g, l.sc, G.WhichBLAS()
+// winoU returns the transformed weights of w.
+func (l *convLayer) winoU(w []float32) []float32 {
+	if l.u != nil {
+		return l.u
+	}
+	g, sc := l.g, l.sc
 	sc.u = grow(sc.u, 36*g.c*g.o)
 	sc.wt = grow(sc.wt, winoWeightsScratch(g.o))
 	winoWeights(w, sc.u, sc.wt, g.o, g.c)
+	return sc.u
+}
+
+func (l *convLayer) winoForward(x, w, y []float32) {
+	g, sc, bl := l.g, l.sc, G.WhichBLAS()
+	u := l.winoU(w)
 	tiles, step := winoTiles(g.n, g.h, g.w), l.blockRows()
 	sc.v = grow(sc.v, 36*min(step, tiles)*g.c)
 	sc.m = grow(sc.m, 36*min(step, tiles)*g.o)
@@ -173,7 +186,7 @@ func (l *convLayer) winoForward(x, w, y []float32) {
 		winoInput(x, sc.v, g.h, g.w, g.c, t0, tb)
 		for xi := 0; xi < 36; xi++ {
 			bl.Sgemm(blas.NoTrans, blas.NoTrans, tb, g.o, g.c, 1, sc.v[xi*tb*g.c:], g.c,
-				sc.u[xi*g.c*g.o:], g.o, 0, sc.m[xi*tb*g.o:], g.o)
+				u[xi*g.c*g.o:], g.o, 0, sc.m[xi*tb*g.o:], g.o)
 		}
 		winoOutput(sc.m, y, g.h, g.w, g.o, t0, tb)
 	}
@@ -181,10 +194,9 @@ func (l *convLayer) winoForward(x, w, y []float32) {
 
 func (l *convLayer) winoBackward(x, w, dy, dx, dw []float32) {
 	g, sc, bl := l.g, l.sc, G.WhichBLAS()
-	sc.u = grow(sc.u, 36*g.c*g.o)
+	u := l.winoU(w)
 	sc.du = grow(sc.du, 36*g.c*g.o)
 	sc.wt = grow(sc.wt, winoWeightsScratch(g.o))
-	winoWeights(w, sc.u, sc.wt, g.o, g.c)
 	tiles, step := winoTiles(g.n, g.h, g.w), l.blockRows()
 	sc.v = grow(sc.v, 36*min(step, tiles)*g.c)
 	sc.m = grow(sc.m, 36*min(step, tiles)*g.o)
@@ -197,7 +209,7 @@ func (l *convLayer) winoBackward(x, w, dy, dx, dw []float32) {
 			beta = 0
 		}
 		for xi := 0; xi < 36; xi++ {
-			v, m, u := sc.v[xi*tb*g.c:], sc.m[xi*tb*g.o:], sc.u[xi*g.c*g.o:]
+			v, m, u := sc.v[xi*tb*g.c:], sc.m[xi*tb*g.o:], u[xi*g.c*g.o:]
 			bl.Sgemm(blas.Trans, blas.NoTrans, g.c, g.o, tb, 1, v, g.c, m, g.o, beta, sc.du[xi*g.c*g.o:], g.o)
 			if !l.noDX { // dV overwrites V, which this position no longer needs
 				bl.Sgemm(blas.NoTrans, blas.Trans, tb, g.c, g.o, 1, m, g.o, u, g.o, 0, v, g.c)

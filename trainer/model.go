@@ -28,6 +28,7 @@ type builder struct {
 	winograd bool         // 3×3 stride-1 convolutions by Winograd's F(4×4, 3×3) where wide enough
 	bb       *backbone    // the encoder's
 	scratch  *convScratch // for the backbone's convolutions (nil: its own)
+	wino     *winoShare   // Winograd weights computed by the net for all replicas (nil: per pass)
 }
 
 func (b *builder) param(name string, kind paramKind, fanIn int, shape ...int) *G.Node {

@@ -21,6 +21,7 @@ type net struct {
 	gather   *gather
 	params   []*param    // in graph order, identical in every replica
 	grads    [][]float32 // summed over replicas after each step, valid until the next
+	wino     *winoShare
 }
 
 // newNet builds one replica per device for a global batch of batch images (2·batch views).
@@ -33,9 +34,9 @@ func newNet(m configs.Model, size, batch int, devices []string, seed int64, temp
 		return nil, fmt.Errorf("trainer: batch %d does not divide over %d replicas", batch, r)
 	}
 	n := &net{model: m, size: size, batch: batch, store: newParamStore(seed),
-		gather: newGather(r, batch/r, m.ProjDim, temp)}
+		gather: newGather(r, batch/r, m.ProjDim, temp), wino: newWinoShare()}
 	for i, dev := range devices {
-		rep, err := newReplica(i, dev, m, size, batch/r, n.store, n.gather, opt)
+		rep, err := newReplica(i, dev, m, size, batch/r, n.store, n.gather, n.wino, opt)
 		if err != nil {
 			n.close()
 			return nil, err
@@ -58,6 +59,7 @@ func (n *net) step(ctx context.Context, views [2][]float32) (float64, error) {
 	}
 	per := n.batch / len(n.replicas)
 	n.gather.reset()
+	n.wino.update(min(runtime.NumCPU(), len(n.replicas)))
 	errs := make([]error, len(n.replicas))
 	var wg sync.WaitGroup
 	for i, r := range n.replicas {

@@ -29,12 +29,12 @@ type buildOptions struct {
 	noWinograd bool // every convolution by im2col (tests compare the two)
 }
 
-func newReplica(index int, device string, m configs.Model, size, n int, store *paramStore, ga *gather, opt buildOptions) (*replica, error) {
+func newReplica(index int, device string, m configs.Model, size, n int, store *paramStore, ga *gather, wino *winoShare, opt buildOptions) (*replica, error) {
 	g := G.NewGraph()
 	xs := make([]float32, 2*n*3*size*size)
 	xt := tensor.New(tensor.WithShape(2*n, 3, size, size), tensor.WithBacking(xs))
 	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(2*n, 3, size, size), G.WithName("x"), G.WithValue(xt))
-	b := &builder{g: g, store: store, train: true, noBN: opt.noBN, winograd: !opt.noWinograd}
+	b := &builder{g: g, store: store, train: true, noBN: opt.noBN, winograd: !opt.noWinograd, wino: wino}
 	feat, err := b.encoder(m, x)
 	if err != nil {
 		return nil, err

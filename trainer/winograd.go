@@ -1,5 +1,7 @@
 package trainer
 
+import "sync"
+
 // Winograd's minimal filtering F(4×4, 3×3) for the stride-1, pad-1 3×3 convolutions, which
 // are nine tenths of a ResNet's multiply-adds. An output tile of 4×4 pixels comes from a
 // 6×6 input tile: Y = Aᵀ[(G w Gᵀ) ⊙ (Bᵀ d B)]A, with the interpolation points 0, ±1, ±2, ∞.
@@ -267,4 +269,49 @@ func winoOutputBackGo(dy, dm []float32, h, w, o, t0, tb int) {
 			}
 		}
 	}
+}
+
+// winoShare gives the replicas of a net one buffer per Winograd convolution for its
+// transformed weights, which the net computes once per step (update) rather than every
+// replica in its forward and again in its backward pass.
+type winoShare struct {
+	byName map[string]*winoShared
+	list   []*winoShared
+}
+
+type winoShared struct {
+	w    *param
+	o, c int
+	u    []float32
+}
+
+func newWinoShare() *winoShare { return &winoShare{byName: map[string]*winoShared{}} }
+
+// buffer returns the transformed-weights buffer of convolution weight w (o × c × 3 × 3).
+func (s *winoShare) buffer(w *param, o, c int) []float32 {
+	if e, ok := s.byName[w.name]; ok {
+		return e.u
+	}
+	e := &winoShared{w: w, o: o, c: c, u: make([]float32, 36*c*o)}
+	s.byName[w.name] = e
+	s.list = append(s.list, e)
+	return e.u
+}
+
+// update transforms every shared convolution's current weights, on up to workers goroutines.
+func (s *winoShare) update(workers int) {
+	var wg sync.WaitGroup
+	for k := 0; k < min(workers, len(s.list)); k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var wt []float32
+			for i := k; i < len(s.list); i += workers {
+				e := s.list[i]
+				wt = grow(wt, winoWeightsScratch(e.o))
+				winoWeights(e.w.data(), e.u, wt, e.o, e.c)
+			}
+		}()
+	}
+	wg.Wait()
 }
