@@ -24,7 +24,7 @@ func BenchmarkStep(b *testing.B) {
 		{"convnet-small", 8, 256, 32, 64, 1},
 		{"convnet-small", 32, 256, 32, 256, 2},
 		{"resnet18-cifar", 64, 512, 32, 64, 2},
-		{"resnet18-cifar", 64, 512, 96, 16, 2},
+		{"resnet18-cifar", 64, 512, 96, 32, 2},
 	} {
 		name := fmt.Sprintf("%s/w%d/%dpx/b%d/r%d", tc.backbone, tc.width, tc.size, tc.batch, tc.r)
 		b.Run(name, func(b *testing.B) {
