@@ -7,7 +7,7 @@ LDFLAGS  := -X github.com/natssl/natssl/internal/cli.version=$(VERSION)
 BIN      := bin/natssl
 export CGO_ENABLED := 1
 
-.PHONY: build test bench bench-augment bench-loader photos demo lint fmt clean
+.PHONY: build test bench bench-augment bench-loader bench-train photos demo lint fmt clean
 
 build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/natssl
@@ -41,6 +41,12 @@ bench-augment: photos
 # natssl's loader against the torchvision peer, same photos and recipe, one sitting.
 bench-loader: build
 	PHOTOS=$(PHOTOS) scripts/bench-loader.sh
+
+# natssl's training step against the PyTorch peer (same model, loss, optimizer, batch and
+# threads), one sitting: convnet-small, resnet18-cifar at 32 and 96 px. BENCH_TRAIN_FLAGS
+# passes steps and warm-up steps, e.g. BENCH_TRAIN_FLAGS='9 3'.
+bench-train: build
+	scripts/bench-train.sh $(BENCH_TRAIN_FLAGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
