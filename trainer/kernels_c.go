@@ -141,23 +141,32 @@ MV void weights_kco(const float *w, float *wk, int o, int c, int kk, int back) {
 	}
 }
 
+// im2col and col2im move a row's k taps of one kernel row at once where they all fall
+// inside the image: k·c floats that lie together in x and in the column matrix.
 MV void im2col(const float *x, float *col, int h, int w, int c, int k, int s, int p, int oh, int ow, int r0, int rows) {
 	int kc = k * k * c;
 	for (int r = 0; r < rows; r++) {
 		int q = r0 + r, img = q / (oh * ow), rr = q % (oh * ow), oy = rr / ow, ox = rr % ow;
 		float *dst = col + (int64_t)r * kc;
+		int ix0 = ox * s - p;
 		for (int ki = 0; ki < k; ki++) {
 			int iy = oy * s - p + ki;
+			float *d = dst + ki * k * c;
+			if (iy < 0 || iy >= h) {
+				memset(d, 0, k * c * sizeof(float));
+				continue;
+			}
+			const float *row = x + (int64_t)(img * h + iy) * w * c;
+			if (ix0 >= 0 && ix0 + k <= w) {
+				memcpy(d, row + (int64_t)ix0 * c, k * c * sizeof(float));
+				continue;
+			}
 			for (int kj = 0; kj < k; kj++) {
-				int ix = ox * s - p + kj;
-				float *d = dst + (ki * k + kj) * c;
-				if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
-					memset(d, 0, c * sizeof(float));
+				int ix = ix0 + kj;
+				if (ix < 0 || ix >= w) {
+					memset(d + kj * c, 0, c * sizeof(float));
 				} else {
-					const float *src = x + ((int64_t)(img * h + iy) * w + ix) * c;
-					for (int ch = 0; ch < c; ch++) {
-						d[ch] = src[ch];
-					}
+					memcpy(d + kj * c, row + (int64_t)ix * c, c * sizeof(float));
 				}
 			}
 		}
@@ -169,21 +178,17 @@ MV void col2im(const float *dcol, float *dx, int h, int w, int c, int k, int s, 
 	for (int r = 0; r < rows; r++) {
 		int q = r0 + r, img = q / (oh * ow), rr = q % (oh * ow), oy = rr / ow, ox = rr % ow;
 		const float *src = dcol + (int64_t)r * kc;
+		int ix0 = ox * s - p;
 		for (int ki = 0; ki < k; ki++) {
 			int iy = oy * s - p + ki;
 			if (iy < 0 || iy >= h) {
 				continue;
 			}
-			for (int kj = 0; kj < k; kj++) {
-				int ix = ox * s - p + kj;
-				if (ix < 0 || ix >= w) {
-					continue;
-				}
-				float *d = dx + ((int64_t)(img * h + iy) * w + ix) * c;
-				const float *sv = src + (ki * k + kj) * c;
-				for (int ch = 0; ch < c; ch++) {
-					d[ch] += sv[ch];
-				}
+			int lo = ix0 < 0 ? -ix0 : 0, hi = ix0 + k > w ? w - ix0 : k;
+			float *d = dx + ((int64_t)(img * h + iy) * w + ix0 + lo) * c;
+			const float *sv = src + (ki * k + lo) * c;
+			for (int i = 0; i < (hi - lo) * c; i++) {
+				d[i] += sv[i];
 			}
 		}
 	}
