@@ -10,9 +10,10 @@ import "math"
 // gradient buffers of a layer are the same shape as its output, batch norm's per-channel
 // loops run over contiguous rows, and the Winograd transforms work on whole channel vectors.
 //
-// Each kernel here is the Go reference. Where cgo is on, kernels_c.go runs the hot ones in
-// C that the compiler vectorises (kernels_cgo.go picks them; kernels_nocgo.go picks these),
-// and a test holds each C kernel to its Go twin.
+// The kernels named with a Go suffix here, in im2col.go and in winograd.go are the Go
+// references of the hot ones. Where cgo is on, kernels_c.go and winograd_c.go define the
+// unsuffixed names in C that the compiler vectorises; without cgo, kernels_nocgo.go maps
+// them to the references. TestKernelsMatchGo holds each C kernel to its Go twin.
 
 // nchwToNHWC writes the n images of x (channels-first, c×hw each) channels-last into y.
 func nchwToNHWC(x, y []float32, n, c, hw int) {
