@@ -3,7 +3,6 @@ package configs
 import (
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strings"
 )
 
@@ -47,7 +46,6 @@ var (
 	backbones   = []string{"convnet-small", "resnet18-cifar", "resnet18", "resnet50"}
 	optimizers  = []string{"lars", "sgd", "adamw"}
 	classifiers = []string{"linearsvc", "logreg"}
-	deviceRE    = regexp.MustCompile(`^(cpu|cuda:[0-9]+)$`)
 )
 
 // maxS3Concurrency bounds data.s3.concurrency: each GET in flight holds a part of 8 MiB.
@@ -156,10 +154,14 @@ func (c *Config) Validate() error {
 		bad("train.devices", "must name at least one device (cpu, or cuda:N)")
 	}
 	for _, d := range t.Devices {
-		if !deviceRE.MatchString(d) {
-			bad("train.devices", fmt.Sprintf("%q is not a device: want cpu or cuda:N", d))
+		if _, err := ParseDevice(d); err != nil {
+			bad("train.devices", err.Error())
 			break
 		}
+	}
+	oneOf("train.precision", t.Precision, precisions)
+	if t.Precision == PrecisionTF32 && len(t.Devices) > 0 && !t.UsesCUDA() {
+		bad("train.precision", "tf32 is a mode of NVIDIA GPUs' matrix units, and train.devices names none: the CPU computes in fp32")
 	}
 	if n := len(t.Devices); n > 0 && c.Data.BatchSize > 0 && c.Data.BatchSize%n != 0 {
 		bad("data.batch_size", fmt.Sprintf("the global batch must divide evenly over the %d devices of train.devices", n))
