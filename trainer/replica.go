@@ -34,13 +34,13 @@ func newReplica(index int, device string, m configs.Model, size, n int, store *p
 	xs := make([]float32, 2*n*3*size*size)
 	xt := tensor.New(tensor.WithShape(2*n, 3, size, size), tensor.WithBacking(xs))
 	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(2*n, 3, size, size), G.WithName("x"), G.WithValue(xt))
-	b := &builder{g: g, store: store, train: true, noBN: opt.noBN, winograd: !opt.noWinograd, wino: wino}
+	b := &builder{g: g, store: store, be: cpuBackend{}, train: true, noBN: opt.noBN, winograd: !opt.noWinograd, wino: wino}
 	feat, err := b.encoder(m, x)
 	if err != nil {
 		return nil, err
 	}
 	z := b.head(m, feat)
-	cost, err := G.ApplyOp(&lossOp{g: ga, r: index}, z)
+	cost, err := G.ApplyOp(&lossOp{g: ga, r: index, be: b.be}, z)
 	if err != nil {
 		return nil, fmt.Errorf("trainer: replica %d: loss: %w", index, err)
 	}
