@@ -88,6 +88,7 @@ func (bb *backbone) add(s bbStep) {
 		out.producer = s
 	}
 	bb.steps = append(bb.steps, s)
+	bb.be.step(s)
 }
 
 // release returns a's data to the pool.

@@ -63,7 +63,12 @@ type backend interface {
 	toNHWC(x, y mem, n, c, hw int)
 	conv(l *convLayer, x, w, y mem)
 	convBack(l *convLayer, x, w, dy, dx, dw mem)
-	bnLayer(l *bnLayer) // a layer was built: the backend prepares its state
+	// step and bnLayer tell the backend of a backbone step and a batch-norm layer as the
+	// graph is built; built, that the graph is complete (bns: the layers that keep running
+	// statistics, in store order).
+	step(s bbStep)
+	bnLayer(l *bnLayer)
+	built(bns []*bnLayer) error
 	bn(l *bnLayer, x, gamma, beta, res, y mem)
 	bnRecompute(l *bnLayer, x, y mem)
 	bnBack(l *bnLayer, x, gamma, dy, dx, dgamma, dbeta mem)
@@ -100,7 +105,9 @@ func (cpuBackend) conv(l *convLayer, x, w, y mem)         { l.forward(x.h, w.h, 
 func (cpuBackend) convBack(l *convLayer, x, w, dy, dx, dw mem) {
 	l.backward(x.h, w.h, dy.h, dx.h, dw.h)
 }
-func (cpuBackend) bnLayer(*bnLayer) {}
+func (cpuBackend) step(bbStep)            {}
+func (cpuBackend) bnLayer(*bnLayer)       {}
+func (cpuBackend) built([]*bnLayer) error { return nil }
 func (cpuBackend) bn(l *bnLayer, x, gamma, beta, res, y mem) {
 	l.forward(x.h, gamma.h, beta.h, res.h, y.h)
 }

@@ -61,7 +61,9 @@ func Bench(ctx context.Context, cfg *configs.Config, replicas, warmup, steps int
 		if _, err := n.step(ctx, views); err != nil {
 			return nil, err
 		}
-		o.step(n.params, n.grads, 1e-4)
+		if err := n.update(o, 1e-4); err != nil {
+			return nil, err
+		}
 		if i >= warmup {
 			times = append(times, time.Since(t0).Seconds())
 		}

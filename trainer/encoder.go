@@ -128,11 +128,7 @@ func (e *Encoder) graph(chunk, side int) (*evalGraph, error) {
 		return nil, err
 	}
 	b.loadBNStats()
-	vm, err := newMachine("cpu", g)
-	if err != nil {
-		return nil, err
-	}
-	eg := &evalGraph{xs: xs, feat: feat, vm: vm}
+	eg := &evalGraph{xs: xs, feat: feat, vm: G.NewTapeMachine(g)}
 	e.graphs[key] = eg
 	return eg, nil
 }

@@ -20,8 +20,33 @@ type net struct {
 	replicas []*replica
 	gather   *gather
 	params   []*param    // in graph order, identical in every replica
-	grads    [][]float32 // summed over replicas after each step, valid until the next
+	grads    [][]float32 // CPU: summed over replicas after each step, valid until the next
 	wino     *winoShare
+	dev      deviceNet // the GPUs' part of the step; nil on the CPU
+}
+
+// deviceNet is what a net on GPUs does beside the shared step, where its numbers live in
+// device memory: it sums the replicas' gradients and updates the parameters on the devices,
+// and copies the model between the devices and the host store.
+type deviceNet interface {
+	// place uploads the store's parameters and statistics once the replicas are built.
+	place(n *net) error
+	// sumGrads adds every replica's gradients, in replica order, into the first's.
+	sumGrads() error
+	// update takes the optimizer step on the summed gradients and hands the new parameters
+	// to every device.
+	update(o *optimizer, lr float64) error
+	// pullStats copies every replica's running statistics to its host copy (bnStats);
+	// pushStats copies the host copies back.
+	pullStats() error
+	pushStats() error
+	// pull copies the parameters (and o's state, when o is not nil) to the host; push
+	// copies them to the devices.
+	pull(o *optimizer) error
+	push(o *optimizer) error
+	// hostGrads returns the summed gradients of the last step on the host.
+	hostGrads() ([][]float32, error)
+	close() error
 }
 
 // newNet builds one replica per device for a global batch of batch images (2·batch views).
@@ -33,41 +58,65 @@ func newNet(m configs.Model, size, batch int, devices []string, seed int64, temp
 	if batch%r != 0 {
 		return nil, fmt.Errorf("trainer: batch %d does not divide over %d replicas", batch, r)
 	}
+	if err := preflight(m, size, batch, devices, temp, opt); err != nil {
+		return nil, err
+	}
+	bes, ins, dev, err := openDevices(devices, batch/r, size, opt)
+	if err != nil {
+		return nil, err
+	}
 	n := &net{model: m, size: size, batch: batch, store: newParamStore(seed),
-		gather: newGather(r, batch/r, m.ProjDim, temp), wino: newWinoShare()}
-	for i, dev := range devices {
-		rep, err := newReplica(i, dev, m, size, batch/r, n.store, n.gather, n.wino, opt)
+		gather: newGather(r, batch/r, m.ProjDim, temp), dev: dev}
+	if dev == nil {
+		n.wino = newWinoShare()
+	} else {
+		opt.noWinograd = true // the GPU's convolutions are im2col and cuBLAS products
+	}
+	for i, d := range devices {
+		rep, err := newReplica(i, d, m, size, batch/r, n.store, n.gather, n.wino, opt, bes[i], ins[i])
 		if err != nil {
 			n.close()
 			return nil, err
 		}
 		n.replicas = append(n.replicas, rep)
 	}
+	n.params = n.replicas[0].b.params
+	if dev != nil {
+		if err := dev.place(n); err != nil {
+			n.close()
+			return nil, err
+		}
+		return n, nil
+	}
 	// Each replica keeps a core busy; the BLAS may use the cores left over.
 	setBLASThreads(max(1, runtime.NumCPU()/r))
-	n.params = n.replicas[0].b.params
 	n.grads = make([][]float32, len(n.params))
 	return n, nil
 }
 
 // step runs forward and backward on every replica in parallel, each on its share of the
-// batch, and leaves the gradient of the global loss in n.grads. views are the batch's two
-// views, batch × 3 × size × size each.
+// batch, and leaves the gradient of the global loss summed in the first replica's buffers
+// (n.grads on the CPU). views are the batch's two views, batch × 3 × size × size each.
 func (n *net) step(ctx context.Context, views [2][]float32) (float64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	per := n.batch / len(n.replicas)
 	n.gather.reset()
-	n.wino.update(min(runtime.NumCPU(), len(n.replicas)))
+	if n.wino != nil {
+		n.wino.update(min(runtime.NumCPU(), len(n.replicas)))
+	}
 	errs := make([]error, len(n.replicas))
 	var wg sync.WaitGroup
 	for i, r := range n.replicas {
-		r.setInput(views, i*per)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.run(); err != nil {
+			err := r.in.set(views, i*per)
+			if err == nil {
+				err = r.run()
+			}
+			if err != nil {
 				errs[i] = err
 				n.gather.abort()
 			}
@@ -84,20 +133,42 @@ func (n *net) step(ctx context.Context, views [2][]float32) (float64, error) {
 	}
 	// Each replica's gradient is its share of the global mean loss: their sum, taken in
 	// the first replica's buffers (rewritten by its next step), is the gradient.
-	for i := range n.params {
-		dst := n.replicas[0].grad(i)
-		for _, r := range n.replicas[1:] {
-			add(dst, r.grad(i))
+	if n.dev != nil {
+		if err := n.dev.sumGrads(); err != nil {
+			return 0, err
 		}
-		n.grads[i] = dst
+	} else {
+		for i := range n.params {
+			dst := n.replicas[0].grad(i).h
+			for _, r := range n.replicas[1:] {
+				add(dst, r.grad(i).h)
+			}
+			n.grads[i] = dst
+		}
 	}
-	n.syncBN()
+	if err := n.syncBN(); err != nil {
+		return 0, err
+	}
 	return n.gather.loss, nil
+}
+
+// update takes the optimizer step with learning rate lr on the last step's gradients.
+func (n *net) update(o *optimizer, lr float64) error {
+	if n.dev != nil {
+		return n.dev.update(o, lr)
+	}
+	o.step(n.params, n.grads, lr)
+	return nil
 }
 
 // syncBN averages the replicas' running statistics into the store and back into every
 // replica, so that all replicas (and checkpoints) hold the same statistics.
-func (n *net) syncBN() {
+func (n *net) syncBN() error {
+	if n.dev != nil {
+		if err := n.dev.pullStats(); err != nil {
+			return err
+		}
+	}
 	for i, st := range n.replicas[0].b.bnSt {
 		for c := range st.mean {
 			var m, v float32
@@ -117,19 +188,55 @@ func (n *net) syncBN() {
 			}
 		}
 	}
+	if n.dev != nil && len(n.replicas) > 1 {
+		return n.dev.pushStats()
+	}
+	return nil
 }
 
 // loadBNStats pushes the store's statistics into every replica (after a restore).
-func (n *net) loadBNStats() {
+func (n *net) loadBNStats() error {
 	for _, r := range n.replicas {
 		r.b.loadBNStats()
 	}
+	if n.dev != nil {
+		return n.dev.pushStats()
+	}
+	return nil
+}
+
+// pull brings the parameters, and o's state when o is not nil, to the host store from the
+// devices (on the CPU they are there); push takes them to the devices. The running
+// statistics are on the host after every step.
+func (n *net) pull(o *optimizer) error {
+	if n.dev == nil {
+		return nil
+	}
+	return n.dev.pull(o)
+}
+
+func (n *net) push(o *optimizer) error {
+	if n.dev == nil {
+		return nil
+	}
+	return n.dev.push(o)
+}
+
+// hostGrads returns the summed gradients of the last step on the host.
+func (n *net) hostGrads() ([][]float32, error) {
+	if n.dev == nil {
+		return n.grads, nil
+	}
+	return n.dev.hostGrads()
 }
 
 func (n *net) close() error {
 	var errs []error
 	for _, r := range n.replicas {
 		errs = append(errs, r.close())
+	}
+	if n.dev != nil {
+		errs = append(errs, n.dev.close())
 	}
 	return errors.Join(errs...)
 }

@@ -10,14 +10,15 @@ import (
 )
 
 // replica is one data-parallel copy of the training graph: encoder, head and loss, on its
-// own tape machine. Its parameter nodes share their values with every other replica.
+// own tape machine, computing through its device's backend. Its parameter nodes share their
+// values with every other replica of the same device.
 type replica struct {
 	index  int
 	device string
 	n      int // images per replica per step (2n views)
 	g      *G.ExprGraph
 	x      *G.Node
-	xs     []float32
+	in     replicaInput
 	b      *builder
 	grads  G.Nodes
 	vm     G.VM
@@ -27,14 +28,43 @@ type replica struct {
 type buildOptions struct {
 	noBN       bool // replace batch norm by a per-channel affine map (replica-equivalence tests)
 	noWinograd bool // every convolution by im2col (tests compare the two)
+	gpu        gpuOptions
 }
 
-func newReplica(index int, device string, m configs.Model, size, n int, store *paramStore, ga *gather, wino *winoShare, opt buildOptions) (*replica, error) {
-	g := G.NewGraph()
+// replicaInput is where a replica's images go before its forward pass: host floats on the
+// CPU, device memory on a GPU.
+type replicaInput interface {
+	value() G.Value // what the input node holds
+	// set copies images [lo, lo+n) of both views in: the first n rows are view 1, the next
+	// n view 2.
+	set(views [2][]float32, lo int) error
+}
+
+// hostInput is a CPU replica's input.
+type hostInput struct {
+	n  int
+	xs []float32
+	t  *tensor.Dense
+}
+
+func newHostInput(n, size int) *hostInput {
 	xs := make([]float32, 2*n*3*size*size)
-	xt := tensor.New(tensor.WithShape(2*n, 3, size, size), tensor.WithBacking(xs))
-	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(2*n, 3, size, size), G.WithName("x"), G.WithValue(xt))
-	b := &builder{g: g, store: store, be: cpuBackend{}, train: true, noBN: opt.noBN, winograd: !opt.noWinograd, wino: wino}
+	return &hostInput{n: n, xs: xs, t: tensor.New(tensor.WithShape(2*n, 3, size, size), tensor.WithBacking(xs))}
+}
+
+func (h *hostInput) value() G.Value { return h.t }
+
+func (h *hostInput) set(views [2][]float32, lo int) error {
+	per := len(h.xs) / (2 * h.n)
+	copy(h.xs[:h.n*per], views[0][lo*per:(lo+h.n)*per])
+	copy(h.xs[h.n*per:], views[1][lo*per:(lo+h.n)*per])
+	return nil
+}
+
+func newReplica(index int, device string, m configs.Model, size, n int, store *paramStore, ga *gather, wino *winoShare, opt buildOptions, be backend, in replicaInput) (*replica, error) {
+	g := G.NewGraph()
+	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(2*n, 3, size, size), G.WithName("x"), G.WithValue(in.value()))
+	b := &builder{g: g, store: store, be: be, train: true, noBN: opt.noBN, winograd: !opt.noWinograd, wino: wino}
 	feat, err := b.encoder(m, x)
 	if err != nil {
 		return nil, err
@@ -48,20 +78,11 @@ func newReplica(index int, device string, m configs.Model, size, n int, store *p
 	if err != nil {
 		return nil, fmt.Errorf("trainer: replica %d: gradients: %w", index, err)
 	}
-	b.loadBNStats()
-	vm, err := newMachine(device, g)
-	if err != nil {
-		return nil, err
+	if err := be.built(b.bns); err != nil {
+		return nil, fmt.Errorf("trainer: replica %d (%s): %w", index, device, err)
 	}
-	return &replica{index: index, device: device, n: n, g: g, x: x, xs: xs, b: b, grads: grads, vm: vm}, nil
-}
-
-// setInput copies images [lo, lo+n) of both views into the replica's input: the first n
-// rows are view 1, the next n view 2.
-func (r *replica) setInput(views [2][]float32, lo int) {
-	per := len(r.xs) / (2 * r.n)
-	copy(r.xs[:r.n*per], views[0][lo*per:(lo+r.n)*per])
-	copy(r.xs[r.n*per:], views[1][lo*per:(lo+r.n)*per])
+	b.loadBNStats()
+	return &replica{index: index, device: device, n: n, g: g, x: x, in: in, b: b, grads: grads, vm: G.NewTapeMachine(g)}, nil
 }
 
 // run does forward and backward; the gradients are then readable with grad.
@@ -73,12 +94,13 @@ func (r *replica) run() error {
 	return nil
 }
 
-// grad returns the gradient of the i-th parameter node.
-func (r *replica) grad(i int) []float32 {
-	return r.grads[i].Value().Data().([]float32)
+// grad returns the gradient of the i-th parameter node, in the replica's backend memory.
+func (r *replica) grad(i int) mem {
+	return r.b.be.mem(r.grads[i].Value())
 }
 
-// bnStats returns the running statistics of the replica's i-th batch-norm op.
+// bnStats returns the running statistics of the replica's i-th batch-norm op (on the host;
+// a GPU replica's are copied there after each step).
 func (r *replica) bnStats(i int) (mean, vr []float32) {
 	return r.b.bns[i].mean, r.b.bns[i].vr
 }

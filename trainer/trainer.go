@@ -155,7 +155,9 @@ func newTraining(opt Options) (*training, error) {
 			return nil, &MismatchError{Path: opt.Resume.Path, Diffs: d}
 		}
 	}
-	n, err := newNet(cfg.Model, cfg.Data.ImageSize, cfg.Data.BatchSize, cfg.Train.Devices, cfg.Run.Seed, cfg.Train.Temperature, opt.build)
+	build := opt.build
+	build.gpu.precision, build.gpu.optimizer = cfg.Train.Precision, cfg.Train.Optimizer
+	n, err := newNet(cfg.Model, cfg.Data.ImageSize, cfg.Data.BatchSize, cfg.Train.Devices, cfg.Run.Seed, cfg.Train.Temperature, build)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +271,9 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 				t.step+1, ErrNonFinite, loss, orNone(t.lastCkpt)))
 		}
 		lr := schedule(t.peak, int(t.step), cfg.Train.WarmupSteps, int(t.total))
-		t.optim.step(t.net.params, t.net.grads, lr)
+		if err := t.net.update(t.optim, lr); err != nil {
+			return t.fail(fmt.Errorf("trainer: step %d: update: %w", t.step+1, err))
+		}
 		t.step++
 		t.epoch, t.loss, t.pos = b.Epoch, loss, t.opt.Source.Position()
 		stepEpoch = b.Epoch

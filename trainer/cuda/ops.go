@@ -55,11 +55,6 @@ func ReLUMask(r Runner, dy, y DevicePtr, n int) error {
 	return loop(r, "relu_mask", int64(n), dy, y, int64(n))
 }
 
-// ScaleTo writes dst = alpha·src over n floats.
-func ScaleTo(r Runner, dst, src DevicePtr, alpha float32, n int) error {
-	return loop(r, "scale_to", int64(n), dst, src, alpha, int64(n))
-}
-
 // Fill sets n floats to v.
 func Fill(r Runner, x DevicePtr, v float32, n int) error {
 	return loop(r, "fill", int64(n), x, v, int64(n))

@@ -1,5 +1,5 @@
 // Layout and elementwise kernels: the input images to channels-last, gradient sums, ReLU's
-// mask, filling and scaling, and the linear layers' bias.
+// mask, filling, and the linear layers' bias.
 
 // nchw_to_nhwc writes n images of c planes of hw pixels (x) channels-last into y (the
 // trainer's nchwToNHWC).
@@ -24,11 +24,6 @@ extern "C" __global__ void relu_mask(float *dy, const float *y, i64 n) {
 			dy[i] = 0.0f;
 		}
 	}
-}
-
-// scale_to writes dst = alpha·src.
-extern "C" __global__ void scale_to(float *dst, const float *src, float alpha, i64 n) {
-	GRID_LOOP(i, n) { dst[i] = src[i] * alpha; }
 }
 
 // fill sets n floats to v.

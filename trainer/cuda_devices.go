@@ -1,0 +1,147 @@
+//go:build cgo
+
+package trainer
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/trainer/cuda"
+)
+
+// The process's CUDA driver with cuBLAS and NVRTC, loaded once (libraries stay loaded for
+// the life of the process), from where NATSSL_CUDA_LIB_DIR, the dynamic loader and Python's
+// site-packages have them.
+var cudaLoad struct {
+	once sync.Once
+	drv  *cuda.Driver
+	err  error
+}
+
+func cudaDriver() (*cuda.Driver, error) {
+	cudaLoad.once.Do(func() { cudaLoad.drv, cudaLoad.err = cuda.Load(cuda.OptionsFromEnv()) })
+	return cudaLoad.drv, cudaLoad.err
+}
+
+// openGPU opens cuda:index and its kernels (compiled by NVRTC on first use, then read from
+// the cache).
+func openGPU(index int) (*cuda.Device, error) {
+	drv, err := cudaDriver()
+	if err != nil {
+		return nil, fmt.Errorf("trainer: cuda:%d: %w", index, err)
+	}
+	dev, err := drv.Device(index)
+	if err != nil {
+		return nil, fmt.Errorf("trainer: %w", err)
+	}
+	if _, err := dev.LoadKernels(); err != nil {
+		return nil, fmt.Errorf("trainer: %w", err)
+	}
+	return dev, nil
+}
+
+// replicaReserve is the device memory a replica takes beside its buffers: cuBLAS's
+// workspace and its streams.
+const replicaReserve = 64 << 20
+
+// preflight refuses, before anything is allocated, GPUs that cannot train this net: no
+// driver or libraries, an index out of range, a driver or GPU too old, kernels that do not
+// compile, or too little free memory for the batch. It is quiet for CPU devices and for
+// the simulation.
+func preflight(m configs.Model, size, batch int, devices []string, temp float64, opt buildOptions) error {
+	parsed, gpus, err := parseDevices(devices)
+	if err != nil || gpus == 0 || opt.gpu.sim != nil || opt.gpu.count {
+		return err
+	}
+	per := map[int]int{} // replicas per GPU
+	for _, d := range parsed {
+		per[d.Index]++
+	}
+	indexes := make([]int, 0, len(per))
+	for i := range per {
+		indexes = append(indexes, i)
+	}
+	sort.Ints(indexes)
+	devs := map[int]*cuda.Device{}
+	for _, i := range indexes {
+		dev, err := openGPU(i)
+		if err != nil {
+			return err
+		}
+		devs[i] = dev
+	}
+	need, err := deviceMemory(m, size, batch, devices, temp, opt)
+	if err != nil {
+		return err
+	}
+	for _, i := range indexes {
+		dev := devs[i]
+		free, total, err := dev.MemInfo()
+		if err != nil {
+			return fmt.Errorf("trainer: %w", err)
+		}
+		want := need[i] + int64(per[i])*replicaReserve
+		if want > free {
+			return fmt.Errorf("trainer: %s: data.batch_size %d needs about %s of its memory (%d replica(s) of %d images at %d px on it, %s %s), and it has %s free of %s: lower data.batch_size, or spread train.devices over more GPUs",
+				dev, batch, gibs(want), per[i], batch/len(devices), size, m.Backbone, precisionOf(opt), gibs(free), gibs(total))
+		}
+	}
+	return nil
+}
+
+func precisionOf(opt buildOptions) string {
+	if opt.gpu.precision == "" {
+		return configs.PrecisionFP32
+	}
+	return opt.gpu.precision
+}
+
+func gibs(b int64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) }
+
+// deviceMemory is the device memory, in bytes per GPU index, that a net on devices
+// allocates: the net built without a GPU, counting.
+func deviceMemory(m configs.Model, size, batch int, devices []string, temp float64, opt buildOptions) (map[int]int64, error) {
+	opt.gpu.count, opt.gpu.sim = true, nil
+	n, err := newNet(m, size, batch, devices, 0, temp, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer n.close()
+	return n.dev.(*gpuNet).counts, nil
+}
+
+// CheckDevices refuses, before any work, a config whose train.devices cannot train: a
+// cuda:N with no driver found (naming every place searched), N out of range, a driver,
+// library or GPU too old, or a batch beyond a GPU's free memory (naming the batch and the
+// memory it needs). Each error is one line. A config on the CPU passes.
+func CheckDevices(cfg *configs.Config) error {
+	opt := buildOptions{gpu: gpuOptions{precision: cfg.Train.Precision, optimizer: cfg.Train.Optimizer}}
+	return preflight(cfg.Model, cfg.Data.ImageSize, cfg.Data.BatchSize, cfg.Train.Devices, cfg.Train.Temperature, opt)
+}
+
+// LocalRankDevice is the device a process of local rank rank trains on under
+// train.devices [auto]: GPU rank mod the GPUs the driver sees, or the CPU where there is no
+// driver or no GPU. Libraries that are missing or too old beside a driver are an error,
+// not a reason to train on the CPU.
+func LocalRankDevice(rank int) (string, error) {
+	if rank < 0 {
+		return "", fmt.Errorf("trainer: local rank %d", rank)
+	}
+	drv, err := cudaDriver()
+	switch {
+	case errors.Is(err, cuda.ErrNoDriver):
+		return "cpu", nil
+	case err != nil:
+		return "", fmt.Errorf("trainer: train.devices auto: %w", err)
+	case drv.DeviceCount() == 0:
+		return "cpu", nil
+	}
+	return configs.Device{CUDA: true, Index: rank % drv.DeviceCount()}.String(), nil
+}
+
+// DescribeCUDA is what `natssl version` prints of CUDA: the driver, the libraries found
+// (paths) and the GPUs, or why there are none.
+func DescribeCUDA() string { return cuda.Describe(cuda.OptionsFromEnv()).String() }
