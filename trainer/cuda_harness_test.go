@@ -25,11 +25,11 @@ type target struct {
 }
 
 var (
-	simOnce sync.Once
-	simRunner  *cuda.HostRunner
-	simErr  error
-	simDir  string
-	simGPUs *simulation
+	simOnce   sync.Once
+	simRunner *cuda.HostRunner
+	simErr    error
+	simDir    string
+	simGPUs   *simulation
 )
 
 // simTarget is the host simulation, standing in for two GPUs; the test binary compiles it
