@@ -85,9 +85,33 @@ func checkTraining(t *testing.T, tg target, r deviceRun, gpus []string, tol floa
 	for i := range cpus {
 		cpus[i] = "cpu"
 	}
-	want, _ := r.train(t, nil, r.config(cpus...), nil)
-	got, _ := r.train(t, &tg, r.config(gpus...), nil)
+	want, wres := r.train(t, nil, r.config(cpus...), nil)
+	got, gres := r.train(t, &tg, r.config(gpus...), nil)
 	sameLosses(t, fmt.Sprintf("%v against %v", gpus, cpus), got, want, 1, int64(r.steps), tol)
+	// The last checkpoints: parameters, running statistics and optimizer state.
+	wc, err := ReadCheckpoint(wres.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc, err := ReadCheckpoint(gres.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Within 100·tol of each tensor's largest value, and 1e-8 absolute: the bias before the
+	// head's batch norm has no true gradient, only rounding noise.
+	for name, w := range wc.Tensors {
+		g := gc.Tensors[name]
+		var scale float64
+		for _, v := range w {
+			scale = math.Max(scale, math.Abs(float64(v)))
+		}
+		for i := range w {
+			if d := math.Abs(float64(g[i] - w[i])); d > 100*tol*scale+1e-8 || math.IsNaN(d) {
+				t.Errorf("%v: checkpoint tensor %s[%d] = %v, CPU %v", gpus, name, i, g[i], w[i])
+				break
+			}
+		}
+	}
 	t.Logf("%v: step 1 loss %.6f (CPU %.6f), step %d %.6f (CPU %.6f)", gpus, got[1], want[1], r.steps, got[int64(r.steps)], want[int64(r.steps)])
 }
 
@@ -140,7 +164,8 @@ func checkReplicasShareGPU(t *testing.T, tg target, r deviceRun, tol float64) {
 
 // checkCheckpoints: a run's checkpoint from the GPU resumes on the CPU, and one from the
 // CPU on the GPU, each continuing within tol of the run it left; one from the GPU resumes
-// on the GPU with the same bits as the run that went on.
+// on the GPU with the same bits as the run that went on, with one replica and with two
+// sharing the GPU.
 func checkCheckpoints(t *testing.T, tg target, r deviceRun, tol float64) {
 	half := int64(r.steps / 2)
 	gpu, gres := r.train(t, &tg, r.config("cuda:0"), nil)
@@ -156,8 +181,29 @@ func checkCheckpoints(t *testing.T, tg target, r deviceRun, tol float64) {
 	sameLosses(t, "GPU checkpoint resumed on the CPU", onCPU, gpu, half+1, int64(r.steps), tol)
 	onGPU, _ := r.train(t, &tg, r.config("cuda:0"), at(cres))
 	sameLosses(t, "CPU checkpoint resumed on the GPU", onGPU, cpu, half+1, int64(r.steps), tol)
-	again, _ := r.train(t, &tg, r.config("cuda:0"), at(gres))
+	again, ares := r.train(t, &tg, r.config("cuda:0"), at(gres))
 	sameLosses(t, "GPU checkpoint resumed on the GPU", again, gpu, half+1, int64(r.steps), 0)
+	sameCheckpoints(t, "GPU checkpoint resumed on the GPU", ares, gres)
+	two, tres := r.train(t, &tg, r.config("cuda:0", "cuda:0"), nil)
+	twoAgain, t2res := r.train(t, &tg, r.config("cuda:0", "cuda:0"), at(tres))
+	sameLosses(t, "checkpoint of two replicas on a GPU resumed there", twoAgain, two, half+1, int64(r.steps), 0)
+	sameCheckpoints(t, "checkpoint of two replicas on a GPU resumed there", t2res, tres)
+}
+
+// sameCheckpoints: the last checkpoints of two runs hold the same bits.
+func sameCheckpoints(t *testing.T, what string, a, b *Result) {
+	t.Helper()
+	ca, err := ReadCheckpoint(a.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := ReadCheckpoint(b.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, w := range cb.Tensors {
+		near(t, what+": "+name, ca.Tensors[name], w, 0)
+	}
 }
 
 func TestCUDATrainingOnHost(t *testing.T) {
