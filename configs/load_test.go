@@ -132,6 +132,7 @@ func TestValidationErrors(t *testing.T) {
 		{"batch not divisible by devices", "", nil, []string{"data.batch_size=255", "train.devices=cpu,cpu"}, []string{"data.batch_size", "2 devices"}},
 		{"bad device", "", nil, []string{"train.devices=tpu"}, []string{"train.devices", `"tpu" is not a device`}},
 		{"device index with a leading zero", "", nil, []string{"train.devices=cuda:01"}, []string{"train.devices", `"cuda:01"`, "a GPU's index"}},
+		{"CPU and GPU replicas", "", nil, []string{"train.devices=cpu,cuda:0"}, []string{"train.devices", "mixes the CPU and GPUs"}},
 		{"bad precision", "", nil, []string{"train.precision=fp16"}, []string{"train.precision", `"fp16"`, "must be one of"}},
 		{"tf32 on the CPU", "train:\n  precision: tf32\n", nil, nil, []string{"run.yaml:2", "train.precision", "tf32", "names none"}},
 		{"bad backbone", "", nil, []string{"model.backbone=vit"}, []string{"model.backbone", "must be one of"}},

@@ -153,11 +153,20 @@ func (c *Config) Validate() error {
 	if len(t.Devices) == 0 {
 		bad("train.devices", "must name at least one device (cpu, or cuda:N)")
 	}
+	gpus := 0
 	for _, d := range t.Devices {
-		if _, err := ParseDevice(d); err != nil {
+		dev, err := ParseDevice(d)
+		if err != nil {
 			bad("train.devices", err.Error())
+			gpus = -1
 			break
 		}
+		if dev.CUDA {
+			gpus++
+		}
+	}
+	if gpus > 0 && gpus < len(t.Devices) {
+		bad("train.devices", "mixes the CPU and GPUs: every replica runs on the same kind of device")
 	}
 	oneOf("train.precision", t.Precision, precisions)
 	if t.Precision == PrecisionTF32 && len(t.Devices) > 0 && !t.UsesCUDA() {
