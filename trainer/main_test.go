@@ -17,10 +17,14 @@ import (
 )
 
 // TestMain checks for leaked goroutines, and doubles as the training subprocess of
-// TestSignalCheckpoints when NATSSL_TRAINER_CHILD names a checkpoint directory.
+// TestSignalCheckpoints when NATSSL_TRAINER_CHILD names a checkpoint directory, and as the
+// device check of TestCheckDevicesRefuses.
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("NATSSL_TRAINER_CHILD"); dir != "" {
 		os.Exit(child(dir))
+	}
+	if spec := os.Getenv(checkChildEnv); spec != "" {
+		os.Exit(runCheckChild(spec))
 	}
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
 		closeSim() // the host simulation of the GPU kernels, when a test built it

@@ -37,7 +37,8 @@ const heartbeatEvery = 10 * time.Second
 // run (or reopens the resumed one), opens the data, trains with the heartbeat kept, and marks
 // the run FINISHED, KILLED (ctx cancelled: a signal) or FAILED. On a signal it returns the
 // result so far with the error. A resume whose config changes the maths is refused with a
-// *trainer.MismatchError before the run is touched, unless o.Force.
+// *trainer.MismatchError before the run is touched, unless o.Force; CUDA devices that cannot
+// train (trainer.CheckDevices) are refused before the run is created.
 func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observer) (*TrainResult, error) {
 	obs = orDiscard(obs)
 	db, err := experiments.Open(ctx, dbPath(cfg, o.DB))
@@ -55,6 +56,11 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 		if d := trainer.MathDiff(ckpt.Header, cfg); len(d) > 0 && !o.Force {
 			return nil, &trainer.MismatchError{Path: ckpt.Path, Diffs: d}
 		}
+	}
+	// A GPU that cannot train (no driver, an index out of range, too little memory for the
+	// batch) is refused before the run exists.
+	if err := trainer.CheckDevices(cfg); err != nil {
+		return nil, err
 	}
 	run, err := openRun(ctx, db, cfg, resume, o)
 	if err != nil {
