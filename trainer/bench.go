@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +23,8 @@ type BenchResult struct {
 	Batch       int     `json:"batch"`
 	ImageSize   int     `json:"image_size"`
 	Replicas    int     `json:"replicas"`
+	Device      string  `json:"device"`       // cpu, or the GPUs: cuda:0, cuda:0+cuda:1
+	Precision   string  `json:"precision"`    // fp32 or tf32 (the GPUs' products)
 	StepS       float64 `json:"step_s"`       // median step: forward, loss, backward, update
 	ImagesPerS  float64 `json:"images_per_s"` // batch / step_s
 	GFLOPS      float64 `json:"gflops"`       // forward + backward multiply-adds ×2 per second
@@ -31,14 +35,24 @@ type BenchResult struct {
 }
 
 // Bench times training steps of cfg's model on random batches with the given number of
-// CPU replicas: warmup steps, then the median of steps.
+// replicas: warmup steps, then the median of steps. The replicas run on the CPU, or on the
+// GPUs of cfg's train.devices, in turn (two replicas of [cuda:0] share it); a step on GPUs
+// is timed to the end of its update on the devices.
 func Bench(ctx context.Context, cfg *configs.Config, replicas, warmup, steps int) (*BenchResult, error) {
+	opt := buildOptions{gpu: gpuOptions{precision: cfg.Train.Precision, optimizer: cfg.Train.Optimizer}}
+	return bench(ctx, cfg, replicas, warmup, steps, opt)
+}
+
+func bench(ctx context.Context, cfg *configs.Config, replicas, warmup, steps int, opt buildOptions) (*BenchResult, error) {
 	devices := make([]string, replicas)
 	for i := range devices {
 		devices[i] = "cpu"
+		if cfg.Train.UsesCUDA() {
+			devices[i] = cfg.Train.Devices[i%len(cfg.Train.Devices)]
+		}
 	}
 	batch := cfg.Data.BatchSize
-	n, err := newNet(cfg.Model, cfg.Data.ImageSize, batch, devices, cfg.Run.Seed, cfg.Train.Temperature, buildOptions{})
+	n, err := newNet(cfg.Model, cfg.Data.ImageSize, batch, devices, cfg.Run.Seed, cfg.Train.Temperature, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -64,6 +78,9 @@ func Bench(ctx context.Context, cfg *configs.Config, replicas, warmup, steps int
 		if err := n.update(o, 1e-4); err != nil {
 			return nil, err
 		}
+		if err := n.sync(); err != nil {
+			return nil, err
+		}
 		if i >= warmup {
 			times = append(times, time.Since(t0).Seconds())
 		}
@@ -74,12 +91,21 @@ func Bench(ctx context.Context, cfg *configs.Config, replicas, warmup, steps int
 	for _, r := range n.replicas {
 		flops += r.b.flops
 	}
-	return &BenchResult{
+	res := &BenchResult{
 		Model: fmt.Sprintf("%s w=%d head %d-%d-%d", cfg.Model.Backbone, cfg.Model.Width, featureDim(cfg.Model), cfg.Model.ProjHidden, cfg.Model.ProjDim),
-		Batch: batch, ImageSize: cfg.Data.ImageSize, Replicas: replicas,
+		Batch: batch, ImageSize: cfg.Data.ImageSize, Replicas: replicas, Device: "cpu", Precision: configs.PrecisionFP32,
 		StepS: med, ImagesPerS: float64(batch) / med, GFLOPS: flops / med / 1e9,
-		SgemmGFLOPS: sgemmGFLOPS(replicas), Params: n.store.numParams(), StepFLOPs: flops, BLAS: BLAS,
-	}, nil
+		Params: n.store.numParams(), StepFLOPs: flops, BLAS: BLAS,
+	}
+	if n.dev == nil {
+		res.SgemmGFLOPS = sgemmGFLOPS(replicas)
+		return res, nil
+	}
+	res.Device, res.Precision = strings.Join(slices.Compact(slices.Sorted(slices.Values(devices))), "+"), cfg.Train.Precision
+	if res.SgemmGFLOPS, res.BLAS, err = n.dev.sgemmGFLOPS(); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // sgemmGFLOPS measures the BLAS in use on a product shaped like a mid-network convolution

@@ -5,6 +5,7 @@ package trainer
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	G "gorgonia.org/gorgonia"
 
@@ -328,4 +329,67 @@ func (o *optimizer) stepOnDevice(r cuda.Runner, p *param, w, g mem, slots map[st
 		return cuda.LARS(r, w.dp(), g.dp(), slots["momentum"][i].dp(), w.n, lr, wd, o.momentum, larsEta, !p.kind.excluded(), lars.dp())
 	}
 	return fmt.Errorf("trainer: unknown optimizer %q", o.kind)
+}
+
+func (gn *gpuNet) sync() error {
+	for _, q := range gn.queues {
+		if err := q.sync(); err != nil {
+			return errWrap(q, err)
+		}
+	}
+	return nil
+}
+
+// gpuSgemmShape is the product gpuNet.sgemmGFLOPS times: a mid-network convolution's, the
+// CPU's measure (sgemmGFLOPS in bench.go) with 16 times the rows (tests make it smaller).
+var gpuSgemmShape = [3]int{4096, 1152, 1024}
+
+// sgemmGFLOPS measures cuBLAS on each replica's queue at once, on gpuSgemmShape, for about
+// half a second, in the replicas' precision.
+func (gn *gpuNet) sgemmGFLOPS() (float64, string, error) {
+	m, k, n := gpuSgemmShape[0], gpuSgemmShape[1], gpuSgemmShape[2]
+	type mats struct{ a, b, c mem }
+	ms := make([]mats, len(gn.reps))
+	for i, r := range gn.reps {
+		ms[i] = mats{r.alloc(m * k), r.alloc(k * n), r.alloc(m * n)}
+		if err := r.err(); err != nil {
+			return 0, "", err
+		}
+	}
+	run := func(reps int) error {
+		for range reps {
+			for i, r := range gn.reps {
+				r.gemm(false, false, m, n, k, ms[i].a, k, ms[i].b, n, 0, ms[i].c, n)
+			}
+		}
+		for _, r := range gn.reps {
+			if err := r.err(); err != nil {
+				return err
+			}
+		}
+		return gn.sync()
+	}
+	if err := run(1); err != nil {
+		return 0, "", err
+	}
+	reps, t0 := 0, time.Now()
+	for time.Since(t0) < 500*time.Millisecond {
+		if err := run(10); err != nil {
+			return 0, "", err
+		}
+		reps += 10
+	}
+	gflops := 2 * float64(m) * float64(k) * float64(n) * float64(reps*len(gn.reps)) / time.Since(t0).Seconds() / 1e9
+	name := "cuBLAS"
+	if drv, err := cudaDriver(); err == nil {
+		for _, l := range drv.Libraries() {
+			if l.Name == "cublas" {
+				name = "cuBLAS " + l.Version
+			}
+		}
+	}
+	if gn.opt.precision == configs.PrecisionTF32 {
+		name += " (TF32)"
+	}
+	return gflops, name, nil
 }

@@ -238,3 +238,19 @@ func TestGPUSignalCheckpoints(t *testing.T) {
 	gpuTarget(t)
 	testSignalCheckpoints(t, "cuda:0")
 }
+
+// TestCUDABenchOnHost: natssl bench train on GPUs names them and the precision, and
+// measures the devices' BLAS.
+func TestCUDABenchOnHost(t *testing.T) {
+	tg := simTarget(t)
+	defer func(s [3]int) { gpuSgemmShape = s }(gpuSgemmShape)
+	gpuSgemmShape = [3]int{16, 16, 16}
+	cfg := simRun.config("cuda:0", "cuda:1")
+	res, err := bench(context.Background(), cfg, 2, 0, 1, tg.opts(cfg.Train.Optimizer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Device != "cuda:0+cuda:1" || res.Precision != "fp32" || res.StepS <= 0 || res.SgemmGFLOPS <= 0 || res.BLAS != "cuBLAS" {
+		t.Errorf("%+v", res)
+	}
+}

@@ -46,6 +46,10 @@ type deviceNet interface {
 	push(o *optimizer) error
 	// hostGrads returns the summed gradients of the last step on the host.
 	hostGrads() ([][]float32, error)
+	// sync waits for the devices' work; sgemmGFLOPS measures the devices' BLAS on one
+	// product per replica at once, and names it.
+	sync() error
+	sgemmGFLOPS() (float64, string, error)
 	close() error
 }
 
@@ -228,6 +232,14 @@ func (n *net) hostGrads() ([][]float32, error) {
 		return n.grads, nil
 	}
 	return n.dev.hostGrads()
+}
+
+// sync waits until the devices have done the work queued so far.
+func (n *net) sync() error {
+	if n.dev == nil {
+		return nil
+	}
+	return n.dev.sync()
 }
 
 func (n *net) close() error {
