@@ -1,7 +1,12 @@
-# The natssl training image for Amazon SageMaker (docs/sagemaker.md says how to build and push it).
+# The natssl training images for Amazon SageMaker (docs/sagemaker.md says how to build and push
+# them): the default target for CPU instances, and --target gpu for GPU instances.
 # SageMaker runs it as `docker run <image> train`: the entry point is natssl itself, in exec form,
 # so that natssl is PID 1 and receives SIGTERM when a spot instance is reclaimed or the job is
 # stopped, and can write a checkpoint within SageMaker's 120 seconds.
+
+# The CUDA runtime of the GPU image (see the gpu stage).
+ARG CUDA_VERSION=12.8.1
+ARG CUDA_UBUNTU=ubuntu24.04
 
 # Build: cgo on, against the same Debian libraries the runtime stage installs.
 FROM golang:1.26-bookworm AS build
@@ -19,7 +24,42 @@ ARG TAGS=openblas
 RUN make build VERSION="${VERSION}" TAGS="${TAGS}" \
  && install -D -m 0755 bin/natssl /out/natssl
 
-# Run: the shared libraries natssl links (libsqlite3-0 for builds with TAGS="openblas libsqlite3").
+# The GPU image (docker build --target gpu): natssl built on the CUDA runtime image's Ubuntu,
+# so that it links that system's libjpeg-turbo and OpenBLAS. natssl needs no CUDA to build: it
+# dlopens the driver (libcuda.so.1, which the NVIDIA container runtime mounts into the
+# container) and cuBLAS and NVRTC, which the CUDA runtime image holds in /usr/local/cuda/lib64.
+# CUDA_VERSION (at the top) picks them: 12.x runs on drivers from 525 (SageMaker's GPU
+# instances), 13.x needs a driver of CUDA 13 (580 or later).
+FROM ubuntu:24.04 AS gpu-build
+ARG GO_VERSION=1.26.0
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      ca-certificates curl gcc libc6-dev libjpeg-turbo8-dev libopenblas-dev make pkg-config git \
+ && rm -rf /var/lib/apt/lists/* \
+ && curl -fsSL "https://go.dev/dl/go${GO_VERSION}.linux-amd64.tar.gz" | tar -C /usr/local -xz
+ENV PATH=/usr/local/go/bin:$PATH
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+ARG TAGS=openblas
+RUN make build VERSION="${VERSION}" TAGS="${TAGS}" \
+ && install -D -m 0755 bin/natssl /out/natssl
+
+FROM nvidia/cuda:${CUDA_VERSION}-runtime-${CUDA_UBUNTU} AS gpu
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libjpeg-turbo8 libopenblas0-pthread ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=gpu-build /out/natssl /usr/local/bin/natssl
+# cuBLAS and NVRTC are looked for here first; the driver comes from the container runtime.
+ENV NATSSL_CUDA_LIB_DIR=/usr/local/cuda/lib64
+WORKDIR /opt/ml
+ENTRYPOINT ["natssl"]
+CMD ["train"]
+
+# Run (the default target, for CPU instances): the shared libraries natssl links
+# (libsqlite3-0 for builds with TAGS="openblas libsqlite3").
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \

@@ -17,9 +17,17 @@
 // OpenBLAS with -tags openblas (blas_openblas.go, cgo, -lopenblas). 3×3 stride-1
 // convolutions use Winograd's F(4×4, 3×3), the others im2col in cache-sized blocks (conv.go).
 //
-// One graph is built per entry of train.devices (engine.go is the one place that maps a
-// device to a machine, where a CUDA build plugs in). On CPU each replica runs its tape
-// machine on its own goroutine, so [cpu, cpu] keeps two cores busy. The replicas meet once
+// The ops decide what to compute and where it lives; they compute through a backend
+// (backend.go): the CPU's calls the kernels above, the CUDA backend (cuda_backend.go) the same
+// kernels written in CUDA C (package trainer/cuda) and cuBLAS, on buffers in GPU memory, which
+// Gorgonia's graph carries as device values (devvalue.go) it passes from op to op unread.
+// One graph is built per entry of train.devices (engine.go maps the devices to backends), and
+// each replica runs its tape machine on its own goroutine, so [cpu, cpu] keeps two cores busy.
+// On GPUs (cuda_net.go, cuda_queue.go) each replica has its own streams, the replicas of one
+// GPU share its parameters, the gradients are summed and the optimizer steps on the first GPU,
+// and the images are uploaded from page-locked buffers while the previous step computes;
+// CheckDevices refuses GPUs that cannot train before any work, counting the memory a build
+// would allocate. The CUDA backend runs on a host simulation of its kernels in the tests. The replicas meet once
 // per step inside the loss op (gather.go): their embeddings are gathered so that every
 // replica sees the negatives of all of them, the loss and its gradient are computed once
 // over the global batch, and each replica back-propagates its share; the summed parameter
