@@ -44,7 +44,8 @@ ls "$photos" | grep -i '\.jpe\?g$' | sort | head -n 256 | while read -r f; do cp
 {
   echo "commit $version"
   echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) with $(go version | cut -d' ' -f3-)"
-  echo "glibc $(ldd --version | head -n 1 | awk '{print $NF}') (the binaries need this or newer)"
+  need=$(objdump -T "$tmp/natssl" "$tmp/trainer.test" "$tmp/cuda.test" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n 1)
+  echo "needs ${need/_/ } or newer (built on glibc $(ldd --version | head -n 1 | awk '{print $NF}'))"
 } >"$out/BUILD"
 du -sh "$out" >&2
 total=$(du -sm "$out" | cut -f1)

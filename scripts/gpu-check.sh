@@ -55,7 +55,11 @@ fi
 log "the machine"
 {
   cat "$bundle/BUILD"
-  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 || echo "nvidia-smi: none"
+  if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1
+  else
+    echo "nvidia-smi: none"
+  fi
   echo "cores $(nproc)"
   python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1 | tail -n 1
   "${natssl[@]}" version 2>&1
@@ -78,8 +82,8 @@ for r in "${runs[@]}"; do
   for prec in fp32 tf32; do
     tag="$model-$size-$prec"
     if [ "$(elapsed)" -ge "$budget" ]; then
-      echo '{"skipped": "time budget"}' >"$out/natssl-$tag.json"
-      echo '{"skipped": "time budget"}' >"$out/pytorch-$tag.json"
+      echo '{"not_run": "time budget"}' >"$out/natssl-$tag.json"
+      echo '{"not_run": "time budget"}' >"$out/pytorch-$tag.json"
       continue
     fi
     log "bench train: natssl $tag"
@@ -105,7 +109,7 @@ if [ "$(elapsed)" -lt "$budget" ]; then
     --json >"$out/loader.log" 2>&1
   tail -n 1 "$out/loader.log" >"$out/loader.json"
 else
-  echo '{"skipped": "time budget"}' >"$out/loader.json"
+  echo '{"not_run": "time budget"}' >"$out/loader.json"
 fi
 
 # (d) the summary.
@@ -132,20 +136,29 @@ def no_device(text):
 def outcome(d):
     if "error" in d:
         return "no device" if no_device(d["error"]) else "error"
-    return "skipped" if "skipped" in d else "ok"
+    return "not run (time budget)" if "not_run" in d else "ok"
 
 
 def tests(binary):
     path = os.path.join(out, binary + ".log")
     text = open(path).read() if os.path.exists(path) else ""
     rc = open(os.path.join(out, binary + ".rc")).read().strip() if os.path.exists(os.path.join(out, binary + ".rc")) else "?"
-    res = []
-    for m in re.finditer(r"^(\s*)--- (PASS|FAIL|SKIP): (\S+) \(([\d.]+)s\)", text, re.M):
-        t = {"test": m.group(3), "result": m.group(2), "seconds": float(m.group(4))}
-        if m.group(2) == "SKIP":
-            why = re.search(r"^\s+\S+\.go:\d+: (.*)$", text[m.end():], re.M)
-            t["why"] = why.group(1) if why else ""
-        res.append(t)
+    res, said, current = [], {}, None
+    for line in text.splitlines():
+        run = re.match(r"^=== (?:RUN|CONT|NAME)\s+(\S+)", line)
+        if run:
+            current = run.group(1)
+            continue
+        msg = re.match(r"^\s+\S+\.go:\d+: (.*)$", line)
+        if msg and current:
+            said.setdefault(current, []).append(msg.group(1))
+            continue
+        m = re.match(r"^\s*--- (PASS|FAIL|SKIP): (\S+) \(([\d.]+)s\)", line)
+        if m:
+            t = {"test": m.group(2), "result": m.group(1), "seconds": float(m.group(3))}
+            if m.group(1) != "PASS" and said.get(m.group(2)):
+                t["why"] = said[m.group(2)][-1]
+            res.append(t)
     top = [t for t in res if "/" not in t["test"]]
     if not top:
         status = "error (exit %s)" % rc
@@ -183,7 +196,8 @@ for b, t in summary["tests"].items():
     print(f"\n{b}: {t['status']}")
     for x in t["tests"]:
         if "/" not in x["test"] or x["result"] == "FAIL":
-            print(f"  {x['result']:4} {x['test']} ({x['seconds']:.1f} s){'  ' + x['why'] if x.get('why') else ''}")
+            why = ("  " + x["why"][:160]) if x.get("why") else ""
+            print(f"  {x['result']:4} {x['test']} ({x['seconds']:.1f} s){why}")
 print("\nbench train on cuda:0 (median step after 2 warm-up steps; ratio > 1: natssl slower)")
 print("| model | px | batch | precision | natssl step | PyTorch step | ratio | natssl images/s | PyTorch images/s |")
 print("|---|---|---|---|---|---|---|---|---|")
