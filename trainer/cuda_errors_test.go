@@ -19,12 +19,14 @@ import (
 // The refusals of CUDA devices before any work, with stand-in libraries (package cudatest)
 // loaded in a child of the test binary: the driver is loaded once per process.
 
-// checkChild is what a child checks: CheckDevices on a config.
+// checkChild is what a child checks: CheckDevices on a config, or LocalRankDevice when
+// Rank is set.
 type checkChild struct {
 	Devices  []string
 	Backbone string
 	Size     int
 	Batch    int
+	Rank     *int
 }
 
 const checkChildEnv = "NATSSL_TRAINER_CHECK_CHILD"
@@ -35,6 +37,15 @@ func runCheckChild(spec string) int {
 	if err := json.Unmarshal([]byte(spec), &c); err != nil {
 		fmt.Println(err)
 		return 2
+	}
+	if c.Rank != nil {
+		dev, err := LocalRankDevice(*c.Rank)
+		if err != nil {
+			fmt.Println(err)
+			return 0
+		}
+		fmt.Println(dev)
+		return 0
 	}
 	cfg := configs.Default()
 	cfg.Model = configs.Model{Backbone: c.Backbone, Width: 64, ProjHidden: 2048, ProjDim: 128}
@@ -158,4 +169,51 @@ func TestDeviceMemoryGrowsWithTheBatch(t *testing.T) {
 	if !(shared[0] > large[0]) || len(shared) != 1 {
 		t.Errorf("two replicas on one GPU: %v, one replica %v", shared, large)
 	}
+}
+
+// TestLocalRankDevice: under train.devices [auto], a process of local rank r trains on GPU
+// r mod the GPUs the driver sees, on the CPU where there is no driver or no GPU, and is
+// refused where the driver has no libraries beside it.
+func TestLocalRankDevice(t *testing.T) {
+	tmp := t.TempDir()
+	set := func(name string, count int, libs bool) string {
+		dir := filepath.Join(tmp, name)
+		cudatest.Build(t, dir, cudatest.Driver(cuda.Symbols("driver"), 12040, map[bool]int{true: 0, false: 100}[count > 0], count, 90))
+		if libs {
+			cudatest.Build(t, dir, cudatest.Cublas(cuda.Symbols("cublas"), 12))
+			cudatest.Build(t, dir, cudatest.NVRTC(cuda.Symbols("nvrtc"), 12))
+		}
+		return dir
+	}
+	rank := func(r int) checkChild { return checkChild{Rank: &r} }
+	two, none := set("two", 2, true), set("none", 0, true)
+	for _, c := range []struct {
+		name string
+		dir  string
+		rank int
+		want string
+	}{
+		{"rank 3 of two GPUs", two, 3, "cuda:1"},
+		{"rank 0 of two GPUs", two, 0, "cuda:0"},
+		{"a driver that sees no GPU", none, 1, "cpu"},
+		{"no libraries beside the driver", set("bare", 1, false), 0, "trainer: train.devices auto: cuda: cublas: CUDA library not found"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := checkIn(t, c.dir, rank(c.rank))
+			if !strings.HasPrefix(got, c.want) {
+				t.Errorf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+	t.Run("no driver", func(t *testing.T) {
+		empty := filepath.Join(tmp, "empty")
+		os.MkdirAll(empty, 0o755)
+		got := checkIn(t, empty, rank(2))
+		if got != "cpu" && strings.HasPrefix(got, "cuda:") {
+			t.Skipf("this machine's dynamic loader has a CUDA driver: %s", got)
+		}
+		if got != "cpu" {
+			t.Errorf("got %q, want cpu", got)
+		}
+	})
 }

@@ -56,6 +56,9 @@ func child(dir string) int {
 	return 1
 }
 
+// raceEnabled is set when the tests run under the race detector (race_test.go).
+var raceEnabled bool
+
 // tinyConfig is a config for a narrow convnet on 8-pixel images, fast under -race.
 func tinyConfig() *configs.Config {
 	cfg := configs.Default()
