@@ -48,6 +48,10 @@ type MetricsSource interface {
 // ErrNonFinite is wrapped by the error of a run whose loss became NaN or infinite.
 var ErrNonFinite = errors.New("loss is not finite")
 
+// ErrStopped is wrapped by the error of a run stopped by a signal (StopCanceled): over ranks,
+// by a signal to any of them.
+var ErrStopped = errors.New("trainer: stopped by a signal")
+
 // StopReason says why Train returned.
 type StopReason string
 
@@ -81,6 +85,11 @@ type Options struct {
 	Hooks []Hook
 	// Log receives notices (incomplete batches skipped, checkpoints written). nil: discarded.
 	Log io.Writer
+	// Ranks are the processes the run spans (nil: this one alone). Every rank calls Train
+	// with the same Config and Resume; Source yields this rank's part of every batch (and
+	// must be a PositionMerger). Rank 0 alone is given the Tracker and the Hooks and writes
+	// the checkpoints; the others pass none.
+	Ranks Ranks
 
 	build buildOptions // tests: a model without batch statistics
 }
@@ -123,6 +132,7 @@ func Train(ctx context.Context, opt Options) (*Result, error) {
 type training struct {
 	opt   Options
 	cfg   *configs.Config
+	ranks Ranks // nil: this process alone
 	net   *net
 	optim *optimizer
 	total int64
@@ -135,6 +145,7 @@ type training struct {
 	loss       float64
 	lastCkpt   string
 	lastCkStep int64
+	ckptTaken  bool // a checkpoint of lastCkStep exists (written by rank 0)
 	incomplete int64
 }
 
@@ -150,12 +161,22 @@ func newTraining(opt Options) (*training, error) {
 	if total <= 0 {
 		return nil, fmt.Errorf("trainer: nothing to train: train.steps is %d and no step count was resolved from train.epochs", cfg.Train.Steps)
 	}
+	ranks := opt.Ranks
+	if ranks != nil && ranks.Size() == 1 {
+		ranks = nil
+	}
 	if opt.Resume != nil && !opt.Force {
-		if d := MathDiff(opt.Resume.Header, cfg); len(d) > 0 {
+		if d := MathDiff(opt.Resume.Header, cfg, sizeOf(ranks)); len(d) > 0 {
 			return nil, &MismatchError{Path: opt.Resume.Path, Diffs: d}
 		}
 	}
-	n, err := newNet(cfg.Model, cfg.Data.ImageSize, cfg.Data.BatchSize, cfg.Train.Devices, cfg.Run.Seed, cfg.Train.Temperature, opt.build)
+	build := opt.build
+	build.ranks = ranks
+	localRank := 0
+	if ranks != nil {
+		localRank = ranks.LocalRank()
+	}
+	n, err := newNet(cfg.Model, cfg.Data.ImageSize, cfg.Data.BatchSize, ResolveDevices(cfg.Train.Devices, localRank), cfg.Run.Seed, cfg.Train.Temperature, build)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +185,7 @@ func newTraining(opt Options) (*training, error) {
 		n.close()
 		return nil, err
 	}
-	t := &training{opt: opt, cfg: cfg, net: n, optim: o, total: total,
+	t := &training{opt: opt, cfg: cfg, ranks: ranks, net: n, optim: o, total: total,
 		peak: peakLR(cfg.Train.LR, cfg.Data.BatchSize), log: opt.Log}
 	if t.log == nil {
 		t.log = io.Discard
@@ -218,14 +239,41 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		imagesPerS float64
 		stepEpoch  = t.pos.Epoch // epoch of the last full batch (or where the data starts)
 	)
+	timeUp := false // rank 0's clock, over ranks: the next step's agreement stops them all
 	for t.step < t.total {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && t.ranks == nil {
 			reason = StopCanceled
 			break
 		}
 		w0 := time.Now()
 		b, err := t.opt.Source.Next(ctx)
 		winWait += time.Since(w0)
+		if t.ranks != nil {
+			// The ranks take every step together: a signal or the time limit on one stops
+			// all, a batch short on one is left out by all.
+			if err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil {
+				return t.fail(fmt.Errorf("trainer: step %d: next batch: %w", t.step+1, err))
+			}
+			mine := stepAgreement{stop: ctx.Err() != nil, timeUp: timeUp && t.ranks.Rank() == 0, eof: errors.Is(err, io.EOF)}
+			if err == nil {
+				mine.n, mine.epoch = b.N, b.Epoch
+			}
+			v, aerr := agree(t.ranks, mine, t.net.per*len(t.net.replicas))
+			if aerr != nil || v.reason != "" {
+				if err == nil && b.Release != nil {
+					b.Release()
+				}
+				if aerr != nil {
+					return t.fail(aerr)
+				}
+				reason = v.reason
+				break
+			}
+			if v.short {
+				// Make every rank see the batch as short, and the latest epoch.
+				b.N, b.Epoch = -1, v.maxEpoch
+			}
+		}
 		if errors.Is(err, io.EOF) {
 			reason = StopData
 			break
@@ -237,14 +285,14 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 			}
 			return t.fail(fmt.Errorf("trainer: step %d: next batch: %w", t.step+1, err))
 		}
-		if b.N != cfg.Data.BatchSize {
+		if b.N != t.net.per*len(t.net.replicas) {
 			// The graphs have a fixed batch: a short batch (the end of an epoch, or one that
 			// lost corrupt images) is left out, as PyTorch's drop_last does.
 			if b.Epoch >= stepEpoch+2 {
 				if b.Release != nil {
 					b.Release()
 				}
-				return t.fail(fmt.Errorf("trainer: two epochs went by without one full batch of data.batch_size %d (the last had %d images): the data set is smaller than a batch, or most of its images are being skipped", cfg.Data.BatchSize, b.N))
+				return t.fail(fmt.Errorf("trainer: two epochs went by without one full batch of data.batch_size %d (the last had %d images here): the data set is smaller than a batch, or most of its images are being skipped", cfg.Data.BatchSize, max(b.N, 0)))
 			}
 			t.incomplete++
 			if b.Release != nil {
@@ -273,8 +321,9 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		t.step++
 		t.epoch, t.loss, t.pos = b.Epoch, loss, t.opt.Source.Position()
 		stepEpoch = b.Epoch
-		images += int64(b.N)
-		winImages += int64(b.N)
+		// Over ranks every rank trained as many images: the world's are the global batch.
+		images += int64(b.N * sizeOf(t.ranks))
+		winImages += int64(b.N * sizeOf(t.ranks))
 		winLossSum += loss
 		winLossN++
 		last := t.step == t.total || cfg.Train.TimeLimit.D() > 0 && time.Since(start) >= cfg.Train.TimeLimit.D()
@@ -288,15 +337,17 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		if t.step%int64(max(cfg.Train.LogEvery, 1)) == 0 || t.step == t.total {
 			secs := now.Sub(winStart).Seconds()
 			imagesPerS = float64(winImages) / secs
+			wait, counters, err := t.worldCounters(winWait.Seconds() / secs)
+			if err != nil {
+				return t.fail(err)
+			}
 			m := map[string]float64{
 				metric.Loss: winLossSum / float64(winLossN), metric.LR: lr, metric.ImagesPerS: imagesPerS,
-				metric.DataWait: winWait.Seconds() / secs, metric.Epoch: float64(t.epoch),
+				metric.DataWait: wait, metric.Epoch: float64(t.epoch),
 				metric.BatchesIncomplete: float64(t.incomplete),
 			}
-			if ms, ok := t.opt.Source.(MetricsSource); ok {
-				for k, v := range ms.Metrics() {
-					m[k] = v
-				}
+			for k, v := range counters {
+				m[k] = v
 			}
 			if err := t.logMetrics(bg, m); err != nil {
 				return nil, err
@@ -313,14 +364,17 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 			}
 		}
 		if lim := cfg.Train.TimeLimit.D(); lim > 0 && now.Sub(start) >= lim {
-			reason = StopTimeLimit
-			break
+			if t.ranks == nil {
+				reason = StopTimeLimit
+				break
+			}
+			timeUp = true
 		}
 	}
 	if reason == "" {
 		reason = StopSteps
 	}
-	if t.lastCkStep != t.step || t.lastCkpt == "" {
+	if t.lastCkStep != t.step || !t.ckptTaken {
 		if err := t.checkpoint(bg); err != nil {
 			return nil, err
 		}
@@ -328,9 +382,21 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 	res := &Result{Step: t.step, Loss: t.loss, Reason: reason, Checkpoint: t.lastCkpt,
 		Elapsed: time.Since(start), Images: images}
 	if reason == StopCanceled {
-		return res, fmt.Errorf("trainer: stopped at step %d (checkpoint %s): %w", t.step, t.lastCkpt, context.Cause(ctx))
+		cause := context.Cause(ctx)
+		if cause == nil {
+			cause = errors.New("another rank got the signal")
+		}
+		return res, fmt.Errorf("%w at step %d (checkpoint %s): %w", ErrStopped, t.step, orNone(t.lastCkpt), cause)
 	}
 	return res, nil
+}
+
+// sizeOf is the number of processes of ranks (nil: 1).
+func sizeOf(ranks Ranks) int {
+	if ranks == nil {
+		return 1
+	}
+	return ranks.Size()
 }
 
 func orNone(s string) string {
@@ -355,9 +421,18 @@ func (t *training) logMetrics(ctx context.Context, m map[string]float64) error {
 	return nil
 }
 
-// checkpoint writes the state after t.step, records it, and prunes old checkpoints.
+// checkpoint writes the state after t.step, records it, and prunes old checkpoints. Over
+// ranks, every rank calls it at the same step, and rank 0 writes the world's state.
 func (t *training) checkpoint(ctx context.Context) error {
-	h, tensors, err := t.snapshot()
+	pos, err := t.gatherPosition()
+	if err != nil {
+		return err
+	}
+	t.lastCkStep, t.ckptTaken = t.step, true
+	if t.ranks != nil && t.ranks.Rank() != 0 {
+		return nil
+	}
+	h, tensors, err := t.snapshot(pos)
 	if err != nil {
 		return err
 	}

@@ -48,21 +48,32 @@ func (o *trainOptions) flags(f *pflag.FlagSet) {
 }
 
 func (e *env) runTrain(ctx context.Context, o trainOptions) error {
-	stopSecond := exitOnSecondSignal(e.Stderr)
-	defer stopSecond()
-	obs := newConsole(e.Stderr)
-	if base, ok := sagemaker.Detect(os.Getenv); ok {
-		_, err := pipeline.RunJob(ctx, pipeline.JobOptions{Base: base, Config: e.sources(), DB: e.Global.DB, Command: commandLine()}, obs)
+	w, err := joinJob("train", false)
+	if err != nil {
 		return err
+	}
+	ctx, teardown, stopSignals := stopSignals(ctx, e.Stderr)
+	defer stopSignals()
+	var obs pipeline.Observer = newConsole(e.Stderr)
+	if w.Rank() != 0 {
+		obs = pipeline.Discard // rank 0 tells the run's progress
+	}
+	if base, ok := sagemaker.Detect(os.Getenv); ok {
+		_, err := pipeline.RunJob(ctx, pipeline.JobOptions{Base: base, Config: e.sources(), DB: e.Global.DB, Command: commandLine(),
+			World: w, Teardown: teardown}, obs)
+		return leaveJob(w, err, e.Stderr)
 	}
 	cfg, err := e.loadConfig()
 	if err != nil {
-		return err
+		return leaveJob(w, err, e.Stderr)
 	}
-	o.DB, o.Command = e.Global.DB, commandLine()
+	o.DB, o.Command, o.World, o.Teardown = e.Global.DB, commandLine(), w, teardown
 	res, err := pipeline.Train(ctx, cfg, o.TrainOptions, obs)
-	if err != nil {
+	if err = leaveJob(w, err, e.Stderr); err != nil {
 		return withHint(cfg, err)
+	}
+	if w.Rank() != 0 {
+		return nil
 	}
 	if !o.JSON {
 		return nil

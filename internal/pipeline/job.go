@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/mpi"
 	"github.com/natssl/natssl/sagemaker"
 	"github.com/natssl/natssl/trainer"
 )
@@ -23,6 +24,10 @@ type JobOptions struct {
 	Config  configs.Sources
 	DB      string // the tracker database; "" means run.db pointed into the job's checkpoint folder
 	Command string // recorded with a new run
+	// World and Teardown are as in TrainOptions: the MPI job this process is a rank of (the
+	// one the first host starts over all hosts), and the launcher ending it.
+	World    *mpi.World
+	Teardown <-chan struct{}
 }
 
 // JobResult is what a job did.
@@ -68,7 +73,7 @@ func RunJob(ctx context.Context, o JobOptions, obs Observer) (*JobResult, error)
 	obs.Notice(fmt.Sprintf("SageMaker job at %s: host %s, channels %v, checkpoints in %s",
 		job.Base, job.CurrentHost, job.ChannelNames(), job.RunDir()))
 	res := &JobResult{Config: cfg}
-	if res.Train, err = Train(ctx, cfg, TrainOptions{DB: db, Resume: resume, Command: o.Command}, obs); err != nil {
+	if res.Train, err = Train(ctx, cfg, TrainOptions{DB: db, Resume: resume, Command: o.Command, World: o.World, Teardown: o.Teardown}, obs); err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("stopped by a signal (a spot interruption or StopTrainingJob); the last checkpoint is in %s: %w", job.RunDir(), err)
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/mpi"
 	"github.com/natssl/natssl/trainer"
 )
 
@@ -22,6 +23,13 @@ type TrainOptions struct {
 	// Tags are recorded with a new run (a sweep's trial: sweep=<id>, trial=<n>); a resumed run
 	// keeps its own.
 	Tags map[string]string
+	// World is the MPI job this process is one rank of (mpi.Init); nil, or a world of one,
+	// trains in this process alone. Every rank calls Train with the same config and options.
+	World *mpi.World
+	// Teardown, when closed, says that the launcher has begun ending the job (SIGTERM or
+	// SIGINT under mpirun, followed by SIGKILL World.KillGrace() later): if training has not
+	// stopped within half that time, rank 0 marks the run FAILED and ends the job.
+	Teardown <-chan struct{}
 }
 
 // TrainResult is how a tracked training run ended.
@@ -38,8 +46,14 @@ const heartbeatEvery = 10 * time.Second
 // the run FINISHED, KILLED (ctx cancelled: a signal) or FAILED. On a signal it returns the
 // result so far with the error. A resume whose config changes the maths is refused with a
 // *trainer.MismatchError before the run is touched, unless o.Force.
+//
+// With o.World of several ranks, every rank calls Train and they train one run together:
+// see trainWorld.
 func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observer) (*TrainResult, error) {
 	obs = orDiscard(obs)
+	if rk := newRanks(o.World); rk != nil {
+		return trainWorld(ctx, cfg, o, rk, obs)
+	}
 	db, err := experiments.Open(ctx, dbPath(cfg, o.DB))
 	if err != nil {
 		return nil, err
@@ -52,7 +66,7 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 	var ckpt *trainer.Checkpoint
 	if resume != nil {
 		ckpt = resume.Checkpoint
-		if d := trainer.MathDiff(ckpt.Header, cfg); len(d) > 0 && !o.Force {
+		if d := trainer.MathDiff(ckpt.Header, cfg, 1); len(d) > 0 && !o.Force {
 			return nil, &trainer.MismatchError{Path: ckpt.Path, Diffs: d}
 		}
 	}
@@ -61,14 +75,23 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 		return nil, err
 	}
 	stopBeat := keepAlive(ctx, run, heartbeatEvery, obs)
-	res, err := trainRun(ctx, cfg, run.ID(), run, ckpt, o.Force, obs)
+	res, err := trainRun(ctx, cfg, run.ID(), run, ckpt, o.Force, obs, nil)
 	stopBeat()
+	return finishRun(ctx, run, res, err, nil, obs)
+}
+
+// finishRun marks the run after training: FINISHED, KILLED (stopped by a signal) or FAILED,
+// unless fin says the teardown watch has marked it already.
+func finishRun(ctx context.Context, run *experiments.Run, res *trainer.Result, err error, fin *finishOnce, obs Observer) (*TrainResult, error) {
 	status, msg := experiments.StatusFinished, ""
 	switch {
-	case err != nil && ctx.Err() != nil && res != nil:
+	case err != nil && res != nil && (ctx.Err() != nil || errors.Is(err, trainer.ErrStopped)):
 		status, msg = experiments.StatusKilled, fmt.Sprintf("stopped by a signal at step %d", res.Step)
 	case err != nil:
 		status, msg = experiments.StatusFailed, err.Error()
+	}
+	if fin != nil && !fin.claim() {
+		return nil, errors.Join(err, errWatched)
 	}
 	if ferr := run.Finish(context.WithoutCancel(ctx), status, msg); ferr != nil {
 		err = errors.Join(err, ferr)
@@ -102,32 +125,39 @@ func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resum
 }
 
 // trainRun opens the data and runs the trainer for an open run; tracker is where its metrics
-// and checkpoints are recorded.
-func trainRun(ctx context.Context, cfg *configs.Config, runID string, tracker trainer.Tracker, resume *trainer.Checkpoint, force bool, obs Observer) (*trainer.Result, error) {
-	data, err := openData(ctx, cfg, resume)
+// and checkpoints are recorded (nil on ranks other than 0). rk is the MPI job (nil: this
+// process alone).
+func trainRun(ctx context.Context, cfg *configs.Config, runID string, tracker trainer.Tracker, resume *trainer.Checkpoint, force bool, obs Observer, rk *ranks) (*trainer.Result, error) {
+	data, err := openData(ctx, cfg, resume, rk)
 	if err != nil {
 		return nil, err
 	}
 	defer data.Close()
 	dir := filepath.Join(cfg.Run.OutDir, runID, "checkpoints")
-	obs.RunStarted(RunStart{RunID: runID, Config: cfg, TotalSteps: data.total, CheckpointDir: dir, Resumed: resume})
-	hooks, closeHooks, err := firstRankHooks(ctx, cfg, obs)
-	if err != nil {
-		return nil, err
-	}
-	defer closeHooks()
-	return trainer.Train(ctx, trainer.Options{
+	start := RunStart{RunID: runID, Config: cfg, TotalSteps: data.total, CheckpointDir: dir, Resumed: resume, Ranks: 1}
+	opt := trainer.Options{
 		Config: cfg, Source: data, Tracker: tracker, RunID: runID, CheckpointDir: dir,
 		TotalSteps: data.total, Resume: resume, Force: force, OnStep: obs.Step, Log: &noticeWriter{obs: obs},
-		Hooks: hooks,
-	})
+	}
+	if rk != nil {
+		opt.Ranks, start.Ranks = *rk, rk.Size()
+	}
+	obs.RunStarted(start)
+	if rk == nil || rk.Rank() == 0 {
+		hooks, closeHooks, err := firstRankHooks(ctx, cfg, obs)
+		if err != nil {
+			return nil, err
+		}
+		defer closeHooks()
+		opt.Hooks = hooks
+	}
+	return trainer.Train(ctx, opt)
 }
 
 // firstRankHooks are the hooks of the process that records the run: the online monitor. The
 // replicas of a process share one model, which the monitor snapshots once per monitor step;
-// when a run spans processes, only the first (the one that writes the tracker and the
-// checkpoints) installs them, the others train on without waiting for it. Today a run is one
-// process, which is the first.
+// when a run spans processes, only the first (rank 0, the one that writes the tracker and the
+// checkpoints) installs them, the others wait for it in the next step's collectives.
 func firstRankHooks(ctx context.Context, cfg *configs.Config, obs Observer) ([]trainer.Hook, func(), error) {
 	mon, err := newMonitor(ctx, cfg, obs)
 	if err != nil || mon == nil {
