@@ -301,7 +301,11 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 			t.pos = t.opt.Source.Position()
 			continue
 		}
-		loss, err := t.net.step(ctx, b.Views)
+		stepCtx := ctx
+		if t.ranks != nil {
+			stepCtx = context.WithoutCancel(ctx) // a step the ranks agreed on is taken by all
+		}
+		loss, err := t.net.step(stepCtx, b.Views)
 		if b.Release != nil {
 			b.Release()
 		}

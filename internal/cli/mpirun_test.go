@@ -287,3 +287,206 @@ func TestRanksTrainAsReplicas(t *testing.T) {
 		})
 	}
 }
+
+// TestRanksResumeOtherWorldSize: a run goes from 1 process of 2 replicas to 2 ranks of 1 and
+// back, each time with --resume auto and no --resume-force (the world's replicas, what the
+// maths depends on, stay 2), and ends with the losses of an uninterrupted run, bit for bit:
+// the loader's position counts the global stream. A resume on 1 replica changes the maths and
+// is refused without --resume-force.
+func TestRanksResumeOtherWorldSize(t *testing.T) {
+	dir := t.TempDir()
+	sets := []string{"--set", "train.steps=8", "--set", "train.checkpoint_every=2"}
+	single := func(devices string, extra ...string) []string {
+		return append(append(mpiTrainArgs(sets...), "--set", "train.devices="+devices,
+			"--set", "run.out_dir="+filepath.Join(dir, "rank0", "runs"), "--db", filepath.Join(dir, "rank0", "natssl.db")), extra...)
+	}
+	ref := append(mpiTrainArgs(sets...), "--set", "train.devices=cpu,cpu",
+		"--set", "run.out_dir="+filepath.Join(dir, "ref"), "--db", filepath.Join(dir, "ref.db"))
+	if code, _, stderr := runCLI(t, ref...); code != 0 {
+		t.Fatalf("uninterrupted: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, single("cpu,cpu", "--set", "train.time_limit=1ns")...); code != 0 {
+		t.Fatalf("1 process, until its time limit: exit %d: %s", code, stderr)
+	}
+	j := mpiJob{np: 2, perRank: rankDirs(dir), args: mpiTrainArgs(append(sets, "--resume", "auto", "--set", "train.time_limit=1ns")...)}.run(t)
+	if j.code != 0 || !strings.Contains(j.out, "from step 1") {
+		t.Fatalf("2 ranks resuming step 1: exit %d\n%s", j.code, j.out)
+	}
+	mid := readRun(t, filepath.Join(dir, "rank0", "natssl.db"))
+	if mid.info.Steps != 2 || mid.tags[pipeline.WorldSizeTag] != "2" {
+		t.Fatalf("after 2 ranks: %d steps, tags %v; want 2 and world_size 2", mid.info.Steps, mid.tags)
+	}
+	code, _, stderr := runCLI(t, single("cpu", "--resume", "auto")...)
+	if code != 2 || !strings.Contains(stderr, "train.devices (replicas): 2 → 1") {
+		t.Fatalf("1 replica: exit %d, want 2 and the replicas named: %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, single("cpu,cpu", "--resume", "auto")...); code != 0 || !strings.Contains(stderr, "from step 2") {
+		t.Fatalf("1 process resuming step 2: exit %d: %s", code, stderr)
+	}
+	got, want := readRun(t, filepath.Join(dir, "rank0", "natssl.db")), readRun(t, filepath.Join(dir, "ref.db"))
+	if got.info.ID != mid.info.ID || got.info.Status != experiments.StatusFinished || got.info.Steps != 8 || got.tags[pipeline.WorldSizeTag] != "1" {
+		t.Fatalf("resumed run %+v, tags %v; want run %s finished at step 8 on 1 process", got.info, got.tags, mid.info.ID)
+	}
+	sameLosses(t, got.losses, want.losses, 8)
+	sameTensors(t, got.ckpts[len(got.ckpts)-1].Path, want.ckpts[len(want.ckpts)-1].Path)
+	onlyRank0Wrote(t, dir, 2)
+}
+
+// pidOf reads the pid a rank wrote (pidDirEnv).
+func pidOf(t *testing.T, dir string, rank int) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("rank-%d", rank)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// TestRankKilled: kill -9 of rank 1 mid-run ends the job (mpirun takes the others down, and
+// rank 0, stuck in a collective with the dead rank, marks the run FAILED before its SIGKILL
+// comes); --resume auto over the same world size then finishes the run with the losses of an
+// uninterrupted one, bit for bit.
+func TestRankKilled(t *testing.T) {
+	dir, pids := t.TempDir(), t.TempDir()
+	sets := []string{"--set", "train.steps=200", "--set", "train.checkpoint_every=2", "--set", "train.log_every=1"}
+	ref := append(mpiTrainArgs(sets...), "--set", "train.devices=cpu,cpu",
+		"--set", "run.out_dir="+filepath.Join(dir, "ref"), "--db", filepath.Join(dir, "ref.db"))
+	if code, _, stderr := runCLI(t, ref...); code != 0 {
+		t.Fatalf("uninterrupted: exit %d: %s", code, stderr)
+	}
+	job := mpiJob{np: 2, perRank: rankDirs(dir), env: []string{pidDirEnv + "=" + pids}, args: mpiTrainArgs(sets...)}
+	_, wait := job.startUntil(t, "step 5/200")
+	if err := syscall.Kill(pidOf(t, pids, 1), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	j := wait()
+	t.Logf("the job ended %v after the kill, exit %d", time.Since(killed).Round(time.Millisecond), j.code)
+	if j.code == 0 {
+		t.Fatalf("exit 0 after a rank was killed\n%s", j.out)
+	}
+	crashed := readRun(t, filepath.Join(dir, "rank0", "natssl.db"))
+	if crashed.info.Status != experiments.StatusFailed || !strings.Contains(crashed.info.Error, "did not stop") {
+		t.Errorf("run %s %s (%q), want FAILED with the reason\n%s", crashed.info.ID, crashed.info.Status, crashed.info.Error, j.out)
+	}
+	if crashed.info.Steps >= 200 {
+		t.Fatalf("the run finished before the kill")
+	}
+	job.args = mpiTrainArgs(append(sets, "--resume", "auto")...)
+	j = job.run(t)
+	if j.code != 0 || !strings.Contains(j.out, "resuming run "+crashed.info.ID) {
+		t.Fatalf("resume: exit %d\n%s", j.code, j.out)
+	}
+	got, want := readRun(t, filepath.Join(dir, "rank0", "natssl.db")), readRun(t, filepath.Join(dir, "ref.db"))
+	if got.info.Status != experiments.StatusFinished || got.info.Steps != 200 {
+		t.Fatalf("resumed run %+v", got.info)
+	}
+	sameLosses(t, got.losses, want.losses, 200)
+	onlyRank0Wrote(t, dir, 2)
+}
+
+// TestRanksStopOnSignal: SIGUSR1 to mpirun (forwarded at once), or SIGTERM with
+// odls_base_sigkill_timeout long enough for a step and a checkpoint (mpirun forwards it as
+// SIGTERM only after that time), stops every rank at the same step: rank 0 writes a
+// checkpoint of that step, the run is KILLED, every rank leaves the job (mpirun would hang on
+// a rank stuck in a collective otherwise), and --resume auto continues the run: after
+// SIGUSR1 to its last step, with the losses of an uninterrupted run.
+func TestRanksStopOnSignal(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		sig   syscall.Signal
+		mca   []string
+		steps int // SIGTERM comes seconds late: a run that would not end by itself
+		// logEvery keeps the output small: once it has SIGTERM, mpirun stops reading the
+		// ranks' output, and a rank that fills the pipe blocks.
+		logEvery int
+	}{
+		{"SIGUSR1", syscall.SIGUSR1, nil, 200, 1},
+		{"SIGTERM", syscall.SIGTERM, []string{"--mca", "odls_base_sigkill_timeout", "3"}, 1_000_000, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			sets := []string{"--set", fmt.Sprintf("train.steps=%d", tc.steps), "--set", "train.checkpoint_every=0",
+				"--set", fmt.Sprintf("train.log_every=%d", tc.logEvery)}
+			job := mpiJob{np: 2, mca: tc.mca, perRank: rankDirs(dir), args: mpiTrainArgs(sets...)}
+			cmd, wait := job.startUntil(t, fmt.Sprintf("step %d/%d", 3*tc.logEvery, tc.steps))
+			if err := cmd.Process.Signal(tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			j := wait()
+			stopped := readRun(t, filepath.Join(dir, "rank0", "natssl.db"))
+			if j.code == 0 || stopped.info.Status != experiments.StatusKilled {
+				t.Fatalf("exit %d, run %s (%s); want a non-zero exit and KILLED\n%s", j.code, stopped.info.Status, stopped.info.Error, j.out)
+			}
+			if n := strings.Count(j.out, "stopping after this step"); n != 2 {
+				t.Errorf("%d ranks said they stop, want 2\n%s", n, j.out)
+			}
+			if len(stopped.ckpts) == 0 {
+				t.Fatalf("no checkpoint recorded\n%s", j.out)
+			}
+			last := stopped.ckpts[len(stopped.ckpts)-1] // of the step all stopped after
+			if last.Step < stopped.info.Steps || last.Step >= int64(tc.steps) {
+				t.Fatalf("last checkpoint at step %d, run at step %d", last.Step, stopped.info.Steps)
+			}
+			job.mca = nil
+			job.args = mpiTrainArgs(append(sets, "--resume", "auto")...)
+			if tc.steps > 200 {
+				job.args = append(job.args, "--set", "train.time_limit=1ns")
+			}
+			j = job.run(t)
+			if j.code != 0 || !strings.Contains(j.out, fmt.Sprintf("resuming run %s (KILLED) from step %d", stopped.info.ID, last.Step)) {
+				t.Fatalf("resume: exit %d\n%s", j.code, j.out)
+			}
+			got := readRun(t, filepath.Join(dir, "rank0", "natssl.db"))
+			if got.info.Status != experiments.StatusFinished || got.ckpts[len(got.ckpts)-1].Step <= last.Step {
+				t.Fatalf("resumed run %s, checkpoints %+v; want FINISHED past step %d", got.info.Status, got.ckpts, last.Step)
+			}
+			if tc.steps > 200 {
+				return
+			}
+			ref := append(mpiTrainArgs(sets...), "--set", "train.devices=cpu,cpu",
+				"--set", "run.out_dir="+filepath.Join(dir, "ref"), "--db", filepath.Join(dir, "ref.db"))
+			if code, _, stderr := runCLI(t, ref...); code != 0 {
+				t.Fatalf("uninterrupted: exit %d: %s", code, stderr)
+			}
+			sameLosses(t, got.losses, readRun(t, filepath.Join(dir, "ref.db")).losses, int64(tc.steps))
+		})
+	}
+}
+
+// TestRankFailureRecorded: rank 1 cannot open its data (its working folder has none) once
+// rank 0 has opened the run: the job ends, and rank 0 records the run FAILED with rank 1's
+// error. Ranks whose configs differ in the maths refuse before anything is recorded.
+func TestRankFailureRecorded(t *testing.T) {
+	dir := t.TempDir()
+	for _, r := range []string{"0", "1"} {
+		if err := os.MkdirAll(filepath.Join(dir, "cwd"+r), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.CopyFS(filepath.Join(dir, "cwd0", "data"), os.DirFS("../../configs/smoke/train")); err != nil {
+		t.Fatal(err)
+	}
+	job := mpiJob{np: 2, perRank: rankDirs(dir) + "\ncd " + dir + "/cwd$r", args: mpiTrainArgs("--set", "data.source=data")}
+	j := job.run(t)
+	if j.code == 0 {
+		t.Fatalf("exit 0 without rank 1's data\n%s", j.out)
+	}
+	run := readRun(t, filepath.Join(dir, "rank0", "natssl.db"))
+	if run.info.Status != experiments.StatusFailed || !strings.Contains(run.info.Error, "rank 1 failed") || !strings.Contains(run.info.Error, "loader") {
+		t.Errorf("run %s %q, want FAILED with rank 1's loader error\n%s", run.info.Status, run.info.Error, j.out)
+	}
+
+	job = mpiJob{np: 2, perRank: rankDirs(filepath.Join(dir, "differ")) + "\nexport NATSSL_TRAIN_LR=0.0$((r+1))", args: mpiTrainArgs()}
+	j = job.run(t)
+	if j.code == 0 || !strings.Contains(j.out, "differs from rank 0's on rank(s) [1]") {
+		t.Fatalf("exit %d, want the configs' difference named\n%s", j.code, j.out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "differ", "rank0", "natssl.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a tracker was written before the ranks agreed: %v", err)
+	}
+}

@@ -74,6 +74,14 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 	if err != nil {
 		return nil, err
 	}
+	if resume != nil && resume.RunID != "" {
+		// A run that spanned several processes goes on in one: its record says so.
+		if tags, err := db.Tags(ctx, run.ID()); err == nil && tags[WorldSizeTag] != "" {
+			if err := run.SetTag(ctx, WorldSizeTag, "1"); err != nil {
+				return nil, err
+			}
+		}
+	}
 	stopBeat := keepAlive(ctx, run, heartbeatEvery, obs)
 	res, err := trainRun(ctx, cfg, run.ID(), run, ckpt, o.Force, obs, nil)
 	stopBeat()
