@@ -28,9 +28,9 @@ const mpiHangLimit = 3 * time.Minute
 
 // mpiJob is natssl (this test binary) run as np ranks of one mpirun.
 type mpiJob struct {
-	np   int
-	mca  []string // more mpirun flags
-	env  []string // more variables for every rank
+	np  int
+	mca []string // more mpirun flags
+	env []string // more variables for every rank
 	// perRank is shell run on each rank before natssl starts, with $r its rank (per-rank
 	// variables: every rank gets the same arguments).
 	perRank string
