@@ -31,6 +31,7 @@ test: deps
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) test -tags '$(TAGS)' -race -count=1 -timeout 20m ./...
 	$(GO) test -tags 'noturbojpeg' -count=1 ./decode ./augment ./mpi
+	$(GO) test -count=1 -run WithoutMPI ./internal/cli
 
 # Go benchmarks of every package (speed is measured here, never asserted in tests).
 bench:

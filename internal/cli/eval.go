@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -18,17 +19,25 @@ stratified cross-validation, refit, test accuracy. The results go to the tracker
 against the run and checkpoint step; a --random-init evaluation is recorded as a run of its own.
 --run scores the run's latest checkpoint: the newest file that verifies (a torn one is skipped).`,
 		(*evalOptions).flags, func(cmd *cobra.Command, o *evalOptions) error {
-			cfg, err := e.loadConfig()
+			w, err := joinJob("eval", true)
 			if err != nil {
 				return err
 			}
-			o.DB, o.Command = e.Global.DB, commandLine()
-			res, err := pipeline.Evaluate(cmd.Context(), cfg, o.EvalOptions, newConsole(e.Stderr))
-			if err != nil {
-				return err
-			}
-			return printEval(e, res, o.JSON)
+			return leaveJob(w, e.runEval(cmd.Context(), o), e.Stderr)
 		})
+}
+
+func (e *env) runEval(ctx context.Context, o *evalOptions) error {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	o.DB, o.Command = e.Global.DB, commandLine()
+	res, err := pipeline.Evaluate(ctx, cfg, o.EvalOptions, newConsole(e.Stderr))
+	if err != nil {
+		return err
+	}
+	return printEval(e, res, o.JSON)
 }
 
 // evalOptions are the flags of `natssl eval`.

@@ -3,13 +3,12 @@
 package cli
 
 import (
-	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,122 +20,6 @@ import (
 	"github.com/natssl/natssl/internal/pipeline"
 	"github.com/natssl/natssl/trainer"
 )
-
-// mpiHangLimit is how long an mpirun may run before the test calls it hung: no speed check
-// (the jobs end in seconds), it turns a hang into a failure.
-const mpiHangLimit = 3 * time.Minute
-
-// mpiJob is natssl (this test binary) run as np ranks of one mpirun.
-type mpiJob struct {
-	np  int
-	mca []string // more mpirun flags
-	env []string // more variables for every rank
-	// perRank is shell run on each rank before natssl starts, with $r its rank (per-rank
-	// variables: every rank gets the same arguments).
-	perRank string
-	args    []string // natssl's
-}
-
-// command is the mpirun command line.
-func (j mpiJob) command(ctx context.Context, t *testing.T) *exec.Cmd {
-	t.Helper()
-	path, err := exec.LookPath("mpirun")
-	if err != nil {
-		t.Fatalf("mpirun not found (Debian: openmpi-bin): %v", err)
-	}
-	args := []string{"--oversubscribe", "--bind-to", "none", "-np", strconv.Itoa(j.np)}
-	if os.Geteuid() == 0 {
-		args = append([]string{"--allow-run-as-root"}, args...)
-	}
-	args = append(args, j.mca...)
-	script := `r=$OMPI_COMM_WORLD_RANK; ` + j.perRank + `
-exec "$0" "$@"`
-	args = append(append(args, "sh", "-c", script, os.Args[0]), j.args...)
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Env = append(append(os.Environ(), asNatssl+"=1"), j.env...)
-	// On a hang, SIGTERM lets mpirun take its ranks down with it.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	return cmd
-}
-
-// mpiResult is how an mpirun ended.
-type mpiResult struct {
-	out  string
-	code int
-}
-
-// run runs the job to its end.
-func (j mpiJob) run(t *testing.T) mpiResult {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), mpiHangLimit)
-	defer cancel()
-	cmd := j.command(ctx, t)
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("mpirun -np %d still running after %v: a hang\n%s", j.np, mpiHangLimit, out)
-	}
-	r := mpiResult{out: string(out), code: exitStatus(t, err)}
-	t.Logf("mpirun -np %d %s: exit %d after %v", j.np, strings.Join(j.args, " "), r.code, time.Since(start).Round(time.Millisecond))
-	return r
-}
-
-// exitStatus is a finished command's exit code, 128+N when signal N ended it.
-func exitStatus(t *testing.T, err error) int {
-	t.Helper()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ee):
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal())
-		}
-		return ee.ExitCode()
-	}
-	t.Fatalf("mpirun: %v", err)
-	return -1
-}
-
-// startUntil starts the job and returns once a line of its output contains mark, with the
-// command, the lines so far and a function that reads the rest and waits for the end.
-func (j mpiJob) startUntil(t *testing.T, mark string) (*exec.Cmd, func() mpiResult) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), mpiHangLimit)
-	t.Cleanup(cancel)
-	cmd := j.command(ctx, t)
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	lines := bufio.NewScanner(pr)
-	var seen []string
-	for lines.Scan() {
-		seen = append(seen, lines.Text())
-		if strings.Contains(lines.Text(), mark) {
-			return cmd, func() mpiResult {
-				for lines.Scan() {
-					seen = append(seen, lines.Text())
-				}
-				err := cmd.Wait()
-				if ctx.Err() != nil {
-					t.Fatalf("mpirun still running after %v: a hang\n%s", mpiHangLimit, strings.Join(seen, "\n"))
-				}
-				return mpiResult{out: strings.Join(seen, "\n"), code: exitStatus(t, err)}
-			}
-		}
-	}
-	cmd.Wait()
-	t.Fatalf("the job ended before %q:\n%s", mark, strings.Join(seen, "\n"))
-	return nil, nil
-}
 
 // mpiTrainArgs are natssl train on the smoke data, small and quick, one CPU replica per rank.
 // The tracker and the run folders come from per-rank variables (rankDirs).
@@ -488,5 +371,29 @@ func TestRankFailureRecorded(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "differ", "rank0", "natssl.db")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a tracker was written before the ranks agreed: %v", err)
+	}
+}
+
+// TestBenchTrainUnderMpirun: bench train over 2 ranks measures the step with its collectives:
+// rank 0 alone prints, world_size 2, comm_s within the step, the global batch.
+func TestBenchTrainUnderMpirun(t *testing.T) {
+	j := mpiJob{np: 2, args: []string{"bench", "train", "--config", "smoke", "--replicas", "1", "--steps", "2", "--warmup", "1", "--json"}}.run(t)
+	if j.code != 0 {
+		t.Fatalf("exit %d\n%s", j.code, j.out)
+	}
+	var last string
+	n := 0
+	for _, l := range strings.Split(j.out, "\n") {
+		if strings.HasPrefix(l, "{") {
+			last = l
+			n++
+		}
+	}
+	var got trainer.BenchResult
+	if err := json.Unmarshal([]byte(last), &got); err != nil || n != 1 {
+		t.Fatalf("%d JSON lines, last %q (%v); want rank 0's one\n%s", n, last, err, j.out)
+	}
+	if got.WorldSize != 2 || got.Replicas != 1 || got.Batch != 16 || got.Device != "cpu" || got.CommS <= 0 || got.CommS >= got.StepS {
+		t.Errorf("result %+v: want 2 ranks of 1 cpu replica, batch 16, 0 < comm_s < step_s", got)
 	}
 }
