@@ -268,6 +268,9 @@ import (
 // Backend names the MPI library of this build.
 const Backend = "Open MPI (cgo)"
 
+// Compiled reports whether this build has MPI: runs of several processes.
+const Compiled = true
+
 // Version names the MPI library this build links, as the library says it ("Open MPI v4.1.4").
 func Version() string {
 	var buf [C.MPI_MAX_LIBRARY_VERSION_STRING]C.char

@@ -27,3 +27,7 @@ func ResolveDevices(devices []string, localRank int) []string {
 	}
 	return out
 }
+
+// GPUCount is the number of GPUs this build can train on here: how many ranks a machine
+// runs with train.devices [auto].
+func GPUCount() int { return gpuCount() }

@@ -59,8 +59,13 @@ func (e *env) runTrain(ctx context.Context, o trainOptions) error {
 		obs = pipeline.Discard // rank 0 tells the run's progress
 	}
 	if base, ok := sagemaker.Detect(os.Getenv); ok {
-		_, err := pipeline.RunJob(ctx, pipeline.JobOptions{Base: base, Config: e.sources(), DB: e.Global.DB, Command: commandLine(),
-			World: w, Teardown: teardown}, obs)
+		self, err := os.Executable()
+		if err != nil {
+			return leaveJob(w, fmt.Errorf("train: this program's path: %w", err), e.Stderr)
+		}
+		_, err = pipeline.RunJob(ctx, pipeline.JobOptions{Base: base, Config: e.sources(), DB: e.Global.DB, Command: commandLine(),
+			World: w, Teardown: teardown, Relaunch: append([]string{self}, os.Args[1:]...),
+			RshAgent: os.Getenv("OMPI_MCA_plm_rsh_agent")}, obs)
 		return leaveJob(w, err, e.Stderr)
 	}
 	cfg, err := e.loadConfig()

@@ -30,6 +30,10 @@ type TrainOptions struct {
 	// SIGINT under mpirun, followed by SIGKILL World.KillGrace() later): if training has not
 	// stopped within half that time, rank 0 marks the run FAILED and ends the job.
 	Teardown <-chan struct{}
+	// Agreed is what the ranks check they hold alike before training; "" is the config's
+	// keys that change the maths. A SageMaker job's ranks agree on the config its
+	// hyperparameters make, before each host points it at its own folders.
+	Agreed string
 }
 
 // TrainResult is how a tracked training run ended.

@@ -53,7 +53,11 @@ type worldStart struct {
 // heartbeat, writes the checkpoints and the metrics, runs the monitor, and marks the run.
 func trainWorld(ctx context.Context, cfg *configs.Config, o TrainOptions, rk *ranks, obs Observer) (*TrainResult, error) {
 	w := rk.World
-	if err := w.Agree("the config (its keys that change the maths)", []byte(trainer.ConfigHash(cfg, w.Size()))); err != nil {
+	agreed := o.Agreed
+	if agreed == "" {
+		agreed = trainer.ConfigHash(cfg, w.Size())
+	}
+	if err := w.Agree("the config (its keys that change the maths)", []byte(agreed)); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	var (
