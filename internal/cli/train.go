@@ -22,14 +22,22 @@ one data-parallel replica per entry of train.devices. Checkpoints are written ev
 train.checkpoint_every steps and at the end to <run.out_dir>/<run id>/checkpoints, and the
 run (config, metrics, checkpoints) is recorded in the tracker (--db, default run.db).
 
-SIGINT or SIGTERM writes a checkpoint and marks the run KILLED; a second signal exits at once.
+SIGINT, SIGTERM or SIGUSR1 writes a checkpoint and marks the run KILLED; a second signal exits
+at once.
 --resume continues a run: "auto" (the newest run of this run.name that stopped short of its
 last step; a new run if there is none), a run id (or a unique prefix), or a checkpoint file.
 A config that changes the maths is refused unless --resume-force is given.
 
+Under mpirun or srun (a build with MPI), every process is a rank of one run: rank r trains
+its train.devices replicas ([auto]: the device of its local rank) on its share of the global
+batch, and rank 0 alone writes the tracker and the checkpoints. Stop it with SIGUSR1 to
+mpirun, which forwards it to every rank at once (SIGTERM reaches the ranks only after
+--mca odls_base_sigkill_timeout, 1 s by default, with SIGKILL as long after).
+
 Inside a SageMaker training job (/opt/ml, or SAGEMAKER_BASE_DIR) it runs the job instead:
 the hyperparameters as a config layer, the job's channels and checkpoint folder, a resume
-after a spot restart, a NeWT evaluation on the newt channel, and the model artefacts.`,
+after a spot restart, a NeWT evaluation on the newt channel, and the model artefacts. In a
+job of several hosts, the first starts mpirun over all of them and the others wait.`,
 		(*trainOptions).flags, func(cmd *cobra.Command, o *trainOptions) error {
 			return e.runTrain(cmd.Context(), *o)
 		})
