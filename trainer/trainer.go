@@ -165,6 +165,9 @@ func newTraining(opt Options) (*training, error) {
 	if ranks != nil && ranks.Size() == 1 {
 		ranks = nil
 	}
+	if _, ok := opt.Source.(PositionMerger); ranks != nil && !ok {
+		return nil, errors.New("trainer: a run over several ranks needs a Source that merges positions (PositionMerger)")
+	}
 	if opt.Resume != nil && !opt.Force {
 		if d := MathDiff(opt.Resume.Header, cfg, sizeOf(ranks)); len(d) > 0 {
 			return nil, &MismatchError{Path: opt.Resume.Path, Diffs: d}
