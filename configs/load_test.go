@@ -72,6 +72,8 @@ func TestListsAndNestedKeys(t *testing.T) {
 			func(c *Config) bool { return reflect.DeepEqual(c.Train.Devices, []string{"cpu", "cpu", "cpu", "cpu"}) }},
 		{"env list", Sources{Env: []string{"NATSSL_TRAIN_DEVICES=[cpu]"}},
 			func(c *Config) bool { return reflect.DeepEqual(c.Train.Devices, []string{"cpu"}) }},
+		{"auto", Sources{Env: []string{}, Sets: []string{"train.devices=[auto]"}},
+			func(c *Config) bool { return reflect.DeepEqual(c.Train.Devices, []string{"auto"}) && c.Replicas() == 1 }},
 		{"env nested key", Sources{Env: []string{"NATSSL_DATA_S3_ANONYMOUS=true", "NATSSL_AUGMENT_JITTER_HUE=0.05"}},
 			func(c *Config) bool { return c.Data.S3.Anonymous && c.Augment.Jitter.Hue == 0.05 }},
 		{"--set nested key", Sources{Env: []string{}, Sets: []string{"augment.blur.sigma=0.5,1.5", "data.s3.endpoint=http://127.0.0.1:9000"}},

@@ -191,7 +191,9 @@ func TestRanksResumeOtherWorldSize(t *testing.T) {
 	if code, _, stderr := runCLI(t, single("cpu,cpu", "--set", "train.time_limit=1ns")...); code != 0 {
 		t.Fatalf("1 process, until its time limit: exit %d: %s", code, stderr)
 	}
-	j := mpiJob{np: 2, perRank: rankDirs(dir), args: mpiTrainArgs(append(sets, "--resume", "auto", "--set", "train.time_limit=1ns")...)}.run(t)
+	// [auto]: each rank's device follows its local rank, the CPU in this build.
+	j := mpiJob{np: 2, perRank: rankDirs(dir), args: mpiTrainArgs(append(sets, "--resume", "auto", "--set", "train.time_limit=1ns",
+		"--set", "train.devices=[auto]")...)}.run(t)
 	if j.code != 0 || !strings.Contains(j.out, "from step 1") {
 		t.Fatalf("2 ranks resuming step 1: exit %d\n%s", j.code, j.out)
 	}
@@ -284,8 +286,8 @@ func TestRanksStopOnSignal(t *testing.T) {
 		sig   syscall.Signal
 		mca   []string
 		steps int // SIGTERM comes seconds late: a run that would not end by itself
-		// logEvery keeps the output small: once it has SIGTERM, mpirun stops reading the
-		// ranks' output, and a rank that fills the pipe blocks.
+		// logEvery keeps the output small: a rank printing a line per step has been seen
+		// blocked on a full pipe once mpirun had SIGTERM (no longer reading its output?).
 		logEvery int
 	}{
 		{"SIGUSR1", syscall.SIGUSR1, nil, 200, 1},
