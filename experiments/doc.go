@@ -10,14 +10,19 @@
 //	checkpoints(run_id, step, path, sha256, bytes, at)
 //	evals(run_id, checkpoint_step, suite, task, cluster, subcluster, metric, value, at)
 //
-// plus schema_version, tags, latest_metrics, and
+// plus schema_version, tags, latest_metrics,
 //
-//	eval_outcomes(run_id, checkpoint_step, suite, task, image_id, label, predicted)
+//	evaluations(id, run_id, checkpoint_step, checkpoint_path, suite, suite_path, suite_sha256, images_path, classifier, at)
+//
+// which keeps every evaluation (each evals row carries its evaluation_id), and
+//
+//	eval_outcomes(evaluation_id, run_id, checkpoint_step, suite, task, image_id, label, predicted)
 //
 // which keeps each test image's outcome behind a task's accuracy, so that a report can resample
-// test images and pair two runs image by image. Times are stored as UTC text
-// ("2006-01-02T15:04:05.000Z") so that the sqlite3 shell and its date functions read them.
-// A NaN metric value is stored as NULL (SQLite has no NaN) and read back as NaN.
+// test images and pair two runs image by image. runs.archived_at marks a run archived: kept,
+// but left out of listings. Times are stored as UTC text ("2006-01-02T15:04:05.000Z") so that
+// the sqlite3 shell and its date functions read them. A NaN metric value is stored as NULL
+// (SQLite has no NaN) and read back as NaN.
 //
 // The database runs in WAL mode with a busy timeout and foreign keys on, so that several
 // processes (two runs, an evaluation, the sqlite3 shell) can use it at once. Schema migrations
@@ -32,11 +37,17 @@
 // most likely died.
 //
 // Evaluations are stored one row per task; the per-cluster, per-subcluster and overall means
-// are computed by EvalSummaries rather than stored, so they always agree with the rows.
-// RecordEvaluation stores a task's accuracy and its per-image outcomes in one transaction and
-// refuses outcomes that do not give that accuracy; an evaluation recorded before natssl kept
-// outcomes simply has none (Outcomes returns nothing), and readers must say so.
+// are computed by EvalSummaries rather than stored, so they always agree with the rows. Every
+// evaluation is kept: AddEvaluation records which checkpoint was scored, on which suite file
+// (path and content hash) and with which classifier, and LatestPerClassifier and Headline pick
+// what a listing shows. A task's accuracy and its per-image outcomes are stored in one
+// transaction, and outcomes that do not give that accuracy are refused; an evaluation recorded
+// before natssl kept outcomes simply has none, and readers must say so.
 //
-// Owner: the tracker engineer. The trainer reaches a *Run through its own Tracker interface; the
-// probe's results reach RecordEvaluation; internal/cli (runs.go) and report read through the queries.
+// Wherever a command takes a run, ResolveRun reads the reference: an id or a prefix of one, a
+// run name (its latest run), NAME@K (its K-th), or latest; a reference that could name two
+// runs is refused with the candidates listed.
+//
+// The trainer reaches a *Run through its own Tracker interface; the probe's results reach
+// AddEvaluation through the orchestration package; the CLI and report read through the queries.
 package experiments

@@ -32,7 +32,8 @@ func (s Status) Terminal() bool {
 
 // Metric keys the trainer logs and the CLI and report read.
 const (
-	MetricLoss       = "loss"
+	MetricLoss       = "loss"      // the mean loss of the steps since the previous row
+	MetricLossLast   = "loss_last" // the loss of the row's own step, as the console shows it
 	MetricLR         = "lr"
 	MetricImagesPerS = "images_per_s"
 	MetricDataWait   = "data_wait"   // fraction of step time spent waiting for the loader
