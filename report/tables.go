@@ -184,12 +184,21 @@ func (rep *Report) sections() []section {
 func (rep *Report) evalSections() []section {
 	title := "NeWT " + rep.Metric
 	if rep.Eval == nil {
-		return []section{{Title: title, Level: 2, Notes: []string{"No run has a " + rep.Suite + " evaluation yet (natssl eval --run RUN_ID)."}}}
+		none := section{Title: title, Level: 2, Notes: []string{"No run has a " + rep.Suite + " evaluation yet (natssl eval --run RUN_ID)."}}
+		if others := rep.otherClassifiers(); others != "" {
+			none.Notes = []string{fmt.Sprintf("No run has a %s evaluation with the %s probe; there are evaluations with %s (natssl report --classifier %s).",
+				rep.Suite, rep.Classifier, others, strings.SplitN(others, ",", 2)[0])}
+		}
+		out := []section{none}
+		if s, ok := rep.evaluationsSection(); ok {
+			out = append(out, s)
+		}
+		return out
 	}
 	e := rep.Eval
 	base := rep.Runs[0]
 	head := section{Title: title, Level: 2, Notes: []string{
-		"Each run at its last evaluated checkpoint; differences are to the baseline, " + base.Label + ".",
+		"Each run at its last evaluated checkpoint, with the " + rep.Classifier + " probe; differences are to the baseline, " + base.Label + ".",
 		rep.intervalNote(),
 	}}
 	if base.LastEval == nil {
@@ -282,6 +291,9 @@ func (rep *Report) evalSections() []section {
 		tasks.Notes = []string{"No task differs from the baseline."}
 	}
 	out = append(out, tasks, rep.taskSection())
+	if s, ok := rep.evaluationsSection(); ok {
+		out = append(out, s)
+	}
 	return out
 }
 

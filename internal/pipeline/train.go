@@ -37,6 +37,9 @@ const heartbeatEvery = 10 * time.Second
 // *trainer.MismatchError before the run is touched, unless o.Force.
 func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observer) (*TrainResult, error) {
 	obs = orDiscard(obs)
+	if err := CheckInputs(cfg); err != nil {
+		return nil, err
+	}
 	db, err := experiments.Open(ctx, dbPath(cfg, o.DB))
 	if err != nil {
 		return nil, err
@@ -53,12 +56,19 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 			return nil, &trainer.MismatchError{Path: ckpt.Path, Diffs: d}
 		}
 	}
+	// The data is opened before the run is created: a source that cannot be read is refused
+	// without leaving a FAILED run behind.
+	data, err := openData(ctx, cfg, ckpt)
+	if err != nil {
+		return nil, err
+	}
+	defer data.Close()
 	run, err := openRun(ctx, db, cfg, resume, o.Command)
 	if err != nil {
 		return nil, err
 	}
 	stopBeat := keepAlive(ctx, run, heartbeatEvery, obs)
-	res, err := trainRun(ctx, cfg, run.ID(), run, ckpt, o.Force, obs)
+	res, err := trainRun(ctx, cfg, data, run.ID(), run, ckpt, o.Force, obs)
 	stopBeat()
 	status, msg := experiments.StatusFinished, ""
 	switch {
@@ -97,14 +107,9 @@ func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resum
 		Command: commandLine(command), Seed: cfg.Run.Seed, Params: cfg.Flatten()})
 }
 
-// trainRun opens the data and runs the trainer for an open run; tracker is where its metrics
-// and checkpoints are recorded.
-func trainRun(ctx context.Context, cfg *configs.Config, runID string, tracker trainer.Tracker, resume *trainer.Checkpoint, force bool, obs Observer) (*trainer.Result, error) {
-	data, err := openData(ctx, cfg, resume)
-	if err != nil {
-		return nil, err
-	}
-	defer data.Close()
+// trainRun runs the trainer on data for an open run; tracker is where its metrics and
+// checkpoints are recorded.
+func trainRun(ctx context.Context, cfg *configs.Config, data *trainData, runID string, tracker trainer.Tracker, resume *trainer.Checkpoint, force bool, obs Observer) (*trainer.Result, error) {
 	dir := filepath.Join(cfg.Run.OutDir, runID, "checkpoints")
 	obs.RunStarted(RunStart{RunID: runID, Config: cfg, TotalSteps: data.total, CheckpointDir: dir, Resumed: resume})
 	return trainer.Train(ctx, trainer.Options{
