@@ -37,15 +37,15 @@ type Options struct {
 
 // Report is everything a comparison shows, computed once and rendered as Markdown or HTML.
 type Report struct {
-	Generated time.Time
-	DBPath    string
+	Generated  time.Time
+	DBPath     string
 	Suite      string
 	Metric     string
 	Classifier string
 	Runs       []*Run // the baseline first, then the others in the order given
-	Config    ConfigTable
-	Eval      *EvalComparison // nil when no run has an evaluation
-	Plots     []Plot
+	Config     ConfigTable
+	Eval       *EvalComparison // nil when no run has an evaluation
+	Plots      []Plot
 }
 
 // Run is one run's data in a report.
@@ -57,7 +57,7 @@ type Run struct {
 	ImagesPerS []experiments.Point
 	ImagesSeen int64 // -1 when unknown
 	Training   TrainingSummary
-	Batch      int64 // data.batch_size: images per step; 0 when unknown
+	Batch      int64                    // data.batch_size: images per step; 0 when unknown
 	LastEval   *experiments.EvalSummary // the last evaluated checkpoint; nil when not evaluated
 	BestEval   *experiments.EvalSummary // the checkpoint with the best mean
 	// Evaluations are the latest evaluation of each classifier on the suite, whichever is

@@ -12,7 +12,7 @@ import (
 
 // ReportOptions choose the runs a report compares.
 type ReportOptions struct {
-	DB       string   // the tracker database; "" means run.db of the config. It must exist.
+	DB         string   // the tracker database; "" means run.db of the config. It must exist.
 	Runs       []string // run references (see experiments.DB.ResolveRun), in this order
 	All        bool     // every run of the tracker that is not archived
 	Name       string   // the runs whose name matches this glob pattern
