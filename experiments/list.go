@@ -103,16 +103,16 @@ type ListOptions struct {
 	Tags map[string]string
 	// Archived says whether archived runs are listed.
 	Archived Archive
-	// Sort orders the runs (see SortKeys; "" is "started"); Reverse turns the order around.
+	// Sort orders the runs (see SortKeys; "" is oldest first); Reverse turns the order around.
 	Sort    string
 	Reverse bool
 	// Limit keeps the first Limit runs of the order; 0 keeps all.
 	Limit int
 }
 
-// SortKeys are the orders ListRuns knows, each in its natural direction: started (oldest
+// SortKeys are the orders ListRuns knows, each in its natural direction: started (newest
 // first), name, status, duration (longest first), steps (most first), loss (lowest first),
-// newt (highest first).
+// newt (highest first). Without one, runs come oldest first.
 var SortKeys = []string{"started", "name", "status", "duration", "steps", "loss", "newt"}
 
 const runColumns = `id, name, status, started_at, ended_at, heartbeat_at, seed, git_commit, host, command, error, archived_at`
@@ -185,7 +185,7 @@ func (db *DB) ListRuns(ctx context.Context, opt ListOptions) ([]*RunInfo, error)
 	if err := db.fillNeWT(ctx, byID); err != nil {
 		return nil, err
 	}
-	if opt.IDs == nil {
+	if opt.IDs == nil && (opt.Sort != "" || opt.Reverse) {
 		sortRuns(runs, opt.Sort, opt.Reverse)
 	}
 	if opt.Limit > 0 && len(runs) > opt.Limit {
@@ -245,6 +245,9 @@ func sortRuns(runs []*RunInfo, key string, reverse bool) {
 		}
 		if c != 0 {
 			return c
+		}
+		if key == "started" {
+			return dir * b.StartedAt.Compare(a.StartedAt)
 		}
 		return dir * a.StartedAt.Compare(b.StartedAt)
 	})

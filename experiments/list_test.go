@@ -73,12 +73,14 @@ func TestListRunsFiltersAndOrders(t *testing.T) {
 		{"live runs", ListOptions{Statuses: []Status{StatusRunning}}, []string{"live"}},
 		{"tag", ListOptions{Tags: map[string]string{"lr": "0.1"}}, []string{"simclr-a", "byol-a"}},
 		{"tag and name", ListOptions{Tags: map[string]string{"lr": "0.1"}, Name: "simclr*"}, []string{"simclr-a"}},
-		{"newest first", ListOptions{Reverse: true}, []string{"live", "simclr-c", "byol-a", "simclr-b", "simclr-a"}},
+		{"newest first", ListOptions{Sort: "started"}, []string{"live", "simclr-c", "byol-a", "simclr-b", "simclr-a"}},
+		{"oldest first, reversed", ListOptions{Reverse: true}, []string{"live", "simclr-c", "byol-a", "simclr-b", "simclr-a"}},
+		{"started, reversed", ListOptions{Sort: "started", Reverse: true}, []string{"simclr-a", "simclr-b", "byol-a", "simclr-c", "live"}},
 		{"best NeWT first, unevaluated last", ListOptions{Sort: "newt"}, []string{"simclr-b", "simclr-a", "simclr-c", "byol-a", "live"}},
 		{"lowest loss first", ListOptions{Sort: "loss"}, []string{"simclr-b", "simclr-a", "simclr-c", "byol-a", "live"}},
 		{"most steps first", ListOptions{Sort: "steps", Limit: 2}, []string{"simclr-b", "simclr-a"}},
 		{"by name", ListOptions{Sort: "name"}, []string{"byol-a", "live", "simclr-a", "simclr-b", "simclr-c"}},
-		{"the two newest", ListOptions{Reverse: true, Limit: 2}, []string{"live", "simclr-c"}},
+		{"the two newest", ListOptions{Sort: "started", Limit: 2}, []string{"live", "simclr-c"}},
 		{"nothing matches", ListOptions{Name: "nope*"}, []string{}},
 	}
 	db := listFixture(t)

@@ -29,6 +29,7 @@ func Check(d configs.Data) configs.Errors {
 	case strings.EqualFold(filepath.Ext(src), ".json"):
 		if reason := checkFile(src); reason != "" {
 			bad("data.source", d.Source, reason)
+			break // the root is where the manifest's files are: nothing to say of it without one
 		}
 		if root != "" && !strings.HasPrefix(root, "s3://") {
 			if isTarPattern(root) {

@@ -3,17 +3,19 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/fmnist"
 )
 
 func newDataCmd(e *env) *cobra.Command {
 	o := &fmnistOptions{}
 	fm := &cobra.Command{
-		Use:   "fashion-mnist --out DIR [--from DIR]",
+		Use:   "fashion-mnist [--out DIR] [--from DIR]",
 		Short: "Convert Debian's dataset-fashion-mnist into an iNat-style training set and a NeWT-layout suite",
 		Long: `Converts the Fashion-MNIST idx files (Debian package dataset-fashion-mnist, under
 ` + fmnist.DefaultDir + `; --from for another place) into:
@@ -21,17 +23,19 @@ func newDataCmd(e *env) *cobra.Command {
                                           (data.source = DIR/train.json, data.root = the shards)
   DIR/newt/labels.csv, images.tar.gz      a NeWT-layout suite of binary tasks between easily
                                           confused classes, from the test images
+The default DIR, ` + defaultDataDir() + `, is where the default config reads; with another DIR, the
+command prints the --set flags that point a run at it.
 The same --seed gives the same files, byte for byte.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Out == "" {
-				return usageErr(errors.New("data fashion-mnist: --out DIR is required"))
+				return usageErr(errors.New("data fashion-mnist: --out DIR must not be empty"))
 			}
 			return o.run(cmd, e)
 		},
 	}
 	f := fm.Flags()
-	f.StringVar(&o.Out, "out", "", "output folder (the default config reads data/fmnist)")
+	f.StringVar(&o.Out, "out", defaultDataDir(), "output folder (the default is where the default config reads)")
 	f.StringVar(&o.From, "from", fmnist.DefaultDir, "folder holding the idx files (.gz or plain)")
 	f.Uint64Var(&o.Seed, "seed", 0, "chooses the suite's images")
 	f.IntVar(&o.Shards, "shards", 6, "tar shards for the training images")
@@ -57,7 +61,11 @@ func (o *fmnistOptions) run(cmd *cobra.Command, e *env) error {
 		return err
 	}
 	fmt.Fprintf(e.Stdout, "training set: %d images in %d shards, manifest %s\n", sum.TrainImages, len(sum.Shards), sum.Manifest)
-	fmt.Fprintf(e.Stdout, "  train with: --set data.source=%s --set data.root=%s\n", sum.Manifest, sum.RootPattern)
+	if filepath.Clean(o.Out) == defaultDataDir() {
+		fmt.Fprintln(e.Stdout, "  the default config reads it: natssl train")
+	} else {
+		fmt.Fprintf(e.Stdout, "  train with: --set data.source=%s --set data.root=%s\n", sum.Manifest, sum.RootPattern)
+	}
 	fmt.Fprintf(e.Stdout, "NeWT suite:   %d tasks, %d images: %s, %s\n", sum.Tasks, sum.SuiteImages, sum.LabelsCSV, sum.ImagesTar)
 	fmt.Fprintf(e.Stdout, "  evaluate with: natssl eval --newt %s --images %s ...\n", sum.LabelsCSV, sum.ImagesTar)
 	fmt.Fprintf(e.Stdout, "done in %.1fs\n", time.Since(start).Seconds())
@@ -66,3 +74,6 @@ func (o *fmnistOptions) run(cmd *cobra.Command, e *env) error {
 	}
 	return printJSONLine(e.Stdout, sum)
 }
+
+// defaultDataDir is the folder the default config's data.source is in: data/fmnist.
+func defaultDataDir() string { return filepath.Dir(configs.Default().Data.Source) }
