@@ -24,7 +24,9 @@ func (r *rowTracker) LogMetrics(_ context.Context, step int64, values map[string
 	return nil
 }
 
-func (r *rowTracker) RecordCheckpoint(context.Context, int64, string, string, int64) error { return nil }
+func (r *rowTracker) RecordCheckpoint(context.Context, int64, string, string, int64) error {
+	return nil
+}
 
 // TestLastStepLogged: whatever ends a run (its last step, the time limit, a signal, a NaN loss),
 // the tracker's last row is the last step trained, with that step's loss beside the window's

@@ -20,7 +20,7 @@ against the run and checkpoint step; a --random-init evaluation is recorded as a
 Every evaluation is kept, with its classifier, suite file (path and content hash) and checkpoint:
 scoring again with another --classifier adds an evaluation beside the first.
 
-` + runRefHelp + `
+`+runRefHelp+`
 For example: natssl eval --run latest, natssl eval --run fmnist-simclr --classifier logreg.`,
 		(*evalOptions).flags, func(cmd *cobra.Command, o *evalOptions) error {
 			cfg, err := e.loadConfig()
