@@ -331,3 +331,11 @@ func shortCommit(c string, dirty bool) string {
 	}
 	return orDash(c)
 }
+
+// plural counts things: "1 run", "3 runs".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
