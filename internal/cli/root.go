@@ -77,7 +77,10 @@ repeated --set key=value overrides, and --db (the tracker; default run.db from t
 	})
 	root.AddCommand(newTrainCmd(e), newEvalCmd(e), newRunsCmd(e), newReportCmd(e), newDataCmd(e),
 		newBenchCmd(e), newLaunchCmd(e), newConfigCmd(e), newVersionCmd(e))
-	root.InitDefaultCompletionCmd() // added now, so that its subcommands' typos are refused too
+	root.SetIn(e.Stdin)
+	root.SetOut(e.Stdout)
+	root.SetErr(e.Stderr)
+	root.InitDefaultCompletionCmd() // added now (it keeps the streams), so that its subcommands' typos are refused too
 	typeArgErrors(root)
 	registerCompletions(e, root)
 	return root
@@ -96,9 +99,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	e := &env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Global: &globalOptions{}}
 	root := newRoot(e)
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"text/tabwriter"
 
@@ -120,7 +121,7 @@ func runsList(ctx context.Context, db *experiments.DB, w io.Writer, opt experime
 		loss := "-"
 		if v, mean, ok := r.LastLoss(); ok {
 			loss = fmt.Sprintf("%.4f", v)
-			if mean {
+			if mean && !math.IsNaN(v) {
 				loss = "~" + loss // a run from before natssl logged the last step's loss: its last window's mean
 			}
 		}
