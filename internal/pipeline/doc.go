@@ -2,14 +2,18 @@
 // loader, the trainer, the tracker, the probe and the SageMaker job together. natssl's commands
 // and a SageMaker training job both call it:
 //
-//   - Train opens the tracker and the data, finds what to resume (FindResume), trains, keeps
+//   - Train checks the local data (CheckInputs, also behind config validate), opens the tracker
+//     and the data before it creates a run, finds what to resume (FindResume), trains, keeps
 //     the run's heartbeat, and marks the run FINISHED, KILLED or FAILED;
 //   - Evaluate scores a checkpoint, a run's latest checkpoint, a random-init encoder or a
-//     features file with the NeWT probe and records the results;
+//     features file with the NeWT probe and records the evaluation with its classifier, suite
+//     file (path and hash) and checkpoint;
 //   - RunJob is natssl train inside a SageMaker job: it resolves the config once (the job's
 //     hyperparameters as a layer), points it at the job's folders, resumes, trains, evaluates
 //     and exports the model artefacts;
-//   - BenchLoader, BenchTrain and BenchProbe measure throughput.
+//   - BenchLoader, BenchTrain and BenchProbe measure throughput;
+//   - DeleteRun removes a run (and with purge its checkpoint files), and Watch follows a run
+//     through the tracker from another process.
 //
 // Each call takes a resolved, validated *configs.Config and an options struct, and reports
 // progress to an Observer (notices, run started, steps, run finished, counted progress), so
