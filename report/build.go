@@ -94,7 +94,10 @@ func (r *Run) Marks() []string {
 
 // TrainingSummary is the final and best of a run's training metrics.
 type TrainingSummary struct {
-	FinalLoss, BestLoss             float64 // NaN when not logged
+	// LastStepLoss is the loss of the run's last step, as the console showed it; FinalLoss and
+	// BestLoss are means over a logging window (the loss series). NaN when not logged.
+	LastStepLoss                    float64
+	FinalLoss, BestLoss             float64
 	FinalLossStep, BestLossStep     int64
 	FinalImagesPerS, MeanImagesPerS float64
 	BestImagesPerS                  float64
@@ -175,6 +178,9 @@ func loadRun(ctx context.Context, db *experiments.DB, id string, opt Options) (*
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	r.Training = summarizeTraining(r.Loss, r.ImagesPerS)
+	if m, ok := rec.Latest[experiments.MetricLossLast]; ok {
+		r.Training.LastStepLoss = m.Value
+	}
 	r.Batch = batchSize(rec)
 	r.ImagesSeen = imagesSeen(rec, r.Batch)
 	sums := experiments.Summarize(rec.Evals, opt.Suite, opt.Metric)
@@ -250,7 +256,7 @@ func batchSize(rec *experiments.RunRecord) int64 {
 }
 
 func summarizeTraining(loss, ips []experiments.Point) TrainingSummary {
-	s := TrainingSummary{FinalLoss: math.NaN(), BestLoss: math.NaN(), FinalImagesPerS: math.NaN(),
+	s := TrainingSummary{LastStepLoss: math.NaN(), FinalLoss: math.NaN(), BestLoss: math.NaN(), FinalImagesPerS: math.NaN(),
 		MeanImagesPerS: math.NaN(), BestImagesPerS: math.NaN()}
 	if n := len(loss); n > 0 {
 		s.FinalLoss, s.FinalLossStep = loss[n-1].Value, loss[n-1].Step

@@ -148,7 +148,7 @@ func drawPlots(rep *Report) ([]Plot, error) {
 		return nil
 	}
 	x := seriesAxis(rep.Runs)
-	c, err := seriesPlot(rep.Runs, "Training loss", "loss", func(r *Run) []experiments.Point { return r.Loss })
+	c, err := seriesPlot(rep.Runs, "Training loss (mean per logging window)", "loss", func(r *Run) []experiments.Point { return r.Loss })
 	if err := add("loss.svg", "Training loss against "+x.name, c, err); err != nil {
 		return nil, err
 	}

@@ -147,14 +147,15 @@ func (rep *Report) sections() []section {
 
 	// Training.
 	tr := section{Title: "Training", Level: 2}
-	t = table{Head: []string{"run", "final loss", "at step", "best loss", "at step", "final images/s", "mean images/s", "best images/s"}}
+	tr.Notes = []string{"The last step's loss is the one the console showed; the others are means over a logging window (train.log_every steps), as the loss plot draws them."}
+	t = table{Head: []string{"run", "last step's loss", "final window mean", "at step", "best window mean", "at step", "final images/s", "mean images/s", "best images/s"}}
 	for _, r := range rep.Runs {
 		s := r.Training
 		if len(r.Loss) == 0 && len(r.ImagesPerS) == 0 {
-			t.Rows = append(t.Rows, []cell{text(r.Label), {Text: "no training metrics", Class: "mark"}, text(""), text(""), text(""), text(""), text(""), text("")})
+			t.Rows = append(t.Rows, []cell{text(r.Label), {Text: "no training metrics", Class: "mark"}, text(""), text(""), text(""), text(""), text(""), text(""), text("")})
 			continue
 		}
-		t.Rows = append(t.Rows, []cell{text(r.Label), num(fmtFloat(s.FinalLoss, 4)), num(fmt.Sprint(s.FinalLossStep)),
+		t.Rows = append(t.Rows, []cell{text(r.Label), num(fmtFloat(s.LastStepLoss, 4)), num(fmtFloat(s.FinalLoss, 4)), num(fmt.Sprint(s.FinalLossStep)),
 			num(fmtFloat(s.BestLoss, 4)), num(fmt.Sprint(s.BestLossStep)), num(fmtFloat(s.FinalImagesPerS, 1)),
 			num(fmtFloat(s.MeanImagesPerS, 1)), num(fmtFloat(s.BestImagesPerS, 1))})
 	}
