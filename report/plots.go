@@ -446,6 +446,8 @@ func deltaForest(rep *Report) (*chart, error) {
 		rows = append(rows, orDash(g.Cluster))
 	}
 	p := newChart("NeWT " + rep.Metric + ": difference to " + rep.Runs[0].Label)
+	// As tall as its rows need: a row per group, a line per run within it.
+	p.height = min(max(4*vg.Centimeter, 2.5*vg.Centimeter+vg.Length(len(rows)*max(1, len(shown)))*0.7*vg.Centimeter), 24*vg.Centimeter)
 	p.X.Label.Text = "points (95% interval)"
 	p.Add(plotter.NewGrid())
 	n := float64(len(rows))

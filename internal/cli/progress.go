@@ -61,8 +61,12 @@ func (p *trainProgress) line(s trainer.StepInfo) string {
 		mean = fmt.Sprintf(" (mean of %d steps %.4f)", p.lossN, p.lossSum/float64(p.lossN))
 	}
 	p.lossSum, p.lossN = 0, 0
-	return fmt.Sprintf("step %d/%d  epoch %d  loss %.4f%s  lr %.3g  %.1f img/s  elapsed %s  eta %s",
-		s.Step, s.Total, s.Epoch, s.Loss, mean, s.LR, s.ImagesPerS, s.Elapsed.Round(time.Second), p.eta(s))
+	rate := "" // measured over a logging window: none before the first
+	if s.ImagesPerS > 0 {
+		rate = fmt.Sprintf("  %.1f img/s", s.ImagesPerS)
+	}
+	return fmt.Sprintf("step %d/%d  epoch %d  loss %.4f%s  lr %.3g%s  elapsed %s  eta %s",
+		s.Step, s.Total, s.Epoch, s.Loss, mean, s.LR, rate, s.Elapsed.Round(time.Second), p.eta(s))
 }
 
 // eta is the time left: the earlier of the schedule's end at this pace and train.time_limit.
