@@ -1,13 +1,20 @@
 # natssl — the two set-up commands are `make demo` and `make test`.
 GO       ?= go
-# OpenBLAS when Debian's libopenblas-dev is there (2-3x faster training), else gonum's pure-Go BLAS.
-TAGS     ?= $(shell pkg-config --exists openblas 2>/dev/null && echo openblas)
+# OpenBLAS when Debian's libopenblas-dev is there (2-3x faster training), else gonum's pure-Go BLAS;
+# MPI (runs of several processes under mpirun or srun) when libopenmpi-dev is.
+TAGS     ?= $(strip $(shell pkg-config --exists openblas 2>/dev/null && echo openblas) \
+              $(shell pkg-config --exists ompi-c 2>/dev/null && echo mpi))
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/natssl/natssl/internal/cli.version=$(VERSION)
 BIN      := bin/natssl
 export CGO_ENABLED := 1
+# make sweep-demo's design size (see scripts/sweep-demo.sh).
+TRIALS   ?= 16
+BUDGET   ?= 10m
+PARALLEL ?= 1
+RESUME   ?=
 
-.PHONY: deps build test bench bench-augment bench-loader photos demo lint fmt clean
+.PHONY: deps build test bench bench-augment bench-loader bench-monitor photos demo sweep-demo lint fmt clean
 
 # The Debian packages the build, tests and demo need (scripts/deps.sh holds the one list):
 # installed when run as root, otherwise the apt-get line to run is printed.
@@ -18,12 +25,12 @@ build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/natssl
 
 # vet + the whole suite under the race detector, then the pure-Go decoder and pixel passes
-# (the build without libjpeg-turbo) on their own. (TAGS is expanded when a recipe runs, so
-# after deps has installed OpenBLAS.)
+# (the build without libjpeg-turbo) and the build without MPI on their own. (TAGS is expanded
+# when a recipe runs, so after deps has installed OpenBLAS and Open MPI.)
 test: deps
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) test -tags '$(TAGS)' -race -count=1 -timeout 20m ./...
-	$(GO) test -tags 'noturbojpeg' -count=1 ./decode ./augment
+	$(GO) test -tags 'noturbojpeg' -count=1 ./decode ./augment ./mpi
 
 # Go benchmarks of every package (speed is measured here, never asserted in tests).
 bench:
@@ -36,6 +43,13 @@ bench:
 demo: deps build
 	scripts/demo.sh $(DEMO_FLAGS)
 
+# The search behind the demo recipe, in one command: a one-trial sweep of the default recipe,
+# then a random search over temperature, width, crop scale, jitter strength, lr and batch, each
+# trial with the demo's budget, judged on the validation suite; then the sweep's report. TRIALS,
+# BUDGET, PARALLEL and RESUME=<sweep id> are passed on, e.g. `make sweep-demo TRIALS=2 BUDGET=20s`.
+sweep-demo: deps build
+	TRIALS=$(TRIALS) BUDGET=$(BUDGET) PARALLEL=$(PARALLEL) RESUME=$(RESUME) scripts/sweep-demo.sh $(SWEEP_FLAGS)
+
 # The iNat-like benchmark photo set (max side 500 px, quality 90) from Debian's wallpapers.
 PHOTOS ?= /tmp/natssl-photos
 photos:
@@ -47,6 +61,11 @@ bench-augment: photos
 # natssl's loader against the torchvision peer, same photos and recipe, one sitting.
 bench-loader: build
 	PHOTOS=$(PHOTOS) scripts/bench-loader.sh
+
+# The online monitor's cost on the demo recipe: short runs with it on and off, one sitting;
+# MONITOR_COST='STEPS PAIRS EVERY' (default '30 1 15').
+bench-monitor: build
+	scripts/monitor-cost.sh $(MONITOR_COST)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

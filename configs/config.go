@@ -8,7 +8,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Config is one fully resolved run configuration. Its YAML form is the contract of DESIGN.md.
+// Config is one fully resolved run configuration. Its YAML form is the contract of
+// docs/DESIGN.md.
 type Config struct {
 	Run       Run       `yaml:"run"`
 	Data      Data      `yaml:"data"`
@@ -49,6 +50,8 @@ type S3 struct {
 	Region    string `yaml:"region"`
 	Endpoint  string `yaml:"endpoint"`
 	Anonymous bool   `yaml:"anonymous"`
+	// Concurrency is the GETs in flight per tar stream (range requests of one object).
+	Concurrency int `yaml:"concurrency"`
 }
 
 // Augment holds SimCLR's augmentation parameters.
@@ -102,12 +105,52 @@ type Train struct {
 	TimeLimit       Duration `yaml:"time_limit"`
 }
 
-// Eval configures the NeWT linear probe.
+// Eval configures the NeWT linear probe: the evaluation suite (NewtCSV, Images); the
+// validation suite that sweeps are judged on (ValCSV, ValImages: never the evaluation suite, so
+// that choosing a recipe does not look at the test images); and the online monitor that scores
+// the encoder while it trains: every MonitorEvery steps, a weighted kNN top-1 on labelled images
+// (MonitorKNN) and the probe's mean on a few tasks of a NeWT-style suite (MonitorNewtTasks).
 type Eval struct {
 	NewtCSV    string `yaml:"newt_csv"`
 	Images     string `yaml:"images"`
 	Classifier string `yaml:"classifier"`
 	ImageSize  int    `yaml:"image_size"`
+	// ValCSV is a NeWT-layout labels CSV of the validation suite; "" for none.
+	ValCSV string `yaml:"val_csv"`
+	// ValImages holds its images (a folder or a .tar/.tar.gz); "" means eval.images.
+	ValImages string `yaml:"val_images"`
+
+	MonitorEvery int `yaml:"monitor_every"` // steps between monitors; 0: no monitor
+	// The monitor's suite ("" means newt_csv and images) and how many of its tasks it probes
+	// (0: no NeWT monitor).
+	MonitorNewtCSV    string `yaml:"monitor_newt_csv"`
+	MonitorNewtImages string `yaml:"monitor_newt_images"`
+	MonitorNewtTasks  int    `yaml:"monitor_newt_tasks"`
+	// The kNN set: labelled images read as data.source is ("" : no kNN monitor), its manifest
+	// root, and how many of its images are used at most.
+	MonitorKNN       string `yaml:"monitor_knn"`
+	MonitorKNNRoot   string `yaml:"monitor_knn_root"`
+	MonitorKNNImages int    `yaml:"monitor_knn_images"`
+}
+
+// ValImagesPath is where the validation suite's images are: eval.val_images, else eval.images.
+func (e Eval) ValImagesPath() string {
+	if e.ValImages != "" {
+		return e.ValImages
+	}
+	return e.Images
+}
+
+// MonitorSuite is the monitor's NeWT-style suite: its labels CSV and images.
+func (e Eval) MonitorSuite() (csv, images string) {
+	csv, images = e.MonitorNewtCSV, e.MonitorNewtImages
+	if csv == "" {
+		csv = e.NewtCSV
+	}
+	if images == "" {
+		images = e.Images
+	}
+	return csv, images
 }
 
 // SageMaker configures `natssl launch`.

@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -49,6 +50,9 @@ var (
 	deviceRE    = regexp.MustCompile(`^(cpu|cuda:[0-9]+)$`)
 )
 
+// maxS3Concurrency bounds data.s3.concurrency: each GET in flight holds a part of 8 MiB.
+const maxS3Concurrency = 64
+
 // Validate checks every value's range and the relations between keys. It returns *Errors.
 func (c *Config) Validate() error {
 	var errs Errors
@@ -93,6 +97,9 @@ func (c *Config) Validate() error {
 	atLeast("data.batch_size", c.Data.BatchSize, 1)
 	atLeast("data.workers", c.Data.Workers, 0)
 	atLeast("data.shuffle_buffer", c.Data.ShuffleBuffer, 0)
+	if n := c.Data.S3.Concurrency; n < 1 || n > maxS3Concurrency {
+		bad("data.s3.concurrency", fmt.Sprintf("must be in [1, %d] (GETs in flight per tar stream; 1 reads each with one)", maxS3Concurrency))
+	}
 
 	a := c.Augment
 	if !(a.CropScale[0] > 0 && a.CropScale[0] <= a.CropScale[1] && a.CropScale[1] <= 1) {
@@ -166,6 +173,13 @@ func (c *Config) Validate() error {
 
 	oneOf("eval.classifier", c.Eval.Classifier, classifiers)
 	atLeast("eval.image_size", c.Eval.ImageSize, 8)
+	if strings.TrimSpace(c.Eval.ValImages) != "" && strings.TrimSpace(c.Eval.ValCSV) == "" {
+		bad("eval.val_images", "names the validation images, but eval.val_csv (the validation suite's labels) is empty")
+	}
+	if v := c.Eval.ValCSV; v != "" && filepath.Clean(v) == filepath.Clean(c.Eval.NewtCSV) {
+		bad("eval.val_csv", "is the evaluation suite (eval.newt_csv): a validation suite must be held out from it")
+	}
+	c.validateMonitor(bad, atLeast)
 
 	atLeast("sagemaker.instance_count", c.SageMaker.InstanceCount, 1)
 	if c.SageMaker.InstanceCount > 1 {
@@ -180,4 +194,24 @@ func (c *Config) Validate() error {
 		return &errs
 	}
 	return nil
+}
+
+// validateMonitor checks the online monitor's keys: a monitor that is on must have something
+// to score, and each of its scores what it needs.
+func (c *Config) validateMonitor(bad func(key, reason string), atLeast func(key string, n, lo int)) {
+	e := c.Eval
+	atLeast("eval.monitor_every", e.MonitorEvery, 0)
+	atLeast("eval.monitor_newt_tasks", e.MonitorNewtTasks, 0)
+	atLeast("eval.monitor_knn_images", e.MonitorKNNImages, 2)
+	if e.MonitorEvery <= 0 {
+		return
+	}
+	knn := strings.TrimSpace(e.MonitorKNN) != ""
+	newt := e.MonitorNewtTasks > 0
+	if !knn && !newt {
+		bad("eval.monitor_every", "the monitor has nothing to score: set eval.monitor_knn (labelled images for a kNN score) or eval.monitor_newt_tasks > 0, or 0 here to turn it off")
+	}
+	if csv, images := e.MonitorSuite(); newt && (strings.TrimSpace(csv) == "" || strings.TrimSpace(images) == "") {
+		bad("eval.monitor_newt_tasks", "the NeWT monitor has no suite: set eval.monitor_newt_csv and eval.monitor_newt_images (or eval.newt_csv and eval.images), or 0 here")
+	}
 }

@@ -1,8 +1,9 @@
 // Package decode turns encoded image bytes (JPEG, PNG, GIF) into packed RGB pixels.
 //
-// JPEGs go through libjpeg-turbo (a small cgo wrapper over its libjpeg API, Debian's
-// libjpeg-dev) with optional DCT-domain downscaling by 2 or 4; everything else, and every JPEG
-// in builds with the noturbojpeg tag or without cgo, goes through the standard library.
+// JPEGs go through libjpeg-turbo (a small C wrapper over its libjpeg API, Debian's
+// libjpeg-dev: turbo.c and turbo.h, called from turbo.go) with optional DCT-domain downscaling
+// by 2 or 4; everything else, and every JPEG in builds with the noturbojpeg tag or without
+// cgo, goes through the standard library (purego.go; the C files are not compiled there).
 // Backend names the build in use.
 //
 // DecodeRegion decodes only what a region needs: libjpeg-turbo skips the colour conversion,
@@ -19,6 +20,4 @@
 // accepts too. A region decode that stops early still reports a file cut short: it reads on to
 // the end unless the data ends with an EOI marker. CMYK and YCCK JPEGs, which libjpeg cannot
 // turn into RGB, go through image/jpeg. The libjpeg-turbo build decodes to the same bytes as PIL.
-//
-// Owner: the augment engineer (issue 4).
 package decode

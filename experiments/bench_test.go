@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 // BenchmarkLogMetrics measures metric rows written per second through LogMetrics, in batches as
@@ -47,7 +49,7 @@ func BenchmarkListRuns(b *testing.B) {
 			b.Fatal(err)
 		}
 		for step := int64(0); step < 100; step++ {
-			if err := r.LogMetrics(ctx, step, map[string]float64{MetricLoss: 1, MetricImagesPerS: 2}); err != nil {
+			if err := r.LogMetrics(ctx, step, map[string]float64{metric.Loss: 1, metric.ImagesPerS: 2}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 func TestOpenRefusesBadFiles(t *testing.T) {
@@ -135,7 +137,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 	if rec.Name != "old-run" || rec.Status != StatusFinished || rec.Error != "" || rec.Duration() != time.Hour {
 		t.Errorf("run after migration: %+v", rec.RunInfo)
 	}
-	if rec.Steps != 3 || rec.Latest["loss"].Value != 3.5 || rec.Latest["images_per_s"].Step != 2 {
+	if rec.Steps != 3 || rec.Latest[metric.Loss].Value != 3.5 || rec.Latest[metric.ImagesPerS].Step != 2 {
 		t.Errorf("latest metrics not backfilled: steps %d latest %+v", rec.Steps, rec.Latest)
 	}
 	if rec.NeWT == nil || rec.NeWT.Mean != 0.5 || rec.NeWT.Tasks != 2 {
@@ -155,6 +157,13 @@ func TestMigrateFromSchema1(t *testing.T) {
 	}
 	if err := r.Finish(ctx, StatusFailed, "boom"); err != nil {
 		t.Fatal(err)
+	}
+	// The tables of the later migrations (exports, then sweeps) are there.
+	if ex, err := db.Exports(ctx, id); err != nil || len(ex) != 0 {
+		t.Errorf("exports after migration: %v, %v", ex, err)
+	}
+	if _, err := db.CreateSweep(ctx, Sweep{Name: "after-upgrade", Trials: []SweepTrial{{N: 1, Config: 1, Seed: 1}}}); err != nil {
+		t.Errorf("a sweep in the upgraded database: %v", err)
 	}
 	db2, err := Open(ctx, path)
 	if err != nil {

@@ -11,9 +11,11 @@ import (
 )
 
 // The suite and metric natssl's NeWT probe records, and that runs list and report summarise.
+// SuiteValidation is the validation suite (eval.val_csv) that sweeps are judged on.
 const (
-	SuiteNeWT      = "newt"
-	MetricAccuracy = "accuracy"
+	SuiteNeWT       = "newt"
+	SuiteValidation = "val"
+	MetricAccuracy  = "accuracy"
 )
 
 // HeadlineClassifier is the classifier of the NeWT protocol: a run's headline number (runs

@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -89,24 +90,41 @@ func TestEvaluationsKept(t *testing.T) {
 
 // TestMigrateFromSchema3: evaluations of schema 3 (one per run, step and suite, with their
 // outcomes) become rows of evaluations with an unrecorded classifier, their rows and outcomes
-// attached; later evaluations are added beside them.
+// attached; later evaluations are added beside them. From schema 5, a sweep trial's validation
+// evaluation (suite val, with outcomes) and a run's exports come through too.
 func TestMigrateFromSchema3(t *testing.T) {
+	for _, from := range []int{3, 5} {
+		t.Run(fmt.Sprintf("from %d", from), func(t *testing.T) { migrateEvaluations(t, from) })
+	}
+}
+
+func migrateEvaluations(t *testing.T, from int) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v3.db")
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.db", from))
 	raw := rawOpen(t, path)
-	for _, m := range migrations[:3] {
+	for _, m := range migrations[:from] {
 		if _, err := raw.Exec(m); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, q := range []string{
-		`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (3)`,
+	qs := []string{
+		fmt.Sprintf(`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (%d)`, from),
 		`INSERT INTO runs (id, name, status, started_at) VALUES ('r1', 'old', 'FINISHED', '2025-01-01T00:00:00.000Z')`,
 		`INSERT INTO evals VALUES ('r1', 50, 'newt', 't1', 'Birds', '', 'accuracy', 0.5, '2025-01-01T01:00:00.000Z'),
 			('r1', 50, 'newt', 't1', 'Birds', '', 'C', 10, '2025-01-01T01:00:00.000Z'),
 			('r1', 100, 'newt', 't1', 'Birds', '', 'accuracy', 1, '2025-01-01T02:00:00.000Z')`,
 		`INSERT INTO eval_outcomes VALUES ('r1', 50, 'newt', 't1', 'a', 0, 0), ('r1', 50, 'newt', 't1', 'b', 1, 0)`,
-	} {
+	}
+	if from >= 5 {
+		qs = append(qs,
+			`INSERT INTO exports VALUES ('r1', '/x/enc.onnx', 'onnx', 'aa', 10, 100, 'bb', 32, 0, 5, 1.5, 'v', '2025-01-01T03:00:00.000Z')`,
+			`INSERT INTO sweeps (id, name, created_at, config_yaml) VALUES ('5e', 'lr', '2025-01-01T00:00:00.000Z', '')`,
+			`INSERT INTO sweep_trials VALUES ('5e', 1, 1, 7)`,
+			`INSERT INTO tags VALUES ('r1', 'sweep', '5e'), ('r1', 'trial', '1')`,
+			`INSERT INTO evals VALUES ('r1', 100, 'val', 'v1', '', '', 'accuracy', 0.5, '2025-01-01T02:00:00.000Z')`,
+			`INSERT INTO eval_outcomes VALUES ('r1', 100, 'val', 'v1', 'x', 2, 2), ('r1', 100, 'val', 'v1', 'y', 2, 1)`)
+	}
+	for _, q := range qs {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatal(err)
 		}
@@ -121,10 +139,14 @@ func TestMigrateFromSchema3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.Evaluations) != 2 || rec.Evaluations[0].CheckpointStep != 50 || rec.Evaluations[1].Classifier != "" {
+	want := 2
+	if from >= 5 {
+		want = 3
+	}
+	if len(rec.Evaluations) != want || rec.Evaluations[0].CheckpointStep != 50 || rec.Evaluations[1].Classifier != "" {
 		t.Fatalf("evaluations after migration: %+v", rec.Evaluations)
 	}
-	if len(rec.Evals) != 3 || rec.Evals[0].EvaluationID != rec.Evaluations[0].ID {
+	if len(rec.Evals) != want+1 || rec.Evals[0].EvaluationID != rec.Evaluations[0].ID {
 		t.Errorf("evals after migration: %+v", rec.Evals)
 	}
 	if o, err := db.EvaluationOutcomes(ctx, rec.Evaluations[0].ID); err != nil || rightString(o) != "10" {
@@ -133,11 +155,31 @@ func TestMigrateFromSchema3(t *testing.T) {
 	if rec.NeWT == nil || rec.NeWT.CheckpointStep != 100 || rec.NeWT.Mean != 1 {
 		t.Errorf("NeWT after migration %+v", rec.NeWT)
 	}
+	if from >= 5 {
+		var val *Evaluation
+		for i := range rec.Evaluations {
+			if rec.Evaluations[i].Suite == SuiteValidation {
+				val = &rec.Evaluations[i]
+			}
+		}
+		if val == nil || val.CheckpointStep != 100 {
+			t.Fatalf("no val evaluation at step 100 after migration: %+v", rec.Evaluations)
+		}
+		if o, err := db.Outcomes(ctx, "r1", 100, SuiteValidation); err != nil || rightString(o) != "10" {
+			t.Errorf("val outcomes after migration: %q, %v", rightString(o), err)
+		}
+		if len(rec.Exports) != 1 || rec.Exports[0].Path != "/x/enc.onnx" {
+			t.Errorf("exports after migration: %+v", rec.Exports)
+		}
+		if sw, err := db.GetSweep(ctx, "5e"); err != nil || len(sw.Trials) != 1 {
+			t.Errorf("sweep after migration: %+v, %v", sw, err)
+		}
+	}
 	if _, err := db.AddEvaluation(ctx, Evaluation{RunID: "r1", CheckpointStep: 100, Suite: SuiteNeWT, Classifier: "logreg"},
 		[]Eval{{Task: "t1", Metric: MetricAccuracy, Value: 0}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if evs, _ := db.Evaluations(ctx, "r1"); len(evs) != 3 {
-		t.Errorf("%d evaluations after adding one, want 3", len(evs))
+	if evs, _ := db.Evaluations(ctx, "r1"); len(evs) != want+1 {
+		t.Errorf("%d evaluations after adding one, want %d", len(evs), want+1)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 func TestEachMetricRow(t *testing.T) {
@@ -17,12 +19,12 @@ func TestEachMetricRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	for step := int64(1); step <= 4; step++ {
-		m := map[string]float64{MetricLoss: float64(step), MetricLR: 0.1}
+		m := map[string]float64{metric.Loss: float64(step), metric.LR: 0.1}
 		if step == 2 {
 			m = map[string]float64{"monitor/knn_top1": 0.5}
 		}
 		if step == 3 {
-			m[MetricLoss] = math.NaN()
+			m[metric.Loss] = math.NaN()
 		}
 		if err := r.LogMetrics(ctx, step, m); err != nil {
 			t.Fatal(err)

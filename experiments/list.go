@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 // EvalMean is the mean of a suite's metric over all tasks of one evaluation.
@@ -64,13 +66,13 @@ func (ri *RunInfo) Duration() time.Duration {
 	return end.Sub(ri.StartedAt)
 }
 
-// LastLoss is the loss of the run's last step: MetricLossLast, or for a run recorded before
+// LastLoss is the loss of the run's last step: metric.LossLast, or for a run recorded before
 // natssl logged it, the mean loss of its last logging window (mean is then true).
 func (ri *RunInfo) LastLoss() (loss float64, mean, ok bool) {
-	if m, ok := ri.Latest[MetricLossLast]; ok {
+	if m, ok := ri.Latest[metric.LossLast]; ok {
 		return m.Value, false, true
 	}
-	if m, ok := ri.Latest[MetricLoss]; ok {
+	if m, ok := ri.Latest[metric.Loss]; ok {
 		return m.Value, true, true
 	}
 	return math.NaN(), false, false

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 // listFixture: five runs with losses, NeWT means, statuses and tags to filter and sort on.
@@ -33,7 +35,7 @@ func listFixture(t *testing.T) *DB {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := r.LogMetrics(ctx, s.steps, map[string]float64{MetricLoss: s.loss + 0.1, MetricLossLast: s.loss}); err != nil {
+		if err := r.LogMetrics(ctx, s.steps, map[string]float64{metric.Loss: s.loss + 0.1, metric.LossLast: s.loss}); err != nil {
 			t.Fatal(err)
 		}
 		if s.newt > 0 {

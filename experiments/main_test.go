@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 // The tests re-run their own binary as helper processes (writers to kill, concurrent writers):
@@ -26,7 +28,7 @@ func TestMain(m *testing.M) {
 }
 
 // helperKeys are the metrics a helper logs at every step.
-var helperKeys = []string{"loss", "lr", "images_per_s", "data_wait", "images_seen", "epoch", "k6", "k7"}
+var helperKeys = []string{metric.Loss, metric.LR, metric.ImagesPerS, metric.DataWait, metric.Epoch, metric.BatchesIncomplete, "k6", "k7"}
 
 // runHelper is a writer process: NATSSL_DB is the database, NATSSL_STEPS how many steps to log
 // (0 = until killed). It prints "ready <run id>" once its first batch is committed.

@@ -18,6 +18,7 @@ type RunRecord struct {
 	Checkpoints []Checkpoint
 	Evaluations []Evaluation // in checkpoint step order, then as recorded
 	Evals       []Eval
+	Exports     []Export
 }
 
 // Checkpoint is a checkpoint file recorded by a run.
@@ -69,6 +70,9 @@ func (db *DB) GetRun(ctx context.Context, id string) (*RunRecord, error) {
 		return nil, err
 	}
 	if rec.Evals, err = db.Evals(ctx, id); err != nil {
+		return nil, err
+	}
+	if rec.Exports, err = db.Exports(ctx, id); err != nil {
 		return nil, err
 	}
 	rec.NeWT = headlineMean(Summarize(rec.Evals, SuiteNeWT, MetricAccuracy))

@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -64,22 +65,16 @@ func (db *DB) ResolveRun(ctx context.Context, ref string) (string, error) {
 	if err != nil {
 		return fail(err)
 	}
-	var byID []candidate
-	if p := strings.ToLower(ref); hexPrefix.MatchString(p) {
-		if byID, err = db.candidates(ctx, `substr(id, 1, ?) = ? ORDER BY started_at, id LIMIT 6`, len(p), p); err != nil {
-			return fail(err)
-		}
-		for _, c := range byID {
-			if c.id == p {
-				return c.id, nil // a full id is never ambiguous
-			}
-		}
-	}
 	var named *candidate
 	if len(byName) > 0 {
 		named = &byName[len(byName)-1] // the latest, not archived when one is not
 	}
+	byID, exact, err := db.prefixMatches(ctx, "runs", ref)
 	switch {
+	case err != nil:
+		return fail(err)
+	case exact != "":
+		return exact, nil // a full id is never ambiguous
 	case named == nil && len(byID) == 0:
 		return "", fmt.Errorf("experiments: run %q in %s: %w (give a run id or a prefix of one, a run name, NAME@K, or latest)",
 			ref, db.path, ErrNotFound)
@@ -88,10 +83,64 @@ func (db *DB) ResolveRun(ctx context.Context, ref string) (string, error) {
 	case named != nil && (len(byID) == 0 || len(byID) == 1 && byID[0].id == named.id):
 		return named.id, nil
 	}
-	var lines []string
+	var first []string
 	if named != nil {
-		lines = append(lines, fmt.Sprintf("the latest run named %q: %s", ref, named))
+		first = append(first, fmt.Sprintf("the latest run named %q: %s", ref, named))
 	}
+	return "", db.ambiguous("run", ref, first, byID)
+}
+
+// resolveID turns an id or an unambiguous prefix of one into the full id of a row of table
+// (sweeps; runs go through ResolveRun, which adds names): what names the row in messages, and
+// notFound is the error when none matches.
+func (db *DB) resolveID(ctx context.Context, table, what, ref string, notFound error) (string, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return "", fmt.Errorf("experiments: resolve %s: empty %s id", what, what)
+	}
+	byID, exact, err := db.prefixMatches(ctx, table, ref)
+	switch {
+	case err != nil:
+		return "", db.wrap("resolve "+what+" "+ref+" in", err)
+	case exact != "":
+		return exact, nil
+	case len(byID) == 0:
+		return "", fmt.Errorf("experiments: %s %q in %s: %w", what, ref, db.path, notFound)
+	case len(byID) == 1:
+		return byID[0].id, nil
+	}
+	return "", db.ambiguous(what, ref, nil, byID)
+}
+
+// prefixMatches returns the rows of table (runs, sweeps) whose id starts with ref, oldest
+// first, at most six; exact is ref itself when it is a full id among them. A ref that cannot
+// be the start of an id (not lower-case hex once folded) matches nothing.
+func (db *DB) prefixMatches(ctx context.Context, table, ref string) (matches []candidate, exact string, err error) {
+	p := strings.ToLower(ref)
+	if !hexPrefix.MatchString(p) {
+		return nil, "", nil
+	}
+	started := map[string]string{"runs": "started_at", "sweeps": "created_at"}[table]
+	rows, err := db.sql.QueryContext(ctx, `SELECT id, name, `+started+` FROM `+table+`
+		WHERE substr(id, 1, ?) = ? ORDER BY `+started+`, id LIMIT 6`, len(p), p)
+	if err != nil {
+		return nil, "", err
+	}
+	if matches, err = scanCandidates(rows); err != nil {
+		return nil, "", err
+	}
+	for _, c := range matches {
+		if c.id == p {
+			return matches, c.id, nil
+		}
+	}
+	return matches, "", nil
+}
+
+// ambiguous is the error of a reference that names more than one row: the candidates one a
+// line (first, then up to five ids), and how to choose.
+func (db *DB) ambiguous(what, ref string, first []string, byID []candidate) error {
+	lines := first
 	for i, c := range byID {
 		if i == 5 {
 			lines = append(lines, "...")
@@ -99,11 +148,11 @@ func (db *DB) ResolveRun(ctx context.Context, ref string) (string, error) {
 		}
 		lines = append(lines, "id "+c.String())
 	}
-	return "", fmt.Errorf("experiments: run %q in %s: %w: it could be\n  %s\ngive more of the id", ref, db.path, ErrAmbiguous,
+	return fmt.Errorf("experiments: %s %q in %s: %w: it could be\n  %s\ngive more of the id", what, ref, db.path, ErrAmbiguous,
 		strings.Join(lines, "\n  "))
 }
 
-// candidate is a run a reference may name.
+// candidate is a run (or sweep) a reference may name.
 type candidate struct {
 	id, name, started string
 }
@@ -122,6 +171,11 @@ func (db *DB) candidates(ctx context.Context, where string, args ...any) ([]cand
 	if err != nil {
 		return nil, err
 	}
+	return scanCandidates(rows)
+}
+
+// scanCandidates reads rows of (id, name, started) and closes them.
+func scanCandidates(rows *sql.Rows) ([]candidate, error) {
 	defer rows.Close()
 	var out []candidate
 	for rows.Next() {

@@ -30,17 +30,6 @@ func (s Status) Terminal() bool {
 	return s == StatusFinished || s == StatusFailed || s == StatusKilled
 }
 
-// Metric keys the trainer logs and the CLI and report read.
-const (
-	MetricLoss       = "loss"      // the mean loss of the steps since the previous row
-	MetricLossLast   = "loss_last" // the loss of the row's own step, as the console shows it
-	MetricLR         = "lr"
-	MetricImagesPerS = "images_per_s"
-	MetricDataWait   = "data_wait"   // fraction of step time spent waiting for the loader
-	MetricImagesSeen = "images_seen" // images consumed so far (global batch × steps)
-	MetricEpoch      = "epoch"
-)
-
 // RunSpec describes a run being created. GitCommit, Host and Command are filled in from the
 // process when empty.
 type RunSpec struct {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 // openTemp opens a fresh database in a test directory and closes it when the test ends.
@@ -39,11 +40,11 @@ func TestRunLifeCycle(t *testing.T) {
 		t.Errorf("id %q: want 32 hex digits", r.ID())
 	}
 	for step := int64(1); step <= 10; step++ {
-		if err := r.LogMetrics(ctx, step, map[string]float64{MetricLoss: 10 / float64(step), MetricLR: 0.1}); err != nil {
+		if err := r.LogMetrics(ctx, step, map[string]float64{metric.Loss: 10 / float64(step), metric.LR: 0.1}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := r.LogMetrics(ctx, 11, map[string]float64{MetricLoss: math.NaN()}); err != nil {
+	if err := r.LogMetrics(ctx, 11, map[string]float64{metric.Loss: math.NaN()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.RecordCheckpoint(ctx, 10, "/ckpt/10.ckpt", "abc", 1234); err != nil {
@@ -72,13 +73,13 @@ func TestRunLifeCycle(t *testing.T) {
 	if rec.Steps != 11 {
 		t.Errorf("steps %d, want 11", rec.Steps)
 	}
-	if l := rec.Latest[MetricLoss]; l.Step != 11 || !math.IsNaN(l.Value) {
+	if l := rec.Latest[metric.Loss]; l.Step != 11 || !math.IsNaN(l.Value) {
 		t.Errorf("latest loss %+v, want NaN at 11", l)
 	}
-	if l := rec.Latest[MetricLR]; l.Step != 10 || l.Value != 0.1 {
+	if l := rec.Latest[metric.LR]; l.Step != 10 || l.Value != 0.1 {
 		t.Errorf("latest lr %+v, want 0.1 at 10", l)
 	}
-	series, err := db.MetricSeries(ctx, r.ID(), MetricLoss)
+	series, err := db.MetricSeries(ctx, r.ID(), metric.Loss)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestRunLifeCycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r2.LogMetrics(ctx, 11, map[string]float64{MetricLoss: 0.5}); err != nil {
+	if err := r2.LogMetrics(ctx, 11, map[string]float64{metric.Loss: 0.5}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r2.Heartbeat(ctx); err != nil {
@@ -112,7 +113,7 @@ func TestRunLifeCycle(t *testing.T) {
 	if rec.Status != StatusRunning || !rec.EndedAt.IsZero() || rec.Error != "" {
 		t.Errorf("after reopen: status %s ended %v error %q", rec.Status, rec.EndedAt, rec.Error)
 	}
-	if l := rec.Latest[MetricLoss]; l.Value != 0.5 {
+	if l := rec.Latest[metric.Loss]; l.Value != 0.5 {
 		t.Errorf("latest loss after resume %+v, want 0.5", l)
 	}
 	if _, err := db.ReopenRun(ctx, "0000"); !errors.Is(err, ErrNotFound) {
@@ -130,7 +131,7 @@ func TestFinishAfterCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.LogMetrics(ctx, 1, map[string]float64{MetricLoss: 1}); err != nil {
+	if err := r.LogMetrics(ctx, 1, map[string]float64{metric.Loss: 1}); err != nil {
 		t.Fatal(err)
 	}
 	cancel() // Ctrl-C: the run must still be recorded as KILLED, with its buffered metrics
@@ -141,7 +142,7 @@ func TestFinishAfterCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Status != StatusKilled || rec.Latest[MetricLoss].Value != 1 {
+	if rec.Status != StatusKilled || rec.Latest[metric.Loss].Value != 1 {
 		t.Errorf("status %s latest %+v", rec.Status, rec.Latest)
 	}
 }

@@ -5,13 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
 // migrations[i] upgrades a database from schema version i to i+1. Append only: a released
 // migration is never edited, because databases in the wild already ran it.
 var migrations = []string{
-	// 1: the tables of DESIGN.md.
+	// 1: the tables of docs/DESIGN.md.
 	`
 CREATE TABLE runs (
 	id           TEXT PRIMARY KEY,
@@ -100,7 +101,55 @@ CREATE TABLE eval_outcomes (
 	PRIMARY KEY (run_id, checkpoint_step, suite, task, image_id)
 ) WITHOUT ROWID;
 `,
-	// 4: every evaluation kept, each with what it scored and how: the checkpoint, the suite
+	// 4: the files natssl export wrote from a run's checkpoints: where, what, and which
+	// checkpoint they came from. Only this table: it depends on runs alone.
+	`
+CREATE TABLE exports (
+	run_id            TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+	path              TEXT NOT NULL,
+	format            TEXT NOT NULL,
+	sha256            TEXT NOT NULL,
+	bytes             INTEGER NOT NULL,
+	checkpoint_step   INTEGER NOT NULL,
+	checkpoint_sha256 TEXT NOT NULL,
+	image_size        INTEGER NOT NULL,
+	with_head         INTEGER NOT NULL CHECK (with_head IN (0, 1)),
+	params            INTEGER NOT NULL,
+	mflops            REAL NOT NULL,
+	natssl_version    TEXT NOT NULL DEFAULT '',
+	at                TEXT NOT NULL,
+	PRIMARY KEY (run_id, path)
+);
+`,
+	// 5: sweeps, each a base config and a list of trials (the values of the swept keys and the
+	// seed); a trial's runs carry the tags sweep=<id> and trial=<n>. Only these tables: they
+	// depend on nothing else.
+	`
+CREATE TABLE sweeps (
+	id          TEXT PRIMARY KEY,
+	name        TEXT NOT NULL DEFAULT '',
+	created_at  TEXT NOT NULL,
+	config_yaml TEXT NOT NULL,
+	spec        TEXT NOT NULL DEFAULT '',
+	command     TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE sweep_trials (
+	sweep_id TEXT NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+	trial    INTEGER NOT NULL,
+	config   INTEGER NOT NULL,
+	seed     INTEGER NOT NULL,
+	PRIMARY KEY (sweep_id, trial)
+) WITHOUT ROWID;
+CREATE TABLE sweep_values (
+	sweep_id TEXT NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+	trial    INTEGER NOT NULL,
+	ord      INTEGER NOT NULL,
+	key      TEXT NOT NULL,
+	value    TEXT NOT NULL,
+	PRIMARY KEY (sweep_id, trial, ord)
+) WITHOUT ROWID;
+`,
+	// 6: every evaluation kept, each with what it scored and how: the checkpoint, the suite
 	// (the labels file's path and content hash, the images' path) and the classifier, so that a
 	// second evaluation with another classifier is added beside the first instead of replacing
 	// it. evals and eval_outcomes rows belong to one evaluation; the columns of schema 1 stay.
@@ -124,7 +173,7 @@ CREATE INDEX evaluations_run ON evaluations (run_id, checkpoint_step);
 INSERT INTO evaluations (run_id, checkpoint_step, suite, at)
 	SELECT run_id, checkpoint_step, suite, max(at) FROM evals GROUP BY run_id, checkpoint_step, suite
 	ORDER BY min(at), run_id, checkpoint_step, suite;
-CREATE TABLE evals_v4 (
+CREATE TABLE evals_v6 (
 	evaluation_id   INTEGER NOT NULL REFERENCES evaluations(id) ON DELETE CASCADE,
 	run_id          TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
 	checkpoint_step INTEGER NOT NULL,
@@ -137,13 +186,13 @@ CREATE TABLE evals_v4 (
 	at              TEXT NOT NULL,
 	PRIMARY KEY (evaluation_id, task, metric)
 );
-INSERT INTO evals_v4 (evaluation_id, run_id, checkpoint_step, suite, task, cluster, subcluster, metric, value, at)
+INSERT INTO evals_v6 (evaluation_id, run_id, checkpoint_step, suite, task, cluster, subcluster, metric, value, at)
 	SELECT v.id, e.run_id, e.checkpoint_step, e.suite, e.task, e.cluster, e.subcluster, e.metric, e.value, e.at
 	FROM evals e JOIN evaluations v ON v.run_id = e.run_id AND v.checkpoint_step = e.checkpoint_step AND v.suite = e.suite;
 DROP TABLE evals;
-ALTER TABLE evals_v4 RENAME TO evals;
+ALTER TABLE evals_v6 RENAME TO evals;
 CREATE INDEX evals_run ON evals (run_id, checkpoint_step);
-CREATE TABLE eval_outcomes_v4 (
+CREATE TABLE eval_outcomes_v6 (
 	evaluation_id   INTEGER NOT NULL REFERENCES evaluations(id) ON DELETE CASCADE,
 	run_id          TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
 	checkpoint_step INTEGER NOT NULL,
@@ -154,11 +203,11 @@ CREATE TABLE eval_outcomes_v4 (
 	predicted       INTEGER NOT NULL,
 	PRIMARY KEY (evaluation_id, task, image_id)
 ) WITHOUT ROWID;
-INSERT INTO eval_outcomes_v4 (evaluation_id, run_id, checkpoint_step, suite, task, image_id, label, predicted)
+INSERT INTO eval_outcomes_v6 (evaluation_id, run_id, checkpoint_step, suite, task, image_id, label, predicted)
 	SELECT v.id, o.run_id, o.checkpoint_step, o.suite, o.task, o.image_id, o.label, o.predicted
 	FROM eval_outcomes o JOIN evaluations v ON v.run_id = o.run_id AND v.checkpoint_step = o.checkpoint_step AND v.suite = o.suite;
 DROP TABLE eval_outcomes;
-ALTER TABLE eval_outcomes_v4 RENAME TO eval_outcomes;
+ALTER TABLE eval_outcomes_v6 RENAME TO eval_outcomes;
 ALTER TABLE runs ADD COLUMN archived_at TEXT;
 `,
 }
@@ -232,36 +281,34 @@ type queryer interface {
 }
 
 // schemaVersion reads the version; 0 for a new, empty database. A database that has tables but
-// no schema_version was not written by natssl and is refused.
+// no schema_version was not written by natssl and is refused. The tables are listed in one
+// statement, one snapshot: another process may create them all between two statements.
 func schemaVersion(ctx context.Context, q queryer) (int, error) {
-	var n int
-	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).Scan(&n); err != nil {
+	rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	if err != nil {
 		return 0, err
 	}
-	if n == 0 {
-		var tables []string
-		rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
-		if err != nil {
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
 			return 0, err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var t string
-			if err := rows.Scan(&t); err != nil {
-				return 0, err
-			}
-			tables = append(tables, t)
-		}
-		if err := rows.Err(); err != nil {
-			return 0, err
-		}
+		tables = append(tables, t)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	rows.Close()
+	if !slices.Contains(tables, "schema_version") {
 		if len(tables) > 0 {
 			return 0, fmt.Errorf("%w (it holds other tables: %s)", ErrForeignDatabase, strings.Join(tables, ", "))
 		}
 		return 0, nil
 	}
 	var v int
-	err := q.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
+	err = q.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

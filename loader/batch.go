@@ -16,7 +16,7 @@ type Batch struct {
 	Epoch   int
 
 	pos     Position  // the loader's position once this batch is delivered
-	slots   int       // samples dispatched into the batch, failures included
+	used    []bool    // per slot: a sample was dispatched into it (failures included)
 	skips   []skipped // per slot, reason "" for a good sample
 	pending atomic.Int64
 	done    chan struct{}
@@ -57,25 +57,27 @@ func newBatch(n, size int) *Batch {
 		Views:  [2][]float32{make([]float32, n*per), make([]float32, n*per)},
 		Labels: make([]int, n),
 		Keys:   make([]string, n),
+		used:   make([]bool, n),
 		skips:  make([]skipped, n),
 	}
 }
 
 // reset prepares a pooled batch for filling: one pending token held until seal.
 func (b *Batch) reset(epoch int) {
-	b.N, b.slots, b.Epoch, b.fatal = 0, 0, epoch, nil
+	b.N, b.Epoch, b.fatal = 0, epoch, nil
 	b.pos = Position{}
+	clear(b.used)
 	clear(b.skips)
 	clear(b.Keys)
 	b.done = make(chan struct{})
 	b.pending.Store(1)
 }
 
-// add reserves the next slot for a task.
-func (b *Batch) add() int {
+// reserve marks slot as taken by a task. Each slot is reserved by one goroutine, the one
+// filling that replica's part of the batch.
+func (b *Batch) reserve(slot int) {
 	b.pending.Add(1)
-	b.slots++
-	return b.slots - 1
+	b.used[slot] = true
 }
 
 // finish marks one task (or the seal) complete; the last closes done.
@@ -104,8 +106,8 @@ func (b *Batch) fail(err error) {
 func (b *Batch) compact() {
 	per := 3 * b.Size * b.Size
 	n := 0
-	for i := 0; i < b.slots; i++ {
-		if b.skips[i].reason != "" {
+	for i := range b.used {
+		if !b.used[i] || b.skips[i].reason != "" {
 			continue
 		}
 		if n != i {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/tarstream"
 )
 
 // Check looks at the local inputs of a data config before any work, cheaply: that
@@ -32,7 +33,7 @@ func Check(d configs.Data) configs.Errors {
 			break // the root is where the manifest's files are: nothing to say of it without one
 		}
 		if root != "" && !strings.HasPrefix(root, "s3://") {
-			if isTarPattern(root) {
+			if tarstream.IsName(root) {
 				if _, err := expandLocal("data.root", root); err != nil {
 					bad("data.root", d.Root, patternReason(err))
 				}
@@ -40,7 +41,7 @@ func Check(d configs.Data) configs.Errors {
 				bad("data.root", d.Root, reason)
 			}
 		}
-	case isTarPattern(src):
+	case tarstream.IsName(src):
 		if _, err := expandLocal("data.source", src); err != nil {
 			bad("data.source", d.Source, patternReason(err))
 		}

@@ -28,6 +28,10 @@ func TestCheck(t *testing.T) {
 	}
 	manifest := mk("m/train.json", "{}")
 	mk("shards/s-000.tar", "")
+	// natssl data shard's output: a manifest listing its shards, data.root left empty.
+	sharded := mk("sharded/train.json", `{"images": [], "annotations": [], "categories": [],
+		"shards": [{"file_name": "train-000.tar", "bytes": 0}]}`)
+	mk("sharded/train-000.tar", "")
 	tests := []struct {
 		name string
 		d    configs.Data
@@ -46,6 +50,8 @@ func TestCheck(t *testing.T) {
 		{"manifest with shards that match nothing", configs.Data{Source: manifest, Root: filepath.Join(dir, "shards", "x-{000..002}.tar")},
 			[]string{"data.root", "names archives that do not exist"}},
 		{"manifest with an s3 root", configs.Data{Source: manifest, Root: "s3://bucket/train"}, nil},
+		{"manifest with s3 shards", configs.Data{Source: manifest, Root: "s3://bucket/train-{000..003}.tar"}, nil},
+		{"manifest listing its shards", configs.Data{Source: sharded}, nil},
 		{"tar shards", configs.Data{Source: filepath.Join(dir, "shards", "s-{000..000}.tar")}, nil},
 		{"tar glob matching nothing", configs.Data{Source: filepath.Join(dir, "shards", "t-*.tar")}, []string{"matches no files"}},
 		{"s3 is not checked", configs.Data{Source: "s3://bucket/prefix"}, nil},

@@ -8,12 +8,15 @@
 // of keys, or one shard per tar object). Open picks the source from the shape of
 // data.source.
 //
-// A Loader shuffles the shard order per epoch from the seed, mixes samples through a bounded
-// shuffle buffer, gives this host its disjoint share (Options.Shard of Options.Shards), decodes
+// A Loader shuffles the shard order per epoch from the seed, deals each epoch to the world's
+// data-parallel replicas (Options.World, of which it feeds Replicas from global index
+// Replica), mixes each replica's share through a bounded shuffle buffer of its own, decodes
 // and augments on a worker pool and hands out pooled float32 NCHW batches through a bounded
-// prefetch queue. Every sample's augmentation comes from augment.SampleRNG(seed, epoch,
-// index), where index is the sample's place in the epoch's stream, so batches are the same
-// bytes whatever the number of workers. Bad input (corrupt or truncated images, zero-byte
+// prefetch queue, each batch the parts of its replicas in replica order. Every sample's
+// augmentation comes from augment.SampleRNG(seed, epoch, index), where index is the
+// sample's place in its deal (for a world of one, its place in the epoch's stream), so
+// batches are the same bytes whatever the number of workers, and whatever the number of
+// processes the world's replicas are spread over. Bad input (corrupt or truncated images, zero-byte
 // files, non-images, missing manifest entries, unreadable shards) is skipped and counted by
 // reason, never fatal; a missing source or a manifest that is not JSON fails at Open.
 //
@@ -25,10 +28,14 @@
 // A manifest's images are kept as compact records (id, category, interned folder, base
 // name: about 70 bytes each, roughly 200 MB for iNat 2021's 2.7M entries).
 //
-// Host sharding is by position in the epoch's stream, so every host reads every shard (and
-// skips, without fetching or decoding, the samples of other hosts): per-file sources skip for
-// free, tar streams are read in full by each host.
+// Sources of shard streams (tar archives, local or on S3) are dealt by shard: each replica
+// reads a disjoint set of whole shards per epoch, about 1/World of the bytes, the last
+// shards of an uneven count shared by sample so that the replicas' streams stay equal.
+// Per-file sources (folders, manifests over folders or S3, S3 objects) are dealt by sample
+// (every World-th), which costs nothing there: a replica lists every shard but fetches only
+// its own samples. deal.go has the rules; Position what a resume needs, also with another
+// world size.
 //
-// Owner: the loader engineer (issue 4). The pixels (decode, augmentations) belong to the
-// decode and augment packages.
+// The pixels (decode, augmentations) belong to the decode and augment packages; reading tar
+// streams and the rule for archive names to internal/tarstream.
 package loader

@@ -1,8 +1,6 @@
 package loader
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -11,9 +9,8 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/klauspost/compress/gzip"
-
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/tarstream/tartest"
 )
 
 // smokeDir is the repository's real Fashion-MNIST and nature JPEGs, 56 images in 5 folders.
@@ -55,31 +52,11 @@ func smokeFiles(t testing.TB) []file {
 // tarBytes builds a tar archive of files, gzipped when gz.
 func tarBytes(t testing.TB, files []file, gz bool) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	var w io.Writer = &buf
-	var zw *gzip.Writer
-	if gz {
-		zw = gzip.NewWriter(&buf)
-		w = zw
+	members := make([]tartest.File, len(files))
+	for i, f := range files {
+		members[i] = tartest.File{Name: f.name, Data: f.data}
 	}
-	tw := tar.NewWriter(w)
-	for _, f := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if zw != nil {
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return buf.Bytes()
+	return tartest.Bytes(t, gz, members...)
 }
 
 // writeFiles writes files under dir.
@@ -114,7 +91,7 @@ func readAllRecords(t testing.TB, src Source) map[string]int {
 			if err != nil {
 				t.Fatalf("read shard %s: %v", sh.Name(), err)
 			}
-			data, err := rec.bytes(ctx)
+			data, err := rec.Bytes(ctx)
 			if err != nil {
 				t.Fatalf("load %s: %v", rec.Key, err)
 			}
@@ -146,6 +123,15 @@ func run(t testing.TB, l *Loader) (batches [][]string) {
 		batches = append(batches, append([]string(nil), b.Keys...))
 		l.Release(b)
 	}
+}
+
+// names returns the names of files, sorted.
+func names(files []file) []string {
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.name
+	}
+	return sorted(out)
 }
 
 func flatten(batches [][]string) []string {

@@ -35,12 +35,17 @@ var s3Retry = struct {
 
 // s3Store reads one bucket.
 type s3Store struct {
-	client    *s3.Client
-	bucket    string
-	transport atomic.Pointer[http.Transport] // built on the first request
+	client      *s3.Client
+	bucket      string
+	concurrency int                            // GETs in flight per stream (data.s3.concurrency)
+	transport   atomic.Pointer[http.Transport] // built on the first request
 }
 
-// parseS3URI splits s3://bucket/prefix.
+// ParseS3URI splits s3://bucket/prefix.
+func ParseS3URI(uri string) (bucket, prefix string, err error) {
+	return parseS3URI(uri)
+}
+
 func parseS3URI(uri string) (bucket, prefix string, err error) {
 	rest, ok := strings.CutPrefix(uri, "s3://")
 	if !ok {
@@ -54,23 +59,41 @@ func parseS3URI(uri string) (bucket, prefix string, err error) {
 }
 
 // newS3Store connects to the bucket of uri with region, endpoint and anonymous access from c.
-// Credentials come from the SDK's default chain unless c.Anonymous, which sends unsigned
-// requests (public open-data buckets).
 func newS3Store(ctx context.Context, uri string, c configs.S3) (*s3Store, string, error) {
 	bucket, prefix, err := parseS3URI(uri)
 	if err != nil {
 		return nil, "", err
 	}
+	store := &s3Store{bucket: bucket, concurrency: c.Concurrency}
+	client, err := newS3Client(ctx, c, func(t *http.Transport) { store.transport.Store(t) })
+	if err != nil {
+		return nil, "", fmt.Errorf("loader: s3 config for %s: %w", uri, err)
+	}
+	store.client = client
+	return store, prefix, nil
+}
+
+// NewS3Client returns a client configured as the loader's own (region, endpoint, anonymous
+// access from c; the standard retryer without a retry budget), for other readers and writers
+// of the same stores.
+func NewS3Client(ctx context.Context, c configs.S3) (*s3.Client, error) {
+	return newS3Client(ctx, c, nil)
+}
+
+// newS3Client builds the client. Credentials come from the SDK's default chain unless
+// c.Anonymous, which sends unsigned requests (public open-data buckets). The SDK's tuned
+// HTTP client gets room for an idle connection per fetcher; gotTransport, when set, is
+// handed the transport it builds, so that its connections can be released.
+func newS3Client(ctx context.Context, c configs.S3, gotTransport func(*http.Transport)) (*s3.Client, error) {
 	region := c.Region
 	if region == "" {
 		region = "us-east-1"
 	}
-	// The SDK's tuned client, with room for an idle connection per fetcher; the transport it
-	// builds is kept so that Close can release its connections.
-	store := &s3Store{bucket: bucket}
 	hc := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConnsPerHost = 64
-		store.transport.Store(t)
+		if gotTransport != nil {
+			gotTransport(t)
+		}
 	})
 	opts := []func(*config.LoadOptions) error{config.WithRegion(region), config.WithHTTPClient(hc)}
 	if c.Anonymous {
@@ -78,9 +101,9 @@ func newS3Store(ctx context.Context, uri string, c configs.S3) (*s3Store, string
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, "", fmt.Errorf("loader: s3 config for %s: %w", uri, err)
+		return nil, err
 	}
-	store.client = s3.NewFromConfig(cfg, func(o *s3.Options) {
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
 		o.DisableLogOutputChecksumValidationSkipped = true // S3-compatible stores often send none
 		if c.Endpoint != "" {
 			o.BaseEndpoint = aws.String(c.Endpoint)
@@ -91,8 +114,7 @@ func newS3Store(ctx context.Context, uri string, c configs.S3) (*s3Store, string
 			so.MaxBackoff = s3Retry.MaxBackoff
 			so.RateLimiter = ratelimit.None // never give up because a retry budget ran out
 		})
-	})
-	return store, prefix, nil
+	}), nil
 }
 
 func (s *s3Store) uri(key string) string { return "s3://" + s.bucket + "/" + key }
@@ -196,6 +218,15 @@ func sleepBackoff(ctx context.Context, attempt int) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// open returns a shard object as one stream: with data.s3.concurrency above one, from
+// that many range GETs at once; else from one GET that resumes where it broke.
+func (s *s3Store) open(ctx context.Context, key string) (io.ReadCloser, error) {
+	if s.concurrency > 1 {
+		return s.streamParallel(ctx, key, s.concurrency)
+	}
+	return s.stream(ctx, key)
 }
 
 // stream returns the object as one reader that survives broken connections: after a failed

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/tarstream"
 )
 
 // Source is a collection of samples split into shards, each read as one sequential stream.
@@ -47,8 +48,8 @@ type Record struct {
 	Load  func(ctx context.Context) ([]byte, error)
 }
 
-// bytes returns the record's encoded image, fetching it when needed.
-func (r *Record) bytes(ctx context.Context) ([]byte, error) {
+// Bytes returns the record's encoded image, fetching it when needed.
+func (r *Record) Bytes(ctx context.Context) ([]byte, error) {
 	if r.Load == nil {
 		return r.Data, nil
 	}
@@ -69,7 +70,7 @@ type opener struct {
 var registry = []opener{
 	{"s3", func(s string) bool { return strings.HasPrefix(s, "s3://") }, openS3Source},
 	{"manifest", func(s string) bool { return strings.EqualFold(path.Ext(s), ".json") }, openManifestSource},
-	{"tar", isTarPattern, openTarSource},
+	{"tar", tarstream.IsName, openTarSource},
 	{"folder", func(string) bool { return true }, openFolderSource},
 }
 
@@ -88,15 +89,6 @@ func Open(ctx context.Context, d configs.Data) (Source, error) {
 	}
 	panic("loader: the folder opener matches every source")
 }
-
-// isTarName reports whether name is a tar archive by its extension.
-func isTarName(name string) bool {
-	n := strings.ToLower(name)
-	return strings.HasSuffix(n, ".tar") || strings.HasSuffix(n, ".tar.gz") || strings.HasSuffix(n, ".tgz")
-}
-
-// isTarPattern reports whether source names tar archives, possibly through braces or globs.
-func isTarPattern(source string) bool { return isTarName(source) }
 
 // imageExts are the file extensions read as images; everything else in a folder, archive or
 // prefix is ignored (not counted as a sample).

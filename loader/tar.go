@@ -1,20 +1,14 @@
 package loader
 
 import (
-	"archive/tar"
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path"
-	"slices"
-	"strings"
-
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/tarstream"
 )
 
 // MaxMemberBytes bounds one archive member read into memory; larger members are skipped as
@@ -42,7 +36,7 @@ func OpenTar(pattern string) (*TarSource, error) {
 	}
 	s := &TarSource{}
 	for _, f := range files {
-		s.shards = append(s.shards, &tarShard{name: f, open: openLocal(f)})
+		s.shards = append(s.shards, &tarShard{name: f, open: openLocal(f), bytes: fileSize(f)})
 	}
 	return s, nil
 }
@@ -67,10 +61,20 @@ func openLocal(name string) func(context.Context) (io.ReadCloser, error) {
 	}
 }
 
+// fileSize is a local file's size, 0 when it cannot be had (the open will say why).
+func fileSize(name string) int64 {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
 // tarShard is one archive, read from open.
 type tarShard struct {
-	name string
-	open func(ctx context.Context) (io.ReadCloser, error)
+	name  string
+	open  func(ctx context.Context) (io.ReadCloser, error)
+	bytes int64 // stored size, 0 when unknown
 	// match, when set, maps a member name to its record (manifest roots); ok false skips it.
 	match func(member string) (key string, label int, ok bool)
 	// onRead, when set, is told the key of every sample read (not of those only counted).
@@ -78,6 +82,11 @@ type tarShard struct {
 }
 
 func (t *tarShard) Name() string { return t.name }
+
+// streamed: a tar archive is read from its start, so its shards are dealt whole.
+func (t *tarShard) streamed() bool { return true }
+
+func (t *tarShard) size() int64 { return t.bytes }
 
 func (t *tarShard) Open(ctx context.Context) (Records, error) {
 	rc, err := t.open(ctx)
@@ -149,43 +158,47 @@ func countShards(ctx context.Context, shards []Shard) (int64, error) {
 type tarRecords struct {
 	name   string
 	c      io.Closer
-	gz     *gzip.Reader
-	tr     *tar.Reader
+	tr     *tarstream.Reader
 	match  func(member string) (key string, label int, ok bool)
 	onRead func(key string)
 	size   int64 // of the current member
+	read   *countingReader
 }
 
-// gzipMagic starts every gzip stream; archives are recognised by content, not by name.
-var gzipMagic = []byte{0x1f, 0x8b}
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
 
-// newTarRecords reads an archive from rc, gunzipping when it starts with the gzip magic.
-// buffered adds a read buffer (reading data); without it a plain file keeps its Seek, which
-// tar uses to skip member data when only headers are wanted.
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (r *tarRecords) bytesRead() int64 {
+	if r.read == nil {
+		return 0
+	}
+	return r.read.n
+}
+
+// newTarRecords reads an archive from rc. buffered adds a read buffer (reading data); without
+// it a plain file keeps its Seek, which tar uses to skip member data when only headers are
+// wanted.
 func newTarRecords(name string, rc io.ReadCloser, buffered bool) (*tarRecords, error) {
-	r := &tarRecords{name: name, c: rc}
-	br := bufio.NewReaderSize(rc, 256<<10)
-	head, err := br.Peek(2)
-	if err != nil && !errors.Is(err, io.EOF) {
+	var src io.Reader = rc
+	var counted *countingReader
+	if buffered {
+		counted = &countingReader{r: rc}
+		src = bufio.NewReaderSize(counted, 256<<10)
+	}
+	tr, err := tarstream.NewReader(src)
+	if err != nil {
 		return nil, fmt.Errorf("loader: read %s: %w", name, err)
 	}
-	var src io.Reader = br
-	switch {
-	case len(head) == 2 && head[0] == gzipMagic[0] && head[1] == gzipMagic[1]:
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("loader: gunzip %s: %w", name, err)
-		}
-		r.gz, src = gz, gz
-	case !buffered:
-		if s, ok := rc.(io.ReadSeeker); ok {
-			if _, err := s.Seek(0, io.SeekStart); err == nil {
-				src = s
-			}
-		}
-	}
-	r.tr = tar.NewReader(src)
-	return r, nil
+	return &tarRecords{name: name, c: rc, tr: tr, read: counted}, nil
 }
 
 // nextHeader advances to the next member that is a sample and returns its record's key and
@@ -198,11 +211,8 @@ func (r *tarRecords) nextHeader() (rec Record, ok bool, err error) {
 	if err != nil {
 		return Record{}, false, fmt.Errorf("loader: read %s: %w", r.name, err)
 	}
-	if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA {
-		return Record{}, false, nil
-	}
 	r.size = h.Size
-	name := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+	name := h.Name
 	if !isImageName(name) {
 		return Record{}, false, nil
 	}
@@ -230,7 +240,7 @@ func (r *tarRecords) Next(ctx context.Context) (Record, error) {
 			rec.Load = func(context.Context) ([]byte, error) { return nil, errTooLarge }
 			return rec, nil
 		}
-		data, err := readN(r.tr, r.size)
+		data, err := r.tr.ReadAll()
 		if err != nil {
 			return Record{}, fmt.Errorf("loader: read %s in %s: %w", rec.Key, r.name, err)
 		}
@@ -246,29 +256,6 @@ func (r *tarRecords) Next(ctx context.Context) (Record, error) {
 var errTooLarge = fmt.Errorf("larger than %d bytes", MaxMemberBytes)
 
 func (r *tarRecords) Close() error {
-	if r.gz != nil {
-		r.gz.Close()
-	}
+	r.tr.Close()
 	return r.c.Close()
-}
-
-// readN reads exactly n bytes. It allocates what the header promises only up to 1 MB ahead
-// of the data actually read, so a damaged header cannot cost 64 MB before the data turns out
-// to be missing.
-func readN(r io.Reader, n int64) ([]byte, error) {
-	buf := make([]byte, 0, min(n, 1<<20))
-	for int64(len(buf)) < n {
-		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, int(min(n-int64(len(buf)), int64(cap(buf)))))
-		}
-		k, err := r.Read(buf[len(buf):min(int64(cap(buf)), n)])
-		buf = buf[:len(buf)+k]
-		if err == io.EOF && int64(len(buf)) < n {
-			return nil, io.ErrUnexpectedEOF
-		}
-		if err != nil && err != io.EOF {
-			return nil, err
-		}
-	}
-	return buf, nil
 }

@@ -79,6 +79,40 @@ func TestTarSourcesReadEveryMember(t *testing.T) {
 	}
 }
 
+// TestTarNamesInAnyCase: data.source names an archive by its ending in any letter case, and
+// the content, not the name, says whether it is gzip.
+func TestTarNamesInAnyCase(t *testing.T) {
+	files := smokeFiles(t)[:6]
+	for _, c := range []struct {
+		name string
+		gz   bool
+	}{
+		{"SHARD.TAR", false},
+		{"Shard.Tar.Gz", true},
+		{"SHARD.TGZ", true},
+		{"shard.tgz", true},
+		{"plain-named.tar.gz", false}, // misnamed: read as what it is
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), c.name)
+			if err := os.WriteFile(p, tarBytes(t, files, c.gz), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			src, err := Open(context.Background(), testData(p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			if _, ok := src.(*TarSource); !ok {
+				t.Fatalf("opened as %T, want *TarSource", src)
+			}
+			if got := readAllRecords(t, src); len(got) != len(files) {
+				t.Errorf("read %d members, want %d", len(got), len(files))
+			}
+		})
+	}
+}
+
 func TestTarThroughTheLoader(t *testing.T) {
 	dir := t.TempDir()
 	files := smokeFiles(t)
@@ -90,12 +124,7 @@ func TestTarThroughTheLoader(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := newTestLoader(t, src, Options{Seed: 2, Epochs: 1, ShuffleBuffer: 20})
-	keys := sorted(flatten(run(t, l)))
-	var want []string
-	for _, f := range smokeFiles(t) {
-		want = append(want, f.name)
-	}
-	if !slices.Equal(keys, sorted(want)) {
+	if keys, want := sorted(flatten(run(t, l))), names(smokeFiles(t)); !slices.Equal(keys, want) {
 		t.Errorf("loader over tar shards delivered %d keys, want %d", len(keys), len(want))
 	}
 }

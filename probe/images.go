@@ -1,19 +1,16 @@
 package probe
 
 import (
-	"archive/tar"
-	"bufio"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/natssl/natssl/internal/tarstream"
 )
 
 // Images holds the encoded bytes of the images a suite needs, by id.
@@ -46,9 +43,9 @@ func (e *MissingError) Error() string {
 var imageExts = []string{".jpg", ".jpeg", ".png"}
 
 // ReadImages reads the images of ids from src: a folder holding <id>.jpg (or .jpeg/.png), or a
-// .tar / .tar.gz / .tgz archive streamed once, never extracted, in which any entry whose base
-// name without extension is a wanted id is kept (so both newt2021_images/<id>.jpg and <id>.jpg
-// match). Other entries are skipped unread. Ids without an image are returned as a
+// .tar / .tar.gz / .tgz archive (any letter case; gzip or not by content) streamed once, never
+// extracted, in which any file whose base name without extension is a wanted id is kept (so
+// both newt2021_images/<id>.jpg and <id>.jpg match). Other files are skipped unread. Ids without an image are returned as a
 // *MissingError together with the images that were found.
 func ReadImages(ctx context.Context, src string, ids []string) (*Images, error) {
 	want := make(map[string]bool, len(ids))
@@ -60,10 +57,13 @@ func ReadImages(ctx context.Context, src string, ids []string) (*Images, error) 
 	if err != nil {
 		return nil, fmt.Errorf("probe: images %s: %w", src, err)
 	}
-	if st.IsDir() {
+	switch {
+	case st.IsDir():
 		err = im.readDir(ctx, src, ids)
-	} else {
+	case tarstream.IsName(src):
 		err = im.readTar(ctx, src, want)
+	default:
+		err = fmt.Errorf("probe: images %s: neither a folder nor a .tar, .tar.gz or .tgz archive", src)
 	}
 	if err != nil {
 		return nil, err
@@ -106,62 +106,6 @@ func (im *Images) readDir(ctx context.Context, dir string, ids []string) error {
 		}
 	}
 	return nil
-}
-
-func (im *Images) readTar(ctx context.Context, file string, want map[string]bool) error {
-	f, err := os.Open(file)
-	if err != nil {
-		return fmt.Errorf("probe: open images %s: %w", file, err)
-	}
-	defer f.Close()
-	var r io.Reader = bufio.NewReaderSize(f, 1<<20)
-	br := r.(*bufio.Reader)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("probe: images %s: gzip: %w", file, err)
-		}
-		defer zr.Close()
-		r = zr
-	} else if !strings.HasSuffix(file, ".tar") {
-		return fmt.Errorf("probe: images %s: neither a folder nor a tar or tar.gz archive", file)
-	}
-	tr := tar.NewReader(r)
-	for n := 0; ; n++ {
-		if n%256 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("probe: images %s: entry %d: %w", file, n, err)
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		base := path.Base(h.Name)
-		ext := path.Ext(base)
-		if !isImageExt(ext) {
-			continue
-		}
-		id := strings.TrimSuffix(base, ext)
-		if !want[id] {
-			continue
-		}
-		if _, dup := im.Data[id]; dup {
-			continue
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			return fmt.Errorf("probe: images %s: read %s: %w", file, h.Name, err)
-		}
-		im.Data[id] = b
-		im.Bytes += int64(len(b))
-	}
 }
 
 func isImageExt(ext string) bool {

@@ -1,16 +1,15 @@
 package probe
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/natssl/natssl/internal/tarstream/tartest"
 )
 
 const smokeImages = "../configs/smoke/newt/images"
@@ -19,18 +18,7 @@ const smokeImages = "../configs/smoke/newt/images"
 // a directory entry and a non-image file that must be skipped.
 func packSmoke(t *testing.T, name, prefix string, gz bool) string {
 	t.Helper()
-	var buf bytes.Buffer
-	var w io.Writer = &buf
-	var zw *gzip.Writer
-	if gz {
-		zw = gzip.NewWriter(&buf)
-		w = zw
-	}
-	tw := tar.NewWriter(w)
-	tw.WriteHeader(&tar.Header{Name: prefix + "/", Typeflag: tar.TypeDir, Mode: 0o755})
-	readme := []byte("not an image")
-	tw.WriteHeader(&tar.Header{Name: prefix + "/README.txt", Size: int64(len(readme)), Mode: 0o644})
-	tw.Write(readme)
+	files := []tartest.File{{Name: prefix + "/"}, {Name: prefix + "/README.txt", Data: []byte("not an image")}}
 	ents, err := os.ReadDir(smokeImages)
 	if err != nil {
 		t.Fatal(err)
@@ -40,15 +28,10 @@ func packSmoke(t *testing.T, name, prefix string, gz bool) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tw.WriteHeader(&tar.Header{Name: prefix + "/" + e.Name(), Size: int64(len(b)), Mode: 0o644})
-		tw.Write(b)
-	}
-	tw.Close()
-	if zw != nil {
-		zw.Close()
+		files = append(files, tartest.File{Name: prefix + "/" + e.Name(), Data: b})
 	}
 	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(p, tartest.Bytes(t, gz, files...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -67,6 +50,10 @@ func TestReadImages(t *testing.T) {
 		{"folder", smokeImages},
 		{"tar.gz", packSmoke(t, "newt2021_images.tar.gz", "newt2021_images", true)},
 		{"tar", packSmoke(t, "images.tar", "images", false)},
+		{"TAR.GZ in capitals", packSmoke(t, "IMAGES.TAR.GZ", "images", true)},
+		{"tgz", packSmoke(t, "images.tgz", "images", true)},
+		{"TAR in capitals", packSmoke(t, "IMAGES.TAR", "images", false)},
+		{"tar.gz holding a plain tar", packSmoke(t, "plain.tar.gz", "images", false)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			im, err := ReadImages(context.Background(), c.src, s.IDs)
@@ -107,11 +94,14 @@ func TestReadImagesBadSource(t *testing.T) {
 	dir := t.TempDir()
 	notTar := filepath.Join(dir, "images.zip")
 	os.WriteFile(notTar, []byte("PK\x03\x04"), 0o644)
+	gzNotTar := filepath.Join(dir, "images.gz") // gzip, but not named as an archive
+	os.WriteFile(gzNotTar, tartest.Bytes(t, true), 0o644)
 	corrupt := filepath.Join(dir, "images.tar.gz")
 	os.WriteFile(corrupt, []byte{0x1f, 0x8b, 8, 0, 0, 0}, 0o644)
 	for _, c := range []struct{ src, want string }{
 		{filepath.Join(dir, "absent"), "no such file"},
-		{notTar, "neither a folder nor a tar"},
+		{notTar, "neither a folder nor a .tar"},
+		{gzNotTar, "neither a folder nor a .tar"},
 		{corrupt, "images.tar.gz"},
 	} {
 		if _, err := ReadImages(context.Background(), c.src, []string{"a"}); err == nil || !strings.Contains(err.Error(), c.want) {

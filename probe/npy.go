@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/natssl/natssl/internal/atomicfile"
 )
 
 // Features is a matrix of image features, one row per id, row-major float32.
@@ -41,10 +43,11 @@ func IDsPath(npyPath string) string {
 // WriteNPY writes f as a NumPy .npy file (version 1.0, '<f4', C order, shape (rows, dim)) at
 // path and its ids beside it (IDsPath), each through a temporary file renamed into place.
 func WriteNPY(path string, f *Features) error {
-	if err := writeAtomic(path, func(w io.Writer) error { return encodeNPY(w, f) }); err != nil {
-		return err
+	if err := atomicfile.Write(path, 0o666, func(w io.Writer) error { return encodeNPY(w, f) }); err != nil {
+		return fmt.Errorf("probe: write %s: %w", path, err)
 	}
-	return writeAtomic(IDsPath(path), func(w io.Writer) error {
+	ids := IDsPath(path)
+	err := atomicfile.Write(ids, 0o666, func(w io.Writer) error {
 		for _, id := range f.IDs {
 			if _, err := io.WriteString(w, id+"\n"); err != nil {
 				return err
@@ -52,6 +55,10 @@ func WriteNPY(path string, f *Features) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("probe: write %s: %w", ids, err)
+	}
+	return nil
 }
 
 func encodeNPY(w io.Writer, f *Features) error {
@@ -72,27 +79,6 @@ func encodeNPY(w io.Writer, f *Features) error {
 		bw.Write(b[:])
 	}
 	return bw.Flush()
-}
-
-func writeAtomic(path string, write func(io.Writer) error) error {
-	tmp := path + ".tmp"
-	fh, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("probe: write %s: %w", path, err)
-	}
-	if err := write(fh); err != nil {
-		fh.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("probe: write %s: %w", path, err)
-	}
-	if err := fh.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("probe: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("probe: write %s: %w", path, err)
-	}
-	return nil
 }
 
 var npyShape = regexp.MustCompile(`'shape':\s*\((\d+),\s*(\d+),?\s*\)`)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 // Options choose what a report compares and shows.
@@ -33,6 +34,9 @@ type Options struct {
 	// intervals in every report.
 	Resamples int
 	Seed      uint64
+	// Cost gives a run's encoder cost at its eval size, for the efficiency table: nil, or a
+	// nil *Cost, shows none; an error is shown as the run's mark.
+	Cost func(*experiments.RunRecord) (*Cost, error)
 }
 
 // Report is everything a comparison shows, computed once and rendered as Markdown or HTML.
@@ -67,6 +71,11 @@ type Run struct {
 	// "" when it has them.
 	NoOutcomes string
 	outcomes   map[string]taskOutcomes // LastEval's outcomes by task
+	Cost       *Cost                   // the encoder's, from Options.Cost; nil when unknown
+	CostNote   string                  // why Cost is nil, when Options.Cost said
+
+	// The online monitor's scores against step (eval.monitor_every); empty when not monitored.
+	MonitorKNN, MonitorNeWT []experiments.Point
 }
 
 // Marks say what a reader must know before trusting a run's numbers.
@@ -171,14 +180,20 @@ func loadRun(ctx context.Context, db *experiments.DB, id string, opt Options) (*
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	r := &Run{RunRecord: rec, ImagesSeen: -1}
-	if r.Loss, err = db.MetricSeries(ctx, id, experiments.MetricLoss); err != nil {
+	if r.Loss, err = db.MetricSeries(ctx, id, metric.Loss); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	if r.ImagesPerS, err = db.MetricSeries(ctx, id, experiments.MetricImagesPerS); err != nil {
+	if r.ImagesPerS, err = db.MetricSeries(ctx, id, metric.ImagesPerS); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	if r.MonitorKNN, err = db.MetricSeries(ctx, id, metric.MonitorKNN); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	if r.MonitorNeWT, err = db.MetricSeries(ctx, id, metric.MonitorNeWT); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	r.Training = summarizeTraining(r.Loss, r.ImagesPerS)
-	if m, ok := rec.Latest[experiments.MetricLossLast]; ok {
+	if m, ok := rec.Latest[metric.LossLast]; ok {
 		r.Training.LastStepLoss = m.Value
 	}
 	r.Batch = batchSize(rec)
@@ -186,6 +201,7 @@ func loadRun(ctx context.Context, db *experiments.DB, id string, opt Options) (*
 	sums := experiments.Summarize(rec.Evals, opt.Suite, opt.Metric)
 	r.Evaluations = experiments.LatestPerClassifier(sums)
 	r.LastEval, r.BestEval = experiments.LastAndBest(experiments.ForClassifier(sums, opt.Classifier))
+	runCost(r, opt)
 	if r.LastEval != nil {
 		outcomes, err := db.EvaluationOutcomes(ctx, r.LastEval.EvaluationID)
 		if err != nil {
@@ -232,11 +248,8 @@ func usableOutcomes(s *experiments.EvalSummary, outcomes []experiments.Outcome, 
 	return byTask, ""
 }
 
-// imagesSeen is the logged images_seen metric, else steps × the global batch size.
+// imagesSeen is steps × the global batch size, -1 when either is unknown.
 func imagesSeen(rec *experiments.RunRecord, batch int64) int64 {
-	if m, ok := rec.Latest[experiments.MetricImagesSeen]; ok && !math.IsNaN(m.Value) {
-		return int64(m.Value)
-	}
 	if batch > 0 && rec.Steps > 0 {
 		return batch * rec.Steps
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 // The fixture: four runs recorded through the experiments API.
@@ -67,7 +68,7 @@ func newFixture(t *testing.T) *fixture {
 	log := func(r *experiments.Run, steps int64, loss func(int64) float64, ips float64) {
 		for s := int64(1); s <= steps; s++ {
 			if err := r.LogMetrics(ctx, s, map[string]float64{
-				experiments.MetricLoss: loss(s), experiments.MetricImagesPerS: ips + float64(s%3), experiments.MetricLR: 0.1,
+				metric.Loss: loss(s), metric.ImagesPerS: ips + float64(s%3), metric.LR: 0.1,
 			}); err != nil {
 				t.Fatal(err)
 			}

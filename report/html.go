@@ -13,10 +13,21 @@ import (
 // HTML writes the report as one self-contained page: styles inline and every plot embedded as
 // an SVG data URI, so that it opens anywhere without network access or the SVG files.
 func (rep *Report) HTML(w io.Writer) error {
+	base := rep.Runs[0]
+	lead := fmt.Sprintf("%s from <code>%s</code>, generated %s UTC.\nBaseline: <strong>%s</strong> (<code>%s</code>).",
+		plural(len(rep.Runs), "run"), template.HTMLEscapeString(rep.DBPath), rep.Generated.UTC().Format("2006-01-02 15:04"),
+		template.HTMLEscapeString(base.Label), template.HTMLEscapeString(base.ID))
+	return writePage(w, "natssl run comparison", template.HTML(lead), rep.sections())
+}
+
+// writePage writes a page of sections: a title, a lead paragraph (HTML, escaped by the caller)
+// and the sections with their tables and plots.
+func writePage(w io.Writer, title string, lead template.HTML, sections []section) error {
 	data := struct {
-		Rep      *Report
+		Title    string
+		Lead     template.HTML
 		Sections []section
-	}{rep, rep.sections()}
+	}{title, lead, sections}
 	if err := pageTemplate.Execute(w, data); err != nil {
 		return fmt.Errorf("report: write html: %w", err)
 	}
@@ -30,20 +41,18 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"heading": func(level int, title string) template.HTML {
 		return template.HTML(fmt.Sprintf("<h%d>%s</h%d>", level, template.HTMLEscapeString(title), level))
 	},
-	"utc": func(r *Report) string { return r.Generated.UTC().Format("2006-01-02 15:04") },
 	// A plot's width and height attributes give its proportions in CSS pixels, so that the
 	// page lays out before the image decodes; CSS then scales it to the page's width, up to
 	// maxPx (a square scatter would otherwise fill a screen).
 	"plotPx": func(l vg.Length) int { return int(l.Dots(96)) },
 	"maxPx":  func(l vg.Length) int { return int(1.5 * l.Dots(96)) },
 	"warn":   func(note string) bool { return strings.HasPrefix(note, "⚠") },
-	"plural": plural,
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>natssl run comparison</title>
+<title>{{.Title}}</title>
 <style>
 body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1d232a; background: #fff; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; }
@@ -68,9 +77,8 @@ code { font-size: .9em; }
 </style>
 </head>
 <body>
-<h1>natssl run comparison</h1>
-<p class="lead">{{plural (len .Rep.Runs) "run"}} from <code>{{.Rep.DBPath}}</code>, generated {{utc .Rep}} UTC.
-Baseline: <strong>{{(index .Rep.Runs 0).Label}}</strong> (<code>{{(index .Rep.Runs 0).ID}}</code>).</p>
+<h1>{{.Title}}</h1>
+<p class="lead">{{.Lead}}</p>
 {{range .Sections}}
 <section>
 {{heading .Level .Title}}

@@ -156,6 +156,10 @@ func drawPlots(rep *Report) ([]Plot, error) {
 	if err := add("images_per_s.svg", "Images per second against "+x.name, c, err); err != nil {
 		return nil, err
 	}
+	c, err = monitorPlot(rep.Runs)
+	if err := add("monitor.svg", "Online monitor against "+x.name+": kNN top-1 (solid) and NeWT probe mean on the monitor's tasks (dashed)", c, err); err != nil {
+		return nil, err
+	}
 	c, err = clusterBars(rep)
 	if err := add("newt_clusters.svg", "NeWT "+rep.Metric+" per cluster", c, err); err != nil {
 		return nil, err
@@ -166,6 +170,10 @@ func drawPlots(rep *Report) ([]Plot, error) {
 	}
 	c, err = deltaForest(rep)
 	if err := add("newt_delta.svg", "Difference to the baseline with 95% intervals, overall and per cluster", c, err); err != nil {
+		return nil, err
+	}
+	c, err = efficiencyScatter(rep)
+	if err := add("efficiency.svg", "NeWT "+rep.Metric+" against MFLOPs per image", c, err); err != nil {
 		return nil, err
 	}
 	return plots, nil

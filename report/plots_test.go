@@ -23,24 +23,35 @@ func TestPlotsScaleAndLegendsBeside(t *testing.T) {
 	stats := newStatsFixture(t).build(t, Options{}, "base-s1", "base-s2", "wide-s1", "wide-s2", "old")
 	series := newFixture(t).build(t, Options{}, "baseline", "wider", "broken", "live")
 	for _, rep := range []*Report{stats, series} {
-		checkPlots(t, rep)
+		checkPlots(t, rep.Plots, runLabels(rep))
 	}
 	if len(stats.Plots)+len(series.Plots) != 3+4 {
 		t.Errorf("%d and %d plots, want 3 (no training metrics) and 4 (no intervals)", len(stats.Plots), len(series.Plots))
 	}
 }
 
-func checkPlots(t *testing.T, rep *Report) {
+// runLabels are the runs' labels, which a comparison's legends show.
+func runLabels(rep *Report) []string {
+	var out []string
+	for _, r := range rep.Runs {
+		out = append(out, r.Label)
+	}
+	return out
+}
+
+// checkPlots holds plots to the report's plotting: SVG that scales, legends (the entries of
+// legend) beside the plot, the palette.
+func checkPlots(t *testing.T, plots []Plot, legend []string) {
 	t.Helper()
 	allowed := map[string]bool{"#FFFFFF": true, "#000000": true}
 	for _, c := range []string{"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"} { // Okabe–Ito
 		allowed[c] = true
 	}
-	labels := map[string]bool{}
-	for _, r := range rep.Runs {
-		labels[r.Label] = true
+	isLegend := map[string]bool{}
+	for _, l := range legend {
+		isLegend[l] = true
 	}
-	for _, p := range rep.Plots {
+	for _, p := range plots {
 		t.Run(p.File, func(t *testing.T) {
 			svg := string(p.SVG)
 			root := svg[strings.Index(svg, "<svg"):]
@@ -55,7 +66,7 @@ func checkPlots(t *testing.T, rep *Report) {
 			plotW, _ := strconv.ParseFloat(areas[1][1], 64) // the first is the whole canvas
 			n := 0
 			for _, m := range svgText.FindAllStringSubmatch(svg, -1) {
-				if !labels[m[2]] {
+				if !isLegend[m[2]] {
 					continue
 				}
 				n++

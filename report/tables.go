@@ -160,10 +160,11 @@ func (rep *Report) sections() []section {
 			num(fmtFloat(s.MeanImagesPerS, 1)), num(fmtFloat(s.BestImagesPerS, 1))})
 	}
 	tr.Tables = []table{t}
-	tr.Plots = rep.plots("loss.svg", "images_per_s.svg")
+	tr.Plots = rep.plots("loss.svg", "images_per_s.svg", "monitor.svg")
 	out = append(out, tr)
 
 	out = append(out, rep.evalSections()...)
+	out = append(out, rep.efficiencySection())
 
 	// Checkpoints.
 	ck := section{Title: "Checkpoints", Level: 2}
@@ -178,7 +179,7 @@ func (rep *Report) sections() []section {
 	} else {
 		ck.Tables = []table{t}
 	}
-	out = append(out, ck)
+	out = append(out, ck, rep.exportsSection())
 	return out
 }
 

@@ -3,8 +3,11 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/natssl/natssl/internal/atomicfile"
 )
 
 // Format says which files Write produces.
@@ -15,6 +18,22 @@ const (
 	FormatMarkdown Format = "md"
 	FormatHTML     Format = "html"
 	FormatBoth     Format = "both"
+)
+
+// Document is a report as natssl report prints and writes it: a comparison of runs (Report)
+// or a sweep's trials (SweepReport).
+type Document interface {
+	// Markdown writes the report as Markdown; with plots, each plot as an image beside it.
+	Markdown(w io.Writer, plots bool) error
+	// HTML writes the report as one self-contained page.
+	HTML(w io.Writer) error
+	// Write writes the report's files into dir and returns their paths.
+	Write(dir string, f Format) ([]string, error)
+}
+
+var (
+	_ Document = (*Report)(nil)
+	_ Document = (*SweepReport)(nil)
 )
 
 // ParseFormat checks a --format value.
@@ -30,27 +49,33 @@ func ParseFormat(s string) (Format, error) {
 // for md, report.html (self-contained) for html, all of them for both. It returns the paths
 // written.
 func (rep *Report) Write(dir string, f Format) ([]string, error) {
+	return writeReport(dir, f, rep.Markdown, rep.HTML, rep.Plots)
+}
+
+// writeReport writes a report's files into dir: its Markdown (md writes it, with plots
+// referenced beside it), the plots, and its HTML page.
+func writeReport(dir string, f Format, md func(io.Writer, bool) error, page func(io.Writer) error, plots []Plot) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("report: create %s: %w", dir, err)
 	}
 	var written []string
 	put := func(name string, data []byte) error {
 		p := filepath.Join(dir, name)
-		if err := writeFileAtomic(p, data); err != nil {
-			return err
+		if err := atomicfile.WriteFile(p, data, 0o644); err != nil {
+			return fmt.Errorf("report: write %s: %w", p, err)
 		}
 		written = append(written, p)
 		return nil
 	}
 	if f == FormatMarkdown || f == FormatBoth {
 		var b bytes.Buffer
-		if err := rep.Markdown(&b, true); err != nil {
+		if err := md(&b, true); err != nil {
 			return written, err
 		}
 		if err := put("report.md", b.Bytes()); err != nil {
 			return written, err
 		}
-		for _, p := range rep.Plots {
+		for _, p := range plots {
 			if err := put(p.File, p.SVG); err != nil {
 				return written, err
 			}
@@ -58,7 +83,7 @@ func (rep *Report) Write(dir string, f Format) ([]string, error) {
 	}
 	if f == FormatHTML || f == FormatBoth {
 		var b bytes.Buffer
-		if err := rep.HTML(&b); err != nil {
+		if err := page(&b); err != nil {
 			return written, err
 		}
 		if err := put("report.html", b.Bytes()); err != nil {
@@ -66,29 +91,4 @@ func (rep *Report) Write(dir string, f Format) ([]string, error) {
 		}
 	}
 	return written, nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it into place, so a
-// reader never sees half a report.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("report: write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("report: write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("report: write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("report: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("report: write %s: %w", path, err)
-	}
-	return nil
 }

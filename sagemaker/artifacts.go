@@ -14,6 +14,7 @@ import (
 	_ "github.com/mattn/go-sqlite3" // the tracker's driver, for the database copy
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/atomicfile"
 )
 
 // Names of the model artefacts, inside the model folder (model.tar.gz on S3).
@@ -37,7 +38,7 @@ func (j *Job) WriteFailure(cause error) error {
 	if err := os.MkdirAll(filepath.Dir(j.FailurePath()), 0o755); err != nil {
 		return fmt.Errorf("sagemaker: write failure: %w", err)
 	}
-	if err := writeAtomic(j.FailurePath(), strings.NewReader(msg+"\n")); err != nil {
+	if err := atomicfile.WriteFile(j.FailurePath(), []byte(msg+"\n"), 0o644); err != nil {
 		return fmt.Errorf("sagemaker: write failure: %w", err)
 	}
 	return nil
@@ -72,7 +73,7 @@ func (j *Job) ExportModel(ctx context.Context, cfg *configs.Config, checkpoint, 
 	if err != nil {
 		return fmt.Errorf("sagemaker: export model: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(dir, ModelConfig), strings.NewReader(string(y))); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, ModelConfig), y, 0o644); err != nil {
 		return fmt.Errorf("sagemaker: export model: %w", err)
 	}
 	if db != "" {
@@ -89,25 +90,23 @@ func BackupDB(ctx context.Context, src, dst string) error {
 	if _, err := os.Stat(src); err != nil {
 		return fmt.Errorf("sagemaker: back up database %s: %w", src, err)
 	}
-	tmp := dst + ".tmp"
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("sagemaker: back up database %s: %w", src, err)
-	}
 	// mode=ro: the copy must never create or change the source.
 	h, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: src}).EscapedPath()+"?mode=ro&_busy_timeout=10000")
 	if err != nil {
 		return fmt.Errorf("sagemaker: back up database %s: %w", src, err)
 	}
 	defer h.Close()
-	if _, err := h.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
-		os.Remove(tmp)
+	// VACUUM INTO writes into an empty file by name: the temporary file of the atomic write.
+	out, err := atomicfile.Create(dst, 0o644)
+	if err != nil {
+		return fmt.Errorf("sagemaker: back up database %s: %w", src, err)
+	}
+	defer out.Cleanup()
+	if _, err := h.ExecContext(ctx, "VACUUM INTO ?", out.Name()); err != nil {
 		return fmt.Errorf("sagemaker: back up database %s to %s: %w", src, dst, err)
 	}
-	if err := syncFile(tmp); err != nil {
-		return fmt.Errorf("sagemaker: back up database %s: %w", src, err)
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return fmt.Errorf("sagemaker: back up database %s: %w", src, err)
+	if err := out.Commit(); err != nil {
+		return fmt.Errorf("sagemaker: back up database %s to %s: %w", src, dst, err)
 	}
 	return nil
 }
@@ -148,47 +147,21 @@ func MoveAside(path, suffix string) (string, error) {
 }
 
 func copyFile(src, dst string) error {
-	f, err := os.Open(src)
+	in, err := os.Open(src)
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", src, err)
 	}
-	defer f.Close()
-	return writeAtomic(dst, f)
-}
-
-// writeAtomic writes r to path through a temporary file, fsynced and renamed, so that a reader
-// (or SageMaker's upload after a kill) never sees half a file.
-func writeAtomic(path string, r io.Reader) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	defer in.Close()
+	out, err := atomicfile.Create(dst, 0o644)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, r); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+	defer out.Cleanup()
+	if _, err := io.Copy(out, in); err != nil {
+		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if err := out.Commit(); err != nil {
+		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
 	return nil
-}
-
-func syncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -138,6 +140,10 @@ func TestExportModel(t *testing.T) {
 	if err := copyDB.QueryRow("SELECT count(*) FROM metrics").Scan(&n); err != nil || n != 501 {
 		t.Errorf("re-exported database has %d rows (%v), want 501", n, err)
 	}
+	// "*" matches hidden names too: no temporary file is left.
+	if got, _ := fs.Glob(os.DirFS(j.ModelDir()), "*"); !slices.Equal(got, []string{ModelConfig, ModelCheckpoint, ModelDB}) {
+		t.Errorf("model folder holds %v, want the three artefacts only", got)
+	}
 }
 
 func openCopy(t *testing.T, path string) *sql.DB {
@@ -167,8 +173,8 @@ func TestBackupDBErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), tt.src) {
 				t.Fatalf("err = %v, want %q naming %s", err, tt.err, tt.src)
 			}
-			if _, err := os.Stat(dst); err == nil {
-				t.Errorf("a failed backup left %s", dst)
+			if got, _ := fs.Glob(os.DirFS(dir), "*"); !slices.Equal(got, []string{"not.db"}) {
+				t.Errorf("a failed backup left %v beside the source", got)
 			}
 		})
 	}

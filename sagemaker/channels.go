@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/tarstream"
 )
 
 // The channels natssl reads. launch creates them from s3:// config values; Apply points the
@@ -21,8 +22,9 @@ const (
 // isS3 reports whether a config value names S3 objects.
 func isS3(s string) bool { return strings.HasPrefix(s, "s3://") }
 
-// fileExts are the endings that make an s3:// URL one object rather than a folder.
-var fileExts = []string{".json", ".tar", ".tar.gz", ".tgz", ".csv", ".jpg", ".jpeg", ".png"}
+// fileExts are the endings, besides a tar archive's, that make an s3:// URL one object rather
+// than a folder.
+var fileExts = []string{".json", ".csv", ".jpg", ".jpeg", ".png"}
 
 // s3Folder returns the folder of an s3:// URL, ending in "/": the URL itself when it names a
 // folder, its parent when it names an object or a shard pattern (shards-{000..099}.tar).
@@ -31,7 +33,7 @@ func s3Folder(uri string) string {
 		return uri
 	}
 	base := path.Base(strings.TrimPrefix(uri, "s3://"))
-	isFile := strings.Contains(base, "{")
+	isFile := strings.Contains(base, "{") || tarstream.IsName(base)
 	for _, ext := range fileExts {
 		isFile = isFile || strings.HasSuffix(strings.ToLower(base), ext)
 	}
@@ -178,8 +180,8 @@ func (c Channel) applyNewt(e *configs.Eval) error {
 	}
 	if !isS3(e.Images) && !strings.HasPrefix(e.Images, c.Dir) {
 		img, err := c.findOne(func(name string, dir bool) bool {
-			return (dir && name == "images") || (!dir && (strings.HasSuffix(name, ".tar") || strings.HasSuffix(name, ".tar.gz") || strings.HasSuffix(name, ".tgz")))
-		}, "NeWT images (an images/ folder or a .tar/.tar.gz file)")
+			return (dir && name == "images") || (!dir && tarstream.IsName(name))
+		}, "NeWT images (an images/ folder or a .tar, .tar.gz or .tgz file)")
 		if err != nil {
 			return err
 		}

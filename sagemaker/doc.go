@@ -14,6 +14,6 @@
 // Outside a job, Request builds the CreateTrainingJob call for `natssl launch` from the config's
 // sagemaker section; Client creates the job and follows it (aws-sdk-go-v2).
 //
-// Owner: the SageMaker engineer. The training loop itself belongs to package trainer; this
-// package only prepares its inputs and collects its outputs.
+// The training loop itself belongs to package trainer; this package only prepares its inputs
+// and collects its outputs.
 package sagemaker

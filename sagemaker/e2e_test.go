@@ -17,6 +17,7 @@ import (
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/experiments/metric"
 	"github.com/natssl/natssl/sagemaker"
 	"github.com/natssl/natssl/trainer"
 )
@@ -333,7 +334,7 @@ func TestJobSIGTERMCheckpointsAndRestartResumes(t *testing.T) {
 				t.Fatalf("after the restart the database holds %d runs, want one FINISHED: %+v\nrestart:\n%s", len(runs), runs, out)
 			}
 			// The restart trained only the steps after the checkpoint: it did not begin at 0.
-			loss, err := db.MetricSeries(ctx, runs[0].ID, "loss")
+			loss, err := db.MetricSeries(ctx, runs[0].ID, metric.Loss)
 			if err != nil || len(loss) == 0 {
 				t.Fatalf("loss series: %d points, %v", len(loss), err)
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/tarstream"
 )
 
 // SageMaker's limits on a training job's hyperparameters.
@@ -217,7 +218,7 @@ func channel(name string, uris ...string) (types.Channel, error) {
 		return types.Channel{}, err
 	}
 	mode := types.TrainingInputModeFile
-	if name == TrainChannel && isTarSource(uris[0]) {
+	if name == TrainChannel && tarstream.IsName(uris[0]) {
 		mode = types.TrainingInputModeFastfile
 	}
 	return types.Channel{
@@ -229,15 +230,6 @@ func channel(name string, uris ...string) (types.Channel, error) {
 			S3DataDistributionType: types.S3DataDistributionFullyReplicated,
 		}},
 	}, nil
-}
-
-func isTarSource(uri string) bool {
-	for _, ext := range []string{".tar", ".tar.gz", ".tgz"} {
-		if strings.HasSuffix(uri, ext) {
-			return true
-		}
-	}
-	return false
 }
 
 // RequestJSON returns the request as indented JSON, the fields SageMaker would receive: unset

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The loader benchmark of issue 4, natssl against the torchvision peer in one sitting, on the
+# The loader benchmark, natssl against the torchvision peer in one sitting, on the
 # same photos with the same recipe (the peer's: SimCLR crop scale 0.08–1, flip, jitter
 # 0.4/0.4/0.4/0.1 p 0.8, grayscale 0.2, blur p 0.5), one decode and two views per image:
 #

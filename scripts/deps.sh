@@ -9,9 +9,12 @@ PACKAGES=(
 	build-essential pkg-config git ca-certificates # cgo; pkg-config finds OpenBLAS
 	sqlite3 libsqlite3-dev                         # the tracker, and the sqlite3 shell the tests read it with
 	libjpeg-dev libopenblas-dev                    # libjpeg-turbo decoding, OpenBLAS training
+	libopenmpi-dev openmpi-bin                     # MPI: one run over many processes (mpirun)
 	dataset-fashion-mnist                          # the demo's data and the end-to-end test's
 	mate-backgrounds                               # make photos: the loader benchmark's photographs
 	chromium fonts-liberation                      # the HTML report, checked in headless Chromium
+	clang                                          # the CUDA kernels compiled to PTX, checked without a GPU
+	python3-onnx python3-torch python3-torchvision # exported models run by second runtimes
 )
 
 if ! command -v dpkg-query >/dev/null; then

@@ -15,7 +15,7 @@ import (
 )
 
 // BenchResult is one training-speed measurement; its JSON form is natssl bench train's
-// contract (DESIGN.md), so the extra fields stay out of it.
+// contract (docs/DESIGN.md), so the extra fields stay out of it.
 type BenchResult struct {
 	Model       string  `json:"model"`
 	Batch       int     `json:"batch"`

@@ -9,7 +9,8 @@ import (
 )
 
 // BenchmarkStep times one training step (forward, loss, backward, update) of convnet-small
-// at 32 px, by width and replica count. The w=32 batch=256 case is issue 5's PyTorch peer.
+// at 32 px, by width and replica count. The w=32 batch=256 case is the one the PyTorch peer
+// (testdata/pytorch_peer.py) times.
 func BenchmarkStep(b *testing.B) {
 	for _, tc := range []struct{ width, batch, replicas int }{{8, 64, 1}, {32, 256, 1}, {32, 256, 2}} {
 		b.Run(fmt.Sprintf("w%d/b%d/r%d", tc.width, tc.batch, tc.replicas), func(b *testing.B) {

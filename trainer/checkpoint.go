@@ -28,11 +28,19 @@ var ErrCorruptCheckpoint = errors.New("trainer: corrupt checkpoint")
 // ErrNoCheckpoint is wrapped by LatestCheckpoint's error when no file of the folder verifies.
 var ErrNoCheckpoint = errors.New("trainer: no valid checkpoint")
 
-// Position is how far the data stream had gone: Consumed samples of Epoch were delivered.
-// It has the JSON form of loader.Position.
+// Position is how far the data stream had gone: Consumed samples of Epoch were delivered,
+// by a world of World replicas; the other fields say which parts of the epoch the stream had
+// skipped and taken, so that a resume with another world size can deal the rest (the
+// loader's business). It has the JSON form of loader.Position; checkpoints written before
+// the other fields existed read as a world of one.
 type Position struct {
-	Epoch    int   `json:"epoch"`
-	Consumed int64 `json:"consumed"`
+	Epoch        int    `json:"epoch"`
+	Consumed     int64  `json:"consumed"`
+	World        int    `json:"world,omitempty"`
+	SkipShards   string `json:"skip_shards,omitempty"`
+	SkipSamples  int64  `json:"skip_samples,omitempty"`
+	TakenShards  string `json:"taken_shards,omitempty"`
+	TakenSamples int64  `json:"taken_samples,omitempty"`
 }
 
 // Header is a checkpoint's metadata. The file is: the magic "NATSSLCK", the header length
@@ -64,7 +72,6 @@ type OptimizerState struct {
 	Steps       int64   `json:"steps"`
 	Momentum    float64 `json:"momentum"`
 	WeightDecay float64 `json:"weight_decay"`
-	Nesterov    bool    `json:"nesterov,omitempty"`
 }
 
 // TensorInfo names one tensor of the file: param/<name>, bn/<layer>/mean, bn/<layer>/var,
@@ -179,45 +186,6 @@ func decodeCheckpoint(data []byte, path string) (*Checkpoint, error) {
 		return nil, corrupt(fmt.Sprintf("%d bytes after the last tensor", len(r)))
 	}
 	return c, nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same directory that
-// is fsynced and renamed, then fsyncs the directory, so a crash leaves the old file or the
-// new one, never a part.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("trainer: checkpoint directory %s: %w", dir, err)
-	}
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
 
 // checkpointName is the file name of the checkpoint after step.

@@ -23,6 +23,12 @@
 // own share's statistics, as SimCLR without global BN does). Parameter values are shared by
 // all replica graphs, so the optimizer updates them once, in place.
 //
-// The trainer engineer owns this package. The loader feeds it through the Source
-// interface (internal/pipeline adapts *loader.Loader), and *experiments.Run satisfies Tracker.
+// Hooks (hook.go) run between steps on the training goroutine, while the model is still: the
+// online monitor takes a HookPoint's Encoder, a copy of the parameters and running statistics
+// in evaluation mode, so that whatever it does cannot reach training; the time hooks take is
+// left out of the run's clock.
+//
+// The loader feeds it through the Source interface (internal/pipeline adapts *loader.Loader),
+// *experiments.Run satisfies Tracker, and the metric keys it logs are those of package metric
+// (experiments/metric).
 package trainer

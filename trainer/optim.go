@@ -20,7 +20,6 @@ type optimizer struct {
 	kind        string // "lars", "sgd", "adamw"
 	momentum    float64
 	weightDecay float64
-	nesterov    bool
 	t           int64                  // updates taken
 	slots       map[string][][]float32 // slot name → per-parameter buffers, in store order
 }
@@ -86,18 +85,13 @@ func (o *optimizer) adamw(w, g, m, v []float32, lr, wd float64) {
 	}
 }
 
-// sgd is PyTorch's SGD with momentum (and Nesterov when set), decay added to the gradient.
+// sgd is PyTorch's SGD with momentum, decay added to the gradient.
 func (o *optimizer) sgd(w, g, buf []float32, lr, wd float64) {
 	mu := float32(o.momentum)
 	for j := range w {
 		gj := g[j] + float32(wd)*w[j]
 		buf[j] = mu*buf[j] + gj
-		if o.nesterov {
-			gj += mu * buf[j]
-		} else {
-			gj = buf[j]
-		}
-		w[j] -= float32(lr) * gj
+		w[j] -= float32(lr) * buf[j]
 	}
 }
 

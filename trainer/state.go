@@ -53,7 +53,7 @@ func (t *training) snapshot() (Header, map[string][]float32, error) {
 		ConfigYAML: string(yaml), MathConfig: MathConfig(t.cfg),
 		Step: t.step, Epoch: t.epoch, TotalSteps: t.total, Position: t.pos, Seed: t.cfg.Run.Seed,
 		Optimizer: OptimizerState{Kind: t.optim.kind, Steps: t.optim.t, Momentum: t.optim.momentum,
-			WeightDecay: t.optim.weightDecay, Nesterov: t.optim.nesterov},
+			WeightDecay: t.optim.weightDecay},
 		Loss: t.loss, Tensors: infos,
 	}
 	return h, data, nil

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/experiments/metric"
+	"github.com/natssl/natssl/internal/atomicfile"
 )
 
 // Tracker receives a run's metrics and checkpoints. *experiments.Run satisfies it. Keeping the
@@ -71,10 +74,11 @@ type Options struct {
 	Resume *Checkpoint
 	// Force resumes even when the checkpoint's maths differs from Config.
 	Force bool
-	// Nesterov makes the sgd optimizer use Nesterov momentum.
-	Nesterov bool
-	// OnStep is called after every step (progress display).
+	// OnStep is called after every step (progress display), and at step 0 when hooks ran on
+	// the initial model.
 	OnStep func(StepInfo)
+	// Hooks run between steps on a still model (the online monitor): see Hook.
+	Hooks []Hook
 	// Log receives notices (incomplete batches skipped, checkpoints written). nil: discarded.
 	Log io.Writer
 
@@ -88,6 +92,8 @@ type StepInfo struct {
 	Loss, LR    float64
 	ImagesPerS  float64 // over the last log interval
 	Elapsed     time.Duration
+	// Metrics are what the hooks measured after this step; nil when none ran.
+	Metrics map[string]float64
 }
 
 // Result is how a training run ended.
@@ -95,8 +101,8 @@ type Result struct {
 	Step       int64
 	Loss       float64
 	Reason     StopReason
-	Checkpoint string // the last checkpoint written
-	Elapsed    time.Duration
+	Checkpoint string        // the last checkpoint written
+	Elapsed    time.Duration // training time: what hooks took is left out
 	Images     int64
 }
 
@@ -158,7 +164,6 @@ func newTraining(opt Options) (*training, error) {
 		n.close()
 		return nil, err
 	}
-	o.nesterov = opt.Nesterov
 	t := &training{opt: opt, cfg: cfg, net: n, optim: o, total: total,
 		peak: peakLR(cfg.Train.LR, cfg.Data.BatchSize), log: opt.Log}
 	if t.log == nil {
@@ -197,6 +202,9 @@ func joinDiffs(d []string) string {
 
 func (t *training) run(ctx context.Context) (*Result, error) {
 	cfg := t.cfg
+	if err := t.hooksAtStart(ctx); err != nil {
+		return t.fail(err)
+	}
 	bg := context.WithoutCancel(ctx) // checkpoints and the tracker must outlive a signal
 	start := time.Now()
 	var (
@@ -221,9 +229,9 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		secs := now.Sub(winStart).Seconds()
 		imagesPerS = float64(winImages) / secs
 		m := map[string]float64{
-			"loss": winLossSum / float64(winLossN), "loss_last": t.loss, "lr": lastLR, "images_per_s": imagesPerS,
-			"data_wait": winWait.Seconds() / secs, "epoch": float64(t.epoch),
-			"batches_incomplete": float64(t.incomplete),
+			metric.Loss: winLossSum / float64(winLossN), metric.LossLast: t.loss, metric.LR: lastLR,
+			metric.ImagesPerS: imagesPerS, metric.DataWait: winWait.Seconds() / secs, metric.Epoch: float64(t.epoch),
+			metric.BatchesIncomplete: float64(t.incomplete),
 		}
 		if ms, ok := t.opt.Source.(MetricsSource); ok {
 			for k, v := range ms.Metrics() {
@@ -296,6 +304,12 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		winImages += int64(b.N)
 		winLossSum += loss
 		winLossN++
+		last := t.step == t.total || cfg.Train.TimeLimit.D() > 0 && time.Since(start) >= cfg.Train.TimeLimit.D()
+		hooked, paused, err := t.runHooks(ctx, last)
+		if err != nil {
+			return fail(err)
+		}
+		start, winStart = start.Add(paused), winStart.Add(paused)
 
 		lastLR = lr
 		now := time.Now()
@@ -306,7 +320,7 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		}
 		if t.opt.OnStep != nil {
 			t.opt.OnStep(StepInfo{Step: t.step, Total: t.total, Epoch: t.epoch, Loss: loss, LR: lr,
-				ImagesPerS: imagesPerS, Elapsed: now.Sub(start)})
+				ImagesPerS: imagesPerS, Elapsed: now.Sub(start), Metrics: hooked})
 		}
 		if every := int64(cfg.Train.CheckpointEvery); every > 0 && t.step%every == 0 && t.step != t.total {
 			if err := t.checkpoint(bg); err != nil {
@@ -369,9 +383,12 @@ func (t *training) checkpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(t.opt.CheckpointDir, 0o755); err != nil {
+		return fmt.Errorf("trainer: checkpoint directory %s: %w", t.opt.CheckpointDir, err)
+	}
 	path := filepath.Join(t.opt.CheckpointDir, checkpointName(t.step))
-	if err := writeFileAtomic(path, data); err != nil {
-		return err
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
 	}
 	t.lastCkpt, t.lastCkStep = path, t.step
 	fmt.Fprintf(t.log, "checkpoint: step %d → %s\n", t.step, path)

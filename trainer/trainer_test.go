@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 // trainSteps runs Train and returns the loss of every step it took.
@@ -100,6 +101,15 @@ func testExactResume(t *testing.T, devices []string) {
 	}
 	if err := run.Finish(ctx, experiments.StatusFinished, ""); err != nil {
 		t.Fatal(err)
+	}
+	rec, err := db.GetRun(ctx, run.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{metric.Loss, metric.LR, metric.ImagesPerS, metric.DataWait, metric.Epoch, metric.BatchesIncomplete} {
+		if m, ok := rec.Latest[k]; !ok || m.Step != 7 {
+			t.Errorf("metric %s: %+v (logged %v), want a value at step 7", k, m, ok)
+		}
 	}
 	cks, err := db.Checkpoints(ctx, run.ID())
 	if err != nil {
@@ -286,6 +296,16 @@ func TestKeepCheckpoints(t *testing.T) {
 	}
 	if strings.Join(names, ",") != checkpointName(9)+","+checkpointName(8) {
 		t.Fatalf("kept %v", names)
+	}
+	// Nothing else is left behind (no temporary files), and checkpoints are private.
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) != 2 {
+		t.Fatalf("checkpoint folder holds %v (%v), want only the two kept", ents, err)
+	}
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v (%v), want -rw-------", p, fi.Mode().Perm(), err)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,14 +12,17 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/experiments/metric"
 	"github.com/natssl/natssl/internal/pipeline"
 	"github.com/natssl/natssl/trainer"
 )
 
 // console shows a pipeline call's progress on stderr: notices as "natssl: ..." lines; training
 // as a line every train.log_every steps, and on a terminal as a bar with summary lines that
-// stay on screen above it (every tenth of the run, and at least every minute); feature
-// extraction as a count redrawn in place on a terminal and as a line every quarter otherwise.
+// stay on screen above it (every tenth of the run, and at least every minute); the online
+// monitor's scores at the end of the line of each step it ran at (on a terminal, in the bar);
+// feature extraction as a count redrawn in place on a terminal and as a line every quarter
+// otherwise.
 type console struct {
 	w   io.Writer
 	tty bool
@@ -30,6 +34,7 @@ type console struct {
 	train    trainProgress
 	quarter  float64 // the next quarter of feature extraction to log
 	lastLine time.Time
+	monitor  string // the online monitor's last scores, as monitorText writes them
 }
 
 var _ pipeline.Observer = (*console)(nil)
@@ -78,20 +83,46 @@ func (c *console) RunStarted(s pipeline.RunStart) {
 func (c *console) Step(s trainer.StepInfo) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	mon := "" // the monitor's scores when it ran at this step
+	if s.Metrics != nil {
+		c.monitor = monitorText(s.Metrics)
+		mon = c.monitor
+	}
+	if s.Step == 0 { // the monitor on the initial model, before the first step
+		c.clearBar()
+		fmt.Fprintf(c.w, "step 0/%d  initial model%s\n", s.Total, mon)
+		return
+	}
 	c.train.add(s)
 	if c.bar == nil {
-		if c.train.lineDue(s, false) {
-			fmt.Fprintln(c.w, c.train.line(s))
+		if c.train.lineDue(s, mon != "") {
+			fmt.Fprintln(c.w, c.train.line(s)+mon)
 		}
 		return
 	}
 	if c.train.lineDue(s, time.Since(c.lastLine) >= time.Minute) {
 		c.clearBar()
-		fmt.Fprintln(c.w, c.train.line(s))
+		fmt.Fprintln(c.w, c.train.line(s)+mon)
 		c.lastLine = time.Now()
 	}
 	_ = c.bar.Set64(s.Step)
-	c.bar.Describe(fmt.Sprintf("loss %.4f  %.0f img/s  eta %s", s.Loss, s.ImagesPerS, c.train.eta(s)))
+	c.bar.Describe(fmt.Sprintf("loss %.4f  %.0f img/s  eta %s%s", s.Loss, s.ImagesPerS, c.train.eta(s), c.monitor))
+}
+
+// monitorText is the online monitor's scores as the progress line shows them:
+// "  | knn 71.3%  newt 80.2%  (1.4s)".
+func monitorText(m map[string]float64) string {
+	var b strings.Builder
+	b.WriteString("  |")
+	for _, x := range []struct{ key, name string }{{metric.MonitorKNN, "knn"}, {metric.MonitorNeWT, "newt"}} {
+		if v, ok := m[x.key]; ok {
+			fmt.Fprintf(&b, " %s %.1f%% ", x.name, 100*v)
+		}
+	}
+	if v, ok := m[metric.MonitorSeconds]; ok {
+		fmt.Fprintf(&b, " (%.1fs)", v)
+	}
+	return strings.TrimRight(b.String(), " ")
 }
 
 func (c *console) RunFinished(e pipeline.RunEnd) {

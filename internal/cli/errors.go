@@ -30,7 +30,8 @@ func exitCode(err error) int {
 		me *trainer.MismatchError
 	)
 	if errors.As(err, &ce) || errors.As(err, &re) || errors.As(err, &me) ||
-		errors.Is(err, experiments.ErrNotFound) || errors.Is(err, experiments.ErrAmbiguous) {
+		errors.Is(err, experiments.ErrNotFound) || errors.Is(err, experiments.ErrAmbiguous) ||
+		errors.Is(err, experiments.ErrNoSweep) {
 		return 2
 	}
 	return 1

@@ -33,7 +33,11 @@ Runs are given as RUN arguments, --all (archived runs left out), or --name PATTE
 ` + runRefHelp + `
 Without --out the report is printed to stdout (Markdown by default, or --format html).
 With --out DIR it writes DIR/report.md with the SVG plots beside it and DIR/report.html, a
-single self-contained page (--format md|html|both, default both).`,
+single self-contained page (--format md|html|both, default both).
+
+--sweep SWEEP_ID reports a sweep instead: one row per trial (the swept keys, status, steps,
+time, validation score with its 95% interval and its paired difference to the best trial),
+the best trial marked, each configuration over its seeds, and the score against each swept key.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := o.format(cmd.Flags().Changed("format"))
 			if err != nil {
@@ -59,6 +63,7 @@ single self-contained page (--format md|html|both, default both).`,
 	f.StringVar(&o.Baseline, "baseline", "", "the run the others are compared with (default: the first)")
 	f.BoolVar(&o.Full, "full", false, "show every config key, not only those that differ")
 	f.StringVar(&o.Classifier, "classifier", "", "compare the evaluations of this probe classifier: linearsvc or logreg (default linearsvc)")
+	f.StringVar(&o.Sweep, "sweep", "", "report the trials of sweep SWEEP_ID (or a prefix) instead of runs")
 	return cmd
 }
 
@@ -85,7 +90,7 @@ func (o *reportOptions) format(given bool) (report.Format, error) {
 }
 
 // writeReport prints the report on stdout, or writes its files and prints their paths.
-func writeReport(e *env, rep *report.Report, out string, format report.Format) error {
+func writeReport(e *env, rep report.Document, out string, format report.Format) error {
 	if out == "" && format == report.FormatHTML {
 		return rep.HTML(e.Stdout)
 	}

@@ -76,7 +76,7 @@ repeated --set key=value overrides, and --db (the tracker; default run.db from t
 		return usageErr(err)
 	})
 	root.AddCommand(newTrainCmd(e), newEvalCmd(e), newRunsCmd(e), newReportCmd(e), newDataCmd(e),
-		newBenchCmd(e), newLaunchCmd(e), newConfigCmd(e), newVersionCmd(e))
+		newSweepCmd(e), newBenchCmd(e), newLaunchCmd(e), newConfigCmd(e), newExportCmd(e), newVersionCmd(e))
 	root.SetIn(e.Stdin)
 	root.SetOut(e.Stdout)
 	root.SetErr(e.Stderr)

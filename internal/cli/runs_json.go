@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 // runJSON is one run of `runs list --json`.
@@ -35,16 +36,16 @@ func newRunJSON(r *experiments.RunInfo) runJSON {
 		t := r.EndedAt
 		j.EndedAt = &t
 	}
-	if m, ok := r.Latest[experiments.MetricLoss]; ok {
+	if m, ok := r.Latest[metric.Loss]; ok {
 		v := num(m.Value)
 		j.Loss = &v
 	}
-	if m, ok := r.Latest[experiments.MetricLossLast]; ok {
+	if m, ok := r.Latest[metric.LossLast]; ok {
 		v := num(m.Value)
 		j.LossLast = &v
 	}
 	j.Archived = r.Archived()
-	if m, ok := r.Latest[experiments.MetricImagesPerS]; ok {
+	if m, ok := r.Latest[metric.ImagesPerS]; ok {
 		v := num(m.Value)
 		j.ImagesPerS = &v
 	}
@@ -67,6 +68,22 @@ type checkpointJSON struct {
 	SHA256 string    `json:"sha256"`
 	Bytes  int64     `json:"bytes"`
 	At     time.Time `json:"at"`
+}
+
+// runExportJSON is one export of `runs show --json`.
+type runExportJSON struct {
+	Path             string    `json:"path"`
+	Format           string    `json:"format"`
+	SHA256           string    `json:"sha256"`
+	Bytes            int64     `json:"bytes"`
+	CheckpointStep   int64     `json:"checkpoint_step"`
+	CheckpointSHA256 string    `json:"checkpoint_sha256"`
+	ImageSize        int       `json:"image_size"`
+	WithHead         bool      `json:"with_head"`
+	Params           int64     `json:"params"`
+	MFLOPs           num       `json:"mflops"`
+	Version          string    `json:"natssl_version"`
+	At               time.Time `json:"at"`
 }
 
 type evalJSON struct {
@@ -126,13 +143,14 @@ type runRecordJSON struct {
 	Evaluations   []evaluationJSON      `json:"evaluations"`
 	Evals         []evalJSON            `json:"evals"`
 	EvalSummaries []summaryJSON         `json:"eval_summaries"`
+	Exports       []runExportJSON       `json:"exports"`
 }
 
 func newRunRecordJSON(rec *experiments.RunRecord) runRecordJSON {
 	j := runRecordJSON{runJSON: newRunJSON(&rec.RunInfo), Seed: rec.Seed, GitCommit: rec.GitCommit, Host: rec.Host,
 		Command: rec.Command, Tags: rec.Tags, Params: map[string]string{}, ConfigYAML: rec.ConfigYAML,
 		LatestMetrics: map[string]metricJSON{}, Checkpoints: []checkpointJSON{}, Evaluations: []evaluationJSON{}, Evals: []evalJSON{},
-		EvalSummaries: []summaryJSON{}}
+		EvalSummaries: []summaryJSON{}, Exports: []runExportJSON{}}
 	for _, p := range rec.Params {
 		j.Params[p.Key] = p.Value
 	}
@@ -141,6 +159,10 @@ func newRunRecordJSON(rec *experiments.RunRecord) runRecordJSON {
 	}
 	for _, c := range rec.Checkpoints {
 		j.Checkpoints = append(j.Checkpoints, checkpointJSON{c.Step, c.Path, c.SHA256, c.Bytes, c.At})
+	}
+	for _, x := range rec.Exports {
+		j.Exports = append(j.Exports, runExportJSON{x.Path, x.Format, x.SHA256, x.Bytes, x.CheckpointStep, x.CheckpointSHA256,
+			x.ImageSize, x.WithHead, x.Params, num(x.MFLOPs), x.Version, x.At})
 	}
 	for _, v := range rec.Evaluations {
 		j.Evaluations = append(j.Evaluations, evaluationJSON{v.ID, v.CheckpointStep, v.CheckpointPath, v.Suite, v.SuitePath,

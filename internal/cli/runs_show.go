@@ -90,6 +90,17 @@ func runsShow(ctx context.Context, db *experiments.DB, ref string, w io.Writer, 
 			fmt.Fprintf(tw, "  %d\t%d\t%.12s\t%s\n", c.Step, c.Bytes, c.SHA256, c.Path)
 		}
 	}
+	if len(rec.Exports) > 0 {
+		fmt.Fprintln(tw, "\nexports:")
+		fmt.Fprintln(tw, "  STEP\tFORMAT\tIMAGE\tHEAD\tBYTES\tSHA256\tPATH")
+		for _, x := range rec.Exports {
+			head := "no"
+			if x.WithHead {
+				head = "yes"
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%dpx\t%s\t%d\t%.12s\t%s\n", x.CheckpointStep, x.Format, x.ImageSize, head, x.Bytes, x.SHA256, x.Path)
+		}
+	}
 	for _, suite := range evalSuites(rec.Evals) {
 		sums := experiments.Summarize(rec.Evals, suite, experiments.MetricAccuracy)
 		fmt.Fprintf(tw, "\nevaluations on %s (%d in all; the latest of each classifier):\n", suite, len(sums))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 // trackerFixture records three runs through the experiments API: a finished one with NeWT
@@ -43,7 +44,7 @@ func trackerFixture(t *testing.T) (path string, ids map[string]string) {
 			if name == "broken" && step == 20 {
 				loss = math.NaN()
 			}
-			if err := r.LogMetrics(ctx, step, map[string]float64{experiments.MetricLoss: loss, experiments.MetricImagesPerS: 250}); err != nil {
+			if err := r.LogMetrics(ctx, step, map[string]float64{metric.Loss: loss, metric.ImagesPerS: 250}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/experiments/metric"
 )
 
 // runCLIInput is runCLI with text on stdin (answers to a question).
@@ -37,7 +38,7 @@ func namedRuns(t *testing.T, path string, names ...string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := r.LogMetrics(context.Background(), 5, map[string]float64{experiments.MetricLoss: 1}); err != nil {
+		if err := r.LogMetrics(context.Background(), 5, map[string]float64{metric.Loss: 1}); err != nil {
 			t.Fatal(err)
 		}
 		if err := r.Finish(context.Background(), experiments.StatusFinished, ""); err != nil {
@@ -298,7 +299,7 @@ func TestRunsWatch(t *testing.T) {
 	go func() {
 		for step := int64(1); step <= 3; step++ {
 			time.Sleep(150 * time.Millisecond)
-			_ = r.LogMetrics(context.Background(), step, map[string]float64{experiments.MetricLossLast: float64(step)})
+			_ = r.LogMetrics(context.Background(), step, map[string]float64{metric.LossLast: float64(step)})
 			_ = r.Flush(context.Background())
 		}
 		_ = r.Finish(context.Background(), experiments.StatusFinished, "")

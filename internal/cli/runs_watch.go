@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/experiments/metric"
 	"github.com/natssl/natssl/internal/pipeline"
 )
 
@@ -20,8 +21,8 @@ type runsWatchOptions struct {
 
 func (o *runsWatchOptions) flags(f *pflag.FlagSet) {
 	f.DurationVar(&o.Every, "every", 2*time.Second, "how often to read the tracker")
-	f.StringSliceVar(&o.Keys, "key", []string{experiments.MetricLossLast, experiments.MetricLoss, experiments.MetricLR,
-		experiments.MetricImagesPerS, "monitor/knn_top1", "monitor/newt_mean"}, "the metrics to show")
+	f.StringSliceVar(&o.Keys, "key", []string{metric.LossLast, metric.Loss, metric.LR,
+		metric.ImagesPerS, metric.MonitorKNN, metric.MonitorNeWT}, "the metrics to show")
 }
 
 func newRunsWatchCmd(e *env) *cobra.Command {

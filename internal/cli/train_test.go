@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -35,8 +36,20 @@ func openTracker(t *testing.T, dir string) *experiments.DB {
 
 func TestTrainSmokeRecordsRun(t *testing.T) {
 	dir := t.TempDir()
-	if code, _, stderr := runCLI(t, smokeTrainArgs(dir)...); code != 0 {
+	code, _, stderr := runCLI(t, smokeTrainArgs(dir)...)
+	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	// The online monitor's scores end the progress lines of the steps it ran at (0, 3, 6).
+	for _, re := range []string{
+		`(?m)^natssl: monitor every 3 steps: kNN top-1 on 56 images of 5 classes \(.*\); NeWT probe on 2 tasks \(fmnist_tshirt_vs_shirt, fmnist_sneaker_vs_ankle_boot\); sets read in \d+\.\ds$`,
+		`(?m)^step 0/6  initial model  \| knn \d+\.\d%  newt \d+\.\d%  \(\d+\.\ds\)$`,
+		`(?m)^step 3/6  epoch \d  loss \d\.\d{4} .* eta \d+s  \| knn \d+\.\d%  newt \d+\.\d%  \(\d+\.\ds\)$`,
+		`(?m)^step 2/6  epoch \d  loss \d\.\d{4} .* eta \d+s$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(stderr) {
+			t.Errorf("no line matches %s in:\n%s", re, stderr)
+		}
 	}
 	ctx := context.Background()
 	db := openTracker(t, dir)
@@ -48,7 +61,7 @@ func TestTrainSmokeRecordsRun(t *testing.T) {
 	if r.Status != experiments.StatusFinished || r.Name != "smoke" || r.Steps != 6 {
 		t.Fatalf("run %+v", r)
 	}
-	for _, k := range []string{"loss", "lr", "images_per_s", "data_wait", "skipped"} {
+	for _, k := range []string{"loss", "lr", "images_per_s", "data_wait", "skipped", "monitor/knn_top1", "monitor/newt_mean", "monitor/seconds"} {
 		if _, ok := r.Latest[k]; !ok {
 			t.Errorf("metric %s not logged (have %v)", k, keys(r.Latest))
 		}

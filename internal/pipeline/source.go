@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/experiments/metric"
 	"github.com/natssl/natssl/loader"
 	"github.com/natssl/natssl/trainer"
 )
@@ -31,7 +32,9 @@ func openData(ctx context.Context, cfg *configs.Config, resume *trainer.Checkpoi
 	l, err := loader.New(ctx, src, loader.Options{
 		Seed: cfg.Run.Seed, ImageSize: cfg.Data.ImageSize, BatchSize: cfg.Data.BatchSize,
 		Workers: cfg.Data.Workers, ShuffleBuffer: cfg.Data.ShuffleBuffer,
-		Shards: 1, Epochs: cfg.Train.Epochs, Start: start, Augment: cfg.Augment,
+		// One process: its replicas are the world, each reading its own share of the data
+		// into its own part of every batch.
+		Replicas: cfg.Replicas(), Epochs: cfg.Train.Epochs, Start: start, Augment: cfg.Augment,
 	})
 	if err != nil {
 		src.Close()
@@ -66,9 +69,9 @@ func (d *trainData) Position() trainer.Position { return trainer.Position(d.l.Po
 // Metrics are the loader's counters, logged with the training metrics.
 func (d *trainData) Metrics() map[string]float64 {
 	st := d.l.Stats()
-	m := map[string]float64{"loader_images_per_s": st.ImagesPerS, "skipped": float64(st.SkippedTotal())}
+	m := map[string]float64{metric.LoaderImagesPerS: st.ImagesPerS, metric.Skipped: float64(st.SkippedTotal())}
 	for reason, n := range st.Skipped {
-		m["skipped_"+reason] = float64(n)
+		m[metric.SkippedFor(reason)] = float64(n)
 	}
 	return m
 }

@@ -19,6 +19,9 @@ type TrainOptions struct {
 	Resume  string // "", "auto", a run id or prefix, or a checkpoint file: see FindResume
 	Force   bool   // resume even when the config changes the maths
 	Command string // recorded with a new run; "" means the process's arguments
+	// Tags are recorded with a new run (a sweep's trial: sweep=<id>, trial=<n>); a resumed run
+	// keeps its own.
+	Tags map[string]string
 }
 
 // TrainResult is how a tracked training run ended.
@@ -30,9 +33,10 @@ type TrainResult struct {
 // heartbeatEvery is how often a training run tells the tracker it is alive.
 const heartbeatEvery = 10 * time.Second
 
-// Train trains cfg as a tracked run: it opens the tracker, finds what to resume, creates the
-// run (or reopens the resumed one), opens the data, trains with the heartbeat kept, and marks
-// the run FINISHED, KILLED (ctx cancelled: a signal) or FAILED. On a signal it returns the
+// Train trains cfg as a tracked run: it checks the local data, opens the tracker, finds what
+// to resume, opens the data and the monitor's sets, creates the run (or reopens the resumed
+// one), trains with the heartbeat kept, and marks the run FINISHED, KILLED (ctx cancelled: a
+// signal) or FAILED. On a signal it returns the
 // result so far with the error. A resume whose config changes the maths is refused with a
 // *trainer.MismatchError before the run is touched, unless o.Force.
 func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observer) (*TrainResult, error) {
@@ -56,19 +60,24 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 			return nil, &trainer.MismatchError{Path: ckpt.Path, Diffs: d}
 		}
 	}
-	// The data is opened before the run is created: a source that cannot be read is refused
-	// without leaving a FAILED run behind.
+	// The data and the monitor's sets are opened before the run is created: an input that
+	// cannot be read is refused without leaving a FAILED run behind.
 	data, err := openData(ctx, cfg, ckpt)
 	if err != nil {
 		return nil, err
 	}
 	defer data.Close()
-	run, err := openRun(ctx, db, cfg, resume, o.Command)
+	hooks, closeHooks, err := firstRankHooks(ctx, cfg, obs)
+	if err != nil {
+		return nil, err
+	}
+	defer closeHooks()
+	run, err := openRun(ctx, db, cfg, resume, o)
 	if err != nil {
 		return nil, err
 	}
 	stopBeat := keepAlive(ctx, run, heartbeatEvery, obs)
-	res, err := trainRun(ctx, cfg, data, run.ID(), run, ckpt, o.Force, obs)
+	res, err := trainRun(ctx, cfg, data, hooks, run.ID(), run, ckpt, o.Force, obs)
 	stopBeat()
 	status, msg := experiments.StatusFinished, ""
 	switch {
@@ -94,8 +103,9 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 	return out, err
 }
 
-// openRun creates the run in the tracker, or reopens the resumed one.
-func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resume *Resume, command string) (*experiments.Run, error) {
+// openRun creates the run in the tracker, with the options' command and tags, or reopens the
+// resumed one.
+func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resume *Resume, o TrainOptions) (*experiments.Run, error) {
 	if resume != nil && resume.RunID != "" {
 		return db.ReopenRun(ctx, resume.RunID)
 	}
@@ -104,18 +114,32 @@ func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resum
 		return nil, err
 	}
 	return db.CreateRun(ctx, experiments.RunSpec{Name: cfg.Run.Name, ConfigYAML: string(yaml),
-		Command: commandLine(command), Seed: cfg.Run.Seed, Params: cfg.Flatten()})
+		Command: commandLine(o.Command), Seed: cfg.Run.Seed, Params: cfg.Flatten(), Tags: o.Tags})
 }
 
-// trainRun runs the trainer on data for an open run; tracker is where its metrics and
-// checkpoints are recorded.
-func trainRun(ctx context.Context, cfg *configs.Config, data *trainData, runID string, tracker trainer.Tracker, resume *trainer.Checkpoint, force bool, obs Observer) (*trainer.Result, error) {
+// trainRun runs the trainer on data, with hooks, for an open run; tracker is where its metrics
+// and checkpoints are recorded.
+func trainRun(ctx context.Context, cfg *configs.Config, data *trainData, hooks []trainer.Hook, runID string, tracker trainer.Tracker, resume *trainer.Checkpoint, force bool, obs Observer) (*trainer.Result, error) {
 	dir := filepath.Join(cfg.Run.OutDir, runID, "checkpoints")
 	obs.RunStarted(RunStart{RunID: runID, Config: cfg, TotalSteps: data.total, CheckpointDir: dir, Resumed: resume})
 	return trainer.Train(ctx, trainer.Options{
 		Config: cfg, Source: data, Tracker: tracker, RunID: runID, CheckpointDir: dir,
 		TotalSteps: data.total, Resume: resume, Force: force, OnStep: obs.Step, Log: &noticeWriter{obs: obs},
+		Hooks: hooks,
 	})
+}
+
+// firstRankHooks are the hooks of the process that records the run: the online monitor. The
+// replicas of a process share one model, which the monitor snapshots once per monitor step;
+// when a run spans processes, only the first (the one that writes the tracker and the
+// checkpoints) installs them, the others train on without waiting for it. Today a run is one
+// process, which is the first.
+func firstRankHooks(ctx context.Context, cfg *configs.Config, obs Observer) ([]trainer.Hook, func(), error) {
+	mon, err := newMonitor(ctx, cfg, obs)
+	if err != nil || mon == nil {
+		return nil, func() {}, err
+	}
+	return []trainer.Hook{mon.hook()}, mon.close, nil
 }
 
 // keepAlive keeps the run's heartbeat until stop is called: the tracker's KeepAlive beats from

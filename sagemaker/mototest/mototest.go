@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -40,7 +41,7 @@ func Start(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
-		t.Fatalf("moto_server is not on PATH (it comes with the machine's Python tools; .ci/run puts the pyenv shims on PATH): the tests need a real SageMaker API endpoint: %v", err)
+		t.Fatalf("moto_server is not on PATH (it comes with the machine's Python tools; .ci/run puts the pyenv shims on PATH): the tests need a real AWS endpoint (S3, SageMaker): %v", err)
 	}
 	port, err := freePort()
 	if err != nil {
@@ -56,13 +57,15 @@ func Start(t testing.TB) string {
 	log := func() string { b, _ := os.ReadFile(logPath); return string(b) }
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Its own process group, so that the kill reaches python behind the pyenv shim too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start moto_server: %v", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 	})
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)

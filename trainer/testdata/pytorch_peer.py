@@ -1,4 +1,4 @@
-"""The PyTorch peer of `natssl bench train` (issue 5): convnet-small at width 32 with the
+"""The PyTorch peer of `natssl bench train`: convnet-small at width 32 with the
 Linear(256,256)-BN-ReLU-Linear(256,128) head, NT-Xent at temperature 0.5, Adam, 32 px,
 batch 256 (512 views), on random images. Prints the median step time after warm-up.
 

@@ -1,3 +1,5 @@
+//go:build cgo && !noturbojpeg
+
 package augment
 
 import (
@@ -6,9 +8,12 @@ import (
 	"testing"
 )
 
-// TestKernelsMatchGo holds the build's pixel passes (C in the cgo build) to their Go twins on
-// views of a real photo: every drawn crop, colour order and factor, blur radius and solarize,
-// plus factors above 1 that clamp. The two may differ only by float rounding.
+// These tests hold the C passes (kernels.c) to their Go twins. The pure-Go build has only the
+// Go passes, so they exist only in the cgo build.
+
+// TestKernelsMatchGo holds the C pixel passes to their Go twins on views of a real photo:
+// every drawn crop, colour order and factor, blur radius and solarize, plus factors above 1
+// that clamp. The two may differ only by float rounding.
 func TestKernelsMatchGo(t *testing.T) {
 	t.Logf("kernels: %s", Kernels)
 	data := fixture(t, "photo500.jpg")
@@ -76,7 +81,7 @@ func compare(t *testing.T, pass string, i int, got, want []float32) {
 	}
 }
 
-// TestHueKernelMatchesGo: the hue rotation of the build against hueRow on 10,000 pixels of
+// TestHueKernelMatchesGo: the C hue rotation against hueRow on 10,000 pixels of
 // whole and fractional levels, for shifts that land hues exactly on a sector boundary or on the
 // wrap at 0 (where -1e-8 + 6 rounds to 6).
 func TestHueKernelMatchesGo(t *testing.T) {
