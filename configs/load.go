@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -110,6 +111,9 @@ func Load(src Sources) (*Config, error) {
 			continue
 		}
 		k, ok := known[name]
+		if !ok && slices.Contains(OwnEnv, name) {
+			continue // natssl's, read where it is used
+		}
 		if !ok {
 			// A variable of a section natssl has is a misspelt key; any other NATSSL_* variable
 			// (a script's own, such as NATSSL_PHOTOS) is not natssl's to refuse.
@@ -192,6 +196,11 @@ func Load(src Sources) (*Config, error) {
 	}
 	return c, nil
 }
+
+// OwnEnv are natssl's own environment variables that set no config key: loading neither
+// refuses nor warns about them. NATSSL_CUDA_LIB_DIR is the folder trainer/cuda looks for the
+// CUDA libraries in first.
+var OwnEnv = []string{"NATSSL_CUDA_LIB_DIR"}
 
 // envSection is the section (run, data, ...) whose prefix the NATSSL_* variable name has; ""
 // when it has none.

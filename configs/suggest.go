@@ -33,6 +33,9 @@ var synonyms = map[string]string{
 	"random_seed": "seed", "database": "db", "tracker": "db",
 	"min_scale": "crop_scale", "scale": "crop_scale", "hflip": "flip_p", "horizontal_flip": "flip_p",
 	"probe": "classifier", "linear_probe": "classifier",
+	"val_check_interval": "monitor_every", "eval_every": "monitor_every", "knn_every": "monitor_every", "monitor_interval": "monitor_every",
+	"val_labels": "val_csv", "val_dir": "val_images", "val_path": "val_images", "val_data": "val_images",
+	"max_concurrency": "concurrency", "max_concurrent_requests": "concurrency",
 }
 
 // suggest returns the known key an unknown one most likely meant, or "": one whose last part

@@ -1,15 +1,10 @@
 package cli
 
 import (
-	"context"
-	"fmt"
-	"path/filepath"
-	"strings"
-
 	"github.com/spf13/cobra"
 
-	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/export"
 	"github.com/natssl/natssl/probe"
 	"github.com/natssl/natssl/report"
 )
@@ -31,6 +26,10 @@ func registerCompletions(e *env, root *cobra.Command) {
 		}
 	}
 	classifiers := fixed(string(probe.LinearSVC), string(probe.LogReg))
+	var formats []string
+	for _, f := range export.Formats {
+		formats = append(formats, string(f))
+	}
 	walk(root, func(c *cobra.Command) {
 		flag := func(name string, f cobra.CompletionFunc) {
 			if c.Flags().Lookup(name) != nil {
@@ -40,7 +39,7 @@ func registerCompletions(e *env, root *cobra.Command) {
 		switch c.CommandPath() {
 		case "natssl runs show", "natssl runs tag", "natssl runs note", "natssl runs metrics", "natssl runs watch":
 			c.ValidArgsFunction = firstArg(runs)
-		case "natssl runs delete", "natssl runs archive", "natssl report":
+		case "natssl runs delete", "natssl runs archive":
 			c.ValidArgsFunction = runs
 		case "natssl eval":
 			flag("run", runs)
@@ -53,11 +52,20 @@ func registerCompletions(e *env, root *cobra.Command) {
 		case "natssl runs list":
 			flag("status", fixed("running", "stale", "finished", "failed", "killed"))
 			flag("sort", fixed(experiments.SortKeys...))
-		}
-		if strings.HasPrefix(c.CommandPath(), "natssl report") {
+		case "natssl report":
+			c.ValidArgsFunction = runs
 			flag("baseline", runs)
 			flag("classifier", classifiers)
 			flag("format", fixed(string(report.FormatMarkdown), string(report.FormatHTML), string(report.FormatBoth)))
+			flag("sweep", e.completeSweeps)
+		case "natssl export":
+			flag("run", runs)
+			flag("format", fixed(formats...))
+		case "natssl sweep":
+			flag("resume", e.completeSweeps)
+			flag("param", completeSet)
+		case "natssl bench loader":
+			flag("split", fixed("auto", "sample"))
 		}
 	})
 }
@@ -77,72 +85,4 @@ func firstArg(f cobra.CompletionFunc) cobra.CompletionFunc {
 		}
 		return f(cmd, args, s)
 	}
-}
-
-// completeRuns offers "latest", the run names and the short ids of the tracker the command
-// line names, newest first; nothing when there is no tracker.
-func (e *env) completeRuns(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
-	cfg, err := configs.Load(e.sources())
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	db, err := experiments.OpenExisting(context.Background(), dbPath(e, cfg))
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	defer db.Close()
-	list, err := db.ListRuns(context.Background(), experiments.ListOptions{Reverse: true, Limit: 500})
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	out := []string{experiments.Latest + "\tthe run started last"}
-	seen := map[string]bool{}
-	for _, r := range list {
-		if r.Name != "" && !seen[r.Name] {
-			seen[r.Name] = true
-			out = append(out, fmt.Sprintf("%s\tits latest run, %s", r.Name, shortID(r.ID)))
-		}
-	}
-	for _, r := range list {
-		out = append(out, fmt.Sprintf("%s\t%s %s %s", shortID(r.ID), orDash(r.Name), r.DisplayStatus(),
-			r.StartedAt.Local().Format("2006-01-02 15:04")))
-	}
-	return out, cobra.ShellCompDirectiveNoFileComp
-}
-
-// completeConfig offers the presets and the YAML files that match.
-func completeConfig(_ *cobra.Command, _ []string, s string) ([]string, cobra.ShellCompDirective) {
-	var out []string
-	for _, p := range configs.Presets() {
-		out = append(out, p+"\tembedded preset")
-	}
-	for _, pat := range []string{s + "*.yaml", s + "*.yml"} {
-		files, _ := filepath.Glob(pat)
-		out = append(out, files...)
-	}
-	return out, cobra.ShellCompDirectiveDefault
-}
-
-// completeSet offers "key=" for every config key, and after "key=" the key's fixed values.
-func completeSet(_ *cobra.Command, _ []string, s string) ([]string, cobra.ShellCompDirective) {
-	if k, _, ok := strings.Cut(s, "="); ok {
-		var out []string
-		for _, v := range configs.Values(k) {
-			out = append(out, k+"="+v)
-		}
-		return out, cobra.ShellCompDirectiveNoFileComp
-	}
-	var out []string
-	for _, k := range configs.Keys() {
-		out = append(out, k+"=")
-	}
-	return out, cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp
-}
-
-// dbPath is the tracker a command uses: --db, else run.db of the config.
-func dbPath(e *env, cfg *configs.Config) string {
-	if e.Global.DB != "" {
-		return e.Global.DB
-	}
-	return cfg.Run.DB
 }

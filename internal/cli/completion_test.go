@@ -1,14 +1,26 @@
 package cli
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/natssl/natssl/experiments"
 )
 
 // TestCompletion asks cobra's completion as a shell does (natssl __complete ARGS... PARTIAL)
 // and checks the values offered.
 func TestCompletion(t *testing.T) {
 	path, ids := trackerFixture(t)
+	db, err := experiments.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sweepID, err := db.CreateSweep(context.Background(), experiments.Sweep{Name: "temps"})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -27,6 +39,14 @@ func TestCompletion(t *testing.T) {
 		{"--classifier", []string{"eval", "--classifier", ""}, []string{"linearsvc", "logreg"}, nil},
 		{"--status", []string{"runs", "list", "--status", ""}, []string{"stale", "killed"}, nil},
 		{"subcommands", []string{"runs", ""}, []string{"watch", "metrics", "delete"}, nil},
+		{"export --run", []string{"export", "--db", path, "--run", ""}, []string{"latest\t", "good\t"}, nil},
+		{"export --format", []string{"export", "--format", ""}, []string{"onnx", "safetensors"}, nil},
+		{"report --sweep", []string{"report", "--db", path, "--sweep", ""}, []string{sweepID[:12] + "\ttemps"}, []string{"good"}},
+		{"sweep --resume", []string{"sweep", "--db", path, "--resume", ""}, []string{sweepID[:12] + "\t"}, nil},
+		{"sweep --param", []string{"sweep", "--param", "train.temp"}, []string{"train.temperature="}, nil},
+		{"a monitor key", []string{"train", "--set", "eval.monitor_k"}, []string{"eval.monitor_knn=", "eval.monitor_knn_images="}, nil},
+		{"bench loader --split", []string{"bench", "loader", "--split", ""}, []string{"auto", "sample"}, nil},
+		{"data subcommands", []string{"data", ""}, []string{"fashion-mnist", "shard"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -277,7 +277,7 @@ func TestExport(t *testing.T) {
 			{"format and extension differ", []string{"--run", id, "--format", "safetensors", "--out", existing}, 2, "names a onnx file, but --format is safetensors"},
 			{"negative size", []string{"--run", id, "--out", existing, "--image-size", "-3"}, 2, "--image-size -3"},
 			{"unknown flag", []string{"--run", id, "--out", existing, "--opset", "13"}, 2, "unknown flag: --opset"},
-			{"unknown run", []string{"--run", "0000dead", "--out", existing}, 1, `run "0000dead"`},
+			{"unknown run", []string{"--run", "0000dead", "--out", existing}, 2, `run "0000dead"`},
 			{"no tracker for a run", []string{"--run", id, "--out", existing, "--db", filepath.Join(outDir, "none.db")}, 1, "no experiment database"},
 			{"missing checkpoint", []string{"--checkpoint", filepath.Join(outDir, "nope.ckpt"), "--out", existing}, 1, "nope.ckpt: no such file"},
 			{"torn checkpoint", []string{"--checkpoint", torn, "--out", existing}, 1, "torn.ckpt: checksum mismatch"},

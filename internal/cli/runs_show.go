@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -90,35 +88,8 @@ func runsShow(ctx context.Context, db *experiments.DB, ref string, w io.Writer, 
 			fmt.Fprintf(tw, "  %d\t%d\t%.12s\t%s\n", c.Step, c.Bytes, c.SHA256, c.Path)
 		}
 	}
-	if len(rec.Exports) > 0 {
-		fmt.Fprintln(tw, "\nexports:")
-		fmt.Fprintln(tw, "  STEP\tFORMAT\tIMAGE\tHEAD\tBYTES\tSHA256\tPATH")
-		for _, x := range rec.Exports {
-			head := "no"
-			if x.WithHead {
-				head = "yes"
-			}
-			fmt.Fprintf(tw, "  %d\t%s\t%dpx\t%s\t%d\t%.12s\t%s\n", x.CheckpointStep, x.Format, x.ImageSize, head, x.Bytes, x.SHA256, x.Path)
-		}
-	}
-	for _, suite := range evalSuites(rec.Evals) {
-		sums := experiments.Summarize(rec.Evals, suite, experiments.MetricAccuracy)
-		fmt.Fprintf(tw, "\nevaluations on %s (%d in all; the latest of each classifier):\n", suite, len(sums))
-		fmt.Fprintln(tw, "  CLASSIFIER\tCHECKPOINT STEP\tTASKS\tMEAN ACCURACY\tSUITE\tRECORDED")
-		for _, s := range experiments.LatestPerClassifier(sums) {
-			suiteFile, at := "-", "-"
-			if ev := rec.Evaluation(s.EvaluationID); ev != nil {
-				if ev.SuitePath != "" {
-					suiteFile = filepath.Base(ev.SuitePath) + " " + shortHash(ev.SuiteSHA256)
-				}
-				at = ev.At.Local().Format("2006-01-02 15:04")
-			}
-			fmt.Fprintf(tw, "  %s\t%d\t%d\t%.4f\t%s\t%s\n", orDash(s.Classifier), s.CheckpointStep, s.Tasks, s.Mean, suiteFile, at)
-			for _, c := range s.Clusters {
-				fmt.Fprintf(tw, "    %s\t\t%d tasks\t%.4f\t\t\n", orDash(c.Cluster), c.Tasks, c.Mean)
-			}
-		}
-	}
+	showExports(tw, rec.Exports)
+	showEvaluations(tw, rec)
 	if rec.ConfigYAML != "" {
 		fmt.Fprintln(tw, "\nconfig:")
 		for _, line := range strings.Split(strings.TrimRight(rec.ConfigYAML, "\n"), "\n") {
@@ -132,37 +103,4 @@ func runsShow(ctx context.Context, db *experiments.DB, ref string, w io.Writer, 
 		}
 	}
 	return tw.Flush() // headings have no tab: each ends the column block above it
-}
-
-func shortHash(h string) string {
-	if len(h) > 12 {
-		h = h[:12]
-	}
-	if h == "" {
-		return ""
-	}
-	return "(sha256 " + h + ")"
-}
-
-// evalSuites returns the distinct suites of evals, sorted.
-func evalSuites(evals []experiments.Eval) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, e := range evals {
-		if !seen[e.Suite] {
-			seen[e.Suite] = true
-			out = append(out, e.Suite)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
