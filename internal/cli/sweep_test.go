@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -33,10 +34,18 @@ func TestSweepUsage(t *testing.T) {
 		{"dry run", []string{"sweep", "--config", "smoke", "--param", "model.width=8,16", "--param", "train.lr=log:0.0001..0.01", "--random", "3", "--dry-run"}, 0,
 			"random search of 3 configurations = 3 trials over model.width, train.lr"},
 		{"report of no sweep", []string{"report", "--config", "smoke", "--db", "testdata/none.db", "--sweep", "ab", "RUN"}, 2, "takes no RUN_ID"},
+		{"a sweep's report by classifier", []string{"report", "--config", "smoke", "--db", "testdata/none.db", "--sweep", "ab", "--classifier", "logreg"}, 2, "or --classifier"},
+		{"an unknown sweep", []string{"report", "--config", "smoke", "--db", "SWEEPDB", "--sweep", "ffff"}, 2, `sweep "ffff"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := runCLI(t, tt.args...)
+			args := slices.Clone(tt.args)
+			for i, a := range args {
+				if a == "SWEEPDB" {
+					args[i] = emptyTracker(t)
+				}
+			}
+			code, stdout, stderr := runCLI(t, args...)
 			if code != tt.code || !strings.Contains(stdout+stderr, tt.want) {
 				t.Errorf("exit %d, want %d; output:\n%s%s\nwant it to contain %q", code, tt.code, stdout, stderr, tt.want)
 			}
@@ -174,4 +183,16 @@ func TestSweepSmoke(t *testing.T) {
 	if !regexp.MustCompile(`data-file="sweep_train_temperature.svg"[^>]*><img src="data:image/svg`).Match(page) || !strings.Contains(string(page), "<h1>natssl sweep") {
 		t.Error("report.html lacks its title or plots")
 	}
+}
+
+// emptyTracker is a tracker database with no runs and no sweeps.
+func emptyTracker(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "natssl.db")
+	db, err := experiments.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	return path
 }
