@@ -183,3 +183,36 @@ func migrateEvaluations(t *testing.T, from int) {
 		t.Errorf("%d evaluations after adding one, want %d", len(evs), want+1)
 	}
 }
+
+// TestEvaluationIDsNotReused: an evaluation deleted outside natssl (the sqlite3 shell, whose
+// foreign keys are off, leaves its outcomes behind) does not hand its id to the next one, whose
+// outcomes are its own.
+func TestEvaluationIDsNotReused(t *testing.T) {
+	ctx := context.Background()
+	db := openTemp(t)
+	r, err := db.CreateRun(ctx, RunSpec{Name: "a", GitCommit: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func() int64 {
+		t.Helper()
+		id, err := db.AddEvaluation(ctx, Evaluation{RunID: r.ID(), CheckpointStep: 5, Suite: SuiteNeWT},
+			[]Eval{{Task: "p", Metric: MetricAccuracy, Value: 0.5}}, outcomes("p", "10"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	first := add()
+	shell := rawOpen(t, db.Path()) // foreign keys off, as in the sqlite3 shell
+	if _, err := shell.Exec(`DELETE FROM evaluations WHERE id = ?`, first); err != nil {
+		t.Fatal(err)
+	}
+	second := add()
+	if second == first {
+		t.Fatalf("the deleted evaluation's id %d was given again", first)
+	}
+	if o, err := db.EvaluationOutcomes(ctx, second); err != nil || rightString(o) != "10" {
+		t.Errorf("outcomes of the new evaluation: %q, %v; want its own two", rightString(o), err)
+	}
+}

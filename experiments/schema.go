@@ -158,7 +158,7 @@ CREATE TABLE sweep_values (
 	// but left out of listings.
 	`
 CREATE TABLE evaluations (
-	id              INTEGER PRIMARY KEY,
+	id              INTEGER PRIMARY KEY AUTOINCREMENT,
 	run_id          TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
 	checkpoint_step INTEGER NOT NULL,
 	checkpoint_path TEXT NOT NULL DEFAULT '',

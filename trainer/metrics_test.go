@@ -90,3 +90,35 @@ func TestLastStepLogged(t *testing.T) {
 		})
 	}
 }
+
+// TestLastStepWithHooks: a run stopped by train.time_limit between two train.log_every rows
+// logs its last step once with the hooks' metrics (the monitor's last row) and once with the
+// training window's, no key twice, so that neither replaces the other.
+func TestLastStepWithHooks(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Train.Steps, cfg.Train.LogEvery, cfg.Train.CheckpointEvery = 1000, 10, 0
+	cfg.Train.TimeLimit = 1
+	tr := &rowTracker{}
+	hook := Hook{Every: 100, Run: func(_ context.Context, p *HookPoint) (map[string]float64, error) {
+		return map[string]float64{"monitor/knn_top1": float64(p.Step)}, nil
+	}}
+	res, err := Train(context.Background(), Options{Config: cfg, Tracker: tr, CheckpointDir: t.TempDir(),
+		Source: &synthSource{batch: 8, size: 8, seed: 1, perEpoch: 64}, Hooks: []Hook{hook}})
+	if err != nil || res.Step != 1 {
+		t.Fatalf("result %+v, %v; want one step", res, err)
+	}
+	seen := map[string]int{}
+	for _, r := range tr.rows {
+		if r.step != res.Step {
+			continue
+		}
+		for k := range r.values {
+			seen[k]++
+		}
+	}
+	for _, k := range []string{"monitor/knn_top1", "loss", "loss_last", "images_per_s"} {
+		if seen[k] != 1 {
+			t.Errorf("%s logged %d times at the last step, want once (rows %+v)", k, seen[k], tr.rows)
+		}
+	}
+}

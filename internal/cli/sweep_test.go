@@ -137,7 +137,9 @@ func TestSweepSmoke(t *testing.T) {
 	for _, q := range []string{
 		`DELETE FROM checkpoints WHERE run_id = '` + byTrial[1] + `' AND step = 6`,
 		`UPDATE runs SET status = 'KILLED' WHERE id = '` + byTrial[1] + `'`,
-		`DELETE FROM evaluations WHERE run_id = '` + byTrial[2] + `'`, // its rows and outcomes go with it
+		`DELETE FROM eval_outcomes WHERE run_id = '` + byTrial[2] + `'`,
+		`DELETE FROM evals WHERE run_id = '` + byTrial[2] + `'`,
+		`DELETE FROM evaluations WHERE run_id = '` + byTrial[2] + `'`,
 	} {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatal(err)
