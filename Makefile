@@ -14,7 +14,7 @@ BUDGET   ?= 10m
 PARALLEL ?= 1
 RESUME   ?=
 
-.PHONY: deps build test bench bench-augment bench-loader bench-monitor photos demo sweep-demo lint fmt clean
+.PHONY: deps build test bench bench-augment bench-loader bench-monitor bench-train photos demo sweep-demo lint fmt clean
 
 # The Debian packages the build, tests and demo need (scripts/deps.sh holds the one list):
 # installed when run as root, otherwise the apt-get line to run is printed.
@@ -66,6 +66,12 @@ bench-loader: build
 # MONITOR_COST='STEPS PAIRS EVERY' (default '30 1 15').
 bench-monitor: build
 	scripts/monitor-cost.sh $(MONITOR_COST)
+
+# natssl's training step against the PyTorch peer (same model, loss, optimizer, batch and
+# threads), one sitting: convnet-small, resnet18-cifar at 32 and 96 px. BENCH_TRAIN_FLAGS
+# passes steps and warm-up steps, e.g. BENCH_TRAIN_FLAGS='9 3'.
+bench-train: build
+	scripts/bench-train.sh $(BENCH_TRAIN_FLAGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
