@@ -328,6 +328,16 @@ func TestExport(t *testing.T) {
 			t.Errorf("result %+v, stderr %q; want step 3 and a notice naming the torn file", res, stderr)
 		}
 	})
+
+	t.Run("run by name", func(t *testing.T) {
+		for _, ref := range []string{"smoke", "smoke@1", "latest"} {
+			out := filepath.Join(t.TempDir(), "enc.safetensors")
+			res, _ := exportCLI(t, append(dbFlag, "--config", "smoke", "--run", ref, "--out", out)...)
+			if res.RunID != id || res.Path != out || !res.Recorded {
+				t.Errorf("--run %s: result %+v, want run %s", ref, res, id)
+			}
+		}
+	})
 }
 
 // commas writes n as the report does: thousands separated by commas.
