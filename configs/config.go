@@ -22,6 +22,8 @@ type Config struct {
 	// origins maps a leaf key to where its value came from ("default", "file.yaml:12",
 	// "env NATSSL_TRAIN_LR", "--set train.lr=0.1"), for error messages.
 	origins map[string]string
+	// warnings are what Load noticed but did not refuse (see Warnings).
+	warnings []string
 }
 
 // Run names a run and says where its outputs go.

@@ -155,16 +155,29 @@ func (db *DB) SweepRuns(ctx context.Context, id string) ([]TrialRun, error) {
 	return out, nil
 }
 
-// SetTag records a tag on run runID (replacing an earlier value), whatever the run's status:
-// how a sweep marks a trial's finished run.
-func (db *DB) SetTag(ctx context.Context, runID, key, value string) error {
-	res, err := db.sql.ExecContext(ctx, `INSERT INTO tags (run_id, key, value) SELECT id, ?, ? FROM runs WHERE id = ?
-		ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`, key, value, runID)
+// ListSweeps returns the sweeps, newest first, at most limit of them (0: all), with their id,
+// name and creation time only.
+func (db *DB) ListSweeps(ctx context.Context, limit int) ([]Sweep, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := db.sql.QueryContext(ctx, `SELECT id, name, created_at FROM sweeps ORDER BY created_at DESC, id LIMIT ?`, limit)
 	if err != nil {
-		return db.wrap("tag run "+runID+" in", err)
+		return nil, db.wrap("list sweeps in", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("experiments: tag run %s in %s: %w", runID, db.path, ErrNotFound)
+	defer rows.Close()
+	var out []Sweep
+	for rows.Next() {
+		var s Sweep
+		var at sql.NullString
+		if err := rows.Scan(&s.ID, &s.Name, &at); err != nil {
+			return nil, db.wrap("list sweeps in", err)
+		}
+		s.CreatedAt = parseTime(at)
+		out = append(out, s)
 	}
-	return nil
+	if err := rows.Err(); err != nil {
+		return nil, db.wrap("list sweeps in", err)
+	}
+	return out, nil
 }

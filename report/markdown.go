@@ -12,8 +12,8 @@ import (
 func (rep *Report) Markdown(w io.Writer, plots bool) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "# natssl run comparison\n\n")
-	fmt.Fprintf(bw, "%d runs from `%s`, generated %s UTC. Baseline: **%s** (`%s`).\n",
-		len(rep.Runs), rep.DBPath, rep.Generated.UTC().Format("2006-01-02 15:04"), mdEscape(rep.Runs[0].Label), rep.Runs[0].ID)
+	fmt.Fprintf(bw, "%s from `%s`, generated %s UTC. Baseline: **%s** (`%s`).\n",
+		plural(len(rep.Runs), "run"), rep.DBPath, rep.Generated.UTC().Format("2006-01-02 15:04"), mdEscape(rep.Runs[0].Label), rep.Runs[0].ID)
 	writeMDSections(bw, rep.sections(), plots)
 	return bw.Flush()
 }

@@ -81,10 +81,16 @@ func judge(rec *experiments.RunRecord) (State, int64, *experiments.EvalSummary) 
 	case rec.Status != experiments.StatusFinished:
 		return Unfinished, step, nil
 	}
+	// Every evaluation is kept: the trial's score is the last recorded on the validation suite
+	// at its last checkpoint.
+	var score *experiments.EvalSummary
 	for _, sum := range experiments.Summarize(rec.Evals, experiments.SuiteValidation, experiments.MetricAccuracy) {
 		if sum.CheckpointStep == step {
-			return Done, step, &sum
+			score = &sum
 		}
+	}
+	if score != nil {
+		return Done, step, score
 	}
 	return Trained, step, nil
 }

@@ -79,7 +79,7 @@ func RunTrial(ctx context.Context, db *experiments.DB, s *Sweep, n int, w Worker
 	err = w.Train(ctx, cfg, resume, s.Tags(n))
 	if errors.Is(err, ErrDiverged) {
 		if st, serr := trialStatus(ctx, db, s, n); serr == nil && st.Run != nil {
-			if terr := db.SetTag(context.WithoutCancel(ctx), st.Run.ID, tagResult, "diverged"); terr != nil {
+			if terr := db.SetTags(context.WithoutCancel(ctx), st.Run.ID, map[string]string{tagResult: "diverged"}, nil); terr != nil {
 				return errors.Join(err, terr)
 			}
 			fmt.Fprintf(log, "sweep %s: trial %d diverged: %v\n", s.Short(), n, err)

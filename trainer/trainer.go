@@ -52,6 +52,10 @@ var ErrNonFinite = errors.New("loss is not finite")
 // by a signal to any of them.
 var ErrStopped = errors.New("trainer: stopped by a signal")
 
+// ErrPeerStopped is wrapped, beside ErrStopped, by the error of a rank that the others stopped
+// without a signal of its own (one sent to some ranks only: launchers forward theirs to all).
+var ErrPeerStopped = errors.New("another rank got the signal")
+
 // StopReason says why Train returned.
 type StopReason string
 
@@ -240,9 +244,45 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		winLossSum float64
 		winLossN   int
 		imagesPerS float64
+		lastLR     float64
 		stepEpoch  = t.pos.Epoch // epoch of the last full batch (or where the data starts)
 	)
 	timeUp := false // rank 0's clock, over ranks: the next step's agreement stops them all
+	// logWindow records the steps since the previous row: the mean loss over them and the last
+	// step's loss, the rate, and the counters. It runs every train.log_every steps and once more
+	// whatever ends the run, so that the tracker's last step is the run's last step. Over ranks
+	// the counters are the world's (worldCounters, a collective): together says that every rank
+	// makes this call, as at a log step or an end they agreed on. A failure may be this rank's
+	// alone, so then it gathers nothing, and rank 0 logs the window's world figures (loss, rate,
+	// epoch) without the counters the other ranks hold.
+	logWindow := func(now time.Time, together bool) error {
+		if winLossN == 0 {
+			return nil
+		}
+		secs := now.Sub(winStart).Seconds()
+		imagesPerS = float64(winImages) / secs
+		m := map[string]float64{
+			metric.Loss: winLossSum / float64(winLossN), metric.LossLast: t.loss, metric.LR: lastLR,
+			metric.ImagesPerS: imagesPerS, metric.Epoch: float64(t.epoch),
+			metric.BatchesIncomplete: float64(t.incomplete),
+		}
+		if together || t.ranks == nil {
+			wait, counters, err := t.worldCounters(winWait.Seconds() / secs)
+			if err != nil {
+				return err
+			}
+			m[metric.DataWait] = wait
+			for k, v := range counters {
+				m[k] = v
+			}
+		}
+		winStart, winImages, winWait, winLossSum, winLossN = now, 0, 0, 0, 0
+		return t.logMetrics(bg, m)
+	}
+	fail := func(err error) (*Result, error) {
+		_ = logWindow(time.Now(), false) // the good steps before the failure; the failure is the error
+		return t.fail(err)
+	}
 	for t.step < t.total {
 		if ctx.Err() != nil && t.ranks == nil {
 			reason = StopCanceled
@@ -255,7 +295,7 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 			// The ranks take every step together: a signal or the time limit on one stops
 			// all, a batch short on one is left out by all.
 			if err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil {
-				return t.fail(fmt.Errorf("trainer: step %d: next batch: %w", t.step+1, err))
+				return fail(fmt.Errorf("trainer: step %d: next batch: %w", t.step+1, err))
 			}
 			mine := stepAgreement{stop: ctx.Err() != nil, timeUp: timeUp && t.ranks.Rank() == 0, eof: errors.Is(err, io.EOF)}
 			if err == nil {
@@ -267,7 +307,7 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 					b.Release()
 				}
 				if aerr != nil {
-					return t.fail(aerr)
+					return fail(aerr)
 				}
 				reason = v.reason
 				break
@@ -286,7 +326,7 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 				reason = StopCanceled
 				break
 			}
-			return t.fail(fmt.Errorf("trainer: step %d: next batch: %w", t.step+1, err))
+			return fail(fmt.Errorf("trainer: step %d: next batch: %w", t.step+1, err))
 		}
 		if b.N != t.net.per*len(t.net.replicas) {
 			// The graphs have a fixed batch: a short batch (the end of an epoch, or one that
@@ -295,7 +335,7 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 				if b.Release != nil {
 					b.Release()
 				}
-				return t.fail(fmt.Errorf("trainer: two epochs went by without one full batch of data.batch_size %d (the last had %d images here): the data set is smaller than a batch, or most of its images are being skipped", cfg.Data.BatchSize, max(b.N, 0)))
+				return fail(fmt.Errorf("trainer: two epochs went by without one full batch of data.batch_size %d (the last had %d images here): the data set is smaller than a batch, or most of its images are being skipped", cfg.Data.BatchSize, max(b.N, 0)))
 			}
 			t.incomplete++
 			if b.Release != nil {
@@ -313,14 +353,16 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 			b.Release()
 		}
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil && t.ranks == nil {
 				reason = StopCanceled
 				break
 			}
-			return t.fail(fmt.Errorf("trainer: step %d: %w", t.step+1, err))
+			// Over ranks the step ran whatever the signal: its error is a failure, maybe of
+			// this rank alone, which must not go on to the end's collectives.
+			return fail(fmt.Errorf("trainer: step %d: %w", t.step+1, err))
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return t.fail(fmt.Errorf("trainer: step %d: %w (%v); the last good checkpoint is %s",
+			return fail(fmt.Errorf("trainer: step %d: %w (%v); the last good checkpoint is %s",
 				t.step+1, ErrNonFinite, loss, orNone(t.lastCkpt)))
 		}
 		lr := schedule(t.peak, int(t.step), cfg.Train.WarmupSteps, int(t.total))
@@ -336,30 +378,16 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		last := t.step == t.total || cfg.Train.TimeLimit.D() > 0 && time.Since(start) >= cfg.Train.TimeLimit.D()
 		hooked, paused, err := t.runHooks(ctx, last)
 		if err != nil {
-			return t.fail(err)
+			return fail(err)
 		}
 		start, winStart = start.Add(paused), winStart.Add(paused)
 
+		lastLR = lr
 		now := time.Now()
 		if t.step%int64(max(cfg.Train.LogEvery, 1)) == 0 || t.step == t.total {
-			secs := now.Sub(winStart).Seconds()
-			imagesPerS = float64(winImages) / secs
-			wait, counters, err := t.worldCounters(winWait.Seconds() / secs)
-			if err != nil {
+			if err := logWindow(now, true); err != nil {
 				return t.fail(err)
 			}
-			m := map[string]float64{
-				metric.Loss: winLossSum / float64(winLossN), metric.LR: lr, metric.ImagesPerS: imagesPerS,
-				metric.DataWait: wait, metric.Epoch: float64(t.epoch),
-				metric.BatchesIncomplete: float64(t.incomplete),
-			}
-			for k, v := range counters {
-				m[k] = v
-			}
-			if err := t.logMetrics(bg, m); err != nil {
-				return nil, err
-			}
-			winStart, winImages, winWait, winLossSum, winLossN = now, 0, 0, 0, 0
 		}
 		if t.opt.OnStep != nil {
 			t.opt.OnStep(StepInfo{Step: t.step, Total: t.total, Epoch: t.epoch, Loss: loss, LR: lr,
@@ -381,6 +409,9 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 	if reason == "" {
 		reason = StopSteps
 	}
+	if err := logWindow(time.Now(), true); err != nil { // every rank left the loop at this step
+		return t.fail(err)
+	}
 	if t.lastCkStep != t.step || !t.ckptTaken {
 		if err := t.checkpoint(bg); err != nil {
 			return nil, err
@@ -391,9 +422,13 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 	if reason == StopCanceled {
 		cause := context.Cause(ctx)
 		if cause == nil {
-			cause = errors.New("another rank got the signal")
+			cause = ErrPeerStopped
 		}
-		return res, fmt.Errorf("%w at step %d (checkpoint %s): %w", ErrStopped, t.step, orNone(t.lastCkpt), cause)
+		ckpt := orNone(t.lastCkpt)
+		if t.ranks != nil && t.ranks.Rank() != 0 {
+			ckpt = "written by rank 0"
+		}
+		return res, fmt.Errorf("%w at step %d (checkpoint %s): %w", ErrStopped, t.step, ckpt, cause)
 	}
 	return res, nil
 }

@@ -1,13 +1,9 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/natssl/natssl/mpi"
 	"github.com/natssl/natssl/trainer"
@@ -43,42 +39,4 @@ func leaveJob(w *mpi.World, err error, stderr io.Writer) error {
 		return errors.Join(err, ferr)
 	}
 	return err
-}
-
-// stopSignals turns natssl train's stop signals into ctx's cancellation, after which training
-// stops at the next step with a checkpoint: SIGINT, SIGTERM and SIGUSR1 (which mpirun and
-// srun --signal forward to every rank at once; mpirun turns its own SIGTERM and SIGINT into a
-// SIGTERM to the ranks only odls_base_sigkill_timeout later, with SIGKILL as long after). A
-// second signal exits at once. teardown is closed on SIGINT or SIGTERM: under a launcher, the
-// job is being ended.
-func stopSignals(ctx context.Context, stderr io.Writer) (_ context.Context, teardown <-chan struct{}, stop func()) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	c := make(chan os.Signal, 2)
-	signal.Notify(c, os.Interrupt, syscall.SIGTERM, syscall.SIGUSR1)
-	td := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		var sig os.Signal
-		select {
-		case sig = <-c:
-		case <-done:
-			return
-		}
-		fmt.Fprintf(stderr, "natssl: %v: stopping after this step to write a checkpoint (signal again to exit at once)\n", sig)
-		if sig != syscall.SIGUSR1 {
-			close(td)
-		}
-		cancel(fmt.Errorf("%v", sig))
-		select {
-		case <-c:
-			fmt.Fprintln(stderr, "natssl: second signal: exiting without a checkpoint")
-			os.Exit(130)
-		case <-done:
-		}
-	}()
-	return ctx, td, func() {
-		signal.Stop(c)
-		close(done)
-		cancel(nil)
-	}
 }

@@ -60,11 +60,7 @@ type trackedRun struct {
 func readRun(t *testing.T, db string) trackedRun {
 	t.Helper()
 	ctx := context.Background()
-	d, err := experiments.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openDB(t, db)
 	runs, err := d.ListRuns(ctx, experiments.ListOptions{})
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("%s: runs %v, %v; want one", db, runs, err)
@@ -310,6 +306,9 @@ func TestRanksStopOnSignal(t *testing.T) {
 			if n := strings.Count(j.out, "stopping after this step"); n != 2 {
 				t.Errorf("%d ranks said they stop, want 2\n%s", n, j.out)
 			}
+			if tc.sig == syscall.SIGUSR1 && j.code != 138 {
+				t.Errorf("exit %d, want 138 (128 + SIGUSR1) from the ranks that stopped\n%s", j.code, j.out)
+			}
 			if len(stopped.ckpts) == 0 {
 				t.Fatalf("no checkpoint recorded\n%s", j.out)
 			}
@@ -343,11 +342,25 @@ func TestRanksStopOnSignal(t *testing.T) {
 	}
 }
 
-// TestRankFailureRecorded: rank 1 cannot open its data (its working folder has none) once
-// rank 0 has opened the run: the job ends, and rank 0 records the run FAILED with rank 1's
-// error. Ranks whose configs differ in the maths refuse before anything is recorded.
+// TestRankFailureRecorded: rank 1 fails once rank 0 has opened the run (its device cannot be
+// opened): the job ends, and rank 0 records the run FAILED with rank 1's error. Inputs are
+// checked and opened on every rank before the run exists: rank 1 without data (its working
+// folder has none) ends the job naming rank 1's error, and leaves no run behind. Ranks whose
+// configs differ in the maths, or in the steps at which the ranks meet (train.log_every),
+// refuse before anything is recorded.
 func TestRankFailureRecorded(t *testing.T) {
 	dir := t.TempDir()
+	job := mpiJob{np: 2, perRank: rankDirs(filepath.Join(dir, "device")) + `
+if [ $r = 1 ]; then set -- "$@" --set train.devices=cuda:99; fi`, args: mpiTrainArgs()}
+	j := job.run(t)
+	if j.code == 0 {
+		t.Fatalf("exit 0 without rank 1's device\n%s", j.out)
+	}
+	run := readRun(t, filepath.Join(dir, "device", "rank0", "natssl.db"))
+	if run.info.Status != experiments.StatusFailed || !strings.Contains(run.info.Error, "rank 1 failed") || !strings.Contains(run.info.Error, "cuda:99") {
+		t.Errorf("run %s %q, want FAILED with rank 1's device error\n%s", run.info.Status, run.info.Error, j.out)
+	}
+
 	for _, r := range []string{"0", "1"} {
 		if err := os.MkdirAll(filepath.Join(dir, "cwd"+r), 0o755); err != nil {
 			t.Fatal(err)
@@ -356,23 +369,31 @@ func TestRankFailureRecorded(t *testing.T) {
 	if err := os.CopyFS(filepath.Join(dir, "cwd0", "data"), os.DirFS("../../configs/smoke/train")); err != nil {
 		t.Fatal(err)
 	}
-	job := mpiJob{np: 2, perRank: rankDirs(dir) + "\ncd " + dir + "/cwd$r", args: mpiTrainArgs("--set", "data.source=data")}
-	j := job.run(t)
-	if j.code == 0 {
-		t.Fatalf("exit 0 without rank 1's data\n%s", j.out)
-	}
-	run := readRun(t, filepath.Join(dir, "rank0", "natssl.db"))
-	if run.info.Status != experiments.StatusFailed || !strings.Contains(run.info.Error, "rank 1 failed") || !strings.Contains(run.info.Error, "loader") {
-		t.Errorf("run %s %q, want FAILED with rank 1's loader error\n%s", run.info.Status, run.info.Error, j.out)
-	}
-
-	job = mpiJob{np: 2, perRank: rankDirs(filepath.Join(dir, "differ")) + "\nexport NATSSL_TRAIN_LR=0.0$((r+1))", args: mpiTrainArgs()}
+	job = mpiJob{np: 2, perRank: rankDirs(filepath.Join(dir, "data")) + "\ncd " + dir + "/cwd$r", args: mpiTrainArgs("--set", "data.source=data")}
 	j = job.run(t)
-	if j.code == 0 || !strings.Contains(j.out, "differs from rank 0's on rank(s) [1]") {
-		t.Fatalf("exit %d, want the configs' difference named\n%s", j.code, j.out)
+	if j.code == 0 || !strings.Contains(j.out, "rank 1 failed") || !strings.Contains(j.out, "data.source") {
+		t.Fatalf("exit %d, want a failure naming rank 1 and its data.source\n%s", j.code, j.out)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "differ", "rank0", "natssl.db")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("a tracker was written before the ranks agreed: %v", err)
+	noRuns(t, filepath.Join(dir, "data", "rank0", "natssl.db"))
+
+	for name, v := range map[string]string{"lr": "NATSSL_TRAIN_LR=0.0$((r+1))", "log_every": "NATSSL_TRAIN_LOG_EVERY=$((r+1))"} {
+		job = mpiJob{np: 2, perRank: rankDirs(filepath.Join(dir, name)) + "\nexport " + v, args: mpiTrainArgs()}
+		j = job.run(t)
+		if j.code == 0 || !strings.Contains(j.out, "differs from rank 0's on rank(s) [1]") {
+			t.Fatalf("%s: exit %d, want the configs' difference named\n%s", name, j.code, j.out)
+		}
+		if _, err := os.Stat(filepath.Join(dir, name, "rank0", "natssl.db")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: a tracker was written before the ranks agreed: %v", name, err)
+		}
+	}
+}
+
+// noRuns fails t unless the tracker db holds no run.
+func noRuns(t *testing.T, db string) {
+	t.Helper()
+	runs, err := openDB(t, db).ListRuns(context.Background(), experiments.ListOptions{Archived: experiments.ArchivedToo})
+	if err != nil || len(runs) != 0 {
+		t.Errorf("%s: runs %v, %v; want none", db, runs, err)
 	}
 }
 

@@ -134,7 +134,7 @@ func TestSageMakerTwoHosts(t *testing.T) {
 		if lerr == nil || werr == nil {
 			t.Fatalf("leader %v, worker %v; want both to fail\nleader:\n%s\nworker:\n%s", lerr, werr, lout, wout)
 		}
-		for h, want := range map[string]string{"algo-2": "no images", "algo-1": "rank 1 failed"} {
+		for h, want := range map[string]string{"algo-2": "holds no .jpg, .jpeg or .png images", "algo-1": "rank 1 failed"} {
 			b, err := os.ReadFile(filepath.Join(root, h, "output", "failure"))
 			if err != nil || !strings.Contains(string(b), want) {
 				t.Errorf("%s: failure file %q (%v), want %q", h, b, err, want)

@@ -27,8 +27,9 @@ type Resume struct {
 
 // FindResume resolves what a training run continues from: "" (nothing: a new run),
 // "auto" (the newest run named cfg.Run.Name whose latest checkpoint is short of its last
-// step, or nothing when there is none), a run id or unique prefix (its latest checkpoint), or
-// a checkpoint file. It returns nil for a new run.
+// step, or nothing when there is none), a run reference (an id or prefix, a name, NAME@K or
+// latest: see experiments.DB.ResolveRun; its latest checkpoint), or a checkpoint file. It
+// returns nil for a new run.
 func FindResume(ctx context.Context, db *experiments.DB, cfg *configs.Config, what string, obs Observer) (*Resume, error) {
 	obs = orDiscard(obs)
 	switch {
@@ -74,9 +75,9 @@ func FindResume(ctx context.Context, db *experiments.DB, cfg *configs.Config, wh
 	return &Resume{Checkpoint: c, RunID: id, Run: run}, nil
 }
 
-// findRun resolves a run id or prefix to the run's record.
-func findRun(ctx context.Context, db *experiments.DB, idOrPrefix string) (string, *experiments.RunInfo, error) {
-	id, err := db.ResolveRun(ctx, idOrPrefix)
+// findRun resolves a run reference to the run's record.
+func findRun(ctx context.Context, db *experiments.DB, ref string) (string, *experiments.RunInfo, error) {
+	id, err := db.ResolveRun(ctx, ref)
 	if err != nil {
 		return "", nil, err
 	}

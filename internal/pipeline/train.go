@@ -45,11 +45,12 @@ type TrainResult struct {
 // heartbeatEvery is how often a training run tells the tracker it is alive.
 const heartbeatEvery = 10 * time.Second
 
-// Train trains cfg as a tracked run: it opens the tracker, finds what to resume, creates the
-// run (or reopens the resumed one), opens the data, trains with the heartbeat kept, and marks
-// the run FINISHED, KILLED (ctx cancelled: a signal) or FAILED. On a signal it returns the
-// result so far with the error. A resume whose config changes the maths is refused with a
-// *trainer.MismatchError before the run is touched, unless o.Force.
+// Train trains cfg as a tracked run: it checks the local data, opens the tracker, finds what
+// to resume, opens the data and the monitor's sets, creates the run (or reopens the resumed
+// one), trains with the heartbeat kept, and marks the run FINISHED, KILLED (ctx cancelled: a
+// signal) or FAILED. On a signal it returns the result so far with the error. A resume whose
+// config changes the maths is refused with a *trainer.MismatchError before the run is
+// touched, unless o.Force.
 //
 // With o.World of several ranks, every rank calls Train and they train one run together:
 // see trainWorld.
@@ -57,6 +58,9 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 	obs = orDiscard(obs)
 	if rk := newRanks(o.World); rk != nil {
 		return trainWorld(ctx, cfg, o, rk, obs)
+	}
+	if err := CheckInputs(cfg); err != nil {
+		return nil, err
 	}
 	db, err := experiments.Open(ctx, dbPath(cfg, o.DB))
 	if err != nil {
@@ -74,6 +78,18 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 			return nil, &trainer.MismatchError{Path: ckpt.Path, Diffs: d}
 		}
 	}
+	// The data and the monitor's sets are opened before the run is created: an input that
+	// cannot be read is refused without leaving a FAILED run behind.
+	data, err := openData(ctx, cfg, ckpt, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer data.Close()
+	hooks, closeHooks, err := firstRankHooks(ctx, cfg, obs)
+	if err != nil {
+		return nil, err
+	}
+	defer closeHooks()
 	run, err := openRun(ctx, db, cfg, resume, o)
 	if err != nil {
 		return nil, err
@@ -87,7 +103,7 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 		}
 	}
 	stopBeat := keepAlive(ctx, run, heartbeatEvery, obs)
-	res, err := trainRun(ctx, cfg, run.ID(), run, ckpt, o.Force, obs, nil)
+	res, err := trainRun(ctx, cfg, data, hooks, run.ID(), run, ckpt, o.Force, obs, nil)
 	stopBeat()
 	return finishRun(ctx, run, res, err, nil, obs)
 }
@@ -136,33 +152,21 @@ func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resum
 		Command: commandLine(o.Command), Seed: cfg.Run.Seed, Params: cfg.Flatten(), Tags: o.Tags})
 }
 
-// trainRun opens the data and runs the trainer for an open run; tracker is where its metrics
-// and checkpoints are recorded (nil on ranks other than 0). rk is the MPI job (nil: this
-// process alone).
-func trainRun(ctx context.Context, cfg *configs.Config, runID string, tracker trainer.Tracker, resume *trainer.Checkpoint, force bool, obs Observer, rk *ranks) (*trainer.Result, error) {
-	data, err := openData(ctx, cfg, resume, rk)
-	if err != nil {
-		return nil, err
-	}
-	defer data.Close()
+// trainRun runs the trainer on data, with hooks, for an open run; tracker is where its metrics
+// and checkpoints are recorded (nil on ranks other than 0, which have no hooks either). rk is
+// the MPI job (nil: this process alone).
+func trainRun(ctx context.Context, cfg *configs.Config, data *trainData, hooks []trainer.Hook, runID string, tracker trainer.Tracker, resume *trainer.Checkpoint, force bool, obs Observer, rk *ranks) (*trainer.Result, error) {
 	dir := filepath.Join(cfg.Run.OutDir, runID, "checkpoints")
 	start := RunStart{RunID: runID, Config: cfg, TotalSteps: data.total, CheckpointDir: dir, Resumed: resume, Ranks: 1}
 	opt := trainer.Options{
 		Config: cfg, Source: data, Tracker: tracker, RunID: runID, CheckpointDir: dir,
 		TotalSteps: data.total, Resume: resume, Force: force, OnStep: obs.Step, Log: &noticeWriter{obs: obs},
+		Hooks: hooks,
 	}
 	if rk != nil {
 		opt.Ranks, start.Ranks = *rk, rk.Size()
 	}
 	obs.RunStarted(start)
-	if rk == nil || rk.Rank() == 0 {
-		hooks, closeHooks, err := firstRankHooks(ctx, cfg, obs)
-		if err != nil {
-			return nil, err
-		}
-		defer closeHooks()
-		opt.Hooks = hooks
-	}
 	return trainer.Train(ctx, opt)
 }
 
