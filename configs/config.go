@@ -40,7 +40,10 @@ type Data struct {
 	BatchSize     int    `yaml:"batch_size"`
 	Workers       int    `yaml:"workers"`
 	ShuffleBuffer int    `yaml:"shuffle_buffer"`
-	S3            S3     `yaml:"s3"`
+	// MaxImageBytes caps one image file, archive member or S3 object read into memory;
+	// larger ones are skipped and counted as too_large, unread.
+	MaxImageBytes int `yaml:"max_image_bytes"`
+	S3            S3  `yaml:"s3"`
 }
 
 // S3 configures access to s3:// sources.
@@ -48,6 +51,9 @@ type S3 struct {
 	Region    string `yaml:"region"`
 	Endpoint  string `yaml:"endpoint"`
 	Anonymous bool   `yaml:"anonymous"`
+	// RetryFor is how long a failing S3 read is retried, with backoff, before the run
+	// stops (with a checkpoint, resumable) naming the shard; 0 is the SDK's retries alone.
+	RetryFor Duration `yaml:"retry_for"`
 }
 
 // Augment holds SimCLR's augmentation parameters.
