@@ -113,6 +113,9 @@ func ReadSuite(r io.Reader, name string) (*Suite, error) {
 		if id == "" {
 			return nil, &SuiteError{File: name, Line: line, Msg: "empty id"}
 		}
+		if !PlainID(id) {
+			return nil, &SuiteError{File: name, Line: line, Msg: fmt.Sprintf("id %q is not a plain file name (no /, \\, .. or control characters): it names the image <id>.jpg inside --images", id)}
+		}
 		if prev, dup := seen[id]; dup {
 			return nil, &SuiteError{File: name, Line: line, Msg: fmt.Sprintf("id %q already on line %d (each image belongs to one task)", id, prev)}
 		}
@@ -174,6 +177,20 @@ func ReadSuite(r io.Reader, name string) (*Suite, error) {
 		}
 	}
 	return s, nil
+}
+
+// PlainID reports whether id can name an image file <id>.jpg inside the images folder and
+// nothing outside it: not "." or "..", no path separator, no control character.
+func PlainID(id string) bool {
+	if id == "" || id == "." || id == ".." {
+		return false
+	}
+	for _, r := range id {
+		if r == '/' || r == '\\' || r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func csvError(name string, err error) error {

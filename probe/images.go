@@ -50,6 +50,9 @@ var imageExts = []string{".jpg", ".jpeg", ".png"}
 func ReadImages(ctx context.Context, src string, ids []string) (*Images, error) {
 	want := make(map[string]bool, len(ids))
 	for _, id := range ids {
+		if !PlainID(id) {
+			return nil, fmt.Errorf("probe: images %s: id %q is not a plain file name", src, id)
+		}
 		want[id] = true
 	}
 	im := &Images{Source: src, Data: make(map[string][]byte, len(ids))}

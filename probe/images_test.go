@@ -109,3 +109,24 @@ func TestReadImagesBadSource(t *testing.T) {
 		}
 	}
 }
+
+// TestReadImagesOnlyInside: an id that climbs out of the images folder reads nothing there.
+func TestReadImagesOnlyInside(t *testing.T) {
+	dir := t.TempDir()
+	images := filepath.Join(dir, "images")
+	if err := os.Mkdir(images, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secret.jpg"), []byte("\xff\xd8\xff private"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"../secret", "sub/../../secret", ".."} {
+		im, err := ReadImages(context.Background(), images, []string{id})
+		if err == nil || !strings.Contains(err.Error(), "not a plain file name") {
+			t.Errorf("id %q: error %v, want a refusal", id, err)
+		}
+		if im != nil && len(im.Data) > 0 {
+			t.Errorf("id %q read %d images from outside the folder", id, len(im.Data))
+		}
+	}
+}
