@@ -5,6 +5,8 @@ import (
 	"math"
 	"regexp"
 	"strings"
+
+	"github.com/natssl/natssl/internal/redact"
 )
 
 // FieldError is one problem with one key: what, where it came from, and why it is refused.
@@ -15,7 +17,10 @@ type FieldError struct {
 	Origin string // "file.yaml:12", "env NATSSL_TRAIN_LR", "--set train.lr=x", "default"
 }
 
-func (e *FieldError) Error() string {
+// Error is one line naming the origin, the key and the value, credentials masked.
+func (e *FieldError) Error() string { return redact.String(e.line()) }
+
+func (e *FieldError) line() string {
 	var b strings.Builder
 	if e.Origin != "" {
 		b.WriteString(e.Origin)

@@ -69,7 +69,24 @@ func Open(ctx context.Context, path string) (*DB, error) {
 			return nil, fmt.Errorf("experiments: open %s: create directory: %w", path, unwrapPathError(err))
 		}
 	}
+	if err := createPrivate(path); err != nil {
+		return nil, err
+	}
 	return open(ctx, path)
+}
+
+// createPrivate creates a missing database file readable by its owner alone, as checkpoints
+// are: it holds configs, command lines and paths. SQLite gives its -wal and -shm files the
+// database file's mode. An existing file keeps the mode its owner chose.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("experiments: open %s: %w", path, unwrapPathError(err))
+	}
+	return f.Close()
 }
 
 // OpenExisting is Open for readers: when no database exists at path it fails with

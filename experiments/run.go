@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/redact"
 )
 
 // Status is a run's place in its life cycle: RUNNING, then FINISHED, FAILED or KILLED.
@@ -85,6 +86,8 @@ func (db *DB) CreateRun(ctx context.Context, spec RunSpec) (*Run, error) {
 	if spec.Command == "" {
 		spec.Command = strings.Join(os.Args, " ")
 	}
+	// Nothing stored keeps a URL's credentials (an endpoint's user:password@ given by --set).
+	spec.Command, spec.ConfigYAML = redact.String(spec.Command), redact.String(spec.ConfigYAML)
 	id, err := newRunID()
 	if err != nil {
 		return nil, fmt.Errorf("experiments: create run: %w", err)
@@ -117,7 +120,7 @@ func (db *DB) CreateRun(ctx context.Context, spec RunSpec) (*Run, error) {
 func insertParams(ctx context.Context, tx execer, id string, params []configs.KeyValue) error {
 	for _, p := range params {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)
-			ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`, id, p.Key, p.Value); err != nil {
+			ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`, id, p.Key, redact.String(p.Value)); err != nil {
 			return fmt.Errorf("param %s: %w", p.Key, err)
 		}
 	}
@@ -287,7 +290,7 @@ func (r *Run) Finish(ctx context.Context, status Status, errMsg string) error {
 	}
 	now := formatTime(r.db.now())
 	if _, err := r.db.sql.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, ended_at = ?, heartbeat_at = ? WHERE id = ?`,
-		status, errMsg, now, now, r.id); err != nil {
+		status, redact.String(errMsg), now, now, r.id); err != nil {
 		return r.db.wrap("finish run "+r.id+" in", err)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/natssl/natssl/experiments"
 	"github.com/natssl/natssl/internal/pipeline"
+	"github.com/natssl/natssl/internal/redact"
 	"github.com/natssl/natssl/trainer"
 )
 
@@ -41,7 +42,7 @@ func (c *console) Notice(msg string) {
 	if c.bar != nil {
 		_ = c.bar.Clear() // the bar is drawn again at the next step
 	}
-	fmt.Fprintln(c.w, "natssl: "+msg)
+	fmt.Fprintln(c.w, "natssl: "+redact.String(msg))
 }
 
 func (c *console) RunStarted(s pipeline.RunStart) {
