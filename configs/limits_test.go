@@ -1,10 +1,15 @@
 package configs
 
 import (
+	"bytes"
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestNonFiniteRefused: infinity and NaN are refused from every layer (YAML's .inf and .nan,
@@ -97,5 +102,35 @@ func TestUpperBounds(t *testing.T) {
 	}
 	if _, err := Load(Sources{Env: []string{}, Sets: []string{"model.width=1024", "data.batch_size=65536", "data.workers=1024"}}); err != nil {
 		t.Errorf("the bounds themselves are refused: %v", err)
+	}
+}
+
+// TestConfigFileNotRegular: --config naming a device, a FIFO or a file over MaxConfigBytes is
+// refused at once, naming it, without reading it.
+func TestConfigFileNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "run.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("# padding\n"), MaxConfigBytes/10+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ path, want string }{
+		{"/dev/zero", "not a regular file"},
+		{fifo, "not a regular file"},
+		{big, "over the limit"},
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := Load(Sources{File: tt.path, Env: []string{}}); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), tt.path) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("--config %s: %v, want %q naming it", tt.path, err, tt.want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("--config %s blocked", tt.path)
+		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/regfile"
 )
 
 // s3Retry is how S3 calls retry: the SDK's standard retryer (throttling, 5xx, connection
@@ -35,8 +36,10 @@ var s3Retry = struct {
 
 // s3Store reads one bucket.
 type s3Store struct {
-	client    *s3.Client
-	bucket    string
+	client *s3.Client
+	bucket string
+	limit  int64 // the most bytes an image object may have to be read
+
 	transport atomic.Pointer[http.Transport] // built on the first request
 }
 
@@ -67,7 +70,7 @@ func newS3Store(ctx context.Context, uri string, c configs.S3) (*s3Store, string
 	}
 	// The SDK's tuned client, with room for an idle connection per fetcher; the transport it
 	// builds is kept so that Close can release its connections.
-	store := &s3Store{bucket: bucket}
+	store := &s3Store{bucket: bucket, limit: DefaultMaxImageBytes}
 	hc := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConnsPerHost = 64
 		store.transport.Store(t)
@@ -158,8 +161,15 @@ func (s *s3Store) get(ctx context.Context, key string) ([]byte, error) {
 		if err != nil {
 			return nil, s.wrap("get", key, err)
 		}
-		data, err := io.ReadAll(out.Body)
+		if n := aws.ToInt64(out.ContentLength); n > s.limit {
+			out.Body.Close()
+			return nil, fmt.Errorf("loader: get %s: %w: %d bytes, over data.max_image_bytes %d", s.uri(key), regfile.ErrTooLarge, n, s.limit)
+		}
+		data, err := io.ReadAll(regfile.LimitReader(out.Body, s.uri(key), s.limit))
 		out.Body.Close()
+		if errors.Is(err, regfile.ErrTooLarge) {
+			return nil, err
+		}
 		if err == nil {
 			return data, nil
 		}

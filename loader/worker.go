@@ -8,6 +8,7 @@ import (
 
 	"github.com/natssl/natssl/augment"
 	"github.com/natssl/natssl/decode"
+	"github.com/natssl/natssl/internal/regfile"
 )
 
 // Skip reasons, the keys of Stats.Skipped.
@@ -16,7 +17,8 @@ const (
 	SkipNotImage        = "not_image"        // neither JPEG, PNG nor GIF by its first bytes
 	SkipCorrupt         = "corrupt"          // an image that does not decode (truncated, damaged)
 	SkipMissing         = "missing"          // listed (manifest, listing) but not there
-	SkipTooLarge        = "too_large"        // an archive member over MaxMemberBytes
+	SkipTooLarge        = "too_large"        // a file, member or object over data.max_image_bytes
+	SkipNotRegular      = "not_regular"      // a FIFO, device or socket (or a link to one) with an image's name
 	SkipUnreadable      = "unreadable"       // a read that failed after retries
 	SkipUnreadableShard = "unreadable_shard" // a shard that could not be opened or read to its end
 )
@@ -85,8 +87,10 @@ func classify(data []byte, err error) string {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return SkipMissing
-	case errors.Is(err, errTooLarge):
+	case errors.Is(err, regfile.ErrTooLarge):
 		return SkipTooLarge
+	case errors.Is(err, regfile.ErrNotRegular):
+		return SkipNotRegular
 	case err != nil:
 		return SkipUnreadable
 	case len(data) == 0:

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
+
+	"github.com/natssl/natssl/internal/regfile"
 )
 
 // Columns are the columns of a NeWT labels CSV (newt2021_labels.csv), all required.
@@ -53,14 +54,18 @@ func (e *SuiteError) Error() string {
 
 func (e *SuiteError) Unwrap() error { return ErrInvalidSuite }
 
-// LoadSuite reads and validates the labels CSV at path.
+// MaxSuiteBytes bounds a labels CSV (NeWT's is about 2 MB).
+const MaxSuiteBytes = 256 << 20
+
+// LoadSuite reads and validates the labels CSV at path: a regular file of at most
+// MaxSuiteBytes.
 func LoadSuite(path string) (*Suite, error) {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("probe: open suite %s: %w", path, err)
 	}
 	defer f.Close()
-	return ReadSuite(f, path)
+	return ReadSuite(regfile.LimitReader(f, path, MaxSuiteBytes), path)
 }
 
 // ReadSuite reads a NeWT labels CSV and validates it before any image is touched: every column

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/natssl/natssl/internal/regfile"
 	"github.com/natssl/natssl/internal/tarstream"
 )
 
@@ -38,6 +39,10 @@ func (e *MissingError) Error() string {
 	return fmt.Sprintf("probe: %d ids of the suite have no image in %s (%s%s); --skip-missing goes on without them",
 		len(e.IDs), e.Source, strings.Join(first, ", "), more)
 }
+
+// MaxImageBytes bounds one NeWT image read into memory (NeWT's are tens of kilobytes); a
+// larger one, or a path that is not a regular file, is an error naming it.
+const MaxImageBytes = 64 << 20
 
 // imageExts are the extensions an image may have, in order of preference; NeWT uses .jpg.
 var imageExts = []string{".jpg", ".jpeg", ".png"}
@@ -96,7 +101,7 @@ func (im *Images) readDir(ctx context.Context, dir string, ids []string) error {
 		}
 		for _, ext := range imageExts {
 			p := filepath.Join(dir, id+ext)
-			b, err := os.ReadFile(p)
+			b, err := regfile.ReadFile(p, MaxImageBytes)
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}

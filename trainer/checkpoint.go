@@ -8,11 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/natssl/natssl/internal/regfile"
 )
 
 // FormatVersion is the checkpoint format this build writes and reads.
@@ -115,9 +118,23 @@ func encodeCheckpoint(h Header, tensors map[string][]float32) ([]byte, error) {
 }
 
 // ReadCheckpoint reads and verifies a checkpoint file. A file that is truncated or fails its
-// checksum gives an error wrapping ErrCorruptCheckpoint.
+// checksum gives an error wrapping ErrCorruptCheckpoint. Only a regular file is read, and only
+// once its first bytes show a checkpoint: /dev/zero, a FIFO or a large file of something else
+// is refused without being read.
 func ReadCheckpoint(path string) (*Checkpoint, error) {
-	data, err := os.ReadFile(path)
+	f, err := regfile.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("trainer: read checkpoint: %w", err)
+	}
+	defer f.Close()
+	head := make([]byte, len(checkpointMagic))
+	if n, _ := io.ReadFull(f, head); n < len(head) || string(head) != checkpointMagic {
+		return nil, fmt.Errorf("%w: %s: not a natssl checkpoint (bad magic or too short)", ErrCorruptCheckpoint, path)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("trainer: read checkpoint: %w", err)
+	}
+	data, err := regfile.ReadAll(f, path, -1)
 	if err != nil {
 		return nil, fmt.Errorf("trainer: read checkpoint: %w", err)
 	}
