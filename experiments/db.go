@@ -72,7 +72,46 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := createPrivate(path); err != nil {
 		return nil, err
 	}
-	return open(ctx, path)
+	db, err := open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	db.keepReserve()
+	return db, nil
+}
+
+// reserveBytes is disk space kept beside the database, in a file of its own (<db>-reserve),
+// so that a run can still be marked FAILED or KILLED when the disk fills up: SQLite cannot
+// write even a one-row update where no block is free, and removing the reserve frees some.
+const reserveBytes = 64 << 10
+
+func (db *DB) reservePath() string { return db.path + "-reserve" }
+
+// keepReserve makes sure the reserve exists (a writer's Open recreates one a full disk used).
+// It is best effort: on a disk already full there is nothing to reserve.
+func (db *DB) keepReserve() {
+	p := db.reservePath()
+	if st, err := os.Stat(p); err == nil && st.Size() >= reserveBytes {
+		return
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return
+	}
+	_, err = f.Write(make([]byte, reserveBytes)) // written, so that the blocks are allocated
+	if cerr := f.Close(); err != nil || cerr != nil {
+		os.Remove(p)
+	}
+}
+
+// releaseReserve frees the reserve for a write that found the disk full; it reports whether
+// there was one.
+func (db *DB) releaseReserve() bool { return os.Remove(db.reservePath()) == nil }
+
+// isFull reports whether err is SQLite's "database or disk is full".
+func isFull(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.Code == sqlite3.ErrFull
 }
 
 // createPrivate creates a missing database file readable by its owner alone, as checkpoints

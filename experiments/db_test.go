@@ -201,9 +201,10 @@ func TestOpenOddPaths(t *testing.T) {
 				t.Fatal(err)
 			}
 			db.Close()
-			// The database is the file of that exact name, and nothing else was created.
+			// The database is the file of that exact name, and nothing else was created but
+			// the reserve beside it.
 			entries, _ := os.ReadDir(dir)
-			if len(entries) != 1 || entries[0].Name() != name {
+			if len(entries) != 2 || entries[0].Name() != name || entries[1].Name() != name+"-reserve" {
 				var names []string
 				for _, e := range entries {
 					names = append(names, e.Name())

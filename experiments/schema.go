@@ -101,6 +101,11 @@ CREATE TABLE eval_outcomes (
 	PRIMARY KEY (run_id, checkpoint_step, suite, task, image_id)
 ) WITHOUT ROWID;
 `,
+	// 4: the process writing a run (its id, beside runs.host), so that a resume can tell a run
+	// whose process is alive from one whose process died. Only this column.
+	`
+ALTER TABLE runs ADD COLUMN pid INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // SchemaVersion is the schema this build writes.

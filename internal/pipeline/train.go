@@ -47,13 +47,16 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 		return nil, err
 	}
 	var ckpt *trainer.Checkpoint
-	if resume != nil {
+	if resume != nil && resume.Checkpoint != nil {
 		ckpt = resume.Checkpoint
 		if d := trainer.MathDiff(ckpt.Header, cfg); len(d) > 0 && !o.Force {
 			return nil, &trainer.MismatchError{Path: ckpt.Path, Diffs: d}
 		}
 	}
-	run, err := openRun(ctx, db, cfg, resume, o.Command)
+	if err := checkMemory(cfg); err != nil {
+		return nil, err
+	}
+	run, err := openRun(ctx, db, cfg, resume, o, obs)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +71,11 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 		status, msg = experiments.StatusFailed, err.Error()
 	}
 	if ferr := run.Finish(context.WithoutCancel(ctx), status, msg); ferr != nil {
-		err = errors.Join(err, ferr)
+		if err == nil {
+			err = ferr
+		} else {
+			err = fmt.Errorf("%w; and recording the end of the run: %v", err, ferr) // one line
+		}
 	}
 	if err != nil && status != experiments.StatusFinished {
 		err = fmt.Errorf("train: run %s %s: %w", run.ID(), strings.ToLower(string(status)), err)
@@ -84,17 +91,41 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 	return out, err
 }
 
-// openRun creates the run in the tracker, or reopens the resumed one.
-func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resume *Resume, command string) (*experiments.Run, error) {
-	if resume != nil && resume.RunID != "" {
-		return db.ReopenRun(ctx, resume.RunID)
-	}
+// openRun creates the run in the tracker, or claims the resumed one for this process: a run
+// another live process still writes is refused (a *RequestError naming its host and
+// process) unless o.Force. A run taken up without a checkpoint starts its record again; a
+// resumed one forgets the checkpoints whose files are gone.
+func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resume *Resume, o TrainOptions, obs Observer) (*experiments.Run, error) {
 	yaml, err := cfg.YAML()
 	if err != nil {
 		return nil, err
 	}
-	return db.CreateRun(ctx, experiments.RunSpec{Name: cfg.Run.Name, ConfigYAML: string(yaml),
-		Command: commandLine(command), Seed: cfg.Run.Seed, Params: cfg.Flatten()})
+	spec := experiments.RunSpec{Name: cfg.Run.Name, ConfigYAML: string(yaml),
+		Command: commandLine(o.Command), Seed: cfg.Run.Seed, Params: cfg.Flatten()}
+	if resume == nil || resume.RunID == "" {
+		return db.CreateRun(ctx, spec)
+	}
+	if o.Force {
+		if ow, err := db.Owner(ctx, resume.RunID); err == nil && db.Busy(ow) {
+			obs.Notice(fmt.Sprintf("--resume-force: taking over run %s from process %d on host %s, whose heartbeat is fresh", resume.RunID, ow.PID, ow.Host))
+		}
+	}
+	run, err := db.ClaimRun(ctx, resume.RunID, o.Force)
+	var busy *experiments.BusyError
+	if errors.As(err, &busy) {
+		return nil, &RequestError{Err: fmt.Errorf("train: resume: %w", err)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if resume.Checkpoint == nil {
+		return run, run.Restart(ctx, spec)
+	}
+	gone, err := run.ForgetMissingCheckpoints(ctx)
+	if len(gone) > 0 {
+		obs.Notice(fmt.Sprintf("run %s: forgot %d recorded checkpoint(s) whose files are gone (%s)", resume.RunID, len(gone), strings.Join(gone, ", ")))
+	}
+	return run, err
 }
 
 // trainRun opens the data and runs the trainer for an open run; tracker is where its metrics
@@ -133,4 +164,14 @@ func keepAlive(ctx context.Context, run *experiments.Run, every time.Duration, o
 			failed = 0
 		}
 	})
+}
+
+// checkMemory refuses, before the run is recorded or any data opened, a config whose model and
+// batch would not fit in this machine's memory (trainer.CheckMemory): a refusal of the
+// request, with the estimate and the machine's memory.
+func checkMemory(cfg *configs.Config) error {
+	if err := trainer.CheckMemory(cfg); err != nil {
+		return &RequestError{Err: fmt.Errorf("train: %w", err)}
+	}
+	return nil
 }
