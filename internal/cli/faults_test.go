@@ -14,7 +14,12 @@ import (
 )
 
 // drain reads the rest of a child's stderr so that it never blocks on a full pipe.
-func drain(lines interface{ Scan() bool }) { go func() { for lines.Scan() {} }() }
+func drain(lines interface{ Scan() bool }) {
+	go func() {
+		for lines.Scan() {
+		}
+	}()
+}
 
 // onlyRun returns the tracker's one run.
 func onlyRun(t *testing.T, dir string) *experiments.RunInfo {
