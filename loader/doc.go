@@ -14,12 +14,17 @@
 // prefetch queue. Every sample's augmentation comes from augment.SampleRNG(seed, epoch,
 // index), where index is the sample's place in the epoch's stream, so batches are the same
 // bytes whatever the number of workers. Bad input (corrupt or truncated images, zero-byte
-// files, non-images, missing manifest entries, unreadable shards) is skipped and counted by
-// reason, never fatal; a missing source or a manifest that is not JSON fails at Open.
+// files, non-images, files over data.max_image_bytes, FIFOs and devices with image names,
+// missing manifest entries) is skipped and counted by reason, never fatal: a bad sample is
+// replaced by the next good one of the stream, so a batch is short only at the end of an
+// epoch, and which samples make a batch depends on the stream alone, so that a resumed loader
+// continues with the very batches that would have followed. A missing source or a manifest
+// that is not JSON fails at Open.
 //
 // Memory stays flat as data grows: the loader holds the shard list (directories, tar
-// archives, one entry per 1,000 S3 keys), the shuffle buffer, and at most prefetch+2 batches
-// (each 2*BatchSize*3*S*S float32s). Shuffle-buffer entries of per-file sources (folders, S3
+// archives, one entry per 1,000 S3 keys), the shuffle buffer, and at most prefetch+3 chunks
+// of the stream, each with room for BatchSize samples and an eighth more (to make up for bad
+// ones): 2*(BatchSize*9/8)*3*S*S float32s. Shuffle-buffer entries of per-file sources (folders, S3
 // objects, manifests over folders or S3) are keys only; entries read from tar streams carry
 // their JPEG bytes, so data.shuffle_buffer 8192 of iNat-size JPEGs (~45 KB) holds ~370 MB.
 // A manifest's images are kept as compact records (id, category, interned folder, base

@@ -62,8 +62,11 @@ type Loader struct {
 
 	endErr  error  // io.EOF or the dispatcher's error; read after ready is closed
 	waiting *Batch // taken from ready, not yet complete
+	head    *Batch // complete chunk whose good samples begin the next batch
+	spare   *Batch // complete chunk after head, part of whose good samples went to a batch
 	pos     Position
 	stats   *stats
+	bad     badCounts
 }
 
 // task is one sample for a fetcher and then a worker.
@@ -129,56 +132,13 @@ func New(ctx context.Context, src Source, opt Options) (*Loader, error) {
 }
 
 // Next returns the next batch, io.EOF after the last epoch, or the error that stopped the
-// loader. Samples that could not be read or decoded are left out (see Stats), so N may be
-// below the batch size; the last batch of an epoch holds what is left.
+// loader. A sample that cannot be read or decoded is replaced by the next good one of the
+// stream (see Stats for what was left out), so a batch holds BatchSize samples except the last
+// of an epoch, which holds what is left.
 func (l *Loader) Next(ctx context.Context) (*Batch, error) {
 	start := time.Now()
 	defer func() { l.stats.addWait(time.Since(start)) }()
-	for {
-		if l.ctx.Err() != nil {
-			return nil, ErrClosed
-		}
-		b := l.waiting
-		if b == nil {
-			var ok bool
-			select {
-			case b, ok = <-l.ready:
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-l.ctx.Done():
-				return nil, ErrClosed
-			}
-			if !ok {
-				return nil, l.endErr
-			}
-			l.waiting = b // kept until done, so that a cancelled Next loses nothing
-		}
-		select {
-		case <-b.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-l.ctx.Done():
-			return nil, ErrClosed
-		}
-		l.waiting = nil
-		if b.fatal != nil {
-			return nil, b.fatal
-		}
-		b.compact()
-		for i := 0; i < b.slots; i++ {
-			if s := b.skips[i]; s.reason != "" {
-				l.stats.skip(s.reason, s.where)
-			}
-		}
-		l.pos = b.pos
-		l.stats.delivered(b.N)
-		if b.N == 0 {
-			l.Release(b)
-			continue
-		}
-		b.trim()
-		return b, nil
-	}
+	return l.assemble(ctx)
 }
 
 // Release returns a batch's memory to the pool. The batch must not be used afterwards.
@@ -228,15 +188,16 @@ type epochHooks interface {
 	endEpoch(report func(reason, where string))
 }
 
-// getBatch takes a batch from the pool, or allocates one.
-func (l *Loader) getBatch(epoch int) *Batch {
+// getBatch takes a chunk from the pool, or allocates one, for samples of epoch from stream
+// position start on.
+func (l *Loader) getBatch(epoch int, start int64) *Batch {
 	var b *Batch
 	select {
 	case b = <-l.free:
 	default:
-		b = newBatch(l.opt.BatchSize, l.opt.ImageSize)
+		b = newBatch(l.opt.BatchSize+slack(l.opt.BatchSize), l.opt.ImageSize)
 	}
-	b.reset(epoch)
+	b.reset(epoch, start)
 	return b
 }
 
@@ -281,9 +242,15 @@ func (l *Loader) epochs() error {
 }
 
 // epoch dispatches one epoch and returns how many samples its stream held for this loader.
+// It cuts the stream into chunks of BatchSize samples, plus one for each bad sample the
+// workers have found in the epoch so far and no chunk has made up for yet (up to the chunk's
+// slack): batches are the stream's good samples BatchSize at a time, and chunks that hold that
+// many good samples are handed out as they are, without copying.
 func (l *Loader) epoch(ctx context.Context, s *epochStream, epoch int, skip int64) (int64, error) {
-	var consumed int64
+	var consumed, madeUp int64
 	var b *Batch
+	target := 0
+	l.bad.begin(epoch)
 	for {
 		it, err := s.Next(ctx)
 		if err == io.EOF {
@@ -292,7 +259,7 @@ func (l *Loader) epoch(ctx context.Context, s *epochStream, epoch int, skip int6
 		if err != nil {
 			if b != nil {
 				b.fail(err)
-				b.seal(Position{epoch, consumed})
+				b.seal(false)
 			}
 			return consumed, err
 		}
@@ -301,7 +268,10 @@ func (l *Loader) epoch(ctx context.Context, s *epochStream, epoch int, skip int6
 			continue
 		}
 		if b == nil {
-			b = l.getBatch(epoch)
+			b = l.getBatch(epoch, consumed-1)
+			extra := min(l.bad.in(epoch)-madeUp, int64(slack(l.opt.BatchSize)))
+			madeUp += extra
+			target = l.opt.BatchSize + int(extra)
 			select {
 			case l.ready <- b:
 			case <-ctx.Done():
@@ -313,26 +283,22 @@ func (l *Loader) epoch(ctx context.Context, s *epochStream, epoch int, skip int6
 		case l.tasks <- t:
 		case <-ctx.Done():
 			b.finish()
-			b.seal(Position{epoch, consumed})
+			b.seal(false)
 			return consumed, ctx.Err()
 		}
-		if b.slots == l.opt.BatchSize {
+		if b.slots == target {
 			more, err := s.More(ctx)
 			if err != nil {
 				b.fail(err)
-				b.seal(Position{epoch, consumed})
+				b.seal(false)
 				return consumed, err
 			}
-			pos := Position{epoch, consumed}
-			if !more {
-				pos = Position{epoch + 1, 0}
-			}
-			b.seal(pos)
+			b.seal(!more)
 			b = nil
 		}
 	}
 	if b != nil {
-		b.seal(Position{epoch + 1, 0})
+		b.seal(true)
 	}
 	return consumed, nil
 }

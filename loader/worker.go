@@ -53,20 +53,22 @@ func (l *Loader) augment() {
 			continue
 		}
 		b, i := t.b, t.slot
-		b.Labels[i], b.Keys[i] = t.it.rec.Label, t.it.rec.Key
+		b.labels[i], b.keys[i] = t.it.rec.Label, t.it.rec.Key
 		if reason := classify(t.data, t.err); reason != "" {
 			b.skips[i] = skipped{reason, where(t)}
+			l.noteBad(t.epoch)
 			b.finish()
 			continue
 		}
 		start := time.Now()
 		rng := augment.SampleRNG(l.opt.Seed, t.epoch, t.it.index)
-		err := w.TwoViews(t.data, rng, b.Views[0][i*per:(i+1)*per], b.Views[1][i*per:(i+1)*per])
+		err := w.TwoViews(t.data, rng, b.views[0][i*per:(i+1)*per], b.views[1][i*per:(i+1)*per])
 		l.stats.addAugment(time.Since(start))
 		switch {
 		case err == nil:
 		case errors.Is(err, decode.ErrCorrupt):
 			b.skips[i] = skipped{SkipCorrupt, where(t)}
+			l.noteBad(t.epoch)
 		default:
 			b.fail(fmt.Errorf("loader: augment %s: %w", where(t), err))
 		}

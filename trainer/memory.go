@@ -23,10 +23,10 @@ type Memory struct {
 // Total is the sum of the parts.
 func (m Memory) Total() int64 { return m.Params + m.Activations + m.Loss + m.Batches + m.Checkpoint }
 
-// loaderBatches is how many batches the loader holds at most (its prefetch queue, the batch
-// being filled and the one being trained on), with the slack a batch has for replacing
-// samples that turn out bad.
-const loaderBatches = 4
+// loaderBatches is how many chunks of the stream the loader holds at most (its prefetch queue,
+// the two being assembled into a batch and the one being trained on), each with the slack a
+// chunk has for replacing samples that turn out bad.
+const loaderBatches = 5
 
 // EstimateMemory estimates what training cfg needs, walking the shapes of the model that
 // training builds (the same layers as the graphs, without building them).

@@ -244,8 +244,8 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 			return t.failData(bg, fmt.Errorf("trainer: step %d: next batch: %w", t.step+1, err))
 		}
 		if b.N != cfg.Data.BatchSize {
-			// The graphs have a fixed batch: a short batch (the end of an epoch, or one that
-			// lost corrupt images) is left out, as PyTorch's drop_last does.
+			// The graphs have a fixed batch: a short batch (the end of an epoch; the loader
+			// replaces bad images) is left out, as PyTorch's drop_last does.
 			if b.Epoch >= stepEpoch+2 {
 				if b.Release != nil {
 					b.Release()
