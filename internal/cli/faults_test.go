@@ -184,3 +184,35 @@ func TestMemoryRefusedBeforeTheRun(t *testing.T) {
 		t.Errorf("runs %+v, %v: a refused config must record no run", runs, err)
 	}
 }
+
+// TestTrainNamesSkippedFiles: natssl train names the first skipped files of each reason in its
+// log, and says where the others are counted.
+func TestTrainNamesSkippedFiles(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "train")
+	if out, err := exec.Command("cp", "-r", "../../configs/smoke/train", data).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	cls, _ := filepath.Glob(filepath.Join(data, "*"))
+	for i := range 5 {
+		if err := os.WriteFile(filepath.Join(cls[0], fmt.Sprintf("zero-%d.jpg", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(cls[1], "notes.jpg"), []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, smokeTrainArgs(dir, "--set", "data.source="+data, "--set", "train.steps=8")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"skipped " + filepath.Base(cls[1]) + "/notes.jpg", ": not_image", "zero-", ": empty",
+		"further empty samples are counted in the metric skipped_empty"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("the log does not say %q:\n%s", want, stderr)
+		}
+	}
+	if n := strings.Count(stderr, ": empty"); n != 3 {
+		t.Errorf("%d empty files named, want the first 3", n)
+	}
+}

@@ -131,7 +131,7 @@ func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resum
 // trainRun opens the data and runs the trainer for an open run; tracker is where its metrics
 // and checkpoints are recorded.
 func trainRun(ctx context.Context, cfg *configs.Config, runID string, tracker trainer.Tracker, resume *trainer.Checkpoint, force bool, obs Observer) (*trainer.Result, error) {
-	data, err := openData(ctx, cfg, resume)
+	data, err := openData(ctx, cfg, resume, obs)
 	if err != nil {
 		return nil, err
 	}
