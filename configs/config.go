@@ -55,7 +55,7 @@ type S3 struct {
 	Endpoint  string `yaml:"endpoint"`
 	Anonymous bool   `yaml:"anonymous"`
 	// RetryFor is how long a failing S3 read is retried, with backoff, before the run
-	// stops (with a checkpoint, resumable) naming the shard; 0 is the SDK's retries alone.
+	// stops (with a checkpoint, resumable) naming the shard.
 	RetryFor Duration `yaml:"retry_for"`
 }
 

@@ -122,8 +122,8 @@ func (c *Config) Validate() error {
 	within("data.workers", c.Data.Workers, 0, MaxWorkers)
 	within("data.shuffle_buffer", c.Data.ShuffleBuffer, 0, MaxShuffleBuffer)
 	within("data.max_image_bytes", c.Data.MaxImageBytes, 1<<10, MaxImageBytes)
-	if c.Data.S3.RetryFor < 0 {
-		bad("data.s3.retry_for", "must be >= 0 (0 means one round of the SDK's retries)")
+	if c.Data.S3.RetryFor <= 0 {
+		bad("data.s3.retry_for", "must be a duration > 0, such as 10m")
 	}
 
 	a := c.Augment

@@ -220,7 +220,16 @@ func (l *Loader) epochs() error {
 		if epoch == l.opt.Start.Epoch {
 			skip = l.opt.Start.Consumed
 		}
-		onShardError := func(shard string, err error) { l.stats.skip("unreadable_shard", fmt.Sprintf("%s: %v", shard, err)) }
+		// A shard whose storage stayed unreachable stops the loader (its samples are not bad
+		// input, and skipping them would change the run); a damaged one is skipped, counted
+		// and named.
+		onShardError := func(shard string, err error) error {
+			if errors.Is(err, ErrUnavailable) {
+				return fmt.Errorf("loader: shard %s: %w", shard, err)
+			}
+			l.stats.skip(SkipUnreadableShard, fmt.Sprintf("%s: %v", shard, err))
+			return nil
+		}
 		hooks, _ := l.src.(epochHooks)
 		if hooks != nil {
 			hooks.beginEpoch()

@@ -52,10 +52,10 @@ type epochStream struct {
 	rng          *rand.Rand
 	drained      bool
 	peeked       *item
-	onShardError func(shard string, err error)
+	onShardError func(shard string, err error) error // non-nil: the stream stops with it
 }
 
-func newEpochStream(shards []Shard, seed int64, epoch, buffer, host, hosts int, onShardError func(string, error)) *epochStream {
+func newEpochStream(shards []Shard, seed int64, epoch, buffer, host, hosts int, onShardError func(string, error) error) *epochStream {
 	return &epochStream{
 		shards:       shards,
 		order:        epochRNG(seed, epoch, purposeShardOrder).Perm(len(shards)),
@@ -81,7 +81,9 @@ func (s *epochStream) read(ctx context.Context) (item, error) {
 				if ctx.Err() != nil {
 					return item{}, ctx.Err()
 				}
-				s.onShardError(sh.Name(), err)
+				if err := s.onShardError(sh.Name(), err); err != nil {
+					return item{}, err
+				}
 				continue
 			}
 			s.cur, s.curName = r, sh.Name()
@@ -94,7 +96,9 @@ func (s *epochStream) read(ctx context.Context) (item, error) {
 				return item{}, ctx.Err()
 			}
 			if !errors.Is(err, io.EOF) {
-				s.onShardError(s.curName, err)
+				if err := s.onShardError(s.curName, err); err != nil {
+					return item{}, err
+				}
 			}
 			continue
 		}

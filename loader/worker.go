@@ -54,6 +54,11 @@ func (l *Loader) augment() {
 		}
 		b, i := t.b, t.slot
 		b.labels[i], b.keys[i] = t.it.rec.Label, t.it.rec.Key
+		if errors.Is(t.err, ErrUnavailable) { // not bad input: the loader stops, naming it
+			b.fail(fmt.Errorf("loader: %s: %w", where(t), t.err))
+			b.finish()
+			continue
+		}
 		if reason := classify(t.data, t.err); reason != "" {
 			b.skips[i] = skipped{reason, where(t)}
 			l.noteBad(t.epoch)

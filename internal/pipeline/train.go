@@ -10,6 +10,7 @@ import (
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/loader"
 	"github.com/natssl/natssl/trainer"
 )
 
@@ -131,6 +132,7 @@ func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resum
 // trainRun opens the data and runs the trainer for an open run; tracker is where its metrics
 // and checkpoints are recorded.
 func trainRun(ctx context.Context, cfg *configs.Config, runID string, tracker trainer.Tracker, resume *trainer.Checkpoint, force bool, obs Observer) (*trainer.Result, error) {
+	ctx = loader.WithNotify(ctx, obs.Notice) // S3 retries and recoveries are told as they happen
 	data, err := openData(ctx, cfg, resume, obs)
 	if err != nil {
 		return nil, err
