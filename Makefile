@@ -9,7 +9,7 @@ LDFLAGS  := -X github.com/natssl/natssl/internal/cli.version=$(VERSION)
 BIN      := bin/natssl
 export CGO_ENABLED := 1
 
-.PHONY: deps build test bench bench-augment bench-loader photos demo lint fmt clean
+.PHONY: deps build test bench bench-augment bench-loader photos demo faults lint fmt clean
 
 # The Debian packages the build, tests and demo need (scripts/deps.sh holds the one list):
 # installed when run as root, otherwise the apt-get line to run is printed.
@@ -37,6 +37,12 @@ bench:
 # DEMO_FLAGS='--set train.time_limit=3m'.
 demo: deps build
 	scripts/demo.sh $(DEMO_FLAGS)
+
+# The fault campaign against the built binary: kill -9 at random moments with --resume auto,
+# bad files among the images, S3 outages (moto_server behind a fault proxy), full disks (tmpfs:
+# run as root); prints a table of faults tried, survived and what was lost. A few minutes.
+faults: build
+	FAULTS_NATSSL=$(abspath $(BIN)) $(GO) test -tags '$(TAGS) faults' -run '^TestCampaign$$' -count=1 -v -timeout 30m ./internal/faults
 
 # The iNat-like benchmark photo set (max side 500 px, quality 90) from Debian's wallpapers.
 PHOTOS ?= /tmp/natssl-photos
