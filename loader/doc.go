@@ -34,6 +34,12 @@
 // skips, without fetching or decoding, the samples of other hosts): per-file sources skip for
 // free, tar streams are read in full by each host.
 //
+// S3 reads retry what can be mended (throttling, 5xx, connections reset, cut or stalled) for
+// data.s3.retry_for, telling of the outage and its end through the context's notifier
+// (WithNotify); a read that kept failing stops the loader with ErrUnavailable naming the
+// shard, never skipped as bad input. Every file, member or object is read within
+// data.max_image_bytes, and only regular files are read (internal/regfile).
+//
 // The pixels (decode, augmentations) belong to the decode and augment packages; reading tar
 // streams and the rule for archive names to internal/tarstream.
 package loader
