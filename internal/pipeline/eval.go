@@ -213,7 +213,7 @@ func record(ctx context.Context, db *experiments.DB, cfg *configs.Config, target
 	if err != nil {
 		status, msg = experiments.StatusFailed, err.Error()
 	}
-	return errors.Join(err, created.Finish(ctx, status, msg))
+	return joinLine(err, created.Finish(ctx, status, msg))
 }
 
 // evalRows are the tracker rows of a result: test accuracy and the chosen C per task.

@@ -102,7 +102,7 @@ func jobResume(ctx context.Context, job *sagemaker.Job, db string, obs Observer)
 	}
 	aside, err := sagemaker.MoveAside(db, "corrupt-"+time.Now().UTC().Format("20060102-150405"))
 	if err != nil {
-		return "", errors.Join(bad, err)
+		return "", joinLine(bad, err)
 	}
 	obs.Notice(fmt.Sprintf("the tracker database restored from the checkpoints is unusable (%v); kept as %s", bad, aside))
 	var newest *trainer.Checkpoint
@@ -134,7 +134,7 @@ func jobResume(ctx context.Context, job *sagemaker.Job, db string, obs Observer)
 // with the same message.
 func failJob(job *sagemaker.Job, err error) error {
 	if werr := job.WriteFailure(err); werr != nil {
-		return errors.Join(err, werr)
+		return joinLine(err, werr)
 	}
 	return err
 }

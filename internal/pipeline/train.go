@@ -71,13 +71,7 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 	case err != nil:
 		status, msg = experiments.StatusFailed, err.Error()
 	}
-	if ferr := run.Finish(context.WithoutCancel(ctx), status, msg); ferr != nil {
-		if err == nil {
-			err = ferr
-		} else {
-			err = fmt.Errorf("%w; and recording the end of the run: %v", err, ferr) // one line
-		}
-	}
+	err = joinLine(err, run.Finish(context.WithoutCancel(ctx), status, msg))
 	if err != nil && status != experiments.StatusFinished {
 		err = fmt.Errorf("train: run %s %s: %w", run.ID(), strings.ToLower(string(status)), err)
 	}
