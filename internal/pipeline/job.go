@@ -68,7 +68,10 @@ func RunJob(ctx context.Context, o JobOptions, obs Observer) (*JobResult, error)
 	obs.Notice(fmt.Sprintf("SageMaker job at %s: host %s, channels %v, checkpoints in %s",
 		job.Base, job.CurrentHost, job.ChannelNames(), job.RunDir()))
 	res := &JobResult{Config: cfg}
-	if res.Train, err = Train(ctx, cfg, TrainOptions{DB: db, Resume: resume, Command: o.Command}, obs); err != nil {
+	// One instance runs a job: the process of a run restored with the checkpoints (a spot
+	// interruption) is gone, however fresh its heartbeat.
+	topt := TrainOptions{DB: db, Resume: resume, Command: o.Command, TakeOver: true}
+	if res.Train, err = Train(ctx, cfg, topt, obs); err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("stopped by a signal (a spot interruption or StopTrainingJob); the last checkpoint is in %s: %w", job.RunDir(), err)
 		}

@@ -16,10 +16,13 @@ import (
 
 // TrainOptions say how a training run starts.
 type TrainOptions struct {
-	DB      string // the tracker database; "" means run.db of the config
-	Resume  string // "", "auto", a run id or prefix, or a checkpoint file: see FindResume
-	Force   bool   // resume even when the config changes the maths
-	Command string // recorded with a new run; "" means the process's arguments
+	DB     string // the tracker database; "" means run.db of the config
+	Resume string // "", "auto", a run id or prefix, or a checkpoint file: see FindResume
+	Force  bool   // resume even when the config changes the maths, or the run looks alive
+	// TakeOver resumes a run even when its heartbeat is fresh, because its process is known
+	// to be gone (a SageMaker job restarted on a new instance); Force implies it.
+	TakeOver bool
+	Command  string // recorded with a new run; "" means the process's arguments
 }
 
 // TrainResult is how a tracked training run ended.
@@ -105,7 +108,7 @@ func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resum
 			obs.Notice(fmt.Sprintf("--resume-force: taking over run %s from process %d on host %s, whose heartbeat is fresh", resume.RunID, ow.PID, ow.Host))
 		}
 	}
-	run, err := db.ClaimRun(ctx, resume.RunID, o.Force)
+	run, err := db.ClaimRun(ctx, resume.RunID, o.Force || o.TakeOver)
 	var busy *experiments.BusyError
 	if errors.As(err, &busy) {
 		return nil, &RequestError{Err: fmt.Errorf("train: resume: %w", err)}
