@@ -14,6 +14,8 @@ import (
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"github.com/natssl/natssl/internal/regfile"
 )
 
 // Errors callers can test with errors.Is.
@@ -177,7 +179,10 @@ func open(ctx context.Context, path string) (*DB, error) {
 // checkHeader refuses an existing, non-empty file that does not start like a SQLite database,
 // before SQLite gets a chance to write a journal or WAL beside it.
 func checkHeader(path string) error {
-	f, err := os.Open(path)
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("experiments: open %s: is a directory, not a database file", path)
+	}
+	f, err := regfile.Open(path) // a FIFO or a device is refused at once, never waited on
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
