@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -189,44 +190,35 @@ func notify(ctx context.Context, msg string) {
 	}
 }
 
-// idleReader closes a body that sends nothing for timeout, so that a Read blocked on a
-// stalled connection returns (with an error, retried as a broken body) instead of waiting
-// forever.
+// idleReader closes a body whose Read has waited timeout without a byte, so that a Read
+// blocked on a stalled connection returns (with an error, retried as a broken body) instead of
+// waiting forever. Only time spent inside Read counts: a consumer that pauses between reads
+// does not stall the body.
 type idleReader struct {
 	rc      io.ReadCloser
 	timeout time.Duration
-	timer   *time.Timer
-	stalled chan struct{}
+	stalled atomic.Bool
 }
 
 func newIdleReader(rc io.ReadCloser, timeout time.Duration) *idleReader {
-	r := &idleReader{rc: rc, timeout: timeout, stalled: make(chan struct{})}
-	r.timer = time.AfterFunc(timeout, func() { close(r.stalled); rc.Close() })
-	return r
+	return &idleReader{rc: rc, timeout: timeout}
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
+	t := time.AfterFunc(r.timeout, func() { r.stalled.Store(true); r.rc.Close() })
 	n, err := r.rc.Read(p)
-	select {
-	case <-r.stalled:
-		if err == nil || err == io.EOF && n == 0 {
+	t.Stop()
+	if r.stalled.Load() {
+		if err == nil || err == io.EOF {
 			err = errStalled
-		} else if err != nil {
+		} else {
 			err = fmt.Errorf("%w: %v", errStalled, err)
 		}
-		return n, err
-	default:
-	}
-	if n > 0 {
-		r.timer.Reset(r.timeout)
 	}
 	return n, err
 }
 
-func (r *idleReader) Close() error {
-	r.timer.Stop()
-	return r.rc.Close()
-}
+func (r *idleReader) Close() error { return r.rc.Close() }
 
 // errStalled is a body that sent nothing for s3Retry.IdleTimeout.
 var errStalled = errors.New("connection stalled: no data within the idle timeout")
