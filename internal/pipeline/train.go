@@ -38,7 +38,9 @@ const heartbeatEvery = 10 * time.Second
 // run (or reopens the resumed one), opens the data, trains with the heartbeat kept, and marks
 // the run FINISHED, KILLED (ctx cancelled: a signal) or FAILED. On a signal it returns the
 // result so far with the error. A resume whose config changes the maths is refused with a
-// *trainer.MismatchError before the run is touched, unless o.Force.
+// *trainer.MismatchError before the run is touched, unless o.Force; so are a resume of a run
+// that another live process is training and a config beyond the machine's memory (both
+// *RequestError).
 func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observer) (*TrainResult, error) {
 	obs = orDiscard(obs)
 	db, err := experiments.Open(ctx, dbPath(cfg, o.DB))
@@ -62,6 +64,9 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 	}
 	run, err := openRun(ctx, db, cfg, resume, o, obs)
 	if err != nil {
+		if run != nil { // claimed, then its record could not be set right
+			err = joinLine(err, run.Finish(context.WithoutCancel(ctx), experiments.StatusFailed, err.Error()))
+		}
 		return nil, err
 	}
 	stopBeat := keepAlive(ctx, run, heartbeatEvery, obs)
