@@ -188,13 +188,28 @@ func (r *Run) Flush(ctx context.Context) error {
 func (r *Run) flushLocked(ctx context.Context) error { return r.flushWith(ctx, nil) }
 
 // flushWith is flushLocked with more statements (also) in the transaction; with also set, the
-// transaction is made even when no rows are pending.
+// transaction is made even when no rows are pending, and it is durable when it returns: its
+// connection syncs the log at commit (synchronous FULL), as the database's NORMAL does not, so
+// that a power cut after the caller acts on it (a checkpoint renamed into place) cannot undo it.
 func (r *Run) flushWith(ctx context.Context, also func(tx *sql.Tx) error) error {
 	r.lastFlush = r.db.now()
 	if len(r.pending) == 0 && also == nil {
 		return nil
 	}
-	tx, err := r.db.sql.BeginTx(ctx, nil)
+	var tx *sql.Tx
+	var err error
+	if also == nil {
+		tx, err = r.db.sql.BeginTx(ctx, nil)
+	} else {
+		var conn *sql.Conn
+		if conn, err = r.db.sql.Conn(ctx); err == nil {
+			defer conn.Close()
+			if _, err = conn.ExecContext(ctx, `PRAGMA synchronous = FULL`); err == nil {
+				defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = NORMAL`)
+				tx, err = conn.BeginTx(ctx, nil)
+			}
+		}
+	}
 	if err != nil {
 		return r.db.wrap("log metrics of run "+r.id+" in", err)
 	}
