@@ -8,8 +8,13 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/natssl/natssl/internal/cli.version=$(VERSION)
 BIN      := bin/natssl
 export CGO_ENABLED := 1
+# make sweep-demo's design size (see scripts/sweep-demo.sh).
+TRIALS   ?= 16
+BUDGET   ?= 10m
+PARALLEL ?= 1
+RESUME   ?=
 
-.PHONY: deps build test bench bench-augment bench-loader photos demo faults lint fmt clean
+.PHONY: deps build test bench bench-augment bench-loader bench-monitor bench-train photos demo sweep-demo faults lint fmt clean
 
 # The Debian packages the build, tests and demo need (scripts/deps.sh holds the one list):
 # installed when run as root, otherwise the apt-get line to run is printed.
@@ -38,6 +43,13 @@ bench:
 demo: deps build
 	scripts/demo.sh $(DEMO_FLAGS)
 
+# The search behind the demo recipe, in one command: a one-trial sweep of the default recipe,
+# then a random search over temperature, width, crop scale, jitter strength, lr and batch, each
+# trial with the demo's budget, judged on the validation suite; then the sweep's report. TRIALS,
+# BUDGET, PARALLEL and RESUME=<sweep id> are passed on, e.g. `make sweep-demo TRIALS=2 BUDGET=20s`.
+sweep-demo: deps build
+	TRIALS=$(TRIALS) BUDGET=$(BUDGET) PARALLEL=$(PARALLEL) RESUME=$(RESUME) scripts/sweep-demo.sh $(SWEEP_FLAGS)
+
 # The fault campaign against the built binary: kill -9 at random moments with --resume auto,
 # bad files among the images, S3 outages (moto_server behind a fault proxy), full disks (tmpfs:
 # run as root); prints a table of faults tried, survived and what was lost. A few minutes.
@@ -55,6 +67,17 @@ bench-augment: photos
 # natssl's loader against the torchvision peer, same photos and recipe, one sitting.
 bench-loader: build
 	PHOTOS=$(PHOTOS) scripts/bench-loader.sh
+
+# The online monitor's cost on the demo recipe: short runs with it on and off, one sitting;
+# MONITOR_COST='STEPS PAIRS EVERY' (default '30 1 15').
+bench-monitor: build
+	scripts/monitor-cost.sh $(MONITOR_COST)
+
+# natssl's training step against the PyTorch peer (same model, loss, optimizer, batch and
+# threads), one sitting: convnet-small, resnet18-cifar at 32 and 96 px. BENCH_TRAIN_FLAGS
+# passes steps and warm-up steps, e.g. BENCH_TRAIN_FLAGS='9 3'.
+bench-train: build
+	scripts/bench-train.sh $(BENCH_TRAIN_FLAGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -15,14 +15,15 @@ import (
 )
 
 // presetFiles are the files the embedded presets read: the smoke preset's few real images and
-// its NeWT-layout suite. They travel inside the binary so that a preset runs from any folder
-// and from a `go install`ed binary.
+// its NeWT-layout evaluation and validation suites. They travel inside the binary so that a
+// preset runs from any folder and from a `go install`ed binary.
 //
 //go:embed smoke
 var presetFiles embed.FS
 
 // inputKeys are the keys whose values name files to read.
-var inputKeys = []string{"data.source", "data.root", "eval.newt_csv", "eval.images"}
+var inputKeys = []string{"data.source", "data.root", "eval.newt_csv", "eval.images", "eval.val_csv", "eval.val_images",
+	"eval.monitor_newt_csv", "eval.monitor_newt_images", "eval.monitor_knn", "eval.monitor_knn_root"}
 
 // resolvePresetFiles points the input keys that a preset set to a path of its embedded files
 // (such as smoke/train) at a copy of those files written out once under cacheDir. Values from

@@ -25,6 +25,8 @@ type Config struct {
 	// origins maps a leaf key to where its value came from ("default", "file.yaml:12",
 	// "env NATSSL_TRAIN_LR", "--set train.lr=0.1"), for error messages.
 	origins map[string]string
+	// warnings are what Load noticed but did not refuse (see Warnings).
+	warnings []string
 }
 
 // Run names a run and says where its outputs go.
@@ -54,6 +56,9 @@ type S3 struct {
 	Region    string `yaml:"region"`
 	Endpoint  string `yaml:"endpoint"`
 	Anonymous bool   `yaml:"anonymous"`
+	// Concurrency is the GETs in flight per tar stream (range requests of one object).
+	Concurrency int `yaml:"concurrency"`
+
 	// RetryFor is how long a failing S3 read is retried, with backoff, before the run
 	// stops (with a checkpoint, resumable) naming the shard.
 	RetryFor Duration `yaml:"retry_for"`
@@ -110,12 +115,52 @@ type Train struct {
 	TimeLimit       Duration `yaml:"time_limit"`
 }
 
-// Eval configures the NeWT linear probe.
+// Eval configures the NeWT linear probe: the evaluation suite (NewtCSV, Images); the
+// validation suite that sweeps are judged on (ValCSV, ValImages: never the evaluation suite, so
+// that choosing a recipe does not look at the test images); and the online monitor that scores
+// the encoder while it trains: every MonitorEvery steps, a weighted kNN top-1 on labelled images
+// (MonitorKNN) and the probe's mean on a few tasks of a NeWT-style suite (MonitorNewtTasks).
 type Eval struct {
 	NewtCSV    string `yaml:"newt_csv"`
 	Images     string `yaml:"images"`
 	Classifier string `yaml:"classifier"`
 	ImageSize  int    `yaml:"image_size"`
+	// ValCSV is a NeWT-layout labels CSV of the validation suite; "" for none.
+	ValCSV string `yaml:"val_csv"`
+	// ValImages holds its images (a folder or a .tar/.tar.gz); "" means eval.images.
+	ValImages string `yaml:"val_images"`
+
+	MonitorEvery int `yaml:"monitor_every"` // steps between monitors; 0: no monitor
+	// The monitor's suite ("" means newt_csv and images) and how many of its tasks it probes
+	// (0: no NeWT monitor).
+	MonitorNewtCSV    string `yaml:"monitor_newt_csv"`
+	MonitorNewtImages string `yaml:"monitor_newt_images"`
+	MonitorNewtTasks  int    `yaml:"monitor_newt_tasks"`
+	// The kNN set: labelled images read as data.source is ("" : no kNN monitor), its manifest
+	// root, and how many of its images are used at most.
+	MonitorKNN       string `yaml:"monitor_knn"`
+	MonitorKNNRoot   string `yaml:"monitor_knn_root"`
+	MonitorKNNImages int    `yaml:"monitor_knn_images"`
+}
+
+// ValImagesPath is where the validation suite's images are: eval.val_images, else eval.images.
+func (e Eval) ValImagesPath() string {
+	if e.ValImages != "" {
+		return e.ValImages
+	}
+	return e.Images
+}
+
+// MonitorSuite is the monitor's NeWT-style suite: its labels CSV and images.
+func (e Eval) MonitorSuite() (csv, images string) {
+	csv, images = e.MonitorNewtCSV, e.MonitorNewtImages
+	if csv == "" {
+		csv = e.NewtCSV
+	}
+	if images == "" {
+		images = e.Images
+	}
+	return csv, images
 }
 
 // SageMaker configures `natssl launch`.

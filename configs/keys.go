@@ -310,8 +310,8 @@ func envName(key string) string {
 	return "NATSSL_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
-// suggest returns the known key closest to an unknown one, or "".
-func suggest(key string) string {
+// suggestBySpelling returns the known key closest to an unknown one in spelling, or "".
+func suggestBySpelling(key string) string {
 	best, bestD := "", 4
 	for _, k := range Keys() {
 		if d := editDistance(key, k); d < bestD {

@@ -115,7 +115,9 @@ func TestValidationErrors(t *testing.T) {
 		{"unknown key from --set", "", nil, []string{"train.lrr=0.1"}, []string{"--set train.lrr=0.1", "train.lrr", "unknown key", "did you mean train.lr"}},
 		{"unknown key in YAML with line", "run:\n  name: x\ntrain:\n  lrr: 0.1\n", nil, nil, []string{"run.yaml:4", "train.lrr", "unknown key"}},
 		{"unknown section in YAML", "trian:\n  lr: 0.1\n", nil, nil, []string{"run.yaml:1", "trian", "unknown key"}},
-		{"unknown env variable", "", []string{"NATSSL_TRAIN_LRR=1"}, nil, []string{"env NATSSL_TRAIN_LRR", "unknown environment variable"}},
+		{"unknown env variable", "", []string{"NATSSL_TRAIN_LRR=1"}, nil, []string{"env NATSSL_TRAIN_LRR", "unknown environment variable", "did you mean NATSSL_TRAIN_LR, which sets train.lr?"}},
+		{"unknown nested env variable", "", []string{"NATSSL_DATA_S3_REGIO=eu"}, nil, []string{"env NATSSL_DATA_S3_REGIO", "section data has no such key", "NATSSL_DATA_S3_REGION"}},
+		{"learning_rate means lr", "", nil, []string{"train.learning_rate=0.1"}, []string{"train.learning_rate", "did you mean train.lr?"}},
 		{"wrong type from --set", "", nil, []string{"train.steps=ten"}, []string{"train.steps", `"ten"`, "want an integer"}},
 		{"wrong type in YAML with line", "data:\n  batch_size: many\n", nil, nil, []string{"run.yaml:2", "data.batch_size", "want an integer"}},
 		{"wrong type from env", "", []string{"NATSSL_DATA_S3_ANONYMOUS=perhaps"}, nil, []string{"env NATSSL_DATA_S3_ANONYMOUS", "want true or false"}},
@@ -128,12 +130,24 @@ func TestValidationErrors(t *testing.T) {
 		{"batch not divisible by devices", "", nil, []string{"data.batch_size=255", "train.devices=cpu,cpu"}, []string{"data.batch_size", "2 devices"}},
 		{"bad device", "", nil, []string{"train.devices=tpu"}, []string{"train.devices", `"tpu" is not a device`}},
 		{"bad backbone", "", nil, []string{"model.backbone=vit"}, []string{"model.backbone", "must be one of"}},
+		{"no GET in flight", "", nil, []string{"data.s3.concurrency=0"}, []string{"data.s3.concurrency", "must be in [1, 64]"}},
+		{"too many GETs in flight", "data:\n  s3:\n    concurrency: 65\n", nil, nil, []string{"run.yaml:3", "data.s3.concurrency", "must be in [1, 64]"}},
 		{"steps and epochs", "", nil, []string{"train.epochs=3"}, []string{"train.epochs", "not both"}},
 		{"list of wrong length", "", nil, []string{"augment.crop_ratio=[1]"}, []string{"augment.crop_ratio", "list of 2"}},
 		{"section given a value", "train: 5\n", nil, nil, []string{"run.yaml:1", "train", "want a mapping"}},
-		{"malformed --set", "", nil, []string{"train.lr"}, []string{"--set train.lr", "want key=value"}},
+		{"malformed --set", "", nil, []string{"train.lr"}, []string{"--set train.lr", "--set needs key=value"}},
 		{"bad duration", "", nil, []string{"train.time_limit=soon"}, []string{"train.time_limit", "duration"}},
+		{"validation images without a suite", "", nil, []string{"eval.val_csv=", "eval.val_images=v.tar.gz"}, []string{"eval.val_images", "eval.val_csv", "empty"}},
+		{"validation suite is the evaluation suite", "", nil, []string{"eval.val_csv=./data/fmnist/newt/labels.csv"}, []string{"eval.val_csv", "evaluation suite"}},
 		{"several hosts", "sagemaker:\n  instance_count: 4\n", nil, nil, []string{"run.yaml:2", "sagemaker.instance_count", `"4"`, "several hosts is not supported"}},
+		{"negative monitor interval", "", nil, []string{"eval.monitor_every=-5"}, []string{"eval.monitor_every", `"-5"`, "at least 0"}},
+		{"monitor scoring nothing", "eval:\n  monitor_knn: \"\"\n  monitor_newt_tasks: 0\n", nil, nil,
+			[]string{"default", "eval.monitor_every", `"50"`, "nothing to score", "eval.monitor_knn"}},
+		{"NeWT monitor without a suite", "", nil, []string{"eval.newt_csv=", "eval.monitor_newt_csv="},
+			[]string{"eval.monitor_newt_tasks", "no suite", "eval.monitor_newt_csv"}},
+		{"negative monitor tasks", "", nil, []string{"eval.monitor_newt_tasks=-1"}, []string{"eval.monitor_newt_tasks", "at least 0"}},
+		{"kNN set of one image", "", []string{"NATSSL_EVAL_MONITOR_KNN_IMAGES=1"}, nil,
+			[]string{"env NATSSL_EVAL_MONITOR_KNN_IMAGES", "eval.monitor_knn_images", "at least 2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -289,12 +303,18 @@ func TestPresetFilesWrittenOut(t *testing.T) {
 		return c
 	}
 	c := load()
-	for _, p := range []string{c.Data.Source, c.Eval.NewtCSV, c.Eval.Images} {
+	for _, p := range []string{c.Data.Source, c.Eval.NewtCSV, c.Eval.Images, c.Eval.ValCSV, c.Eval.ValImages, c.Eval.MonitorKNN} {
 		if !filepath.IsAbs(p) || !strings.HasPrefix(p, cache) {
 			t.Errorf("%s: want a path under %s", p, cache)
 		}
 		if _, err := os.Stat(p); err != nil {
 			t.Error(err)
+		}
+	}
+	// No key of the preset is left naming an embedded file by its relative path.
+	for _, k := range Keys() {
+		if v, _ := c.Get(k); strings.HasPrefix(asString(v), "smoke/") {
+			t.Errorf("%s is %v: an embedded file not written out (configs.inputKeys)", k, v)
 		}
 	}
 	jpgs, _ := filepath.Glob(filepath.Join(c.Data.Source, "*", "*.jpg"))
@@ -309,5 +329,47 @@ func TestPresetFilesWrittenOut(t *testing.T) {
 	}
 	if _, err := Load(Sources{File: "smoke", Env: []string{}, CacheDir: "/proc/no-such-folder"}); err == nil || !strings.Contains(err.Error(), "data.source") {
 		t.Errorf("unwritable cache folder: err = %v, want one naming data.source", err)
+	}
+}
+
+func asString(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// TestMonitorKeys: the monitor's keys as each layer sets them, and a monitor that is off
+// asking nothing of the keys it would read.
+func TestMonitorKeys(t *testing.T) {
+	tests := []struct {
+		name string
+		src  Sources
+		want func(*Config) bool
+	}{
+		{"the demo's defaults", Sources{Env: []string{}}, func(c *Config) bool {
+			csv, images := c.Eval.MonitorSuite()
+			return c.Eval.MonitorEvery == 50 && c.Eval.MonitorNewtTasks == 2 && c.Eval.MonitorKNNImages == 1000 &&
+				c.Eval.MonitorKNN == "data/fmnist/monitor/images.tar" && csv == c.Eval.NewtCSV && images == c.Eval.Images
+		}},
+		{"a suite of its own", Sources{Env: []string{}, Sets: []string{"eval.monitor_newt_csv=m.csv", "eval.monitor_newt_images=m.tar"}},
+			func(c *Config) bool { csv, images := c.Eval.MonitorSuite(); return csv == "m.csv" && images == "m.tar" }},
+		{"off, with nothing to score", Sources{Env: []string{"NATSSL_EVAL_MONITOR_EVERY=0"}, Sets: []string{"eval.monitor_knn=", "eval.monitor_newt_tasks=0"}},
+			func(c *Config) bool { return c.Eval.MonitorEvery == 0 }},
+		{"kNN only", Sources{Env: []string{}, Sets: []string{"eval.monitor_newt_tasks=0", "eval.newt_csv="}},
+			func(c *Config) bool { return c.Eval.MonitorNewtTasks == 0 && c.Eval.MonitorKNN != "" }},
+		{"inat21 watches NeWT tasks only", Sources{File: "inat21", Env: []string{}},
+			func(c *Config) bool {
+				return c.Eval.MonitorEvery == 2000 && c.Eval.MonitorKNN == "" && c.Eval.MonitorNewtTasks == 8
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(tt.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.want(c) {
+				t.Errorf("unexpected config:\n%s", mustYAML(t, c))
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package configs
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -60,6 +61,7 @@ const (
 	MaxWidth         = 1024    // model.width
 	MaxProjDim       = 1 << 14 // model.proj_hidden, model.proj_dim
 	MaxDevices       = 64      // entries of train.devices
+	MaxMonitorImages = 1 << 16 // eval.monitor_knn_images
 )
 
 var (
@@ -68,6 +70,9 @@ var (
 	classifiers = []string{"linearsvc", "logreg"}
 	deviceRE    = regexp.MustCompile(`^(cpu|cuda:[0-9]+)$`)
 )
+
+// maxS3Concurrency bounds data.s3.concurrency: each GET in flight holds a part of 8 MiB.
+const maxS3Concurrency = 64
 
 // Validate checks every value's range and the relations between keys. It returns *Errors.
 func (c *Config) Validate() error {
@@ -124,6 +129,9 @@ func (c *Config) Validate() error {
 	within("data.max_image_bytes", c.Data.MaxImageBytes, 1<<10, MaxImageBytes)
 	if c.Data.S3.RetryFor <= 0 {
 		bad("data.s3.retry_for", "must be a duration > 0, such as 10m")
+	}
+	if n := c.Data.S3.Concurrency; n < 1 || n > maxS3Concurrency {
+		bad("data.s3.concurrency", fmt.Sprintf("must be in [1, %d] (GETs in flight per tar stream; 1 reads each with one)", maxS3Concurrency))
 	}
 
 	a := c.Augment
@@ -201,6 +209,13 @@ func (c *Config) Validate() error {
 
 	oneOf("eval.classifier", c.Eval.Classifier, classifiers)
 	within("eval.image_size", c.Eval.ImageSize, 8, MaxImageSize)
+	if strings.TrimSpace(c.Eval.ValImages) != "" && strings.TrimSpace(c.Eval.ValCSV) == "" {
+		bad("eval.val_images", "names the validation images, but eval.val_csv (the validation suite's labels) is empty")
+	}
+	if v := c.Eval.ValCSV; v != "" && filepath.Clean(v) == filepath.Clean(c.Eval.NewtCSV) {
+		bad("eval.val_csv", "is the evaluation suite (eval.newt_csv): a validation suite must be held out from it")
+	}
+	c.validateMonitor(bad, atLeast, within)
 
 	atLeast("sagemaker.instance_count", c.SageMaker.InstanceCount, 1)
 	if c.SageMaker.InstanceCount > 1 {
@@ -240,4 +255,24 @@ func finite(c *Config, key string) bool {
 		}
 	}
 	return true
+}
+
+// validateMonitor checks the online monitor's keys: a monitor that is on must have something
+// to score, and each of its scores what it needs.
+func (c *Config) validateMonitor(bad func(key, reason string), atLeast func(key string, n, lo int), within func(key string, n, lo, hi int)) {
+	e := c.Eval
+	atLeast("eval.monitor_every", e.MonitorEvery, 0)
+	atLeast("eval.monitor_newt_tasks", e.MonitorNewtTasks, 0)
+	within("eval.monitor_knn_images", e.MonitorKNNImages, 2, MaxMonitorImages)
+	if e.MonitorEvery <= 0 {
+		return
+	}
+	knn := strings.TrimSpace(e.MonitorKNN) != ""
+	newt := e.MonitorNewtTasks > 0
+	if !knn && !newt {
+		bad("eval.monitor_every", "the monitor has nothing to score: set eval.monitor_knn (labelled images for a kNN score) or eval.monitor_newt_tasks > 0, or 0 here to turn it off")
+	}
+	if csv, images := e.MonitorSuite(); newt && (strings.TrimSpace(csv) == "" || strings.TrimSpace(images) == "") {
+		bad("eval.monitor_newt_tasks", "the NeWT monitor has no suite: set eval.monitor_newt_csv and eval.monitor_newt_images (or eval.newt_csv and eval.images), or 0 here")
+	}
 }

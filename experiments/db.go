@@ -28,10 +28,12 @@ var (
 	ErrNewerSchema = errors.New("database schema is newer than this natssl understands")
 	// ErrNoDatabase: OpenExisting was given a path where no database exists.
 	ErrNoDatabase = errors.New("no experiment database")
-	// ErrNotFound: no run has the given id or prefix.
+	// ErrNotFound: no run has the given reference (id, prefix, name, NAME@K, latest).
 	ErrNotFound = errors.New("no such run")
-	// ErrAmbiguous: a run id prefix matches more than one run.
-	ErrAmbiguous = errors.New("ambiguous run id prefix")
+	// ErrAmbiguous: a reference (a run name or an id prefix, a sweep id prefix) names more than one.
+	ErrAmbiguous = errors.New("ambiguous reference")
+	// ErrNoSweep: no sweep has the given id or prefix.
+	ErrNoSweep = errors.New("no such sweep")
 )
 
 // DefaultStaleAfter is how old a RUNNING run's heartbeat may be before the run is shown as stale.

@@ -164,6 +164,13 @@ func TestMigrateFromSchema1(t *testing.T) {
 	if err := r.Finish(ctx, StatusFailed, "boom"); err != nil {
 		t.Fatal(err)
 	}
+	// The tables of the later migrations (exports, then sweeps) are there.
+	if ex, err := db.Exports(ctx, id); err != nil || len(ex) != 0 {
+		t.Errorf("exports after migration: %v, %v", ex, err)
+	}
+	if _, err := db.CreateSweep(ctx, Sweep{Name: "after-upgrade", Trials: []SweepTrial{{N: 1, Config: 1, Seed: 1}}}); err != nil {
+		t.Errorf("a sweep in the upgraded database: %v", err)
+	}
 	db2, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,9 @@ type Options struct {
 	PerClass int
 	// Quality is the JPEG quality; default 95.
 	Quality int
+	// MonitorPerClass is the number of test images per class, outside the suite, in the
+	// monitor set; default 100.
+	MonitorPerClass int
 }
 
 func (o Options) withDefaults() Options {
@@ -44,6 +47,9 @@ func (o Options) withDefaults() Options {
 	if o.Quality <= 0 {
 		o.Quality = 95
 	}
+	if o.MonitorPerClass <= 0 {
+		o.MonitorPerClass = 100
+	}
 	return o
 }
 
@@ -57,11 +63,20 @@ type Summary struct {
 	ImagesTar   string   `json:"images_tar"`
 	Tasks       int      `json:"tasks"`
 	SuiteImages int      `json:"suite_images"`
+	// The validation suite: the same tasks built from the training split, for choosing a recipe
+	// without looking at the evaluation suite (whose images are the test split's).
+	ValLabelsCSV string `json:"val_labels_csv"`
+	ValImagesTar string `json:"val_images_tar"`
+	ValImages    int    `json:"val_images"`
+	// The monitor set: labelled test images outside the evaluation suite, in class folders.
+	MonitorTar    string `json:"monitor_tar"`
+	MonitorImages int    `json:"monitor_images"`
 }
 
-// Convert reads the dataset from opt.From and writes the training set and the NeWT-layout suite
-// under opt.Out. Every file is written under a temporary name and renamed when complete, and the
-// same options give the same bytes.
+// Convert reads the dataset from opt.From and writes under opt.Out the training set, the
+// NeWT-layout evaluation suite and the monitor set (both from the test split), and the
+// validation suite (from the training split). Every file is written under a temporary name and
+// renamed when complete, and the same options give the same bytes.
 func Convert(ctx context.Context, opt Options) (*Summary, error) {
 	opt = opt.withDefaults()
 	train, err := LoadN(opt.From, "train", opt.TrainLimit)
@@ -72,27 +87,55 @@ func Convert(ctx context.Context, opt Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(opt.Out, "newt"), 0o755); err != nil {
-		return nil, fmt.Errorf("fmnist: create %s: %w", opt.Out, err)
+	for _, sub := range []string{"newt", "val", "monitor"} {
+		if err := os.MkdirAll(filepath.Join(opt.Out, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("fmnist: create %s: %w", opt.Out, err)
+		}
 	}
-	sum := &Summary{}
+	sum := &Summary{Tasks: len(Tasks)}
 	if err := writeTrain(ctx, train, opt, sum); err != nil {
 		return nil, err
 	}
-	if err := writeSuite(ctx, test, opt, sum); err != nil {
+	rows, err := BuildSuite(test, opt.Seed, opt.PerClass)
+	if err != nil {
 		return nil, err
 	}
+	if sum.LabelsCSV, sum.ImagesTar, err = writeSuite(ctx, test, rows, opt, "newt"); err != nil {
+		return nil, err
+	}
+	sum.SuiteImages = len(rows)
+	if err := writeMonitor(ctx, test, rows, opt, sum); err != nil {
+		return nil, err
+	}
+	// The validation suite is the same whatever TrainLimit is: it has a pool of its own.
+	pool, valRows, err := BuildValidation(opt.From, opt.Seed, opt.PerClass)
+	if err != nil {
+		return nil, err
+	}
+	if sum.ValLabelsCSV, sum.ValImagesTar, err = writeSuite(ctx, pool, valRows, opt, "val"); err != nil {
+		return nil, err
+	}
+	sum.ValImages = len(valRows)
 	return sum, nil
 }
 
 // epoch is the modification time of every archive member, so that output is reproducible.
 var epoch = time.Date(2017, 8, 28, 0, 0, 0, 0, time.UTC)
 
-// TrainID is the id of training image i; TestID that of test image i.
+// TrainID is the id of training image i, as the manifest's file names and the validation
+// suite's labels.csv write it.
 func TrainID(i int) string { return fmt.Sprintf("fmnist-train-%05d", i) }
 
-// TestID is the id of test image i, as the suite's labels.csv writes it.
+// TestID is the id of test image i, as the evaluation suite's labels.csv writes it.
 func TestID(i int) string { return fmt.Sprintf("fmnist-test-%05d", i) }
+
+// ID is the id of image i of the split: TrainID or TestID.
+func (s *Split) ID(i int) string {
+	if s.Name == "test" {
+		return TestID(i)
+	}
+	return TrainID(i)
+}
 
 // CategoryDir is the iNat 2021-style folder of a class: 00003_Dress.
 func CategoryDir(label int) string { return fmt.Sprintf("%05d_%s", label, Classes[label]) }

@@ -8,13 +8,17 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image/jpeg"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/loader"
 	"github.com/natssl/natssl/probe"
 )
 
@@ -139,9 +143,51 @@ func TestBuildSuite(t *testing.T) {
 	}
 }
 
+func TestBuildMonitor(t *testing.T) {
+	test := loadTest(t)
+	suite, err := BuildSuite(test, 1, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inSuite := map[int]bool{}
+	for _, r := range suite {
+		inSuite[r.Index] = true
+	}
+	a, err := BuildMonitor(test, 1, suite, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != 1000 {
+		t.Fatalf("%d images, want 1000", len(a))
+	}
+	var perClass [10]int
+	for i, m := range a {
+		if inSuite[m.Index] {
+			t.Fatalf("image %d is in the suite too", m.Index)
+		}
+		if int(test.Labels[m.Index]) != m.Label {
+			t.Fatalf("image %d labelled %s is a %s", m.Index, Classes[m.Label], Classes[test.Labels[m.Index]])
+		}
+		if i > 0 && a[i-1].Index >= m.Index {
+			t.Fatalf("images not in index order at %d", i)
+		}
+		perClass[m.Label]++
+	}
+	if perClass != [10]int{100, 100, 100, 100, 100, 100, 100, 100, 100, 100} {
+		t.Errorf("images per class %v", perClass)
+	}
+	if b, _ := BuildMonitor(test, 1, suite, 100); b[0] != a[0] || b[999] != a[999] {
+		t.Error("the same seed chose different images")
+	}
+	// T-shirts are in three tasks of the suite: 600 of the 1,000 are taken.
+	if _, err := BuildMonitor(test, 1, suite, 401); err == nil || !strings.Contains(err.Error(), "401 T-shirt_top images outside the suite, 400 are left") {
+		t.Errorf("too many per class: error %v", err)
+	}
+}
+
 func TestConvertSmall(t *testing.T) {
 	out := t.TempDir()
-	opt := Options{Out: out, TrainLimit: 50, Shards: 3, PerClass: 5, Seed: 7}
+	opt := Options{Out: out, TrainLimit: 50, Shards: 3, PerClass: 5, Seed: 7, MonitorPerClass: 3}
 	sum, err := Convert(context.Background(), opt)
 	if err != nil {
 		t.Fatal(err)
@@ -220,13 +266,58 @@ func TestConvertSmall(t *testing.T) {
 		t.Errorf("images.tar.gz: %v", err)
 	}
 
+	// The monitor set, read as natssl reads eval.monitor_knn: labelled by its class folders,
+	// none of its images in the suite.
+	if sum.MonitorImages != 30 || sum.MonitorTar != filepath.Join(out, "monitor", "images.tar") {
+		t.Errorf("monitor set: %d images in %s", sum.MonitorImages, sum.MonitorTar)
+	}
+	testSplit := loadTest(t)
+	src, err := loader.Open(context.Background(), configs.Data{Source: sum.MonitorTar})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	inSuite := map[string]bool{}
+	for _, id := range suite.IDs {
+		inSuite[id] = true
+	}
+	read := 0
+	for _, sh := range src.Shards() {
+		recs, err := sh.Open(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			rec, err := recs.Next(context.Background())
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var idx int
+			if _, err := fmt.Sscanf(path.Base(rec.Key), "fmnist-test-%05d.jpg", &idx); err != nil {
+				t.Fatalf("member %s: %v", rec.Key, err)
+			}
+			if rec.Label != int(testSplit.Labels[idx]) || inSuite[TestID(idx)] {
+				t.Errorf("member %s: label %d, in the suite %v", rec.Key, rec.Label, inSuite[TestID(idx)])
+			}
+			read++
+		}
+		recs.Close()
+	}
+	if read != 30 {
+		t.Errorf("%d monitor images read, want 30", read)
+	}
+
 	// The same options write the same bytes.
 	again := t.TempDir()
 	opt.Out = again
 	if _, err := Convert(context.Background(), opt); err != nil {
 		t.Fatal(err)
 	}
-	for _, rel := range []string{"train.json", "train-001.tar", "newt/labels.csv", "newt/images.tar.gz"} {
+	for _, rel := range []string{"train.json", "train-001.tar", "newt/labels.csv", "newt/images.tar.gz", "monitor/images.tar",
+		"val/labels.csv", "val/images.tar.gz"} {
 		if digest(t, filepath.Join(out, rel)) != digest(t, filepath.Join(again, rel)) {
 			t.Errorf("%s differs between two runs", rel)
 		}
@@ -244,4 +335,101 @@ func digest(t *testing.T, p string) [32]byte {
 		t.Fatal(err)
 	}
 	return sha256.Sum256(b)
+}
+
+// TestValidationSuiteDisjoint holds the validation suite apart from the test images that
+// natssl data fashion-mnist writes (the evaluation suite and the monitor's kNN set): no image id
+// in both, and no validation image with the pixels of one of theirs, so that a recipe chosen on
+// the validation suite has never seen them. It has the evaluation suite's tasks and layout,
+// drawn from the training split.
+func TestValidationSuiteDisjoint(t *testing.T) {
+	sum, err := Convert(context.Background(), Options{Out: t.TempDir(), TrainLimit: 40, Shards: 2, PerClass: 6, Seed: 3, MonitorPerClass: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eval, err := probe.LoadSuite(sum.LabelsCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	val, err := probe.LoadSuite(sum.ValLabelsCSV)
+	if err != nil {
+		t.Fatalf("val/labels.csv does not validate as a NeWT suite: %v", err)
+	}
+	if val.Len() != eval.Len() || len(val.Tasks) != len(eval.Tasks) || sum.ValImages != val.Len() {
+		t.Errorf("validation suite: %d tasks, %d images (summary %d); evaluation suite: %d, %d",
+			len(val.Tasks), val.Len(), sum.ValImages, len(eval.Tasks), eval.Len())
+	}
+	for i := range val.Tasks {
+		if val.Tasks[i].Name != eval.Tasks[i].Name {
+			t.Errorf("task %d: %s in the validation suite, %s in the evaluation suite", i, val.Tasks[i].Name, eval.Tasks[i].Name)
+		}
+	}
+	train, _, err := BuildValidation(DefaultDir, 3, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	test := loadTest(t)
+	heldOut := map[string]bool{}           // the test images written: their ids
+	heldOutPixels := map[[32]byte]string{} // and their pixels
+	hold := func(id string) {
+		var i int
+		if _, err := fmt.Sscanf(id, "fmnist-test-%05d", &i); err != nil {
+			t.Fatalf("test image id %s: %v", id, err)
+		}
+		heldOut[id] = true
+		heldOutPixels[sha256.Sum256(test.Image(i))] = id
+	}
+	for _, id := range eval.IDs {
+		hold(id)
+	}
+	for _, key := range monitorKeys(t, sum.MonitorTar) {
+		hold(strings.TrimSuffix(path.Base(key), ".jpg"))
+	}
+	if want := len(eval.IDs) + sum.MonitorImages; len(heldOut) != want || sum.MonitorImages != 200 {
+		t.Fatalf("%d distinct test images in the evaluation suite and the monitor set (%d), want %d", len(heldOut), sum.MonitorImages, want)
+	}
+	for _, id := range val.IDs {
+		if heldOut[id] {
+			t.Errorf("image %s is in the validation suite and among the test images", id)
+		}
+		var i int
+		if _, err := fmt.Sscanf(id, "fmnist-train-%05d", &i); err != nil {
+			t.Fatalf("validation id %s is not a training image: %v", id, err)
+		}
+		if e, ok := heldOutPixels[sha256.Sum256(train.Image(i))]; ok {
+			t.Errorf("validation image %s has the pixels of test image %s", id, e)
+		}
+	}
+	if _, err := probe.ReadImages(context.Background(), sum.ValImagesTar, val.IDs); err != nil {
+		t.Errorf("val/images.tar.gz: %v", err)
+	}
+}
+
+// monitorKeys lists the keys of the monitor set's images, read as eval.monitor_knn is.
+func monitorKeys(t *testing.T, tarPath string) []string {
+	t.Helper()
+	src, err := loader.Open(context.Background(), configs.Data{Source: tarPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var keys []string
+	for _, sh := range src.Shards() {
+		recs, err := sh.Open(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			rec, err := recs.Next(context.Background())
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys = append(keys, rec.Key)
+		}
+		recs.Close()
+	}
+	return keys
 }

@@ -15,26 +15,43 @@ type Batch struct {
 	Keys    []string     // where each sample came from, relative to the source
 	Epoch   int
 
-	// The rest is the batch as a chunk of the epoch's stream being filled: the dispatcher
-	// gives it consecutive samples (slots), workers decode them in place, and the consumer
-	// compacts its good samples to the front and hands them out, topped up from the chunks
-	// after it, as batches.
-	pos     Position  // the loader's position once this batch is delivered
-	start   int64     // samples of the epoch's stream before the chunk's first slot
-	last    bool      // the chunk ends its epoch's stream
-	slots   int       // samples dispatched into the chunk, failures included
-	skips   []skipped // per slot, reason "" for a good sample
-	after   []int64   // per good sample once compacted: the stream position just after it
-	off     int       // good samples [off, N) are not handed out yet
-	pending atomic.Int64
-	done    chan struct{}
-	mu      sync.Mutex
-	fatal   error // a broken invariant met while filling; Next returns it
+	pos  Position // the loader's position once this batch is delivered
+	pool chan *Batch
+	refs atomic.Int32 // holders: the assembler, the consumer; the last returns it to pool
 
-	// The chunk's memory at full capacity; Views, Labels and Keys show a part of it.
+	// The memory at full capacity; Views, Labels and Keys show a part of it.
 	views  [2][]float32
 	labels []int
 	keys   []string
+
+	// A segment is a run of consecutive samples of one replica's stream that the dispatcher
+	// fills and the workers decode in place; the assembler takes the good ones, in order,
+	// into batches. The fields below are the segment's.
+	n       int          // samples dispatched into it
+	ended   bool         // the replica's stream has no sample after these, this epoch
+	start   int64        // the stream's samples before the segment's first (the replay included)
+	taken   takenState   // what the replica's reader had taken before the first sample
+	after   []takenState // per sample: what the reader had taken once it was drawn
+	skips   []skipped    // per sample, reason "" for a good one
+	deal    dealSkip     // what the epoch's deal leaves out
+	base    int64        // Position.Consumed at the epoch's start (from a resumed position)
+	pending atomic.Int64
+	done    chan struct{}
+	mu      sync.Mutex
+	fatal   error // a broken invariant met while filling; the loader stops with it
+}
+
+// takenState is what a replica's reader had taken from the source at one point of its stream:
+// the shards it had opened, or one past the last sample it had read.
+type takenState struct {
+	shards  shardSet
+	samples int64
+}
+
+// dealSkip is what a deal leaves out because an earlier world took it (see Position).
+type dealSkip struct {
+	shards  shardSet
+	samples int64
 }
 
 // skipped says why a slot holds no sample.
@@ -62,41 +79,57 @@ func (b *Batch) Replica(r, R int) *Batch {
 	}
 }
 
-// newBatch allocates a chunk for up to n samples of size×size.
-func newBatch(n, size int) *Batch {
+// newBatch allocates room for n samples of size×size, returned to pool when released.
+func newBatch(n, size int, pool chan *Batch) *Batch {
 	per := 3 * size * size
 	b := &Batch{
 		Size:   size,
+		pool:   pool,
 		views:  [2][]float32{make([]float32, n*per), make([]float32, n*per)},
 		labels: make([]int, n),
 		keys:   make([]string, n),
+		after:  make([]takenState, n),
 		skips:  make([]skipped, n),
-		after:  make([]int64, n),
 	}
 	b.untrim()
 	return b
 }
 
-// capacity is how many samples the chunk holds.
-func (b *Batch) capacity() int { return len(b.skips) }
+// capacity is how many samples the batch holds.
+func (b *Batch) capacity() int { return len(b.labels) }
 
-// reset prepares a pooled chunk for filling from stream position start of epoch: one pending
+// reset prepares a pooled batch for use: one holder, and as a segment of epoch one pending
 // token held until seal.
-func (b *Batch) reset(epoch int, start int64) {
-	b.N, b.slots, b.off, b.Epoch, b.fatal = 0, 0, 0, epoch, nil
-	b.start, b.last, b.pos = start, false, Position{}
+func (b *Batch) reset(epoch int) {
+	b.N, b.n, b.Epoch, b.fatal, b.ended = 0, 0, epoch, nil, false
+	b.pos, b.start, b.taken, b.deal, b.base = Position{}, 0, takenState{}, dealSkip{}, 0
 	clear(b.skips)
 	clear(b.keys)
 	b.untrim()
+	b.refs.Store(1)
 	b.done = make(chan struct{})
 	b.pending.Store(1)
 }
 
-// add reserves the next slot for a task.
-func (b *Batch) add() int {
+// release drops one holder; the last returns the batch to its pool.
+func (b *Batch) release() {
+	if b.refs.Add(-1) != 0 {
+		return
+	}
+	select {
+	case b.pool <- b:
+	default:
+	}
+}
+
+// reserve adds the segment's next sample, drawn once the reader had taken t, and returns
+// its slot. Only the replica's dispatching goroutine calls it.
+func (b *Batch) reserve(t takenState) int {
 	b.pending.Add(1)
-	b.slots++
-	return b.slots - 1
+	k := b.n
+	b.after[k] = t
+	b.n++
+	return k
 }
 
 // finish marks one task (or the seal) complete; the last closes done.
@@ -106,13 +139,13 @@ func (b *Batch) finish() {
 	}
 }
 
-// seal says no more tasks will be added; last says the epoch's stream ends with this chunk.
-func (b *Batch) seal(last bool) {
-	b.last = last
+// seal says no more samples will be added; ended says the stream has none after them.
+func (b *Batch) seal(ended bool) {
+	b.ended = ended
 	b.finish()
 }
 
-// fail records a broken invariant; the batch is then not delivered.
+// fail records a broken invariant; the loader then stops with it.
 func (b *Batch) fail(err error) {
 	b.mu.Lock()
 	if b.fatal == nil {
@@ -121,69 +154,34 @@ func (b *Batch) fail(err error) {
 	b.mu.Unlock()
 }
 
-// compact moves the good samples to the front, keeping their order, sets N and records the
-// stream position after each.
-func (b *Batch) compact() {
-	n := 0
-	for i := 0; i < b.slots; i++ {
-		if b.skips[i].reason != "" {
-			continue
-		}
-		if n != i {
-			b.move(i, n, 1)
-		}
-		b.after[n] = b.start + int64(i) + 1
-		n++
-	}
-	b.N, b.off = n, 0
-}
+// good reports whether sample k of the segment was decoded.
+func (b *Batch) good(k int) bool { return b.skips[k].reason == "" }
 
-// move copies k samples from index from to index to within the chunk (to <= from).
-func (b *Batch) move(from, to, k int) {
+// copyFrom copies sample k of src into slot i.
+func (b *Batch) copyFrom(i int, src *Batch, k int) {
 	per := 3 * b.Size * b.Size
 	for v := range b.views {
-		copy(b.views[v][to*per:(to+k)*per], b.views[v][from*per:(from+k)*per])
+		copy(b.views[v][i*per:(i+1)*per], src.views[v][k*per:(k+1)*per])
 	}
-	copy(b.labels[to:to+k], b.labels[from:from+k])
-	copy(b.keys[to:to+k], b.keys[from:from+k])
-	copy(b.after[to:to+k], b.after[from:from+k])
+	b.labels[i], b.keys[i] = src.labels[k], src.keys[k]
 }
 
-// left is how many good samples are not handed out yet.
-func (b *Batch) left() int { return b.N - b.off }
-
-// exhausted reports whether the chunk has nothing more to give.
-func (b *Batch) exhausted() bool { return b.left() == 0 }
-
-// absorb appends up to k good samples of src (from its next one on) to b's good samples and
-// returns how many it took. When b has no room after its last good sample, its samples are
-// first moved to its front.
-func (b *Batch) absorb(src *Batch, k int) int {
-	k = min(k, src.left())
-	if b.N+k > b.capacity() {
-		b.move(b.off, 0, b.left())
-		b.N, b.off = b.left(), 0
-	}
+// move copies n samples from slot from to slot to (to <= from).
+func (b *Batch) move(from, to, n int) {
 	per := 3 * b.Size * b.Size
 	for v := range b.views {
-		copy(b.views[v][b.N*per:(b.N+k)*per], src.views[v][src.off*per:(src.off+k)*per])
+		copy(b.views[v][to*per:(to+n)*per], b.views[v][from*per:(from+n)*per])
 	}
-	copy(b.labels[b.N:b.N+k], src.labels[src.off:src.off+k])
-	copy(b.keys[b.N:b.N+k], src.keys[src.off:src.off+k])
-	copy(b.after[b.N:b.N+k], src.after[src.off:src.off+k])
-	b.N += k
-	src.off += k
-	return k
+	copy(b.labels[to:to+n], b.labels[from:from+n])
+	copy(b.keys[to:to+n], b.keys[from:from+n])
 }
 
-// trim makes the exported fields show good samples [off, off+n) as a batch of n; untrim
-// restores the whole chunk for reuse.
+// trim makes the exported fields show the first n samples; untrim restores the whole memory.
 func (b *Batch) trim(n int) {
 	per := 3 * b.Size * b.Size
-	lo := b.off
-	b.Views[0], b.Views[1] = b.views[0][lo*per:(lo+n)*per], b.views[1][lo*per:(lo+n)*per]
-	b.Labels, b.Keys = b.labels[lo:lo+n], b.keys[lo:lo+n]
 	b.N = n
+	b.Views[0], b.Views[1] = b.views[0][:n*per], b.views[1][:n*per]
+	b.Labels, b.Keys = b.labels[:n], b.keys[:n]
 }
 
 func (b *Batch) untrim() {

@@ -8,31 +8,43 @@
 // of keys, or one shard per tar object). Open picks the source from the shape of
 // data.source.
 //
-// A Loader shuffles the shard order per epoch from the seed, mixes samples through a bounded
-// shuffle buffer, gives this host its disjoint share (Options.Shard of Options.Shards), decodes
+// A Loader shuffles the shard order per epoch from the seed, deals each epoch to the world's
+// data-parallel replicas (Options.World, of which it feeds Replicas from global index
+// Replica), mixes each replica's share through a bounded shuffle buffer of its own, decodes
 // and augments on a worker pool and hands out pooled float32 NCHW batches through a bounded
-// prefetch queue. Every sample's augmentation comes from augment.SampleRNG(seed, epoch,
-// index), where index is the sample's place in the epoch's stream, so batches are the same
-// bytes whatever the number of workers. Bad input (corrupt or truncated images, zero-byte
-// files, non-images, files over data.max_image_bytes, FIFOs and devices with image names,
-// missing manifest entries) is skipped and counted by reason, never fatal: a bad sample is
-// replaced by the next good one of the stream, so a batch is short only at the end of an
-// epoch, and which samples make a batch depends on the stream alone, so that a resumed loader
-// continues with the very batches that would have followed. A missing source or a manifest
-// that is not JSON fails at Open.
+// prefetch queue, each batch the parts of its replicas in replica order. Every sample's
+// augmentation comes from augment.SampleRNG(seed, epoch, index), where index is the
+// sample's place in its deal (for a world of one, its place in the epoch's stream), so
+// batches are the same bytes whatever the number of workers, and whatever the number of
+// processes the world's replicas are spread over. Bad input (corrupt or truncated images,
+// zero-byte files, non-images, files over data.max_image_bytes, FIFOs and devices with image
+// names, missing manifest entries, damaged shards) is skipped and counted by reason, never
+// fatal: a replica's bad sample is replaced by the next good one of its own stream, so a
+// replica's part of a batch is short only at the end of its share of an epoch, and which
+// samples make a batch depends on the streams alone, so that a resumed loader continues with
+// the very batches that would have followed. An epoch that gives a loader samples but not
+// one good one stops it (ErrNoSource, with the counts by reason) rather than cycle forever.
+// A missing source or a manifest that is not JSON fails at Open; storage that stays
+// unreachable past data.s3.retry_for stops the loader with ErrUnavailable, naming the shard.
 //
 // Memory stays flat as data grows: the loader holds the shard list (directories, tar
-// archives, one entry per 1,000 S3 keys), the shuffle buffer, and at most prefetch+3 chunks
-// of the stream, each with room for BatchSize samples and an eighth more (to make up for bad
-// ones): 2*(BatchSize*9/8)*3*S*S float32s. Shuffle-buffer entries of per-file sources (folders, S3
-// objects, manifests over folders or S3) are keys only; entries read from tar streams carry
-// their JPEG bytes, so data.shuffle_buffer 8192 of iNat-size JPEGs (~45 KB) holds ~370 MB.
+// archives, one entry per 1,000 S3 keys), the shuffle buffers, and per replica at most
+// prefetch+2 segments of its stream, each with room for its part of a batch (BatchSize/World)
+// and an eighth more (to make up for bad samples): with one replica a segment is handed out as
+// the batch, with several the parts are copied into batches, three of which at most are held.
+// Shuffle-buffer entries of per-file sources (folders, S3 objects, manifests over folders or
+// S3) are keys only; entries read from tar streams carry their JPEG bytes, so
+// data.shuffle_buffer 8192 of iNat-size JPEGs (~45 KB) holds ~370 MB.
 // A manifest's images are kept as compact records (id, category, interned folder, base
 // name: about 70 bytes each, roughly 200 MB for iNat 2021's 2.7M entries).
 //
-// Host sharding is by position in the epoch's stream, so every host reads every shard (and
-// skips, without fetching or decoding, the samples of other hosts): per-file sources skip for
-// free, tar streams are read in full by each host.
+// Sources of shard streams (tar archives, local or on S3) are dealt by shard: each replica
+// reads a disjoint set of whole shards per epoch, about 1/World of the bytes, the last
+// shards of an uneven count shared by sample so that the replicas' streams stay equal.
+// Per-file sources (folders, manifests over folders or S3, S3 objects) are dealt by sample
+// (every World-th), which costs nothing there: a replica lists every shard but fetches only
+// its own samples. deal.go has the rules; Position what a resume needs, also with another
+// world size.
 //
 // S3 reads retry what can be mended (throttling, 5xx, connections reset, cut or stalled) for
 // data.s3.retry_for, telling of the outage and its end through the context's notifier

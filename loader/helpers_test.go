@@ -91,7 +91,7 @@ func readAllRecords(t testing.TB, src Source) map[string]int {
 			if err != nil {
 				t.Fatalf("read shard %s: %v", sh.Name(), err)
 			}
-			data, err := rec.bytes(ctx)
+			data, err := rec.Bytes(ctx)
 			if err != nil {
 				t.Fatalf("load %s: %v", rec.Key, err)
 			}

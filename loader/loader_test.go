@@ -35,7 +35,7 @@ func TestLoaderDeliversEveryImageOncePerEpoch(t *testing.T) {
 			t.Errorf("sample %s twice in one epoch", s[i])
 		}
 	}
-	if got := l.Position(); got != (Position{Epoch: 2}) {
+	if got := l.Position(); got != (Position{Epoch: 2, World: 1}) {
 		t.Errorf("position after the last batch = %+v, want {2 0}", got)
 	}
 	if st := l.Stats(); st.Images != 2*smokeImages || st.SkippedTotal() != 0 {

@@ -18,6 +18,9 @@ type Manifest struct {
 	Images     []ManifestImage // in the manifest's order
 	Categories []Category      // in the manifest's order
 	Dirs       []string        // the folders of file names, interned; ManifestImage.Dir indexes it
+	// Shards are the tar archives that hold the images, beside the manifest, when the
+	// manifest says so (natssl data shard writes them): the default data.root.
+	Shards []ManifestShard
 
 	byName     []int32 // indexes of Images sorted by file name, for archive lookups
 	byNameOnce sync.Once
@@ -29,6 +32,15 @@ type ManifestImage struct {
 	Category int32 // category_id from annotations, -1 when the image has none
 	Dir      int32 // index into Manifest.Dirs
 	Base     string
+}
+
+// ManifestShard is one entry of the manifest's shards array (a natssl addition to the iNat
+// form): an archive, relative to the manifest, with its image count, size and SHA-256.
+type ManifestShard struct {
+	FileName string `json:"file_name"`
+	Images   int64  `json:"images"`
+	Bytes    int64  `json:"bytes"`
+	SHA256   string `json:"sha256"`
 }
 
 // Category is one entry of the manifest's categories array.
@@ -117,6 +129,8 @@ func (p *manifestParser) parse() error {
 			err = p.array(key, p.annotation)
 		case "categories":
 			err = p.array(key, p.category)
+		case "shards":
+			err = p.array(key, p.shard)
 		default:
 			var skip json.RawMessage
 			if err := p.dec.Decode(&skip); err != nil {
@@ -207,6 +221,19 @@ func (p *manifestParser) category(i int) error {
 		return p.errorf("categories[%d]: %v", i, err)
 	}
 	p.m.Categories = append(p.m.Categories, c)
+	return nil
+}
+
+func (p *manifestParser) shard(i int) error {
+	var sh ManifestShard
+	if err := p.dec.Decode(&sh); err != nil {
+		return p.errorf("shards[%d]: %v", i, err)
+	}
+	name := path.Clean(sh.FileName)
+	if sh.FileName == "" || path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") || strings.Contains(name, "/") {
+		return p.errorf("shards[%d]: file_name %q: want an archive name beside the manifest", i, sh.FileName)
+	}
+	p.m.Shards = append(p.m.Shards, sh)
 	return nil
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/internal/regfile"
@@ -22,8 +24,11 @@ const MaxManifestBytes = 16 << 30
 const manifestRun = 256
 
 // ManifestSource reads the images an iNat 2021 manifest lists, resolving each file_name
-// against data.root: a folder (the default: beside the manifest), tar archives (their members
+// against data.root: a folder, tar archives (their members
 // matched by name, in archive order, members not in the manifest ignored) or an s3:// prefix.
+// With data.root unset, names resolve beside the manifest: against the shards it lists
+// (natssl data shard writes them), else the tar shards named after it (train.json:
+// train-*.tar, train-*.tar.gz, train.tar, train.tar.gz) when there are any, else its folder.
 // The label is the image's category_id; Manifest keeps image ids and category names.
 type ManifestSource struct {
 	manifest *Manifest
@@ -49,11 +54,62 @@ func openManifestSource(ctx context.Context, d configs.Data) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	root := d.Root
-	if root == "" {
-		root = filepath.Dir(d.Source)
+	if d.Root != "" {
+		return newManifestSource(ctx, m, d.Root, d)
 	}
-	return newManifestSource(ctx, m, root, d)
+	var files []archive
+	for _, sh := range m.Shards {
+		f := filepath.Join(filepath.Dir(d.Source), sh.FileName)
+		files = append(files, archive{name: f, open: openLocal(f), bytes: sh.Bytes})
+	}
+	if len(files) == 0 {
+		for _, f := range shardsBeside(d.Source) {
+			files = append(files, archive{name: f, open: openLocal(f), bytes: fileSize(f)})
+		}
+	}
+	if len(files) == 0 {
+		return newManifestSource(ctx, m, filepath.Dir(d.Source), d)
+	}
+	s := &ManifestSource{manifest: m}
+	s.addArchives(files, imageLimit(d))
+	return s, nil
+}
+
+// isShardOf reports whether name (a file name without folder) is a tar shard of the
+// manifest whose name without extension is stem: stem-*.tar, stem-*.tar.gz, stem.tar or
+// stem.tar.gz (train.json: train-000.tar ..., as natssl data fashion-mnist writes them).
+func isShardOf(stem, name string) bool {
+	if strings.ContainsAny(name, "/\\") {
+		return false
+	}
+	for _, ext := range []string{".tar", ".tar.gz"} {
+		if name == stem+ext {
+			return true
+		}
+		if strings.HasPrefix(name, stem+"-") && strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// shardsBeside lists, in name order, the tar shards named after a local manifest in its
+// folder: where file names resolve when data.root is unset and there are any (else the
+// folder itself).
+func shardsBeside(manifest string) []string {
+	dir := filepath.Dir(manifest)
+	stem := strings.TrimSuffix(filepath.Base(manifest), filepath.Ext(manifest))
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents { // ReadDir sorts by name
+		if !e.IsDir() && isShardOf(stem, e.Name()) {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out
 }
 
 // newManifestSource resolves m's file names against root.
@@ -80,7 +136,7 @@ func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.
 			if bucket != store.bucket {
 				return nil, fmt.Errorf("loader: data.root %s: archives in two buckets (%s, %s)", root, store.bucket, bucket)
 			}
-			files = append(files, archive{u, func(ctx context.Context) (io.ReadCloser, error) { return store.stream(ctx, key) }})
+			files = append(files, archive{name: u, open: func(ctx context.Context) (io.ReadCloser, error) { return store.open(ctx, key) }})
 		}
 		s.addArchives(files, imageLimit(d))
 	case strings.HasPrefix(root, "s3://"):
@@ -101,7 +157,7 @@ func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.
 		}
 		var files []archive
 		for _, f := range names {
-			files = append(files, archive{f, openLocal(f)})
+			files = append(files, archive{name: f, open: openLocal(f), bytes: fileSize(f)})
 		}
 		s.addArchives(files, imageLimit(d))
 	default:
@@ -123,8 +179,9 @@ func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.
 
 // archive is one tar archive of a manifest's root and how to open it.
 type archive struct {
-	name string
-	open func(ctx context.Context) (io.ReadCloser, error)
+	name  string
+	open  func(ctx context.Context) (io.ReadCloser, error)
+	bytes int64 // 0 when unknown
 }
 
 // addArchives makes one shard per archive, whose members are matched to manifest entries by
@@ -139,13 +196,13 @@ func (s *ManifestSource) addArchives(files []archive, limit int64) {
 		return member, int(m.Images[i].Category), true
 	}
 	s.seen = make([]uint64, (len(m.Images)+63)/64)
-	onRead := func(member string) {
+	onRead := func(member string) { // replicas read archives in parallel
 		if i, ok := m.Lookup(member); ok {
-			s.seen[i/64] |= 1 << (i % 64)
+			atomic.OrUint64(&s.seen[i/64], 1<<(i%64))
 		}
 	}
 	for _, f := range files {
-		s.shards = append(s.shards, &tarShard{name: f.name, open: f.open, match: match, onRead: onRead, limit: limit})
+		s.shards = append(s.shards, &tarShard{name: f.name, open: f.open, bytes: f.bytes, match: match, onRead: onRead, limit: limit})
 	}
 }
 

@@ -133,6 +133,17 @@ func TestManifestRoots(t *testing.T) {
 			return p
 		}},
 		{"tar shards", func(t *testing.T, dir string) string { return writeShards(t, dir, files, 3, false) }},
+		{"shards named after the manifest, root unset", func(t *testing.T, dir string) string {
+			for i, part := range [][]file{files[:20], files[20:]} {
+				os.WriteFile(filepath.Join(dir, fmt.Sprintf("train-%03d.tar", i)), tarBytes(t, part, false), 0o644)
+			}
+			os.WriteFile(filepath.Join(dir, "other-000.tar"), tarBytes(t, files[:3], false), 0o644) // not the manifest's
+			return ""
+		}},
+		{"one tar.gz named after the manifest, root unset", func(t *testing.T, dir string) string {
+			os.WriteFile(filepath.Join(dir, "train.tar.gz"), tarBytes(t, files, true), 0o644)
+			return ""
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

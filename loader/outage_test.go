@@ -68,10 +68,15 @@ func TestS3Faults(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	open := func(t *testing.T, source string, retryFor time.Duration) (*Loader, *notices) {
+	// open reads source through the proxy; concurrency above 1 reads tar shards with that
+	// many range GETs at once.
+	open := func(t *testing.T, source string, retryFor time.Duration, concurrency ...int) (*Loader, *notices) {
 		n := &notices{}
 		d := testData(source)
 		d.S3 = configs.S3{Region: "us-east-1", Endpoint: proxy.URL(), RetryFor: configs.Duration(retryFor)}
+		if len(concurrency) > 0 {
+			d.S3.Concurrency = concurrency[0]
+		}
 		nctx := WithNotify(ctx, n.add)
 		src, err := Open(nctx, d)
 		if err != nil {
@@ -158,6 +163,70 @@ func TestS3Faults(t *testing.T) {
 		}
 		if proxy.Cuts.Load()-cuts < 3 {
 			t.Errorf("only %d connections cut", proxy.Cuts.Load()-cuts)
+		}
+	})
+	t.Run("parallel range GETs through an outage shorter than retry_for", func(t *testing.T) {
+		old := s3PartSize
+		s3PartSize = 8 << 10 // a part per few images: the outage meets part requests
+		t.Cleanup(func() { s3PartSize = old })
+		proxy.Set(faultproxy.Pass)
+		l, n := open(t, "s3://faults/shards/train-000.tar", 30*time.Second, 4)
+		first := true
+		keys, err := readAll(l, func() {
+			if first {
+				first = false
+				proxy.Set(faultproxy.Reset)
+				time.AfterFunc(1500*time.Millisecond, func() { proxy.Set(faultproxy.Pass) })
+			}
+		})
+		if err != nil || !slices.Equal(sorted(keys), names(files)) || l.Stats().SkippedTotal() != 0 {
+			t.Fatalf("read %d keys, %v, skipped %v; want all %d, none skipped", len(keys), err, l.Stats().Skipped, len(files))
+		}
+		if txt := n.text(); !strings.Contains(txt, "bytes") || !strings.Contains(txt, "answers again") {
+			t.Errorf("notices do not tell of a part request failing and the store answering again:\n%s", txt)
+		}
+	})
+	t.Run("parallel range GETs past retry_for", func(t *testing.T) {
+		old := s3PartSize
+		s3PartSize = 8 << 10
+		t.Cleanup(func() { s3PartSize = old })
+		proxy.Set(faultproxy.Pass)
+		l, _ := open(t, "s3://faults/shards/train-000.tar", time.Second, 4)
+		_, err := readAll(l, func() { proxy.Set(faultproxy.Reset) })
+		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "shard s3://faults/shards/train-000.tar") {
+			t.Fatalf("error %v, want ErrUnavailable naming the shard", err)
+		}
+		if st := l.Stats(); st.SkippedTotal() != 0 {
+			t.Errorf("skipped %v: an unreachable store must never be skipped", st.Skipped)
+		}
+	})
+	t.Run("a shard replaced between two range GETs", func(t *testing.T) {
+		old := s3PartSize
+		s3PartSize = 8 << 10
+		t.Cleanup(func() { s3PartSize = old })
+		proxy.Set(faultproxy.Pass)
+		put("shards/moving.tar", tarBytes(t, files, false))
+		d := testData("s3://faults/shards/moving.tar")
+		d.S3 = configs.S3{Region: "us-east-1", Endpoint: url, RetryFor: configs.Duration(30 * time.Second)}
+		src, err := Open(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		s := src.(*S3Source)
+		body, err := s.store.streamParallel(ctx, "shards/moving.tar", 1) // one part in flight: the next is asked for after the first is read
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer body.Close()
+		buf := make([]byte, s3PartSize)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			t.Fatal(err)
+		}
+		put("shards/moving.tar", tarBytes(t, files[:12], false))
+		_, err = io.Copy(io.Discard, body)
+		if err == nil || !strings.Contains(err.Error(), "object changed while reading") || errors.Is(err, ErrUnavailable) {
+			t.Errorf("reading on after the object changed: %v; want an error saying it changed, not retried", err)
 		}
 	})
 }

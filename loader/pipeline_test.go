@@ -74,27 +74,25 @@ func TestSameBytesWhateverTheWorkerCount(t *testing.T) {
 	})
 }
 
-func TestHostShardsAreDisjointAndComplete(t *testing.T) {
+func TestReplicasOfAFolderSplitBySample(t *testing.T) {
 	src := openSmoke(t)
-	for _, shards := range []int{1, 2, 3, 5} {
-		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
+	for _, world := range []int{1, 2, 4} {
+		t.Run(fmt.Sprintf("world=%d", world), func(t *testing.T) {
 			for epoch := range 2 {
 				var union []string
-				for shard := range shards {
-					l := newTestLoader(t, src, Options{Seed: 5, Epochs: epoch + 1, Start: Position{Epoch: epoch}, Shard: shard, Shards: shards, ShuffleBuffer: 8})
+				var per []int
+				for g := range world {
+					l := newTestLoader(t, src, Options{Seed: 5, Epochs: epoch + 1, Start: Position{Epoch: epoch}, World: world, Replica: g, ShuffleBuffer: 8})
 					keys := flatten(run(t, l))
-					n, err := l.Len(context.Background())
-					if err != nil {
-						t.Fatal(err)
-					}
-					if int64(len(keys)) != n {
-						t.Errorf("shard %d yields %d samples, Len says %d", shard, len(keys), n)
-					}
+					per = append(per, len(keys))
 					union = append(union, keys...)
 				}
 				all := sorted(union)
 				if len(all) != smokeImages || len(slices.Compact(slices.Clone(all))) != smokeImages {
-					t.Errorf("epoch %d: %d shards yield %d samples (%d distinct), want each of %d once", epoch, shards, len(all), len(slices.Compact(slices.Clone(all))), smokeImages)
+					t.Errorf("epoch %d: %d replicas yield %d samples (%d distinct), want each of %d once", epoch, world, len(all), len(slices.Compact(slices.Clone(all))), smokeImages)
+				}
+				if slices.Max(per)-slices.Min(per) > 1 {
+					t.Errorf("epoch %d: replicas yield %v samples: a sample split is even to one", epoch, per)
 				}
 			}
 		})
@@ -106,7 +104,7 @@ func TestResumeContinuesWithTheSameBatches(t *testing.T) {
 	opt := Options{Seed: 11, Epochs: 3, ShuffleBuffer: 12, BatchSize: 8}
 	full := digests(t, newTestLoader(t, src, opt), -1)
 	// 56 samples in batches of 8: batch 6 ends epoch 0 exactly, so position {1 0} follows it.
-	if full[6].pos != (Position{Epoch: 1}) {
+	if full[6].pos != (Position{Epoch: 1, World: 1}) {
 		t.Fatalf("position after the last batch of epoch 0 = %+v, want {1 0}", full[6].pos)
 	}
 	for _, k := range []int{0, 3, 6, 9, len(full) - 1} {
@@ -293,7 +291,7 @@ func TestSkippedSamplesAreNeverFetched(t *testing.T) {
 		wantLoads int64
 	}{
 		{"resume 40 into the epoch", Options{Epochs: 1, Start: Position{Consumed: 40}}, smokeImages - 40},
-		{"host 1 of 4", Options{Epochs: 1, Shard: 1, Shards: 4}, smokeImages / 4},
+		{"replica 1 of 4", Options{Epochs: 1, Replica: 1, World: 4}, smokeImages / 4},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

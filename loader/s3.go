@@ -28,16 +28,21 @@ import (
 
 // s3Store reads one bucket.
 type s3Store struct {
-	client   *s3.Client
-	bucket   string
-	limit    int64         // the most bytes an image object may have to be read
-	retryFor time.Duration // data.s3.retry_for
-	health   *health
+	client      *s3.Client
+	bucket      string
+	concurrency int           // GETs in flight per stream (data.s3.concurrency)
+	limit       int64         // the most bytes an image object may have to be read
+	retryFor    time.Duration // data.s3.retry_for
+	health      *health
 
 	transport atomic.Pointer[http.Transport] // built on the first request
 }
 
-// parseS3URI splits s3://bucket/prefix.
+// ParseS3URI splits s3://bucket/prefix.
+func ParseS3URI(uri string) (bucket, prefix string, err error) {
+	return parseS3URI(uri)
+}
+
 func parseS3URI(uri string) (bucket, prefix string, err error) {
 	rest, ok := strings.CutPrefix(uri, "s3://")
 	if !ok {
@@ -51,31 +56,57 @@ func parseS3URI(uri string) (bucket, prefix string, err error) {
 }
 
 // newS3Store connects to the bucket of uri with region, endpoint and anonymous access from c.
-// Credentials come from the SDK's default chain unless c.Anonymous, which sends unsigned
-// requests (public open-data buckets).
 func newS3Store(ctx context.Context, uri string, c configs.S3) (*s3Store, string, error) {
 	bucket, prefix, err := parseS3URI(uri)
 	if err != nil {
 		return nil, "", err
 	}
-	region := c.Region
-	if region == "" {
-		region = "us-east-1"
-	}
-	// The SDK's tuned client, with room for an idle connection per fetcher; the transport it
-	// builds is kept so that Close can release its connections.
 	endpoint := c.Endpoint
 	if endpoint == "" {
 		endpoint = "s3://" + bucket
 	}
-	store := &s3Store{bucket: bucket, limit: DefaultMaxImageBytes, retryFor: c.RetryFor.D(), health: &health{endpoint: redact.String(endpoint)}}
-	if store.retryFor <= 0 {
-		store.retryFor = DefaultS3RetryFor
+	store := &s3Store{bucket: bucket, concurrency: c.Concurrency, limit: DefaultMaxImageBytes,
+		retryFor: retryFor(c), health: &health{endpoint: redact.String(endpoint)}}
+	client, err := newS3Client(ctx, c, func(t *http.Transport) { store.transport.Store(t) })
+	if err != nil {
+		return nil, "", fmt.Errorf("loader: s3 config for %s: %w", uri, err)
+	}
+	store.client = client
+	return store, prefix, nil
+}
+
+// retryFor is data.s3.retry_for, DefaultS3RetryFor where a configs.S3 built in code leaves it 0.
+func retryFor(c configs.S3) time.Duration {
+	if d := c.RetryFor.D(); d > 0 {
+		return d
+	}
+	return DefaultS3RetryFor
+}
+
+// NewS3Client returns a client configured as the loader's own (region, endpoint, anonymous
+// access from c; the standard retryer without a retry budget, stalled responses timed out),
+// for other readers and writers of the same stores.
+func NewS3Client(ctx context.Context, c configs.S3) (*s3.Client, error) {
+	return newS3Client(ctx, c, nil)
+}
+
+// newS3Client builds the client. Credentials come from the SDK's default chain unless
+// c.Anonymous, which sends unsigned requests (public open-data buckets). The SDK's tuned
+// HTTP client gets room for an idle connection per fetcher and a bound on the wait for a
+// response's headers (a server that accepts and says nothing is retried, not waited on);
+// gotTransport, when set, is handed the transport it builds, so that its connections can be
+// released.
+func newS3Client(ctx context.Context, c configs.S3, gotTransport func(*http.Transport)) (*s3.Client, error) {
+	region := c.Region
+	if region == "" {
+		region = "us-east-1"
 	}
 	hc := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConnsPerHost = 64
-		t.ResponseHeaderTimeout = s3Retry.HeaderTimeout // a server that accepts and says nothing
-		store.transport.Store(t)
+		t.ResponseHeaderTimeout = s3Retry.HeaderTimeout
+		if gotTransport != nil {
+			gotTransport(t)
+		}
 	})
 	opts := []func(*config.LoadOptions) error{config.WithRegion(region), config.WithHTTPClient(hc)}
 	if c.Anonymous {
@@ -83,9 +114,9 @@ func newS3Store(ctx context.Context, uri string, c configs.S3) (*s3Store, string
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, "", fmt.Errorf("loader: s3 config for %s: %w", uri, err)
+		return nil, err
 	}
-	store.client = s3.NewFromConfig(cfg, func(o *s3.Options) {
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
 		o.DisableLogOutputChecksumValidationSkipped = true // S3-compatible stores often send none
 		if c.Endpoint != "" {
 			o.BaseEndpoint = aws.String(c.Endpoint)
@@ -93,11 +124,10 @@ func newS3Store(ctx context.Context, uri string, c configs.S3) (*s3Store, string
 		}
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = s3Retry.Attempts
-			so.MaxBackoff = store.backoff()
+			so.MaxBackoff = backoffFor(retryFor(c))
 			so.RateLimiter = ratelimit.None // never give up because a retry budget ran out
 		})
-	})
-	return store, prefix, nil
+	}), nil
 }
 
 func (s *s3Store) uri(key string) string { return "s3://" + s.bucket + "/" + key }
@@ -177,6 +207,16 @@ func (s *s3Store) wrap(op, key string, err error) error {
 	return fmt.Errorf("loader: %s %s: %w", op, s.uri(key), err)
 }
 
+// open returns a shard object as one stream: with data.s3.concurrency above one, from
+// that many range GETs at once; else from one GET that resumes where it broke. Either way a
+// request that fails is retried for data.s3.retry_for.
+func (s *s3Store) open(ctx context.Context, key string) (io.ReadCloser, error) {
+	if s.concurrency > 1 {
+		return s.streamParallel(ctx, key, s.concurrency)
+	}
+	return s.stream(ctx, key)
+}
+
 // stream returns the object as one reader that survives broken and stalled connections:
 // after a failed read it asks again from the byte it had reached (a Range request), checking
 // that the object is the same version (ETag), so no byte is lost or repeated; it gives up, with
@@ -212,7 +252,7 @@ func (r *s3Stream) reopen() error {
 	etag := aws.ToString(out.ETag)
 	if r.etag != "" && etag != "" && etag != r.etag {
 		out.Body.Close()
-		return &permanent{fmt.Errorf("loader: get %s: object changed while reading (etag %s, was %s)", r.s.uri(r.key), etag, r.etag)}
+		return r.s.changed(r.key, etag, r.etag)
 	}
 	if r.etag == "" {
 		r.etag = etag

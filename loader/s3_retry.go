@@ -126,9 +126,19 @@ func (s *s3Store) retry(ctx context.Context, what string, op func() error) error
 	}
 }
 
-// backoff is the longest wait between two attempts: s3Retry.MaxBackoff, or a tenth of
-// data.s3.retry_for when that is shorter, so that a short retry window gets several tries.
-func (s *s3Store) backoff() time.Duration { return min(s3Retry.MaxBackoff, s.retryFor/10) }
+// backoff is the longest wait between two attempts (see backoffFor).
+func (s *s3Store) backoff() time.Duration { return backoffFor(s.retryFor) }
+
+// backoffFor is the longest wait between two attempts within a retry window of d:
+// s3Retry.MaxBackoff, or a tenth of d when that is shorter, so that a short window gets
+// several tries.
+func backoffFor(d time.Duration) time.Duration { return min(s3Retry.MaxBackoff, d/10) }
+
+// changed is the error of a read that found another version of the object than the one it
+// began with: its bytes cannot be joined to those already read.
+func (s *s3Store) changed(key, etag, was string) error {
+	return &permanent{fmt.Errorf("loader: get %s: object changed while reading (etag %s, was %s)", s.uri(key), etag, was)}
+}
 
 // unavailable is the error of a call that kept failing.
 func (s *s3Store) unavailable(what string, st streak, err error) error {

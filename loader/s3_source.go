@@ -62,13 +62,48 @@ func openS3Manifest(ctx context.Context, d configs.Data) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	dir := "s3://" + store.bucket + "/" + path.Dir(key)
+	if path.Dir(key) == "." {
+		dir = "s3://" + store.bucket + "/"
+	}
 	root := d.Root
 	if root == "" {
-		root = "s3://" + store.bucket + "/" + path.Dir(key)
+		// The shards the manifest lists, else the tar shards named after it beside it, else
+		// its folder.
+		prefix := path.Dir(key) + "/"
 		if path.Dir(key) == "." {
-			root = "s3://" + store.bucket + "/"
+			prefix = ""
 		}
+		object := func(k string) func(ctx context.Context) (io.ReadCloser, error) {
+			return func(ctx context.Context) (io.ReadCloser, error) { return store.open(ctx, k) }
+		}
+		var files []archive
+		for _, sh := range m.Shards {
+			k := prefix + sh.FileName
+			files = append(files, archive{name: store.uri(k), bytes: sh.Bytes, open: object(k)})
+		}
+		if len(files) == 0 {
+			stem := strings.TrimSuffix(path.Base(key), path.Ext(key))
+			err := store.list(ctx, prefix+stem, "", func(o types.Object) bool {
+				k := aws.ToString(o.Key)
+				if isShardOf(stem, strings.TrimPrefix(k, prefix)) {
+					files = append(files, archive{name: store.uri(k), bytes: aws.ToInt64(o.Size), open: object(k)})
+				}
+				return true
+			})
+			if err != nil {
+				store.Close()
+				return nil, fmt.Errorf("loader: data.source %s: list its shards: %w", d.Source, err)
+			}
+		}
+		if len(files) > 0 {
+			s := &ManifestSource{manifest: m, closer: store}
+			s.addArchives(files, imageLimit(d))
+			return s, nil
+		}
+		root = dir
 	}
+	store.Close()
 	return newManifestSource(ctx, m, root, d)
 }
 
@@ -85,7 +120,7 @@ func OpenS3(ctx context.Context, uri string, c configs.S3) (*S3Source, error) {
 		key := aws.ToString(o.Key)
 		switch {
 		case tarstream.IsName(key):
-			sh := &tarShard{name: store.uri(key), open: func(ctx context.Context) (io.ReadCloser, error) { return store.stream(ctx, key) }}
+			sh := &tarShard{name: store.uri(key), bytes: aws.ToInt64(o.Size), open: func(ctx context.Context) (io.ReadCloser, error) { return store.open(ctx, key) }}
 			s.shards = append(s.shards, sh)
 			s.tars = append(s.tars, sh)
 		case isImageName(key):

@@ -28,6 +28,10 @@ type faults struct {
 	requests, gets         atomic.Int64
 	throttled, cut, resets atomic.Int64
 	signed                 atomic.Int64 // requests carrying an Authorization header
+
+	delay              time.Duration // added to every request, so that parallel ones overlap
+	inflight, peak     atomic.Int64  // requests being answered, and the most at once
+	ranges, rangeBytes atomic.Int64  // range GETs, and the bytes they asked for
 }
 
 func (f *faults) wrap(next http.Handler) http.Handler {
@@ -35,6 +39,18 @@ func (f *faults) wrap(next http.Handler) http.Handler {
 		if r.Header.Get("Authorization") != "" {
 			f.signed.Add(1)
 		}
+		in := f.inflight.Add(1)
+		defer f.inflight.Add(-1)
+		for p := f.peak.Load(); in > p && !f.peak.CompareAndSwap(p, in); p = f.peak.Load() {
+		}
+		if rg := r.Header.Get("Range"); rg != "" {
+			f.ranges.Add(1)
+			var a, b int64
+			if _, err := fmt.Sscanf(rg, "bytes=%d-%d", &a, &b); err == nil {
+				f.rangeBytes.Add(b - a + 1)
+			}
+		}
+		time.Sleep(f.delay)
 		n := f.requests.Add(1)
 		if f.resetEvery > 0 && n%f.resetEvery == 0 {
 			f.resets.Add(1)
@@ -313,6 +329,43 @@ func TestS3ManifestWithTarRoot(t *testing.T) {
 	expectOneMissing(t, newTestLoader(t, src, Options{Seed: 1, Epochs: 1}), labels)
 }
 
+// A manifest on S3 with data.root unset reads the shards named after it beside it, and not
+// the objects of other names there.
+func TestS3ManifestShardsBeside(t *testing.T) {
+	s := newFakeS3(t, nil)
+	files := smokeFiles(t)
+	s.put(t, "inat/train-0.tar.gz", tarBytes(t, files[:30], true))
+	s.put(t, "inat/train-1.tar.gz", tarBytes(t, files[30:], true))
+	s.put(t, "inat/other-0.tar", tarBytes(t, files[:5], false))
+	s.put(t, "inat/train-x/inner.tar", tarBytes(t, files[:5], false))
+	path := t.TempDir() + "/train.json"
+	labels := writeManifest(t, path, files)
+	s.put(t, "inat/train.json", mustRead(t, path))
+	src, err := Open(context.Background(), s.data("s3://data/inat/train.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ms, ok := src.(*ManifestSource)
+	if !ok || len(ms.shards) != 2 {
+		t.Fatalf("source %T with %d shards, want the manifest's 2 shards", src, len(ms.shards))
+	}
+	l := newTestLoader(t, src, Options{Seed: 1, Epochs: 1})
+	for {
+		b, err := l.Next(context.Background())
+		if err != nil {
+			break
+		}
+		for _, k := range b.Keys {
+			delete(labels, k)
+		}
+		l.Release(b)
+	}
+	if len(labels) != 0 {
+		t.Errorf("not delivered: %v", labels)
+	}
+}
+
 func TestS3ListingSurvivesCutPages(t *testing.T) {
 	f := &faults{}
 	s := newFakeS3(t, f)
@@ -344,5 +397,47 @@ func TestS3ListingSurvivesCutPages(t *testing.T) {
 	}
 	if f.cut.Load() == 0 {
 		t.Errorf("no response was cut")
+	}
+}
+
+// TestS3ParallelStreams: with data.s3.concurrency, a tar object arrives from several range
+// GETs at once, through cut connections and throttling, as the same bytes in the same order:
+// the batches are those of one GET per shard.
+func TestS3ParallelStreams(t *testing.T) {
+	old := s3PartSize
+	s3PartSize = 4 << 10
+	t.Cleanup(func() { s3PartSize = old })
+	files := smokeFiles(t)
+	f := &faults{cutEvery: 4, throttleEvery: 9, delay: 2 * time.Millisecond}
+	s := newFakeS3(t, f)
+	for i := range 2 {
+		var part []file
+		for j := i; j < len(files); j += 2 {
+			part = append(part, files[j])
+		}
+		s.put(t, fmt.Sprintf("par/shard-%d.tar", i), tarBytes(t, part, false))
+	}
+	s.put(t, "par/empty.tar.gz", nil) // no byte to range over: read with one GET
+	var batches [2][]batchDigest
+	for i, n := range []int{1, 4} {
+		d := s.data("s3://data/par/")
+		d.S3.Concurrency = n
+		src, err := Open(context.Background(), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		f.peak.Store(0)
+		f.ranges.Store(0)
+		batches[i] = digests(t, newTestLoader(t, src, Options{Seed: 2, Epochs: 1, ShuffleBuffer: 8}), -1)
+		if n > 1 && (f.peak.Load() < 3 || f.ranges.Load() < 10) {
+			t.Errorf("concurrency %d: %d range GETs, at most %d requests at once; want parts in parallel", n, f.ranges.Load(), f.peak.Load())
+		}
+	}
+	if len(batches[0]) == 0 || !slices.Equal(batches[0], batches[1]) {
+		t.Errorf("batches with 4 GETs in flight differ from those with one (%d and %d batches)", len(batches[1]), len(batches[0]))
+	}
+	if f.cut.Load() == 0 || f.throttled.Load() == 0 {
+		t.Errorf("no fault was injected: %d cut, %d throttled", f.cut.Load(), f.throttled.Load())
 	}
 }

@@ -2,7 +2,6 @@ package loader
 
 import (
 	"context"
-	"errors"
 	"io"
 	"math/rand/v2"
 )
@@ -27,89 +26,38 @@ const (
 	purposeBuffer     uint64 = 0x5ad0_0002
 )
 
-// item is one sample of an epoch's stream: the record, its index in the whole epoch (before
-// host sharding; the augmentation seed), and the shard it came from.
+// item is one sample of an epoch's stream: the record, its index (unique in the epoch's
+// deal; the augmentation seed), and the shard it came from.
 type item struct {
 	rec   Record
 	index int64
 	shard string
 }
 
-// epochStream yields this host's samples of one epoch in their shuffled order: shards in an
-// order drawn from the seed, every Shards-th sample of the stream (from Shard on) kept, then
-// mixed through a bounded shuffle buffer. It is deterministic: the same arguments give the
-// same sequence whatever happens downstream.
+// epochStream yields one replica's samples of one epoch in their shuffled order: the
+// replica's share of the deal, mixed through a bounded shuffle buffer. It is deterministic:
+// the same deal gives the same sequence whatever happens downstream.
 type epochStream struct {
-	shards       []Shard
-	order        []int
-	next         int // into order
-	cur          Records
-	curName      string
-	host, hosts  int64
-	index        int64 // of the next record read, over all hosts
-	buf          []item
-	size         int
-	rng          *rand.Rand
-	drained      bool
-	peeked       *item
-	onShardError func(shard string, err error) error // non-nil: the stream stops with it
+	r       *replicaReader
+	buf     []item
+	size    int
+	rng     *rand.Rand
+	drained bool
+	peeked  *item
 }
 
-func newEpochStream(shards []Shard, seed int64, epoch, buffer, host, hosts int, onShardError func(string, error) error) *epochStream {
-	return &epochStream{
-		shards:       shards,
-		order:        epochRNG(seed, epoch, purposeShardOrder).Perm(len(shards)),
-		host:         int64(host),
-		hosts:        int64(hosts),
-		size:         max(buffer, 1),
-		rng:          epochRNG(seed, epoch, purposeBuffer),
-		onShardError: onShardError,
+// newEpochStream mixes reader r's samples through a buffer of buffer samples. The buffer's
+// random stream is the epoch's, and replica g's own for g > 0.
+func newEpochStream(r *replicaReader, seed int64, epoch, buffer int) *epochStream {
+	purpose := purposeBuffer
+	if r.g > 0 {
+		purpose ^= uint64(r.g) << 32
 	}
+	return &epochStream{r: r, size: max(buffer, 1), rng: epochRNG(seed, epoch, purpose)}
 }
 
-// read returns this host's next sample in shard order (before the buffer), or io.EOF.
-func (s *epochStream) read(ctx context.Context) (item, error) {
-	for {
-		if s.cur == nil {
-			if s.next >= len(s.order) {
-				return item{}, io.EOF
-			}
-			sh := s.shards[s.order[s.next]]
-			s.next++
-			r, err := sh.Open(ctx)
-			if err != nil {
-				if ctx.Err() != nil {
-					return item{}, ctx.Err()
-				}
-				if err := s.onShardError(sh.Name(), err); err != nil {
-					return item{}, err
-				}
-				continue
-			}
-			s.cur, s.curName = r, sh.Name()
-		}
-		rec, err := s.cur.Next(ctx)
-		if err != nil {
-			s.cur.Close()
-			s.cur = nil
-			if ctx.Err() != nil {
-				return item{}, ctx.Err()
-			}
-			if !errors.Is(err, io.EOF) {
-				if err := s.onShardError(s.curName, err); err != nil {
-					return item{}, err
-				}
-			}
-			continue
-		}
-		i := s.index
-		s.index++
-		if i%s.hosts != s.host {
-			continue
-		}
-		return item{rec: rec, index: i, shard: s.curName}, nil
-	}
-}
+// read returns the replica's next sample before the buffer, or io.EOF.
+func (s *epochStream) read(ctx context.Context) (item, error) { return s.r.read(ctx) }
 
 // Next returns the next sample out of the shuffle buffer, or io.EOF after the last.
 func (s *epochStream) Next(ctx context.Context) (item, error) {
@@ -159,9 +107,6 @@ func (s *epochStream) More(ctx context.Context) (bool, error) {
 
 // Close closes the shard being read.
 func (s *epochStream) Close() {
-	if s.cur != nil {
-		s.cur.Close()
-		s.cur = nil
-	}
+	s.r.closeShard()
 	s.buf = nil
 }

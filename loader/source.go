@@ -48,8 +48,8 @@ type Record struct {
 	Load  func(ctx context.Context) ([]byte, error)
 }
 
-// bytes returns the record's encoded image, fetching it when needed.
-func (r *Record) bytes(ctx context.Context) ([]byte, error) {
+// Bytes returns the record's encoded image, fetching it when needed.
+func (r *Record) Bytes(ctx context.Context) ([]byte, error) {
 	if r.Load == nil {
 		return r.Data, nil
 	}

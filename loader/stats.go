@@ -3,6 +3,7 @@ package loader
 import (
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,10 @@ type Stats struct {
 
 	Skipped         map[string]int64 // by reason (the Skip* constants)
 	SkippedExamples []string         // "reason: where" for the first MaxSkipExamples of each reason, in order
+
+	// ReadBytes is, per replica of this loader, the bytes read from storage for its stream:
+	// shard streams as stored (compressed for .tar.gz), and the files or objects fetched.
+	ReadBytes []int64
 }
 
 // SkippedTotal sums Skipped.
@@ -41,9 +46,12 @@ type stats struct {
 	wait     time.Duration
 	skipped  map[string]int64
 	examples []string
+	read     []atomic.Int64 // per replica, added to without the lock
 }
 
-func newStats() *stats { return &stats{start: time.Now(), skipped: map[string]int64{}} }
+func newStats(replicas int) *stats {
+	return &stats{start: time.Now(), skipped: map[string]int64{}, read: make([]atomic.Int64, replicas)}
+}
 
 func (s *stats) addFetch(d time.Duration)   { s.mu.Lock(); s.fetch += d; s.mu.Unlock() }
 func (s *stats) addAugment(d time.Duration) { s.mu.Lock(); s.augment += d; s.mu.Unlock() }
@@ -73,6 +81,10 @@ func (l *Loader) Stats() Stats {
 		WaitS:           s.wait.Seconds(),
 		Skipped:         maps.Clone(s.skipped),
 		SkippedExamples: append([]string(nil), s.examples...),
+		ReadBytes:       make([]int64, len(s.read)),
+	}
+	for i := range s.read {
+		st.ReadBytes[i] = s.read[i].Load()
 	}
 	if secs > 0 {
 		st.ImagesPerS = float64(s.images) / secs

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/internal/regfile"
@@ -39,7 +40,7 @@ func OpenTar(pattern string) (*TarSource, error) {
 	}
 	s := &TarSource{}
 	for _, f := range files {
-		s.shards = append(s.shards, &tarShard{name: f, open: openLocal(f)})
+		s.shards = append(s.shards, &tarShard{name: f, open: openLocal(f), bytes: fileSize(f)})
 	}
 	return s, nil
 }
@@ -64,10 +65,20 @@ func openLocal(name string) func(context.Context) (io.ReadCloser, error) {
 	}
 }
 
+// fileSize is a local file's size, 0 when it cannot be had (the open will say why).
+func fileSize(name string) int64 {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
 // tarShard is one archive, read from open.
 type tarShard struct {
-	name string
-	open func(ctx context.Context) (io.ReadCloser, error)
+	name  string
+	open  func(ctx context.Context) (io.ReadCloser, error)
+	bytes int64 // stored size, 0 when unknown
 	// match, when set, maps a member name to its record (manifest roots); ok false skips it.
 	match func(member string) (key string, label int, ok bool)
 	// onRead, when set, is told the key of every sample read (not of those only counted).
@@ -78,6 +89,11 @@ type tarShard struct {
 }
 
 func (t *tarShard) Name() string { return t.name }
+
+// streamed: a tar archive is read from its start, so its shards are dealt whole.
+func (t *tarShard) streamed() bool { return true }
+
+func (t *tarShard) size() int64 { return t.bytes }
 
 func (t *tarShard) Open(ctx context.Context) (Records, error) {
 	rc, err := t.open(ctx)
@@ -157,6 +173,26 @@ type tarRecords struct {
 	onRead func(key string)
 	size   int64 // of the current member
 	limit  int64 // the most bytes a member may have to be read
+	read   *countingReader
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (r *tarRecords) bytesRead() int64 {
+	if r.read == nil {
+		return 0
+	}
+	return r.read.n
 }
 
 // newTarRecords reads an archive from rc. buffered adds a read buffer (reading data); without
@@ -164,14 +200,16 @@ type tarRecords struct {
 // wanted.
 func newTarRecords(name string, rc io.ReadCloser, buffered bool) (*tarRecords, error) {
 	var src io.Reader = rc
+	var counted *countingReader
 	if buffered {
-		src = bufio.NewReaderSize(rc, 256<<10)
+		counted = &countingReader{r: rc}
+		src = bufio.NewReaderSize(counted, 256<<10)
 	}
 	tr, err := tarstream.NewReader(src)
 	if err != nil {
 		return nil, fmt.Errorf("loader: read %s: %w", name, err)
 	}
-	return &tarRecords{name: name, c: rc, tr: tr, limit: DefaultMaxImageBytes}, nil
+	return &tarRecords{name: name, c: rc, tr: tr, limit: DefaultMaxImageBytes, read: counted}, nil
 }
 
 // nextHeader advances to the next member that is a sample and returns its record's key and

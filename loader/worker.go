@@ -32,8 +32,11 @@ func (l *Loader) fetch() {
 			continue
 		}
 		start := time.Now()
-		t.data, t.err = t.it.rec.bytes(l.ctx)
+		t.data, t.err = t.it.rec.Bytes(l.ctx)
 		l.stats.addFetch(time.Since(start))
+		if t.it.rec.Load != nil {
+			l.stats.read[t.replica].Add(int64(len(t.data)))
+		}
 		select {
 		case l.work <- t:
 		case <-l.ctx.Done():
@@ -59,9 +62,9 @@ func (l *Loader) augment() {
 			b.finish()
 			continue
 		}
-		if reason := classify(t.data, t.err); reason != "" {
+		if reason := Classify(t.data, t.err); reason != "" {
 			b.skips[i] = skipped{reason, where(t)}
-			l.noteBad(t.epoch)
+			l.bad.note(t.epoch, t.replica)
 			b.finish()
 			continue
 		}
@@ -73,7 +76,7 @@ func (l *Loader) augment() {
 		case err == nil:
 		case errors.Is(err, decode.ErrCorrupt):
 			b.skips[i] = skipped{SkipCorrupt, where(t)}
-			l.noteBad(t.epoch)
+			l.bad.note(t.epoch, t.replica)
 		default:
 			b.fail(fmt.Errorf("loader: augment %s: %w", where(t), err))
 		}
@@ -89,8 +92,9 @@ func where(t task) string {
 	return t.it.rec.Key + " (in " + t.it.shard + ")"
 }
 
-// classify returns why a sample cannot be used before decoding it, or "" when it may be.
-func classify(data []byte, err error) string {
+// Classify returns why a sample, read as data with err, cannot be used (a Skip* reason)
+// without decoding it, or "" when it may be.
+func Classify(data []byte, err error) string {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return SkipMissing

@@ -16,6 +16,11 @@
 // answer for every test image (TaskResult.Predictions), so that a report can resample test images
 // for confidence intervals and pair two encoders image by image.
 //
+// KNN is the other frozen-feature score, the one SSL papers watch while they train: a weighted
+// k-nearest-neighbour vote by cosine similarity (k = 20, weights exp(similarity / 0.07), as
+// DINO's eval_knn.py and solo-learn's WeightedKNNClassifier), against a labelled bank or, leave
+// one out, within one labelled set.
+//
 // The encoders come from package trainer and the preprocessing from augment, through the
 // Encoder interface: this package imports neither.
 package probe

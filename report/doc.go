@@ -2,8 +2,10 @@
 // gathers each run's metadata, config, training curves, checkpoints and NeWT evaluation from an
 // experiments.DB and renders one report as Markdown (for a terminal, a paper or a pull request)
 // and as one self-contained HTML page (no network needed to view it), with SVG plots drawn by
-// gonum/plot: training loss and images/s against step for all runs overlaid, NeWT accuracy per
-// cluster as grouped bars, and each run's per-task accuracy against the baseline's as a scatter.
+// gonum/plot: training loss and images/s against step for all runs overlaid, the online
+// monitor's kNN top-1 and NeWT mean against step (runs trained with eval.monitor_every), NeWT
+// accuracy per cluster as grouped bars, and each run's per-task accuracy against the baseline's
+// as a scatter.
 //
 // The first run is the baseline unless Options.Baseline names another; differences (NeWT means,
 // tasks won and lost, largest gains and losses) are taken against it, using each run's last
@@ -22,6 +24,12 @@
 // groups compared with a bootstrap over seeds and test images. An evaluation recorded without
 // outcomes keeps its means and the sign test and is marked as having no intervals: nothing is
 // made up for it. The statistics are checked against SciPy (testdata/stats_reference.py).
+//
+// The efficiency table sets each run's mean beside what its encoder costs: parameters and
+// MFLOPs per image at its eval size (given by Options.Cost: the model arithmetic is left to
+// the caller) and the size of its newest export of each format, with a plot of the mean
+// against MFLOPs on a log axis when two runs have both; the exports section lists every file
+// natssl export recorded.
 //
 // The command line (natssl report, through internal/pipeline) selects the runs and calls
 // Build, then Write or Markdown/HTML.

@@ -12,9 +12,16 @@ import (
 func (rep *Report) Markdown(w io.Writer, plots bool) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "# natssl run comparison\n\n")
-	fmt.Fprintf(bw, "%d runs from %s, generated %s UTC. Baseline: **%s** (`%s`).\n",
-		len(rep.Runs), mdEscape(rep.DBPath), rep.Generated.UTC().Format("2006-01-02 15:04"), mdEscape(rep.Runs[0].Label), mdEscape(rep.Runs[0].ID))
-	for _, s := range rep.sections() {
+	fmt.Fprintf(bw, "%s from %s, generated %s UTC. Baseline: **%s** (`%s`).\n",
+		plural(len(rep.Runs), "run"), mdEscape(rep.DBPath), rep.Generated.UTC().Format("2006-01-02 15:04"), mdEscape(rep.Runs[0].Label), mdEscape(rep.Runs[0].ID))
+	writeMDSections(bw, rep.sections(), plots)
+	return bw.Flush()
+}
+
+// writeMDSections writes sections as Markdown; with plots, each plot as an image beside the
+// file.
+func writeMDSections(bw *bufio.Writer, sections []section, plots bool) {
+	for _, s := range sections {
 		fmt.Fprintf(bw, "\n%s %s\n", strings.Repeat("#", s.Level), mdEscape(s.Title))
 		if len(s.Notes) > 0 {
 			bw.WriteString("\n")
@@ -44,7 +51,6 @@ func (rep *Report) Markdown(w io.Writer, plots bool) error {
 			}
 		}
 	}
-	return bw.Flush()
 }
 
 func writeMDTable(w *bufio.Writer, t table) {

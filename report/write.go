@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -19,6 +20,22 @@ const (
 	FormatBoth     Format = "both"
 )
 
+// Document is a report as natssl report prints and writes it: a comparison of runs (Report)
+// or a sweep's trials (SweepReport).
+type Document interface {
+	// Markdown writes the report as Markdown; with plots, each plot as an image beside it.
+	Markdown(w io.Writer, plots bool) error
+	// HTML writes the report as one self-contained page.
+	HTML(w io.Writer) error
+	// Write writes the report's files into dir and returns their paths.
+	Write(dir string, f Format) ([]string, error)
+}
+
+var (
+	_ Document = (*Report)(nil)
+	_ Document = (*SweepReport)(nil)
+)
+
 // ParseFormat checks a --format value.
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(s); f {
@@ -32,6 +49,12 @@ func ParseFormat(s string) (Format, error) {
 // for md, report.html (self-contained) for html, all of them for both. It returns the paths
 // written.
 func (rep *Report) Write(dir string, f Format) ([]string, error) {
+	return writeReport(dir, f, rep.Markdown, rep.HTML, rep.Plots)
+}
+
+// writeReport writes a report's files into dir: its Markdown (md writes it, with plots
+// referenced beside it), the plots, and its HTML page.
+func writeReport(dir string, f Format, md func(io.Writer, bool) error, page func(io.Writer) error, plots []Plot) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("report: create %s: %w", dir, err)
 	}
@@ -46,13 +69,13 @@ func (rep *Report) Write(dir string, f Format) ([]string, error) {
 	}
 	if f == FormatMarkdown || f == FormatBoth {
 		var b bytes.Buffer
-		if err := rep.Markdown(&b, true); err != nil {
+		if err := md(&b, true); err != nil {
 			return written, err
 		}
 		if err := put("report.md", b.Bytes()); err != nil {
 			return written, err
 		}
-		for _, p := range rep.Plots {
+		for _, p := range plots {
 			if err := put(p.File, p.SVG); err != nil {
 				return written, err
 			}
@@ -60,7 +83,7 @@ func (rep *Report) Write(dir string, f Format) ([]string, error) {
 	}
 	if f == FormatHTML || f == FormatBoth {
 		var b bytes.Buffer
-		if err := rep.HTML(&b); err != nil {
+		if err := page(&b); err != nil {
 			return written, err
 		}
 		if err := put("report.html", b.Bytes()); err != nil {

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # make demo: the whole natssl job on real photographs of real objects (Fashion-MNIST, from
 # Debian's dataset-fashion-mnist), proving that self-supervision taught the encoder something:
-#   1. convert the dataset (iNat-style train.json + tar shards, and a NeWT-layout suite)
+#   1. convert the dataset (iNat-style train.json + tar shards, a NeWT-layout suite, and the
+#      online monitor's labelled kNN set)
 #   2. score a random-init encoder on the suite (the baseline)
-#   3. train SimCLR with the default config (the demo recipe, 10-minute budget)
-#   4. score the trained encoder, and write the comparison report
+#   3. train SimCLR with the default config (the demo recipe, 10-minute budget), watched by the
+#      online monitor: kNN top-1 and the probe on 2 tasks every 50 steps, on the progress lines
+#   4. score the trained encoder, and write the comparison report (with the monitor's plot)
 # Every result also lands in the tracker (runs/natssl.db): `natssl runs list`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +22,7 @@ json_field() { # json_field KEY: the value of a top-level string or number field
 
 scripts/deps.sh # Fashion-MNIST and the rest, installed as root or named otherwise
 
-if [ ! -f "$DATA/train.json" ] || [ ! -f "$DATA/newt/labels.csv" ]; then
+if [ ! -f "$DATA/train.json" ] || [ ! -f "$DATA/newt/labels.csv" ] || [ ! -f "$DATA/monitor/images.tar" ]; then
 	say "converting Fashion-MNIST into $DATA"
 	"$BIN" data fashion-mnist --out "$DATA"
 fi
@@ -31,7 +33,10 @@ random_id=$(json_field run_id <<<"$random_json")
 random_acc=$(json_field mean_accuracy <<<"$random_json")
 
 say "training SimCLR (the default config: $("$BIN" config print "${EXTRA[@]}" | sed -n 's/^  time_limit: //p') budget)"
-train_json=$("$BIN" train --json "${EXTRA[@]}" | tail -1)
+train_log=$(mktemp)
+trap 'rm -f "$train_log"' EXIT
+# The progress lines go to the terminal as they come, and to train_log for the headline.
+train_json=$("$BIN" train --json "${EXTRA[@]}" 2> >(tee "$train_log" >&2) | tail -1)
 trained_id=$(json_field run_id <<<"$train_json")
 
 say "evaluating the trained encoder"
@@ -51,4 +56,11 @@ printf '  random init   %.4f   (run %s)\n' "$random_acc" "$random_id"
 printf '  SimCLR        %.4f   (run %s)\n' "$trained_acc" "$trained_id"
 printf '  gain          %s points %s\n' "$gain" "${interval:-(no interval)}"
 [ -z "$sentence" ] || printf '  %s\n' "$sentence"
+# The online monitor during training: its first and last scores (kNN top-1, NeWT mean).
+monitor() { # monitor first|last: "step S: knn K%  newt N%"
+	sed -n 's/^step \([0-9]*\)\/[0-9]* .*| \(knn [0-9.]*%  newt [0-9.]*%\).*/step \1: \2/p' "$train_log" | { [ "$1" = first ] && head -1 || tail -1; }
+}
+if [ -n "$(monitor first)" ]; then
+	printf 'online monitor during training: %s  →  %s   (plot: %s/monitor.svg)\n' "$(monitor first)" "$(monitor last)" "$REPORT"
+fi
 printf 'report: %s/report.html (and report.md)\n' "$REPORT"

@@ -13,6 +13,8 @@ PACKAGES=(
 	dataset-fashion-mnist                          # the demo's data and the end-to-end test's
 	mate-backgrounds                               # make photos: the loader benchmark's photographs
 	chromium fonts-liberation                      # the HTML report, checked in headless Chromium
+	clang                                          # the CUDA kernels compiled to PTX, checked without a GPU
+	python3-onnx python3-torch python3-torchvision # exported models run by second runtimes
 )
 
 if ! command -v dpkg-query >/dev/null; then

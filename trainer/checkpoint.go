@@ -32,11 +32,20 @@ var ErrCorruptCheckpoint = errors.New("trainer: corrupt checkpoint")
 // ErrNoCheckpoint is wrapped by LatestCheckpoint's error when no file of the folder verifies.
 var ErrNoCheckpoint = errors.New("trainer: no valid checkpoint")
 
-// Position is how far the data stream had gone: Consumed samples of Epoch were delivered.
-// It has the JSON form of loader.Position.
+// Position is how far the data stream had gone: Consumed samples of Epoch were delivered,
+// by a world of World replicas; the other fields say which parts of the epoch the stream had
+// skipped and taken, so that a resume with another world size can deal the rest (the
+// loader's business). It has the JSON form of loader.Position; checkpoints written before
+// the other fields existed read as a world of one.
 type Position struct {
-	Epoch    int   `json:"epoch"`
-	Consumed int64 `json:"consumed"`
+	Epoch        int    `json:"epoch"`
+	Consumed     int64  `json:"consumed"`
+	World        int    `json:"world,omitempty"`
+	SkipShards   string `json:"skip_shards,omitempty"`
+	SkipSamples  int64  `json:"skip_samples,omitempty"`
+	TakenShards  string `json:"taken_shards,omitempty"`
+	TakenSamples int64  `json:"taken_samples,omitempty"`
+	Replaced     string `json:"replaced,omitempty"`
 }
 
 // Header is a checkpoint's metadata. The file is: the magic "NATSSLCK", the header length

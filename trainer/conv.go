@@ -1,258 +1,223 @@
 package trainer
 
 import (
-	"fmt"
-	"hash"
-
-	"github.com/chewxy/hm"
 	"gonum.org/v1/gonum/blas"
 	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 )
 
-// convOp is a 2-d convolution without bias (batch norm follows every conv), NCHW in and out.
-// It replaces Gorgonia's Conv2d, which spends most of a step outside BLAS: it lays the
-// im2col matrix out image-major and then transposes the result of every conv. Here the
-// im2col matrix is channel-major (C·k·k × N·OH·OW), so one sgemm gives the output channel by
-// channel, and a block copy puts it in NCHW. The matrix is kept for the weight gradient.
-type convOp struct {
-	n, c, h, w int
-	o, k, s, p int
-	oh, ow     int
-	firstLayer bool // the input is data: no input gradient
-	col        []float32
-	out2, out  []float32
-	sc         *convScratch
+// convAlgo is how a convolution becomes matrix products.
+type convAlgo int
+
+const (
+	// convIm2col copies the pixels under each output pixel into a row of a column matrix
+	// (a block of rows at a time, so that it stays in cache) and multiplies by the weights.
+	convIm2col convAlgo = iota
+	// convPointwise is a 1×1 stride-1 convolution: the activation is the column matrix.
+	convPointwise
+	// convWinograd is F(4×4, 3×3) for 3×3 stride-1 pad-1 convolutions (winograd.go).
+	convWinograd
+)
+
+// winoMinChannels is the narrowest input for which Winograd beats im2col: below it the 36
+// products are too thin to run near the BLAS's peak.
+const winoMinChannels = 16
+
+// blockFloats bounds the column or transform buffer of one block of a convolution, so that
+// it is written and read back while still in cache (a core's L2), unless that leaves fewer
+// than minBlockRows rows (tiles) for the matrix products, which then run far from peak.
+const (
+	blockFloats  = 1 << 19
+	minBlockRows = 128
+)
+
+// convLayer is one convolution without bias over channels-last activations: y (N·OH·OW × O)
+// from x (N·H·W × C) and weights w (O × C × k × k, PyTorch's layout).
+type convLayer struct {
+	g       convGeom
+	algo    convAlgo
+	noDX    bool // the input is data: no input gradient
+	block   int  // floats in one block's buffer (blockFloats; less in tests, to cross block edges)
+	minRows int  // minBlockRows
+	sc      *convScratch
+	// u holds the Winograd-transformed weights when the layer's owner computes them once
+	// for several passes (winoShare); nil: each pass computes them into its scratch.
+	u []float32
 }
 
-// convScratch holds the buffers that a graph's convolutions use only within one op, and so
-// can share: ops of one tape machine run one at a time.
+// convScratch holds the buffers a replica's convolutions use only within one call, and so
+// share: a replica runs one layer at a time.
 type convScratch struct {
-	dy2, dcol []float32
+	col, dcol, wk, dwk []float32 // im2col: a block of the column matrix and its gradient, weights (K × O)
+	u, du, v, m        []float32 // Winograd: transformed weights, a block of transformed input and products
+	wt                 []float32 // Winograd: kernels of a few input channels, transposed
 }
 
-var (
-	_ G.Op   = (*convOp)(nil)
-	_ G.SDOp = (*convOp)(nil)
-)
-
-func newConvOp(xShape tensor.Shape, out, k, stride, pad int, first bool, sc *convScratch) *convOp {
-	op := &convOp{n: xShape[0], c: xShape[1], h: xShape[2], w: xShape[3], o: out, k: k, s: stride, p: pad, firstLayer: first, sc: sc}
-	op.oh = (op.h+2*pad-k)/stride + 1
-	op.ow = (op.w+2*pad-k)/stride + 1
-	return op
-}
-
-func (op *convOp) colRows() int { return op.c * op.k * op.k }
-func (op *convOp) colCols() int { return op.n * op.oh * op.ow }
-
-func (op *convOp) Arity() int    { return 2 }
-func (op *convOp) Type() hm.Type { return hm.NewFnType(t4(), t4(), t4()) }
-func (op *convOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape{op.n, op.o, op.oh, op.ow}, nil
-}
-func (op *convOp) ReturnsPtr() bool      { return false }
-func (op *convOp) CallsExtern() bool     { return false }
-func (op *convOp) OverwritesInput() int  { return -1 }
-func (op *convOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "conv-%p", op) }
-func (op *convOp) Hashcode() uint32      { return hashOf(op) }
-func (op *convOp) String() string {
-	return fmt.Sprintf("Conv%dx%d/%d(%d→%d)", op.k, op.k, op.s, op.c, op.o)
-}
-func (op *convOp) DiffWRT(int) []bool { return []bool{!op.firstLayer, true} }
-
-func (op *convOp) Do(vals ...G.Value) (G.Value, error) {
-	x := vals[0].Data().([]float32)
-	w := vals[1].Data().([]float32)
-	rows, cols := op.colRows(), op.colCols()
-	op.col = grow(op.col, rows*cols)
-	op.im2col(x)
-	op.out2 = grow(op.out2, op.o*cols)
-	G.WhichBLAS().Sgemm(blas.NoTrans, blas.NoTrans, op.o, cols, rows, 1, w, rows, op.col, cols, 0, op.out2, cols)
-	op.out = grow(op.out, op.o*cols)
-	hw := op.oh * op.ow
-	for o := 0; o < op.o; o++ {
-		for n := 0; n < op.n; n++ {
-			copy(op.out[(n*op.o+o)*hw:(n*op.o+o+1)*hw], op.out2[o*cols+n*hw:o*cols+(n+1)*hw])
-		}
+func newConvLayer(g convGeom, noDX, winograd bool, sc *convScratch) *convLayer {
+	l := &convLayer{g: g, noDX: noDX, block: blockFloats, minRows: minBlockRows, sc: sc}
+	switch {
+	case g.k == 1 && g.s == 1 && g.p == 0:
+		l.algo = convPointwise
+	case winograd && g.k == 3 && g.s == 1 && g.p == 1 && g.c >= winoMinChannels:
+		l.algo = convWinograd
 	}
-	return tensor.New(tensor.WithShape(op.n, op.o, op.oh, op.ow), tensor.WithBacking(op.out)), nil
+	return l
 }
 
-// im2col fills op.col: row (c, ki, kj), column (n, oy, ox).
-func (op *convOp) im2col(x []float32) {
-	cols, hw := op.colCols(), op.oh*op.ow
-	for c := 0; c < op.c; c++ {
-		for ki := 0; ki < op.k; ki++ {
-			for kj := 0; kj < op.k; kj++ {
-				row := op.col[((c*op.k+ki)*op.k+kj)*cols:][:cols]
-				for n := 0; n < op.n; n++ {
-					img := x[(n*op.c+c)*op.h*op.w:][:op.h*op.w]
-					dst := row[n*hw:][:hw]
-					for oy := 0; oy < op.oh; oy++ {
-						iy := oy*op.s - op.p + ki
-						d := dst[oy*op.ow:][:op.ow]
-						if iy < 0 || iy >= op.h {
-							clear(d)
-							continue
-						}
-						src := img[iy*op.w:][:op.w]
-						if op.s == 1 {
-							op.rowS1(d, src, kj)
-							continue
-						}
-						lo, hi := op.validX(kj)
-						clear(d[:lo])
-						for ox := lo; ox < hi; ox++ {
-							d[ox] = src[ox*op.s-op.p+kj]
-						}
-						clear(d[hi:])
-					}
-				}
-			}
-		}
+// flops is twice the multiply-adds of the direct method, forward and backward: the figure
+// natssl bench train divides by the step time, whatever the algorithm.
+func (l *convLayer) flops() float64 {
+	fwd := 2 * float64(l.g.outPixels()*l.g.o) * float64(l.g.colWidth())
+	if l.noDX {
+		return 2 * fwd
+	}
+	return 3 * fwd
+}
+
+// blockRows is how many output rows (im2col) or tiles (Winograd) one block holds: blocks
+// of about equal size.
+func (l *convLayer) blockRows() int {
+	total, per := l.g.outPixels(), l.g.colWidth()
+	if l.algo == convWinograd {
+		total, per = winoTiles(l.g.n, l.g.h, l.g.w), 36*max(l.g.c, l.g.o)
+	}
+	rows := max(l.block/per, l.minRows)
+	blocks := (total + rows - 1) / rows
+	return (total + blocks - 1) / blocks
+}
+
+func (l *convLayer) forward(x, w, y []float32) {
+	if l.algo == convWinograd {
+		l.winoForward(x, w, y)
+		return
+	}
+	g, sc, bl := l.g, l.sc, G.WhichBLAS()
+	kc := g.colWidth()
+	sc.wk = grow(sc.wk, kc*g.o)
+	weightsKCO(w, sc.wk, g)
+	rows, step := g.outPixels(), l.blockRows()
+	if l.algo == convPointwise {
+		step = rows
+	}
+	for r0 := 0; r0 < rows; r0 += step {
+		nr := min(step, rows-r0)
+		col := l.columns(x, r0, nr)
+		bl.Sgemm(blas.NoTrans, blas.NoTrans, nr, g.o, kc, 1, col, kc, sc.wk, g.o, 0, y[r0*g.o:], g.o)
 	}
 }
 
-// validX is the range [lo, hi) of output columns whose input column ox·s − p + kj lies
-// inside the image.
-func (op *convOp) validX(kj int) (lo, hi int) {
-	off := kj - op.p
-	if off < 0 {
-		lo = (-off + op.s - 1) / op.s
+// columns returns rows r0 … r0+nr−1 of the column matrix of x: x itself for a pointwise
+// convolution, else the block buffer filled by im2col.
+func (l *convLayer) columns(x []float32, r0, nr int) []float32 {
+	g := l.g
+	if l.algo == convPointwise {
+		return x[r0*g.c:]
 	}
-	hi = (op.w-1-off)/op.s + 1
-	if op.w-1-off < 0 {
-		hi = 0
-	}
-	hi = min(hi, op.ow)
-	return lo, max(hi, lo)
-}
-
-// rowS1 is one output row of im2col at stride 1: a shifted copy with zero edges.
-func (op *convOp) rowS1(d, src []float32, kj int) {
-	off := kj - op.p
-	lo, hi := 0, len(d)
-	if off < 0 {
-		lo = -off
-	}
-	if hi+off > len(src) {
-		hi = len(src) - off
-	}
-	clear(d[:lo])
-	if hi > lo {
-		copy(d[lo:hi], src[lo+off:hi+off])
+	l.sc.col = grow(l.sc.col, nr*g.colWidth())
+	if g.k == 1 && g.p == 0 {
+		subsample(x, l.sc.col, g, r0, nr)
 	} else {
-		hi = lo
+		im2col(x, l.sc.col, g, r0, nr)
 	}
-	clear(d[hi:])
+	return l.sc.col
 }
 
-// col2im accumulates a column-matrix gradient into dx (which it zeroes first).
-func (op *convOp) col2im(dcol, dx []float32) {
-	clear(dx)
-	cols, hw := op.colCols(), op.oh*op.ow
-	for c := 0; c < op.c; c++ {
-		for ki := 0; ki < op.k; ki++ {
-			for kj := 0; kj < op.k; kj++ {
-				row := dcol[((c*op.k+ki)*op.k+kj)*cols:][:cols]
-				for n := 0; n < op.n; n++ {
-					img := dx[(n*op.c+c)*op.h*op.w:][:op.h*op.w]
-					src := row[n*hw:][:hw]
-					for oy := 0; oy < op.oh; oy++ {
-						iy := oy*op.s - op.p + ki
-						if iy < 0 || iy >= op.h {
-							continue
-						}
-						d := img[iy*op.w:][:op.w]
-						s := src[oy*op.ow:][:op.ow]
-						lo, hi := op.validX(kj)
-						if op.s == 1 {
-							dd := d[lo+kj-op.p : hi+kj-op.p]
-							for i, v := range s[lo:hi] {
-								dd[i] += v
-							}
-							continue
-						}
-						for ox := lo; ox < hi; ox++ {
-							d[ox*op.s-op.p+kj] += s[ox]
-						}
-					}
-				}
+// backward writes the weight gradient dw and, unless noDX, adds the input gradient to dx.
+func (l *convLayer) backward(x, w, dy, dx, dw []float32) {
+	if l.algo == convWinograd {
+		l.winoBackward(x, w, dy, dx, dw)
+		return
+	}
+	g, sc, bl := l.g, l.sc, G.WhichBLAS()
+	kc := g.colWidth()
+	sc.wk = grow(sc.wk, kc*g.o)
+	sc.dwk = grow(sc.dwk, kc*g.o)
+	weightsKCO(w, sc.wk, g)
+	rows, step := g.outPixels(), l.blockRows()
+	if l.algo == convPointwise {
+		step = rows
+	}
+	for r0 := 0; r0 < rows; r0 += step {
+		nr := min(step, rows-r0)
+		col := l.columns(x, r0, nr)
+		d := dy[r0*g.o:]
+		beta := float32(1)
+		if r0 == 0 {
+			beta = 0
+		}
+		bl.Sgemm(blas.Trans, blas.NoTrans, kc, g.o, nr, 1, col, kc, d, g.o, beta, sc.dwk, g.o)
+		if l.noDX {
+			continue
+		}
+		if l.algo == convPointwise {
+			bl.Sgemm(blas.NoTrans, blas.Trans, nr, kc, g.o, 1, d, g.o, sc.wk, g.o, 1, dx[r0*g.c:], kc)
+			continue
+		}
+		sc.dcol = grow(sc.dcol, nr*kc)
+		bl.Sgemm(blas.NoTrans, blas.Trans, nr, kc, g.o, 1, d, g.o, sc.wk, g.o, 0, sc.dcol, kc)
+		if g.k == 1 && g.p == 0 {
+			subsampleBack(sc.dcol, dx, g, r0, nr)
+		} else {
+			col2im(sc.dcol, dx, g, r0, nr)
+		}
+	}
+	weightsKCOBack(sc.dwk, dw, g)
+}
+
+// winoU returns the transformed weights of w.
+func (l *convLayer) winoU(w []float32) []float32 {
+	if l.u != nil {
+		return l.u
+	}
+	g, sc := l.g, l.sc
+	sc.u = grow(sc.u, 36*g.c*g.o)
+	sc.wt = grow(sc.wt, winoWeightsScratch(g.o))
+	winoWeights(w, sc.u, sc.wt, g.o, g.c)
+	return sc.u
+}
+
+func (l *convLayer) winoForward(x, w, y []float32) {
+	g, sc, bl := l.g, l.sc, G.WhichBLAS()
+	u := l.winoU(w)
+	tiles, step := winoTiles(g.n, g.h, g.w), l.blockRows()
+	sc.v = grow(sc.v, 36*min(step, tiles)*g.c)
+	sc.m = grow(sc.m, 36*min(step, tiles)*g.o)
+	for t0 := 0; t0 < tiles; t0 += step {
+		tb := min(step, tiles-t0)
+		winoInput(x, sc.v, g.h, g.w, g.c, t0, tb)
+		for xi := 0; xi < 36; xi++ {
+			bl.Sgemm(blas.NoTrans, blas.NoTrans, tb, g.o, g.c, 1, sc.v[xi*tb*g.c:], g.c,
+				u[xi*g.c*g.o:], g.o, 0, sc.m[xi*tb*g.o:], g.o)
+		}
+		winoOutput(sc.m, y, g.h, g.w, g.o, t0, tb)
+	}
+}
+
+func (l *convLayer) winoBackward(x, w, dy, dx, dw []float32) {
+	g, sc, bl := l.g, l.sc, G.WhichBLAS()
+	u := l.winoU(w)
+	sc.du = grow(sc.du, 36*g.c*g.o)
+	sc.wt = grow(sc.wt, winoWeightsScratch(g.o))
+	tiles, step := winoTiles(g.n, g.h, g.w), l.blockRows()
+	sc.v = grow(sc.v, 36*min(step, tiles)*g.c)
+	sc.m = grow(sc.m, 36*min(step, tiles)*g.o)
+	for t0 := 0; t0 < tiles; t0 += step {
+		tb := min(step, tiles-t0)
+		winoInput(x, sc.v, g.h, g.w, g.c, t0, tb)
+		winoOutputBack(dy, sc.m, g.h, g.w, g.o, t0, tb)
+		beta := float32(1)
+		if t0 == 0 {
+			beta = 0
+		}
+		for xi := 0; xi < 36; xi++ {
+			v, m, u := sc.v[xi*tb*g.c:], sc.m[xi*tb*g.o:], u[xi*g.c*g.o:]
+			bl.Sgemm(blas.Trans, blas.NoTrans, g.c, g.o, tb, 1, v, g.c, m, g.o, beta, sc.du[xi*g.c*g.o:], g.o)
+			if !l.noDX { // dV overwrites V, which this position no longer needs
+				bl.Sgemm(blas.NoTrans, blas.Trans, tb, g.c, g.o, 1, m, g.o, u, g.o, 0, v, g.c)
 			}
 		}
-	}
-}
-
-// dyMatrix lays the output gradient out channel-major (O × N·OH·OW), as the forward sgemm made it.
-func (op *convOp) dyMatrix(dy []float32) []float32 {
-	cols, hw := op.colCols(), op.oh*op.ow
-	op.sc.dy2 = grow(op.sc.dy2, op.o*cols)
-	d := op.sc.dy2
-	for n := 0; n < op.n; n++ {
-		for o := 0; o < op.o; o++ {
-			copy(d[o*cols+n*hw:][:hw], dy[(n*op.o+o)*hw:][:hw])
+		if !l.noDX {
+			winoInputBack(sc.v, dx, g.h, g.w, g.c, t0, tb)
 		}
 	}
-	return d
-}
-
-func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dw, err := G.ApplyOp(&convGradOp{conv: op, wrtW: true}, inputs[1], grad)
-	if err != nil {
-		return nil, err
-	}
-	if op.firstLayer {
-		return G.Nodes{nil, dw}, nil
-	}
-	dx, err := G.ApplyOp(&convGradOp{conv: op}, inputs[1], grad)
-	if err != nil {
-		return nil, err
-	}
-	return G.Nodes{dx, dw}, nil
-}
-
-// convGradOp is the gradient of a convOp with respect to its input (wrtW false) or its
-// weights, from (w, dy). It reads the im2col matrix the forward pass kept.
-type convGradOp struct {
-	conv *convOp
-	wrtW bool
-	dw   []float32
-	dx   []float32
-}
-
-func (op *convGradOp) Arity() int    { return 2 }
-func (op *convGradOp) Type() hm.Type { return hm.NewFnType(t4(), t4(), t4()) }
-func (op *convGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	c := op.conv
-	if op.wrtW {
-		return tensor.Shape{c.o, c.c, c.k, c.k}, nil
-	}
-	return tensor.Shape{c.n, c.c, c.h, c.w}, nil
-}
-func (op *convGradOp) ReturnsPtr() bool      { return false }
-func (op *convGradOp) CallsExtern() bool     { return false }
-func (op *convGradOp) OverwritesInput() int  { return -1 }
-func (op *convGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "convgrad-%p-%v", op.conv, op.wrtW) }
-func (op *convGradOp) Hashcode() uint32      { return hashOf(op) }
-func (op *convGradOp) String() string        { return fmt.Sprintf("∂%v/∂(w=%v)", op.conv, op.wrtW) }
-
-func (op *convGradOp) Do(vals ...G.Value) (G.Value, error) {
-	c := op.conv
-	w := vals[0].Data().([]float32)
-	d := c.dyMatrix(vals[1].Data().([]float32))
-	rows, cols := c.colRows(), c.colCols()
-	if op.wrtW {
-		op.dw = grow(op.dw, c.o*rows)
-		dw := op.dw
-		G.WhichBLAS().Sgemm(blas.NoTrans, blas.Trans, c.o, rows, cols, 1, d, cols, c.col, cols, 0, dw, rows)
-		return tensor.New(tensor.WithShape(c.o, c.c, c.k, c.k), tensor.WithBacking(dw)), nil
-	}
-	c.sc.dcol = grow(c.sc.dcol, rows*cols)
-	dcol := c.sc.dcol
-	G.WhichBLAS().Sgemm(blas.Trans, blas.NoTrans, rows, cols, c.o, 1, w, rows, d, cols, 0, dcol, cols)
-	op.dx = grow(op.dx, c.n*c.c*c.h*c.w)
-	dx := op.dx
-	c.col2im(dcol, dx)
-	return tensor.New(tensor.WithShape(c.n, c.c, c.h, c.w), tensor.WithBacking(dx)), nil
+	winoWeightsBack(sc.du, dw, sc.wt, g.o, g.c)
 }

@@ -5,13 +5,17 @@
 // a Tracker. Encoder gives the frozen features the NeWT probe scores.
 //
 // Gorgonia builds the graphs, differentiates them symbolically and runs them on its tape
-// machine. The heavy layers are ops of this package (conv.go, batchnorm.go, linear.go):
-// Gorgonia's own Conv2d and BatchNorm spend most of a step outside BLAS (an image-major
-// im2col with a transpose after every conv, three ops and slow loops per batch norm), its
-// matrix-product gradient picks a wrong buffer shape when the batch equals a layer width,
-// and its BatchNorm zeroes its running statistics when training is switched on. The
-// convolutions and linear layers call the BLAS Gorgonia is set to use: gonum's pure Go by
-// default, OpenBLAS with -tags openblas (blas_openblas.go, cgo, -lopenblas).
+// machine. The heavy layers are ops of this package: the whole backbone is one op
+// (backbone.go, backbone_op.go) that runs its convolutions, batch norms and residual sums
+// over channels-last activations, keeps only what its backward pass reads, and plans its
+// buffers in one slab (memplan.go); the head's linear layers and batch norm are ops of
+// their own (linear.go, batchnorm_op.go). Gorgonia's own Conv2d and BatchNorm spend most of
+// a step outside BLAS, its matrix-product gradient picks a wrong buffer shape when the batch
+// equals a layer width, and its BatchNorm zeroes its running statistics when training is
+// switched on. The ops call kernels over plain slices (kernels.go, im2col.go, winograd.go,
+// in C where cgo is on) and the BLAS Gorgonia is set to use: gonum's pure Go by default,
+// OpenBLAS with -tags openblas (blas_openblas.go, cgo, -lopenblas). 3×3 stride-1
+// convolutions use Winograd's F(4×4, 3×3), the others im2col in cache-sized blocks (conv.go).
 //
 // One graph is built per entry of train.devices (engine.go is the one place that maps a
 // device to a machine, where a CUDA build plugs in). On CPU each replica runs its tape
@@ -29,6 +33,11 @@
 // whose data fails (storage unreachable) checkpoints before it stops. EstimateMemory sizes a
 // config from its shapes alone, and training refuses one beyond the machine's memory
 // (CheckMemory) before allocating anything.
+//
+// Hooks (hook.go) run between steps on the training goroutine, while the model is still: the
+// online monitor takes a HookPoint's Encoder, a copy of the parameters and running statistics
+// in evaluation mode, so that whatever it does cannot reach training; the time hooks take is
+// left out of the run's clock.
 //
 // The loader feeds it through the Source interface (internal/pipeline adapts *loader.Loader),
 // *experiments.Run satisfies Tracker, and the metric keys it logs are those of package metric

@@ -122,7 +122,7 @@ func (e *Encoder) graph(chunk, side int) (*evalGraph, error) {
 	xs := make([]float32, chunk*3*side*side)
 	xt := tensor.New(tensor.WithShape(chunk, 3, side, side), tensor.WithBacking(xs))
 	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(chunk, 3, side, side), G.WithName("x"), G.WithValue(xt))
-	b := &builder{g: g, store: e.store, train: false, input: x}
+	b := &builder{g: g, store: e.store, train: false, winograd: true}
 	feat, err := b.encoder(e.model, x)
 	if err != nil {
 		return nil, err

@@ -26,24 +26,7 @@ type linearGradOp struct {
 	buf []float32
 }
 
-// poolOp averages (N, C, H, W) over height and width to (N, C); poolGradOp spreads the
-// gradient back evenly. (Gorgonia's GlobalAveragePool2D has no gradient.)
-type poolOp struct {
-	n, c, h, w, hw int
-	out            []float32
-}
-
-func (op *poolOp) inShape() tensor.Shape { return tensor.Shape{op.n, op.c, op.h, op.w} }
-
-type poolGradOp struct {
-	p   *poolOp
-	buf []float32
-}
-
-var (
-	_ G.SDOp = (*linearOp)(nil)
-	_ G.SDOp = (*poolOp)(nil)
-)
+var _ G.SDOp = (*linearOp)(nil)
 
 func (op *linearOp) Arity() int    { return 3 }
 func (op *linearOp) Type() hm.Type { return hm.NewFnType(t2(), t2(), t1(), t2()) }
@@ -136,57 +119,4 @@ func (op *linearGradOp) Do(vals ...G.Value) (G.Value, error) {
 		}
 	}
 	return tensor.New(tensor.WithShape(l.out), tensor.WithBacking(op.buf)), nil
-}
-
-func (op *poolOp) Arity() int    { return 1 }
-func (op *poolOp) Type() hm.Type { return hm.NewFnType(t4(), t2()) }
-func (op *poolOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape{op.n, op.c}, nil
-}
-func (op *poolOp) ReturnsPtr() bool      { return false }
-func (op *poolOp) CallsExtern() bool     { return false }
-func (op *poolOp) OverwritesInput() int  { return -1 }
-func (op *poolOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "pool-%p", op) }
-func (op *poolOp) Hashcode() uint32      { return hashOf(op) }
-func (op *poolOp) String() string        { return "GlobalAvgPool" }
-func (op *poolOp) DiffWRT(int) []bool    { return []bool{true} }
-func (op *poolOp) Do(vals ...G.Value) (G.Value, error) {
-	x := vals[0].Data().([]float32)
-	op.out = grow(op.out, op.n*op.c)
-	for i := range op.out {
-		var s float32
-		for _, v := range x[i*op.hw : (i+1)*op.hw] {
-			s += v
-		}
-		op.out[i] = s / float32(op.hw)
-	}
-	return tensor.New(tensor.WithShape(op.n, op.c), tensor.WithBacking(op.out)), nil
-}
-func (op *poolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&poolGradOp{p: op}, grad)
-	return G.Nodes{d}, err
-}
-
-func (op *poolGradOp) Arity() int    { return 1 }
-func (op *poolGradOp) Type() hm.Type { return hm.NewFnType(t2(), t4()) }
-func (op *poolGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return op.p.inShape(), nil
-}
-func (op *poolGradOp) ReturnsPtr() bool      { return false }
-func (op *poolGradOp) CallsExtern() bool     { return false }
-func (op *poolGradOp) OverwritesInput() int  { return -1 }
-func (op *poolGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "poolgrad-%p", op.p) }
-func (op *poolGradOp) Hashcode() uint32      { return hashOf(op) }
-func (op *poolGradOp) String() string        { return "∂GlobalAvgPool" }
-func (op *poolGradOp) Do(vals ...G.Value) (G.Value, error) {
-	p := op.p
-	dy := vals[0].Data().([]float32)
-	op.buf = grow(op.buf, p.n*p.c*p.hw)
-	for i, d := range dy {
-		v := d / float32(p.hw)
-		for j := range op.buf[i*p.hw : (i+1)*p.hw] {
-			op.buf[i*p.hw+j] = v
-		}
-	}
-	return tensor.New(tensor.WithShape(p.inShape()...), tensor.WithBacking(op.buf)), nil
 }

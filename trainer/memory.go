@@ -23,10 +23,20 @@ type Memory struct {
 // Total is the sum of the parts.
 func (m Memory) Total() int64 { return m.Params + m.Activations + m.Loss + m.Batches + m.Checkpoint }
 
-// loaderBatches is how many chunks of the stream the loader holds at most (its prefetch queue,
-// the two being assembled into a batch and the one being trained on), each with the slack a
-// chunk has for replacing samples that turn out bad.
-const loaderBatches = 5
+// loaderMemory is the samples of views the loader holds at most for a global batch of b over
+// r replicas: per replica, segments of its stream with room for its part of a batch and an
+// eighth more (to replace samples that turn out bad): two queued, one being assembled and one
+// it continues into; with one replica a segment is handed out as the batch (one waiting, one
+// trained on), with several the parts are copied into batches (one waiting, one being
+// assembled, one trained on).
+func loaderMemory(b, r int64) int64 {
+	per := b / r
+	seg := per + max(1, per/8)
+	if r == 1 {
+		return 5 * seg
+	}
+	return 4*r*seg + 3*b
+}
 
 // EstimateMemory estimates what training cfg needs, walking the shapes of the model that
 // training builds (the same layers as the graphs, without building them).
@@ -45,7 +55,7 @@ func EstimateMemory(cfg *configs.Config) Memory {
 		Params:      f32 * w.params * (1 + r + 1 + slots),
 		Activations: f32 * (w.act + w.scratch) * r,
 		Loss:        8*(2*b)*(2*b) + 2*8*(2*b)*int64(cfg.Model.ProjDim) + 2*f32*2*b*int64(cfg.Model.ProjDim),
-		Batches:     f32*loaderBatches*2*(b+b/8+1)*3*s*s + f32*2*b*3*s*s,
+		Batches:     f32*2*3*s*s*loaderMemory(b, r) + f32*2*b*3*s*s,
 		Checkpoint:  2 * f32 * w.params * (1 + slots),
 	}
 	return m

@@ -1,8 +1,6 @@
 package trainer
 
 import (
-	"fmt"
-
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
@@ -23,12 +21,14 @@ type builder struct {
 	noBN   bool      // tests: a model without batch statistics, for replica equivalence
 	nodes  []*G.Node // parameter nodes, in store order of first use in this graph
 	params []*param
-	input  *G.Node // the images: the first conv computes no gradient for it
-	bnOps  []*bnOp
+	bns    []*bnLayer // batch-norm layers with statistics, in store order
 	bnSt   []*bnStats
 	flops  float64 // multiply-adds ×2 of the convolutions and linear layers, forward + backward
 
-	scratch *convScratch // shared by the graph's convolutions
+	winograd bool         // 3×3 stride-1 convolutions by Winograd's F(4×4, 3×3) where wide enough
+	bb       *backbone    // the encoder's
+	scratch  *convScratch // for the backbone's convolutions (nil: its own)
+	wino     *winoShare   // Winograd weights computed by the net for all replicas (nil: per pass)
 }
 
 func (b *builder) param(name string, kind paramKind, fanIn int, shape ...int) *G.Node {
@@ -39,33 +39,26 @@ func (b *builder) param(name string, kind paramKind, fanIn int, shape ...int) *G
 	return n
 }
 
-func (b *builder) conv(x *G.Node, name string, out, k, stride, pad int) *G.Node {
-	in := x.Shape()[1]
-	w := b.param(name+".w", kindWeight, in*k*k, out, in, k, k)
-	if b.scratch == nil {
-		b.scratch = &convScratch{}
+// bnMode is the mode of the graph's batch-norm layers.
+func (b *builder) bnMode() bnMode {
+	switch {
+	case b.noBN:
+		return bnAffine
+	case b.train:
+		return bnTrain
 	}
-	op := newConvOp(x.Shape(), out, k, stride, pad, x == b.input, b.scratch)
-	fwd := 2 * float64(op.n*op.o*op.oh*op.ow) * float64(in*k*k)
-	b.flops += fwd * 2 // forward and the weight gradient
-	if !op.firstLayer {
-		b.flops += fwd // the input gradient
-	}
-	return G.Must(G.ApplyOp(op, x, w))
+	return bnEval
 }
 
-// bn normalises over the batch (and space, for 4-d input) with a learnt scale and shift,
-// followed by ReLU when relu is set.
-func (b *builder) bn(x *G.Node, name string, relu bool) *G.Node {
-	c := x.Shape()[1]
-	scale := b.param(name+".gamma", kindBNScale, c, c)
-	shift := b.param(name+".beta", kindBNShift, c, c)
-	op := newBNOp(x.Shape(), relu, b.train, b.noBN)
+// newBN creates a batch-norm layer named name over rows × c and, unless the model has no
+// batch statistics, registers its running statistics.
+func (b *builder) newBN(name string, rows, c, chunk int, relu, residual bool) *bnLayer {
+	l := newBNLayer(rows, c, chunk, relu, residual, b.bnMode())
 	if !b.noBN {
-		b.bnOps = append(b.bnOps, op)
+		b.bns = append(b.bns, l)
 		b.bnSt = append(b.bnSt, b.store.bn(name, c))
 	}
-	return G.Must(G.ApplyOp(op, x, scale, shift))
+	return l
 }
 
 func (b *builder) linear(x *G.Node, name string, out int) *G.Node {
@@ -77,84 +70,37 @@ func (b *builder) linear(x *G.Node, name string, out int) *G.Node {
 	return G.Must(G.ApplyOp(op, x, w, bias))
 }
 
-func globalAvgPool(x *G.Node) *G.Node {
-	s := x.Shape()
-	op := &poolOp{n: s[0], c: s[1], h: s[2], w: s[3], hw: s[2] * s[3]}
-	return G.Must(G.ApplyOp(op, x))
-}
-
-// encoder adds the backbone to the graph and returns the pooled features (n × Dim).
+// encoder adds the backbone to the graph as one op and returns the pooled features (n × Dim).
 func (b *builder) encoder(m configs.Model, x *G.Node) (*G.Node, error) {
-	w := m.Width
-	switch m.Backbone {
-	case "convnet-small":
-		h := x
-		for i, c := range []struct{ out, stride int }{{w, 1}, {2 * w, 2}, {4 * w, 2}, {8 * w, 2}} {
-			name := fmt.Sprintf("enc.conv%d", i+1)
-			h = b.bn(b.conv(h, name, c.out, 3, c.stride, 1), name+".bn", true)
-		}
-		return globalAvgPool(h), nil
-	case "resnet18-cifar", "resnet18":
-		var h *G.Node
-		if m.Backbone == "resnet18-cifar" {
-			h = b.bn(b.conv(x, "enc.stem", w, 3, 1, 1), "enc.stem.bn", true)
-		} else {
-			h = b.bn(b.conv(x, "enc.stem", w, 7, 2, 3), "enc.stem.bn", true)
-			h = G.Must(G.MaxPool2D(h, tensor.Shape{3, 3}, []int{1, 1}, []int{2, 2}))
-		}
-		for s, width := range []int{w, 2 * w, 4 * w, 8 * w} {
-			for blk := 0; blk < 2; blk++ {
-				stride := 1
-				if s > 0 && blk == 0 {
-					stride = 2
-				}
-				h = b.basicBlock(h, fmt.Sprintf("enc.layer%d.%d", s+1, blk), width, stride)
-			}
-		}
-		return globalAvgPool(h), nil
-	case "resnet50":
-		h := b.bn(b.conv(x, "enc.stem", w, 7, 2, 3), "enc.stem.bn", true)
-		h = G.Must(G.MaxPool2D(h, tensor.Shape{3, 3}, []int{1, 1}, []int{2, 2}))
-		for s, blocks := range []int{3, 4, 6, 3} {
-			width := w << s
-			for blk := 0; blk < blocks; blk++ {
-				stride := 1
-				if s > 0 && blk == 0 {
-					stride = 2
-				}
-				h = b.bottleneck(h, fmt.Sprintf("enc.layer%d.%d", s+1, blk), width, stride)
-			}
-		}
-		return globalAvgPool(h), nil
+	s := x.Shape()
+	first := len(b.nodes)
+	bb, err := b.backbone(m, s[0], s[1], s[2])
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("trainer: unknown backbone %q", m.Backbone)
-}
-
-func (b *builder) basicBlock(x *G.Node, name string, out, stride int) *G.Node {
-	h := b.bn(b.conv(x, name+".conv1", out, 3, stride, 1), name+".bn1", true)
-	h = b.bn(b.conv(h, name+".conv2", out, 3, 1, 1), name+".bn2", false)
-	short := x
-	if stride != 1 || x.Shape()[1] != out {
-		short = b.bn(b.conv(x, name+".down", out, 1, stride, 0), name+".down.bn", false)
+	b.bb = bb
+	op := &backboneOp{bb: bb}
+	inputs := G.Nodes{x}
+	for _, p := range b.params[first:] {
+		op.shapes = append(op.shapes, p.value.Shape().Clone())
 	}
-	return relu(G.Must(G.Add(h, short)))
-}
-
-func (b *builder) bottleneck(x *G.Node, name string, width, stride int) *G.Node {
-	out := 4 * width
-	h := b.bn(b.conv(x, name+".conv1", width, 1, 1, 0), name+".bn1", true)
-	h = b.bn(b.conv(h, name+".conv2", width, 3, stride, 1), name+".bn2", true)
-	h = b.bn(b.conv(h, name+".conv3", out, 1, 1, 0), name+".bn3", false)
-	short := x
-	if stride != 1 || x.Shape()[1] != out {
-		short = b.bn(b.conv(x, name+".down", out, 1, stride, 0), name+".down.bn", false)
+	inputs = append(inputs, b.nodes[first:]...)
+	bb.w = make([][]float32, len(op.shapes))
+	if b.train {
+		for _, p := range b.params[first:] {
+			bb.dw = append(bb.dw, make([]float32, len(p.data())))
+		}
 	}
-	return relu(G.Must(G.Add(h, short)))
+	if err := b.planMemory(m, bb, b.params[first:]); err != nil {
+		return nil, err
+	}
+	b.flops += bb.flops
+	return G.ApplyOp(op, inputs...)
 }
 
 // head adds the projection head Linear-BN-ReLU-Linear.
 func (b *builder) head(m configs.Model, feat *G.Node) *G.Node {
-	h := b.bn(b.linear(feat, "head.fc1", m.ProjHidden), "head.bn1", true)
+	h := b.bn1d(b.linear(feat, "head.fc1", m.ProjHidden), "head.bn1", true)
 	return b.linear(h, "head.fc2", m.ProjDim)
 }
 
@@ -168,13 +114,10 @@ func featureDim(m configs.Model) int {
 	}
 }
 
-// loadBNStats copies the store's running statistics into the graph's batch-norm ops.
+// loadBNStats copies the store's running statistics into the graph's batch-norm layers.
 func (b *builder) loadBNStats() {
-	for i, op := range b.bnOps {
-		copy(op.mean, b.bnSt[i].mean)
-		copy(op.vr, b.bnSt[i].vr)
+	for i, l := range b.bns {
+		copy(l.mean, b.bnSt[i].mean)
+		copy(l.vr, b.bnSt[i].vr)
 	}
 }
-
-// relu is Gorgonia's Rectify, used after the residual additions.
-func relu(x *G.Node) *G.Node { return G.Must(G.Rectify(x)) }

@@ -20,7 +20,8 @@ type net struct {
 	replicas []*replica
 	gather   *gather
 	params   []*param    // in graph order, identical in every replica
-	grads    [][]float32 // summed over replicas after each step
+	grads    [][]float32 // summed over replicas after each step, valid until the next
+	wino     *winoShare
 }
 
 // newNet builds one replica per device for a global batch of batch images (2·batch views).
@@ -33,9 +34,9 @@ func newNet(m configs.Model, size, batch int, devices []string, seed int64, temp
 		return nil, fmt.Errorf("trainer: batch %d does not divide over %d replicas", batch, r)
 	}
 	n := &net{model: m, size: size, batch: batch, store: newParamStore(seed),
-		gather: newGather(r, batch/r, m.ProjDim, temp)}
+		gather: newGather(r, batch/r, m.ProjDim, temp), wino: newWinoShare()}
 	for i, dev := range devices {
-		rep, err := newReplica(i, dev, m, size, batch/r, n.store, n.gather, opt)
+		rep, err := newReplica(i, dev, m, size, batch/r, n.store, n.gather, n.wino, opt)
 		if err != nil {
 			n.close()
 			return nil, err
@@ -46,9 +47,6 @@ func newNet(m configs.Model, size, batch int, devices []string, seed int64, temp
 	setBLASThreads(max(1, runtime.NumCPU()/r))
 	n.params = n.replicas[0].b.params
 	n.grads = make([][]float32, len(n.params))
-	for i, p := range n.params {
-		n.grads[i] = make([]float32, len(p.data()))
-	}
 	return n, nil
 }
 
@@ -61,6 +59,7 @@ func (n *net) step(ctx context.Context, views [2][]float32) (float64, error) {
 	}
 	per := n.batch / len(n.replicas)
 	n.gather.reset()
+	n.wino.update(min(runtime.NumCPU(), len(n.replicas)))
 	errs := make([]error, len(n.replicas))
 	var wg sync.WaitGroup
 	for i, r := range n.replicas {
@@ -83,15 +82,14 @@ func (n *net) step(ctx context.Context, views [2][]float32) (float64, error) {
 	if err := errors.Join(errs...); err != nil {
 		return 0, err
 	}
-	// Each replica's gradient is its share of the global mean loss: their sum is the gradient.
+	// Each replica's gradient is its share of the global mean loss: their sum, taken in
+	// the first replica's buffers (rewritten by its next step), is the gradient.
 	for i := range n.params {
-		dst := n.grads[i]
-		copy(dst, n.replicas[0].grad(i))
+		dst := n.replicas[0].grad(i)
 		for _, r := range n.replicas[1:] {
-			for j, v := range r.grad(i) {
-				dst[j] += v
-			}
+			add(dst, r.grad(i))
 		}
+		n.grads[i] = dst
 	}
 	n.syncBN()
 	return n.gather.loss, nil

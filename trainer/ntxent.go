@@ -31,11 +31,16 @@ func ntXent(z []float32, m, d int, temp float64, pair func(int) int, dz []float3
 			u[i*d+j] = float64(v) / n
 		}
 	}
-	// s = u uᵀ / τ
+	// s = u uᵀ / τ, symmetric: one triangle, mirrored.
 	s := make([]float64, m*m)
 	um := blas64.General{Rows: m, Cols: d, Stride: d, Data: u}
 	sm := blas64.General{Rows: m, Cols: m, Stride: m, Data: s}
-	blas64.Gemm(blas.NoTrans, blas.Trans, 1/temp, um, um, 0, sm)
+	blas64.Syrk(blas.NoTrans, 1/temp, um, 0, blas64.Symmetric{N: m, Stride: m, Data: s, Uplo: blas.Upper})
+	for i := 0; i < m; i++ {
+		for k := 0; k < i; k++ {
+			s[i*m+k] = s[k*m+i]
+		}
+	}
 
 	// a[i][k] = dL/ds[i][k] = (p[i][k] - [k = pair(i)]) / M for k ≠ i.
 	var loss float64
@@ -67,11 +72,17 @@ func ntXent(z []float32, m, d int, temp float64, pair func(int) int, dz []float3
 		}
 		row[p] -= inv
 	}
-	// dL/du = (A + Aᵀ) u / τ, A symmetric in use since s is: do it as two products.
+	// dL/du = (A + Aᵀ) u / τ: the sum formed in place, then one product.
+	for i := 0; i < m; i++ {
+		for k := 0; k < i; k++ {
+			v := s[i*m+k] + s[k*m+i]
+			s[i*m+k], s[k*m+i] = v, v
+		}
+		s[i*m+i] *= 2
+	}
 	gu := make([]float64, m*d)
 	gm := blas64.General{Rows: m, Cols: d, Stride: d, Data: gu}
 	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1/temp, sm, um, 0, gm)
-	blas64.Gemm(blas.Trans, blas.NoTrans, 1/temp, sm, um, 1, gm)
 	// through the normalisation: dz = (g - u (u·g)) / |z|
 	for i := 0; i < m; i++ {
 		ui := u[i*d : (i+1)*d]

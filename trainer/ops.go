@@ -7,8 +7,8 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// The helpers shared by this package's Gorgonia ops (conv.go, batchnorm.go, linear.go,
-// gather.go). Every op hashes by its own address: Gorgonia merges nodes whose ops hash
+// The helpers shared by this package's Gorgonia ops (backbone_op.go, batchnorm_op.go,
+// linear.go, gather.go) and kernels. Every op hashes by its own address: Gorgonia merges nodes whose ops hash
 // alike, and no two of these ops may be merged.
 
 func t1() G.TensorType { return G.TensorType{Dims: 1, Of: tensor.Float32} }

@@ -25,15 +25,16 @@ type replica struct {
 
 // buildOptions are the internal switches of a graph build.
 type buildOptions struct {
-	noBN bool // replace batch norm by a per-channel affine map (replica-equivalence tests)
+	noBN       bool // replace batch norm by a per-channel affine map (replica-equivalence tests)
+	noWinograd bool // every convolution by im2col (tests compare the two)
 }
 
-func newReplica(index int, device string, m configs.Model, size, n int, store *paramStore, ga *gather, opt buildOptions) (*replica, error) {
+func newReplica(index int, device string, m configs.Model, size, n int, store *paramStore, ga *gather, wino *winoShare, opt buildOptions) (*replica, error) {
 	g := G.NewGraph()
 	xs := make([]float32, 2*n*3*size*size)
 	xt := tensor.New(tensor.WithShape(2*n, 3, size, size), tensor.WithBacking(xs))
 	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(2*n, 3, size, size), G.WithName("x"), G.WithValue(xt))
-	b := &builder{g: g, store: store, train: true, noBN: opt.noBN, input: x}
+	b := &builder{g: g, store: store, train: true, noBN: opt.noBN, winograd: !opt.noWinograd, wino: wino}
 	feat, err := b.encoder(m, x)
 	if err != nil {
 		return nil, err
@@ -79,7 +80,7 @@ func (r *replica) grad(i int) []float32 {
 
 // bnStats returns the running statistics of the replica's i-th batch-norm op.
 func (r *replica) bnStats(i int) (mean, vr []float32) {
-	return r.b.bnOps[i].mean, r.b.bnOps[i].vr
+	return r.b.bns[i].mean, r.b.bns[i].vr
 }
 
 func (r *replica) close() error { return r.vm.Close() }

@@ -80,8 +80,11 @@ type Options struct {
 	Resume *Checkpoint
 	// Force resumes even when the checkpoint's maths differs from Config.
 	Force bool
-	// OnStep is called after every step (progress display).
+	// OnStep is called after every step (progress display), and at step 0 when hooks ran on
+	// the initial model.
 	OnStep func(StepInfo)
+	// Hooks run between steps on a still model (the online monitor): see Hook.
+	Hooks []Hook
 	// Log receives notices (incomplete batches skipped, checkpoints written). nil: discarded.
 	Log io.Writer
 
@@ -95,6 +98,8 @@ type StepInfo struct {
 	Loss, LR    float64
 	ImagesPerS  float64 // over the last log interval
 	Elapsed     time.Duration
+	// Metrics are what the hooks measured after this step; nil when none ran.
+	Metrics map[string]float64
 }
 
 // Result is how a training run ended.
@@ -102,8 +107,8 @@ type Result struct {
 	Step       int64
 	Loss       float64
 	Reason     StopReason
-	Checkpoint string // the last checkpoint written
-	Elapsed    time.Duration
+	Checkpoint string        // the last checkpoint written
+	Elapsed    time.Duration // training time: what hooks took is left out
 	Images     int64
 }
 
@@ -206,6 +211,9 @@ func joinDiffs(d []string) string {
 
 func (t *training) run(ctx context.Context) (*Result, error) {
 	cfg := t.cfg
+	if err := t.hooksAtStart(ctx); err != nil {
+		return t.fail(err)
+	}
 	bg := context.WithoutCancel(ctx) // checkpoints and the tracker must outlive a signal
 	start := time.Now()
 	if removed, err := RemoveTemporaries(t.opt.CheckpointDir); err != nil {
@@ -222,8 +230,35 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		winLossSum float64
 		winLossN   int
 		imagesPerS float64
+		lastLR     float64
 		stepEpoch  = t.pos.Epoch // epoch of the last full batch (or where the data starts)
 	)
+	// logWindow records the steps since the previous row: the mean loss over them and the last
+	// step's loss, the rate, and the loader's counters. It runs every train.log_every steps and
+	// once more whatever ends the run, so that the tracker's last step is the run's last step.
+	logWindow := func(now time.Time) error {
+		if winLossN == 0 {
+			return nil
+		}
+		secs := now.Sub(winStart).Seconds()
+		imagesPerS = float64(winImages) / secs
+		m := map[string]float64{
+			metric.Loss: winLossSum / float64(winLossN), metric.LossLast: t.loss, metric.LR: lastLR,
+			metric.ImagesPerS: imagesPerS, metric.DataWait: winWait.Seconds() / secs, metric.Epoch: float64(t.epoch),
+			metric.BatchesIncomplete: float64(t.incomplete),
+		}
+		if ms, ok := t.opt.Source.(MetricsSource); ok {
+			for k, v := range ms.Metrics() {
+				m[k] = v
+			}
+		}
+		winStart, winImages, winWait, winLossSum, winLossN = now, 0, 0, 0, 0
+		return t.logMetrics(bg, m)
+	}
+	fail := func(err error) (*Result, error) {
+		_ = logWindow(time.Now()) // the good steps before the failure; the failure is the error
+		return t.fail(err)
+	}
 	for t.step < t.total {
 		if ctx.Err() != nil {
 			reason = StopCanceled
@@ -241,6 +276,7 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 				reason = StopCanceled
 				break
 			}
+			_ = logWindow(time.Now()) // the good steps before the failure, committed with its checkpoint
 			return t.failData(bg, fmt.Errorf("trainer: step %d: next batch: %w", t.step+1, err))
 		}
 		if b.N != cfg.Data.BatchSize {
@@ -250,7 +286,7 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 				if b.Release != nil {
 					b.Release()
 				}
-				return t.fail(fmt.Errorf("trainer: two epochs went by without one full batch of data.batch_size %d (the last had %d images): the data set is smaller than a batch, or most of its images are being skipped", cfg.Data.BatchSize, b.N))
+				return fail(fmt.Errorf("trainer: two epochs went by without one full batch of data.batch_size %d (the last had %d images): the data set is smaller than a batch, or most of its images are being skipped", cfg.Data.BatchSize, b.N))
 			}
 			t.incomplete++
 			if b.Release != nil {
@@ -268,10 +304,10 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 				reason = StopCanceled
 				break
 			}
-			return t.fail(fmt.Errorf("trainer: step %d: %w", t.step+1, err))
+			return fail(fmt.Errorf("trainer: step %d: %w", t.step+1, err))
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return t.fail(fmt.Errorf("trainer: step %d: %w (%v); the last good checkpoint is %s",
+			return fail(fmt.Errorf("trainer: step %d: %w (%v); the last good checkpoint is %s",
 				t.step+1, ErrNonFinite, loss, orNone(t.lastCkpt)))
 		}
 		lr := schedule(t.peak, int(t.step), cfg.Train.WarmupSteps, int(t.total))
@@ -283,29 +319,23 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		winImages += int64(b.N)
 		winLossSum += loss
 		winLossN++
+		last := t.step == t.total || cfg.Train.TimeLimit.D() > 0 && time.Since(start) >= cfg.Train.TimeLimit.D()
+		hooked, paused, err := t.runHooks(ctx, last)
+		if err != nil {
+			return fail(err)
+		}
+		start, winStart = start.Add(paused), winStart.Add(paused)
 
+		lastLR = lr
 		now := time.Now()
 		if t.step%int64(max(cfg.Train.LogEvery, 1)) == 0 || t.step == t.total {
-			secs := now.Sub(winStart).Seconds()
-			imagesPerS = float64(winImages) / secs
-			m := map[string]float64{
-				metric.Loss: winLossSum / float64(winLossN), metric.LR: lr, metric.ImagesPerS: imagesPerS,
-				metric.DataWait: winWait.Seconds() / secs, metric.Epoch: float64(t.epoch),
-				metric.BatchesIncomplete: float64(t.incomplete),
-			}
-			if ms, ok := t.opt.Source.(MetricsSource); ok {
-				for k, v := range ms.Metrics() {
-					m[k] = v
-				}
-			}
-			if err := t.logMetrics(bg, m); err != nil {
+			if err := logWindow(now); err != nil {
 				return nil, err
 			}
-			winStart, winImages, winWait, winLossSum, winLossN = now, 0, 0, 0, 0
 		}
 		if t.opt.OnStep != nil {
 			t.opt.OnStep(StepInfo{Step: t.step, Total: t.total, Epoch: t.epoch, Loss: loss, LR: lr,
-				ImagesPerS: imagesPerS, Elapsed: now.Sub(start)})
+				ImagesPerS: imagesPerS, Elapsed: now.Sub(start), Metrics: hooked})
 		}
 		if every := int64(cfg.Train.CheckpointEvery); every > 0 && t.step%every == 0 && t.step != t.total {
 			if err := t.checkpoint(bg); err != nil {
@@ -319,6 +349,9 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 	}
 	if reason == "" {
 		reason = StopSteps
+	}
+	if err := logWindow(time.Now()); err != nil {
+		return nil, err
 	}
 	if t.lastCkStep != t.step || t.lastCkpt == "" {
 		if err := t.checkpoint(bg); err != nil {

@@ -28,12 +28,17 @@ func TestEndToEnd(t *testing.T) {
 		"--set", "data.image_size=16", "--set", "data.batch_size=32", "--set", "data.shuffle_buffer=64",
 		"--set", "model.width=4", "--set", "model.proj_hidden=16", "--set", "model.proj_dim=8",
 		"--set", "eval.image_size=16",
+		"--set", "eval.monitor_knn=" + filepath.Join(data, "monitor", "images.tar"), "--set", "eval.monitor_every=2",
 	}
+	var trainErr string
 	step := func(name string, args ...string) string {
 		t.Helper()
 		code, stdout, stderr := runCLI(t, append(args, global...)...)
 		if code != 0 {
 			t.Fatalf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", name, code, stdout, stderr)
+		}
+		if name == "train" {
+			trainErr = stderr
 		}
 		return stdout
 	}
@@ -45,7 +50,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 
-	code, _, stderr := runCLI(t, "data", "fashion-mnist", "--out", data, "--train-limit", "256", "--per-class", "8", "--shards", "2")
+	code, _, stderr := runCLI(t, "data", "fashion-mnist", "--out", data, "--train-limit", "256", "--per-class", "8", "--shards", "2", "--monitor-per-class", "10")
 	if code != 0 {
 		t.Fatalf("data fashion-mnist: exit %d: %s", code, stderr)
 	}
@@ -62,6 +67,12 @@ func TestEndToEnd(t *testing.T) {
 	}
 	lastJSON(step("train", "train", "--json", "--set", "run.name=e2e-trained", "--set", "train.steps=4",
 		"--set", "train.checkpoint_every=2", "--set", "train.warmup_steps=1"), &finished)
+
+	// The online monitor watched the run: its scores end the progress lines of steps 0, 2, 4.
+	monitored := regexp.MustCompile(`(?m)^step [024]/4 .*  \| knn \d+\.\d%  newt \d+\.\d%  \(\d+\.\ds\)$`)
+	if n := len(monitored.FindAllString(trainErr, -1)); n != 3 {
+		t.Errorf("%d progress lines with the monitor's scores, want 3:\n%s", n, trainErr)
+	}
 
 	ctx := context.Background()
 	tr, err := experiments.OpenExisting(ctx, db)
@@ -121,6 +132,9 @@ func TestEndToEnd(t *testing.T) {
 	svgs, _ := filepath.Glob(filepath.Join(out, "*.svg"))
 	if len(svgs) == 0 {
 		t.Error("the report wrote no plots")
+	}
+	if _, err := os.Stat(filepath.Join(out, "monitor.svg")); err != nil {
+		t.Errorf("the report has no monitor plot: %v", err)
 	}
 	// natssl eval recorded every test image's outcome, so the report states the gain with its
 	// interval, and no run lacks them.

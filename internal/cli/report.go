@@ -13,7 +13,7 @@ import (
 func newReportCmd(e *env) *cobra.Command {
 	var o reportOptions
 	cmd := &cobra.Command{
-		Use:   "report [RUN_ID...]",
+		Use:   "report [RUN...]",
 		Short: "Compare runs: metadata, config differences, training metrics, NeWT results and plots, as Markdown and HTML",
 		Long: `report compares runs of the experiment tracker against a baseline (the first run, or
 --baseline): run metadata, the config keys that differ (--full for all), final and best training
@@ -26,10 +26,18 @@ difference with its interval, tasks won, the sign test's p), and runs that diffe
 run.seed are grouped as mean ± sd over seeds. Evaluations recorded before natssl kept per-image
 outcomes are shown without intervals, and marked.
 
-Runs are given by id (a unique prefix is enough), --all, or --name PATTERN (a glob).
+The evaluations compared are those of one probe classifier (--classifier, default linearsvc,
+the NeWT protocol's); the latest evaluation of every classifier is listed as well.
+
+Runs are given as RUN arguments, --all (archived runs left out), or --name PATTERN (a glob).
+` + runRefHelp + `
 Without --out the report is printed to stdout (Markdown by default, or --format html).
 With --out DIR it writes DIR/report.md with the SVG plots beside it and DIR/report.html, a
-single self-contained page (--format md|html|both, default both).`,
+single self-contained page (--format md|html|both, default both).
+
+--sweep SWEEP_ID reports a sweep instead: one row per trial (the swept keys, status, steps,
+time, validation score with its 95% interval and its paired difference to the best trial),
+the best trial marked, each configuration over its seeds, and the score against each swept key.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := o.format(cmd.Flags().Changed("format"))
 			if err != nil {
@@ -54,6 +62,8 @@ single self-contained page (--format md|html|both, default both).`,
 	f.StringVar(&o.Name, "name", "", "compare the runs whose name matches this glob pattern")
 	f.StringVar(&o.Baseline, "baseline", "", "the run the others are compared with (default: the first)")
 	f.BoolVar(&o.Full, "full", false, "show every config key, not only those that differ")
+	f.StringVar(&o.Classifier, "classifier", "", "compare the evaluations of this probe classifier: linearsvc or logreg (default linearsvc)")
+	f.StringVar(&o.Sweep, "sweep", "", "report the trials of sweep SWEEP_ID (or a prefix) instead of runs")
 	return cmd
 }
 
@@ -80,7 +90,7 @@ func (o *reportOptions) format(given bool) (report.Format, error) {
 }
 
 // writeReport prints the report on stdout, or writes its files and prints their paths.
-func writeReport(e *env, rep *report.Report, out string, format report.Format) error {
+func writeReport(e *env, rep report.Document, out string, format report.Format) error {
 	if out == "" && format == report.FormatHTML {
 		return rep.HTML(e.Stdout)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -35,8 +36,20 @@ func openTracker(t *testing.T, dir string) *experiments.DB {
 
 func TestTrainSmokeRecordsRun(t *testing.T) {
 	dir := t.TempDir()
-	if code, _, stderr := runCLI(t, smokeTrainArgs(dir)...); code != 0 {
+	code, _, stderr := runCLI(t, smokeTrainArgs(dir)...)
+	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	// The online monitor's scores end the progress lines of the steps it ran at (0, 3, 6).
+	for _, re := range []string{
+		`(?m)^natssl: monitor every 3 steps: kNN top-1 on 56 images of 5 classes \(.*\); NeWT probe on 2 tasks \(fmnist_tshirt_vs_shirt, fmnist_sneaker_vs_ankle_boot\); sets read in \d+\.\ds$`,
+		`(?m)^step 0/6  initial model  \| knn \d+\.\d%  newt \d+\.\d%  \(\d+\.\ds\)$`,
+		`(?m)^step 3/6  epoch \d  loss \d\.\d{4} .* eta \d+s  \| knn \d+\.\d%  newt \d+\.\d%  \(\d+\.\ds\)$`,
+		`(?m)^step 2/6  epoch \d  loss \d\.\d{4} .* eta \d+s$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(stderr) {
+			t.Errorf("no line matches %s in:\n%s", re, stderr)
+		}
 	}
 	ctx := context.Background()
 	db := openTracker(t, dir)
@@ -48,7 +61,7 @@ func TestTrainSmokeRecordsRun(t *testing.T) {
 	if r.Status != experiments.StatusFinished || r.Name != "smoke" || r.Steps != 6 {
 		t.Fatalf("run %+v", r)
 	}
-	for _, k := range []string{"loss", "lr", "images_per_s", "data_wait", "skipped"} {
+	for _, k := range []string{"loss", "lr", "images_per_s", "data_wait", "skipped", "monitor/knn_top1", "monitor/newt_mean", "monitor/seconds"} {
 		if _, ok := r.Latest[k]; !ok {
 			t.Errorf("metric %s not logged (have %v)", k, keys(r.Latest))
 		}
@@ -192,19 +205,25 @@ func TestBenchTrainJSONKeys(t *testing.T) {
 }
 
 // TestSmokeFromAnotherFolder: the smoke preset runs from any folder (its images are embedded),
-// writing its runs and tracker beside where it was started.
+// writing its runs beside where it was started into the default tracker, which runs list and
+// eval --run then read without --db.
 func TestSmokeFromAnotherFolder(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	code, _, stderr := runCLI(t, "train", "--config", "smoke", "--set", "data.image_size=16", "--set", "model.width=4")
+	code, stdout, stderr := runCLI(t, "train", "--config", "smoke", "--set", "data.image_size=16", "--set", "model.width=4")
+	_ = stdout
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "runs", "smoke", "natssl.db")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "runs", "natssl.db")); err != nil {
 		t.Error(err)
 	}
-	code, _, stderr = runCLI(t, "eval", "--config", "smoke", "--random-init", "--set", "eval.image_size=16")
+	code, stdout, stderr = runCLI(t, "runs", "list")
+	if code != 0 || !strings.Contains(stdout, "smoke") {
+		t.Fatalf("runs list after the smoke preset: exit %d: %s%s", code, stdout, stderr)
+	}
+	code, _, stderr = runCLI(t, "eval", "--config", "smoke", "--run", "smoke", "--set", "eval.image_size=16")
 	if code != 0 {
-		t.Fatalf("eval: exit %d: %s", code, stderr)
+		t.Fatalf("eval --run smoke: exit %d: %s", code, stderr)
 	}
 }

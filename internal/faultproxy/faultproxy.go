@@ -18,10 +18,11 @@ const (
 	Reset             // reset every connection at once (the server is down)
 	Stall             // accept, read, never answer
 	Cut               // forward, then reset once CutAfter bytes of the answer have passed
+	Hold              // forward, then go silent once CutAfter bytes of the answer have passed
 )
 
 func (m Mode) String() string {
-	return [...]string{"pass", "reset", "stall", "cut"}[m]
+	return [...]string{"pass", "reset", "stall", "cut", "hold"}[m]
 }
 
 // Proxy forwards connections from a loopback port to a target address, with faults.
@@ -181,14 +182,20 @@ func (p *Proxy) handle(c net.Conn) {
 	go func() { io.Copy(s, c); closeWrite(s); done <- struct{}{} }()
 	go func() {
 		var dst io.Writer = c
-		if mode == Cut {
+		if mode == Cut || mode == Hold {
 			dst = &cutWriter{w: c, left: p.cutAfter.Load()}
 		}
-		if _, err := io.Copy(dst, s); errors.Is(err, errCut) {
+		_, err := io.Copy(dst, s)
+		switch {
+		case errors.Is(err, errCut) && mode == Hold:
+			p.Stalls.Add(1)
+			io.Copy(io.Discard, s) // the rest of the answer goes nowhere; the client waits
+			reset(c)
+		case errors.Is(err, errCut):
 			p.Cuts.Add(1)
 			reset(c)
 			reset(s)
-		} else {
+		default:
 			closeWrite(c)
 		}
 		done <- struct{}{}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/experiments"
 	"github.com/natssl/natssl/probe"
 	"github.com/natssl/natssl/trainer"
 )
@@ -66,7 +67,7 @@ type BenchProbeResult struct {
 // the linear-probe fits on the suite.
 func BenchProbe(ctx context.Context, cfg *configs.Config, o BenchProbeOptions, obs Observer) (*BenchProbeResult, error) {
 	obs = orDiscard(obs)
-	o.NeWT, o.Images = suitePaths(cfg, o.NeWT, o.Images)
+	o.NeWT, o.Images = suitePaths(cfg, experiments.SuiteNeWT, o.NeWT, o.Images)
 	if o.NeWT == "" || o.Images == "" {
 		return nil, refuse("bench probe: give --newt CSV and --images DIR|TAR.gz (or set eval.newt_csv and eval.images)")
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -21,13 +22,18 @@ import (
 
 // BenchLoaderOptions configure BenchLoader.
 type BenchLoaderOptions struct {
-	Source  string  // images to read; "" means data.source
+	Source  string  // images to read; "" means data.source (and data.root)
 	Size    int     // view side in pixels; 0 means data.image_size
 	Seconds float64 // measuring time of each phase
 	Workers int     // workers of the all-cores phase; 0: one per core
 	Batch   int
 	Repeat  int   // read the source this many times per epoch
 	Samples int64 // then stream this many samples, for the peak RSS at 10,000 and at the end
+	// Replicas, when set, adds a phase that reads one whole epoch for that many replicas
+	// (with Workers), each its own share, and counts the bytes each reads; SampleSplit
+	// deals that epoch by sample even where shards could be dealt.
+	Replicas    int
+	SampleSplit bool
 }
 
 // BenchLoaderResult is natssl bench loader's measurement; its JSON form is the command's
@@ -49,6 +55,14 @@ type BenchLoaderResult struct {
 	SamplesSeconds    float64  `json:"-"`
 	SamplesImagesPerS float64  `json:"-"`
 	SkippedExamples   []string `json:"-"`
+
+	// With Replicas: one epoch read for that many replicas.
+	Replicas            int     `json:"replicas,omitempty"`
+	Split               string  `json:"split,omitempty"` // "shard" or "sample"
+	EpochImages         int64   `json:"epoch_images,omitempty"`
+	EpochImagesPerS     float64 `json:"epoch_images_per_s,omitempty"`
+	ReadBytesPerReplica []int64 `json:"read_bytes_per_replica,omitempty"`
+	DataBytes           int64   `json:"data_bytes,omitempty"` // stored size of one epoch's shards, when known
 }
 
 // validate refuses options that measure nothing.
@@ -56,8 +70,10 @@ func (o BenchLoaderOptions) validate() error {
 	switch {
 	case o.Seconds <= 0:
 		return refuse("bench loader: --seconds %v: want > 0", o.Seconds)
-	case o.Size < 0 || o.Workers < 0 || o.Batch < 1 || o.Repeat < 1 || o.Samples < 0:
-		return refuse("bench loader: --size, --workers, --samples must be >= 0 and --batch, --repeat >= 1")
+	case o.Size < 0 || o.Workers < 0 || o.Batch < 1 || o.Repeat < 1 || o.Samples < 0 || o.Replicas < 0:
+		return refuse("bench loader: --size, --workers, --samples, --replicas must be >= 0 and --batch, --repeat >= 1")
+	case o.Replicas > 0 && o.Batch%o.Replicas != 0:
+		return refuse("bench loader: --batch %d does not divide over --replicas %d", o.Batch, o.Replicas)
 	}
 	return nil
 }
@@ -73,7 +89,7 @@ func BenchLoader(ctx context.Context, cfg *configs.Config, o BenchLoaderOptions,
 	obs = orDiscard(obs)
 	d := cfg.Data
 	if o.Source != "" {
-		d.Source = o.Source
+		d.Source, d.Root = o.Source, "" // a manifest named here resolves beside itself
 	}
 	if o.Size > 0 {
 		d.ImageSize = o.Size
@@ -119,6 +135,13 @@ func BenchLoader(ctx context.Context, cfg *configs.Config, o BenchLoaderOptions,
 	res.Skipped = all.SkippedTotal()
 	res.SkippedExamples = all.SkippedExamples
 
+	if o.Replicas > 0 {
+		settle(res)
+		obs.Notice(fmt.Sprintf("bench loader: one epoch for %d replicas with %d workers...", o.Replicas, workers))
+		if err := epochPhase(ctx, src, opt, o, res); err != nil {
+			return nil, err
+		}
+	}
 	if o.Samples > 0 {
 		settle(res)
 		obs.Notice(fmt.Sprintf("bench loader: streaming %d samples with %d workers...", o.Samples, workers))
@@ -216,6 +239,38 @@ func loaderRate(ctx context.Context, src loader.Source, opt loader.Options, d ti
 	st.Seconds = time.Since(start).Seconds()
 	st.ImagesPerS = float64(images) / st.Seconds
 	return st, nil
+}
+
+// epochPhase reads one epoch for o.Replicas replicas and records its rate and the bytes
+// each replica read.
+func epochPhase(ctx context.Context, src loader.Source, opt loader.Options, o BenchLoaderOptions, res *BenchLoaderResult) error {
+	opt.Replicas, opt.Epochs, opt.SampleSplit = o.Replicas, 1, o.SampleSplit
+	l, err := loader.New(ctx, src, opt)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	start := time.Now()
+	for {
+		b, err := l.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		res.EpochImages += int64(b.N)
+		l.Release(b)
+	}
+	st := l.Stats()
+	res.Replicas, res.ReadBytesPerReplica = o.Replicas, st.ReadBytes
+	res.EpochImagesPerS = float64(res.EpochImages) / time.Since(start).Seconds()
+	res.Split = "sample"
+	if loader.DealsShards(src) && !o.SampleSplit {
+		res.Split = "shard"
+	}
+	res.DataBytes, _ = loader.StoredBytes(src)
+	return nil
 }
 
 // streamSamples streams n samples and records peak RSS after 10,000 and at the end.

@@ -2,8 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -23,7 +27,11 @@ type EvalOptions struct {
 	Checkpoint, Run string
 	RandomInit      bool
 	Features        string
-	// The suite: "" means eval.newt_csv and eval.images of the config.
+	// Suite is which suite of the config is scored, and the name its results are recorded
+	// under: "" or "newt", the evaluation suite (eval.newt_csv, eval.images); "val", the
+	// validation suite (eval.val_csv, eval.val_images) that sweeps are judged on.
+	Suite string
+	// NeWT and Images name the suite's labels CSV and images instead of the config's.
 	NeWT, Images string
 	Classifier   string // "" means eval.classifier
 	SkipMissing  bool   // go on without the suite's images that are missing
@@ -100,7 +108,13 @@ func Evaluate(ctx context.Context, cfg *configs.Config, o EvalOptions, obs Obser
 		return nil, err
 	}
 	res.FitS = time.Since(start).Seconds()
-	if err := record(ctx, db, cfg, target, res.Results, o.Command); err != nil {
+	hash, err := fileSHA256(o.NeWT)
+	if err != nil {
+		return nil, err
+	}
+	ev := experiments.Evaluation{CheckpointStep: target.step, CheckpointPath: target.checkpoint, Suite: o.Suite,
+		SuitePath: absPath(o.NeWT), SuiteSHA256: hash, Images: absPath(o.Images), Classifier: string(kind)}
+	if err := record(ctx, db, cfg, target, ev, res.Results, o.Command); err != nil {
 		return nil, err
 	}
 	res.RunID, res.CheckpointStep, res.Source = target.runID, target.step, target.source
@@ -118,13 +132,23 @@ func (o *EvalOptions) resolve(cfg *configs.Config) (probe.Classifier, error) {
 	if n != 1 {
 		return "", refuse("eval: give exactly one of --checkpoint PATH, --run RUN_ID, --random-init, --features FILE.npy")
 	}
-	o.NeWT, o.Images = suitePaths(cfg, o.NeWT, o.Images)
+	switch o.Suite {
+	case "":
+		o.Suite = experiments.SuiteNeWT
+	case experiments.SuiteNeWT, experiments.SuiteValidation:
+	default:
+		return "", refuse("eval: unknown suite %q (want %s or %s)", o.Suite, experiments.SuiteNeWT, experiments.SuiteValidation)
+	}
+	o.NeWT, o.Images = suitePaths(cfg, o.Suite, o.NeWT, o.Images)
 	if o.Classifier == "" {
 		o.Classifier = cfg.Eval.Classifier
 	}
 	kind, err := probe.ParseClassifier(o.Classifier)
 	if err != nil {
 		return "", &RequestError{Err: err}
+	}
+	if o.Suite == experiments.SuiteValidation && o.NeWT == "" {
+		return "", refuse("eval: no validation suite: set eval.val_csv and eval.val_images")
 	}
 	if o.NeWT == "" || (o.Images == "" && o.Features == "") {
 		return "", refuse("eval: no suite: give --newt CSV and --images DIR|TAR.gz (or set eval.newt_csv and eval.images)")
@@ -134,12 +158,13 @@ func (o *EvalOptions) resolve(cfg *configs.Config) (probe.Classifier, error) {
 
 // evalTarget is what is being scored and where its results are recorded.
 type evalTarget struct {
-	enc     *trainer.Encoder // nil when scoring a features file
-	runID   string           // "" for a run to create, named runName and tagged kind
-	runName string
-	kind    string
-	step    int64
-	source  string
+	enc        *trainer.Encoder // nil when scoring a features file
+	runID      string           // "" for a run to create, named runName and tagged kind
+	runName    string
+	kind       string
+	step       int64
+	source     string
+	checkpoint string // the checkpoint file scored; "" for a random init or features
 }
 
 // openTarget loads the encoder the options name and finds the run and step to record against.
@@ -173,7 +198,7 @@ func openTarget(ctx context.Context, db *experiments.DB, cfg *configs.Config, o 
 	if err != nil {
 		return nil, err
 	}
-	t := &evalTarget{enc: enc, step: c.Header.Step, source: c.Path}
+	t := &evalTarget{enc: enc, step: c.Header.Step, source: c.Path, checkpoint: absPath(c.Path)}
 	id, err := db.ResolveRun(ctx, c.Header.RunID)
 	switch {
 	case err == nil && c.Header.RunID != "":
@@ -188,9 +213,9 @@ func openTarget(ctx context.Context, db *experiments.DB, cfg *configs.Config, o 
 	return t, nil
 }
 
-// record stores the results against target's run, creating (and finishing) a run of its own
-// when the target has none.
-func record(ctx context.Context, db *experiments.DB, cfg *configs.Config, target *evalTarget, res *probe.Results, command string) error {
+// record stores the results as evaluation ev of target's run (its suite names the rows), creating
+// (and finishing) a run of its own when the target has none.
+func record(ctx context.Context, db *experiments.DB, cfg *configs.Config, target *evalTarget, ev experiments.Evaluation, res *probe.Results, command string) error {
 	var created *experiments.Run
 	if target.runID == "" {
 		yaml, err := cfg.YAML()
@@ -205,7 +230,8 @@ func record(ctx context.Context, db *experiments.DB, cfg *configs.Config, target
 		}
 		target.runID = created.ID()
 	}
-	err := db.RecordEvaluation(ctx, target.runID, evalRows(res, target.step), evalOutcomes(res, target.step))
+	ev.RunID = target.runID
+	_, err := db.AddEvaluation(ctx, ev, evalRows(res, ev.Suite, target.step), evalOutcomes(res, ev.Suite, target.step))
 	if created == nil {
 		return err
 	}
@@ -217,10 +243,10 @@ func record(ctx context.Context, db *experiments.DB, cfg *configs.Config, target
 }
 
 // evalRows are the tracker rows of a result: test accuracy and the chosen C per task.
-func evalRows(res *probe.Results, step int64) []experiments.Eval {
+func evalRows(res *probe.Results, suite string, step int64) []experiments.Eval {
 	var rows []experiments.Eval
 	for _, t := range res.Tasks {
-		row := experiments.Eval{CheckpointStep: step, Suite: experiments.SuiteNeWT, Task: t.Task, Cluster: t.Cluster,
+		row := experiments.Eval{CheckpointStep: step, Suite: suite, Task: t.Task, Cluster: t.Cluster,
 			Subcluster: t.Subcluster, Metric: experiments.MetricAccuracy, Value: t.Accuracy}
 		rows = append(rows, row)
 		row.Metric, row.Value = "C", t.C
@@ -231,13 +257,41 @@ func evalRows(res *probe.Results, step int64) []experiments.Eval {
 
 // evalOutcomes are the tracker rows of every test image's prediction, which reports resample
 // for their intervals and paired comparisons.
-func evalOutcomes(res *probe.Results, step int64) []experiments.Outcome {
+func evalOutcomes(res *probe.Results, suite string, step int64) []experiments.Outcome {
 	var rows []experiments.Outcome
 	for _, t := range res.Tasks {
 		for _, p := range t.Predictions {
-			rows = append(rows, experiments.Outcome{CheckpointStep: step, Suite: experiments.SuiteNeWT, Task: t.Task,
+			rows = append(rows, experiments.Outcome{CheckpointStep: step, Suite: suite, Task: t.Task,
 				Image: p.ID, Label: p.Label, Predicted: p.Predicted})
 		}
 	}
 	return rows
+}
+
+// fileSHA256 is the hex SHA-256 of a file's content: what an evaluation records of its suite,
+// so that two evaluations on files of the same name but different content are told apart.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("eval: hash suite %s: %w", path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("eval: hash suite %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// absPath is p made absolute, so that the tracker's records (an export, an evaluation's
+// suite and checkpoint) name the file from any folder; p itself when empty, a URL, or when
+// that fails.
+func absPath(p string) string {
+	if p == "" || strings.Contains(p, "://") {
+		return p
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }

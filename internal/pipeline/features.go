@@ -9,6 +9,7 @@ import (
 
 	"github.com/natssl/natssl/augment"
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/experiments"
 	"github.com/natssl/natssl/probe"
 	"github.com/natssl/natssl/trainer"
 )
@@ -42,13 +43,18 @@ func loadSuite(ctx context.Context, csvPath, imagesPath string, skipMissing bool
 	return &suite{Suite: s, images: images}, nil
 }
 
-// suitePaths are the suite's labels CSV and images: the ones named, else the config's.
-func suitePaths(cfg *configs.Config, csv, images string) (string, string) {
+// suitePaths are the suite's labels CSV and images: the ones named, else the config's for
+// suite (newt: eval.newt_csv and eval.images; val: eval.val_csv and eval.val_images).
+func suitePaths(cfg *configs.Config, suite, csv, images string) (string, string) {
+	cfgCSV, cfgImages := cfg.Eval.NewtCSV, cfg.Eval.Images
+	if suite == experiments.SuiteValidation {
+		cfgCSV, cfgImages = cfg.Eval.ValCSV, cfg.Eval.ValImagesPath()
+	}
 	if csv == "" {
-		csv = cfg.Eval.NewtCSV
+		csv = cfgCSV
 	}
 	if images == "" {
-		images = cfg.Eval.Images
+		images = cfgImages
 	}
 	return csv, images
 }

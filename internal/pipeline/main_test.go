@@ -38,13 +38,15 @@ func smokeConfig(t *testing.T, dir string, sets ...string) *configs.Config {
 // recorder is an Observer that keeps what it hears; cancel, when set, is called after step
 // stopAt (a signal arriving mid-run).
 type recorder struct {
-	mu       sync.Mutex
-	notices  []string
-	started  []RunStart
-	finished []RunEnd
-	steps    int
-	stopAt   int64
-	cancel   func()
+	mu        sync.Mutex
+	notices   []string
+	started   []RunStart
+	finished  []RunEnd
+	steps     int                // training steps (step 0, the monitor's look at the initial model, is not one)
+	losses    map[int64]float64  // by step
+	monitored []trainer.StepInfo // the steps that carry the monitor's scores
+	stopAt    int64
+	cancel    func()
 }
 
 func (r *recorder) Notice(msg string) {
@@ -56,7 +58,16 @@ func (r *recorder) RunStarted(s RunStart) { r.started = append(r.started, s) }
 func (r *recorder) RunFinished(e RunEnd)  { r.finished = append(r.finished, e) }
 func (r *recorder) Progress(Progress)     {}
 func (r *recorder) Step(s trainer.StepInfo) {
-	r.steps++
+	if s.Metrics != nil {
+		r.monitored = append(r.monitored, s)
+	}
+	if s.Step > 0 {
+		r.steps++
+		if r.losses == nil {
+			r.losses = map[int64]float64{}
+		}
+		r.losses[s.Step] = s.Loss
+	}
 	if r.cancel != nil && s.Step == r.stopAt {
 		r.cancel()
 	}

@@ -30,9 +30,10 @@ type Resume struct {
 // FindResume resolves what a training run continues from: "" (nothing: a new run),
 // "auto" (the newest run named cfg.Run.Name whose latest checkpoint is short of its last
 // step, or that stopped before its first checkpoint while RUNNING or KILLED; nothing when
-// there is none), a run id or unique prefix (its latest checkpoint; from step 0 when it has
-// none and did not finish), or a checkpoint file. It returns nil for a new run. Whether the
-// run may be taken over (its process may still be alive) is decided when it is claimed.
+// there is none), a run reference (an id or prefix, a name, NAME@K or latest: see
+// experiments.DB.ResolveRun; its latest checkpoint, or from step 0 when it has none and did
+// not finish), or a checkpoint file. It returns nil for a new run. Whether the run may be
+// taken over (its process may still be alive) is decided when it is claimed.
 func FindResume(ctx context.Context, db *experiments.DB, cfg *configs.Config, what string, obs Observer) (*Resume, error) {
 	obs = orDiscard(obs)
 	switch {
@@ -90,9 +91,9 @@ func takeUp(r *experiments.RunInfo, obs Observer) *Resume {
 	return &Resume{RunID: r.ID, Run: r}
 }
 
-// findRun resolves a run id or prefix to the run's record.
-func findRun(ctx context.Context, db *experiments.DB, idOrPrefix string) (string, *experiments.RunInfo, error) {
-	id, err := db.ResolveRun(ctx, idOrPrefix)
+// findRun resolves a run reference to the run's record.
+func findRun(ctx context.Context, db *experiments.DB, ref string) (string, *experiments.RunInfo, error) {
+	id, err := db.ResolveRun(ctx, ref)
 	if err != nil {
 		return "", nil, err
 	}

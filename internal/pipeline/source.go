@@ -37,7 +37,9 @@ func openData(ctx context.Context, cfg *configs.Config, resume *trainer.Checkpoi
 	l, err := loader.New(ctx, src, loader.Options{
 		Seed: cfg.Run.Seed, ImageSize: cfg.Data.ImageSize, BatchSize: cfg.Data.BatchSize,
 		Workers: cfg.Data.Workers, ShuffleBuffer: cfg.Data.ShuffleBuffer,
-		Shards: 1, Epochs: cfg.Train.Epochs, Start: start, Augment: cfg.Augment,
+		// One process: its replicas are the world, each reading its own share of the data
+		// into its own part of every batch.
+		Replicas: cfg.Replicas(), Epochs: cfg.Train.Epochs, Start: start, Augment: cfg.Augment,
 	})
 	if err != nil {
 		src.Close()

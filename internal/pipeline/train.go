@@ -16,13 +16,16 @@ import (
 
 // TrainOptions say how a training run starts.
 type TrainOptions struct {
-	DB     string // the tracker database; "" means run.db of the config
-	Resume string // "", "auto", a run id or prefix, or a checkpoint file: see FindResume
-	Force  bool   // resume even when the config changes the maths, or the run looks alive
+	DB      string // the tracker database; "" means run.db of the config
+	Resume  string // "", "auto", a run reference, or a checkpoint file: see FindResume
+	Force   bool   // resume even when the config changes the maths, or the run looks alive
+	Command string // recorded with a new run; "" means the process's arguments
 	// TakeOver resumes a run even when its heartbeat is fresh, because its process is known
 	// to be gone (a SageMaker job restarted on a new instance); Force implies it.
 	TakeOver bool
-	Command  string // recorded with a new run; "" means the process's arguments
+	// Tags are recorded with a new run (a sweep's trial: sweep=<id>, trial=<n>); a resumed run
+	// keeps its own.
+	Tags map[string]string
 }
 
 // TrainResult is how a tracked training run ended.
@@ -34,15 +37,19 @@ type TrainResult struct {
 // heartbeatEvery is how often a training run tells the tracker it is alive.
 const heartbeatEvery = 10 * time.Second
 
-// Train trains cfg as a tracked run: it opens the tracker, finds what to resume, creates the
-// run (or reopens the resumed one), opens the data, trains with the heartbeat kept, and marks
-// the run FINISHED, KILLED (ctx cancelled: a signal) or FAILED. On a signal it returns the
+// Train trains cfg as a tracked run: it checks the local data, opens the tracker, finds what
+// to resume, opens the data and the monitor's sets, creates the run (or reopens the resumed
+// one), trains with the heartbeat kept, and marks the run FINISHED, KILLED (ctx cancelled: a
+// signal) or FAILED. On a signal it returns the
 // result so far with the error. A resume whose config changes the maths is refused with a
 // *trainer.MismatchError before the run is touched, unless o.Force; so are a resume of a run
 // that another live process is training and a config beyond the machine's memory (both
 // *RequestError).
 func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observer) (*TrainResult, error) {
 	obs = orDiscard(obs)
+	if err := CheckInputs(cfg); err != nil {
+		return nil, err
+	}
 	db, err := experiments.Open(ctx, dbPath(cfg, o.DB))
 	if err != nil {
 		return nil, err
@@ -62,6 +69,20 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 	if err := checkMemory(cfg); err != nil {
 		return nil, err
 	}
+	// The data and the monitor's sets are opened before the run is created: an input that
+	// cannot be read is refused without leaving a FAILED run behind. S3 retries and
+	// recoveries are told as they happen.
+	ctx = loader.WithNotify(ctx, obs.Notice)
+	data, err := openData(ctx, cfg, ckpt, obs)
+	if err != nil {
+		return nil, err
+	}
+	defer data.Close()
+	hooks, closeHooks, err := firstRankHooks(ctx, cfg, obs)
+	if err != nil {
+		return nil, err
+	}
+	defer closeHooks()
 	run, err := openRun(ctx, db, cfg, resume, o, obs)
 	if err != nil {
 		if run != nil { // claimed, then its record could not be set right
@@ -70,7 +91,7 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 		return nil, err
 	}
 	stopBeat := keepAlive(ctx, run, heartbeatEvery, obs)
-	res, err := trainRun(ctx, cfg, run.ID(), run, ckpt, o.Force, obs)
+	res, err := trainRun(ctx, cfg, data, hooks, run.ID(), run, ckpt, o.Force, obs)
 	stopBeat()
 	status, msg := experiments.StatusFinished, ""
 	switch {
@@ -94,17 +115,18 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 	return out, err
 }
 
-// openRun creates the run in the tracker, or claims the resumed one for this process: a run
-// another live process still writes is refused (a *RequestError naming its host and
-// process) unless o.Force. A run taken up without a checkpoint starts its record again; a
-// resumed one forgets the checkpoints whose files are gone.
+// openRun creates the run in the tracker, with the options' command and tags, or claims the
+// resumed one for this process: a run another live process still writes is refused (a
+// *RequestError naming its host and process) unless o.Force. A run taken up without a
+// checkpoint starts its record again; a resumed one forgets the checkpoints whose files are
+// gone.
 func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resume *Resume, o TrainOptions, obs Observer) (*experiments.Run, error) {
 	yaml, err := cfg.YAML()
 	if err != nil {
 		return nil, err
 	}
 	spec := experiments.RunSpec{Name: cfg.Run.Name, ConfigYAML: string(yaml),
-		Command: commandLine(o.Command), Seed: cfg.Run.Seed, Params: cfg.Flatten()}
+		Command: commandLine(o.Command), Seed: cfg.Run.Seed, Params: cfg.Flatten(), Tags: o.Tags}
 	if resume == nil || resume.RunID == "" {
 		return db.CreateRun(ctx, spec)
 	}
@@ -131,21 +153,29 @@ func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resum
 	return run, err
 }
 
-// trainRun opens the data and runs the trainer for an open run; tracker is where its metrics
+// trainRun runs the trainer on data, with hooks, for an open run; tracker is where its metrics
 // and checkpoints are recorded.
-func trainRun(ctx context.Context, cfg *configs.Config, runID string, tracker trainer.Tracker, resume *trainer.Checkpoint, force bool, obs Observer) (*trainer.Result, error) {
-	ctx = loader.WithNotify(ctx, obs.Notice) // S3 retries and recoveries are told as they happen
-	data, err := openData(ctx, cfg, resume, obs)
-	if err != nil {
-		return nil, err
-	}
-	defer data.Close()
+func trainRun(ctx context.Context, cfg *configs.Config, data *trainData, hooks []trainer.Hook, runID string, tracker trainer.Tracker, resume *trainer.Checkpoint, force bool, obs Observer) (*trainer.Result, error) {
 	dir := filepath.Join(cfg.Run.OutDir, runID, "checkpoints")
 	obs.RunStarted(RunStart{RunID: runID, Config: cfg, TotalSteps: data.total, CheckpointDir: dir, Resumed: resume})
 	return trainer.Train(ctx, trainer.Options{
 		Config: cfg, Source: data, Tracker: tracker, RunID: runID, CheckpointDir: dir,
 		TotalSteps: data.total, Resume: resume, Force: force, OnStep: obs.Step, Log: &noticeWriter{obs: obs},
+		Hooks: hooks,
 	})
+}
+
+// firstRankHooks are the hooks of the process that records the run: the online monitor. The
+// replicas of a process share one model, which the monitor snapshots once per monitor step;
+// when a run spans processes, only the first (the one that writes the tracker and the
+// checkpoints) installs them, the others train on without waiting for it. Today a run is one
+// process, which is the first.
+func firstRankHooks(ctx context.Context, cfg *configs.Config, obs Observer) ([]trainer.Hook, func(), error) {
+	mon, err := newMonitor(ctx, cfg, obs)
+	if err != nil || mon == nil {
+		return nil, func() {}, err
+	}
+	return []trainer.Hook{mon.hook()}, mon.close, nil
 }
 
 // keepAlive keeps the run's heartbeat until stop is called: the tracker's KeepAlive beats from

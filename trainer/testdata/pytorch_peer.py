@@ -1,9 +1,25 @@
-"""The PyTorch peer of `natssl bench train`: convnet-small at width 32 with the
-Linear(256,256)-BN-ReLU-Linear(256,128) head, NT-Xent at temperature 0.5, Adam, 32 px,
-batch 256 (512 views), on random images. Prints the median step time after warm-up.
+"""The PyTorch peer of `natssl bench train`: the same model, loss, optimizer, batch and thread
+count, timed the same way (forward, NT-Xent, backward, AdamW update on one fixed random
+batch; the median step after warm-up).
 
-Run with Debian's PyTorch: /usr/bin/python3 trainer/testdata/pytorch_peer.py [threads] [steps]
+Models, as natssl builds them (trainer/model.go):
+  convnet-small   four conv3x3-BN-ReLU (widths w, 2w, 4w, 8w; strides 1, 2, 2, 2), average pool
+  resnet18-cifar  conv3x3 stem (no max-pool) and the four stages of two basic blocks of
+                  ResNet-18 (widths w, 2w, 4w, 8w), average pool
+both followed by the head Linear(8w, hidden)-BN-ReLU-Linear(hidden, dim) and NT-Xent over the
+2·batch views at temperature 0.5.
+
+Run with Debian's PyTorch (the pyenv python3 on PATH has none):
+
+  /usr/bin/python3 trainer/testdata/pytorch_peer.py --model resnet18-cifar --width 64 \
+      --size 32 --batch 64 --proj-hidden 512 --threads 2
+
+The last line of stdout is one JSON object: model, batch, image_size, threads, step_s,
+images_per_s, params, torch, peak_rss_bytes.
 """
+import argparse
+import json
+import resource
 import sys
 import time
 
@@ -11,25 +27,44 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
-steps = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-torch.set_num_threads(threads)
-torch.manual_seed(0)
+
+def conv_bn(cin, cout, k, stride, relu):
+    layers = [nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.BatchNorm2d(cout)]
+    if relu:
+        layers.append(nn.ReLU(inplace=True))
+    return layers
 
 
-def block(cin, cout, stride):
-    return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.body = nn.Sequential(*conv_bn(cin, cout, 3, stride, True), *conv_bn(cout, cout, 3, 1, False))
+        self.short = nn.Identity()
+        if stride != 1 or cin != cout:
+            self.short = nn.Sequential(*conv_bn(cin, cout, 1, stride, False))
+
+    def forward(self, x):
+        return F.relu(self.body(x) + self.short(x))
 
 
-w = 32
-encoder = nn.Sequential(*block(3, w, 1), *block(w, 2 * w, 2), *block(2 * w, 4 * w, 2), *block(4 * w, 8 * w, 2),
-                        nn.AdaptiveAvgPool2d(1), nn.Flatten())
-head = nn.Sequential(nn.Linear(8 * w, 256), nn.BatchNorm1d(256), nn.ReLU(inplace=True), nn.Linear(256, 128))
-model = nn.Sequential(encoder, head)
-opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+def encoder(backbone, w):
+    if backbone == "convnet-small":
+        layers, cin = [], 3
+        for cout, stride in ((w, 1), (2 * w, 2), (4 * w, 2), (8 * w, 2)):
+            layers += conv_bn(cin, cout, 3, stride, True)
+            cin = cout
+    elif backbone == "resnet18-cifar":
+        layers, cin = conv_bn(3, w, 3, 1, True), w
+        for s, cout in enumerate((w, 2 * w, 4 * w, 8 * w)):
+            for blk in range(2):
+                layers.append(BasicBlock(cin, cout, 2 if s > 0 and blk == 0 else 1))
+                cin = cout
+    else:
+        sys.exit(f"pytorch_peer: unknown model {backbone!r} (want convnet-small or resnet18-cifar)")
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
 
 
-def nt_xent(z, temp=0.5):
+def nt_xent(z, temp):
     z = F.normalize(z, dim=1)
     n = z.shape[0] // 2
     s = z @ z.t() / temp
@@ -38,16 +73,52 @@ def nt_xent(z, temp=0.5):
     return F.cross_entropy(s, target)
 
 
-x = torch.randn(512, 3, 32, 32)
-times = []
-for i in range(2 + steps):
-    t0 = time.perf_counter()
-    loss = nt_xent(model(x))
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-    if i >= 2:
-        times.append(time.perf_counter() - t0)
-times.sort()
-print(f"pytorch {torch.__version__} threads {threads}: median step {times[len(times) // 2]:.3f} s "
-      f"({512 // 2 / times[len(times) // 2]:.1f} images/s), params {sum(p.numel() for p in model.parameters())}")
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="convnet-small")
+    p.add_argument("--width", type=int, default=32)
+    p.add_argument("--size", type=int, default=32)
+    p.add_argument("--batch", type=int, default=256, help="images per step (2·batch views)")
+    p.add_argument("--proj-hidden", type=int, default=256)
+    p.add_argument("--proj-dim", type=int, default=128)
+    p.add_argument("--temperature", type=float, default=0.5)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--weight-decay", type=float, default=1e-6)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--steps", type=int, default=5)
+    a = p.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    w = a.width
+    head = nn.Sequential(nn.Linear(8 * w, a.proj_hidden), nn.BatchNorm1d(a.proj_hidden), nn.ReLU(inplace=True),
+                         nn.Linear(a.proj_hidden, a.proj_dim))
+    model = nn.Sequential(encoder(a.model, w), head)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
+    x = torch.randn(2 * a.batch, 3, a.size, a.size)
+    times = []
+    for i in range(a.warmup + a.steps):
+        t0 = time.perf_counter()
+        loss = nt_xent(model(x), a.temperature)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if i >= a.warmup:
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    med = times[len(times) // 2]
+    res = {
+        "model": f"{a.model} w={w} head {8 * w}-{a.proj_hidden}-{a.proj_dim}",
+        "batch": a.batch, "image_size": a.size, "threads": a.threads,
+        "step_s": med, "images_per_s": a.batch / med,
+        "params": sum(q.numel() for q in model.parameters()), "torch": torch.__version__,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+    print(f"pytorch {torch.__version__} {res['model']}, batch {a.batch} at {a.size} px, "
+          f"threads {a.threads}: median step {med:.3f} s ({res['images_per_s']:.1f} images/s)")
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
