@@ -56,11 +56,13 @@ func (db *DB) Owner(ctx context.Context, id string) (Owner, error) {
 	return o, nil
 }
 
-// Busy reports whether o is another process still writing its run: RUNNING with a heartbeat
-// younger than StaleAfter, not this process, and alive. On this host a process that is gone
-// (or a zombie) is dead whatever its heartbeat says, so a run killed a moment ago is free at
-// once; on another host the heartbeat is all there is to go by.
-func (db *DB) Busy(o Owner) bool {
+// Live reports whether a process still writes o's run: it is RUNNING with a heartbeat younger
+// than StaleAfter, and its process is alive. On this host a process that is gone (or a zombie)
+// is dead whatever its heartbeat says, so a run killed a moment ago is free at once; on
+// another host (or for a run recorded before process ids were) the heartbeat is all there is
+// to go by. It is the one rule for whether a run may be taken over (ClaimRun), deleted, or
+// shown as stale (RunInfo.Stale).
+func (db *DB) Live(o Owner) bool {
 	if o.Status != StatusRunning || db.now().Sub(o.Heartbeat) > db.StaleAfter {
 		return false
 	}
@@ -68,7 +70,19 @@ func (db *DB) Busy(o Owner) bool {
 	if o.Host != host || o.PID == 0 {
 		return true
 	}
-	return o.PID != os.Getpid() && processAlive(o.PID)
+	return o.PID == os.Getpid() || processAlive(o.PID)
+}
+
+// Busy reports whether o is another process still writing its run: Live, and not this
+// process.
+func (db *DB) Busy(o Owner) bool {
+	host, _ := os.Hostname()
+	return db.Live(o) && !(o.Host == host && o.PID == os.Getpid())
+}
+
+// owner is the writer the listing's record names.
+func (ri *RunInfo) owner() Owner {
+	return Owner{Status: ri.Status, Host: ri.Host, PID: ri.PID, Heartbeat: ri.HeartbeatAt}
 }
 
 // processAlive reports whether process pid of this host exists and is not a zombie.
@@ -154,4 +168,45 @@ func (r *Run) Restart(ctx context.Context, spec RunSpec) error {
 		return r.db.wrap("restart run "+r.id+" in", err)
 	}
 	return nil
+}
+
+// Rewind forgets the metrics a run logged after step, for a run resumed from its checkpoint at
+// step: the steps after it are trained again (to the same values), and until they are the
+// tracker says where the run really is, not how far the process that was killed had gone. It
+// returns how many rows it removed.
+func (r *Run) Rewind(ctx context.Context, step int64) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	kept := r.pending[:0]
+	for _, m := range r.pending {
+		if m.step <= step {
+			kept = append(kept, m)
+		}
+	}
+	r.pending = kept
+	tx, err := r.db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, r.db.wrap("rewind run "+r.id+" in", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM metrics WHERE run_id = ? AND step > ?`, r.id, step)
+	if err != nil {
+		return 0, r.db.wrap("rewind run "+r.id+" in", err)
+	}
+	n, _ := res.RowsAffected()
+	if n == 0 {
+		return 0, nil
+	}
+	for _, q := range []string{`DELETE FROM latest_metrics WHERE run_id = ?`,
+		`INSERT INTO latest_metrics (run_id, key, step, value, at)
+			SELECT m.run_id, m.key, m.step, m.value, m.at FROM metrics m
+			WHERE m.run_id = ?1 AND m.step = (SELECT max(step) FROM metrics x WHERE x.run_id = ?1 AND x.key = m.key)`} {
+		if _, err := tx.ExecContext(ctx, q, r.id); err != nil {
+			return 0, r.db.wrap("rewind run "+r.id+" in", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, r.db.wrap("rewind run "+r.id+" in", err)
+	}
+	return n, nil
 }

@@ -50,7 +50,7 @@ func TestBusy(t *testing.T) {
 		o    Owner
 		want bool
 	}{
-		{"this process", Owner{StatusRunning, host, os.Getpid(), now}, false},
+		{"this process (live, but not another's)", Owner{StatusRunning, host, os.Getpid(), now}, false},
 		{"a live process of this host", Owner{StatusRunning, host, os.Getppid(), now}, true},
 		{"a dead process of this host", Owner{StatusRunning, host, deadPID(t), now}, false},
 		{"another host, fresh heartbeat", Owner{StatusRunning, "elsewhere", 12, now}, true},
@@ -62,6 +62,38 @@ func TestBusy(t *testing.T) {
 	for _, tt := range tests {
 		if got := db.Busy(tt.o); got != tt.want {
 			t.Errorf("%s: Busy = %v, want %v", tt.name, got, tt.want)
+		}
+		if own := tt.o.Host == host && tt.o.PID == os.Getpid(); db.Live(tt.o) != (tt.want || own) {
+			t.Errorf("%s: Live = %v", tt.name, db.Live(tt.o))
+		}
+	}
+}
+
+// TestStaleByLiveness: a listing shows a RUNNING run as stale by the rule a resume and a
+// deletion go by: its process died (on this host) however fresh its heartbeat, or it stopped
+// beating.
+func TestStaleByLiveness(t *testing.T) {
+	ctx := context.Background()
+	db := openTemp(t)
+	want := map[string]bool{}
+	for name, pid := range map[string]int{"alive": os.Getpid(), "killed": deadPID(t)} {
+		r, err := db.CreateRun(ctx, RunSpec{Name: name, PID: pid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[r.ID()] = name == "killed"
+	}
+	runs, err := db.ListRuns(ctx, ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs {
+		rec, err := db.GetRun(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Stale != want[r.ID] || rec.Stale != want[r.ID] {
+			t.Errorf("run %s: stale %v in the listing, %v in its record; want %v", r.Name, r.Stale, rec.Stale, want[r.ID])
 		}
 	}
 }
@@ -114,5 +146,44 @@ func TestClaimRunOnce(t *testing.T) {
 	}
 	if _, err := db.ClaimRun(ctx, "feedface", false); !errors.Is(err, ErrNotFound) {
 		t.Errorf("claim of an unknown run: %v", err)
+	}
+}
+
+// TestRewind: a run resumed from its checkpoint at step 4 forgets what it logged after step 4
+// (in the database and still buffered), so that its steps and latest values are those of the
+// step it continues from until it passes them again.
+func TestRewind(t *testing.T) {
+	ctx := context.Background()
+	db := openTemp(t)
+	r, err := db.CreateRun(ctx, RunSpec{Name: "rewound"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for step := int64(1); step <= 6; step++ {
+		if err := r.LogMetrics(ctx, step, map[string]float64{"loss": float64(10 - step)}); err != nil {
+			t.Fatal(err)
+		}
+		if step == 5 {
+			if err := r.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	n, err := r.Rewind(ctx, 4)
+	if err != nil || n != 1 {
+		t.Fatalf("Rewind: %d rows, %v; want the row of step 5 (step 6 was still buffered)", n, err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := db.GetRun(ctx, r.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Steps != 4 || rec.Latest["loss"].Value != 6 {
+		t.Errorf("after the rewind: %d steps, latest loss %v; want step 4's (6)", rec.Steps, rec.Latest["loss"].Value)
+	}
+	if n, err := r.Rewind(ctx, 4); n != 0 || err != nil {
+		t.Errorf("a second rewind removed %d rows (%v)", n, err)
 	}
 }

@@ -105,3 +105,19 @@ func TestCheckpointAfterItsRecord(t *testing.T) {
 		t.Errorf("checkpoints %v: none may be written that the tracker did not record", files)
 	}
 }
+
+// TestCheckpointCommitsItsSteps: with rows every 5 steps and checkpoints every 2, the steps
+// since the last row are logged before each checkpoint is recorded, so that a run resumed from
+// any checkpoint has every step before it in the tracker.
+func TestCheckpointCommitsItsSteps(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Train.Steps, cfg.Train.CheckpointEvery, cfg.Train.KeepCheckpoints, cfg.Train.LogEvery = 7, 2, 10, 5
+	tr := &orderTracker{t: t, recorded: map[string]int64{}}
+	if _, err := Train(context.Background(), Options{Config: cfg, Source: &synthSource{batch: 8, size: 8, seed: 1, perEpoch: 64},
+		CheckpointDir: t.TempDir(), Tracker: tr}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{2, 4, 5, 6, 7}; !slices.Equal(tr.logged, want) {
+		t.Errorf("rows at steps %v, want %v (the log grid and every checkpoint)", tr.logged, want)
+	}
+}

@@ -338,6 +338,11 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 				ImagesPerS: imagesPerS, Elapsed: now.Sub(start), Metrics: hooked})
 		}
 		if every := int64(cfg.Train.CheckpointEvery); every > 0 && t.step%every == 0 && t.step != t.total {
+			// The steps since the last row are logged first, so that the checkpoint commits
+			// every step up to it: a run resumed from it has lost none of its metrics.
+			if err := logWindow(now); err != nil {
+				return nil, err
+			}
 			if err := t.checkpoint(bg); err != nil {
 				return nil, err
 			}

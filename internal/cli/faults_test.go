@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/natssl/natssl/experiments"
 )
@@ -214,5 +215,50 @@ func TestTrainNamesSkippedFiles(t *testing.T) {
 	}
 	if n := strings.Count(stderr, ": empty"); n != 3 {
 		t.Errorf("%d empty files named, want the first 3", n)
+	}
+}
+
+// TestResumeForgetsStepsPastTheCheckpoint: a run killed a few steps after its checkpoint had
+// logged those steps; resumed from the checkpoint, the tracker no longer claims them until the
+// run trains them again: stopped after one more step, it says the step it really reached.
+func TestResumeForgetsStepsPastTheCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	child, lines, _ := startTrainChild(t, dir, "--set", "train.checkpoint_every=3")
+	for lines.Scan() && !strings.Contains(lines.Text(), "checkpoint: step 3") {
+	}
+	drain(lines)
+	db := openTracker(t, dir)
+	id := onlyRun(t, dir).ID
+	deadline := time.Now().Add(time.Minute)
+	for {
+		rec, err := db.GetRun(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Steps >= 5 && rec.Checkpoints[len(rec.Checkpoints)-1].Step < rec.Steps {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the child logged %d steps in a minute", rec.Steps)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := child.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	child.Wait()
+	before, err := db.GetRun(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck := before.Checkpoints[len(before.Checkpoints)-1].Step
+	code, _, stderr := runCLI(t, smokeTrainArgs(dir, "--resume", "auto", "--set", "train.steps=100000", "--set", "train.log_every=1",
+		"--set", "train.checkpoint_every=3", "--set", "train.time_limit=1ns")...)
+	if code != 0 || !strings.Contains(stderr, fmt.Sprintf("logged after step %d", ck)) {
+		t.Fatalf("resume: exit %d: %s", code, stderr)
+	}
+	if r := onlyRun(t, dir); r.Steps != ck+1 {
+		t.Errorf("killed at step %d or later with its checkpoint at %d, resumed for one step: the tracker says %d steps, want %d",
+			before.Steps, ck, r.Steps, ck+1)
 	}
 }

@@ -150,6 +150,14 @@ func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resum
 	if len(gone) > 0 {
 		obs.Notice(fmt.Sprintf("run %s: forgot %d recorded checkpoint(s) whose files are gone (%s)", resume.RunID, len(gone), strings.Join(gone, ", ")))
 	}
+	if err != nil {
+		return run, err
+	}
+	step := resume.Checkpoint.Header.Step
+	n, err := run.Rewind(ctx, step)
+	if n > 0 {
+		obs.Notice(fmt.Sprintf("run %s: forgot %d metric value(s) logged after step %d, where it continues: the stopped process had gone further than its last checkpoint", resume.RunID, n, step))
+	}
 	return run, err
 }
 
