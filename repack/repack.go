@@ -274,8 +274,14 @@ func (c *cutter) run(ctx context.Context, src loader.Source) error {
 	open(k)
 	var size int64
 	last := time.Now()
+	var unavailable error // storage that stayed unreachable: not bad input, never skipped
 	for r := range in {
 		<-r.done
+		if errors.Is(r.err, loader.ErrUnavailable) {
+			unavailable = fmt.Errorf("repack: %s: %w", r.rec.Key, r.err)
+			cancel()
+			break
+		}
 		if reason := loader.Classify(r.data, r.err); reason != "" {
 			r.skip = reason
 		}
@@ -310,6 +316,9 @@ func (c *cutter) run(ctx context.Context, src loader.Source) error {
 		}
 	}
 	err := <-readErr
+	if unavailable != nil {
+		err = unavailable
+	}
 	if err == nil {
 		err = ctx.Err()
 	}

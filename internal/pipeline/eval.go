@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/internal/regfile"
 	"github.com/natssl/natssl/probe"
 	"github.com/natssl/natssl/trainer"
 )
@@ -271,13 +271,13 @@ func evalOutcomes(res *probe.Results, suite string, step int64) []experiments.Ou
 // fileSHA256 is the hex SHA-256 of a file's content: what an evaluation records of its suite,
 // so that two evaluations on files of the same name but different content are told apart.
 func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path) // a named pipe or a device is refused, never waited on
 	if err != nil {
 		return "", fmt.Errorf("eval: hash suite %s: %w", path, err)
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.Copy(h, regfile.LimitReader(f, path, probe.MaxSuiteBytes)); err != nil {
 		return "", fmt.Errorf("eval: hash suite %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
