@@ -8,7 +8,11 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/faultproxy"
+	"github.com/natssl/natssl/loader"
 	"github.com/natssl/natssl/sagemaker/mototest"
 )
 
@@ -89,5 +93,41 @@ func TestShardsToS3(t *testing.T) {
 	back.S3.Endpoint = endpoint
 	if got := readSet(t, back); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("the set read back from S3 holds %d samples unlike the folder's %d", len(got), len(want))
+	}
+}
+
+// TestUnreachableSourceStops: a source on S3 that stops answering (moto_server behind a fault
+// proxy that resets every connection) for longer than data.s3.retry_for stops the run with
+// loader.ErrUnavailable, none of its images skipped; the same run again, the store back,
+// makes the whole set.
+func TestUnreachableSourceStops(t *testing.T) {
+	mototest.SetEnv(t)
+	endpoint := mototest.Start(t)
+	awsCLI(t, endpoint, "s3", "mb", "s3://src")
+	awsCLI(t, endpoint, "s3", "cp", "--recursive", "--only-show-errors", smokeDir, "s3://src/train/")
+	proxy, err := faultproxy.Start(strings.TrimPrefix(endpoint, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	d := data("s3://src/train/", "")
+	d.S3.Endpoint, d.S3.RetryFor = proxy.URL(), configs.Duration(time.Second)
+	orig := progressEvery
+	progressEvery = 0
+	defer func() { progressEvery = orig }()
+	out := t.TempDir()
+	o := Options{Data: d, Out: out, Shards: 2, Jobs: 2}
+	o.Progress = func(Progress) { proxy.Set(faultproxy.Reset) } // after the first image
+	sum, err := Run(context.Background(), o)
+	if !errors.Is(err, loader.ErrUnavailable) || !strings.Contains(err.Error(), "s3://src/train/") {
+		t.Fatalf("run against a store that went away: %+v, %v; want ErrUnavailable naming the object", sum, err)
+	}
+	proxy.Set(faultproxy.Pass)
+	o.Progress = nil
+	if sum, err = Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Images != smokeImages || len(sum.Skipped) != 0 {
+		t.Errorf("%d images, skipped %v; want all %d, none skipped", sum.Images, sum.Skipped, smokeImages)
 	}
 }
