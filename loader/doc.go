@@ -30,8 +30,9 @@
 // Memory stays flat as data grows: the loader holds the shard list (directories, tar
 // archives, one entry per 1,000 S3 keys), the shuffle buffers, and per replica at most
 // prefetch+2 segments of its stream, each with room for its part of a batch (BatchSize/World)
-// and an eighth more (to make up for bad samples): with one replica a segment is handed out as
-// the batch, with several the parts are copied into batches, three of which at most are held.
+// and an eighth more (to make up for bad samples): with one replica a segment whose part is all
+// good is handed out as the batch, with several the parts are copied into batches, three of
+// which at most are held.
 // Shuffle-buffer entries of per-file sources (folders, S3 objects, manifests over folders or
 // S3) are keys only; entries read from tar streams carry their JPEG bytes, so
 // data.shuffle_buffer 8192 of iNat-size JPEGs (~45 KB) holds ~370 MB.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -20,16 +19,6 @@ import (
 // in 18 JPEGs, enough for shards that go up in several parts.
 const wallpapers = "/usr/share/backgrounds/mate"
 
-// awsCLI runs the aws command line against endpoint and returns its output.
-func awsCLI(t *testing.T, endpoint string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("aws", append(args, "--endpoint-url", endpoint)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 // TestShardsToS3: a folder of photographs goes up to moto_server as multipart uploads; the
 // aws CLI lists the shards and the manifest, and data.source reads the set back from S3. A
 // run stopped midway leaves no open upload behind once resumed.
@@ -39,7 +28,7 @@ func TestShardsToS3(t *testing.T) {
 	}
 	mototest.SetEnv(t)
 	endpoint := mototest.Start(t)
-	awsCLI(t, endpoint, "s3", "mb", "s3://sets")
+	mototest.AWS(t, endpoint, "s3", "mb", "s3://sets")
 	d := data(wallpapers, "")
 	d.S3.Endpoint = endpoint
 	want := readSet(t, d)
@@ -63,7 +52,7 @@ func TestShardsToS3(t *testing.T) {
 	}
 	o.Progress = nil
 	// What a killed process leaves: an upload begun and never completed.
-	awsCLI(t, endpoint, "s3api", "create-multipart-upload", "--bucket", "sets", "--key", "mate/train-000002.tar")
+	mototest.AWS(t, endpoint, "s3api", "create-multipart-upload", "--bucket", "sets", "--key", "mate/train-000002.tar")
 	sum, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +61,7 @@ func TestShardsToS3(t *testing.T) {
 		t.Errorf("summary %+v", sum)
 	}
 
-	ls := awsCLI(t, endpoint, "s3", "ls", "--recursive", "s3://sets/mate/")
+	ls := mototest.AWS(t, endpoint, "s3", "ls", "--recursive", "s3://sets/mate/")
 	for _, name := range []string{"mate/train-000000.tar", "mate/train-000001.tar", "mate/train-000002.tar", "mate/train.json"} {
 		if !strings.Contains(ls, name) {
 			t.Errorf("aws s3 ls does not show %s:\n%s", name, ls)
@@ -81,11 +70,11 @@ func TestShardsToS3(t *testing.T) {
 	if strings.Contains(ls, journalDir) || strings.Contains(ls, "train-000003") {
 		t.Errorf("aws s3 ls shows more than the set:\n%s", ls)
 	}
-	head := awsCLI(t, endpoint, "s3api", "head-object", "--bucket", "sets", "--key", "mate/train-000000.tar")
+	head := mototest.AWS(t, endpoint, "s3api", "head-object", "--bucket", "sets", "--key", "mate/train-000000.tar")
 	if !strings.Contains(head, `-2\""`) && !strings.Contains(head, `-3\""`) {
 		t.Errorf("train-000000.tar went up in one part, want a multipart upload (ETag ...-N):\n%s", head)
 	}
-	if up := awsCLI(t, endpoint, "s3api", "list-multipart-uploads", "--bucket", "sets"); strings.Contains(up, "UploadId") {
+	if up := mototest.AWS(t, endpoint, "s3api", "list-multipart-uploads", "--bucket", "sets"); strings.Contains(up, "UploadId") {
 		t.Errorf("open uploads left behind:\n%s", up)
 	}
 
@@ -103,8 +92,8 @@ func TestShardsToS3(t *testing.T) {
 func TestUnreachableSourceStops(t *testing.T) {
 	mototest.SetEnv(t)
 	endpoint := mototest.Start(t)
-	awsCLI(t, endpoint, "s3", "mb", "s3://src")
-	awsCLI(t, endpoint, "s3", "cp", "--recursive", "--only-show-errors", smokeDir, "s3://src/train/")
+	mototest.AWS(t, endpoint, "s3", "mb", "s3://src")
+	mototest.AWS(t, endpoint, "s3", "cp", "--recursive", "--only-show-errors", smokeDir, "s3://src/train/")
 	proxy, err := faultproxy.Start(strings.TrimPrefix(endpoint, "http://"))
 	if err != nil {
 		t.Fatal(err)

@@ -115,6 +115,12 @@ func (s *shapeWalk) basicBlock(out, stride int64) {
 	s.bn()
 	s.conv(out, 3, 1, 1)
 	s.bn()
+	s.shortcut(in, out, stride)
+}
+
+// shortcut adds a residual block's shortcut from input in (a strided 1×1 convolution and batch
+// norm where the shape changes) and the addition and activation that join it.
+func (s *shapeWalk) shortcut(in shapeWalk, out, stride int64) {
 	if stride != 1 || in.c != out {
 		short := in
 		short.params, short.act = 0, 0
@@ -137,17 +143,7 @@ func (s *shapeWalk) bottleneck(width, stride int64) {
 	s.bn()
 	s.conv(out, 1, 1, 0)
 	s.bn()
-	if stride != 1 || in.c != out {
-		short := in
-		short.params, short.act = 0, 0
-		short.conv(out, 1, stride, 0)
-		short.bn()
-		s.params += short.params
-		s.act += short.act
-		s.scratch = max(s.scratch, short.scratch)
-	}
-	s.elementwise()
-	s.elementwise()
+	s.shortcut(in, out, stride)
 }
 
 // walkModel follows the encoder and head that the builder makes (model.go) for n images of

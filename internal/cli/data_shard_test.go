@@ -91,11 +91,8 @@ func TestDataShardKilledAndResumed(t *testing.T) {
 	}
 	url := mototest.Start(t)
 	mototest.SetEnv(t)
-	for _, args := range [][]string{{"s3", "mb", "s3://shardsrc"}, {"s3", "cp", "--only-show-errors", whole, "s3://shardsrc/photos.tar"}} {
-		if out, err := exec.Command("aws", append([]string{"--endpoint-url", url}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("aws %v: %v: %s", args, err, out)
-		}
-	}
+	mototest.AWS(t, url, "s3", "mb", "s3://shardsrc")
+	mototest.AWS(t, url, "s3", "cp", "--only-show-errors", whole, "s3://shardsrc/photos.tar")
 	proxy, err := faultproxy.Start(strings.TrimPrefix(url, "http://"))
 	if err != nil {
 		t.Fatal(err)

@@ -39,11 +39,8 @@ func trainLoss(t *testing.T, args ...string) (float64, string) {
 func TestTrainS3OutageIsResumable(t *testing.T) {
 	url := mototest.Start(t)
 	mototest.SetEnv(t)
-	for _, args := range [][]string{{"s3", "mb", "s3://outage"}, {"s3", "cp", "--recursive", "--only-show-errors", "../../configs/smoke/train", "s3://outage/train/"}} {
-		if out, err := exec.Command("aws", append([]string{"--endpoint-url", url}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("aws %v: %v: %s", args, err, out)
-		}
-	}
+	mototest.AWS(t, url, "s3", "mb", "s3://outage")
+	mototest.AWS(t, url, "s3", "cp", "--recursive", "--only-show-errors", "../../configs/smoke/train", "s3://outage/train/")
 	proxy, err := faultproxy.Start(strings.TrimPrefix(url, "http://"))
 	if err != nil {
 		t.Fatal(err)

@@ -343,11 +343,8 @@ func firstJPEG(t *testing.T, dir string) string {
 func (c *campaign) s3Outages(t *testing.T) {
 	url := mototest.Start(t)
 	mototest.SetEnv(t)
-	for _, a := range [][]string{{"s3", "mb", "s3://campaign"}, {"s3", "cp", "--recursive", "--only-show-errors", c.data, "s3://campaign/train/"}} {
-		if out, err := exec.Command("aws", append([]string{"--endpoint-url", url}, a...)...).CombinedOutput(); err != nil {
-			t.Fatalf("aws %v: %v: %s", a, err, out)
-		}
-	}
+	mototest.AWS(t, url, "s3", "mb", "s3://campaign")
+	mototest.AWS(t, url, "s3", "cp", "--recursive", "--only-show-errors", c.data, "s3://campaign/train/")
 	proxy, err := faultproxy.Start(strings.TrimPrefix(url, "http://"))
 	if err != nil {
 		t.Fatal(err)
