@@ -243,6 +243,12 @@ func (c *cutter) run(ctx context.Context, src loader.Source) error {
 		k++
 	}
 	c.fresh = map[int]bool{}
+	if k > 0 && from.Input >= len(src.Shards()) && (c.o.Shards == 0 || k >= c.o.Shards) {
+		// An earlier run wrote every record and was stopped before it could say so: the set
+		// is its shards, with no empty one after them.
+		c.shards = k
+		return nil
+	}
 	if c.total > 0 {
 		c.total -= from.Seq
 	}

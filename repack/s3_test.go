@@ -120,3 +120,33 @@ func TestUnreachableSourceStops(t *testing.T) {
 		t.Errorf("%d images, skipped %v; want all %d, none skipped", sum.Images, sum.Skipped, smokeImages)
 	}
 }
+
+// TestStoppedAfterTheLastShard: a run stopped after writing every shard, before it could record
+// the end, is finished by the next run without an empty shard after the others.
+func TestStoppedAfterTheLastShard(t *testing.T) {
+	mototest.SetEnv(t)
+	endpoint := mototest.Start(t)
+	mototest.AWS(t, endpoint, "s3", "mb", "s3://sets")
+	d := data(smokeDir, "")
+	d.S3.Endpoint = endpoint
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := Options{Data: d, Out: "s3://sets/smoke/", Shards: 3, Jobs: 2}
+	o.Progress = func(p Progress) {
+		if p.Shards == 3 && p.Images == p.Total { // the last call: every shard is written
+			cancel()
+		}
+	}
+	if _, err := Run(ctx, o); !errors.Is(err, context.Canceled) {
+		t.Fatalf("stopped run: %v, want context.Canceled", err)
+	}
+	o.Progress = nil
+	sum, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := mototest.AWS(t, endpoint, "s3", "ls", "--recursive", "s3://sets/smoke/")
+	if sum.Shards != 3 || sum.Images != smokeImages || strings.Contains(ls, "train-000003") {
+		t.Errorf("summary %+v; the set:\n%s\nwant 3 shards of %d images, and no fourth", sum, ls, smokeImages)
+	}
+}
