@@ -393,7 +393,10 @@ func (t *training) failData(ctx context.Context, err error) (*Result, error) {
 		}
 	}
 	res, _ := t.fail(err)
-	return res, fmt.Errorf("%w (resumable from %s)", err, orNone(t.lastCkpt))
+	if t.lastCkpt == "" {
+		return res, err // nothing trained yet: nothing to resume
+	}
+	return res, fmt.Errorf("%w (resumable from %s)", err, t.lastCkpt)
 }
 
 func (t *training) logMetrics(ctx context.Context, m map[string]float64) error {

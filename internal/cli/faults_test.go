@@ -262,3 +262,31 @@ func TestResumeForgetsStepsPastTheCheckpoint(t *testing.T) {
 			before.Steps, ck, r.Steps, ck+1)
 	}
 }
+
+// TestTrainOnCorruptDataStops: a training folder whose images are all corrupt fails the run at
+// the end of its first epoch, with the skip counts by reason, instead of cycling forever.
+func TestTrainOnCorruptDataStops(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	for name, b := range map[string][]byte{"a/cut.jpg": []byte("\xff\xd8\xff\xe0 cut short"), "a/empty.jpg": nil, "b/text.jpg": []byte("not an image")} {
+		p := filepath.Join(data, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, _, stderr := runCLI(t, smokeTrainArgs(dir, "--set", "data.source="+data, "--set", "train.steps=100000")...)
+	for _, want := range []string{"not one could be used", "corrupt 1", "empty 1", "not_image 1"} {
+		if code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, want)
+		}
+	}
+	if strings.Contains(stderr, "resumable") {
+		t.Errorf("a run that trained nothing is said to be resumable: %s", stderr)
+	}
+	if r := onlyRun(t, dir); r.Status != experiments.StatusFailed {
+		t.Errorf("run %s, want FAILED", r.Status)
+	}
+}
