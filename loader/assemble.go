@@ -181,6 +181,11 @@ func (l *Loader) more(cur []cursor) (bool, error) {
 // gives (one replica) is handed out as it is, without copying.
 func (l *Loader) batch(cur []cursor, epoch int, skipped map[string]int64) (*Batch, error) {
 	per := l.part()
+	if c := &cur[0]; len(cur) == 1 && c.k == c.seg.n && !c.seg.ended {
+		if err := l.next(c, 0); err != nil {
+			return nil, err
+		}
+	}
 	if c := &cur[0]; len(cur) == 1 && c.k == 0 && c.seg.n >= per && allGood(c.seg, per) {
 		b := c.seg
 		b.refs.Add(1)
@@ -223,12 +228,9 @@ func (l *Loader) fill(c *cursor, i int, b *Batch, off int, skipped map[string]in
 			if c.seg.ended {
 				break
 			}
-			next, err := l.take(i)
-			if err != nil {
+			if err := l.next(c, i); err != nil {
 				return got, err
 			}
-			c.seg.release()
-			c.seg, c.k = next, 0
 			continue
 		}
 		k := c.k
@@ -242,6 +244,17 @@ func (l *Loader) fill(c *cursor, i int, b *Batch, off int, skipped map[string]in
 		got++
 	}
 	return got, nil
+}
+
+// next moves replica i's cursor on to the stream's next segment.
+func (l *Loader) next(c *cursor, i int) error {
+	seg, err := l.take(i)
+	if err != nil {
+		return err
+	}
+	c.seg.release()
+	c.seg, c.k = seg, 0
+	return nil
 }
 
 // getOut takes a batch to copy samples into from the pool, or allocates one.

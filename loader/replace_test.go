@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"slices"
 	"strings"
@@ -235,4 +236,30 @@ func TestNoGoodSampleStops(t *testing.T) {
 // nonEmpty leaves out the steps that delivered no sample.
 func nonEmpty(steps []step) []step {
 	return slices.DeleteFunc(steps, func(s step) bool { return s.keys == "" })
+}
+
+// TestWholeSegmentsAreNotCopied: with one replica and no bad sample, every whole batch is a
+// segment handed out as it was decoded, not a copy of one.
+func TestWholeSegmentsAreNotCopied(t *testing.T) {
+	l := newTestLoader(t, openSmoke(t), Options{Seed: 2, Epochs: 2, BatchSize: 8, ShuffleBuffer: 16})
+	whole, copied := 0, 0
+	for {
+		b, err := l.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.N == 8 {
+			whole++
+			if b.pool != l.segFree {
+				copied++
+			}
+		}
+		l.Release(b)
+	}
+	if whole != 14 || copied != 0 {
+		t.Errorf("%d whole batches, %d of them copied; want 14, none", whole, copied)
+	}
 }
