@@ -45,16 +45,18 @@
 // A training loop talks to a *Run: LogMetrics buffers rows and writes them in batched
 // transactions (so that logging never slows training), RecordCheckpoint commits them with a
 // checkpoint's row (before the trainer makes the file visible), Heartbeat marks the run alive,
-// and Finish ends it FINISHED, FAILED (with the error) or KILLED. A run that is RUNNING but
-// whose heartbeat is older than DB.StaleAfter is reported as stale: the process that wrote it
-// has most likely died. A run records its host and process id; ClaimRun reopens a run for a
-// resume only when no other live process writes it (on this host the process is checked, on
-// another a fresh heartbeat is taken as alive), in one compare-and-set.
+// and Finish ends it FINISHED, FAILED (with the error) or KILLED. A run records its host and
+// process id, and DB.Live is the one rule for whether a process still writes it: RUNNING, its
+// heartbeat younger than DB.StaleAfter and, on this host, its process alive (on another host
+// a fresh heartbeat is taken as alive). A RUNNING run that is not live is shown as stale;
+// ClaimRun reopens a run for a resume only when no other live process writes it, in one
+// compare-and-set; a resume forgets the metrics logged after the checkpoint it continues from
+// (Rewind), and a run taken up without one starts its record again (Restart).
 //
 // The database file is created readable by its owner alone. Beside it a small reserve file
 // (<db>-reserve) is kept, so that on a full disk Finish can still free room to record the
 // run's end rather than leave it RUNNING. Nothing stored keeps a URL's credentials
-// (internal/redact).
+// (internal/redact), and what is read is masked again, for databases written before.
 //
 // Evaluations are stored one row per task; the per-cluster, per-subcluster and overall means
 // are computed by EvalSummaries rather than stored, so they always agree with the rows. Every
