@@ -38,6 +38,11 @@ func Bench(ctx context.Context, cfg *configs.Config, replicas, warmup, steps int
 		devices[i] = "cpu"
 	}
 	batch := cfg.Data.BatchSize
+	bc := cfg.Clone()
+	bc.Train.Devices = devices
+	if err := CheckMemory(bc); err != nil {
+		return nil, err
+	}
 	n, err := newNet(cfg.Model, cfg.Data.ImageSize, batch, devices, cfg.Run.Seed, cfg.Train.Temperature, buildOptions{})
 	if err != nil {
 		return nil, err

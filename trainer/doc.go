@@ -27,6 +27,13 @@
 // own share's statistics, as SimCLR without global BN does). Parameter values are shared by
 // all replica graphs, so the optimizer updates them once, in place.
 //
+// Checkpoints and the tracker are written in an order that loses nothing to a kill: the
+// tracker commits a checkpoint's metrics and row first, the file is renamed into place after,
+// pruned files are forgotten, and the temporary files of killed writes are removed. A run
+// whose data fails (storage unreachable) checkpoints before it stops. EstimateMemory sizes a
+// config from its shapes alone, and training refuses one beyond the machine's memory
+// (CheckMemory) before allocating anything.
+//
 // Hooks (hook.go) run between steps on the training goroutine, while the model is still: the
 // online monitor takes a HookPoint's Encoder, a copy of the parameters and running statistics
 // in evaluation mode, so that whatever it does cannot reach training; the time hooks take is
