@@ -14,7 +14,7 @@ BUDGET   ?= 10m
 PARALLEL ?= 1
 RESUME   ?=
 
-.PHONY: deps build test bench bench-augment bench-loader bench-monitor bench-train bench-mpi photos demo sweep-demo lint fmt clean
+.PHONY: deps build test bench bench-augment bench-loader bench-monitor bench-train bench-mpi photos demo sweep-demo faults lint fmt clean
 
 # The Debian packages the build, tests and demo need (scripts/deps.sh holds the one list):
 # installed when run as root, otherwise the apt-get line to run is printed.
@@ -50,6 +50,12 @@ demo: deps build
 # BUDGET, PARALLEL and RESUME=<sweep id> are passed on, e.g. `make sweep-demo TRIALS=2 BUDGET=20s`.
 sweep-demo: deps build
 	TRIALS=$(TRIALS) BUDGET=$(BUDGET) PARALLEL=$(PARALLEL) RESUME=$(RESUME) scripts/sweep-demo.sh $(SWEEP_FLAGS)
+
+# The fault campaign against the built binary: kill -9 at random moments with --resume auto,
+# bad files among the images, S3 outages (moto_server behind a fault proxy), full disks (tmpfs:
+# run as root); prints a table of faults tried, survived and what was lost. A few minutes.
+faults: build
+	FAULTS_NATSSL=$(abspath $(BIN)) $(GO) test -tags '$(TAGS) faults' -run '^TestCampaign$$' -count=1 -v -timeout 30m ./internal/faults
 
 # The iNat-like benchmark photo set (max side 500 px, quality 90) from Debian's wallpapers.
 PHOTOS ?= /tmp/natssl-photos

@@ -198,7 +198,21 @@ func toInt(raw any) (int64, error) {
 	return 0, fmt.Errorf("want an integer")
 }
 
+// toFloat converts a number; infinities and NaN (YAML's .inf and .nan, "+Inf" from --set,
+// the environment or a hyperparameter) are refused: no key means anything by them, and a
+// temperature or learning rate of ∞ trains to nonsense without failing.
 func toFloat(raw any) (float64, error) {
+	x, err := anyFloat(raw)
+	if err != nil {
+		return 0, err
+	}
+	if math.IsInf(x, 0) || math.IsNaN(x) {
+		return 0, fmt.Errorf("want a finite number")
+	}
+	return x, nil
+}
+
+func anyFloat(raw any) (float64, error) {
 	switch v := raw.(type) {
 	case int:
 		return float64(v), nil

@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/viper"
 	"gopkg.in/yaml.v3"
+
+	"github.com/natssl/natssl/internal/regfile"
 )
 
 //go:embed default.yaml fmnist.yaml smoke.yaml inat21.yaml
@@ -258,9 +260,14 @@ func unknownKey(k, val, origin string) *FieldError {
 	return &FieldError{Key: k, Value: val, Reason: reason, Origin: origin}
 }
 
-// readFile reads a config file, or an embedded preset when no such file exists.
+// MaxConfigBytes bounds a config file: a config is a few kilobytes, and a path such as
+// /dev/zero must not be read without end.
+const MaxConfigBytes = 4 << 20
+
+// readFile reads a config file (a regular file of at most MaxConfigBytes), or an embedded
+// preset when no such file exists.
 func readFile(name string) ([]byte, string, error) {
-	data, err := os.ReadFile(name)
+	data, err := regfile.ReadFile(name, MaxConfigBytes)
 	if err == nil {
 		return data, name, nil
 	}

@@ -4,7 +4,7 @@
 //
 // The tables of docs/DESIGN.md are a contract:
 //
-//	runs(id, name, status, started_at, ended_at, heartbeat_at, config_yaml, seed, git_commit, host, command, error, archived_at)
+//	runs(id, name, status, started_at, ended_at, heartbeat_at, config_yaml, seed, git_commit, host, command, error, archived_at, pid)
 //	params(run_id, key, value)
 //	metrics(run_id, key, step, value, at)
 //	checkpoints(run_id, step, path, sha256, bytes, at)
@@ -43,10 +43,20 @@
 // without touching either.
 //
 // A training loop talks to a *Run: LogMetrics buffers rows and writes them in batched
-// transactions (so that logging never slows training), Heartbeat marks the run alive, and
-// Finish ends it FINISHED, FAILED (with the error) or KILLED. A run that is RUNNING but whose
-// heartbeat is older than DB.StaleAfter is reported as stale: the process that wrote it has
-// most likely died.
+// transactions (so that logging never slows training), RecordCheckpoint commits them with a
+// checkpoint's row (before the trainer makes the file visible), Heartbeat marks the run alive,
+// and Finish ends it FINISHED, FAILED (with the error) or KILLED. A run records its host and
+// process id, and DB.Live is the one rule for whether a process still writes it: RUNNING, its
+// heartbeat younger than DB.StaleAfter and, on this host, its process alive (on another host
+// a fresh heartbeat is taken as alive). A RUNNING run that is not live is shown as stale;
+// ClaimRun reopens a run for a resume only when no other live process writes it, in one
+// compare-and-set; a resume forgets the metrics logged after the checkpoint it continues from
+// (Rewind), and a run taken up without one starts its record again (Restart).
+//
+// The database file is created readable by its owner alone. Beside it a small reserve file
+// (<db>-reserve) is kept, so that on a full disk Finish can still free room to record the
+// run's end rather than leave it RUNNING. Nothing stored keeps a URL's credentials
+// (internal/redact), and what is read is masked again, for databases written before.
 //
 // Evaluations are stored one row per task; the per-cluster, per-subcluster and overall means
 // are computed by EvalSummaries rather than stored, so they always agree with the rows. Every

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/natssl/natssl/experiments/metric"
+	"github.com/natssl/natssl/internal/redact"
 )
 
 // EvalMean is the mean of a suite's metric over all tasks of one evaluation.
@@ -27,7 +28,7 @@ type EvalMean struct {
 type RunInfo struct {
 	ID, Name    string
 	Status      Status
-	Stale       bool // RUNNING, but its heartbeat is older than DB.StaleAfter
+	Stale       bool // RUNNING, but no process writes it any more (see DB.Live)
 	StartedAt   time.Time
 	EndedAt     time.Time // zero while running
 	HeartbeatAt time.Time
@@ -35,6 +36,7 @@ type RunInfo struct {
 	Seed        int64
 	GitCommit   string
 	Host        string
+	PID         int // the process writing the run, on Host; 0 for a run recorded before natssl kept it
 	Command     string
 	Error       string
 	Steps       int64             // the highest step any metric was logged at
@@ -43,7 +45,7 @@ type RunInfo struct {
 }
 
 // DisplayStatus is the status with staleness shown: "RUNNING (stale)" for a run whose process
-// most likely died.
+// died (or most likely did: it stopped beating).
 func (ri *RunInfo) DisplayStatus() string {
 	if ri.Stale {
 		return string(ri.Status) + " (stale)"
@@ -117,7 +119,7 @@ type ListOptions struct {
 // newt (highest first). Without one, runs come oldest first.
 var SortKeys = []string{"started", "name", "status", "duration", "steps", "loss", "newt"}
 
-const runColumns = `id, name, status, started_at, ended_at, heartbeat_at, seed, git_commit, host, command, error, archived_at`
+const runColumns = `id, name, status, started_at, ended_at, heartbeat_at, seed, git_commit, host, command, error, archived_at, pid`
 
 // ListRuns returns the runs opt selects, each with its latest metrics and its headline NeWT
 // mean, oldest first (or in opt.Sort's order, or in opt.IDs order).
@@ -274,13 +276,15 @@ func (db *DB) scanRun(rows interface{ Scan(...any) error }) (*RunInfo, error) {
 	var status string
 	var started, ended, heartbeat, archived sql.NullString
 	if err := rows.Scan(&ri.ID, &ri.Name, &status, &started, &ended, &heartbeat, &ri.Seed, &ri.GitCommit, &ri.Host,
-		&ri.Command, &ri.Error, &archived); err != nil {
+		&ri.Command, &ri.Error, &archived, &ri.PID); err != nil {
 		return nil, err
 	}
 	ri.Status = Status(status)
 	ri.StartedAt, ri.EndedAt, ri.HeartbeatAt = parseTime(started), parseTime(ended), parseTime(heartbeat)
 	ri.ArchivedAt = parseTime(archived)
-	ri.Stale = ri.Status == StatusRunning && db.now().Sub(ri.HeartbeatAt) > db.StaleAfter
+	ri.Stale = ri.Status == StatusRunning && !db.Live(ri.owner())
+	// Masked again as they are read: a database an older natssl wrote may hold them whole.
+	ri.Command, ri.Error = redact.String(ri.Command), redact.String(ri.Error)
 	ri.Latest = map[string]Metric{}
 	return &ri, nil
 }

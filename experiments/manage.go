@@ -5,13 +5,15 @@ import (
 	"database/sql"
 	"fmt"
 	"sort"
+
+	"github.com/natssl/natssl/internal/redact"
 )
 
 // TagNote is the tag a run's note is kept under (natssl runs note).
 const TagNote = "note"
 
 // SetTags sets tags on run id (a full id), replacing earlier values, and removes the tags
-// named in remove, in one transaction.
+// named in remove, in one transaction. The credentials of URLs in values are masked.
 func (db *DB) SetTags(ctx context.Context, id string, set map[string]string, remove []string) error {
 	op := "tag run " + id + " in"
 	return db.inTx(ctx, op, func(tx *sql.Tx) error {
@@ -28,7 +30,7 @@ func (db *DB) SetTags(ctx context.Context, id string, set map[string]string, rem
 				return fmt.Errorf("experiments: %s %s: a tag needs a key", op, db.path)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?)
-				ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`, id, k, set[k]); err != nil {
+				ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`, id, k, redact.String(set[k])); err != nil {
 				return err
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/redact"
 )
 
 // RunRecord is everything recorded about one run.
@@ -37,7 +38,7 @@ func (db *DB) GetRun(ctx context.Context, id string) (*RunRecord, error) {
 	var status string
 	var started, ended, heartbeat, archived sql.NullString
 	err := row.Scan(&rec.ID, &rec.Name, &status, &started, &ended, &heartbeat, &rec.Seed, &rec.GitCommit, &rec.Host,
-		&rec.Command, &rec.Error, &archived, &rec.ConfigYAML)
+		&rec.Command, &rec.Error, &archived, &rec.PID, &rec.ConfigYAML)
 	if err == sql.ErrNoRows {
 		return nil, fmt.Errorf("experiments: read run %s in %s: %w", id, db.path, ErrNotFound)
 	}
@@ -47,7 +48,9 @@ func (db *DB) GetRun(ctx context.Context, id string) (*RunRecord, error) {
 	rec.Status = Status(status)
 	rec.StartedAt, rec.EndedAt, rec.HeartbeatAt = parseTime(started), parseTime(ended), parseTime(heartbeat)
 	rec.ArchivedAt = parseTime(archived)
-	rec.Stale = rec.Status == StatusRunning && db.now().Sub(rec.HeartbeatAt) > db.StaleAfter
+	rec.Stale = rec.Status == StatusRunning && !db.Live(rec.owner())
+	// Masked again as they are read: a database an older natssl wrote may hold them whole.
+	rec.Command, rec.Error, rec.ConfigYAML = redact.String(rec.Command), redact.String(rec.Error), redact.String(rec.ConfigYAML)
 	latest, err := db.LatestMetrics(ctx, id)
 	if err != nil {
 		return nil, err
@@ -102,6 +105,7 @@ func (db *DB) Params(ctx context.Context, runID string) ([]configs.KeyValue, err
 		if err := rows.Scan(&kv.Key, &kv.Value); err != nil {
 			return nil, db.wrap("read params of run "+runID+" in", err)
 		}
+		kv.Value = redact.String(kv.Value)
 		out = append(out, kv)
 	}
 	if err := rows.Err(); err != nil {
@@ -123,7 +127,7 @@ func (db *DB) Tags(ctx context.Context, runID string) (map[string]string, error)
 		if err := rows.Scan(&k, &v); err != nil {
 			return nil, db.wrap("read tags of run "+runID+" in", err)
 		}
-		out[k] = v
+		out[k] = redact.String(v)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, db.wrap("read tags of run "+runID+" in", err)

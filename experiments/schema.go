@@ -210,6 +210,11 @@ DROP TABLE eval_outcomes;
 ALTER TABLE eval_outcomes_v6 RENAME TO eval_outcomes;
 ALTER TABLE runs ADD COLUMN archived_at TEXT;
 `,
+	// 7: the process writing a run (its id, beside runs.host), so that a resume can tell a run
+	// whose process is alive from one whose process died. Only this column.
+	`
+ALTER TABLE runs ADD COLUMN pid INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // SchemaVersion is the schema this build writes.

@@ -10,14 +10,19 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/natssl/natssl/internal/regfile"
 )
+
+// maxInputBytes bounds each of the job's JSON files (a few kilobytes each).
+const maxInputBytes = 16 << 20
 
 // readHyperparameters reads hyperparameters.json: an object whose values SageMaker always
 // writes as JSON strings. SageMaker's own keys (sagemaker_program, sagemaker_region, ...) are
 // not natssl config and are dropped; every other key goes to configs.Load, which names the file
 // when a key or value is refused.
 func readHyperparameters(path string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := regfile.ReadFile(path, maxInputBytes)
 	if errors.Is(err, os.ErrNotExist) {
 		return map[string]string{}, nil
 	}
@@ -62,7 +67,6 @@ func parseHyperparameters(data []byte, path string) (map[string]string, error) {
 	return out, nil
 }
 
-// resourceConfig is the part of resourceconfig.json natssl uses.
 // resourceConfig is resourceconfig.json: the hosts, and the network interface the hosts
 // reach each other on.
 type resourceConfig struct {
@@ -72,7 +76,7 @@ type resourceConfig struct {
 }
 
 func readResourceConfig(path string) (resourceConfig, error) {
-	data, err := os.ReadFile(path)
+	data, err := regfile.ReadFile(path, maxInputBytes)
 	if errors.Is(err, os.ErrNotExist) {
 		return resourceConfig{CurrentHost: "algo-1", Hosts: []string{"algo-1"}}, nil
 	}
@@ -115,7 +119,7 @@ type channelConfig struct {
 }
 
 func readInputDataConfig(path, dataDir string) (map[string]Channel, error) {
-	data, err := os.ReadFile(path)
+	data, err := regfile.ReadFile(path, maxInputBytes)
 	if errors.Is(err, os.ErrNotExist) {
 		return map[string]Channel{}, nil
 	}

@@ -66,7 +66,7 @@ func Hyperparameters(cfg *configs.Config) (map[string]string, error) {
 }
 
 func hyperparameters(cfg *configs.Config, maxN int) (map[string]string, error) {
-	all := cfg.Flatten()
+	all := cfg.FlattenWithCredentials() // the job must use what the config says
 	fits := len(all) <= maxN
 	for _, kv := range all {
 		fits = fits && len(kv.Key) <= MaxKeyLen && len(kv.Value) <= MaxValueLen
@@ -74,7 +74,7 @@ func hyperparameters(cfg *configs.Config, maxN int) (map[string]string, error) {
 	send := all
 	if !fits {
 		def := map[string]string{}
-		for _, kv := range configs.Default().Flatten() {
+		for _, kv := range configs.Default().FlattenWithCredentials() {
 			def[kv.Key] = kv.Value
 		}
 		send = nil

@@ -13,7 +13,7 @@ type State int
 const (
 	Pending    State = iota // no run yet
 	Running                 // its run is RUNNING and beating: a process is training it now
-	Unfinished              // its run stopped short: killed, failed, or RUNNING but silent
+	Unfinished              // its run stopped short: killed, failed, or RUNNING with its process gone
 	Trained                 // its run finished but is not scored on the validation suite yet
 	Done                    // scored on the validation suite
 	Diverged                // its loss became NaN or infinite: finished, without a score

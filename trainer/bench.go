@@ -53,10 +53,15 @@ func Bench(ctx context.Context, cfg *configs.Config, o BenchOptions) (*BenchResu
 	}
 	batch, size := cfg.Data.BatchSize, 1
 	var timed *timedRanks
-	build := buildOptions{}
+	build, localSize := buildOptions{}, 1
 	if o.Ranks != nil && o.Ranks.Size() > 1 {
 		timed = &timedRanks{Ranks: o.Ranks}
-		build.ranks, size = timed, o.Ranks.Size()
+		build.ranks, size, localSize = timed, o.Ranks.Size(), o.Ranks.LocalSize()
+	}
+	bc := cfg.Clone()
+	bc.Train.Devices = devices
+	if err := CheckRankMemory(bc, size, localSize); err != nil {
+		return nil, err
 	}
 	n, err := newNet(cfg.Model, cfg.Data.ImageSize, batch, devices, cfg.Run.Seed, cfg.Train.Temperature, build)
 	if err != nil {

@@ -39,6 +39,14 @@
 // all take the same steps; rank 0 alone is given the tracker and the hooks and writes the
 // checkpoints, with the loader positions of all ranks merged.
 //
+// Checkpoints and the tracker are written in an order that loses nothing to a kill: the
+// tracker commits a checkpoint's metrics and row first, the file is renamed into place after,
+// pruned files are forgotten, and the temporary files of killed writes are removed. A run
+// whose data fails (storage unreachable) checkpoints before it stops. EstimateMemory sizes a
+// config from its shapes alone, and training refuses one beyond the machine's memory
+// (CheckMemory; over ranks CheckRankMemory: each rank its share of the batch, the ranks on one
+// machine together) before allocating anything.
+//
 // Hooks (hook.go) run between steps on the training goroutine, while the model is still: the
 // online monitor takes a HookPoint's Encoder, a copy of the parameters and running statistics
 // in evaluation mode, so that whatever it does cannot reach training; the time hooks take is

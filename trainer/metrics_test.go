@@ -28,6 +28,8 @@ func (r *rowTracker) RecordCheckpoint(context.Context, int64, string, string, in
 	return nil
 }
 
+func (r *rowTracker) ForgetCheckpoint(context.Context, string) error { return nil }
+
 // TestLastStepLogged: whatever ends a run (its last step, the time limit, a signal, a NaN loss),
 // the tracker's last row is the last step trained, with that step's loss beside the window's
 // mean, even when the run stops between two train.log_every rows.

@@ -20,7 +20,13 @@ import (
 // step may take longer than a beat's interval.
 type Tracker interface {
 	LogMetrics(ctx context.Context, step int64, values map[string]float64) error
+	// RecordCheckpoint commits the metrics logged so far and the checkpoint's record. It is
+	// called before the checkpoint file is renamed into place, so that no checkpoint is ever
+	// visible whose steps the tracker lacks.
 	RecordCheckpoint(ctx context.Context, step int64, path, sha256 string, bytes int64) error
+	// ForgetCheckpoint removes the record of a checkpoint file that was pruned, or that could
+	// not be written after it was recorded.
+	ForgetCheckpoint(ctx context.Context, path string) error
 }
 
 // Batch is one global batch of two views: N images, each view N × 3 × Size × Size NCHW,
@@ -179,9 +185,12 @@ func newTraining(opt Options) (*training, error) {
 	}
 	build := opt.build
 	build.ranks = ranks
-	localRank := 0
+	localRank, localSize := 0, 1
 	if ranks != nil {
-		localRank = ranks.LocalRank()
+		localRank, localSize = ranks.LocalRank(), ranks.LocalSize()
+	}
+	if err := CheckRankMemory(cfg, sizeOf(ranks), localSize); err != nil {
+		return nil, err
 	}
 	n, err := newNet(cfg.Model, cfg.Data.ImageSize, cfg.Data.BatchSize, ResolveDevices(cfg.Train.Devices, localRank), cfg.Run.Seed, cfg.Train.Temperature, build)
 	if err != nil {
@@ -235,6 +244,11 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 	}
 	bg := context.WithoutCancel(ctx) // checkpoints and the tracker must outlive a signal
 	start := time.Now()
+	if removed, err := RemoveTemporaries(t.opt.CheckpointDir); err != nil {
+		return t.fail(err)
+	} else if len(removed) > 0 {
+		fmt.Fprintf(t.log, "removed %d temporary checkpoint file(s) that a killed write left in %s\n", len(removed), t.opt.CheckpointDir)
+	}
 	var (
 		reason     StopReason
 		images     int64
@@ -326,11 +340,14 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 				reason = StopCanceled
 				break
 			}
-			return fail(fmt.Errorf("trainer: step %d: next batch: %w", t.step+1, err))
+			// One process (over ranks a failed read ended the step above): the good steps before
+			// the failure are committed with its checkpoint.
+			_ = logWindow(time.Now(), false)
+			return t.failData(bg, fmt.Errorf("trainer: step %d: next batch: %w", t.step+1, err))
 		}
 		if b.N != t.net.per*len(t.net.replicas) {
-			// The graphs have a fixed batch: a short batch (the end of an epoch, or one that
-			// lost corrupt images) is left out, as PyTorch's drop_last does.
+			// The graphs have a fixed batch: a short batch (the end of an epoch; the loader
+			// replaces bad images) is left out, as PyTorch's drop_last does.
 			if b.Epoch >= stepEpoch+2 {
 				if b.Release != nil {
 					b.Release()
@@ -394,6 +411,11 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 				ImagesPerS: imagesPerS, Elapsed: now.Sub(start), Metrics: hooked})
 		}
 		if every := int64(cfg.Train.CheckpointEvery); every > 0 && t.step%every == 0 && t.step != t.total {
+			// The steps since the last row are logged first, so that the checkpoint commits
+			// every step up to it: a run resumed from it has lost none of its metrics.
+			if err := logWindow(now, true); err != nil {
+				return nil, err
+			}
 			if err := t.checkpoint(bg); err != nil {
 				return nil, err
 			}
@@ -453,6 +475,22 @@ func (t *training) fail(err error) (*Result, error) {
 	return &Result{Step: t.step, Loss: t.loss, Checkpoint: t.lastCkpt}, err
 }
 
+// failData ends a run whose data failed (storage unreachable past its retries): the state
+// after the last step is sound, so it is checkpointed first, and a resume continues there
+// once the data can be read again.
+func (t *training) failData(ctx context.Context, err error) (*Result, error) {
+	if t.step > 0 && t.lastCkStep != t.step {
+		if cerr := t.checkpoint(ctx); cerr != nil {
+			return t.fail(fmt.Errorf("%w; and the checkpoint at step %d failed: %v", err, t.step, cerr))
+		}
+	}
+	res, _ := t.fail(err)
+	if t.lastCkpt == "" {
+		return res, err // nothing trained yet: nothing to resume
+	}
+	return res, fmt.Errorf("%w (resumable from %s)", err, t.lastCkpt)
+}
+
 func (t *training) logMetrics(ctx context.Context, m map[string]float64) error {
 	if t.opt.Tracker == nil {
 		return nil
@@ -465,6 +503,13 @@ func (t *training) logMetrics(ctx context.Context, m map[string]float64) error {
 
 // checkpoint writes the state after t.step, records it, and prunes old checkpoints. Over
 // ranks, every rank calls it at the same step, and rank 0 writes the world's state.
+//
+// The tracker commits first (the metrics logged up to this step, then the checkpoint's row),
+// the file is renamed into place after: a resume continues after the newest visible file, so
+// a file visible before its steps were committed would lose those steps for good. A crash
+// between the commit and the rename leaves a row without its file, which the resumed run
+// forgets (the steps after the previous checkpoint are trained and logged again, to the same
+// values); if the tracker cannot commit (a full disk), no checkpoint is written.
 func (t *training) checkpoint(ctx context.Context) error {
 	pos, err := t.gatherPosition()
 	if err != nil {
@@ -486,15 +531,29 @@ func (t *training) checkpoint(ctx context.Context) error {
 		return fmt.Errorf("trainer: checkpoint directory %s: %w", t.opt.CheckpointDir, err)
 	}
 	path := filepath.Join(t.opt.CheckpointDir, checkpointName(t.step))
-	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
-		return fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
-	}
-	t.lastCkpt, t.lastCkStep = path, t.step
-	fmt.Fprintf(t.log, "checkpoint: step %d → %s\n", t.step, path)
 	if t.opt.Tracker != nil {
 		if err := t.opt.Tracker.RecordCheckpoint(ctx, t.step, path, sha256Hex(data), int64(len(data))); err != nil {
 			return fmt.Errorf("trainer: record checkpoint %s: %w", path, err)
 		}
 	}
-	return pruneCheckpoints(t.opt.CheckpointDir, t.cfg.Train.KeepCheckpoints)
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
+		err = fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
+		if t.opt.Tracker != nil {
+			if ferr := t.opt.Tracker.ForgetCheckpoint(ctx, path); ferr != nil {
+				err = fmt.Errorf("%w; and its record stays: %v", err, ferr)
+			}
+		}
+		return err
+	}
+	t.lastCkpt, t.lastCkStep = path, t.step
+	fmt.Fprintf(t.log, "checkpoint: step %d → %s\n", t.step, path)
+	pruned, err := pruneCheckpoints(t.opt.CheckpointDir, t.cfg.Train.KeepCheckpoints)
+	if t.opt.Tracker != nil {
+		for _, p := range pruned {
+			if ferr := t.opt.Tracker.ForgetCheckpoint(ctx, p); ferr != nil && err == nil {
+				err = fmt.Errorf("trainer: forget pruned checkpoint %s: %w", p, ferr)
+			}
+		}
+	}
+	return err
 }

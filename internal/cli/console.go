@@ -14,6 +14,7 @@ import (
 	"github.com/natssl/natssl/experiments"
 	"github.com/natssl/natssl/experiments/metric"
 	"github.com/natssl/natssl/internal/pipeline"
+	"github.com/natssl/natssl/internal/redact"
 	"github.com/natssl/natssl/trainer"
 )
 
@@ -48,7 +49,7 @@ func (c *console) Notice(msg string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.clearBar()
-	fmt.Fprintln(c.w, "natssl: "+msg)
+	fmt.Fprintln(c.w, "natssl: "+redact.String(msg))
 }
 
 // clearBar erases the bar so that a line can be printed on its own; it is drawn again at the

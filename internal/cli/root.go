@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/redact"
 )
 
 // globalOptions are the flags every command takes.
@@ -103,7 +104,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return 0
 	}
-	msg := err.Error()
+	msg := redact.String(err.Error()) // an endpoint's user:password@ never reaches the terminal
 	if !strings.HasPrefix(msg, "config:") && !strings.HasPrefix(msg, "natssl") {
 		msg = "natssl: " + msg
 	}

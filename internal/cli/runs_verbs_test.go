@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -217,6 +219,15 @@ func TestRunsDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// RUNNING with a fresh heartbeat, but its process (on this host) is gone: killed -9.
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	killed, err := db.CreateRun(context.Background(), experiments.RunSpec{Name: "killed", GitCommit: "x", PID: gone.Process.Pid})
+	if err != nil {
+		t.Fatal(err)
+	}
 	db.Close()
 
 	exists := func(ref string) bool {
@@ -250,9 +261,13 @@ func TestRunsDelete(t *testing.T) {
 			t.Errorf("--purge does not say it removed %s:\n%s", p, stdout)
 		}
 	}
-	// A live run is refused.
-	if code, _, stderr := runCLI(t, "runs", "delete", live.ID(), "--yes", "--db", path); code != 2 || !strings.Contains(stderr, "stop it first") || !exists(live.ID()) {
+	// A live run is refused, naming its process; one whose process died goes at once.
+	if code, _, stderr := runCLI(t, "runs", "delete", live.ID(), "--yes", "--db", path); code != 2 || !strings.Contains(stderr, "stop it first") ||
+		!strings.Contains(stderr, fmt.Sprintf("process %d", os.Getpid())) || !exists(live.ID()) {
 		t.Errorf("live run: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "runs", "delete", killed.ID(), "--yes", "--db", path); code != 0 || exists(killed.ID()) {
+		t.Errorf("a RUNNING run whose process died: exit %d, %q; want it deleted", code, stderr)
 	}
 }
 

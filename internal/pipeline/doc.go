@@ -47,8 +47,15 @@
 // naming it), and a run's heartbeat is kept by the tracker's KeepAlive goroutine alone, whose
 // failed beats are reported and retried but never stop training.
 //
+// A resume claims its run for this process: a run that another live process is training is
+// refused, naming its host and process, unless forced; a run killed before its first
+// checkpoint is taken up again from step 0 under its id; checkpoints recorded whose files are
+// gone are forgotten. The loader's notices (skipped files named, S3 retries and recoveries)
+// reach the Observer.
+//
 // Errors that refuse a request before any work (a --resume that names nothing, a batch that
-// does not divide over the replicas, a changed config on resume) are *RequestError or
-// *trainer.MismatchError; the command line maps them to exit codes, which this package
-// leaves to it, along with flags, printing and hints.
+// does not divide over the replicas, a changed config on resume, a run that is still alive,
+// a model and batch beyond the machine's memory) are *RequestError or *trainer.MismatchError;
+// the command line maps them to exit codes, which this package leaves to it, along with
+// flags, printing and hints.
 package pipeline

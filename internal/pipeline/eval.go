@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/internal/regfile"
 	"github.com/natssl/natssl/probe"
 	"github.com/natssl/natssl/trainer"
 )
@@ -239,7 +239,7 @@ func record(ctx context.Context, db *experiments.DB, cfg *configs.Config, target
 	if err != nil {
 		status, msg = experiments.StatusFailed, err.Error()
 	}
-	return errors.Join(err, created.Finish(ctx, status, msg))
+	return joinLine(err, created.Finish(ctx, status, msg))
 }
 
 // evalRows are the tracker rows of a result: test accuracy and the chosen C per task.
@@ -271,13 +271,13 @@ func evalOutcomes(res *probe.Results, suite string, step int64) []experiments.Ou
 // fileSHA256 is the hex SHA-256 of a file's content: what an evaluation records of its suite,
 // so that two evaluations on files of the same name but different content are told apart.
 func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path) // a named pipe or a device is refused, never waited on
 	if err != nil {
 		return "", fmt.Errorf("eval: hash suite %s: %w", path, err)
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.Copy(h, regfile.LimitReader(f, path, probe.MaxSuiteBytes)); err != nil {
 		return "", fmt.Errorf("eval: hash suite %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil

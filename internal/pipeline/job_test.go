@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -123,6 +124,15 @@ func TestRunJobRestart(t *testing.T) {
 	cancel()
 	if err == nil || !strings.Contains(err.Error(), "stopped by a signal") {
 		t.Fatalf("interrupted job: err %v", err)
+	}
+	// As an instance reclaimed without warning leaves it: RUNNING, a fresh heartbeat, another
+	// host. The restarted job knows that process is gone.
+	dbs, _ := filepath.Glob(filepath.Join(base, "checkpoints", "*.db"))
+	if len(dbs) != 1 {
+		t.Fatalf("tracker databases %v", dbs)
+	}
+	if out, err := exec.Command("sqlite3", dbs[0], `UPDATE runs SET status = 'RUNNING', host = 'algo-1-old', pid = 4242, heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`).CombinedOutput(); err != nil {
+		t.Fatalf("sqlite3: %v: %s", err, out)
 	}
 	rec := &recorder{}
 	res, err := RunJob(context.Background(), JobOptions{Base: base, Config: smokeJob}, rec)

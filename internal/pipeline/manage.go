@@ -20,8 +20,9 @@ type DeleteResult struct {
 	Removed []string
 }
 
-// DeleteRun removes a run and everything the tracker holds about it. A live run (RUNNING, its
-// heartbeat fresh) is refused: stop it first. With purge, its checkpoint files go too: the
+// DeleteRun removes a run and everything the tracker holds about it. A run a process still
+// writes (experiments.DB.Live: RUNNING, its heartbeat fresh and, on this host, its process
+// alive) is refused: stop it first; one whose process died may be deleted at once. With purge, its checkpoint files go too: the
 // files the tracker recorded and the other checkpoints beside them in the run's own folder
 // (<out_dir>/<id>/checkpoints), and that folder and its parent when left empty. Without purge
 // the files stay where they are.
@@ -31,9 +32,13 @@ func DeleteRun(ctx context.Context, db *experiments.DB, id string, purge bool) (
 		return nil, err
 	}
 	r := runs[0]
-	if r.Status == experiments.StatusRunning && !r.Stale {
-		return nil, refuse("runs delete: run %s is RUNNING (its heartbeat is %s old): stop it first", id,
-			time.Since(r.HeartbeatAt).Round(time.Second))
+	if r.Status == experiments.StatusRunning && !r.Stale { // a process still writes it: experiments.DB.Live
+		who := "a process"
+		if r.PID != 0 {
+			who = fmt.Sprintf("process %d", r.PID)
+		}
+		return nil, refuse("runs delete: run %s is RUNNING in %s on host %s (its heartbeat is %s old): stop it first", id,
+			who, r.Host, time.Since(r.HeartbeatAt).Round(time.Second))
 	}
 	cks, err := db.DeleteRun(ctx, id)
 	if err != nil {

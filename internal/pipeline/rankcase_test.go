@@ -52,7 +52,7 @@ func caseShards(w *mpi.World) error {
 	if err != nil {
 		return err
 	}
-	d, err := openData(context.Background(), cfg, nil, newRanks(w))
+	d, err := openData(context.Background(), cfg, nil, newRanks(w), nil)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments/metric"
@@ -16,6 +17,8 @@ type trainData struct {
 	src   loader.Source
 	l     *loader.Loader
 	total int64 // steps of the schedule: train.steps, or train.epochs resolved from the data
+	obs   Observer
+	named int // skipped samples already named in a notice
 }
 
 var (
@@ -25,8 +28,8 @@ var (
 )
 
 // openData opens cfg's data at the resumed position and resolves the schedule's length. Over
-// ranks (rk), this process reads the share of its replicas.
-func openData(ctx context.Context, cfg *configs.Config, resume *trainer.Checkpoint, rk *ranks) (*trainData, error) {
+// ranks (rk), this process reads the share of its replicas. Skipped samples are named to obs.
+func openData(ctx context.Context, cfg *configs.Config, resume *trainer.Checkpoint, rk *ranks, obs Observer) (*trainData, error) {
 	var start loader.Position
 	if resume != nil {
 		start = loader.Position(resume.Header.Position)
@@ -64,7 +67,7 @@ func openData(ctx context.Context, cfg *configs.Config, resume *trainer.Checkpoi
 		src.Close()
 		return nil, err
 	}
-	d := &trainData{src: src, l: l, total: int64(cfg.Train.Steps)}
+	d := &trainData{src: src, l: l, total: int64(cfg.Train.Steps), obs: orDiscard(obs)}
 	if cfg.Train.Epochs > 0 {
 		n, err := l.Len(ctx)
 		if err != nil {
@@ -82,6 +85,7 @@ func openData(ctx context.Context, cfg *configs.Config, resume *trainer.Checkpoi
 
 func (d *trainData) Next(ctx context.Context) (*trainer.Batch, error) {
 	b, err := d.l.Next(ctx)
+	d.nameSkipped()
 	if err != nil {
 		return nil, err
 	}
@@ -93,6 +97,30 @@ func (d *trainData) Position() trainer.Position { return trainer.Position(d.l.Po
 // MergePosition is the position of a world whose processes' loaders are at p and q.
 func (d *trainData) MergePosition(p, q trainer.Position) trainer.Position {
 	return trainer.Position(loader.Position(p).Merge(loader.Position(q)))
+}
+
+// nameSkipped tells the observer of the samples skipped since the last batch: the first
+// loader.MaxSkipExamples of each reason by name, the others in the skipped_<reason> metrics.
+func (d *trainData) nameSkipped() {
+	ex := d.l.Stats().SkippedExamples
+	for ; d.named < len(ex); d.named++ {
+		reason, where, _ := strings.Cut(ex[d.named], ": ")
+		msg := fmt.Sprintf("skipped %s: %s", where, reason)
+		if n := countPrefix(ex[:d.named+1], reason+": "); n == loader.MaxSkipExamples {
+			msg += fmt.Sprintf(" (further %s samples are counted in the metric %s, not named)", reason, metric.SkippedFor(reason))
+		}
+		d.obs.Notice(msg)
+	}
+}
+
+func countPrefix(xs []string, prefix string) int {
+	n := 0
+	for _, x := range xs {
+		if strings.HasPrefix(x, prefix) {
+			n++
+		}
+	}
+	return n
 }
 
 // Metrics are the loader's counters, logged with the training metrics.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/loader"
 	"github.com/natssl/natssl/mpi"
 	"github.com/natssl/natssl/trainer"
 )
@@ -17,9 +18,12 @@ import (
 // TrainOptions say how a training run starts.
 type TrainOptions struct {
 	DB      string // the tracker database; "" means run.db of the config
-	Resume  string // "", "auto", a run id or prefix, or a checkpoint file: see FindResume
-	Force   bool   // resume even when the config changes the maths
+	Resume  string // "", "auto", a run reference, or a checkpoint file: see FindResume
+	Force   bool   // resume even when the config changes the maths, or the run looks alive
 	Command string // recorded with a new run; "" means the process's arguments
+	// TakeOver resumes a run even when its heartbeat is fresh, because its process is known
+	// to be gone (a SageMaker job restarted on a new instance); Force implies it.
+	TakeOver bool
 	// Tags are recorded with a new run (a sweep's trial: sweep=<id>, trial=<n>); a resumed run
 	// keeps its own.
 	Tags map[string]string
@@ -50,7 +54,8 @@ const heartbeatEvery = 10 * time.Second
 // one), trains with the heartbeat kept, and marks the run FINISHED, KILLED (ctx cancelled: a
 // signal) or FAILED. On a signal it returns the result so far with the error. A resume whose
 // config changes the maths is refused with a *trainer.MismatchError before the run is
-// touched, unless o.Force.
+// touched, unless o.Force; so are a resume of a run that another live process is training
+// and a config beyond the machine's memory (both *RequestError).
 //
 // With o.World of several ranks, every rank calls Train and they train one run together:
 // see trainWorld.
@@ -72,15 +77,20 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 		return nil, err
 	}
 	var ckpt *trainer.Checkpoint
-	if resume != nil {
+	if resume != nil && resume.Checkpoint != nil {
 		ckpt = resume.Checkpoint
 		if d := trainer.MathDiff(ckpt.Header, cfg, 1); len(d) > 0 && !o.Force {
 			return nil, &trainer.MismatchError{Path: ckpt.Path, Diffs: d}
 		}
 	}
+	if err := checkMemory(cfg, 1, 1); err != nil {
+		return nil, err
+	}
 	// The data and the monitor's sets are opened before the run is created: an input that
-	// cannot be read is refused without leaving a FAILED run behind.
-	data, err := openData(ctx, cfg, ckpt, nil)
+	// cannot be read is refused without leaving a FAILED run behind. S3 retries and
+	// recoveries are told as they happen.
+	ctx = loader.WithNotify(ctx, obs.Notice)
+	data, err := openData(ctx, cfg, ckpt, nil, obs)
 	if err != nil {
 		return nil, err
 	}
@@ -90,8 +100,11 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 		return nil, err
 	}
 	defer closeHooks()
-	run, err := openRun(ctx, db, cfg, resume, o)
+	run, err := openRun(ctx, db, cfg, resume, o, obs)
 	if err != nil {
+		if run != nil { // claimed, then its record could not be set right
+			err = joinLine(err, run.Finish(context.WithoutCancel(ctx), experiments.StatusFailed, err.Error()))
+		}
 		return nil, err
 	}
 	if resume != nil && resume.RunID != "" {
@@ -119,11 +132,9 @@ func finishRun(ctx context.Context, run *experiments.Run, res *trainer.Result, e
 		status, msg = experiments.StatusFailed, err.Error()
 	}
 	if fin != nil && !fin.claim() {
-		return nil, errors.Join(err, errWatched)
+		return nil, joinLine(err, errWatched)
 	}
-	if ferr := run.Finish(context.WithoutCancel(ctx), status, msg); ferr != nil {
-		err = errors.Join(err, ferr)
-	}
+	err = joinLine(err, run.Finish(context.WithoutCancel(ctx), status, msg))
 	if err != nil && status != experiments.StatusFinished {
 		err = fmt.Errorf("train: run %s %s: %w", run.ID(), strings.ToLower(string(status)), err)
 	}
@@ -138,18 +149,50 @@ func finishRun(ctx context.Context, run *experiments.Run, res *trainer.Result, e
 	return out, err
 }
 
-// openRun creates the run in the tracker, with the options' command and tags, or reopens the
-// resumed one.
-func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resume *Resume, o TrainOptions) (*experiments.Run, error) {
-	if resume != nil && resume.RunID != "" {
-		return db.ReopenRun(ctx, resume.RunID)
-	}
+// openRun creates the run in the tracker, with the options' command and tags, or claims the
+// resumed one for this process: a run another live process still writes is refused (a
+// *RequestError naming its host and process) unless o.Force. A run taken up without a
+// checkpoint starts its record again; a resumed one forgets the checkpoints whose files are
+// gone.
+func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resume *Resume, o TrainOptions, obs Observer) (*experiments.Run, error) {
 	yaml, err := cfg.YAML()
 	if err != nil {
 		return nil, err
 	}
-	return db.CreateRun(ctx, experiments.RunSpec{Name: cfg.Run.Name, ConfigYAML: string(yaml),
-		Command: commandLine(o.Command), Seed: cfg.Run.Seed, Params: cfg.Flatten(), Tags: o.Tags})
+	spec := experiments.RunSpec{Name: cfg.Run.Name, ConfigYAML: string(yaml),
+		Command: commandLine(o.Command), Seed: cfg.Run.Seed, Params: cfg.Flatten(), Tags: o.Tags}
+	if resume == nil || resume.RunID == "" {
+		return db.CreateRun(ctx, spec)
+	}
+	if o.Force {
+		if ow, err := db.Owner(ctx, resume.RunID); err == nil && db.Busy(ow) {
+			obs.Notice(fmt.Sprintf("--resume-force: taking over run %s from process %d on host %s, whose heartbeat is fresh", resume.RunID, ow.PID, ow.Host))
+		}
+	}
+	run, err := db.ClaimRun(ctx, resume.RunID, o.Force || o.TakeOver)
+	var busy *experiments.BusyError
+	if errors.As(err, &busy) {
+		return nil, &RequestError{Err: fmt.Errorf("train: resume: %w", err)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if resume.Checkpoint == nil {
+		return run, run.Restart(ctx, spec)
+	}
+	gone, err := run.ForgetMissingCheckpoints(ctx)
+	if len(gone) > 0 {
+		obs.Notice(fmt.Sprintf("run %s: forgot %d recorded checkpoint(s) whose files are gone (%s)", resume.RunID, len(gone), strings.Join(gone, ", ")))
+	}
+	if err != nil {
+		return run, err
+	}
+	step := resume.Checkpoint.Header.Step
+	n, err := run.Rewind(ctx, step)
+	if n > 0 {
+		obs.Notice(fmt.Sprintf("run %s: forgot %d metric value(s) logged after step %d, where it continues: the stopped process had gone further than its last checkpoint", resume.RunID, n, step))
+	}
+	return run, err
 }
 
 // trainRun runs the trainer on data, with hooks, for an open run; tracker is where its metrics
@@ -202,4 +245,14 @@ func keepAlive(ctx context.Context, run *experiments.Run, every time.Duration, o
 			failed = 0
 		}
 	})
+}
+
+// checkMemory refuses, before the run is recorded or any data opened, a config whose model and
+// batch would not fit in this machine's memory (trainer.CheckRankMemory: localSize of the
+// size ranks share it): a refusal of the request, with the estimate and the machine's memory.
+func checkMemory(cfg *configs.Config, size, localSize int) error {
+	if err := trainer.CheckRankMemory(cfg, size, localSize); err != nil {
+		return &RequestError{Err: fmt.Errorf("train: %w", err)}
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/loader"
 	"github.com/natssl/natssl/mpi"
 	"github.com/natssl/natssl/trainer"
 )
@@ -74,6 +75,9 @@ func trainWorld(ctx context.Context, cfg *configs.Config, o TrainOptions, rk *ra
 		raw    []byte
 	)
 	err := CheckInputs(cfg)
+	if err == nil {
+		err = checkMemory(cfg, w.Size(), w.LocalSize())
+	}
 	if err == nil && w.Rank() == 0 {
 		db, resume, raw, err = findWorldResume(ctx, cfg, o, w.Size(), obs)
 		if db != nil {
@@ -103,7 +107,8 @@ func trainWorld(ctx context.Context, cfg *configs.Config, o TrainOptions, rk *ra
 			return nil, err
 		}
 	}
-	data, err := openData(ctx, cfg, ckpt, rk)
+	ctx = loader.WithNotify(ctx, obs.Notice)
+	data, err := openData(ctx, cfg, ckpt, rk, obs)
 	hooks, closeHooks := []trainer.Hook(nil), func() {}
 	if err == nil && w.Rank() == 0 {
 		hooks, closeHooks, err = firstRankHooks(ctx, cfg, obs)
@@ -117,7 +122,7 @@ func trainWorld(ctx context.Context, cfg *configs.Config, o TrainOptions, rk *ra
 	}
 	var run *experiments.Run
 	if w.Rank() == 0 {
-		if run, err = openWorldRun(ctx, db, cfg, resume, o, w); err != nil {
+		if run, err = openWorldRun(ctx, db, cfg, resume, o, w, obs); err != nil {
 			// The others hear of it as a run without an id, and leave with rank 0.
 			_ = bcastJSON(w, &start, "tell the ranks that no run was opened")
 			return nil, err
@@ -171,8 +176,8 @@ func findWorldResume(ctx context.Context, cfg *configs.Config, o TrainOptions, s
 }
 
 // openWorldRun creates or reopens the run on rank 0, tagged with the world's size.
-func openWorldRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resume *Resume, o TrainOptions, w *mpi.World) (*experiments.Run, error) {
-	run, err := openRun(ctx, db, cfg, resume, o)
+func openWorldRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resume *Resume, o TrainOptions, w *mpi.World, obs Observer) (*experiments.Run, error) {
+	run, err := openRun(ctx, db, cfg, resume, o, obs)
 	if err != nil {
 		return nil, err
 	}
