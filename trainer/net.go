@@ -15,7 +15,9 @@ import (
 type net struct {
 	model    configs.Model
 	size     int
-	batch    int // global images per step
+	batch    int   // global images per step
+	per      int   // images per replica
+	ranks    Ranks // nil: this process alone
 	store    *paramStore
 	replicas []*replica
 	gather   *gather
@@ -25,26 +27,38 @@ type net struct {
 }
 
 // newNet builds one replica per device for a global batch of batch images (2·batch views).
+// With opt.ranks, the devices are this rank's, and the world's replicas share the batch.
 func newNet(m configs.Model, size, batch int, devices []string, seed int64, temp float64, opt buildOptions) (*net, error) {
 	r := len(devices)
 	if r == 0 {
 		return nil, errors.New("trainer: no devices")
 	}
-	if batch%r != 0 {
+	world, first, localRanks := r, 0, 1
+	var exchange func(local, global []float32) error
+	if opt.ranks != nil {
+		world, first, localRanks = opt.ranks.Size()*r, opt.ranks.Rank()*r, max(1, opt.ranks.LocalSize())
+		exchange = opt.ranks.Allgather
+	}
+	if batch%world != 0 {
+		if world != r {
+			return nil, fmt.Errorf("trainer: batch %d does not divide over the world's %d replicas (%d ranks × %d devices)", batch, world, world/r, r)
+		}
 		return nil, fmt.Errorf("trainer: batch %d does not divide over %d replicas", batch, r)
 	}
-	n := &net{model: m, size: size, batch: batch, store: newParamStore(seed),
-		gather: newGather(r, batch/r, m.ProjDim, temp), wino: newWinoShare()}
+	per := batch / world
+	n := &net{model: m, size: size, batch: batch, per: per, ranks: opt.ranks, store: newParamStore(seed),
+		gather: newWorldGather(r, world, first, per, m.ProjDim, temp, exchange), wino: newWinoShare()}
 	for i, dev := range devices {
-		rep, err := newReplica(i, dev, m, size, batch/r, n.store, n.gather, n.wino, opt)
+		rep, err := newReplica(i, dev, m, size, per, n.store, n.gather, n.wino, opt)
 		if err != nil {
 			n.close()
 			return nil, err
 		}
 		n.replicas = append(n.replicas, rep)
 	}
-	// Each replica keeps a core busy; the BLAS may use the cores left over.
-	setBLASThreads(max(1, runtime.NumCPU()/r))
+	// Each replica keeps a core busy; the BLAS may use the cores left over by the replicas of
+	// every rank on this machine.
+	setBLASThreads(max(1, runtime.NumCPU()/(r*localRanks)))
 	n.params = n.replicas[0].b.params
 	n.grads = make([][]float32, len(n.params))
 	return n, nil
@@ -57,7 +71,7 @@ func (n *net) step(ctx context.Context, views [2][]float32) (float64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	per := n.batch / len(n.replicas)
+	per := n.per
 	n.gather.reset()
 	n.wino.update(min(runtime.NumCPU(), len(n.replicas)))
 	errs := make([]error, len(n.replicas))
@@ -83,7 +97,8 @@ func (n *net) step(ctx context.Context, views [2][]float32) (float64, error) {
 		return 0, err
 	}
 	// Each replica's gradient is its share of the global mean loss: their sum, taken in
-	// the first replica's buffers (rewritten by its next step), is the gradient.
+	// the first replica's buffers (rewritten by its next step), is the gradient. Over ranks,
+	// each rank's sum is then added in rank order: (r0a + r0b) + (r1a + r1b) + ...
 	for i := range n.params {
 		dst := n.replicas[0].grad(i)
 		for _, r := range n.replicas[1:] {
@@ -91,13 +106,27 @@ func (n *net) step(ctx context.Context, views [2][]float32) (float64, error) {
 		}
 		n.grads[i] = dst
 	}
-	n.syncBN()
+	if n.ranks != nil {
+		if err := n.ranks.Sum(n.grads...); err != nil {
+			return 0, fmt.Errorf("trainer: sum the gradients over the ranks: %w", err)
+		}
+	}
+	if err := n.syncBN(); err != nil {
+		return 0, err
+	}
 	return n.gather.loss, nil
 }
 
 // syncBN averages the replicas' running statistics into the store and back into every
-// replica, so that all replicas (and checkpoints) hold the same statistics.
-func (n *net) syncBN() {
+// replica, so that all replicas (and checkpoints) hold the same statistics. Over ranks, each
+// rank's replica sums are added in rank order before the division by the world's replicas,
+// as the gradients are.
+func (n *net) syncBN() error {
+	div := float32(len(n.replicas))
+	if n.ranks != nil {
+		div = float32(len(n.replicas) * n.ranks.Size())
+	}
+	var sums [][]float32
 	for i, st := range n.replicas[0].b.bnSt {
 		for c := range st.mean {
 			var m, v float32
@@ -106,10 +135,21 @@ func (n *net) syncBN() {
 				m += rm[c]
 				v += rv[c]
 			}
-			st.mean[c] = m / float32(len(n.replicas))
-			st.vr[c] = v / float32(len(n.replicas))
+			st.mean[c], st.vr[c] = m, v
 		}
-		if len(n.replicas) > 1 {
+		sums = append(sums, st.mean, st.vr)
+	}
+	if n.ranks != nil {
+		if err := n.ranks.Sum(sums...); err != nil {
+			return fmt.Errorf("trainer: sum the batch-norm statistics over the ranks: %w", err)
+		}
+	}
+	for i, st := range n.replicas[0].b.bnSt {
+		for c := range st.mean {
+			st.mean[c] /= div
+			st.vr[c] /= div
+		}
+		if len(n.replicas) > 1 || n.ranks != nil {
 			for _, r := range n.replicas {
 				rm, rv := r.bnStats(i)
 				copy(rm, st.mean)
@@ -117,6 +157,7 @@ func (n *net) syncBN() {
 			}
 		}
 	}
+	return nil
 }
 
 // loadBNStats pushes the store's statistics into every replica (after a restore).
