@@ -14,7 +14,7 @@ BUDGET   ?= 10m
 PARALLEL ?= 1
 RESUME   ?=
 
-.PHONY: deps build test bench bench-augment bench-loader bench-monitor bench-train gpu-bundle gpu-check photos demo sweep-demo lint fmt clean
+.PHONY: deps build test bench bench-augment bench-loader bench-monitor bench-train bench-mpi gpu-bundle gpu-check photos demo sweep-demo faults lint fmt clean
 
 # The Debian packages the build, tests and demo need (scripts/deps.sh holds the one list):
 # installed when run as root, otherwise the apt-get line to run is printed.
@@ -31,6 +31,7 @@ test: deps
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) test -tags '$(TAGS)' -race -count=1 -timeout 20m ./...
 	$(GO) test -tags 'noturbojpeg' -count=1 ./decode ./augment ./mpi
+	$(GO) test -count=1 -run WithoutMPI ./internal/cli
 
 # Go benchmarks of every package (speed is measured here, never asserted in tests).
 bench:
@@ -49,6 +50,12 @@ demo: deps build
 # BUDGET, PARALLEL and RESUME=<sweep id> are passed on, e.g. `make sweep-demo TRIALS=2 BUDGET=20s`.
 sweep-demo: deps build
 	TRIALS=$(TRIALS) BUDGET=$(BUDGET) PARALLEL=$(PARALLEL) RESUME=$(RESUME) scripts/sweep-demo.sh $(SWEEP_FLAGS)
+
+# The fault campaign against the built binary: kill -9 at random moments with --resume auto,
+# bad files among the images, S3 outages (moto_server behind a fault proxy), full disks (tmpfs:
+# run as root); prints a table of faults tried, survived and what was lost. A few minutes.
+faults: build
+	FAULTS_NATSSL=$(abspath $(BIN)) $(GO) test -tags '$(TAGS) faults' -run '^TestCampaign$$' -count=1 -v -timeout 30m ./internal/faults
 
 # The iNat-like benchmark photo set (max side 500 px, quality 90) from Debian's wallpapers.
 PHOTOS ?= /tmp/natssl-photos
@@ -72,6 +79,13 @@ bench-monitor: build
 # passes steps and warm-up steps, e.g. BENCH_TRAIN_FLAGS='9 3'.
 bench-train: build
 	scripts/bench-train.sh $(BENCH_TRAIN_FLAGS)
+
+# One step over 2 MPI ranks of 1 replica against 1 process of 2 replicas (same model and
+# batch), one sitting: the step-time ratio and the collectives' share of the step; then the
+# ordered all-reduce against Open MPI's own. BENCH_MPI_FLAGS passes steps and warm-up steps.
+bench-mpi: build
+	scripts/bench-mpi-train.sh $(BENCH_MPI_FLAGS)
+	scripts/bench-mpi.sh
 
 # The GPU checks for a machine with an NVIDIA GPU but no Go: gpu-bundle builds natssl and the
 # test binaries (needing only libc) and a photo set into .gpu/ (under 64 MiB); carry it there

@@ -58,6 +58,10 @@ func (t *Train) ParsedDevices() ([]Device, error) {
 	return out, nil
 }
 
+// Auto reports whether train.devices is [auto]: the device of each process's local rank,
+// a GPU where the machine has them, the CPU otherwise.
+func (t *Train) Auto() bool { return len(t.Devices) == 1 && t.Devices[0] == "auto" }
+
 // UsesCUDA reports whether any entry of train.devices is a GPU.
 func (t *Train) UsesCUDA() bool {
 	for _, s := range t.Devices {

@@ -49,13 +49,14 @@ const replicaReserve = 64 << 20
 
 // preflight refuses, before anything is allocated, GPUs that cannot train this net: no
 // driver or libraries, an index out of range, a driver or GPU too old, kernels that do not
-// compile, or too little free memory for the batch. It is quiet for CPU devices and for
-// the simulation.
-func preflight(m configs.Model, size, batch int, devices []string, temp float64, opt buildOptions) error {
+// compile, or too little free memory for this process's share of the batch (batch over
+// ranks processes). It is quiet for CPU devices and for the simulation.
+func preflight(m configs.Model, size, batch, ranks int, devices []string, temp float64, opt buildOptions) error {
 	parsed, gpus, err := parseDevices(devices)
 	if err != nil || gpus == 0 || opt.gpu.sim != nil || opt.gpu.count {
 		return err
 	}
+	ranks = max(ranks, 1)
 	per := map[int]int{} // replicas per GPU
 	for _, d := range parsed {
 		per[d.Index]++
@@ -73,7 +74,7 @@ func preflight(m configs.Model, size, batch int, devices []string, temp float64,
 		}
 		devs[i] = dev
 	}
-	need, err := deviceMemory(m, size, batch, devices, temp, opt)
+	need, err := deviceMemory(m, size, batch/ranks, devices, temp, opt)
 	if err != nil {
 		return err
 	}
@@ -85,8 +86,12 @@ func preflight(m configs.Model, size, batch int, devices []string, temp float64,
 		}
 		want := need[i] + int64(per[i])*replicaReserve
 		if want > free {
-			return fmt.Errorf("trainer: %s: data.batch_size %d needs about %s of its memory (%d replica(s) of %d images at %d px on it, %s %s), and it has %s free of %s: lower data.batch_size, or spread train.devices over more GPUs",
-				dev, batch, gibs(want), per[i], batch/len(devices), size, m.Backbone, precisionOf(opt), gibs(free), gibs(total))
+			over := ""
+			if ranks > 1 {
+				over = fmt.Sprintf(" over %d ranks", ranks)
+			}
+			return fmt.Errorf("trainer: %s: data.batch_size %d%s needs about %s of its memory (%d replica(s) of %d images at %d px on it, %s %s), and it has %s free of %s: lower data.batch_size, or spread train.devices over more GPUs",
+				dev, batch, over, gibs(want), per[i], batch/ranks/len(devices), size, m.Backbone, precisionOf(opt), gibs(free), gibs(total))
 		}
 	}
 	return nil
@@ -104,7 +109,7 @@ func gibs(b int64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) }
 // deviceMemory is the device memory, in bytes per GPU index, that a net on devices
 // allocates: the net built without a GPU, counting.
 func deviceMemory(m configs.Model, size, batch int, devices []string, temp float64, opt buildOptions) (map[int]int64, error) {
-	opt.gpu.count, opt.gpu.sim = true, nil
+	opt.gpu.count, opt.gpu.sim, opt.ranks = true, nil, nil
 	n, err := newNet(m, size, batch, devices, 0, temp, opt)
 	if err != nil {
 		return nil, err
@@ -116,31 +121,34 @@ func deviceMemory(m configs.Model, size, batch int, devices []string, temp float
 // CheckDevices refuses, before any work, a config whose train.devices cannot train: a
 // cuda:N with no driver found (naming every place searched), N out of range, a driver,
 // library or GPU too old, or a batch beyond a GPU's free memory (naming the batch and the
-// memory it needs). Each error is one line. A config on the CPU passes.
-func CheckDevices(cfg *configs.Config) error {
+// memory it needs); [auto] where the driver is there without its libraries. Each error is
+// one line. A config on the CPU passes.
+func CheckDevices(cfg *configs.Config) error { return CheckRankDevices(cfg, 1, 0) }
+
+// CheckRankDevices is CheckDevices for the process of local rank localRank in a run over
+// size ranks: its train.devices resolved (ResolveDevices), its share of the batch.
+func CheckRankDevices(cfg *configs.Config, size, localRank int) error {
+	devices, err := resolveDevices(cfg, localRank)
+	if err != nil {
+		return err
+	}
 	opt := buildOptions{gpu: gpuOptions{precision: cfg.Train.Precision, optimizer: cfg.Train.Optimizer}}
-	return preflight(cfg.Model, cfg.Data.ImageSize, cfg.Data.BatchSize, cfg.Train.Devices, cfg.Train.Temperature, opt)
+	return preflight(cfg.Model, cfg.Data.ImageSize, cfg.Data.BatchSize, size, devices, cfg.Train.Temperature, opt)
 }
 
-// LocalRankDevice is the device a process of local rank rank trains on under
-// train.devices [auto]: GPU rank mod the GPUs the driver sees, or the CPU where there is no
-// driver or no GPU. Libraries that are missing or too old beside a driver are an error,
-// not a reason to train on the CPU.
-func LocalRankDevice(rank int) (string, error) {
-	if rank < 0 {
-		return "", fmt.Errorf("trainer: local rank %d", rank)
-	}
+// cudaGPUs is gpuCount in this build: the GPUs the driver sees; none without a driver.
+func cudaGPUs() (int, error) {
 	drv, err := cudaDriver()
 	switch {
 	case errors.Is(err, cuda.ErrNoDriver):
-		return "cpu", nil
+		return 0, nil
 	case err != nil:
-		return "", fmt.Errorf("trainer: train.devices auto: %w", err)
-	case drv.DeviceCount() == 0:
-		return "cpu", nil
+		return 0, err
 	}
-	return configs.Device{CUDA: true, Index: rank % drv.DeviceCount()}.String(), nil
+	return drv.DeviceCount(), nil
 }
+
+func init() { gpuCount = cudaGPUs }
 
 // DescribeCUDA is what `natssl version` prints of CUDA: the driver, the libraries found
 // (paths) and the GPUs, or why there are none.

@@ -19,32 +19,36 @@ import (
 // The refusals of CUDA devices before any work, with stand-in libraries (package cudatest)
 // loaded in a child of the test binary: the driver is loaded once per process.
 
-// checkChild is what a child checks: CheckDevices on a config, or LocalRankDevice when
-// Rank is set.
+// checkChild is what a child checks: CheckDevices on a config; with Rank, CheckRankDevices
+// for that local rank of Ranks ranks, or, without Devices, what train.devices [auto]
+// resolves to there.
 type checkChild struct {
-	Devices  []string
-	Backbone string
-	Size     int
-	Batch    int
-	Rank     *int
+	Devices   []string
+	Backbone  string
+	Size      int
+	Batch     int
+	Precision string
+	Rank      *int
+	Ranks     int
 }
 
 const checkChildEnv = "NATSSL_TRAINER_CHECK_CHILD"
 
-// runCheckChild is the child's side (TestMain): it prints CheckDevices' error, or "ok".
+// runCheckChild is the child's side (TestMain): it prints the check's error, or "ok" (or the
+// devices resolved).
 func runCheckChild(spec string) int {
 	var c checkChild
 	if err := json.Unmarshal([]byte(spec), &c); err != nil {
 		fmt.Println(err)
 		return 2
 	}
-	if c.Rank != nil {
-		dev, err := LocalRankDevice(*c.Rank)
+	if c.Rank != nil && len(c.Devices) == 0 {
+		devs, err := ResolveDevices([]string{AutoDevice}, *c.Rank)
 		if err != nil {
 			fmt.Println(err)
 			return 0
 		}
-		fmt.Println(dev)
+		fmt.Println(strings.Join(devs, ","))
 		return 0
 	}
 	cfg := configs.Default()
@@ -52,7 +56,14 @@ func runCheckChild(spec string) int {
 	cfg.Data.ImageSize, cfg.Data.BatchSize = c.Size, c.Batch
 	cfg.Train.Devices = c.Devices
 	cfg.Train.Optimizer = "lars"
-	if err := CheckDevices(cfg); err != nil {
+	if c.Precision != "" {
+		cfg.Train.Precision = c.Precision
+	}
+	check := CheckDevices
+	if c.Rank != nil {
+		check = func(cfg *configs.Config) error { return CheckRankDevices(cfg, c.Ranks, *c.Rank) }
+	}
+	if err := check(cfg); err != nil {
 		fmt.Println(err)
 		return 0
 	}
@@ -94,6 +105,12 @@ func TestCheckDevicesRefuses(t *testing.T) {
 	one := set("one-gpu", gpu(12040, 1, 90, 80<<30))
 	small := set("small-gpu", gpu(12040, 1, 90, 1<<30))
 	r50 := checkChild{Devices: []string{"cuda:0"}, Backbone: "resnet50", Size: 224, Batch: 256}
+	rank := func(c checkChild, r, of int) checkChild {
+		c.Devices, c.Rank, c.Ranks = []string{AutoDevice}, &r, of
+		return c
+	}
+	tf32 := r50
+	tf32.Precision = configs.PrecisionTF32
 	cases := []struct {
 		name string
 		dir  string
@@ -112,6 +129,11 @@ func TestCheckDevicesRefuses(t *testing.T) {
 		{"two replicas beyond one GPU's memory", small, checkChild{Devices: []string{"cuda:0", "cuda:0"}, Backbone: "resnet50", Size: 224, Batch: 256},
 			[]string{"2 replica(s) of 128 images"}},
 		{"a batch that fits", one, r50, []string{"ok"}},
+		{"auto: rank 3's share beyond its GPU's memory", set("two-small-gpus", gpu(12040, 2, 90, 1<<30)), rank(r50, 3, 4),
+			[]string{"cuda:1 Test GPU 1", "data.batch_size 256 over 4 ranks needs about", "1 replica(s) of 64 images"}},
+		{"auto: rank 3's share on its GPU", set("two-gpus", gpu(12040, 2, 90, 80<<30)), rank(r50, 3, 4), []string{"ok"}},
+		{"auto: tf32 where the driver sees no GPU", set("no-gpu", gpu(12040, 0, 90, 80<<30)), rank(tf32, 0, 2),
+			[]string{"train.precision tf32 needs a GPU", "train.devices [auto] is the CPU here"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -171,10 +193,10 @@ func TestDeviceMemoryGrowsWithTheBatch(t *testing.T) {
 	}
 }
 
-// TestLocalRankDevice: under train.devices [auto], a process of local rank r trains on GPU
-// r mod the GPUs the driver sees, on the CPU where there is no driver or no GPU, and is
-// refused where the driver has no libraries beside it.
-func TestLocalRankDevice(t *testing.T) {
+// TestAutoDevice: under train.devices [auto], a process of local rank r trains on GPU r mod
+// the GPUs the driver sees, on the CPU where there is no driver or no GPU, and is refused
+// where the driver has no libraries beside it.
+func TestAutoDevice(t *testing.T) {
 	tmp := t.TempDir()
 	set := func(name string, count int, libs bool) string {
 		dir := filepath.Join(tmp, name)

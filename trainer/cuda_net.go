@@ -135,6 +135,8 @@ type gpuNet struct {
 	staging []mem // per parameter, on the first GPU: a gradient from another GPU
 	slots   map[string][]mem
 	lars    mem
+	// rankGrads are the summed gradients on the host, for their sum over ranks.
+	rankGrads [][]float32
 }
 
 var _ deviceNet = (*gpuNet)(nil)
@@ -191,6 +193,33 @@ func (gn *gpuNet) sumGrads() error {
 		}
 	}
 	return m.err()
+}
+
+// sumRanks copies the first replica's summed gradients to the host, once its sum is done,
+// sums them over the ranks there (in rank order, the same bits on every rank), and copies
+// the world's sum back before the update reads it.
+func (gn *gpuNet) sumRanks(r Ranks) error {
+	m := gn.reps[0]
+	if gn.rankGrads == nil {
+		gn.rankGrads = make([][]float32, len(gn.n.params))
+		for i := range gn.rankGrads {
+			gn.rankGrads[i] = make([]float32, gn.n.replicas[0].grad(i).n)
+		}
+	}
+	for i, h := range gn.rankGrads {
+		if err := m.q.download(h, gn.n.replicas[0].grad(i).dp()); err != nil {
+			return errWrap(m.q, err)
+		}
+	}
+	if err := r.Sum(gn.rankGrads...); err != nil {
+		return err
+	}
+	for i, h := range gn.rankGrads {
+		if err := m.q.upload(gn.n.replicas[0].grad(i).dp(), h); err != nil {
+			return errWrap(m.q, err)
+		}
+	}
+	return nil
 }
 
 func (gn *gpuNet) update(o *optimizer, lr float64) error {

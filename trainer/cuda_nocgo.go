@@ -19,7 +19,7 @@ func openCUDA(devices []configs.Device, _, _ int, _ buildOptions) ([]backend, []
 	return nil, nil, nil, fmt.Errorf("trainer: %s: %w", devices[0], errNoCgo)
 }
 
-func preflight(_ configs.Model, _, _ int, devices []string, _ float64, _ buildOptions) error {
+func preflight(_ configs.Model, _, _, _ int, devices []string, _ float64, _ buildOptions) error {
 	parsed, gpus, err := parseDevices(devices)
 	if err != nil || gpus == 0 {
 		return err
@@ -28,16 +28,15 @@ func preflight(_ configs.Model, _, _ int, devices []string, _ float64, _ buildOp
 }
 
 // CheckDevices refuses a config whose train.devices names a GPU: this build has no CUDA.
-func CheckDevices(cfg *configs.Config) error {
-	return preflight(cfg.Model, cfg.Data.ImageSize, cfg.Data.BatchSize, cfg.Train.Devices, cfg.Train.Temperature, buildOptions{})
-}
+func CheckDevices(cfg *configs.Config) error { return CheckRankDevices(cfg, 1, 0) }
 
-// LocalRankDevice is the CPU: this build has no CUDA.
-func LocalRankDevice(rank int) (string, error) {
-	if rank < 0 {
-		return "", fmt.Errorf("trainer: local rank %d", rank)
+// CheckRankDevices is CheckDevices for a process of a run over ranks: [auto] is the CPU.
+func CheckRankDevices(cfg *configs.Config, size, localRank int) error {
+	devices, err := resolveDevices(cfg, localRank)
+	if err != nil {
+		return err
 	}
-	return "cpu", nil
+	return preflight(cfg.Model, cfg.Data.ImageSize, cfg.Data.BatchSize, size, devices, cfg.Train.Temperature, buildOptions{})
 }
 
 // DescribeCUDA says why this build has no CUDA.

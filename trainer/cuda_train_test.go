@@ -269,7 +269,7 @@ func TestCUDABenchOnHost(t *testing.T) {
 	defer func(s [3]int) { gpuSgemmShape = s }(gpuSgemmShape)
 	gpuSgemmShape = [3]int{16, 16, 16}
 	cfg := simRun.config("cuda:0", "cuda:1")
-	res, err := bench(context.Background(), cfg, 2, 0, 1, tg.opts(cfg.Train.Optimizer))
+	res, err := bench(context.Background(), cfg, BenchOptions{Replicas: 2, Steps: 1}, tg.opts(cfg.Train.Optimizer))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,13 +27,36 @@
 // GPU share its parameters, the gradients are summed and the optimizer steps on the first GPU,
 // and the images are uploaded from page-locked buffers while the previous step computes;
 // CheckDevices refuses GPUs that cannot train before any work, counting the memory a build
-// would allocate. The CUDA backend runs on a host simulation of its kernels in the tests. The replicas meet once
-// per step inside the loss op (gather.go): their embeddings are gathered so that every
+// would allocate. The CUDA backend runs on a host simulation of its kernels in the tests. The
+// replicas meet once per step inside the loss op (gather.go): their embeddings are gathered so that every
 // replica sees the negatives of all of them, the loss and its gradient are computed once
 // over the global batch, and each replica back-propagates its share; the summed parameter
 // gradients are those of one replica on the whole batch (each replica's batch norm uses its
 // own share's statistics, as SimCLR without global BN does). Parameter values are shared by
 // all replica graphs, so the optimizer updates them once, in place.
+//
+// A run can span processes (Options.Ranks: MPI ranks, ranks.go): rank r's replicas are the
+// world's r·R ... r·R+R−1. In the loss op, the replica that completes the rank's set hands the
+// rank's embeddings to an all-gather (in rank order), so that the loss and its gradient are
+// computed over the world's batch alike on every rank; after the in-place sum of its
+// replicas' gradients, each rank's sum goes through one ordered sum over the ranks (rank 0's,
+// then rank 1's, ...), as do the batch-norm running statistics, so that N ranks of one
+// replica reproduce one process of N replicas bit for bit (on GPUs, the rank's sum is copied
+// to the host for it and back). train.devices [auto] is each rank's device by its local rank
+// (devices.go: a GPU where the CUDA driver sees one, else the CPU); CheckRankDevices checks a
+// rank's devices for its share of the batch. Before every step the ranks agree
+// (one small all-gather) on stopping (a signal on any rank, the time limit on rank 0's
+// clock), on the end of the data, and on leaving out a batch short on any of them, so that
+// all take the same steps; rank 0 alone is given the tracker and the hooks and writes the
+// checkpoints, with the loader positions of all ranks merged.
+//
+// Checkpoints and the tracker are written in an order that loses nothing to a kill: the
+// tracker commits a checkpoint's metrics and row first, the file is renamed into place after,
+// pruned files are forgotten, and the temporary files of killed writes are removed. A run
+// whose data fails (storage unreachable) checkpoints before it stops. EstimateMemory sizes a
+// config from its shapes alone (on GPUs, the host's part: no activations), and training
+// refuses one beyond the machine's memory (CheckMemory; over ranks CheckRankMemory: each rank
+// its share of the batch, the ranks on one machine together) before allocating anything.
 //
 // Hooks (hook.go) run between steps on the training goroutine, while the model is still: the
 // online monitor takes a HookPoint's Encoder, a copy of the parameters and running statistics

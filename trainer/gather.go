@@ -19,22 +19,41 @@ var errAborted = errors.New("trainer: step aborted by another replica")
 // and each replica leaves with its own block of that gradient. This is SimCLR's cross-replica
 // concatenation: every replica sees the negatives of all replicas, and the gradients are
 // exact, so R replicas on batch B equal one replica on R·B.
+//
+// When the run spans ranks, the replica that completes this process's set hands the local
+// blocks to exchange, which returns the world's blocks (every rank's, in rank order: MPI's
+// Allgather); the loss is then computed over the world's batch, identically on every rank,
+// and each local replica takes its rows of the gradient at its global index.
 type gather struct {
-	replicas, n, d int
+	replicas, n, d int // local replicas
+	world, first   int // replicas of the world, and the global index of this process's first
 	temp           float64
+	exchange       func(local, global []float32) error // nil: this process is the world
 
 	mu      sync.Mutex
 	cond    *sync.Cond
 	gen     uint64 // step generation, advanced when the loss is ready
 	arrived int
 	aborted bool
-	z, dz   []float32 // global: R blocks of 2n rows
+	local   []float32 // this process's R blocks of 2n rows (z itself without ranks)
+	z, dz   []float32 // global: the world's blocks
 	loss    float64
 }
 
 func newGather(replicas, n, d int, temp float64) *gather {
-	g := &gather{replicas: replicas, n: n, d: d, temp: temp,
-		z: make([]float32, replicas*2*n*d), dz: make([]float32, replicas*2*n*d)}
+	return newWorldGather(replicas, replicas, 0, n, d, temp, nil)
+}
+
+// newWorldGather is a gather for replicas local replicas, global indexes first... of a world
+// of world replicas, whose blocks exchange brings together.
+func newWorldGather(replicas, world, first, n, d int, temp float64, exchange func(local, global []float32) error) *gather {
+	blk := 2 * n * d
+	g := &gather{replicas: replicas, world: world, first: first, n: n, d: d, temp: temp, exchange: exchange,
+		z: make([]float32, world*blk), dz: make([]float32, world*blk)}
+	g.local = g.z
+	if exchange != nil {
+		g.local = make([]float32, replicas*blk)
+	}
 	g.cond = sync.NewCond(&g.mu)
 	return g
 }
@@ -47,11 +66,18 @@ func (g *gather) contribute(r int, z []float32) (float64, error) {
 	if g.aborted {
 		return 0, errAborted
 	}
-	copy(g.z[r*blk:(r+1)*blk], z)
+	copy(g.local[r*blk:(r+1)*blk], z)
 	g.arrived++
 	gen := g.gen
 	if g.arrived == g.replicas {
-		g.loss = ntXent(g.z, g.replicas*2*g.n, g.d, g.temp, replicaPairs(g.n), g.dz)
+		if g.exchange != nil {
+			if err := g.exchange(g.local, g.z); err != nil {
+				g.aborted = true
+				g.cond.Broadcast()
+				return 0, err
+			}
+		}
+		g.loss = ntXent(g.z, g.world*2*g.n, g.d, g.temp, replicaPairs(g.n), g.dz)
 		g.arrived = 0
 		g.gen++
 		g.cond.Broadcast()
@@ -66,10 +92,10 @@ func (g *gather) contribute(r int, z []float32) (float64, error) {
 	return g.loss, nil
 }
 
-// grad returns replica r's block of dL/dz from the last completed step.
+// grad returns local replica r's block of dL/dz from the last completed step.
 func (g *gather) grad(r int) []float32 {
 	blk := 2 * g.n * g.d
-	return g.dz[r*blk : (r+1)*blk]
+	return g.dz[(g.first+r)*blk : (g.first+r+1)*blk]
 }
 
 // abort releases every waiting replica with errAborted; reset makes the gather usable again.

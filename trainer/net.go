@@ -15,7 +15,9 @@ import (
 type net struct {
 	model    configs.Model
 	size     int
-	batch    int // global images per step
+	batch    int   // global images per step
+	per      int   // images per replica
+	ranks    Ranks // nil: this process alone
 	store    *paramStore
 	replicas []*replica
 	gather   *gather
@@ -33,6 +35,8 @@ type deviceNet interface {
 	place(n *net) error
 	// sumGrads adds every replica's gradients, in replica order, into the first's.
 	sumGrads() error
+	// sumRanks replaces that sum by its sum over the ranks (Ranks.Sum, on the host).
+	sumRanks(r Ranks) error
 	// update takes the optimizer step on the summed gradients and hands the new parameters
 	// to every device.
 	update(o *optimizer, lr float64) error
@@ -54,30 +58,41 @@ type deviceNet interface {
 }
 
 // newNet builds one replica per device for a global batch of batch images (2·batch views).
+// With opt.ranks, the devices are this rank's, and the world's replicas share the batch.
 func newNet(m configs.Model, size, batch int, devices []string, seed int64, temp float64, opt buildOptions) (*net, error) {
 	r := len(devices)
 	if r == 0 {
 		return nil, errors.New("trainer: no devices")
 	}
-	if batch%r != 0 {
+	world, first, localRanks := r, 0, 1
+	var exchange func(local, global []float32) error
+	if opt.ranks != nil {
+		world, first, localRanks = opt.ranks.Size()*r, opt.ranks.Rank()*r, max(1, opt.ranks.LocalSize())
+		exchange = opt.ranks.Allgather
+	}
+	if batch%world != 0 {
+		if world != r {
+			return nil, fmt.Errorf("trainer: batch %d does not divide over the world's %d replicas (%d ranks × %d devices)", batch, world, world/r, r)
+		}
 		return nil, fmt.Errorf("trainer: batch %d does not divide over %d replicas", batch, r)
 	}
-	if err := preflight(m, size, batch, devices, temp, opt); err != nil {
+	per := batch / world
+	if err := preflight(m, size, batch, sizeOf(opt.ranks), devices, temp, opt); err != nil {
 		return nil, err
 	}
-	bes, ins, dev, err := openDevices(devices, batch/r, size, opt)
+	bes, ins, dev, err := openDevices(devices, per, size, opt)
 	if err != nil {
 		return nil, err
 	}
-	n := &net{model: m, size: size, batch: batch, store: newParamStore(seed),
-		gather: newGather(r, batch/r, m.ProjDim, temp), dev: dev}
+	n := &net{model: m, size: size, batch: batch, per: per, ranks: opt.ranks, store: newParamStore(seed),
+		gather: newWorldGather(r, world, first, per, m.ProjDim, temp, exchange), dev: dev}
 	if dev == nil {
 		n.wino = newWinoShare()
 	} else {
 		opt.noWinograd = true // the GPU's convolutions are im2col and cuBLAS products
 	}
 	for i, d := range devices {
-		rep, err := newReplica(i, d, m, size, batch/r, n.store, n.gather, n.wino, opt, bes[i], ins[i])
+		rep, err := newReplica(i, d, m, size, per, n.store, n.gather, n.wino, opt, bes[i], ins[i])
 		if err != nil {
 			n.close()
 			return nil, err
@@ -92,8 +107,9 @@ func newNet(m configs.Model, size, batch int, devices []string, seed int64, temp
 		}
 		return n, nil
 	}
-	// Each replica keeps a core busy; the BLAS may use the cores left over.
-	setBLASThreads(max(1, runtime.NumCPU()/r))
+	// Each replica keeps a core busy; the BLAS may use the cores left over by the replicas of
+	// every rank on this machine.
+	setBLASThreads(max(1, runtime.NumCPU()/(r*localRanks)))
 	n.grads = make([][]float32, len(n.params))
 	return n, nil
 }
@@ -105,7 +121,7 @@ func (n *net) step(ctx context.Context, views [2][]float32) (float64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	per := n.batch / len(n.replicas)
+	per := n.per
 	n.gather.reset()
 	if n.wino != nil {
 		n.wino.update(min(runtime.NumCPU(), len(n.replicas)))
@@ -136,7 +152,9 @@ func (n *net) step(ctx context.Context, views [2][]float32) (float64, error) {
 		return 0, err
 	}
 	// Each replica's gradient is its share of the global mean loss: their sum, taken in
-	// the first replica's buffers (rewritten by its next step), is the gradient.
+	// the first replica's buffers (rewritten by its next step), is the gradient. Over ranks,
+	// each rank's sum is then added in rank order: (r0a + r0b) + (r1a + r1b) + ...; a GPU's
+	// sum travels through the host for it.
 	if n.dev != nil {
 		if err := n.dev.sumGrads(); err != nil {
 			return 0, err
@@ -148,6 +166,17 @@ func (n *net) step(ctx context.Context, views [2][]float32) (float64, error) {
 				add(dst, r.grad(i).h)
 			}
 			n.grads[i] = dst
+		}
+	}
+	if n.ranks != nil {
+		var err error
+		if n.dev != nil {
+			err = n.dev.sumRanks(n.ranks)
+		} else {
+			err = n.ranks.Sum(n.grads...)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("trainer: sum the gradients over the ranks: %w", err)
 		}
 	}
 	if err := n.syncBN(); err != nil {
@@ -166,13 +195,20 @@ func (n *net) update(o *optimizer, lr float64) error {
 }
 
 // syncBN averages the replicas' running statistics into the store and back into every
-// replica, so that all replicas (and checkpoints) hold the same statistics.
+// replica, so that all replicas (and checkpoints) hold the same statistics. Over ranks, each
+// rank's replica sums are added in rank order before the division by the world's replicas,
+// as the gradients are. A GPU's statistics are copied to the host first, and back after.
 func (n *net) syncBN() error {
 	if n.dev != nil {
 		if err := n.dev.pullStats(); err != nil {
 			return err
 		}
 	}
+	div := float32(len(n.replicas))
+	if n.ranks != nil {
+		div = float32(len(n.replicas) * n.ranks.Size())
+	}
+	var sums [][]float32
 	for i, st := range n.replicas[0].b.bnSt {
 		for c := range st.mean {
 			var m, v float32
@@ -181,10 +217,21 @@ func (n *net) syncBN() error {
 				m += rm[c]
 				v += rv[c]
 			}
-			st.mean[c] = m / float32(len(n.replicas))
-			st.vr[c] = v / float32(len(n.replicas))
+			st.mean[c], st.vr[c] = m, v
 		}
-		if len(n.replicas) > 1 {
+		sums = append(sums, st.mean, st.vr)
+	}
+	if n.ranks != nil {
+		if err := n.ranks.Sum(sums...); err != nil {
+			return fmt.Errorf("trainer: sum the batch-norm statistics over the ranks: %w", err)
+		}
+	}
+	for i, st := range n.replicas[0].b.bnSt {
+		for c := range st.mean {
+			st.mean[c] /= div
+			st.vr[c] /= div
+		}
+		if len(n.replicas) > 1 || n.ranks != nil {
 			for _, r := range n.replicas {
 				rm, rv := r.bnStats(i)
 				copy(rm, st.mean)
@@ -192,7 +239,7 @@ func (n *net) syncBN() error {
 			}
 		}
 	}
-	if n.dev != nil && len(n.replicas) > 1 {
+	if n.dev != nil && (len(n.replicas) > 1 || n.ranks != nil) {
 		return n.dev.pushStats()
 	}
 	return nil

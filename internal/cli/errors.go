@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/experiments"
 	"github.com/natssl/natssl/internal/pipeline"
 	"github.com/natssl/natssl/loader"
 	"github.com/natssl/natssl/trainer"
@@ -19,15 +21,29 @@ import (
 func usageErr(err error) error { return &pipeline.RequestError{Err: err} }
 
 // exitCode is decided here alone, from the error's type: 2 for what was asked wrongly (flags,
-// arguments, the config, a request the pipeline refused before any work), 1 for a failure
-// while working.
+// arguments, the config, a run reference that names no run or several, a request the
+// pipeline refused before any work), 1 for a failure while working, and 128 + the signal's
+// number for a training stopped by a signal (run decides it from the context for SIGINT and
+// SIGTERM, which every command watches).
 func exitCode(err error) int {
 	var (
 		ce *configs.Errors
 		re *pipeline.RequestError
 		me *trainer.MismatchError
+		se *signalError
 	)
-	if errors.As(err, &ce) || errors.As(err, &re) || errors.As(err, &me) {
+	switch {
+	case errors.As(err, &se):
+		return se.exitCode() // natssl train's SIGUSR1, which it watches itself
+	case errors.Is(err, trainer.ErrPeerStopped):
+		// A rank stopped with the others by a signal it did not get itself: 138, as after
+		// SIGUSR1, the signal that stops ranks, so that the launcher's status reads "stopped"
+		// whichever rank's it reports.
+		return (&signalError{sig: syscall.SIGUSR1}).exitCode()
+	}
+	if errors.As(err, &ce) || errors.As(err, &re) || errors.As(err, &me) ||
+		errors.Is(err, experiments.ErrNotFound) || errors.Is(err, experiments.ErrAmbiguous) ||
+		errors.Is(err, experiments.ErrNoSweep) {
 		return 2
 	}
 	return 1
@@ -70,7 +86,7 @@ func unknownSubcommand(c *cobra.Command, args []string) error {
 // withHint adds what to do next to errors a new user meets: the demo data not made yet.
 func withHint(cfg *configs.Config, err error) error {
 	if errors.Is(err, loader.ErrNoSource) && strings.HasPrefix(filepath.ToSlash(cfg.Data.Source), "data/fmnist/") {
-		return fmt.Errorf("%w\n  create the demo data with: natssl data fashion-mnist --out data/fmnist", err)
+		return fmt.Errorf("%w\n  create the demo data with: natssl data fashion-mnist", err)
 	}
 	return err
 }

@@ -26,7 +26,13 @@ func smokeTrainArgs(dir string, extra ...string) []string {
 
 func openTracker(t *testing.T, dir string) *experiments.DB {
 	t.Helper()
-	db, err := experiments.Open(context.Background(), filepath.Join(dir, "runs.db"))
+	return openDB(t, filepath.Join(dir, "runs.db"))
+}
+
+// openDB opens the tracker at path for the rest of the test.
+func openDB(t *testing.T, path string) *experiments.DB {
+	t.Helper()
+	db, err := experiments.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,11 +198,12 @@ func TestBenchTrainJSONKeys(t *testing.T) {
 	if strings.Contains(stdout, "PyTorch") {
 		t.Errorf("bench train names a figure it did not measure:\n%s", stdout)
 	}
-	want := []string{"batch", "device", "gflops", "image_size", "images_per_s", "model", "precision", "replicas", "sgemm_gflops", "step_s"}
+	want := []string{"batch", "comm_s", "device", "gflops", "image_size", "images_per_s", "model", "precision", "replicas", "sgemm_gflops", "step_s", "world_size"}
 	if k := keys(got); strings.Join(k, ",") != strings.Join(want, ",") {
 		t.Fatalf("keys %v, want %v", k, want)
 	}
-	if got["replicas"].(float64) != 2 || got["step_s"].(float64) <= 0 || got["gflops"].(float64) <= 0 || got["device"] != "cpu" {
+	if got["replicas"].(float64) != 2 || got["step_s"].(float64) <= 0 || got["gflops"].(float64) <= 0 ||
+		got["world_size"].(float64) != 1 || got["comm_s"].(float64) != 0 || got["device"] != "cpu" || got["precision"] != "fp32" {
 		t.Fatalf("values %v", got)
 	}
 	if code, _, _ := runCLI(t, "bench", "train", "--config", "smoke", "--replicas", "3"); code != 2 {
@@ -205,19 +212,25 @@ func TestBenchTrainJSONKeys(t *testing.T) {
 }
 
 // TestSmokeFromAnotherFolder: the smoke preset runs from any folder (its images are embedded),
-// writing its runs and tracker beside where it was started.
+// writing its runs beside where it was started into the default tracker, which runs list and
+// eval --run then read without --db.
 func TestSmokeFromAnotherFolder(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	code, _, stderr := runCLI(t, "train", "--config", "smoke", "--set", "data.image_size=16", "--set", "model.width=4")
+	code, stdout, stderr := runCLI(t, "train", "--config", "smoke", "--set", "data.image_size=16", "--set", "model.width=4")
+	_ = stdout
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "runs", "smoke", "natssl.db")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "runs", "natssl.db")); err != nil {
 		t.Error(err)
 	}
-	code, _, stderr = runCLI(t, "eval", "--config", "smoke", "--random-init", "--set", "eval.image_size=16")
+	code, stdout, stderr = runCLI(t, "runs", "list")
+	if code != 0 || !strings.Contains(stdout, "smoke") {
+		t.Fatalf("runs list after the smoke preset: exit %d: %s%s", code, stdout, stderr)
+	}
+	code, _, stderr = runCLI(t, "eval", "--config", "smoke", "--run", "smoke", "--set", "eval.image_size=16")
 	if code != 0 {
-		t.Fatalf("eval: exit %d: %s", code, stderr)
+		t.Fatalf("eval --run smoke: exit %d: %s", code, stderr)
 	}
 }

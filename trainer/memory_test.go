@@ -1,0 +1,120 @@
+package trainer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/natssl/natssl/configs"
+)
+
+// TestEstimateMemoryParams: the shape walk counts exactly the parameters the builder makes,
+// for every backbone.
+func TestEstimateMemoryParams(t *testing.T) {
+	for _, bb := range []string{"convnet-small", "resnet18-cifar", "resnet18", "resnet50"} {
+		t.Run(bb, func(t *testing.T) {
+			m := configs.Model{Backbone: bb, Width: 2, ProjHidden: 16, ProjDim: 8}
+			n, err := newNet(m, 32, 4, []string{"cpu"}, 1, 0.5, buildOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.close()
+			var got int64
+			for _, p := range n.params {
+				got += int64(len(p.data()))
+			}
+			if w := walkModel(m, 8, 32); w.params != got {
+				t.Errorf("walk counts %d parameters, the model has %d", w.params, got)
+			}
+		})
+	}
+}
+
+// TestEstimateMemoryCoversATrainingStep: the estimate is at least the heap that building the
+// model and taking steps allocates, and not wildly above it.
+func TestEstimateMemoryCoversATrainingStep(t *testing.T) {
+	for _, tc := range []struct {
+		model       configs.Model
+		size, batch int
+	}{
+		{configs.Model{Backbone: "convnet-small", Width: 16, ProjHidden: 64, ProjDim: 32}, 32, 32},
+		{configs.Model{Backbone: "resnet18-cifar", Width: 8, ProjHidden: 64, ProjDim: 32}, 16, 16},
+	} {
+		t.Run(fmt.Sprintf("%s/%d/%d", tc.model.Backbone, tc.size, tc.batch), func(t *testing.T) {
+			cfg := tinyConfig()
+			cfg.Model, cfg.Data.ImageSize, cfg.Data.BatchSize = tc.model, tc.size, tc.batch
+			cfg.Train.Steps = 2
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			tr, err := newTraining(Options{Config: cfg, Source: &synthSource{batch: tc.batch, size: tc.size, seed: 1, perEpoch: 1 << 20}, CheckpointDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.net.close()
+			if _, err := tr.run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&after)
+			runtime.KeepAlive(tr)
+			used := int64(after.TotalAlloc - before.TotalAlloc)
+			est := EstimateMemory(cfg)
+			model := est.Params + est.Activations + est.Loss
+			t.Logf("estimate %d (params %d, activations %d, loss %d), allocated %d", model, est.Params, est.Activations, est.Loss, used)
+			if model < used/3 || model > 4*used {
+				t.Errorf("estimate %d for %d bytes allocated by two steps", model, used)
+			}
+		})
+	}
+}
+
+// TestCheckMemoryRefuses: a config far beyond the machine is refused before anything is
+// allocated, with the estimate and the machine's memory; a small one passes.
+func TestCheckMemoryRefuses(t *testing.T) {
+	if _, ok := MachineMemory(); !ok {
+		t.Skip("no /proc/meminfo")
+	}
+	cfg := configs.Default()
+	if err := CheckMemory(cfg); err != nil {
+		t.Fatalf("the default config: %v", err)
+	}
+	cfg.Model = configs.Model{Backbone: "resnet50", Width: 1024, ProjHidden: 16384, ProjDim: 16384}
+	cfg.Data.ImageSize, cfg.Data.BatchSize = 2048, 65536
+	err := CheckMemory(cfg)
+	if err == nil || !strings.Contains(err.Error(), "more than this machine's") || !strings.Contains(err.Error(), "GiB") {
+		t.Fatalf("CheckMemory = %v, want a refusal with the estimate", err)
+	}
+	if _, err := newTraining(Options{Config: cfg, Source: &synthSource{batch: 8, size: 8, seed: 1}, CheckpointDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "more than this machine's") {
+		t.Fatalf("newTraining = %v, want the same refusal before building", err)
+	}
+}
+
+// TestCheckRankMemory: over ranks each holds its share of the batch, and the ranks on one
+// machine share its memory.
+func TestCheckRankMemory(t *testing.T) {
+	avail, ok := MachineMemory()
+	if !ok {
+		t.Skip("no /proc/meminfo")
+	}
+	cfg := configs.Default()
+	cfg.Model = configs.Model{Backbone: "resnet50", Width: 64, ProjHidden: 2048, ProjDim: 128}
+	cfg.Data.ImageSize = 224
+	// The smallest batch beyond this machine in one process.
+	for cfg.Data.BatchSize = 64; EstimateMemory(cfg).Total() <= avail; cfg.Data.BatchSize *= 2 {
+	}
+	const size = 256
+	if err := CheckMemory(cfg); err == nil {
+		t.Fatalf("one process of batch %d: no refusal", cfg.Data.BatchSize)
+	}
+	if err := CheckRankMemory(cfg, size, 1); err != nil {
+		t.Fatalf("%d ranks of batch %d, one per machine: %v", size, cfg.Data.BatchSize, err)
+	}
+	err := CheckRankMemory(cfg, size, size)
+	var me *MemoryError
+	if !errors.As(err, &me) || me.Ranks != size || !strings.Contains(err.Error(), fmt.Sprintf("for the %d ranks on this machine", size)) {
+		t.Fatalf("%d ranks on one machine: %v, want a refusal naming them", size, err)
+	}
+}
