@@ -125,10 +125,13 @@ func (c *Config) Validate() error {
 		bad("augment.blur.sigma", "want [min, max] with 0 < min <= max")
 	}
 
+	c.validateCrops(bad)
+
 	oneOf("model.backbone", c.Model.Backbone, backbones)
 	atLeast("model.width", c.Model.Width, 1)
 	atLeast("model.proj_hidden", c.Model.ProjHidden, 1)
 	atLeast("model.proj_dim", c.Model.ProjDim, 1)
+	c.validateMethod(bad)
 
 	t := c.Train
 	atLeast("train.steps", t.Steps, 0)
