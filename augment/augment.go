@@ -130,14 +130,14 @@ func validate(c configs.Augment) error {
 
 // Worker decodes and augments images for one goroutine. It is not safe for concurrent use.
 type Worker struct {
-	p   *Pipeline
-	dec *decode.Decoder
-	img decode.Image
-	row []float32 // one vertically resampled source row
-	hwc []float32 // the view being built, interleaved RGB on a 0–255 scale
-	tmp []float32 // blur scratch
-	tx  taps
-	ty  taps
+	p     *Pipeline
+	dec   *decode.Decoder
+	img   decode.Image
+	row   []float32 // one vertically resampled source row
+	hwc   []float32 // the view being built, interleaved RGB on a 0–255 scale
+	tmp   []float32 // blur scratch
+	tx    taps
+	ty    taps
 	pcg   rand.PCG   // each view's own stream, seeded from the sample's
 	vr    *rand.Rand // draws from pcg
 	seeds []uint64
