@@ -5,12 +5,14 @@ import (
 	"sync/atomic"
 )
 
-// Batch is N samples, each as two augmented views of Size×Size pixels, NCHW float32,
-// normalised as augment normalises. A batch never spans two epochs. Its memory belongs to the
+// Batch is N samples, each as augmented views, NCHW float32, normalised as augment
+// normalises: two views of Size×Size pixels, or with multi-crop the views of every group in
+// order (view v of Sizes[v] pixels). A batch never spans two epochs. Its memory belongs to the
 // loader's pool: hand it back with Loader.Release when done.
 type Batch struct {
 	N, Size int
-	Views   [2][]float32 // N*3*Size*Size each
+	Sizes   []int       // the side of each view
+	Views   [][]float32 // view v: N*3*Sizes[v]² floats
 	Labels  []int        // -1 when unknown
 	Keys    []string     // where each sample came from, relative to the source
 	Epoch   int
@@ -37,11 +39,16 @@ func (b *Batch) Replica(r, R int) *Batch {
 		panic("loader: Replica(r, R) needs 0 <= r < R")
 	}
 	lo, hi := r*b.N/R, (r+1)*b.N/R
-	per := 3 * b.Size * b.Size
+	views := make([][]float32, len(b.Views))
+	for v, x := range b.Views {
+		per := 3 * b.Sizes[v] * b.Sizes[v]
+		views[v] = x[lo*per : hi*per]
+	}
 	return &Batch{
 		N:      hi - lo,
 		Size:   b.Size,
-		Views:  [2][]float32{b.Views[0][lo*per : hi*per], b.Views[1][lo*per : hi*per]},
+		Sizes:  b.Sizes,
+		Views:  views,
 		Labels: b.Labels[lo:hi],
 		Keys:   b.Keys[lo:hi],
 		Epoch:  b.Epoch,
@@ -49,12 +56,16 @@ func (b *Batch) Replica(r, R int) *Batch {
 	}
 }
 
-// newBatch allocates a batch for up to n samples of size×size.
-func newBatch(n, size int) *Batch {
-	per := 3 * size * size
+// newBatch allocates a batch for up to n samples of views of the given sides, the first size.
+func newBatch(n int, sizes []int) *Batch {
+	views := make([][]float32, len(sizes))
+	for v, s := range sizes {
+		views[v] = make([]float32, n*3*s*s)
+	}
 	return &Batch{
-		Size:   size,
-		Views:  [2][]float32{make([]float32, n*per), make([]float32, n*per)},
+		Size:   sizes[0],
+		Sizes:  sizes,
+		Views:  views,
 		Labels: make([]int, n),
 		Keys:   make([]string, n),
 		used:   make([]bool, n),
@@ -104,15 +115,16 @@ func (b *Batch) fail(err error) {
 
 // compact moves the good samples to the front, keeping their order, and sets N.
 func (b *Batch) compact() {
-	per := 3 * b.Size * b.Size
 	n := 0
 	for i := range b.used {
 		if !b.used[i] || b.skips[i].reason != "" {
 			continue
 		}
 		if n != i {
-			copy(b.Views[0][n*per:(n+1)*per], b.Views[0][i*per:(i+1)*per])
-			copy(b.Views[1][n*per:(n+1)*per], b.Views[1][i*per:(i+1)*per])
+			for v, x := range b.Views {
+				per := 3 * b.Sizes[v] * b.Sizes[v]
+				copy(x[n*per:(n+1)*per], x[i*per:(i+1)*per])
+			}
 			b.Labels[n], b.Keys[n] = b.Labels[i], b.Keys[i]
 		}
 		n++
@@ -122,12 +134,15 @@ func (b *Batch) compact() {
 
 // trim slices the exported fields to N samples; untrim restores the capacity for reuse.
 func (b *Batch) trim() {
-	per := 3 * b.Size * b.Size
-	b.Views[0], b.Views[1] = b.Views[0][:b.N*per], b.Views[1][:b.N*per]
+	for v, x := range b.Views {
+		b.Views[v] = x[:b.N*3*b.Sizes[v]*b.Sizes[v]]
+	}
 	b.Labels, b.Keys = b.Labels[:b.N], b.Keys[:b.N]
 }
 
 func (b *Batch) untrim() {
-	b.Views[0], b.Views[1] = b.Views[0][:cap(b.Views[0])], b.Views[1][:cap(b.Views[1])]
+	for v, x := range b.Views {
+		b.Views[v] = x[:cap(x)]
+	}
 	b.Labels, b.Keys = b.Labels[:cap(b.Labels)], b.Keys[:cap(b.Keys)]
 }

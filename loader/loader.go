@@ -57,7 +57,7 @@ const prefetch = 2
 // ErrClosed is returned by Next after Close.
 var ErrClosed = errors.New("loader: closed")
 
-// Loader streams batches of two augmented views from a Source. Next, Release, Position and
+// Loader streams batches of augmented views (two, or multi-crop's groups) from a Source. Next, Release, Position and
 // Stats are for one consumer goroutine; Close may be called from any.
 type Loader struct {
 	src      Source
@@ -76,6 +76,7 @@ type Loader struct {
 	waiting *Batch // taken from ready, not yet complete
 	pos     Position
 	stats   *stats
+	sizes   []int // of the views of every sample
 }
 
 // task is one sample for a fetcher and then a worker.
@@ -137,6 +138,9 @@ func New(ctx context.Context, src Source, opt Options) (*Loader, error) {
 		free:  make(chan *Batch, prefetch+2),
 		pos:   opt.Start,
 		stats: newStats(opt.Replicas),
+	}
+	for _, v := range p.Views() {
+		l.sizes = append(l.sizes, v.Size)
 	}
 	fetchers := max(8, 4*opt.Workers) // fetches wait on disks and networks, not cores
 	var fetching sync.WaitGroup
@@ -246,7 +250,7 @@ func (l *Loader) getBatch(epoch int) *Batch {
 	select {
 	case b = <-l.free:
 	default:
-		b = newBatch(l.part()*l.opt.Replicas, l.opt.ImageSize)
+		b = newBatch(l.part()*l.opt.Replicas, l.sizes)
 	}
 	b.reset(epoch)
 	return b

@@ -43,11 +43,11 @@ func (l *Loader) fetch() {
 	}
 }
 
-// augment decodes each task's image and writes its two views into the task's batch slot.
+// augment decodes each task's image and writes its views into the task's batch slot.
 func (l *Loader) augment() {
 	w := l.pipeline.NewWorker()
 	defer w.Close()
-	per := 3 * l.opt.ImageSize * l.opt.ImageSize
+	dst := make([][]float32, len(l.sizes))
 	for t := range l.work {
 		if l.ctx.Err() != nil {
 			t.b.finish()
@@ -62,7 +62,11 @@ func (l *Loader) augment() {
 		}
 		start := time.Now()
 		rng := augment.SampleRNG(l.opt.Seed, t.epoch, t.it.index)
-		err := w.TwoViews(t.data, rng, b.Views[0][i*per:(i+1)*per], b.Views[1][i*per:(i+1)*per])
+		for v, s := range l.sizes {
+			per := 3 * s * s
+			dst[v] = b.Views[v][i*per : (i+1)*per]
+		}
+		err := w.Views(t.data, rng, dst)
 		l.stats.addAugment(time.Since(start))
 		switch {
 		case err == nil:
