@@ -13,8 +13,8 @@ type Batch struct {
 	N, Size int
 	Sizes   []int       // the side of each view
 	Views   [][]float32 // view v: N*3*Sizes[v]² floats
-	Labels  []int        // -1 when unknown
-	Keys    []string     // where each sample came from, relative to the source
+	Labels  []int       // -1 when unknown
+	Keys    []string    // where each sample came from, relative to the source
 	Epoch   int
 
 	pos     Position  // the loader's position once this batch is delivered
