@@ -38,7 +38,9 @@ func Bench(ctx context.Context, cfg *configs.Config, replicas, warmup, steps int
 		devices[i] = "cpu"
 	}
 	batch := cfg.Data.BatchSize
-	n, err := newNet(cfg.Model, cfg.Data.ImageSize, batch, devices, cfg.Run.Seed, cfg.Train.Temperature, buildOptions{})
+	spec := specOf(cfg)
+	spec.devices = devices
+	n, err := newSpecNet(spec, buildOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -48,11 +50,14 @@ func Bench(ctx context.Context, cfg *configs.Config, replicas, warmup, steps int
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(uint64(cfg.Run.Seed), 1))
-	var views [2][]float32
-	for k := range views {
-		views[k] = make([]float32, batch*3*cfg.Data.ImageSize*cfg.Data.ImageSize)
-		for i := range views[k] {
-			views[k][i] = float32(rng.NormFloat64())
+	var views [][]float32
+	for _, g := range spec.groups {
+		for range g.count {
+			v := make([]float32, batch*3*g.size*g.size)
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+			views = append(views, v)
 		}
 	}
 	var times []float64
@@ -62,6 +67,7 @@ func Bench(ctx context.Context, cfg *configs.Config, replicas, warmup, steps int
 			return nil, err
 		}
 		o.step(n.params, n.grads, 1e-4)
+		n.updated(int64(i), int64(warmup+steps))
 		if i >= warmup {
 			times = append(times, time.Since(t0).Seconds())
 		}
@@ -70,14 +76,31 @@ func Bench(ctx context.Context, cfg *configs.Config, replicas, warmup, steps int
 	med := times[len(times)/2]
 	flops := 0.0
 	for _, r := range n.replicas {
-		flops += r.b.flops
+		flops += r.flops()
 	}
 	return &BenchResult{
-		Model: fmt.Sprintf("%s w=%d head %d-%d-%d", cfg.Model.Backbone, cfg.Model.Width, featureDim(cfg.Model), cfg.Model.ProjHidden, cfg.Model.ProjDim),
+		Model: benchModel(cfg, spec),
 		Batch: batch, ImageSize: cfg.Data.ImageSize, Replicas: replicas,
 		StepS: med, ImagesPerS: float64(batch) / med, GFLOPS: flops / med / 1e9,
 		SgemmGFLOPS: sgemmGFLOPS(replicas), Params: n.store.numParams(), StepFLOPs: flops, BLAS: BLAS,
 	}, nil
+}
+
+// benchModel names the model measured: backbone, width and head, and the method and views
+// when they are not SimCLR's two.
+func benchModel(cfg *configs.Config, spec netSpec) string {
+	s := fmt.Sprintf("%s w=%d head %d-%d-%d", cfg.Model.Backbone, cfg.Model.Width, featureDim(cfg.Model), cfg.Model.ProjHidden, cfg.Model.ProjDim)
+	if spec.method.Name != "simclr" || len(spec.groups) > 1 || spec.groups[0].count != 2 {
+		s += ", " + spec.method.Name + ", views"
+		for i, g := range spec.groups {
+			sep := " "
+			if i > 0 {
+				sep = "+"
+			}
+			s += fmt.Sprintf("%s%d×%d", sep, g.count, g.size)
+		}
+	}
+	return s
 }
 
 // sgemmGFLOPS measures the BLAS in use on a product shaped like a mid-network convolution

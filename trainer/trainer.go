@@ -23,11 +23,12 @@ type Tracker interface {
 	RecordCheckpoint(ctx context.Context, step int64, path, sha256 string, bytes int64) error
 }
 
-// Batch is one global batch of two views: N images, each view N × 3 × Size × Size NCHW,
-// normalised. Release, when set, returns the batch's memory after the step.
+// Batch is one global batch: N images, each view N × 3 × s × s NCHW, normalised: two views
+// of Size, or with multi-crop the views of augment.crops' groups in order. Release, when set,
+// returns the batch's memory after the step.
 type Batch struct {
 	N, Size, Epoch int
-	Views          [2][]float32
+	Views          [][]float32
 	Release        func()
 }
 
@@ -106,7 +107,7 @@ type Result struct {
 	Images     int64
 }
 
-// Train runs SimCLR until the last step, the time limit, the end of the data, or ctx's
+// Train runs the config's method until the last step, the time limit, the end of the data, or ctx's
 // cancellation, writing checkpoints along the way and always a final one. On cancellation it
 // returns the result and an error wrapping ctx.Err(); on a NaN or infinite loss, an error
 // wrapping ErrNonFinite that names the step, without writing a checkpoint of the bad state.
@@ -155,7 +156,7 @@ func newTraining(opt Options) (*training, error) {
 			return nil, &MismatchError{Path: opt.Resume.Path, Diffs: d}
 		}
 	}
-	n, err := newNet(cfg.Model, cfg.Data.ImageSize, cfg.Data.BatchSize, cfg.Train.Devices, cfg.Run.Seed, cfg.Train.Temperature, opt.build)
+	n, err := newSpecNet(specOf(cfg), opt.build)
 	if err != nil {
 		return nil, err
 	}
@@ -270,6 +271,7 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		}
 		lr := schedule(t.peak, int(t.step), cfg.Train.WarmupSteps, int(t.total))
 		t.optim.step(t.net.params, t.net.grads, lr)
+		t.net.updated(t.step, t.total)
 		t.step++
 		t.epoch, t.loss, t.pos = b.Epoch, loss, t.opt.Source.Position()
 		stepEpoch = b.Epoch
