@@ -1,5 +1,7 @@
 package trainer
 
+import "gonum.org/v1/gonum/blas"
+
 // layout is how the gather's blocks hold one step's embeddings. Each replica contributes one
 // block: its online rows, view by view (n images each, in batch order), then the target
 // network's rows of the global views, view by view. The global batch is the blocks of every
@@ -64,4 +66,17 @@ func (l layout) setOnlineGrad(dg []float32, v int, grad []float64) {
 			row[j] = float32(grad[k*l.dOnline+j])
 		}
 	}
+}
+
+// dgemm is c = alpha·op(a)·op(b) + beta·c over row-major slices, op(x) = xᵀ when its flag is
+// set, op(a) m × k and op(b) k × n, by lossBLAS.
+func dgemm(ta, tb bool, m, n, k int, alpha float64, a, b []float64, beta float64, c []float64) {
+	tA, tB, lda, ldb := blas.NoTrans, blas.NoTrans, k, n
+	if ta {
+		tA, lda = blas.Trans, m
+	}
+	if tb {
+		tB, ldb = blas.Trans, k
+	}
+	lossBLAS.Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, n)
 }

@@ -245,3 +245,48 @@ func TestMultiCropPairing(t *testing.T) {
 		}
 	}
 }
+
+// TestDgemm holds the losses' BLAS (OpenBLAS in the openblas build) to a plain triple loop,
+// for every transposition.
+func TestDgemm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	const m, n, k = 5, 7, 3
+	for _, ta := range []bool{false, true} {
+		for _, tb := range []bool{false, true} {
+			a, b, c := make([]float64, m*k), make([]float64, k*n), make([]float64, m*n)
+			for _, x := range [][]float64{a, b, c} {
+				for i := range x {
+					x[i] = rng.NormFloat64()
+				}
+			}
+			at := func(i, j int) float64 { // op(a)[i][j]
+				if ta {
+					return a[j*m+i]
+				}
+				return a[i*k+j]
+			}
+			bt := func(i, j int) float64 {
+				if tb {
+					return b[j*k+i]
+				}
+				return b[i*n+j]
+			}
+			want := make([]float64, m*n)
+			for i := range m {
+				for j := range n {
+					s := 0.5 * c[i*n+j]
+					for l := range k {
+						s += 2 * at(i, l) * bt(l, j)
+					}
+					want[i*n+j] = s
+				}
+			}
+			dgemm(ta, tb, m, n, k, 2, a, b, 0.5, c)
+			for i := range c {
+				if math.Abs(c[i]-want[i]) > 1e-12 {
+					t.Fatalf("ta %v tb %v: c[%d] = %v, want %v", ta, tb, i, c[i], want[i])
+				}
+			}
+		}
+	}
+}

@@ -5,9 +5,6 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
-
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
 )
 
 // mocoLoss is MoCo v2's InfoNCE against a queue of past keys, as solo-learn's mocov2plus
@@ -119,10 +116,7 @@ func (m *mocoLoss) loss(g, dg []float32) float64 {
 func (m *mocoLoss) infoNCE(q, k, queue []float64, n, d int, w float64, grad []float64) float64 {
 	// neg = q̂ queueᵀ / τ, n × size
 	neg := make([]float64, n*m.size)
-	blas64.Gemm(blas.NoTrans, blas.Trans, 1/m.temp,
-		blas64.General{Rows: n, Cols: d, Stride: d, Data: q},
-		blas64.General{Rows: m.size, Cols: d, Stride: d, Data: queue},
-		0, blas64.General{Rows: n, Cols: m.size, Stride: m.size, Data: neg})
+	dgemm(false, true, n, m.size, d, 1/m.temp, q, queue, 0, neg)
 	var loss float64
 	s := w / float64(n) / m.temp
 	for i := range n {
@@ -154,10 +148,7 @@ func (m *mocoLoss) infoNCE(q, k, queue []float64, n, d int, w float64, grad []fl
 		}
 	}
 	// grad += P queue, P the softmax weights over the queue (n × size)
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
-		blas64.General{Rows: n, Cols: m.size, Stride: m.size, Data: neg},
-		blas64.General{Rows: m.size, Cols: d, Stride: d, Data: queue},
-		1, blas64.General{Rows: n, Cols: d, Stride: d, Data: grad})
+	dgemm(false, false, n, d, m.size, 1, neg, queue, 1, grad)
 	return loss / float64(n)
 }
 

@@ -1,11 +1,6 @@
 package trainer
 
-import (
-	"math"
-
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
-)
+import "math"
 
 // The redundancy-reduction losses pair the two views of each image over the global batch: their
 // statistics (VICReg's variance and covariance, Barlow Twins' batch normalisation and
@@ -50,9 +45,7 @@ func (v *vicregLoss) loss(g, dg []float32) float64 {
 func (v *vicregLoss) spread(z []float64, n, d int, grad []float64) (stdTerm, covTerm float64) {
 	zc := centre(z, n, d)
 	cv := make([]float64, d*d) // zcᵀ zc / (N − 1)
-	blas64.Gemm(blas.Trans, blas.NoTrans, 1/float64(n-1),
-		blas64.General{Rows: n, Cols: d, Stride: d, Data: zc}, blas64.General{Rows: n, Cols: d, Stride: d, Data: zc},
-		0, blas64.General{Rows: d, Cols: d, Stride: d, Data: cv})
+	dgemm(true, false, d, d, n, 1/float64(n-1), zc, zc, 0, cv)
 	// variance: d/dz_kj = −1/(2d) · [s_j < 1] · zc_kj / (s_j (N − 1))
 	coef := make([]float64, d)
 	for j := range d {
@@ -81,9 +74,7 @@ func (v *vicregLoss) spread(z []float64, n, d int, grad []float64) (stdTerm, cov
 		}
 	}
 	covTerm /= float64(d)
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
-		blas64.General{Rows: n, Cols: d, Stride: d, Data: zc}, blas64.General{Rows: d, Cols: d, Stride: d, Data: cv},
-		1, blas64.General{Rows: n, Cols: d, Stride: d, Data: grad})
+	dgemm(false, false, n, d, d, 1, zc, cv, 1, grad)
 	return stdTerm, covTerm
 }
 
@@ -120,9 +111,7 @@ func (b *barlowLoss) loss(g, dg []float32) float64 {
 	b1, is1 := batchNormRows(l.onlineView(g, 0), n, d)
 	b2, is2 := batchNormRows(l.onlineView(g, 1), n, d)
 	c := make([]float64, d*d)
-	blas64.Gemm(blas.Trans, blas.NoTrans, 1/float64(n),
-		blas64.General{Rows: n, Cols: d, Stride: d, Data: b1}, blas64.General{Rows: n, Cols: d, Stride: d, Data: b2},
-		0, blas64.General{Rows: d, Cols: d, Stride: d, Data: c})
+	dgemm(true, false, d, d, n, 1/float64(n), b1, b2, 0, c)
 	var loss float64
 	for i := range d {
 		for j := range d {
@@ -138,11 +127,8 @@ func (b *barlowLoss) loss(g, dg []float32) float64 {
 	}
 	// c now holds dL/dc / N: dL/db1 = b2 (dL/dc)ᵀ / N, dL/db2 = b1 (dL/dc) / N.
 	g1, g2 := make([]float64, n*d), make([]float64, n*d)
-	cm := blas64.General{Rows: d, Cols: d, Stride: d, Data: c}
-	blas64.Gemm(blas.NoTrans, blas.Trans, 1, blas64.General{Rows: n, Cols: d, Stride: d, Data: b2}, cm,
-		0, blas64.General{Rows: n, Cols: d, Stride: d, Data: g1})
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, blas64.General{Rows: n, Cols: d, Stride: d, Data: b1}, cm,
-		0, blas64.General{Rows: n, Cols: d, Stride: d, Data: g2})
+	dgemm(false, true, n, d, d, 1, b2, c, 0, g1)
+	dgemm(false, false, n, d, d, 1, b1, c, 0, g2)
 	l.setOnlineGrad(dg, 0, batchNormBack(b1, is1, g1, n, d))
 	l.setOnlineGrad(dg, 1, batchNormBack(b2, is2, g2, n, d))
 	return loss
