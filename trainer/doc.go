@@ -1,8 +1,11 @@
-// Package trainer trains SimCLR encoders with Gorgonia: the encoders (convnet-small,
-// resnet18-cifar, resnet18, resnet50) and the projection head, the NT-Xent loss over the
-// global batch of all data-parallel replicas, the optimizers (LARS, SGD, AdamW) with their
-// state, atomic checkpoints that resume a run exactly, and the training loop that logs to
-// a Tracker. Encoder gives the frozen features the NeWT probe scores.
+// Package trainer trains self-supervised encoders with Gorgonia: the encoders (convnet-small,
+// resnet18-cifar, resnet18, resnet50) and each method's heads (heads.go), the methods' losses
+// over the global batch of all data-parallel replicas (objective.go: SimCLR's NT-Xent in
+// ntxent.go, BYOL's, MoCo v2's with its queue in moco.go, VICReg's and Barlow Twins' in
+// redundancy.go), BYOL's and MoCo's momentum target network (target.go), multi-crop views (one
+// backbone op per crop size over the same parameters), the optimizers (LARS, SGD, AdamW) with
+// their state, atomic checkpoints that resume a run exactly, and the training loop that logs
+// to a Tracker. Encoder gives the frozen features (of the online network) the NeWT probe scores.
 //
 // Gorgonia builds the graphs, differentiates them symbolically and runs them on its tape
 // machine. The heavy layers are ops of this package: the whole backbone is one op
@@ -20,12 +23,14 @@
 // One graph is built per entry of train.devices (engine.go is the one place that maps a
 // device to a machine, where a CUDA build plugs in). On CPU each replica runs its tape
 // machine on its own goroutine, so [cpu, cpu] keeps two cores busy. The replicas meet once
-// per step inside the loss op (gather.go): their embeddings are gathered so that every
-// replica sees the negatives of all of them, the loss and its gradient are computed once
-// over the global batch, and each replica back-propagates its share; the summed parameter
-// gradients are those of one replica on the whole batch (each replica's batch norm uses its
-// own share's statistics, as SimCLR without global BN does). Parameter values are shared by
-// all replica graphs, so the optimizer updates them once, in place.
+// per step inside the loss op (gather.go): their embeddings (and the target network's) are
+// gathered, in one exchange, into the global batch (layout.go), the method's loss and its
+// gradient are computed once over it, and each replica back-propagates its share; the summed
+// parameter gradients are those of one replica on the whole batch (each replica's batch norm
+// uses its own share's statistics, as SimCLR without global BN does; the losses' own
+// statistics are the global batch's). Parameter values are shared by all replica graphs, so
+// the optimizer updates them once, in place; the target network then takes its EMA step and
+// MoCo's queue the step's keys.
 //
 // Hooks (hook.go) run between steps on the training goroutine, while the model is still: the
 // online monitor takes a HookPoint's Encoder, a copy of the parameters and running statistics
