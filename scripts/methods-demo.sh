@@ -57,7 +57,7 @@ COMMON=(--config fmnist --set "data.source=$DATA/train.json" --set "eval.newt_cs
 	--set "train.time_limit=$BUDGET")
 
 say "evaluating a random-init encoder on the NeWT-layout suite"
-random_json=$("$BIN" eval --random-init --json "${COMMON[@]}" "${EXTRA[@]}" | tail -1)
+random_json=$("$BIN" eval --random-init --json "${COMMON[@]}" --set run.name=fmnist "${EXTRA[@]}" | tail -1)
 random_id=$(json_field run_id <<<"$random_json")
 random_acc=$(json_field mean_accuracy <<<"$random_json")
 

@@ -52,8 +52,13 @@ func (c *console) RunStarted(s pipeline.RunStart) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cfg := s.Config
-	fmt.Fprintf(c.w, "natssl: run %s: %s %s w=%d, batch %d on %d replica(s) [%s], %d steps; checkpoints in %s\n",
-		s.RunID, cfg.Run.Name, cfg.Model.Backbone, cfg.Model.Width, cfg.Data.BatchSize, cfg.Replicas(),
+	views, sep := "", ", views "
+	for _, g := range cfg.Augment.Crops { // multi-crop: its groups, count×size
+		views += fmt.Sprintf("%s%d×%d", sep, g.Count, g.Size)
+		sep = "+"
+	}
+	fmt.Fprintf(c.w, "natssl: run %s: %s %s, %s w=%d%s, batch %d on %d replica(s) [%s], %d steps; checkpoints in %s\n",
+		s.RunID, cfg.Run.Name, cfg.Method.Name, cfg.Model.Backbone, cfg.Model.Width, views, cfg.Data.BatchSize, cfg.Replicas(),
 		trainer.BLAS, s.TotalSteps, s.CheckpointDir)
 	c.logEvery = int64(max(cfg.Train.LogEvery, 1))
 	if c.tty {
