@@ -353,7 +353,8 @@ func TestMultiCropNet(t *testing.T) {
 	}
 }
 
-// methodConfigs are tiny training configs of every method (multi-crop where it pairs).
+// methodConfigs are tiny training configs of every method (multi-crop where it pairs), valid
+// as configs.Validate has them.
 func methodConfigs() map[string]*configs.Config {
 	out := map[string]*configs.Config{}
 	for _, name := range configs.Methods {
@@ -365,9 +366,15 @@ func methodConfigs() map[string]*configs.Config {
 	}
 	for _, name := range []string{"simclr", "byol", "moco"} {
 		cfg := out[name].Clone()
-		cfg.Augment.Crops = []configs.Crop{{Size: 8, Count: 2, Scale: [2]float64{0.3, 1}}, {Size: 4, Count: 2, Scale: [2]float64{0.1, 0.3}}}
+		cfg.Data.ImageSize = 12
+		cfg.Augment.Crops = []configs.Crop{{Size: 12, Count: 2, Scale: [2]float64{0.3, 1}}, {Size: 8, Count: 2, Scale: [2]float64{0.1, 0.3}}}
 		cfg.Train.Devices = []string{"cpu", "cpu"}
 		out[name+" multi-crop"] = cfg
+	}
+	for name, cfg := range out {
+		if err := cfg.Validate(); err != nil {
+			panic(name + ": " + err.Error())
+		}
 	}
 	return out
 }
