@@ -447,3 +447,23 @@ func TestMethodsExactResume(t *testing.T) {
 		})
 	}
 }
+
+// TestBenchMethods: natssl bench train measures every method and its views, and names them.
+func TestBenchMethods(t *testing.T) {
+	cfgs := methodConfigs()
+	for _, name := range []string{"byol", "moco multi-crop", "vicreg"} {
+		t.Run(name, func(t *testing.T) {
+			res, err := Bench(context.Background(), cfgs[name], 2, 0, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			method := strings.Fields(name)[0]
+			if !strings.Contains(res.Model, ", "+method+", views 2×") || res.StepS <= 0 || res.GFLOPS <= 0 {
+				t.Errorf("result %+v", res)
+			}
+			if strings.HasSuffix(name, "multi-crop") && !strings.Contains(res.Model, "2×12+2×8") {
+				t.Errorf("model %q does not name the crops", res.Model)
+			}
+		})
+	}
+}
