@@ -1,5 +1,6 @@
 // Package loader streams training images from where they live and turns them into batches of
-// two SimCLR views for the training loop.
+// augmented views for the training loop: two SimCLR views per image, or the groups of
+// augment.crops (multi-crop), each image decoded once.
 //
 // A Source is a collection of samples split into shards, each read as one sequential stream:
 // a folder (one shard per directory), an iNaturalist 2021 COCO-style manifest (runs of its
@@ -22,7 +23,7 @@
 //
 // Memory stays flat as data grows: the loader holds the shard list (directories, tar
 // archives, one entry per 1,000 S3 keys), the shuffle buffer, and at most prefetch+2 batches
-// (each 2*BatchSize*3*S*S float32s). Shuffle-buffer entries of per-file sources (folders, S3
+// (each BatchSize*3*ΣS_v² float32s over its views, 2*BatchSize*3*S*S without multi-crop). Shuffle-buffer entries of per-file sources (folders, S3
 // objects, manifests over folders or S3) are keys only; entries read from tar streams carry
 // their JPEG bytes, so data.shuffle_buffer 8192 of iNat-size JPEGs (~45 KB) holds ~370 MB.
 // A manifest's images are kept as compact records (id, category, interned folder, base
