@@ -26,8 +26,9 @@
 // (each BatchSize*3*ΣS_v² float32s over its views: 2*BatchSize*3*S*S without multi-crop).
 // Shuffle-buffer entries of per-file sources (folders, S3 objects, manifests over folders or
 // S3) are keys only; entries read from tar streams carry their JPEG bytes, so
-// data.shuffle_buffer 8192 of iNat-size JPEGs (~45 KB) holds ~370 MB. A manifest's images are kept as compact records (id, category, interned folder, base
-// name: about 70 bytes each, roughly 200 MB for iNat 2021's 2.7M entries).
+// data.shuffle_buffer 8192 of iNat-size JPEGs (~45 KB) holds ~370 MB. A manifest's images
+// are kept as compact records (id, category, interned folder, base name: about 70 bytes
+// each, roughly 200 MB for iNat 2021's 2.7M entries).
 //
 // Sources of shard streams (tar archives, local or on S3) are dealt by shard: each replica
 // reads a disjoint set of whole shards per epoch, about 1/World of the bytes, the last
