@@ -14,7 +14,7 @@ BUDGET   ?= 10m
 PARALLEL ?= 1
 RESUME   ?=
 
-.PHONY: deps build test bench bench-augment bench-loader bench-monitor bench-train photos demo sweep-demo methods-demo lint fmt clean
+.PHONY: deps build test bench bench-augment bench-loader bench-monitor bench-train photos demo sweep-demo methods-demo faults lint fmt clean
 
 # The Debian packages the build, tests and demo need (scripts/deps.sh holds the one list):
 # installed when run as root, otherwise the apt-get line to run is printed.
@@ -57,6 +57,12 @@ sweep-demo: deps build
 METHODS ?= simclr byol moco vicreg barlow
 methods-demo: deps build
 	BUDGET=$(BUDGET) METHODS='$(METHODS)' scripts/methods-demo.sh $(METHODS_FLAGS)
+
+# The fault campaign against the built binary: kill -9 at random moments with --resume auto,
+# bad files among the images, S3 outages (moto_server behind a fault proxy), full disks (tmpfs:
+# run as root); prints a table of faults tried, survived and what was lost. A few minutes.
+faults: build
+	FAULTS_NATSSL=$(abspath $(BIN)) $(GO) test -tags '$(TAGS) faults' -run '^TestCampaign$$' -count=1 -v -timeout 30m ./internal/faults
 
 # The iNat-like benchmark photo set (max side 500 px, quality 90) from Debian's wallpapers.
 PHOTOS ?= /tmp/natssl-photos

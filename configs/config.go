@@ -2,10 +2,13 @@ package configs
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/natssl/natssl/internal/redact"
 )
 
 // Config is one fully resolved run configuration. Its YAML form is the contract of
@@ -23,6 +26,8 @@ type Config struct {
 	// origins maps a leaf key to where its value came from ("default", "file.yaml:12",
 	// "env NATSSL_TRAIN_LR", "--set train.lr=0.1"), for error messages.
 	origins map[string]string
+	// warnings are what Load noticed but did not refuse (see Warnings).
+	warnings []string
 }
 
 // Run names a run and says where its outputs go.
@@ -41,7 +46,10 @@ type Data struct {
 	BatchSize     int    `yaml:"batch_size"`
 	Workers       int    `yaml:"workers"`
 	ShuffleBuffer int    `yaml:"shuffle_buffer"`
-	S3            S3     `yaml:"s3"`
+	// MaxImageBytes caps one image file, archive member or S3 object read into memory;
+	// larger ones are skipped and counted as too_large, unread.
+	MaxImageBytes int `yaml:"max_image_bytes"`
+	S3            S3  `yaml:"s3"`
 }
 
 // S3 configures access to s3:// sources.
@@ -51,6 +59,10 @@ type S3 struct {
 	Anonymous bool   `yaml:"anonymous"`
 	// Concurrency is the GETs in flight per tar stream (range requests of one object).
 	Concurrency int `yaml:"concurrency"`
+
+	// RetryFor is how long a failing S3 read is retried, with backoff, before the run
+	// stops (with a checkpoint, resumable) naming the shard.
+	RetryFor Duration `yaml:"retry_for"`
 }
 
 // Augment holds SimCLR's augmentation parameters.
@@ -178,10 +190,12 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // YAML returns the configuration as YAML, every key present that means something for the
-// method (a key of another method is left out): what will actually run.
+// method (a key of another method is left out): what will actually run, with the credentials
+// of URLs masked (an endpoint's user:password@), since it is printed and stored (the tracker,
+// checkpoints, model artefacts).
 func (c *Config) YAML() ([]byte, error) {
 	var doc yaml.Node
-	if err := doc.Encode(c); err != nil {
+	if err := doc.Encode(c.redacted()); err != nil {
 		return nil, fmt.Errorf("configs: encode: %w", err)
 	}
 	c.dropForeign(&doc, "")
@@ -221,8 +235,19 @@ func (c *Config) dropForeign(n *yaml.Node, prefix string) {
 }
 
 // Flatten returns every leaf key that applies to the method with its value as a string, in
-// key order: the run's params.
+// key order: the run's params. The credentials of URLs are masked, as in YAML.
 func (c *Config) Flatten() []KeyValue {
+	out := c.FlattenWithCredentials()
+	for i := range out {
+		out[i].Value = redact.String(out[i].Value)
+	}
+	return out
+}
+
+// FlattenWithCredentials is Flatten with credentials left in: for handing the config to a
+// process that must use them (a SageMaker job's hyperparameters), never for storing or
+// printing.
+func (c *Config) FlattenWithCredentials() []KeyValue {
 	var out []KeyValue
 	for _, k := range Keys() {
 		if !c.Applies(k) {
@@ -232,6 +257,18 @@ func (c *Config) Flatten() []KeyValue {
 		out = append(out, KeyValue{Key: k, Value: formatValue(v)})
 	}
 	return out
+}
+
+// redacted returns a copy whose string values have their credentials masked.
+func (c *Config) redacted() *Config {
+	n := c.Clone()
+	v := reflect.ValueOf(n).Elem()
+	for _, f := range fields() {
+		if fv := v.FieldByIndex(f.index); fv.Kind() == reflect.String {
+			fv.SetString(redact.String(fv.String()))
+		}
+	}
+	return n
 }
 
 // KeyValue is one flattened config entry.

@@ -41,8 +41,8 @@ func (c *Config) validateCrops(bad func(key, reason string)) {
 	total := 0
 	for i, g := range crops {
 		switch {
-		case g.Size < 8:
-			bad("augment.crops", fmt.Sprintf("group %d: size %d must be at least 8", i+1, g.Size))
+		case g.Size < 8 || g.Size > MaxImageSize:
+			bad("augment.crops", fmt.Sprintf("group %d: size %d must be in [8, %d]", i+1, g.Size, MaxImageSize))
 		case g.Count < 1:
 			bad("augment.crops", fmt.Sprintf("group %d: count %d must be at least 1", i+1, g.Count))
 		case !(g.Scale[0] > 0 && g.Scale[0] <= g.Scale[1] && g.Scale[1] <= 1):

@@ -12,6 +12,13 @@
 // preset's input paths point there, so that `natssl train --config smoke` runs from any folder
 // and from an installed binary.
 //
+// An unknown key is refused with the key it most likely meant, by meaning first (a small table
+// of the names other training tools use: learning_rate for lr) and then by spelling. A NATSSL_*
+// variable of a known section that sets no key is refused the same way; natssl's own variables
+// that set no key (OwnEnv: NATSSL_CUDA_LIB_DIR) are let be; any other NATSSL_* variable
+// belongs to someone else and is only a warning (Config.Warnings). Values lists the fixed
+// values of a key for shell completion.
+//
 // Viper stops here: every other package receives a *Config (or one of its sections) and never
-// reads viper or the environment itself.
+// reads viper or the config's environment itself.
 package configs

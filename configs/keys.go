@@ -205,7 +205,21 @@ func toInt(raw any) (int64, error) {
 	return 0, fmt.Errorf("want an integer")
 }
 
+// toFloat converts a number; infinities and NaN (YAML's .inf and .nan, "+Inf" from --set,
+// the environment or a hyperparameter) are refused: no key means anything by them, and a
+// temperature or learning rate of ∞ trains to nonsense without failing.
 func toFloat(raw any) (float64, error) {
+	x, err := anyFloat(raw)
+	if err != nil {
+		return 0, err
+	}
+	if math.IsInf(x, 0) || math.IsNaN(x) {
+		return 0, fmt.Errorf("want a finite number")
+	}
+	return x, nil
+}
+
+func anyFloat(raw any) (float64, error) {
 	switch v := raw.(type) {
 	case int:
 		return float64(v), nil
@@ -307,8 +321,8 @@ func envName(key string) string {
 	return "NATSSL_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
-// suggest returns the known key closest to an unknown one, or "".
-func suggest(key string) string {
+// suggestBySpelling returns the known key closest to an unknown one in spelling, or "".
+func suggestBySpelling(key string) string {
 	best, bestD := "", 4
 	for _, k := range Keys() {
 		if d := editDistance(key, k); d < bestD {

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/spf13/viper"
 	"gopkg.in/yaml.v3"
+
+	"github.com/natssl/natssl/internal/regfile"
 )
 
 //go:embed default.yaml fmnist.yaml smoke.yaml inat21.yaml
@@ -76,6 +79,7 @@ func Load(src Sources) (*Config, error) {
 		origins[k] = "default"
 	}
 	var errs Errors
+	var warnings []string
 
 	if src.File != "" {
 		data, name, err := readFile(src.File)
@@ -109,9 +113,18 @@ func Load(src Sources) (*Config, error) {
 			continue
 		}
 		k, ok := known[name]
+		if !ok && slices.Contains(OwnEnv, name) {
+			continue // natssl's, read where it is used
+		}
 		if !ok {
-			e := &FieldError{Origin: "env " + name, Key: strings.ToLower(strings.TrimPrefix(name, "NATSSL_")), Reason: "unknown environment variable: no config key matches it"}
-			errs = append(errs, e)
+			// A variable of a section natssl has is a misspelt key; any other NATSSL_* variable
+			// (a script's own, such as NATSSL_PHOTOS) is not natssl's to refuse.
+			if section := envSection(name); section != "" {
+				errs = append(errs, unknownEnv(name, val, section))
+			} else {
+				warnings = append(warnings, fmt.Sprintf("env %s: not a config variable (no section %q; the sections are %s), ignored",
+					name, strings.ToLower(strings.SplitN(strings.TrimPrefix(name, "NATSSL_"), "_", 2)[0]), strings.Join(Sections(), ", ")))
+			}
 			continue
 		}
 		v.Set(k, val)
@@ -142,7 +155,7 @@ func Load(src Sources) (*Config, error) {
 		k, val, ok := strings.Cut(s, "=")
 		k = strings.TrimSpace(k)
 		if !ok || k == "" {
-			errs = append(errs, &FieldError{Origin: "--set " + s, Reason: "want key=value, such as train.lr=0.1"})
+			errs = append(errs, &FieldError{Origin: "--set " + s, Reason: "--set needs key=value, such as --set train.lr=0.1"})
 			continue
 		}
 		if !IsKey(k) {
@@ -153,7 +166,7 @@ func Load(src Sources) (*Config, error) {
 		origins[k] = "--set " + s
 	}
 
-	c := &Config{origins: origins}
+	c := &Config{origins: origins, warnings: warnings}
 	for _, k := range Keys() {
 		raw := v.Get(k)
 		if err := c.set(k, raw); err != nil {
@@ -186,6 +199,59 @@ func Load(src Sources) (*Config, error) {
 	return c, nil
 }
 
+// OwnEnv are natssl's own environment variables that set no config key: loading neither
+// refuses nor warns about them. NATSSL_CUDA_LIB_DIR is the folder trainer/cuda looks for the
+// CUDA libraries in first.
+var OwnEnv = []string{"NATSSL_CUDA_LIB_DIR"}
+
+// envSection is the section (run, data, ...) whose prefix the NATSSL_* variable name has; ""
+// when it has none.
+func envSection(name string) string {
+	for _, s := range Sections() {
+		if strings.HasPrefix(name, "NATSSL_"+strings.ToUpper(s)+"_") {
+			return s
+		}
+	}
+	return ""
+}
+
+// unknownEnv refuses a NATSSL_<SECTION>_* variable that sets no key, naming the nearest one.
+func unknownEnv(name, val, section string) *FieldError {
+	reason := fmt.Sprintf("unknown environment variable: section %s has no such key", section)
+	rest := strings.ToLower(strings.TrimPrefix(name, "NATSSL_"+strings.ToUpper(section)+"_"))
+	k := suggest(section + "." + rest)
+	if k == "" || !strings.HasPrefix(k, section+".") {
+		best := 4
+		k = ""
+		for _, key := range Keys() {
+			if d := editDistance(name, envName(key)); d < best {
+				k, best = key, d
+			}
+		}
+	}
+	if k != "" {
+		reason += fmt.Sprintf(" (did you mean %s, which sets %s?)", envName(k), k)
+	}
+	return &FieldError{Origin: "env " + name, Value: val, Reason: reason}
+}
+
+// Warnings are what loading noticed but did not refuse: NATSSL_* variables that are not
+// config variables. The CLI prints them.
+func (c *Config) Warnings() []string { return c.warnings }
+
+// Sections returns the top-level sections of a config (run, data, ...), sorted.
+func Sections() []string {
+	fields()
+	var out []string
+	for s := range sections {
+		if !strings.Contains(s, ".") {
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 func unknownKey(k, val, origin string) *FieldError {
 	reason := "unknown key"
 	if s := suggest(k); s != "" {
@@ -194,9 +260,14 @@ func unknownKey(k, val, origin string) *FieldError {
 	return &FieldError{Key: k, Value: val, Reason: reason, Origin: origin}
 }
 
-// readFile reads a config file, or an embedded preset when no such file exists.
+// MaxConfigBytes bounds a config file: a config is a few kilobytes, and a path such as
+// /dev/zero must not be read without end.
+const MaxConfigBytes = 4 << 20
+
+// readFile reads a config file (a regular file of at most MaxConfigBytes), or an embedded
+// preset when no such file exists.
 func readFile(name string) ([]byte, string, error) {
-	data, err := os.ReadFile(name)
+	data, err := regfile.ReadFile(name, MaxConfigBytes)
 	if err == nil {
 		return data, name, nil
 	}

@@ -123,8 +123,11 @@ func (c *Config) validateMethod(bad func(key, reason string)) {
 	case "byol":
 		unit("method.tau_base", m.TauBase)
 		unit("method.tau_final", m.TauFinal)
-		if m.PredHidden < 0 {
+		switch {
+		case m.PredHidden < 0:
 			bad("method.pred_hidden", "must be at least 0 (0: model.proj_hidden)")
+		case m.PredHidden > MaxProjDim:
+			bad("method.pred_hidden", fmt.Sprintf("must be at most %d", MaxProjDim))
 		}
 	case "moco":
 		unit("method.momentum", m.Momentum)
@@ -133,6 +136,8 @@ func (c *Config) validateMethod(bad func(key, reason string)) {
 		switch b := c.Data.BatchSize; {
 		case m.QueueSize < 1:
 			bad("method.queue_size", "must be at least 1")
+		case m.QueueSize > MaxQueueSize:
+			bad("method.queue_size", fmt.Sprintf("must be at most %d", MaxQueueSize))
 		case b > 0 && m.QueueSize%b != 0:
 			bad("method.queue_size", fmt.Sprintf("must be a multiple of data.batch_size %d: each step enqueues the global batch's keys, as MoCo does", b))
 		}

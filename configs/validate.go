@@ -2,9 +2,12 @@ package configs
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/natssl/natssl/internal/redact"
 )
 
 // FieldError is one problem with one key: what, where it came from, and why it is refused.
@@ -15,7 +18,10 @@ type FieldError struct {
 	Origin string // "file.yaml:12", "env NATSSL_TRAIN_LR", "--set train.lr=x", "default"
 }
 
-func (e *FieldError) Error() string {
+// Error is one line naming the origin, the key and the value, credentials masked.
+func (e *FieldError) Error() string { return redact.String(e.line()) }
+
+func (e *FieldError) line() string {
 	var b strings.Builder
 	if e.Origin != "" {
 		b.WriteString(e.Origin)
@@ -42,6 +48,22 @@ func (es *Errors) Error() string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Upper bounds of sizes: far above any sensible run, low enough that a typo (a width of
+// 100000, a batch of 2e9) is refused before anything is allocated. What fits the machine is
+// checked when training starts, from an estimate of the memory the model and batch need.
+const (
+	MaxImageSize     = 2048    // data.image_size, eval.image_size (pixels per side)
+	MaxBatchSize     = 1 << 16 // data.batch_size
+	MaxWorkers       = 1024    // data.workers
+	MaxShuffleBuffer = 1 << 22 // data.shuffle_buffer (samples)
+	MaxImageBytes    = 1 << 30 // data.max_image_bytes
+	MaxWidth         = 1024    // model.width
+	MaxProjDim       = 1 << 14 // model.proj_hidden, model.proj_dim
+	MaxDevices       = 64      // entries of train.devices
+	MaxMonitorImages = 1 << 16 // eval.monitor_knn_images
+	MaxQueueSize     = 1 << 20 // method.queue_size (keys)
+)
 
 var (
 	backbones   = []string{"convnet-small", "resnet18-cifar", "resnet18", "resnet50"}
@@ -70,6 +92,14 @@ func (c *Config) Validate() error {
 			bad(key, fmt.Sprintf("must be at least %d", lo))
 		}
 	}
+	within := func(key string, n, lo, hi int) {
+		switch {
+		case n < lo:
+			bad(key, fmt.Sprintf("must be at least %d", lo))
+		case n > hi:
+			bad(key, fmt.Sprintf("must be at most %d", hi))
+		}
+	}
 	prob := func(key string, p float64) {
 		if !(p >= 0 && p <= 1) {
 			bad(key, "a probability must be in [0, 1]")
@@ -93,10 +123,14 @@ func (c *Config) Validate() error {
 	nonEmpty("run.db", c.Run.DB)
 
 	nonEmpty("data.source", c.Data.Source)
-	atLeast("data.image_size", c.Data.ImageSize, 8)
-	atLeast("data.batch_size", c.Data.BatchSize, 1)
-	atLeast("data.workers", c.Data.Workers, 0)
-	atLeast("data.shuffle_buffer", c.Data.ShuffleBuffer, 0)
+	within("data.image_size", c.Data.ImageSize, 8, MaxImageSize)
+	within("data.batch_size", c.Data.BatchSize, 1, MaxBatchSize)
+	within("data.workers", c.Data.Workers, 0, MaxWorkers)
+	within("data.shuffle_buffer", c.Data.ShuffleBuffer, 0, MaxShuffleBuffer)
+	within("data.max_image_bytes", c.Data.MaxImageBytes, 1<<10, MaxImageBytes)
+	if c.Data.S3.RetryFor <= 0 {
+		bad("data.s3.retry_for", "must be a duration > 0, such as 10m")
+	}
 	if n := c.Data.S3.Concurrency; n < 1 || n > maxS3Concurrency {
 		bad("data.s3.concurrency", fmt.Sprintf("must be in [1, %d] (GETs in flight per tar stream; 1 reads each with one)", maxS3Concurrency))
 	}
@@ -128,9 +162,9 @@ func (c *Config) Validate() error {
 	c.validateCrops(bad)
 
 	oneOf("model.backbone", c.Model.Backbone, backbones)
-	atLeast("model.width", c.Model.Width, 1)
-	atLeast("model.proj_hidden", c.Model.ProjHidden, 1)
-	atLeast("model.proj_dim", c.Model.ProjDim, 1)
+	within("model.width", c.Model.Width, 1, MaxWidth)
+	within("model.proj_hidden", c.Model.ProjHidden, 1, MaxProjDim)
+	within("model.proj_dim", c.Model.ProjDim, 1, MaxProjDim)
 	c.validateMethod(bad)
 
 	t := c.Train
@@ -158,6 +192,9 @@ func (c *Config) Validate() error {
 	if len(t.Devices) == 0 {
 		bad("train.devices", "must name at least one device (cpu, or cuda:N)")
 	}
+	if len(t.Devices) > MaxDevices {
+		bad("train.devices", fmt.Sprintf("at most %d devices", MaxDevices))
+	}
 	for _, d := range t.Devices {
 		if !deviceRE.MatchString(d) {
 			bad("train.devices", fmt.Sprintf("%q is not a device: want cpu or cuda:N", d))
@@ -175,14 +212,14 @@ func (c *Config) Validate() error {
 	}
 
 	oneOf("eval.classifier", c.Eval.Classifier, classifiers)
-	atLeast("eval.image_size", c.Eval.ImageSize, 8)
+	within("eval.image_size", c.Eval.ImageSize, 8, MaxImageSize)
 	if strings.TrimSpace(c.Eval.ValImages) != "" && strings.TrimSpace(c.Eval.ValCSV) == "" {
 		bad("eval.val_images", "names the validation images, but eval.val_csv (the validation suite's labels) is empty")
 	}
 	if v := c.Eval.ValCSV; v != "" && filepath.Clean(v) == filepath.Clean(c.Eval.NewtCSV) {
 		bad("eval.val_csv", "is the evaluation suite (eval.newt_csv): a validation suite must be held out from it")
 	}
-	c.validateMonitor(bad, atLeast)
+	c.validateMonitor(bad, atLeast, within)
 
 	atLeast("sagemaker.instance_count", c.SageMaker.InstanceCount, 1)
 	if c.SageMaker.InstanceCount > 1 {
@@ -193,19 +230,44 @@ func (c *Config) Validate() error {
 	s3uri("sagemaker.checkpoint_s3", c.SageMaker.CheckpointS3)
 	s3uri("sagemaker.output_s3", c.SageMaker.OutputS3)
 
+	for _, k := range Keys() {
+		if !finite(c, k) {
+			bad(k, "want a finite number")
+		}
+	}
+
 	if len(errs) > 0 {
 		return &errs
 	}
 	return nil
 }
 
+// finite reports whether key's value holds no infinity or NaN (for keys that are not numbers,
+// true). Load refuses them as it converts; this catches values set in code.
+func finite(c *Config, key string) bool {
+	v, _ := c.Get(key)
+	var xs []float64
+	switch x := v.(type) {
+	case float64:
+		xs = []float64{x}
+	case [2]float64:
+		xs = x[:]
+	}
+	for _, x := range xs {
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return false
+		}
+	}
+	return true
+}
+
 // validateMonitor checks the online monitor's keys: a monitor that is on must have something
 // to score, and each of its scores what it needs.
-func (c *Config) validateMonitor(bad func(key, reason string), atLeast func(key string, n, lo int)) {
+func (c *Config) validateMonitor(bad func(key, reason string), atLeast func(key string, n, lo int), within func(key string, n, lo, hi int)) {
 	e := c.Eval
 	atLeast("eval.monitor_every", e.MonitorEvery, 0)
 	atLeast("eval.monitor_newt_tasks", e.MonitorNewtTasks, 0)
-	atLeast("eval.monitor_knn_images", e.MonitorKNNImages, 2)
+	within("eval.monitor_knn_images", e.MonitorKNNImages, 2, MaxMonitorImages)
 	if e.MonitorEvery <= 0 {
 		return
 	}

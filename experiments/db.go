@@ -14,6 +14,8 @@ import (
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"github.com/natssl/natssl/internal/regfile"
 )
 
 // Errors callers can test with errors.Is.
@@ -26,10 +28,10 @@ var (
 	ErrNewerSchema = errors.New("database schema is newer than this natssl understands")
 	// ErrNoDatabase: OpenExisting was given a path where no database exists.
 	ErrNoDatabase = errors.New("no experiment database")
-	// ErrNotFound: no run has the given id or prefix.
+	// ErrNotFound: no run has the given reference (id, prefix, name, NAME@K, latest).
 	ErrNotFound = errors.New("no such run")
-	// ErrAmbiguous: a run id prefix matches more than one run.
-	ErrAmbiguous = errors.New("ambiguous run id prefix")
+	// ErrAmbiguous: a reference (a run name or an id prefix, a sweep id prefix) names more than one.
+	ErrAmbiguous = errors.New("ambiguous reference")
 	// ErrNoSweep: no sweep has the given id or prefix.
 	ErrNoSweep = errors.New("no such sweep")
 )
@@ -71,7 +73,63 @@ func Open(ctx context.Context, path string) (*DB, error) {
 			return nil, fmt.Errorf("experiments: open %s: create directory: %w", path, unwrapPathError(err))
 		}
 	}
-	return open(ctx, path)
+	if err := createPrivate(path); err != nil {
+		return nil, err
+	}
+	db, err := open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	db.keepReserve()
+	return db, nil
+}
+
+// reserveBytes is disk space kept beside the database, in a file of its own (<db>-reserve),
+// so that a run can still be marked FAILED or KILLED when the disk fills up: SQLite cannot
+// write even a one-row update where no block is free, and removing the reserve frees some.
+const reserveBytes = 64 << 10
+
+func (db *DB) reservePath() string { return db.path + "-reserve" }
+
+// keepReserve makes sure the reserve exists (a writer's Open recreates one a full disk used).
+// It is best effort: on a disk already full there is nothing to reserve.
+func (db *DB) keepReserve() {
+	p := db.reservePath()
+	if st, err := os.Stat(p); err == nil && st.Size() >= reserveBytes {
+		return
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return
+	}
+	_, err = f.Write(make([]byte, reserveBytes)) // written, so that the blocks are allocated
+	if cerr := f.Close(); err != nil || cerr != nil {
+		os.Remove(p)
+	}
+}
+
+// releaseReserve frees the reserve for a write that found the disk full; it reports whether
+// there was one.
+func (db *DB) releaseReserve() bool { return os.Remove(db.reservePath()) == nil }
+
+// isFull reports whether err is SQLite's "database or disk is full".
+func isFull(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.Code == sqlite3.ErrFull
+}
+
+// createPrivate creates a missing database file readable by its owner alone, as checkpoints
+// are: it holds configs, command lines and paths. SQLite gives its -wal and -shm files the
+// database file's mode. An existing file keeps the mode its owner chose.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("experiments: open %s: %w", path, unwrapPathError(err))
+	}
+	return f.Close()
 }
 
 // OpenExisting is Open for readers: when no database exists at path it fails with
@@ -123,7 +181,10 @@ func open(ctx context.Context, path string) (*DB, error) {
 // checkHeader refuses an existing, non-empty file that does not start like a SQLite database,
 // before SQLite gets a chance to write a journal or WAL beside it.
 func checkHeader(path string) error {
-	f, err := os.Open(path)
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("experiments: open %s: is a directory, not a database file", path)
+	}
+	f, err := regfile.Open(path) // a FIFO or a device is refused at once, never waited on
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,6 +44,9 @@ func TestOpenRefusesBadFiles(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "adir"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.db"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name    string
@@ -56,12 +60,14 @@ func TestOpenRefusesBadFiles(t *testing.T) {
 		{"newer schema", newer, ErrNewerSchema, fmt.Sprintf("version %d, this natssl writes %d", SchemaVersion+1, SchemaVersion)},
 		{"foreign database", foreign, ErrForeignDatabase, "photos"},
 		{"directory", filepath.Join(dir, "adir"), nil, "is a directory"},
+		{"FIFO", filepath.Join(dir, "fifo.db"), nil, "not a regular file (a named pipe)"},
+		{"device", "/dev/zero", nil, "not a regular file (a character device)"},
 		{"parent is a file", filepath.Join(write("plain", []byte("x")), "run.db"), nil, "not a directory"},
 		{"unwritable place", "/proc/natssl-test/run.db", nil, "/proc/natssl-test/run.db"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before, _ := os.ReadFile(tt.path)
+			before := readRegular(tt.path)
 			db, err := Open(ctx, tt.path)
 			if err == nil {
 				db.Close()
@@ -74,7 +80,7 @@ func TestOpenRefusesBadFiles(t *testing.T) {
 			if !strings.Contains(msg, tt.mention) || !strings.Contains(msg, tt.path) || strings.Contains(msg, "\n") {
 				t.Errorf("error %q: want one line naming %s and saying %q", msg, tt.path, tt.mention)
 			}
-			after, _ := os.ReadFile(tt.path)
+			after := readRegular(tt.path)
 			if !bytes.Equal(before, after) {
 				t.Errorf("%s was modified", tt.path)
 			}
@@ -208,9 +214,10 @@ func TestOpenOddPaths(t *testing.T) {
 				t.Fatal(err)
 			}
 			db.Close()
-			// The database is the file of that exact name, and nothing else was created.
+			// The database is the file of that exact name, and nothing else was created but
+			// the reserve beside it.
 			entries, _ := os.ReadDir(dir)
-			if len(entries) != 1 || entries[0].Name() != name {
+			if len(entries) != 2 || entries[0].Name() != name || entries[1].Name() != name+"-reserve" {
 				var names []string
 				for _, e := range entries {
 					names = append(names, e.Name())
@@ -227,4 +234,13 @@ func TestOpenOddPaths(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readRegular reads path when it is a regular file (a FIFO or a device is not read).
+func readRegular(path string) []byte {
+	if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+		return nil
+	}
+	b, _ := os.ReadFile(path)
+	return b
 }

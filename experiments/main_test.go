@@ -34,6 +34,9 @@ var helperKeys = []string{metric.Loss, metric.LR, metric.ImagesPerS, metric.Data
 // (0 = until killed). It prints "ready <run id>" once its first batch is committed.
 func runHelper(mode string) error {
 	ctx := context.Background()
+	if mode == "claim" {
+		return claimHelper(ctx)
+	}
 	steps, _ := strconv.ParseInt(os.Getenv("NATSSL_STEPS"), 10, 64)
 	db, err := Open(ctx, os.Getenv("NATSSL_DB"))
 	if err != nil {

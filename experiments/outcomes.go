@@ -76,59 +76,60 @@ func checkOutcomes(evals []Eval, outcomes []Outcome) error {
 	return nil
 }
 
-// replaceOutcomes drops the stored outcomes of every task whose accuracy evals records, then
-// stores outcomes, inside tx.
-func (db *DB) replaceOutcomes(ctx context.Context, tx *sql.Tx, runID string, evals []Eval, outcomes []Outcome) error {
-	del, err := tx.PrepareContext(ctx, `DELETE FROM eval_outcomes WHERE run_id = ? AND checkpoint_step = ? AND suite = ? AND task = ?`)
-	if err != nil {
-		return db.wrap("record outcomes of run "+runID+" in", err)
-	}
-	defer del.Close()
-	for _, e := range evals {
-		if e.Metric != MetricAccuracy {
-			continue
-		}
-		if _, err := del.ExecContext(ctx, runID, e.CheckpointStep, e.Suite, e.Task); err != nil {
-			return db.wrap(fmt.Sprintf("record outcomes %s/%s of run %s in", e.Suite, e.Task, runID), err)
-		}
-	}
+// insertOutcomes stores the outcomes of evaluation id inside tx.
+func insertOutcomes(ctx context.Context, tx *sql.Tx, id int64, runID string, outcomes []Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO eval_outcomes (run_id, checkpoint_step, suite, task, image_id, label, predicted)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO eval_outcomes (evaluation_id, run_id, checkpoint_step, suite, task,
+		image_id, label, predicted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
-		return db.wrap("record outcomes of run "+runID+" in", err)
+		return err
 	}
 	defer ins.Close()
 	for _, o := range outcomes {
-		if _, err := ins.ExecContext(ctx, runID, o.CheckpointStep, o.Suite, o.Task, o.Image, o.Label, o.Predicted); err != nil {
-			return db.wrap(fmt.Sprintf("record outcome %s/%s/%s of run %s in", o.Suite, o.Task, o.Image, runID), err)
+		if _, err := ins.ExecContext(ctx, id, runID, o.CheckpointStep, o.Suite, o.Task, o.Image, o.Label, o.Predicted); err != nil {
+			return fmt.Errorf("outcome %s/%s/%s: %w", o.Suite, o.Task, o.Image, err)
 		}
 	}
 	return nil
 }
 
-// Outcomes returns the per-image outcomes of a run's evaluation on suite (matched without
+// Outcomes returns the per-image outcomes of a run's last evaluation on suite (matched without
 // regard to case, as EvalSummaries does) at checkpoint step, ordered by task and image id;
 // none for an evaluation recorded without them (by natssl before it kept them).
 func (db *DB) Outcomes(ctx context.Context, runID string, step int64, suite string) ([]Outcome, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT suite, task, image_id, label, predicted FROM eval_outcomes
-		WHERE run_id = ? AND checkpoint_step = ? AND suite = ? COLLATE NOCASE ORDER BY task, image_id`, runID, step, suite)
-	if err != nil {
+	var id sql.NullInt64
+	if err := db.sql.QueryRowContext(ctx, `SELECT max(id) FROM evaluations WHERE run_id = ? AND checkpoint_step = ?
+		AND suite = ? COLLATE NOCASE`, runID, step, suite).Scan(&id); err != nil {
 		return nil, db.wrap("read outcomes of run "+runID+" in", err)
+	}
+	if !id.Valid {
+		return nil, nil
+	}
+	return db.EvaluationOutcomes(ctx, id.Int64)
+}
+
+// EvaluationOutcomes returns the per-image outcomes of one evaluation, ordered by task and
+// image id; none for an evaluation recorded without them.
+func (db *DB) EvaluationOutcomes(ctx context.Context, evaluationID int64) ([]Outcome, error) {
+	op := fmt.Sprintf("read outcomes of evaluation %d in", evaluationID)
+	rows, err := db.sql.QueryContext(ctx, `SELECT checkpoint_step, suite, task, image_id, label, predicted FROM eval_outcomes
+		WHERE evaluation_id = ? ORDER BY task, image_id`, evaluationID)
+	if err != nil {
+		return nil, db.wrap(op, err)
 	}
 	defer rows.Close()
 	var out []Outcome
 	for rows.Next() {
-		o := Outcome{CheckpointStep: step}
-		if err := rows.Scan(&o.Suite, &o.Task, &o.Image, &o.Label, &o.Predicted); err != nil {
-			return nil, db.wrap("read outcomes of run "+runID+" in", err)
+		var o Outcome
+		if err := rows.Scan(&o.CheckpointStep, &o.Suite, &o.Task, &o.Image, &o.Label, &o.Predicted); err != nil {
+			return nil, db.wrap(op, err)
 		}
 		out = append(out, o)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, db.wrap("read outcomes of run "+runID+" in", err)
+		return nil, db.wrap(op, err)
 	}
 	return out, nil
 }

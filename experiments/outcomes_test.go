@@ -65,10 +65,9 @@ func TestRecordEvaluationOutcomes(t *testing.T) {
 	}{
 		{"first evaluation", both(accuracyRows("t1", 0.75), accuracyRows("t2", 0.5)),
 			append(outcomes("t1", "1101"), outcomes("t2", "10")...), map[string]string{"t1": "1101", "t2": "10"}},
-		{"t1 again, fewer images: replaced, t2 kept", accuracyRows("t1", 2.0/3), outcomes("t1", "011"),
-			map[string]string{"t1": "011", "t2": "10"}},
-		{"a C row alone keeps the outcomes", accuracyRows("t2", 0.5)[1:], nil, map[string]string{"t1": "011", "t2": "10"}},
-		{"t2's accuracy without outcomes drops its old ones", accuracyRows("t2", 1), nil, map[string]string{"t1": "011"}},
+		{"t1 again, fewer images: a second evaluation", accuracyRows("t1", 2.0/3), outcomes("t1", "011"),
+			map[string]string{"t1": "011"}},
+		{"C rows alone: an evaluation without outcomes", accuracyRows("t2", 0.5)[1:], nil, map[string]string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,6 +96,15 @@ func TestRecordEvaluationOutcomes(t *testing.T) {
 	}
 	if o, err := db.Outcomes(ctx, id, 6, SuiteNeWT); err != nil || len(o) != 0 {
 		t.Errorf("outcomes of a step never evaluated: %v, %v", o, err)
+	}
+	// Every evaluation is kept: the first one's outcomes are still there.
+	evs, err := db.Evaluations(ctx, id)
+	if err != nil || len(evs) != len(tests) {
+		t.Fatalf("evaluations %+v (%v), want %d", evs, err, len(tests))
+	}
+	first, err := db.EvaluationOutcomes(ctx, evs[0].ID)
+	if err != nil || rightString(first) != "110110" {
+		t.Errorf("the first evaluation's outcomes: %q (%v), want t1 1101 and t2 10", rightString(first), err)
 	}
 }
 

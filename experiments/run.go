@@ -3,8 +3,11 @@ package experiments
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strings"
@@ -12,6 +15,7 @@ import (
 	"time"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/redact"
 )
 
 // Status is a run's place in its life cycle: RUNNING, then FINISHED, FAILED or KILLED.
@@ -30,11 +34,12 @@ func (s Status) Terminal() bool {
 	return s == StatusFinished || s == StatusFailed || s == StatusKilled
 }
 
-// RunSpec describes a run being created. GitCommit, Host and Command are filled in from the
-// process when empty.
+// RunSpec describes a run being created. GitCommit, Host, PID and Command are filled in from
+// the process when empty.
 type RunSpec struct {
 	Name, ConfigYAML, Command, GitCommit, Host string
 	Seed                                       int64
+	PID                                        int // the process writing the run
 	Params                                     []configs.KeyValue
 	Tags                                       map[string]string
 }
@@ -72,6 +77,9 @@ func (db *DB) CreateRun(ctx context.Context, spec RunSpec) (*Run, error) {
 	if spec.Host == "" {
 		spec.Host, _ = os.Hostname()
 	}
+	if spec.PID == 0 {
+		spec.PID = os.Getpid()
+	}
 	if spec.GitCommit == "" {
 		commit, dirty := gitCommit(ctx)
 		spec.GitCommit = commit
@@ -85,6 +93,8 @@ func (db *DB) CreateRun(ctx context.Context, spec RunSpec) (*Run, error) {
 	if spec.Command == "" {
 		spec.Command = strings.Join(os.Args, " ")
 	}
+	// Nothing stored keeps a URL's credentials (an endpoint's user:password@ given by --set).
+	spec.Command, spec.ConfigYAML = redact.String(spec.Command), redact.String(spec.ConfigYAML)
 	id, err := newRunID()
 	if err != nil {
 		return nil, fmt.Errorf("experiments: create run: %w", err)
@@ -95,9 +105,9 @@ func (db *DB) CreateRun(ctx context.Context, spec RunSpec) (*Run, error) {
 		return nil, db.wrap("create run in", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO runs (id, name, status, started_at, heartbeat_at, config_yaml, seed, git_commit, host, command)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, spec.Name, StatusRunning, now, now, spec.ConfigYAML, spec.Seed, spec.GitCommit, spec.Host, spec.Command); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO runs (id, name, status, started_at, heartbeat_at, config_yaml, seed, git_commit, host, pid, command)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, spec.Name, StatusRunning, now, now, spec.ConfigYAML, spec.Seed, spec.GitCommit, spec.Host, spec.PID, spec.Command); err != nil {
 		return nil, db.wrap("create run in", err)
 	}
 	if err := insertParams(ctx, tx, id, spec.Params); err != nil {
@@ -117,7 +127,7 @@ func (db *DB) CreateRun(ctx context.Context, spec RunSpec) (*Run, error) {
 func insertParams(ctx context.Context, tx execer, id string, params []configs.KeyValue) error {
 	for _, p := range params {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)
-			ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`, id, p.Key, p.Value); err != nil {
+			ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`, id, p.Key, redact.String(p.Value)); err != nil {
 			return fmt.Errorf("param %s: %w", p.Key, err)
 		}
 	}
@@ -175,12 +185,31 @@ func (r *Run) Flush(ctx context.Context) error {
 
 // flushLocked writes the pending rows, the latest value of each key, and a heartbeat in one
 // transaction: either all of a batch is in the database or none of it.
-func (r *Run) flushLocked(ctx context.Context) error {
+func (r *Run) flushLocked(ctx context.Context) error { return r.flushWith(ctx, nil) }
+
+// flushWith is flushLocked with more statements (also) in the transaction; with also set, the
+// transaction is made even when no rows are pending, and it is durable when it returns: its
+// connection syncs the log at commit (synchronous FULL), as the database's NORMAL does not, so
+// that a power cut after the caller acts on it (a checkpoint renamed into place) cannot undo it.
+func (r *Run) flushWith(ctx context.Context, also func(tx *sql.Tx) error) error {
 	r.lastFlush = r.db.now()
-	if len(r.pending) == 0 {
+	if len(r.pending) == 0 && also == nil {
 		return nil
 	}
-	tx, err := r.db.sql.BeginTx(ctx, nil)
+	var tx *sql.Tx
+	var err error
+	if also == nil {
+		tx, err = r.db.sql.BeginTx(ctx, nil)
+	} else {
+		var conn *sql.Conn
+		if conn, err = r.db.sql.Conn(ctx); err == nil {
+			defer conn.Close()
+			if _, err = conn.ExecContext(ctx, `PRAGMA synchronous = FULL`); err == nil {
+				defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = NORMAL`)
+				tx, err = conn.BeginTx(ctx, nil)
+			}
+		}
+	}
 	if err != nil {
 		return r.db.wrap("log metrics of run "+r.id+" in", err)
 	}
@@ -204,6 +233,11 @@ func (r *Run) flushLocked(ctx context.Context) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE runs SET heartbeat_at = ? WHERE id = ?`, formatTime(r.db.now()), r.id); err != nil {
 		return r.db.wrap("log metrics of run "+r.id+" in", err)
 	}
+	if also != nil {
+		if err := also(tx); err != nil {
+			return err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return r.db.wrap("log metrics of run "+r.id+" in", err)
 	}
@@ -212,19 +246,48 @@ func (r *Run) flushLocked(ctx context.Context) error {
 }
 
 // RecordCheckpoint records a checkpoint file written at step (replacing an earlier record of
-// the same step, as after a resume), flushing buffered metrics first.
+// the same step, as after a resume) in one transaction with the buffered metrics: once it
+// returns, every step up to the checkpoint is in the database. The trainer calls it before
+// the file is renamed into place.
 func (r *Run) RecordCheckpoint(ctx context.Context, step int64, path, sha256 string, bytes int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.flushLocked(ctx); err != nil {
-		return err
-	}
-	if _, err := r.db.sql.ExecContext(ctx, `INSERT INTO checkpoints (run_id, step, path, sha256, bytes, at) VALUES (?, ?, ?, ?, ?, ?)
+	return r.flushWith(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (run_id, step, path, sha256, bytes, at) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (run_id, step) DO UPDATE SET path = excluded.path, sha256 = excluded.sha256, bytes = excluded.bytes, at = excluded.at`,
-		r.id, step, path, sha256, bytes, formatTime(r.db.now())); err != nil {
-		return r.db.wrap(fmt.Sprintf("record checkpoint %s (step %d) of run %s in", path, step, r.id), err)
+			r.id, step, path, sha256, bytes, formatTime(r.db.now())); err != nil {
+			return r.db.wrap(fmt.Sprintf("record checkpoint %s (step %d) of run %s in", path, step, r.id), err)
+		}
+		return nil
+	})
+}
+
+// ForgetCheckpoint removes the record of the checkpoint file at path: pruned, or never written.
+func (r *Run) ForgetCheckpoint(ctx context.Context, path string) error {
+	if _, err := r.db.sql.ExecContext(ctx, `DELETE FROM checkpoints WHERE run_id = ? AND path = ?`, r.id, path); err != nil {
+		return r.db.wrap(fmt.Sprintf("forget checkpoint %s of run %s in", path, r.id), err)
 	}
 	return nil
+}
+
+// ForgetMissingCheckpoints removes the records of the run's checkpoints whose files are gone
+// (pruned by a natssl that did not forget them, deleted by hand, or recorded by a process
+// killed before it renamed the file into place), and returns their paths.
+func (r *Run) ForgetMissingCheckpoints(ctx context.Context) ([]string, error) {
+	cks, err := r.db.Checkpoints(ctx, r.id)
+	if err != nil {
+		return nil, err
+	}
+	var gone []string
+	for _, c := range cks {
+		if _, err := os.Stat(c.Path); errors.Is(err, fs.ErrNotExist) {
+			if err := r.ForgetCheckpoint(ctx, c.Path); err != nil {
+				return gone, err
+			}
+			gone = append(gone, c.Path)
+		}
+	}
+	return gone, nil
 }
 
 // Heartbeat marks the run alive now and writes buffered metrics. Call it at least every
@@ -273,7 +336,10 @@ func (r *Run) KeepAlive(ctx context.Context, every time.Duration, report func(er
 
 // Finish writes buffered metrics and ends the run with status (FINISHED, FAILED or KILLED);
 // errMsg says why a run failed or was killed. It still writes when ctx is already cancelled
-// (a run killed by Ctrl-C must be recorded as KILLED), within a bounded time.
+// (a run killed by Ctrl-C must be recorded as KILLED), within a bounded time. When the
+// metrics cannot be written (a full disk), they are dropped and the status is still set,
+// which a one-row update can do where a batch of rows could not; the error then says how many
+// values were lost.
 func (r *Run) Finish(ctx context.Context, status Status, errMsg string) error {
 	if !status.Terminal() {
 		return fmt.Errorf("experiments: finish run %s: status %q is not FINISHED, FAILED or KILLED", r.id, status)
@@ -282,13 +348,27 @@ func (r *Run) Finish(ctx context.Context, status Status, errMsg string) error {
 	defer cancel()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.flushLocked(ctx); err != nil {
-		return err
+	flushErr := r.flushLocked(ctx)
+	lost := 0
+	if flushErr != nil {
+		lost = len(r.pending)
+		r.pending = r.pending[:0]
 	}
 	now := formatTime(r.db.now())
-	if _, err := r.db.sql.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, ended_at = ?, heartbeat_at = ? WHERE id = ?`,
-		status, errMsg, now, now, r.id); err != nil {
+	end := func() error {
+		_, err := r.db.sql.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, ended_at = ?, heartbeat_at = ? WHERE id = ?`,
+			status, redact.String(errMsg), now, now, r.id)
+		return err
+	}
+	err := end()
+	if isFull(err) && r.db.releaseReserve() {
+		err = end()
+	}
+	if err != nil {
 		return r.db.wrap("finish run "+r.id+" in", err)
+	}
+	if flushErr != nil {
+		return fmt.Errorf("experiments: run %s marked %s, but %d metric values could not be written: %w", r.id, status, lost, flushErr)
 	}
 	return nil
 }

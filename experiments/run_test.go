@@ -192,7 +192,7 @@ func TestStale(t *testing.T) {
 	}
 }
 
-func TestResolveRun(t *testing.T) {
+func TestResolveRunPrefix(t *testing.T) {
 	ctx := context.Background()
 	db := openTemp(t)
 	for _, id := range []string{"abc111", "abc222", "abd333"} {

@@ -149,6 +149,72 @@ CREATE TABLE sweep_values (
 	PRIMARY KEY (sweep_id, trial, ord)
 ) WITHOUT ROWID;
 `,
+	// 6: every evaluation kept, each with what it scored and how: the checkpoint, the suite
+	// (the labels file's path and content hash, the images' path) and the classifier, so that a
+	// second evaluation with another classifier is added beside the first instead of replacing
+	// it. evals and eval_outcomes rows belong to one evaluation; the columns of schema 1 stay.
+	// An evaluation recorded before this migration becomes one row of evaluations per run,
+	// checkpoint step and suite, its classifier unrecorded (''). Runs can be archived: kept,
+	// but left out of listings.
+	`
+CREATE TABLE evaluations (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT,
+	run_id          TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+	checkpoint_step INTEGER NOT NULL,
+	checkpoint_path TEXT NOT NULL DEFAULT '',
+	suite           TEXT NOT NULL,
+	suite_path      TEXT NOT NULL DEFAULT '',
+	suite_sha256    TEXT NOT NULL DEFAULT '',
+	images_path     TEXT NOT NULL DEFAULT '',
+	classifier      TEXT NOT NULL DEFAULT '',
+	at              TEXT NOT NULL
+);
+CREATE INDEX evaluations_run ON evaluations (run_id, checkpoint_step);
+INSERT INTO evaluations (run_id, checkpoint_step, suite, at)
+	SELECT run_id, checkpoint_step, suite, max(at) FROM evals GROUP BY run_id, checkpoint_step, suite
+	ORDER BY min(at), run_id, checkpoint_step, suite;
+CREATE TABLE evals_v6 (
+	evaluation_id   INTEGER NOT NULL REFERENCES evaluations(id) ON DELETE CASCADE,
+	run_id          TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+	checkpoint_step INTEGER NOT NULL,
+	suite           TEXT NOT NULL,
+	task            TEXT NOT NULL,
+	cluster         TEXT NOT NULL DEFAULT '',
+	subcluster      TEXT NOT NULL DEFAULT '',
+	metric          TEXT NOT NULL,
+	value           REAL,
+	at              TEXT NOT NULL,
+	PRIMARY KEY (evaluation_id, task, metric)
+);
+INSERT INTO evals_v6 (evaluation_id, run_id, checkpoint_step, suite, task, cluster, subcluster, metric, value, at)
+	SELECT v.id, e.run_id, e.checkpoint_step, e.suite, e.task, e.cluster, e.subcluster, e.metric, e.value, e.at
+	FROM evals e JOIN evaluations v ON v.run_id = e.run_id AND v.checkpoint_step = e.checkpoint_step AND v.suite = e.suite;
+DROP TABLE evals;
+ALTER TABLE evals_v6 RENAME TO evals;
+CREATE INDEX evals_run ON evals (run_id, checkpoint_step);
+CREATE TABLE eval_outcomes_v6 (
+	evaluation_id   INTEGER NOT NULL REFERENCES evaluations(id) ON DELETE CASCADE,
+	run_id          TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+	checkpoint_step INTEGER NOT NULL,
+	suite           TEXT NOT NULL,
+	task            TEXT NOT NULL,
+	image_id        TEXT NOT NULL,
+	label           INTEGER NOT NULL,
+	predicted       INTEGER NOT NULL,
+	PRIMARY KEY (evaluation_id, task, image_id)
+) WITHOUT ROWID;
+INSERT INTO eval_outcomes_v6 (evaluation_id, run_id, checkpoint_step, suite, task, image_id, label, predicted)
+	SELECT v.id, o.run_id, o.checkpoint_step, o.suite, o.task, o.image_id, o.label, o.predicted
+	FROM eval_outcomes o JOIN evaluations v ON v.run_id = o.run_id AND v.checkpoint_step = o.checkpoint_step AND v.suite = o.suite;
+DROP TABLE eval_outcomes;
+ALTER TABLE eval_outcomes_v6 RENAME TO eval_outcomes;
+ALTER TABLE runs ADD COLUMN archived_at TEXT;
+`,
+	// 7: the process writing a run (its id, beside runs.host), so that a resume can tell a run
+	// whose process is alive from one whose process died. Only this column.
+	`
+ALTER TABLE runs ADD COLUMN pid INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // SchemaVersion is the schema this build writes.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/redact"
 )
 
 // The tags that tie a run to the sweep trial it trains: sweep=<sweep id>, trial=<n>.
@@ -43,7 +44,8 @@ type TrialRun struct {
 }
 
 // CreateSweep records a new sweep with its trials in one transaction and returns its id. The
-// sweep's ID and CreatedAt are assigned here.
+// sweep's ID and CreatedAt are assigned here. The credentials of URLs are masked in what it
+// stores, as in runs (natssl sweep refuses a design that has any: its trials run from this).
 func (db *DB) CreateSweep(ctx context.Context, s Sweep) (string, error) {
 	id, err := newRunID()
 	if err != nil {
@@ -60,7 +62,7 @@ func (db *DB) CreateSweep(ctx context.Context, s Sweep) (string, error) {
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO sweeps (id, name, created_at, config_yaml, spec, command) VALUES (?, ?, ?, ?, ?, ?)`,
-		id, s.Name, formatTime(db.now()), s.ConfigYAML, s.Spec, s.Command); err != nil {
+		id, s.Name, formatTime(db.now()), redact.String(s.ConfigYAML), redact.String(s.Spec), redact.String(s.Command)); err != nil {
 		return "", db.wrap("create sweep in", err)
 	}
 	for _, t := range s.Trials {
@@ -70,7 +72,7 @@ func (db *DB) CreateSweep(ctx context.Context, s Sweep) (string, error) {
 		}
 		for k, v := range t.Values {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO sweep_values (sweep_id, trial, ord, key, value) VALUES (?, ?, ?, ?, ?)`,
-				id, t.N, k, v.Key, v.Value); err != nil {
+				id, t.N, k, v.Key, redact.String(v.Value)); err != nil {
 				return "", db.wrap(fmt.Sprintf("create sweep trial %d in", t.N), err)
 			}
 		}
@@ -155,16 +157,29 @@ func (db *DB) SweepRuns(ctx context.Context, id string) ([]TrialRun, error) {
 	return out, nil
 }
 
-// SetTag records a tag on run runID (replacing an earlier value), whatever the run's status:
-// how a sweep marks a trial's finished run.
-func (db *DB) SetTag(ctx context.Context, runID, key, value string) error {
-	res, err := db.sql.ExecContext(ctx, `INSERT INTO tags (run_id, key, value) SELECT id, ?, ? FROM runs WHERE id = ?
-		ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`, key, value, runID)
+// ListSweeps returns the sweeps, newest first, at most limit of them (0: all), with their id,
+// name and creation time only.
+func (db *DB) ListSweeps(ctx context.Context, limit int) ([]Sweep, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := db.sql.QueryContext(ctx, `SELECT id, name, created_at FROM sweeps ORDER BY created_at DESC, id LIMIT ?`, limit)
 	if err != nil {
-		return db.wrap("tag run "+runID+" in", err)
+		return nil, db.wrap("list sweeps in", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("experiments: tag run %s in %s: %w", runID, db.path, ErrNotFound)
+	defer rows.Close()
+	var out []Sweep
+	for rows.Next() {
+		var s Sweep
+		var at sql.NullString
+		if err := rows.Scan(&s.ID, &s.Name, &at); err != nil {
+			return nil, db.wrap("list sweeps in", err)
+		}
+		s.CreatedAt = parseTime(at)
+		out = append(out, s)
 	}
-	return nil
+	if err := rows.Err(); err != nil {
+		return nil, db.wrap("list sweeps in", err)
+	}
+	return out, nil
 }

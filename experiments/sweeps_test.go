@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,5 +79,49 @@ func TestSweepRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(runs, want) {
 		t.Errorf("SweepRuns = %+v, want %+v (oldest first)", runs, want)
+	}
+}
+
+// TestSweepReferences: sweeps are listed newest first, and a sweep id prefix is read by the
+// same resolver as a run's: unique, exact, ambiguous (the candidates listed) or unknown.
+func TestSweepReferences(t *testing.T) {
+	ctx := context.Background()
+	db := clockDB(t)
+	var ids []string
+	for _, name := range []string{"first", "second", "third"} {
+		id, err := db.CreateSweep(ctx, Sweep{Name: name}) // no trials: the ids are rewritten below
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	want := []string{"abc00000000000000000000000000001", "abc00000000000000000000000000002", "d0000000000000000000000000000003"}
+	for i, id := range ids {
+		if _, err := db.sql.Exec(`UPDATE sweeps SET id = ? WHERE id = ?`, want[i], id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := db.ListSweeps(ctx, 2)
+	if err != nil || len(list) != 2 || list[0].Name != "third" || list[1].ID != want[1] || list[0].CreatedAt.IsZero() {
+		t.Fatalf("ListSweeps(2) = %+v, %v; want third then second", list, err)
+	}
+	tests := []struct {
+		ref, want string
+		is        error
+	}{
+		{"d", want[2], nil},
+		{"ABC00000000000000000000000000001", want[0], nil},
+		{"abc", "", ErrAmbiguous},
+		{"e", "", ErrNoSweep},
+		{"third", "", ErrNoSweep}, // sweeps are not taken by name
+	}
+	for _, tt := range tests {
+		got, err := db.ResolveSweep(ctx, tt.ref)
+		if got != tt.want || !errors.Is(err, tt.is) || tt.is == nil && err != nil {
+			t.Errorf("ResolveSweep(%q) = %q, %v; want %q, %v", tt.ref, got, err, tt.want, tt.is)
+		}
+		if errors.Is(err, ErrAmbiguous) && (!strings.Contains(err.Error(), want[0]) || !strings.Contains(err.Error(), "second")) {
+			t.Errorf("ambiguous sweep prefix: %v, want the candidates listed", err)
+		}
 	}
 }

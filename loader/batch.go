@@ -17,13 +17,43 @@ type Batch struct {
 	Keys    []string    // where each sample came from, relative to the source
 	Epoch   int
 
-	pos     Position  // the loader's position once this batch is delivered
-	used    []bool    // per slot: a sample was dispatched into it (failures included)
-	skips   []skipped // per slot, reason "" for a good sample
+	pos  Position // the loader's position once this batch is delivered
+	pool chan *Batch
+	refs atomic.Int32 // holders: the assembler, the consumer; the last returns it to pool
+
+	// The memory at full capacity; Views, Labels and Keys show a part of it.
+	views  [][]float32
+	labels []int
+	keys   []string
+
+	// A segment is a run of consecutive samples of one replica's stream that the dispatcher
+	// fills and the workers decode in place; the assembler takes the good ones, in order,
+	// into batches. The fields below are the segment's.
+	n       int          // samples dispatched into it
+	ended   bool         // the replica's stream has no sample after these, this epoch
+	start   int64        // the stream's samples before the segment's first (the replay included)
+	taken   takenState   // what the replica's reader had taken before the first sample
+	after   []takenState // per sample: what the reader had taken once it was drawn
+	skips   []skipped    // per sample, reason "" for a good one
+	deal    dealSkip     // what the epoch's deal leaves out
+	base    int64        // Position.Consumed at the epoch's start (from a resumed position)
 	pending atomic.Int64
 	done    chan struct{}
 	mu      sync.Mutex
-	fatal   error // a broken invariant met while filling; Next returns it
+	fatal   error // a broken invariant met while filling; the loader stops with it
+}
+
+// takenState is what a replica's reader had taken from the source at one point of its stream:
+// the shards it had opened, or one past the last sample it had read.
+type takenState struct {
+	shards  shardSet
+	samples int64
+}
+
+// dealSkip is what a deal leaves out because an earlier world took it (see Position).
+type dealSkip struct {
+	shards  shardSet
+	samples int64
 }
 
 // skipped says why a slot holds no sample.
@@ -56,39 +86,63 @@ func (b *Batch) Replica(r, R int) *Batch {
 	}
 }
 
-// newBatch allocates a batch for up to n samples of views of the given sides, the first size.
-func newBatch(n int, sizes []int) *Batch {
+// newBatch allocates room for n samples of views of the given sides (the first is Size),
+// returned to pool when released.
+func newBatch(n int, sizes []int, pool chan *Batch) *Batch {
 	views := make([][]float32, len(sizes))
 	for v, s := range sizes {
 		views[v] = make([]float32, n*3*s*s)
 	}
-	return &Batch{
+	b := &Batch{
 		Size:   sizes[0],
 		Sizes:  sizes,
-		Views:  views,
-		Labels: make([]int, n),
-		Keys:   make([]string, n),
-		used:   make([]bool, n),
+		Views:  make([][]float32, len(sizes)),
+		pool:   pool,
+		views:  views,
+		labels: make([]int, n),
+		keys:   make([]string, n),
+		after:  make([]takenState, n),
 		skips:  make([]skipped, n),
 	}
+	b.untrim()
+	return b
 }
 
-// reset prepares a pooled batch for filling: one pending token held until seal.
+// capacity is how many samples the batch holds.
+func (b *Batch) capacity() int { return len(b.labels) }
+
+// reset prepares a pooled batch for use: one holder, and as a segment of epoch one pending
+// token held until seal.
 func (b *Batch) reset(epoch int) {
-	b.N, b.Epoch, b.fatal = 0, epoch, nil
-	b.pos = Position{}
-	clear(b.used)
+	b.N, b.n, b.Epoch, b.fatal, b.ended = 0, 0, epoch, nil, false
+	b.pos, b.start, b.taken, b.deal, b.base = Position{}, 0, takenState{}, dealSkip{}, 0
 	clear(b.skips)
-	clear(b.Keys)
+	clear(b.keys)
+	b.untrim()
+	b.refs.Store(1)
 	b.done = make(chan struct{})
 	b.pending.Store(1)
 }
 
-// reserve marks slot as taken by a task. Each slot is reserved by one goroutine, the one
-// filling that replica's part of the batch.
-func (b *Batch) reserve(slot int) {
+// release drops one holder; the last returns the batch to its pool.
+func (b *Batch) release() {
+	if b.refs.Add(-1) != 0 {
+		return
+	}
+	select {
+	case b.pool <- b:
+	default:
+	}
+}
+
+// reserve adds the segment's next sample, drawn once the reader had taken t, and returns
+// its slot. Only the replica's dispatching goroutine calls it.
+func (b *Batch) reserve(t takenState) int {
 	b.pending.Add(1)
-	b.used[slot] = true
+	k := b.n
+	b.after[k] = t
+	b.n++
+	return k
 }
 
 // finish marks one task (or the seal) complete; the last closes done.
@@ -98,13 +152,13 @@ func (b *Batch) finish() {
 	}
 }
 
-// seal says no more tasks will be added and records the position after the batch.
-func (b *Batch) seal(pos Position) {
-	b.pos = pos
+// seal says no more samples will be added; ended says the stream has none after them.
+func (b *Batch) seal(ended bool) {
+	b.ended = ended
 	b.finish()
 }
 
-// fail records a broken invariant; the batch is then not delivered.
+// fail records a broken invariant; the loader then stops with it.
 func (b *Batch) fail(err error) {
 	b.mu.Lock()
 	if b.fatal == nil {
@@ -113,36 +167,38 @@ func (b *Batch) fail(err error) {
 	b.mu.Unlock()
 }
 
-// compact moves the good samples to the front, keeping their order, and sets N.
-func (b *Batch) compact() {
-	n := 0
-	for i := range b.used {
-		if !b.used[i] || b.skips[i].reason != "" {
-			continue
-		}
-		if n != i {
-			for v, x := range b.Views {
-				per := 3 * b.Sizes[v] * b.Sizes[v]
-				copy(x[n*per:(n+1)*per], x[i*per:(i+1)*per])
-			}
-			b.Labels[n], b.Keys[n] = b.Labels[i], b.Keys[i]
-		}
-		n++
+// good reports whether sample k of the segment was decoded.
+func (b *Batch) good(k int) bool { return b.skips[k].reason == "" }
+
+// copyFrom copies sample k of src into slot i.
+func (b *Batch) copyFrom(i int, src *Batch, k int) {
+	for v := range b.views {
+		per := 3 * b.Sizes[v] * b.Sizes[v]
+		copy(b.views[v][i*per:(i+1)*per], src.views[v][k*per:(k+1)*per])
 	}
-	b.N = n
+	b.labels[i], b.keys[i] = src.labels[k], src.keys[k]
 }
 
-// trim slices the exported fields to N samples; untrim restores the capacity for reuse.
-func (b *Batch) trim() {
-	for v, x := range b.Views {
-		b.Views[v] = x[:b.N*3*b.Sizes[v]*b.Sizes[v]]
+// move copies n samples from slot from to slot to (to <= from).
+func (b *Batch) move(from, to, n int) {
+	for v := range b.views {
+		per := 3 * b.Sizes[v] * b.Sizes[v]
+		copy(b.views[v][to*per:(to+n)*per], b.views[v][from*per:(from+n)*per])
 	}
-	b.Labels, b.Keys = b.Labels[:b.N], b.Keys[:b.N]
+	copy(b.labels[to:to+n], b.labels[from:from+n])
+	copy(b.keys[to:to+n], b.keys[from:from+n])
+}
+
+// trim makes the exported fields show the first n samples; untrim restores the whole memory.
+func (b *Batch) trim(n int) {
+	b.N = n
+	for v, x := range b.views {
+		b.Views[v] = x[:n*3*b.Sizes[v]*b.Sizes[v]]
+	}
+	b.Labels, b.Keys = b.labels[:n], b.keys[:n]
 }
 
 func (b *Batch) untrim() {
-	for v, x := range b.Views {
-		b.Views[v] = x[:cap(x)]
-	}
-	b.Labels, b.Keys = b.Labels[:cap(b.Labels)], b.Keys[:cap(b.Keys)]
+	copy(b.Views, b.views)
+	b.Labels, b.Keys = b.labels, b.keys
 }

@@ -23,10 +23,16 @@ func benchPhotos(b *testing.B, n int) []file {
 }
 
 // BenchmarkLoader measures the whole pipeline (read a tar, decode, two views, batches) on
-// all cores; one op is one image.
+// all cores; one op is one image. With 2 replicas (224x2) each replica's part is copied into
+// the batch.
 func BenchmarkLoader(b *testing.B) {
-	for _, size := range []int{96, 224} {
-		b.Run(fmt.Sprint(size), func(b *testing.B) {
+	for _, c := range []struct{ size, replicas int }{{96, 1}, {224, 1}, {224, 2}} {
+		name := fmt.Sprint(c.size)
+		if c.replicas > 1 {
+			name += fmt.Sprintf("x%d", c.replicas)
+		}
+		size := c.size
+		b.Run(name, func(b *testing.B) {
 			dir := b.TempDir()
 			p := filepath.Join(dir, "photos.tar")
 			os.WriteFile(p, tarBytes(b, benchPhotos(b, 96), false), 0o644)
@@ -34,7 +40,7 @@ func BenchmarkLoader(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			l, err := New(context.Background(), src, Options{Seed: 1, ImageSize: size, BatchSize: 32, ShuffleBuffer: 64, Augment: testAugment()})
+			l, err := New(context.Background(), src, Options{Seed: 1, ImageSize: size, BatchSize: 32, ShuffleBuffer: 64, Replicas: c.replicas, Augment: testAugment()})
 			if err != nil {
 				b.Fatal(err)
 			}

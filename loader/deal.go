@@ -152,8 +152,8 @@ func shardSizes(shards []Shard) []int64 {
 type replicaReader struct {
 	d            *deal
 	g            int
-	onShardError func(shard string, err error)
-	readBytes    *atomic.Int64 // bytes of shard streams read, for Stats
+	onShardError func(shard string, err error) error // non-nil: the stream stops with it
+	readBytes    *atomic.Int64                       // bytes of shard streams read, for Stats
 
 	next    int // into the parts (shard mode) or the order (sample mode)
 	cur     Records
@@ -168,7 +168,7 @@ type replicaReader struct {
 	taken  int64    // sample mode: one past the last index read
 }
 
-func (d *deal) reader(g int, onShardError func(string, error), readBytes *atomic.Int64) *replicaReader {
+func (d *deal) reader(g int, onShardError func(string, error) error, readBytes *atomic.Int64) *replicaReader {
 	return &replicaReader{d: d, g: g, onShardError: onShardError, readBytes: readBytes, opened: d.skip, taken: d.skipSamples}
 }
 
@@ -189,7 +189,9 @@ func (r *replicaReader) read(ctx context.Context) (item, error) {
 				return item{}, ctx.Err()
 			}
 			if !errors.Is(err, io.EOF) {
-				r.onShardError(r.curName, err)
+				if err := r.onShardError(r.curName, err); err != nil {
+					return item{}, err
+				}
 			}
 			continue
 		}
@@ -223,8 +225,7 @@ func (r *replicaReader) open(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		r.onShardError(sh.Name(), err)
-		return nil
+		return r.onShardError(sh.Name(), err)
 	}
 	r.cur, r.curName, r.member, r.counted = rs, sh.Name(), 0, 0
 	return nil
@@ -276,6 +277,9 @@ func (r *replicaReader) closeShard() {
 // byteCounter is a Records that counts the bytes it has read from storage.
 type byteCounter interface{ bytesRead() int64 }
 
+// state is what the reader has taken so far (see takenBy).
+func (r *replicaReader) state() takenState { return takenState{r.opened, r.taken} }
+
 // takenBy returns the taken part of a position for these readers: the shards they opened,
 // or one past the last sample they read.
 func takenBy(readers []*replicaReader) (shards shardSet, samples int64) {
@@ -286,7 +290,7 @@ func takenBy(readers []*replicaReader) (shards shardSet, samples int64) {
 	return shards, samples
 }
 
-// checkDeal validates a resumed position against the source.
+// checkPosition validates a resumed position against the source.
 func checkPosition(p Position, n int) error {
 	for _, s := range []string{p.SkipShards, p.TakenShards} {
 		if err := shardSet(s).validate(n); err != nil {
@@ -295,6 +299,13 @@ func checkPosition(p Position, n int) error {
 	}
 	if p.Consumed < 0 || p.SkipSamples < 0 || p.TakenSamples < 0 || p.World < 0 {
 		return fmt.Errorf("loader: position %+v: counts must not be negative", p)
+	}
+	r, err := parseReplaced(p.Replaced)
+	if err != nil {
+		return err
+	}
+	if len(r) > p.world() {
+		return fmt.Errorf("loader: position %+v: replaced counts for %d replicas in a world of %d", p, len(r), p.world())
 	}
 	return nil
 }

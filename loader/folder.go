@@ -20,6 +20,7 @@ import (
 // ("00042_Animalia_..."), that number.
 type FolderSource struct {
 	root    string
+	limit   int64 // data.max_image_bytes
 	shards  []Shard
 	total   int64
 	classes []string
@@ -28,7 +29,12 @@ type FolderSource struct {
 var _ Source = (*FolderSource)(nil)
 
 func openFolderSource(_ context.Context, d configs.Data) (Source, error) {
-	return OpenFolder(d.Source)
+	s, err := OpenFolder(d.Source)
+	if err != nil {
+		return nil, err
+	}
+	s.limit = imageLimit(d)
+	return s, nil
 }
 
 // OpenFolder walks root once to find the directories that hold images and count them. Only
@@ -41,7 +47,7 @@ func OpenFolder(root string) (*FolderSource, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("loader: data.source %s is neither a folder, a .json manifest nor a tar archive: %w", root, ErrNoSource)
 	}
-	s := &FolderSource{root: root}
+	s := &FolderSource{root: root, limit: DefaultMaxImageBytes}
 	var dirs []*dirShard
 	byDir := map[string]*dirShard{}
 	err = filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
@@ -54,7 +60,7 @@ func OpenFolder(root string) (*FolderSource, error) {
 		dir := filepath.Dir(p)
 		d := byDir[dir]
 		if d == nil {
-			d = &dirShard{dir: dir, root: root}
+			d = &dirShard{dir: dir, root: root, src: s}
 			byDir[dir] = d
 			dirs = append(dirs, d)
 		}
@@ -140,6 +146,7 @@ func pathLabel(p string) int {
 type dirShard struct {
 	root, dir string
 	n, label  int
+	src       *FolderSource
 }
 
 func (d *dirShard) Name() string { return d.dir }
@@ -177,8 +184,9 @@ func (r *dirRecords) Next(ctx context.Context) (Record, error) {
 	if err != nil {
 		key = p
 	}
+	limit := r.d.src.limit
 	return Record{Key: filepath.ToSlash(key), Label: r.d.label, Load: func(context.Context) ([]byte, error) {
-		return os.ReadFile(p)
+		return readImageFile(p, limit)
 	}}, nil
 }
 

@@ -10,8 +10,13 @@ import (
 	"sync/atomic"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/regfile"
 	"github.com/natssl/natssl/internal/tarstream"
 )
+
+// MaxManifestBytes bounds a manifest (iNat 2021's train.json is about 1 GB), read as a stream
+// from a regular file or an S3 object.
+const MaxManifestBytes = 16 << 30
 
 // manifestRun is how many consecutive manifest entries make one shard when the root allows
 // random access (a folder or an S3 prefix): small enough that shuffling the shard order mixes
@@ -40,12 +45,12 @@ func openManifestSource(ctx context.Context, d configs.Data) (Source, error) {
 	if _, err := statSource("data.source", d.Source); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(d.Source)
+	f, err := regfile.Open(d.Source)
 	if err != nil {
 		return nil, fmt.Errorf("loader: open manifest %s: %w", d.Source, err)
 	}
 	defer f.Close()
-	m, err := ParseManifest(d.Source, f)
+	m, err := ParseManifest(d.Source, regfile.LimitReader(f, d.Source, MaxManifestBytes))
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +71,7 @@ func openManifestSource(ctx context.Context, d configs.Data) (Source, error) {
 		return newManifestSource(ctx, m, filepath.Dir(d.Source), d)
 	}
 	s := &ManifestSource{manifest: m}
-	s.addArchives(files)
+	s.addArchives(files, imageLimit(d))
 	return s, nil
 }
 
@@ -120,6 +125,7 @@ func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.
 		if err != nil {
 			return nil, err
 		}
+		store.limit = imageLimit(d)
 		s.closer = store
 		var files []archive
 		for _, u := range uris {
@@ -132,12 +138,13 @@ func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.
 			}
 			files = append(files, archive{name: u, open: func(ctx context.Context) (io.ReadCloser, error) { return store.open(ctx, key) }})
 		}
-		s.addArchives(files)
+		s.addArchives(files, imageLimit(d))
 	case strings.HasPrefix(root, "s3://"):
 		store, prefix, err := newS3Store(ctx, root, d.S3)
 		if err != nil {
 			return nil, err
 		}
+		store.limit = imageLimit(d)
 		s.closer = store
 		s.addRuns(func(name string) func(context.Context) ([]byte, error) {
 			key := joinKey(prefix, name)
@@ -152,7 +159,7 @@ func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.
 		for _, f := range names {
 			files = append(files, archive{name: f, open: openLocal(f), bytes: fileSize(f)})
 		}
-		s.addArchives(files)
+		s.addArchives(files, imageLimit(d))
 	default:
 		fi, err := statSource("data.root", root)
 		if err != nil {
@@ -161,9 +168,10 @@ func newManifestSource(ctx context.Context, m *Manifest, root string, d configs.
 		if !fi.IsDir() {
 			return nil, fmt.Errorf("loader: data.root %s is neither a folder, a tar archive nor an s3:// prefix: %w", root, ErrNoSource)
 		}
+		limit := imageLimit(d)
 		s.addRuns(func(name string) func(context.Context) ([]byte, error) {
 			p := filepath.Join(root, filepath.FromSlash(name))
-			return func(context.Context) ([]byte, error) { return os.ReadFile(p) }
+			return func(context.Context) ([]byte, error) { return readImageFile(p, limit) }
 		})
 	}
 	return s, nil
@@ -178,7 +186,7 @@ type archive struct {
 
 // addArchives makes one shard per archive, whose members are matched to manifest entries by
 // name; members the manifest does not list are not samples.
-func (s *ManifestSource) addArchives(files []archive) {
+func (s *ManifestSource) addArchives(files []archive, limit int64) {
 	m := s.manifest
 	match := func(member string) (string, int, bool) {
 		i, ok := m.Lookup(member)
@@ -194,7 +202,7 @@ func (s *ManifestSource) addArchives(files []archive) {
 		}
 	}
 	for _, f := range files {
-		s.shards = append(s.shards, &tarShard{name: f.name, open: f.open, bytes: f.bytes, match: match, onRead: onRead})
+		s.shards = append(s.shards, &tarShard{name: f.name, open: f.open, bytes: f.bytes, match: match, onRead: onRead, limit: limit})
 	}
 }
 

@@ -4,13 +4,16 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/bits"
+	"strconv"
+	"strings"
 )
 
 // Position is how far a loader has gone in the stream of its world's replicas: Consumed
-// slots of global batches of Epoch (batches × the global batch size, bad samples included)
-// are behind it. A loader started at a Position with the same World continues with exactly
-// the batches the original would have produced next; one started with another World
-// continues the epoch from what the old world had taken from the source (see Options.Start).
+// slots of global batches of Epoch (batches × the global batch size) are behind it, and each
+// replica's stream is Consumed/World samples on, plus the bad samples it passed over
+// (Replaced). A loader started at a Position with the same World continues with exactly the
+// batches the original would have produced next; one started with another World continues
+// the epoch from what the old world had taken from the source (see Options.Start).
 //
 // The fields after Consumed are empty at the start of an epoch and in positions written
 // before the stream was dealt to replicas: World 0 there means 1.
@@ -30,6 +33,11 @@ type Position struct {
 	// the shuffle buffers. A resume with another world size deals the rest.
 	TakenShards  string `json:"taken_shards,omitempty"`
 	TakenSamples int64  `json:"taken_samples,omitempty"`
+	// Replaced is, per replica of the world in order, how far its stream is beyond
+	// Consumed/World samples: the bad samples it passed over in this epoch, each replaced by
+	// the next good one. Decimal counts joined by commas, trailing zeros left out; "" when
+	// none.
+	Replaced string `json:"replaced,omitempty"`
 }
 
 // Merge returns p with the taken parts of q added: the position of a world whose processes
@@ -38,7 +46,53 @@ type Position struct {
 func (p Position) Merge(q Position) Position {
 	p.TakenShards = shardSet(p.TakenShards).union(shardSet(q.TakenShards)).String()
 	p.TakenSamples = max(p.TakenSamples, q.TakenSamples)
+	a, _ := parseReplaced(p.Replaced)
+	b, _ := parseReplaced(q.Replaced)
+	for len(a) < len(b) {
+		a = append(a, 0)
+	}
+	for g, n := range b {
+		a[g] = max(a[g], n)
+	}
+	p.Replaced = formatReplaced(a)
 	return p
+}
+
+// replaced returns replica g's entry of p.Replaced (0 when it has none; validate first).
+func (p Position) replaced(g int) int64 {
+	r, _ := parseReplaced(p.Replaced)
+	if g < len(r) {
+		return r[g]
+	}
+	return 0
+}
+
+// parseReplaced reads Position.Replaced.
+func parseReplaced(s string) ([]int64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []int64
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("loader: position replaced counts %q: want non-negative integers joined by commas", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// formatReplaced writes Position.Replaced, trailing zeros left out.
+func formatReplaced(r []int64) string {
+	for len(r) > 0 && r[len(r)-1] == 0 {
+		r = r[:len(r)-1]
+	}
+	parts := make([]string, len(r))
+	for i, n := range r {
+		parts[i] = strconv.FormatInt(n, 10)
+	}
+	return strings.Join(parts, ",")
 }
 
 // world is p.World, with 1 for positions that do not say.

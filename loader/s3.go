@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -23,22 +22,20 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/redact"
+	"github.com/natssl/natssl/internal/regfile"
 )
-
-// s3Retry is how S3 calls retry: the SDK's standard retryer (throttling, 5xx, connection
-// errors) for each request, and the loader's own loop around reading a body, which the SDK
-// does not retry. Tests shorten the backoff.
-var s3Retry = struct {
-	Attempts   int
-	MaxBackoff time.Duration
-}{Attempts: 10, MaxBackoff: 5 * time.Second}
 
 // s3Store reads one bucket.
 type s3Store struct {
 	client      *s3.Client
 	bucket      string
-	concurrency int                            // GETs in flight per stream (data.s3.concurrency)
-	transport   atomic.Pointer[http.Transport] // built on the first request
+	concurrency int           // GETs in flight per stream (data.s3.concurrency)
+	limit       int64         // the most bytes an image object may have to be read
+	retryFor    time.Duration // data.s3.retry_for
+	health      *health
+
+	transport atomic.Pointer[http.Transport] // built on the first request
 }
 
 // ParseS3URI splits s3://bucket/prefix.
@@ -64,7 +61,12 @@ func newS3Store(ctx context.Context, uri string, c configs.S3) (*s3Store, string
 	if err != nil {
 		return nil, "", err
 	}
-	store := &s3Store{bucket: bucket, concurrency: c.Concurrency}
+	endpoint := c.Endpoint
+	if endpoint == "" {
+		endpoint = "s3://" + bucket
+	}
+	store := &s3Store{bucket: bucket, concurrency: c.Concurrency, limit: DefaultMaxImageBytes,
+		retryFor: retryFor(c), health: &health{endpoint: redact.String(endpoint)}}
 	client, err := newS3Client(ctx, c, func(t *http.Transport) { store.transport.Store(t) })
 	if err != nil {
 		return nil, "", fmt.Errorf("loader: s3 config for %s: %w", uri, err)
@@ -73,17 +75,27 @@ func newS3Store(ctx context.Context, uri string, c configs.S3) (*s3Store, string
 	return store, prefix, nil
 }
 
+// retryFor is data.s3.retry_for, DefaultS3RetryFor where a configs.S3 built in code leaves it 0.
+func retryFor(c configs.S3) time.Duration {
+	if d := c.RetryFor.D(); d > 0 {
+		return d
+	}
+	return DefaultS3RetryFor
+}
+
 // NewS3Client returns a client configured as the loader's own (region, endpoint, anonymous
-// access from c; the standard retryer without a retry budget), for other readers and writers
-// of the same stores.
+// access from c; the standard retryer without a retry budget, stalled responses timed out),
+// for other readers and writers of the same stores.
 func NewS3Client(ctx context.Context, c configs.S3) (*s3.Client, error) {
 	return newS3Client(ctx, c, nil)
 }
 
 // newS3Client builds the client. Credentials come from the SDK's default chain unless
 // c.Anonymous, which sends unsigned requests (public open-data buckets). The SDK's tuned
-// HTTP client gets room for an idle connection per fetcher; gotTransport, when set, is
-// handed the transport it builds, so that its connections can be released.
+// HTTP client gets room for an idle connection per fetcher and a bound on the wait for a
+// response's headers (a server that accepts and says nothing is retried, not waited on);
+// gotTransport, when set, is handed the transport it builds, so that its connections can be
+// released.
 func newS3Client(ctx context.Context, c configs.S3, gotTransport func(*http.Transport)) (*s3.Client, error) {
 	region := c.Region
 	if region == "" {
@@ -91,6 +103,7 @@ func newS3Client(ctx context.Context, c configs.S3, gotTransport func(*http.Tran
 	}
 	hc := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConnsPerHost = 64
+		t.ResponseHeaderTimeout = s3Retry.HeaderTimeout
 		if gotTransport != nil {
 			gotTransport(t)
 		}
@@ -111,7 +124,7 @@ func newS3Client(ctx context.Context, c configs.S3, gotTransport func(*http.Tran
 		}
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = s3Retry.Attempts
-			so.MaxBackoff = s3Retry.MaxBackoff
+			so.MaxBackoff = backoffFor(retryFor(c))
 			so.RateLimiter = ratelimit.None // never give up because a retry budget ran out
 		})
 	}), nil
@@ -136,15 +149,12 @@ func (s *s3Store) list(ctx context.Context, prefix, startAfter string, fn func(t
 	}
 	p := s3.NewListObjectsV2Paginator(s.client, in)
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		// The SDK retries failed requests; a page whose body broke off is asked for again
-		// here (the paginator only advances on success).
-		for attempt := 1; err != nil && retryableBody(err) && attempt < s3Retry.Attempts; attempt++ {
-			if err := sleepBackoff(ctx, attempt); err != nil {
-				return err
-			}
+		// A page that failed is asked for again (the paginator only advances on success).
+		var page *s3.ListObjectsV2Output
+		err := s.retry(ctx, "list "+s.uri(prefix), func() (err error) {
 			page, err = p.NextPage(ctx)
-		}
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("loader: list %s: %w", s.uri(prefix), err)
 		}
@@ -157,40 +167,32 @@ func (s *s3Store) list(ctx context.Context, prefix, startAfter string, fn func(t
 	return nil
 }
 
-// retryableBody reports whether err is a response that broke off rather than an answer
-// from S3 (which has an error code and was already retried by the SDK where that helps).
-func retryableBody(err error) bool {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return false
-	}
-	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
-}
-
-// get reads one object whole, retrying a body cut short; a missing key wraps fs.ErrNotExist.
+// get reads one object whole, retrying for data.s3.retry_for; a missing key wraps
+// fs.ErrNotExist, an object over data.max_image_bytes regfile.ErrTooLarge, and one that kept
+// failing ErrUnavailable.
 func (s *s3Store) get(ctx context.Context, key string) ([]byte, error) {
-	var last error
-	for attempt := 0; attempt < s3Retry.Attempts; attempt++ {
-		if attempt > 0 {
-			if err := sleepBackoff(ctx, attempt); err != nil {
-				return nil, err
-			}
-		}
+	var data []byte
+	err := s.retry(ctx, "get "+s.uri(key), func() error {
 		out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
 		if err != nil {
-			return nil, s.wrap("get", key, err)
+			return s.wrap("get", key, err)
 		}
-		data, err := io.ReadAll(out.Body)
-		out.Body.Close()
-		if err == nil {
-			return data, nil
+		if n := aws.ToInt64(out.ContentLength); n > s.limit {
+			out.Body.Close()
+			return &permanent{fmt.Errorf("loader: get %s: %w: %d bytes, over data.max_image_bytes %d", s.uri(key), regfile.ErrTooLarge, n, s.limit)}
 		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		body := newIdleReader(out.Body, s3Retry.IdleTimeout)
+		data, err = io.ReadAll(regfile.LimitReader(body, s.uri(key), s.limit))
+		body.Close()
+		if errors.Is(err, regfile.ErrTooLarge) {
+			return &permanent{err}
 		}
-		last = err
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("loader: get %s: body failed %d times: %w", s.uri(key), s3Retry.Attempts, last)
+	return data, nil
 }
 
 // wrap names the object and maps a missing key to fs.ErrNotExist.
@@ -205,23 +207,9 @@ func (s *s3Store) wrap(op, key string, err error) error {
 	return fmt.Errorf("loader: %s %s: %w", op, s.uri(key), err)
 }
 
-// sleepBackoff waits before retry attempt (1, 2, ...): exponential from 50 ms with full
-// jitter, capped at s3Retry.MaxBackoff.
-func sleepBackoff(ctx context.Context, attempt int) error {
-	d := min(50*time.Millisecond<<min(attempt-1, 10), s3Retry.MaxBackoff)
-	d = time.Duration(rand.Int64N(int64(d) + 1))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // open returns a shard object as one stream: with data.s3.concurrency above one, from
-// that many range GETs at once; else from one GET that resumes where it broke.
+// that many range GETs at once; else from one GET that resumes where it broke. Either way a
+// request that fails is retried for data.s3.retry_for.
 func (s *s3Store) open(ctx context.Context, key string) (io.ReadCloser, error) {
 	if s.concurrency > 1 {
 		return s.streamParallel(ctx, key, s.concurrency)
@@ -229,26 +217,27 @@ func (s *s3Store) open(ctx context.Context, key string) (io.ReadCloser, error) {
 	return s.stream(ctx, key)
 }
 
-// stream returns the object as one reader that survives broken connections: after a failed
-// read it asks again from the byte it had reached (a Range request), checking that the
-// object is the same version (ETag), so no byte is lost or repeated.
+// stream returns the object as one reader that survives broken and stalled connections:
+// after a failed read it asks again from the byte it had reached (a Range request), checking
+// that the object is the same version (ETag), so no byte is lost or repeated; it gives up, with
+// ErrUnavailable, when no byte has arrived for data.s3.retry_for.
 func (s *s3Store) stream(ctx context.Context, key string) (io.ReadCloser, error) {
 	r := &s3Stream{ctx: ctx, s: s, key: key, size: -1}
-	if err := r.reopen(); err != nil {
+	if err := s.retry(ctx, "get "+s.uri(key), r.reopen); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
 type s3Stream struct {
-	ctx      context.Context
-	s        *s3Store
-	key      string
-	etag     string
-	off      int64
-	size     int64 // -1 until known
-	body     io.ReadCloser
-	failures int
+	ctx  context.Context
+	s    *s3Store
+	key  string
+	etag string
+	off  int64
+	size int64 // -1 until known
+	body io.ReadCloser
+	st   streak // failures since the last byte that arrived
 }
 
 func (r *s3Stream) reopen() error {
@@ -263,7 +252,7 @@ func (r *s3Stream) reopen() error {
 	etag := aws.ToString(out.ETag)
 	if r.etag != "" && etag != "" && etag != r.etag {
 		out.Body.Close()
-		return fmt.Errorf("loader: get %s: object changed while reading (etag %s, was %s)", r.s.uri(r.key), etag, r.etag)
+		return r.s.changed(r.key, etag, r.etag)
 	}
 	if r.etag == "" {
 		r.etag = etag
@@ -271,14 +260,15 @@ func (r *s3Stream) reopen() error {
 	if r.size < 0 && r.off == 0 && out.ContentLength != nil {
 		r.size = *out.ContentLength
 	}
+	body := newIdleReader(out.Body, s3Retry.IdleTimeout)
 	if r.off > 0 && !strings.HasPrefix(aws.ToString(out.ContentRange), fmt.Sprintf("bytes %d-", r.off)) {
 		// A server that ignored the Range sends the object from its start: skip what we have.
-		if _, err := io.CopyN(io.Discard, out.Body, r.off); err != nil {
-			out.Body.Close()
+		if _, err := io.CopyN(io.Discard, body, r.off); err != nil {
+			body.Close()
 			return fmt.Errorf("loader: get %s: skip to byte %d: %w", r.s.uri(r.key), r.off, err)
 		}
 	}
-	r.body = out.Body
+	r.body = body
 	return nil
 }
 
@@ -289,48 +279,51 @@ func (r *s3Stream) Read(p []byte) (int, error) {
 		}
 		if r.body == nil {
 			if err := r.reopen(); err != nil {
-				return 0, err
+				if err := r.failed(err); err != nil {
+					return 0, err
+				}
+				continue
 			}
 		}
 		n, err := r.body.Read(p)
 		r.off += int64(n)
+		if n > 0 && r.st.attempts > 0 {
+			r.st = streak{}
+			r.s.health.recovered(r.ctx)
+		}
 		switch {
 		case err == io.EOF && r.size >= 0 && r.off < r.size:
-			err = io.ErrUnexpectedEOF // the connection ended early: fall through to retry
-			if n > 0 {
-				r.body.Close()
-				r.body = nil
-				return n, nil
-			}
+			err = io.ErrUnexpectedEOF // the connection ended early
 		case err == nil || err == io.EOF:
-			if n > 0 {
-				r.failures = 0
-			}
 			return n, err
-		case n > 0: // hand over what arrived; the next call reopens from r.off
-			r.body.Close()
-			r.body = nil
-			return n, nil
 		}
-		if err := r.drop(err); err != nil {
+		r.body.Close()
+		r.body = nil
+		if n > 0 {
+			return n, nil // hand over what arrived; the next call reopens from r.off
+		}
+		if err := r.failed(err); err != nil {
 			return 0, err
 		}
 	}
 }
 
-// drop closes a failed body and waits before the next attempt; it gives up after
-// s3Retry.Attempts failures in a row.
-func (r *s3Stream) drop(cause error) error {
-	r.body.Close()
-	r.body = nil
+// failed handles a read or reopen that failed: an error retrying cannot mend is returned,
+// others are waited out with backoff until no byte has arrived for data.s3.retry_for.
+func (r *s3Stream) failed(cause error) error {
 	if r.ctx.Err() != nil {
 		return r.ctx.Err()
 	}
-	r.failures++
-	if r.failures >= s3Retry.Attempts {
-		return fmt.Errorf("loader: read %s at byte %d: %d failures: %w", r.s.uri(r.key), r.off, r.failures, cause)
+	if !transient(cause) {
+		return cause
 	}
-	return sleepBackoff(r.ctx, r.failures)
+	what := fmt.Sprintf("read %s at byte %d", r.s.uri(r.key), r.off)
+	now := time.Now()
+	if !r.st.failed(now, now, r.s.retryFor) {
+		return r.s.unavailable(what, r.st, cause)
+	}
+	r.s.health.failed(r.ctx, what, cause, r.s.retryFor)
+	return sleepBackoff(r.ctx, r.st.attempts, r.s.backoff())
 }
 
 func (r *s3Stream) Close() error {

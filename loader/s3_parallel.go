@@ -24,7 +24,8 @@ var partPool = sync.Pool{New: func() any { b := make([]byte, 0, s3PartSize); ret
 // streamParallel returns object key as one sequential stream whose parts are fetched by up
 // to n range GETs at once, in order: a tar shard on S3 then arrives at n connections'
 // throughput, with the same bytes in the same order as one GET would give. Every part must
-// come from the version of the object the first one came from (ETag). A server that ignores
+// come from the version of the object the first one came from (ETag). Every request is retried
+// for data.s3.retry_for (then the stream fails with ErrUnavailable). A server that ignores
 // ranges is read with one GET.
 func (s *s3Store) streamParallel(ctx context.Context, key string, n int) (io.ReadCloser, error) {
 	first, size, etag, err := s.firstPart(ctx, key)
@@ -59,72 +60,76 @@ func (s *s3Store) streamParallel(ctx context.Context, key string, n int) (io.Rea
 // object is empty.
 var errNoRanges = errors.New("loader: the server ignores ranges")
 
-// firstPart fetches the object's first part and learns its size and ETag.
+// firstPart fetches the object's first part and learns its size and ETag, retrying for
+// data.s3.retry_for.
 func (s *s3Store) firstPart(ctx context.Context, key string) (part *[]byte, size int64, etag string, err error) {
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key,
-		Range: aws.String(fmt.Sprintf("bytes=0-%d", s3PartSize-1))})
-	var ae smithy.APIError
-	if errors.As(err, &ae) && ae.ErrorCode() == "InvalidRange" {
-		return nil, 0, "", errNoRanges // an empty object has no byte 0
-	}
-	if err != nil {
-		return nil, 0, "", s.wrap("get", key, err)
-	}
-	cr := aws.ToString(out.ContentRange) // "bytes 0-N/SIZE"
-	slash := strings.LastIndexByte(cr, '/')
-	size, perr := strconv.ParseInt(cr[slash+1:], 10, 64)
-	if slash < 0 || perr != nil {
-		out.Body.Close()
-		return nil, 0, "", errNoRanges
-	}
-	etag = aws.ToString(out.ETag)
-	end := min(s3PartSize, size) - 1
-	b, err := readPart(out.Body, end+1)
-	out.Body.Close()
-	if err != nil { // the body broke off: ask again, now knowing the version
-		if b, err = s.getRange(ctx, key, etag, 0, end); err != nil {
-			return nil, 0, "", err
+	err = s.retry(ctx, "get "+s.uri(key), func() error {
+		out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key,
+			Range: aws.String(fmt.Sprintf("bytes=0-%d", s3PartSize-1))})
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorCode() == "InvalidRange" {
+			return &permanent{errNoRanges} // an empty object has no byte 0
 		}
+		if err != nil {
+			return s.wrap("get", key, err)
+		}
+		defer out.Body.Close()
+		cr := aws.ToString(out.ContentRange) // "bytes 0-N/SIZE"
+		slash := strings.LastIndexByte(cr, '/')
+		n, perr := strconv.ParseInt(cr[slash+1:], 10, 64)
+		if slash < 0 || perr != nil {
+			return &permanent{errNoRanges}
+		}
+		b, err := readPart(newIdleReader(out.Body, s3Retry.IdleTimeout), min(s3PartSize, n))
+		if err != nil { // the body broke off or stalled: ask again
+			return fmt.Errorf("loader: get %s bytes 0-%d: %w", s.uri(key), min(s3PartSize, n)-1, err)
+		}
+		part, size, etag = b, n, aws.ToString(out.ETag)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, "", err
 	}
-	return b, size, etag, nil
+	return part, size, etag, nil
 }
 
-// getRange reads bytes [from, to] of the object's version etag, retrying a body cut short.
+// getRange reads bytes [from, to] of the object's version etag, retrying a failed request
+// or a body cut short or stalled for data.s3.retry_for. Another version of the object is an
+// error at once: its bytes cannot be joined to those of the parts before.
 func (s *s3Store) getRange(ctx context.Context, key, etag string, from, to int64) (*[]byte, error) {
-	var last error
-	for attempt := 0; attempt < s3Retry.Attempts; attempt++ {
-		if attempt > 0 {
-			if err := sleepBackoff(ctx, attempt); err != nil {
-				return nil, err
-			}
-		}
+	var part *[]byte
+	what := fmt.Sprintf("get %s bytes %d-%d", s.uri(key), from, to)
+	err := s.retry(ctx, what, func() error {
 		in := &s3.GetObjectInput{Bucket: &s.bucket, Key: &key, Range: aws.String(fmt.Sprintf("bytes=%d-%d", from, to))}
 		if etag != "" {
 			in.IfMatch = aws.String(etag)
 		}
 		out, err := s.client.GetObject(ctx, in)
-		if err != nil {
-			return nil, s.wrap("get", key, err)
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorCode() == "PreconditionFailed" {
+			return s.changed(key, "another", etag)
 		}
+		if err != nil {
+			return s.wrap("get", key, err)
+		}
+		defer out.Body.Close()
 		if e := aws.ToString(out.ETag); etag != "" && e != "" && e != etag {
-			out.Body.Close()
-			return nil, fmt.Errorf("loader: get %s: object changed while reading (etag %s, was %s)", s.uri(key), e, etag)
+			return s.changed(key, e, etag)
 		}
 		if !strings.HasPrefix(aws.ToString(out.ContentRange), fmt.Sprintf("bytes %d-", from)) {
-			out.Body.Close()
-			return nil, fmt.Errorf("loader: get %s bytes %d-%d: the answer is %q", s.uri(key), from, to, aws.ToString(out.ContentRange))
+			return &permanent{fmt.Errorf("loader: %s: the answer is %q", what, aws.ToString(out.ContentRange))}
 		}
-		b, err := readPart(out.Body, to-from+1)
-		out.Body.Close()
-		if err == nil {
-			return b, nil
+		b, err := readPart(newIdleReader(out.Body, s3Retry.IdleTimeout), to-from+1)
+		if err != nil {
+			return fmt.Errorf("loader: %s: %w", what, err)
 		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		last = err
+		part = b
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("loader: get %s bytes %d-%d: body failed %d times: %w", s.uri(key), from, to, s3Retry.Attempts, last)
+	return part, nil
 }
 
 // readPart reads exactly n bytes of r into a pooled buffer.

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/regfile"
 	"github.com/natssl/natssl/internal/tarstream"
 )
 
@@ -35,7 +36,15 @@ func openS3Source(ctx context.Context, d configs.Data) (Source, error) {
 	if strings.EqualFold(path.Ext(d.Source), ".json") {
 		return openS3Manifest(ctx, d)
 	}
-	return OpenS3(ctx, d.Source, d.S3)
+	s, err := OpenS3(ctx, d.Source, d.S3)
+	if err != nil {
+		return nil, err
+	}
+	s.store.limit = imageLimit(d)
+	for _, sh := range s.tars {
+		sh.(*tarShard).limit = imageLimit(d)
+	}
+	return s, nil
 }
 
 // openS3Manifest parses a manifest object as it streams in.
@@ -49,7 +58,7 @@ func openS3Manifest(ctx context.Context, d configs.Data) (Source, error) {
 		return nil, fmt.Errorf("loader: data.source %s: %w", d.Source, err)
 	}
 	defer body.Close()
-	m, err := ParseManifest(d.Source, body)
+	m, err := ParseManifest(d.Source, regfile.LimitReader(body, d.Source, MaxManifestBytes))
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +98,7 @@ func openS3Manifest(ctx context.Context, d configs.Data) (Source, error) {
 		}
 		if len(files) > 0 {
 			s := &ManifestSource{manifest: m, closer: store}
-			s.addArchives(files)
+			s.addArchives(files, imageLimit(d))
 			return s, nil
 		}
 		root = dir

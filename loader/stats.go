@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// maxSkipExamples is how many skipped samples Stats names.
-const maxSkipExamples = 10
+// MaxSkipExamples is how many skipped samples of each reason Stats names.
+const MaxSkipExamples = 3
 
 // Stats describes a loader's work so far.
 type Stats struct {
@@ -21,7 +21,7 @@ type Stats struct {
 	WaitS    float64 // the consumer's time inside Next, waiting for batches
 
 	Skipped         map[string]int64 // by reason (the Skip* constants)
-	SkippedExamples []string         // "reason: where" for the first few
+	SkippedExamples []string         // "reason: where" for the first MaxSkipExamples of each reason, in order
 
 	// ReadBytes is, per replica of this loader, the bytes read from storage for its stream:
 	// shard streams as stored (compressed for .tar.gz), and the files or objects fetched.
@@ -62,7 +62,7 @@ func (s *stats) skip(reason, where string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.skipped[reason]++
-	if len(s.examples) < maxSkipExamples {
+	if s.skipped[reason] <= MaxSkipExamples {
 		s.examples = append(s.examples, reason+": "+where)
 	}
 }

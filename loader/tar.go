@@ -8,12 +8,9 @@ import (
 	"os"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/regfile"
 	"github.com/natssl/natssl/internal/tarstream"
 )
-
-// MaxMemberBytes bounds one archive member read into memory; larger members are skipped as
-// too large rather than read (iNat 2021's JPEGs are well under 1 MB).
-const MaxMemberBytes = 64 << 20
 
 // TarSource reads one or many tar archives, plain or gzip, one shard per archive, each as a
 // single sequential stream: nothing is extracted and no archive is held in memory.
@@ -24,7 +21,14 @@ type TarSource struct {
 var _ Source = (*TarSource)(nil)
 
 func openTarSource(_ context.Context, d configs.Data) (Source, error) {
-	return OpenTar(d.Source)
+	s, err := OpenTar(d.Source)
+	if err != nil {
+		return nil, err
+	}
+	for _, sh := range s.shards {
+		sh.(*tarShard).limit = imageLimit(d)
+	}
+	return s, nil
 }
 
 // OpenTar opens the archives pattern names: a path, a brace range (shards-{000..031}.tar), a
@@ -53,7 +57,7 @@ func (s *TarSource) Close() error { return nil }
 
 func openLocal(name string) func(context.Context) (io.ReadCloser, error) {
 	return func(context.Context) (io.ReadCloser, error) {
-		f, err := os.Open(name)
+		f, err := regfile.Open(name)
 		if err != nil {
 			return nil, fmt.Errorf("loader: open %s: %w", name, err)
 		}
@@ -79,6 +83,9 @@ type tarShard struct {
 	match func(member string) (key string, label int, ok bool)
 	// onRead, when set, is told the key of every sample read (not of those only counted).
 	onRead func(key string)
+	// limit is the most bytes a member may have to be read (data.max_image_bytes); 0 means
+	// DefaultMaxImageBytes.
+	limit int64
 }
 
 func (t *tarShard) Name() string { return t.name }
@@ -99,6 +106,9 @@ func (t *tarShard) Open(ctx context.Context) (Records, error) {
 		return nil, err
 	}
 	r.match, r.onRead = t.match, t.onRead
+	if t.limit > 0 {
+		r.limit = t.limit
+	}
 	return r, nil
 }
 
@@ -162,6 +172,7 @@ type tarRecords struct {
 	match  func(member string) (key string, label int, ok bool)
 	onRead func(key string)
 	size   int64 // of the current member
+	limit  int64 // the most bytes a member may have to be read
 	read   *countingReader
 }
 
@@ -198,7 +209,7 @@ func newTarRecords(name string, rc io.ReadCloser, buffered bool) (*tarRecords, e
 	if err != nil {
 		return nil, fmt.Errorf("loader: read %s: %w", name, err)
 	}
-	return &tarRecords{name: name, c: rc, tr: tr, read: counted}, nil
+	return &tarRecords{name: name, c: rc, tr: tr, limit: DefaultMaxImageBytes, read: counted}, nil
 }
 
 // nextHeader advances to the next member that is a sample and returns its record's key and
@@ -236,8 +247,9 @@ func (r *tarRecords) Next(ctx context.Context) (Record, error) {
 		if !ok {
 			continue
 		}
-		if r.size > MaxMemberBytes {
-			rec.Load = func(context.Context) ([]byte, error) { return nil, errTooLarge }
+		if r.size > r.limit {
+			err := fmt.Errorf("%w: %d bytes, over data.max_image_bytes %d", regfile.ErrTooLarge, r.size, r.limit)
+			rec.Load = func(context.Context) ([]byte, error) { return nil, err }
 			return rec, nil
 		}
 		data, err := r.tr.ReadAll()
@@ -251,9 +263,6 @@ func (r *tarRecords) Next(ctx context.Context) (Record, error) {
 		return rec, nil
 	}
 }
-
-// errTooLarge marks a member over MaxMemberBytes; it is skipped as a bad sample.
-var errTooLarge = fmt.Errorf("larger than %d bytes", MaxMemberBytes)
 
 func (r *tarRecords) Close() error {
 	r.tr.Close()

@@ -201,7 +201,7 @@ func FuzzTarRecords(f *testing.F) {
 			if !isImageName(rec.Key) || strings.HasPrefix(rec.Key, "/") || strings.HasPrefix(rec.Key, "../") {
 				t.Fatalf("record %d: key %q", n, rec.Key)
 			}
-			if rec.Load == nil && int64(len(rec.Data)) > MaxMemberBytes {
+			if rec.Load == nil && int64(len(rec.Data)) > DefaultMaxImageBytes {
 				t.Fatalf("record %d: %d bytes in memory", n, len(rec.Data))
 			}
 		}

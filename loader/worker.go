@@ -8,6 +8,7 @@ import (
 
 	"github.com/natssl/natssl/augment"
 	"github.com/natssl/natssl/decode"
+	"github.com/natssl/natssl/internal/regfile"
 )
 
 // Skip reasons, the keys of Stats.Skipped.
@@ -16,7 +17,8 @@ const (
 	SkipNotImage        = "not_image"        // neither JPEG, PNG nor GIF by its first bytes
 	SkipCorrupt         = "corrupt"          // an image that does not decode (truncated, damaged)
 	SkipMissing         = "missing"          // listed (manifest, listing) but not there
-	SkipTooLarge        = "too_large"        // an archive member over MaxMemberBytes
+	SkipTooLarge        = "too_large"        // a file, member or object over data.max_image_bytes
+	SkipNotRegular      = "not_regular"      // a FIFO, device or socket (or a link to one) with an image's name
 	SkipUnreadable      = "unreadable"       // a read that failed after retries
 	SkipUnreadableShard = "unreadable_shard" // a shard that could not be opened or read to its end
 )
@@ -54,9 +56,15 @@ func (l *Loader) augment() {
 			continue
 		}
 		b, i := t.b, t.slot
-		b.Labels[i], b.Keys[i] = t.it.rec.Label, t.it.rec.Key
+		b.labels[i], b.keys[i] = t.it.rec.Label, t.it.rec.Key
+		if errors.Is(t.err, ErrUnavailable) { // not bad input: the loader stops, naming it
+			b.fail(fmt.Errorf("loader: %s: %w", where(t), t.err))
+			b.finish()
+			continue
+		}
 		if reason := Classify(t.data, t.err); reason != "" {
 			b.skips[i] = skipped{reason, where(t)}
+			l.bad.note(t.epoch, t.replica)
 			b.finish()
 			continue
 		}
@@ -64,7 +72,7 @@ func (l *Loader) augment() {
 		rng := augment.SampleRNG(l.opt.Seed, t.epoch, t.it.index)
 		for v, s := range l.sizes {
 			per := 3 * s * s
-			dst[v] = b.Views[v][i*per : (i+1)*per]
+			dst[v] = b.views[v][i*per : (i+1)*per]
 		}
 		err := w.Views(t.data, rng, dst)
 		l.stats.addAugment(time.Since(start))
@@ -72,6 +80,7 @@ func (l *Loader) augment() {
 		case err == nil:
 		case errors.Is(err, decode.ErrCorrupt):
 			b.skips[i] = skipped{SkipCorrupt, where(t)}
+			l.bad.note(t.epoch, t.replica)
 		default:
 			b.fail(fmt.Errorf("loader: augment %s: %w", where(t), err))
 		}
@@ -93,8 +102,10 @@ func Classify(data []byte, err error) string {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return SkipMissing
-	case errors.Is(err, errTooLarge):
+	case errors.Is(err, regfile.ErrTooLarge):
 		return SkipTooLarge
+	case errors.Is(err, regfile.ErrNotRegular):
+		return SkipNotRegular
 	case err != nil:
 		return SkipUnreadable
 	case len(data) == 0:

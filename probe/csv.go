@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
+
+	"github.com/natssl/natssl/internal/regfile"
 )
 
 // Columns are the columns of a NeWT labels CSV (newt2021_labels.csv), all required.
@@ -53,14 +54,18 @@ func (e *SuiteError) Error() string {
 
 func (e *SuiteError) Unwrap() error { return ErrInvalidSuite }
 
-// LoadSuite reads and validates the labels CSV at path.
+// MaxSuiteBytes bounds a labels CSV (NeWT's is about 2 MB).
+const MaxSuiteBytes = 256 << 20
+
+// LoadSuite reads and validates the labels CSV at path: a regular file of at most
+// MaxSuiteBytes.
 func LoadSuite(path string) (*Suite, error) {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("probe: open suite %s: %w", path, err)
 	}
 	defer f.Close()
-	return ReadSuite(f, path)
+	return ReadSuite(regfile.LimitReader(f, path, MaxSuiteBytes), path)
 }
 
 // ReadSuite reads a NeWT labels CSV and validates it before any image is touched: every column
@@ -112,6 +117,9 @@ func ReadSuite(r io.Reader, name string) (*Suite, error) {
 		id := field("id")
 		if id == "" {
 			return nil, &SuiteError{File: name, Line: line, Msg: "empty id"}
+		}
+		if !PlainID(id) {
+			return nil, &SuiteError{File: name, Line: line, Msg: fmt.Sprintf("id %q is not a plain file name (no /, \\, .. or control characters): it names the image <id>.jpg inside --images", id)}
 		}
 		if prev, dup := seen[id]; dup {
 			return nil, &SuiteError{File: name, Line: line, Msg: fmt.Sprintf("id %q already on line %d (each image belongs to one task)", id, prev)}
@@ -174,6 +182,20 @@ func ReadSuite(r io.Reader, name string) (*Suite, error) {
 		}
 	}
 	return s, nil
+}
+
+// PlainID reports whether id can name an image file <id>.jpg inside the images folder and
+// nothing outside it: not "." or "..", no path separator, no control character.
+func PlainID(id string) bool {
+	if id == "" || id == "." || id == ".." {
+		return false
+	}
+	for _, r := range id {
+		if r == '/' || r == '\\' || r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func csvError(name string, err error) error {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/natssl/natssl/internal/regfile"
 	"github.com/natssl/natssl/internal/tarstream"
 )
 
@@ -39,6 +40,10 @@ func (e *MissingError) Error() string {
 		len(e.IDs), e.Source, strings.Join(first, ", "), more)
 }
 
+// MaxImageBytes bounds one NeWT image read into memory (NeWT's are tens of kilobytes); a
+// larger one, or a path that is not a regular file, is an error naming it.
+const MaxImageBytes = 64 << 20
+
 // imageExts are the extensions an image may have, in order of preference; NeWT uses .jpg.
 var imageExts = []string{".jpg", ".jpeg", ".png"}
 
@@ -50,6 +55,9 @@ var imageExts = []string{".jpg", ".jpeg", ".png"}
 func ReadImages(ctx context.Context, src string, ids []string) (*Images, error) {
 	want := make(map[string]bool, len(ids))
 	for _, id := range ids {
+		if !PlainID(id) {
+			return nil, fmt.Errorf("probe: images %s: id %q is not a plain file name", src, id)
+		}
 		want[id] = true
 	}
 	im := &Images{Source: src, Data: make(map[string][]byte, len(ids))}
@@ -93,7 +101,7 @@ func (im *Images) readDir(ctx context.Context, dir string, ids []string) error {
 		}
 		for _, ext := range imageExts {
 			p := filepath.Join(dir, id+ext)
-			b, err := os.ReadFile(p)
+			b, err := regfile.ReadFile(p, MaxImageBytes)
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}

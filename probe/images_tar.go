@@ -5,17 +5,17 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strings"
 
+	"github.com/natssl/natssl/internal/regfile"
 	"github.com/natssl/natssl/internal/tarstream"
 )
 
 // readTar streams the archive file once, keeping the files whose base name without
 // extension is a wanted id; the others are skipped unread.
 func (im *Images) readTar(ctx context.Context, file string, want map[string]bool) error {
-	f, err := os.Open(file)
+	f, err := regfile.Open(file)
 	if err != nil {
 		return fmt.Errorf("probe: open images %s: %w", file, err)
 	}
@@ -49,6 +49,9 @@ func (im *Images) readTar(ctx context.Context, file string, want map[string]bool
 		}
 		if _, dup := im.Data[id]; dup {
 			continue
+		}
+		if h.Size > MaxImageBytes {
+			return fmt.Errorf("probe: images %s: %s is %d bytes, over the limit of %d", file, h.Name, h.Size, MaxImageBytes)
 		}
 		b, err := tr.ReadAll()
 		if err != nil {

@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/natssl/natssl/internal/tarstream/tartest"
 )
@@ -106,6 +108,64 @@ func TestReadImagesBadSource(t *testing.T) {
 	} {
 		if _, err := ReadImages(context.Background(), c.src, []string{"a"}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want %q", c.src, err, c.want)
+		}
+	}
+}
+
+// TestReadImagesOnlyInside: an id that climbs out of the images folder reads nothing there.
+func TestReadImagesOnlyInside(t *testing.T) {
+	dir := t.TempDir()
+	images := filepath.Join(dir, "images")
+	if err := os.Mkdir(images, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secret.jpg"), []byte("\xff\xd8\xff private"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"../secret", "sub/../../secret", ".."} {
+		im, err := ReadImages(context.Background(), images, []string{id})
+		if err == nil || !strings.Contains(err.Error(), "not a plain file name") {
+			t.Errorf("id %q: error %v, want a refusal", id, err)
+		}
+		if im != nil && len(im.Data) > 0 {
+			t.Errorf("id %q read %d images from outside the folder", id, len(im.Data))
+		}
+	}
+}
+
+// TestNonFilesRefused: a labels CSV or a NeWT image that is a device or a FIFO is refused at
+// once, naming it.
+func TestNonFilesRefused(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "labels.csv")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "a1.jpg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "a2.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"suite /dev/zero", func() error { _, err := LoadSuite("/dev/zero"); return err }},
+		{"suite FIFO", func() error { _, err := LoadSuite(fifo); return err }},
+		{"image FIFO", func() error { _, err := ReadImages(context.Background(), dir, []string{"a1"}); return err }},
+		{"image link to /dev/zero", func() error { _, err := ReadImages(context.Background(), dir, []string{"a2"}); return err }},
+	}
+	for _, c := range calls {
+		done := make(chan error, 1)
+		go func() { done <- c.call() }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("%s: %v, want a refusal", c.name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s blocked", c.name)
 		}
 	}
 }

@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/natssl/natssl/internal/atomicfile"
+
+	"github.com/natssl/natssl/internal/regfile"
 )
 
 // Features is a matrix of image features, one row per id, row-major float32.
@@ -85,7 +86,7 @@ var npyShape = regexp.MustCompile(`'shape':\s*\((\d+),\s*(\d+),?\s*\)`)
 
 // ReadNPY reads a 2-D little-endian float32 C-order .npy file and its ids file (IDsPath).
 func ReadNPY(path string) (*Features, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := regfile.ReadFile(path, -1) // as large as the features are; but a regular file
 	if err != nil {
 		return nil, fmt.Errorf("probe: read features %s: %w", path, err)
 	}
@@ -125,7 +126,7 @@ func ReadNPY(path string) (*Features, error) {
 	for i := range f.Data {
 		f.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
 	}
-	idb, err := os.ReadFile(IDsPath(path))
+	idb, err := regfile.ReadFile(IDsPath(path), -1)
 	if err != nil {
 		return nil, fmt.Errorf("probe: read feature ids: %w", err)
 	}

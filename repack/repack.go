@@ -243,6 +243,12 @@ func (c *cutter) run(ctx context.Context, src loader.Source) error {
 		k++
 	}
 	c.fresh = map[int]bool{}
+	if k > 0 && from.Input >= len(src.Shards()) && (c.o.Shards == 0 || k >= c.o.Shards) {
+		// An earlier run wrote every record and was stopped before it could say so: the set
+		// is its shards, with no empty one after them.
+		c.shards = k
+		return nil
+	}
 	if c.total > 0 {
 		c.total -= from.Seq
 	}
@@ -274,8 +280,14 @@ func (c *cutter) run(ctx context.Context, src loader.Source) error {
 	open(k)
 	var size int64
 	last := time.Now()
+	var unavailable error // storage that stayed unreachable: not bad input, never skipped
 	for r := range in {
 		<-r.done
+		if errors.Is(r.err, loader.ErrUnavailable) {
+			unavailable = fmt.Errorf("repack: %s: %w", r.rec.Key, r.err)
+			cancel()
+			break
+		}
 		if reason := loader.Classify(r.data, r.err); reason != "" {
 			r.skip = reason
 		}
@@ -310,6 +322,9 @@ func (c *cutter) run(ctx context.Context, src loader.Source) error {
 		}
 	}
 	err := <-readErr
+	if unavailable != nil {
+		err = unavailable
+	}
 	if err == nil {
 		err = ctx.Err()
 	}

@@ -19,6 +19,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/internal/regfile"
 	"github.com/natssl/natssl/loader"
 )
 
@@ -107,7 +108,7 @@ func (b *bucket) get(ctx context.Context, name string) ([]byte, error) {
 		return nil, fmt.Errorf("repack: read %s: %w", b.uri(name), err)
 	}
 	defer out.Body.Close()
-	data, err := io.ReadAll(out.Body)
+	data, err := io.ReadAll(regfile.LimitReader(out.Body, b.uri(name), maxFileBytes))
 	if err != nil {
 		return nil, fmt.Errorf("repack: read %s: %w", b.uri(name), err)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/natssl/natssl/internal/atomicfile"
+	"github.com/natssl/natssl/internal/regfile"
 )
 
 // store is where a shard set is written: a folder or an S3 prefix. Names are slash paths
@@ -20,7 +21,8 @@ import (
 type store interface {
 	// create starts a file that appears under name whole, at commit, or not at all.
 	create(ctx context.Context, name string) (sink, error)
-	// get reads a small file; a missing one wraps fs.ErrNotExist.
+	// get reads a small file (at most maxFileBytes: a journal entry, the plan); a missing one
+	// wraps fs.ErrNotExist.
 	get(ctx context.Context, name string) ([]byte, error)
 	// put writes a small file atomically.
 	put(ctx context.Context, name string, data []byte) error
@@ -33,6 +35,10 @@ type store interface {
 	// uri names a file for people and for data.source.
 	uri(name string) string
 }
+
+// maxFileBytes bounds a journal entry or the plan read back: an entry holds one shard's rows,
+// about 150 bytes an image, so a shard of iNat 2021's 2.7M images whole is some 400 MB.
+const maxFileBytes = 1 << 30
 
 // sink is a file being created.
 type sink interface {
@@ -71,7 +77,7 @@ func (f folder) create(_ context.Context, name string) (sink, error) {
 }
 
 func (f folder) get(_ context.Context, name string) ([]byte, error) {
-	b, err := os.ReadFile(f.path(name))
+	b, err := regfile.ReadFile(f.path(name), maxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("repack: read %w", err)
 	}

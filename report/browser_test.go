@@ -42,12 +42,12 @@ func TestHTMLInChromium(t *testing.T) {
 	}{
 		{"four runs without outcomes", func(t *testing.T) *Report {
 			return newFixture(t).build(t, Options{}, "baseline", "wider", "broken", "live")
-		}, 4200, map[string][]int{
+		}, 6000, map[string][]int{
 			"loss.svg": {0, 1, 2, 3}, "images_per_s.svg": {0, 1, 2, 3}, "newt_clusters.svg": {0, 1}, "newt_tasks.svg": {1},
 		}, []string{"wider differs from baseline by -2.5 points (no interval: baseline has no per-image outcomes)"}},
 		{"seed groups with outcomes", func(t *testing.T) *Report {
 			return newStatsFixture(t).build(t, Options{}, "base-s1", "base-s2", "wide-s1", "wide-s2", "old")
-		}, 5200, map[string][]int{
+		}, 7600, map[string][]int{
 			"newt_clusters.svg": {0, 1, 2, 3, 4}, "newt_tasks.svg": {1, 2, 3, 4}, "newt_delta.svg": {1, 2, 3},
 		}, []string{"wide-s1 beats base-s1 by +8.8 points [", "wide (2 seeds) beats base (2 seeds) by +8.8 points [",
 			"base | base-s1, base-s2 | 1, 2", "95% Wilson interval"}},

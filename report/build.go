@@ -23,6 +23,10 @@ type Options struct {
 	TopTasks int
 	// Suite and Metric select the evaluation compared (default: newt accuracy).
 	Suite, Metric string
+	// Classifier selects the probe whose evaluations are compared (default: the NeWT
+	// protocol's, experiments.HeadlineClassifier); evaluations recorded before natssl kept the
+	// classifier count as any.
+	Classifier string
 	// Now stamps the report (default: time.Now).
 	Now func() time.Time
 	// Resamples is the number of bootstrap resamples of the test images behind every interval
@@ -37,14 +41,15 @@ type Options struct {
 
 // Report is everything a comparison shows, computed once and rendered as Markdown or HTML.
 type Report struct {
-	Generated time.Time
-	DBPath    string
-	Suite     string
-	Metric    string
-	Runs      []*Run // the baseline first, then the others in the order given
-	Config    ConfigTable
-	Eval      *EvalComparison // nil when no run has an evaluation
-	Plots     []Plot
+	Generated  time.Time
+	DBPath     string
+	Suite      string
+	Metric     string
+	Classifier string
+	Runs       []*Run // the baseline first, then the others in the order given
+	Config     ConfigTable
+	Eval       *EvalComparison // nil when no run has an evaluation
+	Plots      []Plot
 }
 
 // Run is one run's data in a report.
@@ -56,8 +61,12 @@ type Run struct {
 	ImagesPerS []experiments.Point
 	ImagesSeen int64 // -1 when unknown
 	Training   TrainingSummary
+	Batch      int64                    // data.batch_size: images per step; 0 when unknown
 	LastEval   *experiments.EvalSummary // the last evaluated checkpoint; nil when not evaluated
 	BestEval   *experiments.EvalSummary // the checkpoint with the best mean
+	// Evaluations are the latest evaluation of each classifier on the suite, whichever is
+	// compared.
+	Evaluations []experiments.EvalSummary
 	// NoOutcomes says why LastEval has no usable per-image outcomes, and so no intervals;
 	// "" when it has them.
 	NoOutcomes string
@@ -94,7 +103,10 @@ func (r *Run) Marks() []string {
 
 // TrainingSummary is the final and best of a run's training metrics.
 type TrainingSummary struct {
-	FinalLoss, BestLoss             float64 // NaN when not logged
+	// LastStepLoss is the loss of the run's last step, as the console showed it; FinalLoss and
+	// BestLoss are means over a logging window (the loss series). NaN when not logged.
+	LastStepLoss                    float64
+	FinalLoss, BestLoss             float64
 	FinalLossStep, BestLossStep     int64
 	FinalImagesPerS, MeanImagesPerS float64
 	BestImagesPerS                  float64
@@ -114,6 +126,9 @@ func Build(ctx context.Context, db *experiments.DB, runIDs []string, opt Options
 	if opt.Metric == "" {
 		opt.Metric = experiments.MetricAccuracy
 	}
+	if opt.Classifier == "" {
+		opt.Classifier = experiments.HeadlineClassifier
+	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -121,7 +136,7 @@ func Build(ctx context.Context, db *experiments.DB, runIDs []string, opt Options
 		opt.Resamples = DefaultResamples
 	}
 	ids := orderRuns(runIDs, opt.Baseline)
-	rep := &Report{Generated: opt.Now(), DBPath: db.Path(), Suite: opt.Suite, Metric: opt.Metric}
+	rep := &Report{Generated: opt.Now(), DBPath: db.Path(), Suite: opt.Suite, Metric: opt.Metric, Classifier: opt.Classifier}
 	for i, id := range ids {
 		r, err := loadRun(ctx, db, id, opt)
 		if err != nil {
@@ -178,11 +193,17 @@ func loadRun(ctx context.Context, db *experiments.DB, id string, opt Options) (*
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	r.Training = summarizeTraining(r.Loss, r.ImagesPerS)
-	r.ImagesSeen = imagesSeen(rec)
-	r.LastEval, r.BestEval = experiments.LastAndBest(experiments.Summarize(rec.Evals, opt.Suite, opt.Metric))
+	if m, ok := rec.Latest[metric.LossLast]; ok {
+		r.Training.LastStepLoss = m.Value
+	}
+	r.Batch = batchSize(rec)
+	r.ImagesSeen = imagesSeen(rec, r.Batch)
+	sums := experiments.Summarize(rec.Evals, opt.Suite, opt.Metric)
+	r.Evaluations = experiments.LatestPerClassifier(sums)
+	r.LastEval, r.BestEval = experiments.LastAndBest(experiments.ForClassifier(sums, opt.Classifier))
 	runCost(r, opt)
 	if r.LastEval != nil {
-		outcomes, err := db.Outcomes(ctx, id, r.LastEval.CheckpointStep, opt.Suite)
+		outcomes, err := db.EvaluationOutcomes(ctx, r.LastEval.EvaluationID)
 		if err != nil {
 			return nil, fmt.Errorf("report: %w", err)
 		}
@@ -228,19 +249,27 @@ func usableOutcomes(s *experiments.EvalSummary, outcomes []experiments.Outcome, 
 }
 
 // imagesSeen is steps × the global batch size, -1 when either is unknown.
-func imagesSeen(rec *experiments.RunRecord) int64 {
-	for _, p := range rec.Params {
-		if p.Key == "data.batch_size" {
-			if b, err := strconv.ParseInt(p.Value, 10, 64); err == nil && rec.Steps > 0 {
-				return b * rec.Steps
-			}
-		}
+func imagesSeen(rec *experiments.RunRecord, batch int64) int64 {
+	if batch > 0 && rec.Steps > 0 {
+		return batch * rec.Steps
 	}
 	return -1
 }
 
+// batchSize is the run's data.batch_size; 0 when it was not recorded.
+func batchSize(rec *experiments.RunRecord) int64 {
+	for _, p := range rec.Params {
+		if p.Key == "data.batch_size" {
+			if b, err := strconv.ParseInt(p.Value, 10, 64); err == nil && b > 0 {
+				return b
+			}
+		}
+	}
+	return 0
+}
+
 func summarizeTraining(loss, ips []experiments.Point) TrainingSummary {
-	s := TrainingSummary{FinalLoss: math.NaN(), BestLoss: math.NaN(), FinalImagesPerS: math.NaN(),
+	s := TrainingSummary{LastStepLoss: math.NaN(), FinalLoss: math.NaN(), BestLoss: math.NaN(), FinalImagesPerS: math.NaN(),
 		MeanImagesPerS: math.NaN(), BestImagesPerS: math.NaN()}
 	if n := len(loss); n > 0 {
 		s.FinalLoss, s.FinalLossStep = loss[n-1].Value, loss[n-1].Step

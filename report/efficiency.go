@@ -8,7 +8,6 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/natssl/natssl/experiments"
 )
@@ -125,8 +124,9 @@ func (rep *Report) exportsSection() section {
 }
 
 // efficiencyScatter plots each run's mean against its MFLOPs per image (a log scale: models
-// differ by orders of magnitude); nil unless two runs have both.
-func efficiencyScatter(rep *Report) (*plot.Plot, error) {
+// differ by orders of magnitude), each run in its colour and marker, on a y axis fitted to the
+// means; nil unless two runs have both.
+func efficiencyScatter(rep *Report) (*chart, error) {
 	type point struct {
 		i    int
 		x, y float64
@@ -141,15 +141,12 @@ func efficiencyScatter(rep *Report) (*plot.Plot, error) {
 	if len(pts) < 2 {
 		return nil, nil
 	}
-	p := plot.New()
-	p.Title.Text = "NeWT " + rep.Metric + " against MFLOPs per image"
-	p.X.Label.Text = "MFLOPs per image at the eval size (log scale)"
-	p.Y.Label.Text = rep.Metric
-	p.X.Scale = plot.LogScale{}
-	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
-	p.Legend.Top = true
-	p.Legend.Left = true
-	p.Add(plotter.NewGrid())
+	c := newChart("NeWT " + rep.Metric + " against MFLOPs per image")
+	c.X.Label.Text = "MFLOPs per image at the eval size (log scale)"
+	c.Y.Label.Text = rep.Metric
+	c.X.Scale = plot.LogScale{}
+	c.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	c.Add(plotter.NewGrid())
 	lo, hi, ylo, yhi := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	for _, pt := range pts {
 		lo, hi = math.Min(lo, pt.x), math.Max(hi, pt.x)
@@ -159,17 +156,18 @@ func efficiencyScatter(rep *Report) (*plot.Plot, error) {
 			return nil, fmt.Errorf("cost of %s: %w", rep.Runs[pt.i].Label, err)
 		}
 		s.Color = runColor(pt.i)
-		s.Shape = draw.CircleGlyph{}
+		s.Shape = runShape(pt.i)
 		s.Radius = vg.Points(4)
-		p.Add(s)
-		p.Legend.Add(rep.Runs[pt.i].Label, s)
+		c.Add(s)
+		c.legend(rep.Runs[pt.i].Label, s)
 	}
 	// The axis runs from the decade below the cheapest run to the one above the dearest, so
 	// that both ends are labelled and close costs do not fill it.
-	p.X.Min, p.X.Max = math.Pow(10, math.Floor(math.Log10(lo/1.5))), math.Pow(10, math.Ceil(math.Log10(hi*1.5)))
-	// Room above the points for the legend, one line per run.
-	ylo, yhi = ylo-0.05, yhi+0.05
-	legend := math.Min(0.6, float64(len(pts))*p.Legend.TextStyle.Height("Xg").Points()*1.3/(plotHeight.Points()-70))
-	p.Y.Min, p.Y.Max = ylo, yhi+(yhi-ylo)*legend/(1-legend)
-	return p, nil
+	c.X.Min, c.X.Max = math.Pow(10, math.Floor(math.Log10(lo/1.5))), math.Pow(10, math.Ceil(math.Log10(hi*1.5)))
+	pad := max(0.1*(yhi-ylo), 0.02)
+	c.Y.Min, c.Y.Max = ylo-pad, yhi+pad
+	if ylo >= 0 && yhi <= 1 { // an accuracy: not past its bounds
+		c.Y.Min, c.Y.Max = max(c.Y.Min, 0), min(c.Y.Max, 1)
+	}
+	return c, nil
 }

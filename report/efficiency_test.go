@@ -80,19 +80,24 @@ func TestEfficiency(t *testing.T) {
 
 	// The scatter: baseline and wider (the runs with a cost and a mean), wider four times the
 	// MFLOPs and 2.5 points lower; on a log axis from 100 to 10,000 MFLOPs.
+	checkPlots(t, rep.Plots, runLabels(rep))
 	svg := rep.plot(t, "efficiency.svg")
-	centre := map[int][2]float64{}
+	at := map[int][2]float64{} // each run's marker: a circle for the baseline, a box for wider
 	for _, s := range svgShapes(svg) {
 		for i := range rep.Runs {
 			if s.style == "fill:"+hexColor(runColor(i)) {
-				if _, ok := centre[i]; !ok { // the point; the legend's glyph comes after
-					centre[i] = [2]float64{s.points[0][0] - 4, s.points[0][1]}
+				if _, ok := at[i]; !ok { // the point; the legend's glyph comes after
+					c := centre(s.points)
+					if i == 0 {
+						c[0] -= 4 // the baseline's circle: its path starts on its right edge
+					}
+					at[i] = c
 				}
 			}
 		}
 	}
-	if len(centre) != 2 {
-		t.Fatalf("points of runs %v, want baseline and wider", centre)
+	if len(at) != 2 {
+		t.Fatalf("points of runs %v, want baseline and wider", at)
 	}
 	texts := svgTexts(svg)
 	for _, w := range []string{"100", "10000", "baseline", "wider"} {
@@ -112,10 +117,10 @@ func TestEfficiency(t *testing.T) {
 		t.Fatalf("vertical grid lines at %v", grid)
 	}
 	x100, x10000 := grid[0], grid[len(grid)-1]
-	at := func(mflops float64) float64 { return x100 + (math.Log10(mflops)-2)/2*(x10000-x100) }
-	b, w := centre[0], centre[1]
-	if math.Abs(b[0]-at(256)) > 0.5 || math.Abs(w[0]-at(1024)) > 0.5 {
-		t.Errorf("points at x %.2f and %.2f, want %.2f (256 MFLOPs) and %.2f (1024)", b[0], w[0], at(256), at(1024))
+	xOf := func(mflops float64) float64 { return x100 + (math.Log10(mflops)-2)/2*(x10000-x100) }
+	b, w := at[0], at[1]
+	if math.Abs(b[0]-xOf(256)) > 0.5 || math.Abs(w[0]-xOf(1024)) > 0.5 {
+		t.Errorf("points at x %.2f and %.2f, want %.2f (256 MFLOPs) and %.2f (1024)", b[0], w[0], xOf(256), xOf(1024))
 	}
 	if w[1] >= b[1] { // gonum's SVG y grows upward
 		t.Errorf("wider (0.625) at y %.2f, not below baseline (0.65) at %.2f", w[1], b[1])

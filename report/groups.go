@@ -32,7 +32,7 @@ func (g SeedGroup) seedsText() string {
 	if len(g.Runs) == 1 {
 		return "1 seed"
 	}
-	return fmt.Sprintf("%d seeds", len(g.Runs))
+	return plural(len(g.Runs), "seed")
 }
 
 // groupKey is what runs of one group share: their kind and every other config value.

@@ -6,14 +6,16 @@ import (
 	"html/template"
 	"io"
 	"strings"
+
+	"gonum.org/v1/plot/vg"
 )
 
 // HTML writes the report as one self-contained page: styles inline and every plot embedded as
 // an SVG data URI, so that it opens anywhere without network access or the SVG files.
 func (rep *Report) HTML(w io.Writer) error {
 	base := rep.Runs[0]
-	lead := fmt.Sprintf("%d runs from <code>%s</code>, generated %s UTC.\nBaseline: <strong>%s</strong> (<code>%s</code>).",
-		len(rep.Runs), template.HTMLEscapeString(rep.DBPath), rep.Generated.UTC().Format("2006-01-02 15:04"),
+	lead := fmt.Sprintf("%s from <code>%s</code>, generated %s UTC.\nBaseline: <strong>%s</strong> (<code>%s</code>).",
+		plural(len(rep.Runs), "run"), template.HTMLEscapeString(rep.DBPath), rep.Generated.UTC().Format("2006-01-02 15:04"),
 		template.HTMLEscapeString(base.Label), template.HTMLEscapeString(base.ID))
 	return writePage(w, "natssl run comparison", template.HTML(lead), rep.sections())
 }
@@ -39,14 +41,12 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"heading": func(level int, title string) template.HTML {
 		return template.HTML(fmt.Sprintf("<h%d>%s</h%d>", level, template.HTMLEscapeString(title), level))
 	},
-	// The plots' size in CSS pixels, so the page lays out before the images decode.
-	"plotPx": func(dim string) int {
-		if dim == "w" {
-			return int(plotWidth.Dots(96))
-		}
-		return int(plotHeight.Dots(96))
-	},
-	"warn": func(note string) bool { return strings.HasPrefix(note, "⚠") },
+	// A plot's width and height attributes give its proportions in CSS pixels, so that the
+	// page lays out before the image decodes; CSS then scales it to the page's width, up to
+	// maxPx (a square scatter would otherwise fill a screen).
+	"plotPx": func(l vg.Length) int { return int(l.Dots(96)) },
+	"maxPx":  func(l vg.Length) int { return int(1.5 * l.Dots(96)) },
+	"warn":   func(note string) bool { return strings.HasPrefix(note, "⚠") },
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -65,13 +65,13 @@ th, td { border: 1px solid #d6dbe1; padding: .25rem .55rem; text-align: left; ve
 th { background: #f2f4f7; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 div.scroll { overflow-x: auto; }
-td.gain { color: #0a7d32; }
-td.loss { color: #b3261e; }
+td.gain { color: #005a8c; }
+td.loss { color: #a33f00; font-style: italic; }
 td.mark { color: #9a5b00; font-weight: 600; }
 ul.notes { padding-left: 1.2rem; color: #55606b; }
 ul.notes li.warn { color: #9a5b00; }
 figure { margin: 1rem 0; }
-figure img { max-width: 100%; width: 45rem; height: auto; border: 1px solid #e3e7eb; }
+figure img { width: 100%; height: auto; border: 1px solid #e3e7eb; }
 figcaption { color: #55606b; font-size: .85rem; }
 code { font-size: .9em; }
 </style>
@@ -94,7 +94,7 @@ code { font-size: .9em; }
 {{end}}
 {{if .Marks}}<ul class="notes">{{range .Marks}}<li class="warn">{{.}}</li>{{end}}</ul>{{end}}
 {{range .Plots}}
-<figure class="plot" data-file="{{.File}}"><img src="{{svgURI .SVG}}" width="{{plotPx "w"}}" height="{{plotPx "h"}}" alt="{{.Title}}"><figcaption>{{.Title}}</figcaption></figure>
+<figure class="plot" data-file="{{.File}}" style="max-width: {{maxPx .Width}}px"><img src="{{svgURI .SVG}}" width="{{plotPx .Width}}" height="{{plotPx .Height}}" alt="{{.Title}}"><figcaption>{{.Title}}</figcaption></figure>
 {{end}}
 </section>
 {{end}}

@@ -12,8 +12,8 @@ import (
 func (rep *Report) Markdown(w io.Writer, plots bool) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "# natssl run comparison\n\n")
-	fmt.Fprintf(bw, "%d runs from `%s`, generated %s UTC. Baseline: **%s** (`%s`).\n",
-		len(rep.Runs), rep.DBPath, rep.Generated.UTC().Format("2006-01-02 15:04"), mdEscape(rep.Runs[0].Label), rep.Runs[0].ID)
+	fmt.Fprintf(bw, "%s from %s, generated %s UTC. Baseline: **%s** (`%s`).\n",
+		plural(len(rep.Runs), "run"), mdEscape(rep.DBPath), rep.Generated.UTC().Format("2006-01-02 15:04"), mdEscape(rep.Runs[0].Label), mdEscape(rep.Runs[0].ID))
 	writeMDSections(bw, rep.sections(), plots)
 	return bw.Flush()
 }
@@ -22,7 +22,7 @@ func (rep *Report) Markdown(w io.Writer, plots bool) error {
 // file.
 func writeMDSections(bw *bufio.Writer, sections []section, plots bool) {
 	for _, s := range sections {
-		fmt.Fprintf(bw, "\n%s %s\n", strings.Repeat("#", s.Level), s.Title)
+		fmt.Fprintf(bw, "\n%s %s\n", strings.Repeat("#", s.Level), mdEscape(s.Title))
 		if len(s.Notes) > 0 {
 			bw.WriteString("\n")
 			for _, n := range s.Notes {
@@ -76,9 +76,10 @@ func writeMDTable(w *bufio.Writer, t table) {
 	}
 }
 
-// mdEscape keeps a value on one table cell: pipes escaped, line breaks flattened.
-func mdEscape(s string) string {
-	s = strings.ReplaceAll(s, "|", `\|`)
-	s = strings.ReplaceAll(s, "\r", " ")
-	return strings.ReplaceAll(s, "\n", " ")
-}
+// mdEscape keeps a value (a run, task or cluster name, an error message) text: HTML's
+// special characters escaped as the HTML report escapes them, since Markdown renderers pass
+// raw HTML through; pipes escaped and line breaks flattened, so that it stays in one table
+// cell.
+func mdEscape(s string) string { return mdEscaper.Replace(s) }
+
+var mdEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "|", `\|`, "\r", " ", "\n", " ")

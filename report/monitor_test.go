@@ -53,6 +53,11 @@ func TestMonitorPlot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var legend []string
+	for _, l := range runLabels(rep) {
+		legend = append(legend, l+" kNN top-1", l+" NeWT mean")
+	}
+	checkPlots(t, rep.Plots, append(legend, runLabels(rep)...))
 	svg := rep.plot(t, "monitor.svg")
 	texts := svgTexts(svg)
 	for _, want := range []string{"watched kNN top-1", "watched NeWT mean", "knn-only kNN top-1", "step", "accuracy (%)"} {

@@ -111,7 +111,7 @@ func TestSeriesPlots(t *testing.T) {
 		if strings.Contains(s.style, "stroke:"+hexColor(runColor(0))) && len(s.points) == 30 {
 			dy := s.points[1][1] - s.points[0][1]
 			for i := 1; i < len(s.points); i++ {
-				if d := s.points[i][1] - s.points[i-1][1]; dy >= 0 || math.Abs(d-dy) > 0.01 {
+				if d := s.points[i][1] - s.points[i-1][1]; dy >= 0 || math.Abs(d-dy) > 0.02 {
 					t.Fatalf("baseline loss vertex %d: step %v, want %v (falling)", i, d, dy)
 				}
 			}
@@ -165,10 +165,20 @@ func TestClusterBars(t *testing.T) {
 	}
 }
 
+// TestTaskScatter: one marker per task at (baseline, run), on axes fitted to the values with
+// the diagonal from corner to corner.
 func TestTaskScatter(t *testing.T) {
 	f := newFixture(t)
 	rep := f.build(t, Options{}, "baseline", "wider")
 	svg := rep.plot(t, "newt_tasks.svg")
+	c, err := taskScatter(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := c.X.Min, c.X.Max
+	if c.Y.Min != lo || c.Y.Max != hi || !(lo > 0.1 && lo < 0.2 && hi > 0.95 && hi <= 1) {
+		t.Errorf("axes x [%v, %v] y [%v, %v]: want the same range, fitted to the values 0.2 to 0.95", lo, hi, c.Y.Min, c.Y.Max)
+	}
 	var diag *svgShape
 	var dots [][2]float64
 	for _, s := range svgShapes(svg) {
@@ -176,23 +186,22 @@ func TestTaskScatter(t *testing.T) {
 		case strings.Contains(s.style, "stroke-dasharray"):
 			diag = &s
 		case s.style == "fill:"+hexColor(runColor(1)):
-			// A circle glyph starts at its rightmost point: the centre is one radius left.
-			dots = append(dots, [2]float64{s.points[0][0] - 2.5, s.points[0][1]})
+			dots = append(dots, centre(s.points))
 		}
 	}
 	if diag == nil || len(diag.points) != 2 {
 		t.Fatal("no diagonal")
 	}
-	// The legend is drawn last: its glyph is the last dot.
+	// The legend is drawn last: its marker is the last one.
 	if len(dots) != len(fixtureTasks)+1 {
-		t.Fatalf("%d dots, want one per task and the legend's", len(dots))
+		t.Fatalf("%d markers, want one per task and the legend's", len(dots))
 	}
 	dots = dots[:len(dots)-1]
-	// The diagonal runs from data (0,0) to (1,1): it gives the axes' transform.
+	// The diagonal runs from data (lo,lo) to (hi,hi): it gives the axes' transform.
 	x0, y0, x1, y1 := diag.points[0][0], diag.points[0][1], diag.points[1][0], diag.points[1][1]
 	var got []string
 	for _, d := range dots {
-		x, y := (d[0]-x0)/(x1-x0), (d[1]-y0)/(y1-y0)
+		x, y := lo+(hi-lo)*(d[0]-x0)/(x1-x0), lo+(hi-lo)*(d[1]-y0)/(y1-y0)
 		got = append(got, fmt.Sprintf("%.2f,%.2f", x, y))
 	}
 	var want []string
@@ -207,6 +216,15 @@ func TestTaskScatter(t *testing.T) {
 	if !contains(svgTexts(svg), "wider") {
 		t.Error("legend lacks wider")
 	}
+}
+
+// centre is the middle of a marker's vertices (a box's corners).
+func centre(pts [][2]float64) [2]float64 {
+	minX, minY, maxX, maxY := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	for _, p := range pts {
+		minX, maxX, minY, maxY = min(minX, p[0]), max(maxX, p[0]), min(minY, p[1]), max(maxY, p[1])
+	}
+	return [2]float64{(minX + maxX) / 2, (minY + maxY) / 2}
 }
 
 func TestThinKeepsEndsAndSpikes(t *testing.T) {

@@ -105,7 +105,7 @@ func BuildSweep(ctx context.Context, db *experiments.DB, s *sweep.Sweep, opt Swe
 		}
 		if st.Score != nil {
 			t.Mean, t.Tasks = st.Score.Mean, st.Score.Tasks
-			outcomes, err := db.Outcomes(ctx, st.Run.ID, st.Score.CheckpointStep, experiments.SuiteValidation)
+			outcomes, err := db.EvaluationOutcomes(ctx, st.Score.EvaluationID)
 			if err != nil {
 				return nil, fmt.Errorf("report: %w", err)
 			}

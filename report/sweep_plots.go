@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"fmt"
 	"image/color"
 	"math"
@@ -11,7 +10,6 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
 )
 
 // sweepPlots draws the validation score against each swept key: one plot per key, keys that
@@ -27,15 +25,12 @@ func sweepPlots(rep *SweepReport) ([]Plot, error) {
 		if p == nil {
 			continue
 		}
-		w, err := p.WriterTo(plotWidth, plotHeight, "svg")
+		svg, w, err := p.render()
 		if err != nil {
 			return nil, fmt.Errorf("report: plot %s: %w", file, err)
 		}
-		var b bytes.Buffer
-		if _, err := w.WriteTo(&b); err != nil {
-			return nil, fmt.Errorf("report: plot %s: %w", file, err)
-		}
-		plots = append(plots, Plot{File: file, Title: "Validation score against " + strings.Join(keys, " = "), SVG: b.Bytes()})
+		plots = append(plots, Plot{File: file, Title: "Validation score against " + strings.Join(keys, " = "), SVG: svg,
+			Width: w, Height: p.height})
 	}
 	return plots, nil
 }
@@ -76,7 +71,7 @@ type yErrorPoints struct {
 // of keys[0]: on a numeric axis (logarithmic where the values are positive and span ten times
 // or more) or, for other values, one place per value in the order they first appear. nil when
 // no trial is scored.
-func scoreAgainst(rep *SweepReport, keys []string) (*plot.Plot, error) {
+func scoreAgainst(rep *SweepReport, keys []string) (*chart, error) {
 	key := keys[0]
 	var scored []*SweepTrial
 	numeric, lo, hi := true, math.Inf(1), math.Inf(-1)
@@ -95,11 +90,9 @@ func scoreAgainst(rep *SweepReport, keys []string) (*plot.Plot, error) {
 	if len(scored) == 0 {
 		return nil, nil
 	}
-	p := plot.New()
-	p.Title.Text = "Validation score against " + strings.Join(keys, " = ")
+	p := newChart("Validation score against " + strings.Join(keys, " = "))
 	p.X.Label.Text = strings.Join(keys, " = ")
 	p.Y.Label.Text = "validation accuracy (mean over tasks)"
-	p.Legend.Top = true
 	p.Add(plotter.NewGrid())
 	var names []string
 	place := map[string]float64{}
@@ -145,20 +138,20 @@ func scoreAgainst(rep *SweepReport, keys []string) (*plot.Plot, error) {
 		return nil, err
 	}
 	s.Color = runColor(0)
-	s.Shape = draw.CircleGlyph{}
+	s.Shape = runShape(0)
 	s.Radius = vg.Points(3)
 	p.Add(s)
-	p.Legend.Add("trial (95% interval)", s)
+	p.legend("trial (95% interval)", s)
 	if len(best) > 0 {
 		b, err := plotter.NewScatter(best)
 		if err != nil {
 			return nil, err
 		}
 		b.Color = runColor(1)
-		b.Shape = draw.PyramidGlyph{}
+		b.Shape = runShape(1)
 		b.Radius = vg.Points(5)
 		p.Add(b)
-		p.Legend.Add(fmt.Sprintf("best (trial %d)", rep.Best.N), b)
+		p.legend(fmt.Sprintf("best (trial %d)", rep.Best.N), b)
 	}
 	switch {
 	case !numeric:

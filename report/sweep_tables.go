@@ -23,7 +23,7 @@ func (rep *SweepReport) lead() string {
 // Markdown writes the report as Markdown; with plots, each plot as an image beside the file.
 func (rep *SweepReport) Markdown(w io.Writer, plots bool) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "# %s\n\n%s\n", rep.title(), mdEscape(rep.lead()))
+	fmt.Fprintf(bw, "# %s\n\n%s\n", mdEscape(rep.title()), mdEscape(rep.lead()))
 	writeMDSections(bw, rep.sections(), plots)
 	return bw.Flush()
 }

@@ -126,6 +126,7 @@ func TestSweepReport(t *testing.T) {
 	if got := strings.Join(files, " "); got != "sweep_train_lr.svg sweep_augment_crop_scale.svg sweep_augment_jitter_brightness.svg" {
 		t.Errorf("plots %s", got)
 	}
+	checkPlots(t, rep.Plots, []string{"trial (95% interval)", fmt.Sprintf("best (trial %d)", rep.Best.N)})
 	var md bytes.Buffer
 	if err := rep.Markdown(&md, true); err != nil {
 		t.Fatal(err)

@@ -147,14 +147,15 @@ func (rep *Report) sections() []section {
 
 	// Training.
 	tr := section{Title: "Training", Level: 2}
-	t = table{Head: []string{"run", "final loss", "at step", "best loss", "at step", "final images/s", "mean images/s", "best images/s"}}
+	tr.Notes = []string{"The last step's loss is the one the console showed; the others are means over a logging window (train.log_every steps), as the loss plot draws them."}
+	t = table{Head: []string{"run", "last step's loss", "final window mean", "at step", "best window mean", "at step", "final images/s", "mean images/s", "best images/s"}}
 	for _, r := range rep.Runs {
 		s := r.Training
 		if len(r.Loss) == 0 && len(r.ImagesPerS) == 0 {
-			t.Rows = append(t.Rows, []cell{text(r.Label), {Text: "no training metrics", Class: "mark"}, text(""), text(""), text(""), text(""), text(""), text("")})
+			t.Rows = append(t.Rows, []cell{text(r.Label), {Text: "no training metrics", Class: "mark"}, text(""), text(""), text(""), text(""), text(""), text(""), text("")})
 			continue
 		}
-		t.Rows = append(t.Rows, []cell{text(r.Label), num(fmtFloat(s.FinalLoss, 4)), num(fmt.Sprint(s.FinalLossStep)),
+		t.Rows = append(t.Rows, []cell{text(r.Label), num(fmtFloat(s.LastStepLoss, 4)), num(fmtFloat(s.FinalLoss, 4)), num(fmt.Sprint(s.FinalLossStep)),
 			num(fmtFloat(s.BestLoss, 4)), num(fmt.Sprint(s.BestLossStep)), num(fmtFloat(s.FinalImagesPerS, 1)),
 			num(fmtFloat(s.MeanImagesPerS, 1)), num(fmtFloat(s.BestImagesPerS, 1))})
 	}
@@ -185,12 +186,21 @@ func (rep *Report) sections() []section {
 func (rep *Report) evalSections() []section {
 	title := "NeWT " + rep.Metric
 	if rep.Eval == nil {
-		return []section{{Title: title, Level: 2, Notes: []string{"No run has a " + rep.Suite + " evaluation yet (natssl eval --run RUN_ID)."}}}
+		none := section{Title: title, Level: 2, Notes: []string{"No run has a " + rep.Suite + " evaluation yet (natssl eval --run RUN_ID)."}}
+		if others := rep.otherClassifiers(); others != "" {
+			none.Notes = []string{fmt.Sprintf("No run has a %s evaluation with the %s probe; there are evaluations with %s (natssl report --classifier %s).",
+				rep.Suite, rep.Classifier, others, strings.SplitN(others, ",", 2)[0])}
+		}
+		out := []section{none}
+		if s, ok := rep.evaluationsSection(); ok {
+			out = append(out, s)
+		}
+		return out
 	}
 	e := rep.Eval
 	base := rep.Runs[0]
 	head := section{Title: title, Level: 2, Notes: []string{
-		"Each run at its last evaluated checkpoint; differences are to the baseline, " + base.Label + ".",
+		"Each run at its last evaluated checkpoint, with the " + rep.Classifier + " probe; differences are to the baseline, " + base.Label + ".",
 		rep.intervalNote(),
 	}}
 	if base.LastEval == nil {
@@ -283,6 +293,9 @@ func (rep *Report) evalSections() []section {
 		tasks.Notes = []string{"No task differs from the baseline."}
 	}
 	out = append(out, tasks, rep.taskSection())
+	if s, ok := rep.evaluationsSection(); ok {
+		out = append(out, s)
+	}
 	return out
 }
 
@@ -319,4 +332,12 @@ func shortCommit(c string, dirty bool) string {
 		c += " (dirty)"
 	}
 	return orDash(c)
+}
+
+// plural counts things: "1 run", "3 runs".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -10,14 +10,19 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/natssl/natssl/internal/regfile"
 )
+
+// maxInputBytes bounds each of the job's JSON files (a few kilobytes each).
+const maxInputBytes = 16 << 20
 
 // readHyperparameters reads hyperparameters.json: an object whose values SageMaker always
 // writes as JSON strings. SageMaker's own keys (sagemaker_program, sagemaker_region, ...) are
 // not natssl config and are dropped; every other key goes to configs.Load, which names the file
 // when a key or value is refused.
 func readHyperparameters(path string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := regfile.ReadFile(path, maxInputBytes)
 	if errors.Is(err, os.ErrNotExist) {
 		return map[string]string{}, nil
 	}
@@ -69,7 +74,7 @@ type resourceConfig struct {
 }
 
 func readResourceConfig(path string) (string, []string, error) {
-	data, err := os.ReadFile(path)
+	data, err := regfile.ReadFile(path, maxInputBytes)
 	if errors.Is(err, os.ErrNotExist) {
 		return "algo-1", []string{"algo-1"}, nil
 	}
@@ -109,7 +114,7 @@ type channelConfig struct {
 }
 
 func readInputDataConfig(path, dataDir string) (map[string]Channel, error) {
-	data, err := os.ReadFile(path)
+	data, err := regfile.ReadFile(path, maxInputBytes)
 	if errors.Is(err, os.ErrNotExist) {
 		return map[string]Channel{}, nil
 	}

@@ -2,6 +2,7 @@ package sagemaker
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -65,7 +66,7 @@ func Hyperparameters(cfg *configs.Config) (map[string]string, error) {
 }
 
 func hyperparameters(cfg *configs.Config, maxN int) (map[string]string, error) {
-	all := cfg.Flatten()
+	all := cfg.FlattenWithCredentials() // the job must use what the config says
 	fits := len(all) <= maxN
 	for _, kv := range all {
 		fits = fits && len(kv.Key) <= MaxKeyLen && len(kv.Value) <= MaxValueLen
@@ -73,7 +74,7 @@ func hyperparameters(cfg *configs.Config, maxN int) (map[string]string, error) {
 	send := all
 	if !fits {
 		def := map[string]string{}
-		for _, kv := range configs.Default().Flatten() {
+		for _, kv := range configs.Default().FlattenWithCredentials() {
 			def[kv.Key] = kv.Value
 		}
 		send = nil
@@ -98,7 +99,8 @@ func hyperparameters(cfg *configs.Config, maxN int) (map[string]string, error) {
 		out[kv.Key] = kv.Value
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("sagemaker: the config cannot be sent as hyperparameters: %s", strings.Join(problems, "; "))
+		return nil, errors.New("sagemaker: the config cannot be sent as hyperparameters: " +
+			strings.Join(problems, "\nsagemaker: the config cannot be sent as hyperparameters: "))
 	}
 	return out, nil
 }
@@ -166,7 +168,8 @@ func Request(cfg *configs.Config, name string) (in *sm.CreateTrainingJobInput, w
 		problems = append(problems, strings.TrimPrefix(err.Error(), "sagemaker: "))
 	}
 	if len(problems) > 0 {
-		return nil, nil, fmt.Errorf("sagemaker: cannot launch: %s", strings.Join(problems, "; "))
+		// One line per problem, as config errors are printed.
+		return nil, nil, errors.New("sagemaker: cannot launch: " + strings.Join(problems, "\nsagemaker: cannot launch: "))
 	}
 
 	checkpoints := s.CheckpointS3

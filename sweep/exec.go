@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/natssl/natssl/internal/regfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -153,7 +154,7 @@ func cpusText(cpus []int) string {
 
 // lastLine is the last non-empty line of a log, where natssl writes why it stopped.
 func lastLine(path string) string {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path)
 	if err != nil {
 		return ""
 	}
@@ -162,7 +163,7 @@ func lastLine(path string) string {
 	if st, err := f.Stat(); err == nil && st.Size() > tail {
 		f.Seek(st.Size()-tail, io.SeekStart)
 	}
-	b, _ := io.ReadAll(f)
+	b, _ := io.ReadAll(io.LimitReader(f, tail))
 	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
 	if len(lines) == 0 {
 		return ""

@@ -11,6 +11,7 @@ import (
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/internal/redact"
 )
 
 // Design is what a sweep was asked to search.
@@ -82,6 +83,13 @@ func NewPlan(src configs.Sources, d Design) (*Plan, error) {
 	}
 	p := &Plan{Design: d, Base: cfg}
 	var errs errorList
+	// A sweep runs its trials from the config it stores, and nothing stored keeps a URL's
+	// credentials: a config that needs them could not run its trials.
+	for _, kv := range cfg.FlattenWithCredentials() {
+		if redact.String(kv.Value) != kv.Value {
+			errs.put(&configs.FieldError{Origin: cfg.Origin(kv.Key), Key: kv.Key, Value: kv.Value, Reason: credentialsReason})
+		}
+	}
 	owner := map[string]string{} // key → the --param that sweeps it
 	for _, prm := range d.Params {
 		for _, k := range prm.Keys {
@@ -110,6 +118,11 @@ func NewPlan(src configs.Sources, d Design) (*Plan, error) {
 	// Each value on its own, so that a bad one is named even when it is in every trial.
 	for _, prm := range d.Params {
 		for _, v := range prm.choices() {
+			for i, x := range v {
+				if redact.String(x) != x {
+					errs.add(prm.Raw, prm.Keys[min(i, len(prm.Keys)-1)], x, credentialsReason)
+				}
+			}
 			sets := prm.sets(v)
 			origins := map[string]string{}
 			for _, s := range sets {
@@ -297,6 +310,9 @@ func flatten(params []Param, vals []choice) []configs.KeyValue {
 	}
 	return out
 }
+
+// credentialsReason refuses a value with credentials in a URL (user:password@, a signature).
+const credentialsReason = "carries credentials in a URL, which a sweep cannot keep: it stores its config to run the trials from, and the tracker masks credentials; give them to the S3 client another way (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile)"
 
 // errorList gathers the problems of a design, each once, as config errors.
 type errorList struct {

@@ -145,10 +145,15 @@ func TestPlanValidation(t *testing.T) {
 		{"key swept twice", Design{Params: params(t, "model.width=8", "model.width+train.lr=16")}, []string{"already swept"}},
 		{"combination", Design{Params: params(t, "data.batch_size=16,15", "train.devices=[cpu],[cpu,cpu]")},
 			[]string{"data.batch_size", "divide evenly over the 2 devices"}},
+		{"credentials in a swept value", Design{Params: params(t, "data.s3.endpoint=http://10.0.0.1:9000,http://key:hush@10.0.0.2:9000")},
+			[]string{"data.s3.endpoint", "http://xxxxx@10.0.0.2:9000", "carries credentials"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := NewPlan(src, tt.design)
+			if err != nil && strings.Contains(err.Error(), "hush") {
+				t.Errorf("the error shows a password: %v", err)
+			}
 			var ce *configs.Errors
 			if !errors.As(err, &ce) {
 				t.Fatalf("error %v, want *configs.Errors", err)
@@ -159,6 +164,17 @@ func TestPlanValidation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPlanRefusesCredentials: a base config whose endpoint carries credentials is refused
+// before anything is stored: its trials would run with them masked.
+func TestPlanRefusesCredentials(t *testing.T) {
+	_, err := NewPlan(smoke(t, "data.s3.endpoint=https://key:hush@minio.example:9000"), Design{Params: params(t, "model.width=8,16")})
+	var ce *configs.Errors
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "data.s3.endpoint") || !strings.Contains(err.Error(), "carries credentials") ||
+		strings.Contains(err.Error(), "hush") {
+		t.Errorf("error %v, want a config error naming data.s3.endpoint, its credentials masked", err)
 	}
 }
 

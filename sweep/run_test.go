@@ -57,8 +57,9 @@ func (w *stepWorker) Train(ctx context.Context, cfg *configs.Config, resume stri
 		if run, err = w.db.ReopenRun(ctx, resume); err != nil {
 			return err
 		}
-		cks, _ := w.db.Checkpoints(ctx, resume)
-		start = cks[len(cks)-1].Step
+		if cks, _ := w.db.Checkpoints(ctx, resume); len(cks) > 0 {
+			start = cks[len(cks)-1].Step
+		}
 	} else if run, err = w.db.CreateRun(ctx, experiments.RunSpec{Name: cfg.Run.Name, Tags: tags, Params: cfg.Flatten(), Seed: cfg.Run.Seed}); err != nil {
 		return err
 	}
@@ -201,6 +202,43 @@ func TestResume(t *testing.T) {
 	w3 := &stepWorker{db: db}
 	if _, err := Run(ctx, db, s, RunOptions{Launcher: inProcess{db, w3}, Every: -1}); err != nil || len(w3.calls) != 0 {
 		t.Errorf("a finished sweep run again did %q (%v), want nothing", w3.calls, err)
+	}
+}
+
+// TestResumeTakesUpATrialKilledEarly: a trial whose run was killed before its first
+// checkpoint is taken up under that run's id, not left behind beside a new run; a trial whose
+// run failed before its first checkpoint starts again as a new run.
+func TestResumeTakesUpATrialKilledEarly(t *testing.T) {
+	ctx := context.Background()
+	db, s := newSweep(t, Design{Params: params(t, "model.width=10,20,30")}, "train.steps=4", "data.batch_size=4")
+	w := &stepWorker{db: db, stopAt: map[int]int64{2: 1, 3: 1}}
+	if _, err := Run(ctx, db, s, RunOptions{Launcher: inProcess{db, w}, Every: -1}); err == nil {
+		t.Fatal("the first run stopped two trials, yet reported no failure")
+	}
+	sts, _ := Status(ctx, db, s)
+	if sts[1].Run == nil || sts[2].Run == nil {
+		t.Fatalf("trials 2 and 3 did not run: %q", w.calls)
+	}
+	killed, failed := sts[1].Run.ID, sts[2].Run.ID
+	if sts[1].Step != 0 || sts[1].Run.Status != experiments.StatusKilled {
+		t.Fatalf("trial 2: %s at step %d, want KILLED before its first checkpoint", sts[1].Run.Status, sts[1].Step)
+	}
+	r, _ := db.ReopenRun(ctx, failed)
+	r.Finish(ctx, experiments.StatusFailed, "no data")
+
+	w2 := &stepWorker{db: db}
+	if _, err := Run(ctx, db, s, RunOptions{Launcher: inProcess{db, w2}, Every: -1}); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if want := "train 2 resume=true limit=2m0s; validate 2; train 3 resume=false limit=2m0s; validate 3"; strings.Join(w2.calls, "; ") != want {
+		t.Errorf("resume did %q, want %q", w2.calls, want)
+	}
+	sts, _ = Status(ctx, db, s)
+	if sts[1].Run.ID != killed || sts[1].State != Done {
+		t.Errorf("trial 2: run %s (%v), want run %s taken up and done", sts[1].Run.ID, sts[1].State, killed)
+	}
+	if sts[2].Run.ID == failed {
+		t.Errorf("trial 3: its failed run was continued; want a new run")
 	}
 }
 

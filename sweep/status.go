@@ -13,7 +13,7 @@ type State int
 const (
 	Pending    State = iota // no run yet
 	Running                 // its run is RUNNING and beating: a process is training it now
-	Unfinished              // its run stopped short: killed, failed, or RUNNING but silent
+	Unfinished              // its run stopped short: killed, failed, or RUNNING with its process gone
 	Trained                 // its run finished but is not scored on the validation suite yet
 	Done                    // scored on the validation suite
 	Diverged                // its loss became NaN or infinite: finished, without a score
@@ -81,10 +81,16 @@ func judge(rec *experiments.RunRecord) (State, int64, *experiments.EvalSummary) 
 	case rec.Status != experiments.StatusFinished:
 		return Unfinished, step, nil
 	}
+	// Every evaluation is kept: the trial's score is the last recorded on the validation suite
+	// at its last checkpoint.
+	var score *experiments.EvalSummary
 	for _, sum := range experiments.Summarize(rec.Evals, experiments.SuiteValidation, experiments.MetricAccuracy) {
 		if sum.CheckpointStep == step {
-			return Done, step, &sum
+			score = &sum
 		}
+	}
+	if score != nil {
+		return Done, step, score
 	}
 	return Trained, step, nil
 }

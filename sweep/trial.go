@@ -17,7 +17,8 @@ import (
 // probe every natssl run uses, so that a trial is a normal tracked run.
 type Worker interface {
 	// Train trains cfg as a tracked run tagged with tags, or continues run resume (a full id)
-	// from its newest checkpoint when resume is not "". It returns an error wrapping
+	// from its newest checkpoint when resume is not "" (from step 0 under its id when it
+	// left none). It returns an error wrapping
 	// ErrDiverged when the loss became NaN or infinite.
 	Train(ctx context.Context, cfg *configs.Config, resume string, tags map[string]string) error
 	// Validate scores the newest checkpoint of run runID on cfg's validation suite
@@ -58,12 +59,20 @@ func RunTrial(ctx context.Context, db *experiments.DB, s *Sweep, n int, w Worker
 	case Trained:
 		return w.Validate(ctx, cfg, st.Run.ID)
 	case Unfinished:
-		if st.Step == 0 {
+		if st.Step == 0 && st.Run.Status == experiments.StatusFailed {
 			fmt.Fprintf(log, "sweep %s: trial %d: run %s (%s) left no checkpoint; starting the trial again\n",
 				s.Short(), n, st.Run.ID, st.Run.DisplayStatus())
 			break
 		}
 		resume = st.Run.ID
+		if st.Step == 0 {
+			// Killed before its first checkpoint (KILLED, or RUNNING with its process gone): the
+			// run is taken up from step 0 under its id, as natssl train --resume does, rather
+			// than left behind beside a new one.
+			fmt.Fprintf(log, "sweep %s: trial %d: run %s (%s) was stopped before its first checkpoint; taking it up from step 0\n",
+				s.Short(), n, st.Run.ID, st.Run.DisplayStatus())
+			break
+		}
 		if budget := s.Budget(); budget > 0 {
 			used, err := TrainedFor(ctx, db, st.Run.ID, st.Step, cfg.Data.BatchSize)
 			if err != nil {
@@ -79,7 +88,7 @@ func RunTrial(ctx context.Context, db *experiments.DB, s *Sweep, n int, w Worker
 	err = w.Train(ctx, cfg, resume, s.Tags(n))
 	if errors.Is(err, ErrDiverged) {
 		if st, serr := trialStatus(ctx, db, s, n); serr == nil && st.Run != nil {
-			if terr := db.SetTag(context.WithoutCancel(ctx), st.Run.ID, tagResult, "diverged"); terr != nil {
+			if terr := db.SetTags(context.WithoutCancel(ctx), st.Run.ID, map[string]string{tagResult: "diverged"}, nil); terr != nil {
 				return errors.Join(err, terr)
 			}
 			fmt.Fprintf(log, "sweep %s: trial %d diverged: %v\n", s.Short(), n, err)

@@ -38,6 +38,11 @@ func Bench(ctx context.Context, cfg *configs.Config, replicas, warmup, steps int
 		devices[i] = "cpu"
 	}
 	batch := cfg.Data.BatchSize
+	bc := cfg.Clone()
+	bc.Train.Devices = devices
+	if err := CheckMemory(bc); err != nil {
+		return nil, err
+	}
 	spec := specOf(cfg)
 	spec.devices = devices
 	n, err := newSpecNet(spec, buildOptions{})

@@ -8,11 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/natssl/natssl/internal/regfile"
 )
 
 // FormatVersion is the checkpoint format this build writes and reads.
@@ -41,6 +45,7 @@ type Position struct {
 	SkipSamples  int64  `json:"skip_samples,omitempty"`
 	TakenShards  string `json:"taken_shards,omitempty"`
 	TakenSamples int64  `json:"taken_samples,omitempty"`
+	Replaced     string `json:"replaced,omitempty"`
 }
 
 // Header is a checkpoint's metadata. The file is: the magic "NATSSLCK", the header length
@@ -133,9 +138,23 @@ func encodeCheckpoint(h Header, tensors map[string][]float32) ([]byte, error) {
 }
 
 // ReadCheckpoint reads and verifies a checkpoint file. A file that is truncated or fails its
-// checksum gives an error wrapping ErrCorruptCheckpoint.
+// checksum gives an error wrapping ErrCorruptCheckpoint. Only a regular file is read, and only
+// once its first bytes show a checkpoint: /dev/zero, a FIFO or a large file of something else
+// is refused without being read.
 func ReadCheckpoint(path string) (*Checkpoint, error) {
-	data, err := os.ReadFile(path)
+	f, err := regfile.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("trainer: read checkpoint: %w", err)
+	}
+	defer f.Close()
+	head := make([]byte, len(checkpointMagic))
+	if n, _ := io.ReadFull(f, head); n < len(head) || string(head) != checkpointMagic {
+		return nil, fmt.Errorf("%w: %s: not a natssl checkpoint (bad magic or too short)", ErrCorruptCheckpoint, path)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("trainer: read checkpoint: %w", err)
+	}
+	data, err := regfile.ReadAll(f, path, -1)
 	if err != nil {
 		return nil, fmt.Errorf("trainer: read checkpoint: %w", err)
 	}
@@ -243,19 +262,53 @@ func LatestCheckpoint(dir string, skipped func(path string, err error)) (*Checkp
 	return nil, fmt.Errorf("%w in %s", ErrNoCheckpoint, dir)
 }
 
-// pruneCheckpoints removes all but the newest keep checkpoints of dir.
-func pruneCheckpoints(dir string, keep int) error {
+// pruneCheckpoints removes all but the newest keep checkpoints of dir, and the temporary
+// files of writes that a crash interrupted; it returns the checkpoints removed.
+func pruneCheckpoints(dir string, keep int) ([]string, error) {
+	if _, err := RemoveTemporaries(dir); err != nil {
+		return nil, err
+	}
 	if keep <= 0 {
-		return nil
+		return nil, nil
 	}
 	paths, err := ListCheckpoints(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var removed []string
 	for _, p := range paths[min(keep, len(paths)):] {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("trainer: remove old checkpoint: %w", err)
+			return removed, fmt.Errorf("trainer: remove old checkpoint: %w", err)
+		}
+		removed = append(removed, p)
+	}
+	return removed, nil
+}
+
+// temporaryName matches the temporary file of a checkpoint being written (the atomic write's
+// "." + name + random digits), and the ".tmp-" names of earlier natssl versions.
+var temporaryName = regexp.MustCompile(`^\.(tmp-)?step-[0-9]+\.ckpt[0-9]*$`)
+
+// RemoveTemporaries removes the temporary files that writes of checkpoints to dir left when
+// their process was killed, and returns their paths. Only one process writes a run's
+// checkpoints (a resume refuses a run that is still alive), so none of them is being written.
+func RemoveTemporaries(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("trainer: list checkpoints: %w", err)
+	}
+	var removed []string
+	for _, e := range ents {
+		if e.Type().IsRegular() && temporaryName.MatchString(e.Name()) {
+			p := filepath.Join(dir, e.Name())
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return removed, fmt.Errorf("trainer: remove temporary checkpoint: %w", err)
+			}
+			removed = append(removed, p)
 		}
 	}
-	return nil
+	return removed, nil
 }

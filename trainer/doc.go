@@ -32,6 +32,14 @@
 // the optimizer updates them once, in place; the target network then takes its EMA step and
 // MoCo's queue the step's keys.
 //
+// Checkpoints and the tracker are written in an order that loses nothing to a kill: the
+// tracker commits a checkpoint's metrics and row first, the file is renamed into place after,
+// pruned files are forgotten, and the temporary files of killed writes are removed. A run
+// whose data fails (storage unreachable) checkpoints before it stops. EstimateMemory sizes a
+// config from its shapes alone (every view group, the method's heads and target network, its
+// loss and MoCo's queues), and training refuses one beyond the machine's memory (CheckMemory)
+// before allocating anything.
+//
 // Hooks (hook.go) run between steps on the training goroutine, while the model is still: the
 // online monitor takes a HookPoint's Encoder, a copy of the parameters and running statistics
 // in evaluation mode, so that whatever it does cannot reach training; the time hooks take is

@@ -42,6 +42,8 @@ func (m *metricsTracker) RecordCheckpoint(context.Context, int64, string, string
 	return nil
 }
 
+func (m *metricsTracker) ForgetCheckpoint(context.Context, string) error { return nil }
+
 // steps returns the steps at which key was logged, in order.
 func (m *metricsTracker) steps(key string) []int64 {
 	var out []int64

@@ -20,7 +20,13 @@ import (
 // step may take longer than a beat's interval.
 type Tracker interface {
 	LogMetrics(ctx context.Context, step int64, values map[string]float64) error
+	// RecordCheckpoint commits the metrics logged so far and the checkpoint's record. It is
+	// called before the checkpoint file is renamed into place, so that no checkpoint is ever
+	// visible whose steps the tracker lacks.
 	RecordCheckpoint(ctx context.Context, step int64, path, sha256 string, bytes int64) error
+	// ForgetCheckpoint removes the record of a checkpoint file that was pruned, or that could
+	// not be written after it was recorded.
+	ForgetCheckpoint(ctx context.Context, path string) error
 }
 
 // Batch is one global batch: N images, each view N × 3 × s × s NCHW, normalised: two views
@@ -156,6 +162,9 @@ func newTraining(opt Options) (*training, error) {
 			return nil, &MismatchError{Path: opt.Resume.Path, Diffs: d}
 		}
 	}
+	if err := CheckMemory(cfg); err != nil {
+		return nil, err
+	}
 	n, err := newSpecNet(specOf(cfg), opt.build)
 	if err != nil {
 		return nil, err
@@ -208,6 +217,11 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 	}
 	bg := context.WithoutCancel(ctx) // checkpoints and the tracker must outlive a signal
 	start := time.Now()
+	if removed, err := RemoveTemporaries(t.opt.CheckpointDir); err != nil {
+		return t.fail(err)
+	} else if len(removed) > 0 {
+		fmt.Fprintf(t.log, "removed %d temporary checkpoint file(s) that a killed write left in %s\n", len(removed), t.opt.CheckpointDir)
+	}
 	var (
 		reason     StopReason
 		images     int64
@@ -217,8 +231,35 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		winLossSum float64
 		winLossN   int
 		imagesPerS float64
+		lastLR     float64
 		stepEpoch  = t.pos.Epoch // epoch of the last full batch (or where the data starts)
 	)
+	// logWindow records the steps since the previous row: the mean loss over them and the last
+	// step's loss, the rate, and the loader's counters. It runs every train.log_every steps and
+	// once more whatever ends the run, so that the tracker's last step is the run's last step.
+	logWindow := func(now time.Time) error {
+		if winLossN == 0 {
+			return nil
+		}
+		secs := now.Sub(winStart).Seconds()
+		imagesPerS = float64(winImages) / secs
+		m := map[string]float64{
+			metric.Loss: winLossSum / float64(winLossN), metric.LossLast: t.loss, metric.LR: lastLR,
+			metric.ImagesPerS: imagesPerS, metric.DataWait: winWait.Seconds() / secs, metric.Epoch: float64(t.epoch),
+			metric.BatchesIncomplete: float64(t.incomplete),
+		}
+		if ms, ok := t.opt.Source.(MetricsSource); ok {
+			for k, v := range ms.Metrics() {
+				m[k] = v
+			}
+		}
+		winStart, winImages, winWait, winLossSum, winLossN = now, 0, 0, 0, 0
+		return t.logMetrics(bg, m)
+	}
+	fail := func(err error) (*Result, error) {
+		_ = logWindow(time.Now()) // the good steps before the failure; the failure is the error
+		return t.fail(err)
+	}
 	for t.step < t.total {
 		if ctx.Err() != nil {
 			reason = StopCanceled
@@ -236,16 +277,17 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 				reason = StopCanceled
 				break
 			}
-			return t.fail(fmt.Errorf("trainer: step %d: next batch: %w", t.step+1, err))
+			_ = logWindow(time.Now()) // the good steps before the failure, committed with its checkpoint
+			return t.failData(bg, fmt.Errorf("trainer: step %d: next batch: %w", t.step+1, err))
 		}
 		if b.N != cfg.Data.BatchSize {
-			// The graphs have a fixed batch: a short batch (the end of an epoch, or one that
-			// lost corrupt images) is left out, as PyTorch's drop_last does.
+			// The graphs have a fixed batch: a short batch (the end of an epoch; the loader
+			// replaces bad images) is left out, as PyTorch's drop_last does.
 			if b.Epoch >= stepEpoch+2 {
 				if b.Release != nil {
 					b.Release()
 				}
-				return t.fail(fmt.Errorf("trainer: two epochs went by without one full batch of data.batch_size %d (the last had %d images): the data set is smaller than a batch, or most of its images are being skipped", cfg.Data.BatchSize, b.N))
+				return fail(fmt.Errorf("trainer: two epochs went by without one full batch of data.batch_size %d (the last had %d images): the data set is smaller than a batch, or most of its images are being skipped", cfg.Data.BatchSize, b.N))
 			}
 			t.incomplete++
 			if b.Release != nil {
@@ -263,10 +305,10 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 				reason = StopCanceled
 				break
 			}
-			return t.fail(fmt.Errorf("trainer: step %d: %w", t.step+1, err))
+			return fail(fmt.Errorf("trainer: step %d: %w", t.step+1, err))
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return t.fail(fmt.Errorf("trainer: step %d: %w (%v); the last good checkpoint is %s",
+			return fail(fmt.Errorf("trainer: step %d: %w (%v); the last good checkpoint is %s",
 				t.step+1, ErrNonFinite, loss, orNone(t.lastCkpt)))
 		}
 		lr := schedule(t.peak, int(t.step), cfg.Train.WarmupSteps, int(t.total))
@@ -282,34 +324,27 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		last := t.step == t.total || cfg.Train.TimeLimit.D() > 0 && time.Since(start) >= cfg.Train.TimeLimit.D()
 		hooked, paused, err := t.runHooks(ctx, last)
 		if err != nil {
-			return t.fail(err)
+			return fail(err)
 		}
 		start, winStart = start.Add(paused), winStart.Add(paused)
 
+		lastLR = lr
 		now := time.Now()
 		if t.step%int64(max(cfg.Train.LogEvery, 1)) == 0 || t.step == t.total {
-			secs := now.Sub(winStart).Seconds()
-			imagesPerS = float64(winImages) / secs
-			m := map[string]float64{
-				metric.Loss: winLossSum / float64(winLossN), metric.LR: lr, metric.ImagesPerS: imagesPerS,
-				metric.DataWait: winWait.Seconds() / secs, metric.Epoch: float64(t.epoch),
-				metric.BatchesIncomplete: float64(t.incomplete),
-			}
-			if ms, ok := t.opt.Source.(MetricsSource); ok {
-				for k, v := range ms.Metrics() {
-					m[k] = v
-				}
-			}
-			if err := t.logMetrics(bg, m); err != nil {
+			if err := logWindow(now); err != nil {
 				return nil, err
 			}
-			winStart, winImages, winWait, winLossSum, winLossN = now, 0, 0, 0, 0
 		}
 		if t.opt.OnStep != nil {
 			t.opt.OnStep(StepInfo{Step: t.step, Total: t.total, Epoch: t.epoch, Loss: loss, LR: lr,
 				ImagesPerS: imagesPerS, Elapsed: now.Sub(start), Metrics: hooked})
 		}
 		if every := int64(cfg.Train.CheckpointEvery); every > 0 && t.step%every == 0 && t.step != t.total {
+			// The steps since the last row are logged first, so that the checkpoint commits
+			// every step up to it: a run resumed from it has lost none of its metrics.
+			if err := logWindow(now); err != nil {
+				return nil, err
+			}
 			if err := t.checkpoint(bg); err != nil {
 				return nil, err
 			}
@@ -321,6 +356,9 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 	}
 	if reason == "" {
 		reason = StopSteps
+	}
+	if err := logWindow(time.Now()); err != nil {
+		return nil, err
 	}
 	if t.lastCkStep != t.step || t.lastCkpt == "" {
 		if err := t.checkpoint(bg); err != nil {
@@ -347,6 +385,22 @@ func (t *training) fail(err error) (*Result, error) {
 	return &Result{Step: t.step, Loss: t.loss, Checkpoint: t.lastCkpt}, err
 }
 
+// failData ends a run whose data failed (storage unreachable past its retries): the state
+// after the last step is sound, so it is checkpointed first, and a resume continues there
+// once the data can be read again.
+func (t *training) failData(ctx context.Context, err error) (*Result, error) {
+	if t.step > 0 && t.lastCkStep != t.step {
+		if cerr := t.checkpoint(ctx); cerr != nil {
+			return t.fail(fmt.Errorf("%w; and the checkpoint at step %d failed: %v", err, t.step, cerr))
+		}
+	}
+	res, _ := t.fail(err)
+	if t.lastCkpt == "" {
+		return res, err // nothing trained yet: nothing to resume
+	}
+	return res, fmt.Errorf("%w (resumable from %s)", err, t.lastCkpt)
+}
+
 func (t *training) logMetrics(ctx context.Context, m map[string]float64) error {
 	if t.opt.Tracker == nil {
 		return nil
@@ -358,6 +412,13 @@ func (t *training) logMetrics(ctx context.Context, m map[string]float64) error {
 }
 
 // checkpoint writes the state after t.step, records it, and prunes old checkpoints.
+//
+// The tracker commits first (the metrics logged up to this step, then the checkpoint's row),
+// the file is renamed into place after: a resume continues after the newest visible file, so
+// a file visible before its steps were committed would lose those steps for good. A crash
+// between the commit and the rename leaves a row without its file, which the resumed run
+// forgets (the steps after the previous checkpoint are trained and logged again, to the same
+// values); if the tracker cannot commit (a full disk), no checkpoint is written.
 func (t *training) checkpoint(ctx context.Context) error {
 	h, tensors, err := t.snapshot()
 	if err != nil {
@@ -371,15 +432,29 @@ func (t *training) checkpoint(ctx context.Context) error {
 		return fmt.Errorf("trainer: checkpoint directory %s: %w", t.opt.CheckpointDir, err)
 	}
 	path := filepath.Join(t.opt.CheckpointDir, checkpointName(t.step))
-	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
-		return fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
-	}
-	t.lastCkpt, t.lastCkStep = path, t.step
-	fmt.Fprintf(t.log, "checkpoint: step %d → %s\n", t.step, path)
 	if t.opt.Tracker != nil {
 		if err := t.opt.Tracker.RecordCheckpoint(ctx, t.step, path, sha256Hex(data), int64(len(data))); err != nil {
 			return fmt.Errorf("trainer: record checkpoint %s: %w", path, err)
 		}
 	}
-	return pruneCheckpoints(t.opt.CheckpointDir, t.cfg.Train.KeepCheckpoints)
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
+		err = fmt.Errorf("trainer: write checkpoint %s: %w", path, err)
+		if t.opt.Tracker != nil {
+			if ferr := t.opt.Tracker.ForgetCheckpoint(ctx, path); ferr != nil {
+				err = fmt.Errorf("%w; and its record stays: %v", err, ferr)
+			}
+		}
+		return err
+	}
+	t.lastCkpt, t.lastCkStep = path, t.step
+	fmt.Fprintf(t.log, "checkpoint: step %d → %s\n", t.step, path)
+	pruned, err := pruneCheckpoints(t.opt.CheckpointDir, t.cfg.Train.KeepCheckpoints)
+	if t.opt.Tracker != nil {
+		for _, p := range pruned {
+			if ferr := t.opt.Tracker.ForgetCheckpoint(ctx, p); ferr != nil && err == nil {
+				err = fmt.Errorf("trainer: forget pruned checkpoint %s: %w", p, ferr)
+			}
+		}
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package metric
 // The keys the training loop logs every train.log_every steps.
 const (
 	Loss              = "loss"               // mean NT-Xent loss over the steps since the last log
+	LossLast          = "loss_last"          // the loss of the row's own step, as the console shows it
 	LR                = "lr"                 // learning rate of the last step
 	ImagesPerS        = "images_per_s"       // training throughput since the last log
 	DataWait          = "data_wait"          // fraction of that time spent waiting for the loader

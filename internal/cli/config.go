@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/natssl/natssl/internal/pipeline"
 )
 
 func newConfigCmd(e *env) *cobra.Command {
@@ -26,13 +28,21 @@ func newConfigCmd(e *env) *cobra.Command {
 	}
 	validate := &cobra.Command{
 		Use:   "validate",
-		Short: "Check the configuration; exit 0 when valid, 2 with one line per problem otherwise",
-		Args:  cobra.NoArgs,
+		Short: "Check the configuration and its local training data; exit 0 when valid, 2 with one line per problem otherwise",
+		Long: `Checks every key (types, ranges, unknown keys), then the local training data the config names:
+data.source must exist (and a folder must hold images), and so must a local data.root; a
+relative path is read from the current folder, which the message names. s3:// data is not
+reached for.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := e.loadConfig(); err != nil {
+			cfg, err := e.loadConfig()
+			if err != nil {
 				return err
 			}
-			_, err := fmt.Fprintln(e.Stdout, "config: ok")
+			if err := pipeline.CheckInputs(cfg); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(e.Stdout, "config: ok")
 			return err
 		},
 	}

@@ -24,7 +24,11 @@ func TestConfigCommands(t *testing.T) {
 		wantStderr string
 	}{
 		{"print preset with --set", []string{"config", "print", "--config", "smoke", "--set", "train.lr=0.05"}, 0, "lr: 0.05", ""},
-		{"validate default", []string{"config", "validate"}, 0, "config: ok", ""},
+		{"validate smoke", []string{"config", "validate", "--config", "smoke"}, 0, "config: ok", ""},
+		{"validate default without the demo data", []string{"config", "validate"}, 2, "",
+			`config: default: data.source = "data/fmnist/train.json": no such file; a relative path is read from the current folder, `},
+		{"validate a typo in data.source", []string{"config", "validate", "--config", "smoke", "--set", "data.source=/nonexistent/photso"}, 2, "",
+			"config: --set data.source=/nonexistent/photso: data.source = \"/nonexistent/photso\": no such folder"},
 		{"validate unknown key", []string{"config", "validate", "--set", "train.lrr=1"}, 2, "", "train.lrr"},
 		{"validate wrong type", []string{"config", "validate", "--set", "train.steps=ten"}, 2, "", "want an integer"},
 		{"unknown preset", []string{"config", "print", "--config", "nope"}, 2, "", "no embedded preset"},

@@ -14,22 +14,28 @@ import (
 	"github.com/natssl/natssl/experiments"
 	"github.com/natssl/natssl/experiments/metric"
 	"github.com/natssl/natssl/internal/pipeline"
+	"github.com/natssl/natssl/internal/redact"
 	"github.com/natssl/natssl/trainer"
 )
 
 // console shows a pipeline call's progress on stderr: notices as "natssl: ..." lines; training
-// as a bar on a terminal and as a line every train.log_every steps otherwise, the online
-// monitor's scores at the end of the line of each step it ran at (and of the bar); feature
-// extraction as a count redrawn in place on a terminal and as a line every quarter otherwise.
+// as a line every train.log_every steps, and on a terminal as a bar with summary lines that
+// stay on screen above it (every tenth of the run, and at least every minute); the online
+// monitor's scores at the end of the line of each step it ran at (on a terminal, in the bar);
+// feature extraction as a count redrawn in place on a terminal and as a line every quarter
+// otherwise.
 type console struct {
 	w   io.Writer
 	tty bool
+	// resume is the command that continues a run, printed after a stop; nil prints none.
+	resume func(runID string) string
 
-	mu       sync.Mutex // notices may come from the heartbeat's goroutine
+	mu       sync.Mutex // notices may come from the heartbeat's and the signal's goroutines
 	bar      *progressbar.ProgressBar
-	logEvery int64
+	train    trainProgress
 	quarter  float64 // the next quarter of feature extraction to log
-	monitor  string  // the online monitor's last scores, as monitorText writes them
+	lastLine time.Time
+	monitor  string // the online monitor's last scores, as monitorText writes them
 }
 
 var _ pipeline.Observer = (*console)(nil)
@@ -42,10 +48,16 @@ func newConsole(w io.Writer) *console {
 func (c *console) Notice(msg string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.clearBar()
+	fmt.Fprintln(c.w, "natssl: "+redact.String(msg))
+}
+
+// clearBar erases the bar so that a line can be printed on its own; it is drawn again at the
+// next step. Callers hold c.mu.
+func (c *console) clearBar() {
 	if c.bar != nil {
-		_ = c.bar.Clear() // the bar is drawn again at the next step
+		_ = c.bar.Clear()
 	}
-	fmt.Fprintln(c.w, "natssl: "+msg)
 }
 
 func (c *console) RunStarted(s pipeline.RunStart) {
@@ -60,41 +72,47 @@ func (c *console) RunStarted(s pipeline.RunStart) {
 	fmt.Fprintf(c.w, "natssl: run %s: %s %s, %s w=%d%s, batch %d on %d replica(s) [%s], %d steps; checkpoints in %s\n",
 		s.RunID, cfg.Run.Name, cfg.Method.Name, cfg.Model.Backbone, cfg.Model.Width, views, cfg.Data.BatchSize, cfg.Replicas(),
 		trainer.BLAS, s.TotalSteps, s.CheckpointDir)
-	c.logEvery = int64(max(cfg.Train.LogEvery, 1))
+	var from int64
+	if s.Resumed != nil {
+		from = s.Resumed.Header.Step
+	}
+	c.train = newTrainProgress(cfg, s.TotalSteps, from, c.tty)
+	c.lastLine = time.Now()
 	if c.tty {
 		c.bar = progressbar.NewOptions64(s.TotalSteps, progressbar.OptionSetWriter(c.w), progressbar.OptionSetDescription("train"),
-			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(30),
+			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(false), progressbar.OptionSetWidth(25),
 			progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+		_ = c.bar.Set64(from)
 	}
 }
 
 func (c *console) Step(s trainer.StepInfo) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	mon := "" // the monitor's scores when it ran at this step
 	if s.Metrics != nil {
 		c.monitor = monitorText(s.Metrics)
+		mon = c.monitor
 	}
-	if c.bar != nil {
-		_ = c.bar.Set64(s.Step)
-		c.bar.Describe(fmt.Sprintf("train loss %.4f  %.0f img/s%s", s.Loss, s.ImagesPerS, c.monitor))
+	if s.Step == 0 { // the monitor on the initial model, before the first step
+		c.clearBar()
+		fmt.Fprintf(c.w, "step 0/%d  initial model%s\n", s.Total, mon)
 		return
 	}
-	switch {
-	case s.Step == 0 && s.Metrics != nil: // the monitor on the initial model
-		fmt.Fprintf(c.w, "step 0/%d  initial model%s\n", s.Total, c.monitor)
-	case s.Step%c.logEvery == 0 || s.Step == s.Total || s.Step == 1 || s.Metrics != nil:
-		eta := ""
-		if s.Step > 0 {
-			left := time.Duration(float64(s.Elapsed) / float64(s.Step) * float64(s.Total-s.Step))
-			eta = " eta " + left.Round(time.Second).String()
+	c.train.add(s)
+	if c.bar == nil {
+		if c.train.lineDue(s, mon != "") {
+			fmt.Fprintln(c.w, c.train.line(s)+mon)
 		}
-		mon := ""
-		if s.Metrics != nil {
-			mon = c.monitor
-		}
-		fmt.Fprintf(c.w, "step %d/%d  epoch %d  loss %.4f  lr %.3g  %.1f img/s  elapsed %s%s%s\n",
-			s.Step, s.Total, s.Epoch, s.Loss, s.LR, s.ImagesPerS, s.Elapsed.Round(time.Second), eta, mon)
+		return
 	}
+	if c.train.lineDue(s, time.Since(c.lastLine) >= time.Minute) {
+		c.clearBar()
+		fmt.Fprintln(c.w, c.train.line(s)+mon)
+		c.lastLine = time.Now()
+	}
+	_ = c.bar.Set64(s.Step)
+	c.bar.Describe(fmt.Sprintf("loss %.4f  %.0f img/s  eta %s%s", s.Loss, s.ImagesPerS, c.train.eta(s), c.monitor))
 }
 
 // monitorText is the online monitor's scores as the progress line shows them:
@@ -120,10 +138,36 @@ func (c *console) RunFinished(e pipeline.RunEnd) {
 		_ = c.bar.Finish()
 		c.bar = nil
 	}
-	if r := e.Result; e.Status == string(experiments.StatusFinished) && r != nil {
-		fmt.Fprintf(c.w, "natssl: run %s finished (%s): %d steps, loss %.4f, %s; checkpoint %s\n",
-			e.RunID, r.Reason, r.Step, r.Loss, r.Elapsed.Round(time.Second), r.Checkpoint)
+	r := e.Result
+	if r == nil {
+		return
 	}
+	switch {
+	case e.Status == string(experiments.StatusFinished):
+		fmt.Fprintf(c.w, "natssl: run %s finished (%s): %d of %d steps, last loss %.4f, %s; checkpoint %s\n",
+			e.RunID, stopWords(r.Reason), r.Step, c.train.total, r.Loss, r.Elapsed.Round(time.Second), r.Checkpoint)
+	case e.Status == string(experiments.StatusKilled):
+		fmt.Fprintf(c.w, "natssl: run %s stopped at step %d of %d, last loss %.4f; checkpoint %s\n",
+			e.RunID, r.Step, c.train.total, r.Loss, r.Checkpoint)
+	default:
+		return
+	}
+	if r.Step < c.train.total && r.Checkpoint != "" && c.resume != nil {
+		fmt.Fprintf(c.w, "natssl: continue it with: %s\n", c.resume(e.RunID))
+	}
+}
+
+// stopWords says why a run ended, for people.
+func stopWords(r trainer.StopReason) string {
+	switch r {
+	case trainer.StopTimeLimit:
+		return "train.time_limit reached"
+	case trainer.StopSteps:
+		return "all steps done"
+	case trainer.StopData:
+		return "the data ended"
+	}
+	return string(r)
 }
 
 func (c *console) Progress(p pipeline.Progress) {

@@ -11,12 +11,19 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/natssl/natssl/internal/faultproxy"
+	"github.com/natssl/natssl/sagemaker/mototest"
 )
 
 const smokeTrain = "../../configs/smoke/train"
 
 func TestDataShardFlags(t *testing.T) {
 	out := t.TempDir()
+	fifo := filepath.Join(t.TempDir(), "photos.tar")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name     string
 		args     []string
@@ -28,6 +35,7 @@ func TestDataShardFlags(t *testing.T) {
 		{"a size that is none", []string{"--from", smokeTrain, "--out", out, "--shard-size", "big"}, 2, `--shard-size "big"`},
 		{"no jobs", []string{"--from", smokeTrain, "--out", out, "--jobs", "0"}, 2, "--jobs >= 1"},
 		{"no such source", []string{"--from", filepath.Join(out, "nope"), "--out", out}, 1, "does not exist"},
+		{"a named pipe as the source", []string{"--from", fifo, "--out", out}, 1, "not a regular file"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -67,25 +75,35 @@ func TestDataShardThenTrain(t *testing.T) {
 
 // TestDataShardKilledAndResumed: natssl data shard killed with SIGKILL while its source
 // still streams in leaves its finished shards; the same command again keeps them and ends
-// with the files of a run never interrupted.
+// with the files of a run never interrupted. The source is a tar archive on S3 (moto_server)
+// behind a fault proxy that lets 60% of each answer through and then holds the connection
+// silent, so that the child has written some shards and waits for the rest.
 func TestDataShardKilledAndResumed(t *testing.T) {
 	dir := t.TempDir()
-	tarPath := filepath.Join(dir, "photos.tar")
 	abs, _ := filepath.Abs(smokeTrain)
 	whole := filepath.Join(dir, "whole.tar")
 	if out, err := exec.Command("tar", "-cf", whole, "-C", filepath.Dir(abs), filepath.Base(abs)).CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v: %s", err, out)
 	}
-	data, err := os.ReadFile(whole)
+	st, err := os.Stat(whole)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The source is a FIFO that the test fills: the child reads 60% of it, then waits.
-	if err := syscall.Mkfifo(tarPath, 0o644); err != nil {
+	url := mototest.Start(t)
+	mototest.SetEnv(t)
+	mototest.AWS(t, url, "s3", "mb", "s3://shardsrc")
+	mototest.AWS(t, url, "s3", "cp", "--only-show-errors", whole, "s3://shardsrc/photos.tar")
+	proxy, err := faultproxy.Start(strings.TrimPrefix(url, "http://"))
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer proxy.Close()
+	proxy.SetCutAfter(st.Size() * 6 / 10)
+	proxy.Set(faultproxy.Hold)
+
 	out := filepath.Join(dir, "set")
-	args := []string{"data", "shard", "--from", tarPath, "--out", out, "--shard-size", "8KB", "--jobs", "1"}
+	args := []string{"data", "shard", "--from", "s3://shardsrc/photos.tar", "--out", out, "--shard-size", "8KB", "--jobs", "1",
+		"--set", "data.s3.endpoint=" + proxy.URL(), "--set", "data.s3.concurrency=1"}
 	enc, _ := json.Marshal(args)
 	child := exec.Command(os.Args[0], "-test.run=^$")
 	child.Env = append(os.Environ(), "GO_TEST_NATSSL_CHILD_ARGS="+string(enc))
@@ -93,14 +111,6 @@ func TestDataShardKilledAndResumed(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { child.Process.Kill(); child.Wait() })
-	fifo, err := os.OpenFile(tarPath, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fifo.Close()
-	if _, err := fifo.Write(data[:len(data)*6/10]); err != nil {
-		t.Fatal(err)
-	}
 	journal := filepath.Join(out, ".natssl-shard")
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -117,16 +127,12 @@ func TestDataShardKilledAndResumed(t *testing.T) {
 		t.Fatal(err)
 	}
 	child.Wait()
-	fifo.Close()
 	if _, err := os.Stat(filepath.Join(out, "train.json")); err == nil {
 		t.Fatal("the killed run wrote a manifest")
 	}
 
-	// The same command again, the source now whole on disk.
-	os.Remove(tarPath)
-	if err := os.WriteFile(tarPath, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// The same command again, the store answering in full.
+	proxy.Set(faultproxy.Pass)
 	code, stdout, stderr := runCLI(t, args...)
 	if code != 0 || !strings.Contains(stdout, "finished by an earlier run and kept") {
 		t.Fatalf("resume: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)

@@ -19,7 +19,8 @@ func TestDataFashionMNIST(t *testing.T) {
 		args           []string
 		code           int
 	}{
-		{"no --out", "--out DIR is required", []string{"data", "fashion-mnist"}, 2},
+		{"the default --out: where the default config reads", "the default config reads all four", []string{"data", "fashion-mnist", "--train-limit", "30", "--per-class", "4", "--shards", "2"}, 0},
+		{"empty --out", "--out DIR must not be empty", []string{"data", "fashion-mnist", "--out", ""}, 2},
 		{"package missing", "sudo apt-get install dataset-fashion-mnist", []string{"data", "fashion-mnist", "--out", "OUT", "--from", "EMPTY"}, 1},
 		{"small", `"root_pattern":"OUT/train-{000..001}.tar"`, []string{"data", "fashion-mnist", "--out", "OUT", "--train-limit", "30", "--per-class", "4", "--shards", "2", "--json"}, 0},
 		{"monitor set", `"monitor_tar":"OUT/monitor/images.tar","monitor_images":50`, []string{"data", "fashion-mnist", "--out", "OUT", "--train-limit", "30", "--per-class", "4", "--monitor-per-class", "5", "--json"}, 0},
@@ -28,6 +29,10 @@ func TestDataFashionMNIST(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			out := filepath.Join(dir, "fm")
+			if !strings.Contains(strings.Join(c.args, " "), "--out") {
+				t.Chdir(dir)
+				out = filepath.Join(dir, "data", "fmnist")
+			}
 			args := make([]string, len(c.args))
 			for i, a := range c.args {
 				args[i] = strings.NewReplacer("OUT", out, "EMPTY", dir).Replace(a)

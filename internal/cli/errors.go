@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natssl/natssl/configs"
+	"github.com/natssl/natssl/experiments"
 	"github.com/natssl/natssl/internal/pipeline"
 	"github.com/natssl/natssl/loader"
 	"github.com/natssl/natssl/trainer"
@@ -19,15 +20,18 @@ import (
 func usageErr(err error) error { return &pipeline.RequestError{Err: err} }
 
 // exitCode is decided here alone, from the error's type: 2 for what was asked wrongly (flags,
-// arguments, the config, a request the pipeline refused before any work), 1 for a failure
-// while working.
+// arguments, the config, a run reference that names no run or several, a request the
+// pipeline refused before any work), 1 for a failure while working. (A signal's code, 130 or
+// 143, is decided by run.)
 func exitCode(err error) int {
 	var (
 		ce *configs.Errors
 		re *pipeline.RequestError
 		me *trainer.MismatchError
 	)
-	if errors.As(err, &ce) || errors.As(err, &re) || errors.As(err, &me) {
+	if errors.As(err, &ce) || errors.As(err, &re) || errors.As(err, &me) ||
+		errors.Is(err, experiments.ErrNotFound) || errors.Is(err, experiments.ErrAmbiguous) ||
+		errors.Is(err, experiments.ErrNoSweep) {
 		return 2
 	}
 	return 1
@@ -70,7 +74,7 @@ func unknownSubcommand(c *cobra.Command, args []string) error {
 // withHint adds what to do next to errors a new user meets: the demo data not made yet.
 func withHint(cfg *configs.Config, err error) error {
 	if errors.Is(err, loader.ErrNoSource) && strings.HasPrefix(filepath.ToSlash(cfg.Data.Source), "data/fmnist/") {
-		return fmt.Errorf("%w\n  create the demo data with: natssl data fashion-mnist --out data/fmnist", err)
+		return fmt.Errorf("%w\n  create the demo data with: natssl data fashion-mnist", err)
 	}
 	return err
 }

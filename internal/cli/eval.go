@@ -10,13 +10,18 @@ import (
 )
 
 func newEvalCmd(e *env) *cobra.Command {
-	return leaf("eval (--checkpoint PATH | --run RUN_ID | --random-init) [--newt CSV] [--images DIR|TAR.gz]", "Score an encoder with the NeWT linear probe and record the results with its run",
+	return leaf("eval (--checkpoint PATH | --run RUN | --random-init) [--newt CSV] [--images DIR|TAR.gz]", "Score an encoder with the NeWT linear probe and record the results with its run",
 		`Extracts frozen features of the suite's images (resized and centre-cropped to eval.image_size,
 normalised as in training) and runs the NeWT protocol per task: standard scaling, L2 normalisation,
 a linear SVM (squared hinge, L2, primal, tol 1e-5, 1000 iterations) with C chosen by 3-fold
 stratified cross-validation, refit, test accuracy. The results go to the tracker's evals table
 against the run and checkpoint step; a --random-init evaluation is recorded as a run of its own.
---run scores the run's latest checkpoint: the newest file that verifies (a torn one is skipped).`,
+--run scores the run's latest checkpoint: the newest file that verifies (a torn one is skipped).
+Every evaluation is kept, with its classifier, suite file (path and content hash) and checkpoint:
+scoring again with another --classifier adds an evaluation beside the first.
+
+`+runRefHelp+`
+For example: natssl eval --run latest, natssl eval --run fmnist-simclr --classifier logreg.`,
 		(*evalOptions).flags, func(cmd *cobra.Command, o *evalOptions) error {
 			cfg, err := e.loadConfig()
 			if err != nil {
@@ -39,7 +44,7 @@ type evalOptions struct {
 
 func (o *evalOptions) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint file to evaluate")
-	f.StringVar(&o.Run, "run", "", "evaluate the latest checkpoint of this run (id or unique prefix)")
+	f.StringVar(&o.Run, "run", "", "evaluate the latest checkpoint of this run (id, prefix, name, NAME@K or latest)")
 	f.BoolVar(&o.RandomInit, "random-init", false, "evaluate a freshly initialised encoder (model and seed from the config)")
 	f.StringVar(&o.Features, "features", "", "score precomputed features (FILE.npy + FILE.ids.txt, as --features-out writes them); recorded as a run of its own")
 	f.StringVar(&o.NeWT, "newt", "", "NeWT labels CSV (default: eval.newt_csv)")

@@ -10,7 +10,7 @@ import (
 )
 
 func newExportCmd(e *env) *cobra.Command {
-	return leaf("export (--run RUN_ID | --checkpoint PATH) --format onnx|safetensors [--out FILE] [--with-head] [--image-size S]",
+	return leaf("export (--run RUN | --checkpoint PATH) --format onnx|safetensors [--out FILE] [--with-head] [--image-size S]",
 		"Write a trained encoder for other runtimes: ONNX, or safetensors under torchvision's names",
 		`Writes the encoder of a checkpoint (--checkpoint) or of a run's latest checkpoint (--run: the
 newest file that verifies; a torn one is skipped) as
@@ -26,7 +26,8 @@ newest file that verifies; a torn one is skipped) as
 (default: the run's eval.image_size, else data.image_size). The file is written atomically:
 a failed export leaves --out as it was. Without --out it goes to exports/ beside the run's
 checkpoints folder (<run.out_dir>/<run id>/exports/step-N.onnx). The export is recorded with its
-run in the tracker (natssl runs show lists it), when the tracker knows the run.`,
+run in the tracker (natssl runs show lists it), when the tracker knows the run.
+`+runRefHelp,
 		(*exportOptions).flags, func(cmd *cobra.Command, o *exportOptions) error {
 			cfg, err := e.loadConfig()
 			if err != nil {
@@ -48,7 +49,7 @@ type exportOptions struct {
 }
 
 func (o *exportOptions) flags(f *pflag.FlagSet) {
-	f.StringVar(&o.Run, "run", "", "export the latest checkpoint of this run (id or unique prefix)")
+	f.StringVar(&o.Run, "run", "", "export the latest checkpoint of this run (id, prefix, name, NAME@K or latest)")
 	f.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint file to export")
 	f.StringVar(&o.Format, "format", "", "onnx or safetensors (default: the one --out's extension names)")
 	f.StringVar(&o.Out, "out", "", "file to write (default: <run.out_dir>/<run id>/exports/step-N.<format>)")

@@ -277,7 +277,7 @@ func TestExport(t *testing.T) {
 			{"format and extension differ", []string{"--run", id, "--format", "safetensors", "--out", existing}, 2, "names a onnx file, but --format is safetensors"},
 			{"negative size", []string{"--run", id, "--out", existing, "--image-size", "-3"}, 2, "--image-size -3"},
 			{"unknown flag", []string{"--run", id, "--out", existing, "--opset", "13"}, 2, "unknown flag: --opset"},
-			{"unknown run", []string{"--run", "0000dead", "--out", existing}, 1, `run "0000dead"`},
+			{"unknown run", []string{"--run", "0000dead", "--out", existing}, 2, `run "0000dead"`},
 			{"no tracker for a run", []string{"--run", id, "--out", existing, "--db", filepath.Join(outDir, "none.db")}, 1, "no experiment database"},
 			{"missing checkpoint", []string{"--checkpoint", filepath.Join(outDir, "nope.ckpt"), "--out", existing}, 1, "nope.ckpt: no such file"},
 			{"torn checkpoint", []string{"--checkpoint", torn, "--out", existing}, 1, "torn.ckpt: checksum mismatch"},
@@ -326,6 +326,16 @@ func TestExport(t *testing.T) {
 		res, stderr := exportCLI(t, append(dbFlag, "--run", id, "--out", out)...)
 		if res.CheckpointStep != 3 || res.Checkpoint != cks[0].Path || !strings.Contains(stderr, "skipping checkpoint "+cks[1].Path) {
 			t.Errorf("result %+v, stderr %q; want step 3 and a notice naming the torn file", res, stderr)
+		}
+	})
+
+	t.Run("run by name", func(t *testing.T) {
+		for _, ref := range []string{"smoke", "smoke@1", "latest"} {
+			out := filepath.Join(t.TempDir(), "enc.safetensors")
+			res, _ := exportCLI(t, append(dbFlag, "--config", "smoke", "--run", ref, "--out", out)...)
+			if res.RunID != id || res.Path != out || !res.Recorded {
+				t.Errorf("--run %s: result %+v, want run %s", ref, res, id)
+			}
 		}
 	})
 }

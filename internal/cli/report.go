@@ -13,7 +13,7 @@ import (
 func newReportCmd(e *env) *cobra.Command {
 	var o reportOptions
 	cmd := &cobra.Command{
-		Use:   "report [RUN_ID...]",
+		Use:   "report [RUN...]",
 		Short: "Compare runs: metadata, config differences, training metrics, NeWT results and plots, as Markdown and HTML",
 		Long: `report compares runs of the experiment tracker against a baseline (the first run, or
 --baseline): run metadata, the config keys that differ (--full for all), final and best training
@@ -26,7 +26,11 @@ difference with its interval, tasks won, the sign test's p), and runs that diffe
 run.seed are grouped as mean ± sd over seeds. Evaluations recorded before natssl kept per-image
 outcomes are shown without intervals, and marked.
 
-Runs are given by id (a unique prefix is enough), --all, or --name PATTERN (a glob).
+The evaluations compared are those of one probe classifier (--classifier, default linearsvc,
+the NeWT protocol's); the latest evaluation of every classifier is listed as well.
+
+Runs are given as RUN arguments, --all (archived runs left out), or --name PATTERN (a glob).
+` + runRefHelp + `
 Without --out the report is printed to stdout (Markdown by default, or --format html).
 With --out DIR it writes DIR/report.md with the SVG plots beside it and DIR/report.html, a
 single self-contained page (--format md|html|both, default both).
@@ -58,6 +62,7 @@ the best trial marked, each configuration over its seeds, and the score against 
 	f.StringVar(&o.Name, "name", "", "compare the runs whose name matches this glob pattern")
 	f.StringVar(&o.Baseline, "baseline", "", "the run the others are compared with (default: the first)")
 	f.BoolVar(&o.Full, "full", false, "show every config key, not only those that differ")
+	f.StringVar(&o.Classifier, "classifier", "", "compare the evaluations of this probe classifier: linearsvc or logreg (default linearsvc)")
 	f.StringVar(&o.Sweep, "sweep", "", "report the trials of sweep SWEEP_ID (or a prefix) instead of runs")
 	return cmd
 }

@@ -59,7 +59,7 @@ func TestReportCommand(t *testing.T) {
 		{"name pattern", []string{"report", "--name", "c*"}, 0, []string{"Baseline: **crashed**"}, ""},
 		{"html to stdout", []string{"report", ids["good"], "--format", "html"}, 0, []string{"<!DOCTYPE html>", "data:image/svg"}, ""},
 		{"full config", []string{"report", ids["good"], ids["broken"], "--full"}, 0, []string{fmt.Sprintf("All %d keys.", len(configs.Default().Flatten())), "| train.optimizer |"}, ""},
-		{"unknown run", []string{"report", ids["good"], "0000dead"}, 1, nil, `run "0000dead"`},
+		{"unknown run", []string{"report", ids["good"], "0000dead"}, 2, nil, `run "0000dead"`},
 		{"no match", []string{"report", "--name", "zzz*"}, 1, nil, `no run in`},
 		{"no runs given", []string{"report"}, 2, nil, "no runs given"},
 		{"bad format", []string{"report", ids["good"], "--format", "pdf"}, 2, nil, `unknown format "pdf"`},

@@ -18,11 +18,14 @@ type runJSON struct {
 	HeartbeatAt time.Time  `json:"heartbeat_at"`
 	DurationS   float64    `json:"duration_s"`
 	Steps       int64      `json:"steps"`
-	Loss        *num       `json:"loss"`
+	Loss        *num       `json:"loss"`      // the mean loss of the last logging window
+	LossLast    *num       `json:"loss_last"` // the loss of the last step
+	Archived    bool       `json:"archived"`
 	ImagesPerS  *num       `json:"images_per_s"`
 	NeWTMean    *num       `json:"newt_mean"`
 	NeWTStep    *int64     `json:"newt_checkpoint_step"`
 	NeWTTasks   int        `json:"newt_tasks"`
+	NeWTProbe   string     `json:"newt_classifier"`
 	Error       string     `json:"error,omitempty"`
 }
 
@@ -37,13 +40,18 @@ func newRunJSON(r *experiments.RunInfo) runJSON {
 		v := num(m.Value)
 		j.Loss = &v
 	}
+	if m, ok := r.Latest[metric.LossLast]; ok {
+		v := num(m.Value)
+		j.LossLast = &v
+	}
+	j.Archived = r.Archived()
 	if m, ok := r.Latest[metric.ImagesPerS]; ok {
 		v := num(m.Value)
 		j.ImagesPerS = &v
 	}
 	if r.NeWT != nil {
 		v, s := num(r.NeWT.Mean), r.NeWT.CheckpointStep
-		j.NeWTMean, j.NeWTStep, j.NeWTTasks = &v, &s, r.NeWT.Tasks
+		j.NeWTMean, j.NeWTStep, j.NeWTTasks, j.NeWTProbe = &v, &s, r.NeWT.Tasks, r.NeWT.Classifier
 	}
 	return j
 }
@@ -79,6 +87,7 @@ type runExportJSON struct {
 }
 
 type evalJSON struct {
+	EvaluationID   int64  `json:"evaluation_id"`
 	CheckpointStep int64  `json:"checkpoint_step"`
 	Suite          string `json:"suite"`
 	Task           string `json:"task"`
@@ -86,6 +95,18 @@ type evalJSON struct {
 	Subcluster     string `json:"subcluster"`
 	Metric         string `json:"metric"`
 	Value          num    `json:"value"`
+}
+
+type evaluationJSON struct {
+	ID             int64     `json:"id"`
+	CheckpointStep int64     `json:"checkpoint_step"`
+	CheckpointPath string    `json:"checkpoint_path"`
+	Suite          string    `json:"suite"`
+	SuitePath      string    `json:"suite_path"`
+	SuiteSHA256    string    `json:"suite_sha256"`
+	Images         string    `json:"images"`
+	Classifier     string    `json:"classifier"`
+	At             time.Time `json:"at"`
 }
 
 type groupJSON struct {
@@ -96,6 +117,8 @@ type groupJSON struct {
 }
 
 type summaryJSON struct {
+	EvaluationID   int64       `json:"evaluation_id"`
+	Classifier     string      `json:"classifier"`
 	CheckpointStep int64       `json:"checkpoint_step"`
 	Suite          string      `json:"suite"`
 	Metric         string      `json:"metric"`
@@ -117,6 +140,7 @@ type runRecordJSON struct {
 	ConfigYAML    string                `json:"config_yaml"`
 	LatestMetrics map[string]metricJSON `json:"latest_metrics"`
 	Checkpoints   []checkpointJSON      `json:"checkpoints"`
+	Evaluations   []evaluationJSON      `json:"evaluations"`
 	Evals         []evalJSON            `json:"evals"`
 	EvalSummaries []summaryJSON         `json:"eval_summaries"`
 	Exports       []runExportJSON       `json:"exports"`
@@ -125,8 +149,8 @@ type runRecordJSON struct {
 func newRunRecordJSON(rec *experiments.RunRecord) runRecordJSON {
 	j := runRecordJSON{runJSON: newRunJSON(&rec.RunInfo), Seed: rec.Seed, GitCommit: rec.GitCommit, Host: rec.Host,
 		Command: rec.Command, Tags: rec.Tags, Params: map[string]string{}, ConfigYAML: rec.ConfigYAML,
-		LatestMetrics: map[string]metricJSON{}, Checkpoints: []checkpointJSON{}, Evals: []evalJSON{}, EvalSummaries: []summaryJSON{},
-		Exports: []runExportJSON{}}
+		LatestMetrics: map[string]metricJSON{}, Checkpoints: []checkpointJSON{}, Evaluations: []evaluationJSON{}, Evals: []evalJSON{},
+		EvalSummaries: []summaryJSON{}, Exports: []runExportJSON{}}
 	for _, p := range rec.Params {
 		j.Params[p.Key] = p.Value
 	}
@@ -140,12 +164,18 @@ func newRunRecordJSON(rec *experiments.RunRecord) runRecordJSON {
 		j.Exports = append(j.Exports, runExportJSON{x.Path, x.Format, x.SHA256, x.Bytes, x.CheckpointStep, x.CheckpointSHA256,
 			x.ImageSize, x.WithHead, x.Params, num(x.MFLOPs), x.Version, x.At})
 	}
-	for _, e := range rec.Evals {
-		j.Evals = append(j.Evals, evalJSON{e.CheckpointStep, e.Suite, e.Task, e.Cluster, e.Subcluster, e.Metric, num(e.Value)})
+	for _, v := range rec.Evaluations {
+		j.Evaluations = append(j.Evaluations, evaluationJSON{v.ID, v.CheckpointStep, v.CheckpointPath, v.Suite, v.SuitePath,
+			v.SuiteSHA256, v.Images, v.Classifier, v.At})
 	}
-	for _, sm := range evalSuites(rec.Evals) {
-		for _, s := range experiments.Summarize(rec.Evals, sm[0], sm[1]) {
-			sj := summaryJSON{CheckpointStep: s.CheckpointStep, Suite: s.Suite, Metric: s.Metric, Tasks: s.Tasks, Mean: num(s.Mean)}
+	for _, e := range rec.Evals {
+		j.Evals = append(j.Evals, evalJSON{e.EvaluationID, e.CheckpointStep, e.Suite, e.Task, e.Cluster, e.Subcluster, e.Metric, num(e.Value)})
+	}
+	// Summaries are of accuracy: a mean of the chosen C values is no score.
+	for _, suite := range evalSuites(rec.Evals) {
+		for _, s := range experiments.Summarize(rec.Evals, suite, experiments.MetricAccuracy) {
+			sj := summaryJSON{EvaluationID: s.EvaluationID, Classifier: s.Classifier, CheckpointStep: s.CheckpointStep,
+				Suite: s.Suite, Metric: s.Metric, Tasks: s.Tasks, Mean: num(s.Mean)}
 			for _, c := range s.Clusters {
 				sj.Clusters = append(sj.Clusters, groupJSON{Cluster: c.Cluster, Tasks: c.Tasks, Mean: num(c.Mean)})
 			}

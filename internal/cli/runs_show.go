@@ -4,17 +4,35 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/natssl/natssl/experiments"
 	"github.com/natssl/natssl/report"
 )
 
-func runsShow(ctx context.Context, db *experiments.DB, idOrPrefix string, w io.Writer, asJSON bool) error {
-	id, err := db.ResolveRun(ctx, idOrPrefix)
+type runsShowOptions struct{ JSON bool }
+
+func (o *runsShowOptions) flags(f *pflag.FlagSet) {
+	f.BoolVar(&o.JSON, "json", false, "print one JSON object instead of text")
+}
+
+func newRunsShowCmd(e *env) *cobra.Command {
+	return withArgs("show RUN", "Show one run: metadata, tags and note, latest metrics, checkpoints, evaluations and config",
+		"Shows everything the tracker holds about a run; its evaluations as the latest of each probe\nclassifier, with the checkpoint and suite they scored.\n\n"+runRefHelp,
+		cobra.ExactArgs(1), (*runsShowOptions).flags, func(cmd *cobra.Command, o *runsShowOptions, args []string) error {
+			return e.withTracker(cmd.Context(), func(db *experiments.DB) error {
+				return runsShow(cmd.Context(), db, args[0], e.Stdout, o.JSON)
+			})
+		})
+}
+
+func runsShow(ctx context.Context, db *experiments.DB, ref string, w io.Writer, asJSON bool) error {
+	id, err := db.ResolveRun(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -35,6 +53,10 @@ func runsShow(ctx context.Context, db *experiments.DB, idOrPrefix string, w io.W
 	field("name", rec.Name)
 	field("status", rec.DisplayStatus())
 	field("error", rec.Error)
+	if rec.Archived() {
+		field("archived", rec.ArchivedAt.Local().Format(time.RFC3339))
+	}
+	field("note", rec.Tags[experiments.TagNote])
 	field("started", rec.StartedAt.Local().Format(time.RFC3339))
 	if !rec.EndedAt.IsZero() {
 		field("ended", rec.EndedAt.Local().Format(time.RFC3339))
@@ -46,24 +68,15 @@ func runsShow(ctx context.Context, db *experiments.DB, idOrPrefix string, w io.W
 	field("git commit", rec.GitCommit)
 	field("host", rec.Host)
 	field("command", rec.Command)
-	keys := make([]string, 0, len(rec.Tags))
-	for k := range rec.Tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		field("tag "+k, rec.Tags[k])
-	}
-
-	if len(rec.Latest) > 0 {
-		fmt.Fprintln(tw, "\nlatest metrics:")
-		keys := make([]string, 0, len(rec.Latest))
-		for k := range rec.Latest {
-			keys = append(keys, k)
+	for _, k := range sortedKeys(rec.Tags) {
+		if k != experiments.TagNote {
+			field("tag "+k, rec.Tags[k])
 		}
-		sort.Strings(keys)
+	}
+	if len(rec.Latest) > 0 {
+		fmt.Fprintln(tw, "\nlatest metrics (loss: mean since the previous row; loss_last: the last step's):")
 		fmt.Fprintln(tw, "  KEY\tSTEP\tVALUE")
-		for _, k := range keys {
+		for _, k := range sortedKeys(rec.Latest) {
 			m := rec.Latest[k]
 			fmt.Fprintf(tw, "  %s\t%d\t%.6g\n", k, m.Step, m.Value)
 		}
@@ -75,31 +88,8 @@ func runsShow(ctx context.Context, db *experiments.DB, idOrPrefix string, w io.W
 			fmt.Fprintf(tw, "  %d\t%d\t%.12s\t%s\n", c.Step, c.Bytes, c.SHA256, c.Path)
 		}
 	}
-	if len(rec.Exports) > 0 {
-		fmt.Fprintln(tw, "\nexports:")
-		fmt.Fprintln(tw, "  STEP\tFORMAT\tIMAGE\tHEAD\tBYTES\tSHA256\tPATH")
-		for _, x := range rec.Exports {
-			head := "no"
-			if x.WithHead {
-				head = "yes"
-			}
-			fmt.Fprintf(tw, "  %d\t%s\t%dpx\t%s\t%d\t%.12s\t%s\n", x.CheckpointStep, x.Format, x.ImageSize, head, x.Bytes, x.SHA256, x.Path)
-		}
-	}
-	for _, sm := range evalSuites(rec.Evals) {
-		sums := experiments.Summarize(rec.Evals, sm[0], sm[1])
-		fmt.Fprintf(tw, "\nevaluation %s %s:\n", sm[0], sm[1])
-		fmt.Fprintln(tw, "  CHECKPOINT STEP\tTASKS\tMEAN")
-		for _, s := range sums {
-			fmt.Fprintf(tw, "  %d\t%d\t%.4f\n", s.CheckpointStep, s.Tasks, s.Mean)
-		}
-		if last, _ := experiments.LastAndBest(sums); last != nil {
-			fmt.Fprintf(tw, "  by cluster at step %d:\n", last.CheckpointStep)
-			for _, c := range last.Clusters {
-				fmt.Fprintf(tw, "    %s\t%d tasks\t%.4f\n", orDash(c.Cluster), c.Tasks, c.Mean)
-			}
-		}
-	}
+	showExports(tw, rec.Exports)
+	showEvaluations(tw, rec)
 	if rec.ConfigYAML != "" {
 		fmt.Fprintln(tw, "\nconfig:")
 		for _, line := range strings.Split(strings.TrimRight(rec.ConfigYAML, "\n"), "\n") {
@@ -113,19 +103,4 @@ func runsShow(ctx context.Context, db *experiments.DB, idOrPrefix string, w io.W
 		}
 	}
 	return tw.Flush() // headings have no tab: each ends the column block above it
-}
-
-// evalSuites returns the distinct (suite, metric) pairs of evals, sorted.
-func evalSuites(evals []experiments.Eval) [][2]string {
-	seen := map[[2]string]bool{}
-	var out [][2]string
-	for _, e := range evals {
-		k := [2]string{e.Suite, e.Metric}
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, k)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i][0]+"\x00"+out[i][1] < out[j][0]+"\x00"+out[j][1] })
-	return out
 }

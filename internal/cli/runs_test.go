@@ -140,8 +140,8 @@ func TestRunsShow(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, w := range []string{ids["good"], "FINISHED", "runs/good/step-20.ckpt", "abababababab", "evaluation newt accuracy",
-		"0.7000", "Birds", "0.8000", "Plants", "0.5000", "images_per_s", "config:", "backbone:"} {
+	for _, w := range []string{ids["good"], "FINISHED", "runs/good/step-20.ckpt", "abababababab", "evaluations on newt",
+		"MEAN ACCURACY", "0.7000", "Birds", "0.8000", "Plants", "0.5000", "images_per_s", "config:", "backbone:"} {
 		if !strings.Contains(stdout, w) {
 			t.Errorf("runs show lacks %q:\n%s", w, stdout)
 		}
@@ -185,7 +185,7 @@ func TestRunsErrors(t *testing.T) {
 		wantCode int
 		mention  string
 	}{
-		{"unknown id", []string{"runs", "show", "ffffffff", "--db", path}, 1, `run "ffffffff"`},
+		{"unknown id", []string{"runs", "show", "ffffffff", "--db", path}, 2, `run "ffffffff"`},
 		{"missing database", []string{"runs", "list", "--db", missing}, 1, missing},
 		{"not a database", []string{"runs", "list", "--db", notDB}, 1, "not a SQLite database"},
 		{"no run id", []string{"runs", "show", "--db", path}, 2, "arg(s)"},

@@ -85,9 +85,9 @@ func (o *sweepOptions) check(f *pflag.FlagSet) error {
 
 func (e *env) runSweep(ctx context.Context, o sweepOptions) error {
 	// The first signal stops the sweep (its trials checkpoint); a second exits at once.
-	stopSecond := exitOnSecondSignal(e.Stderr)
-	defer stopSecond()
 	obs := newConsole(e.Stderr)
+	stopSecond := exitOnSecondSignal(obs.Notice)
+	defer stopSecond()
 	o.DB, o.Config, o.Command = e.Global.DB, e.sources(), commandLine()
 	if o.RunTrial > 0 {
 		return pipeline.RunSweepTrial(ctx, pipeline.SweepTrialOptions{DB: o.DB, Sweep: o.Resume, Trial: o.RunTrial, Command: o.Command}, obs)

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,10 +34,18 @@ func TestSweepUsage(t *testing.T) {
 		{"dry run", []string{"sweep", "--config", "smoke", "--param", "model.width=8,16", "--param", "train.lr=log:0.0001..0.01", "--random", "3", "--dry-run"}, 0,
 			"random search of 3 configurations = 3 trials over model.width, train.lr"},
 		{"report of no sweep", []string{"report", "--config", "smoke", "--db", "testdata/none.db", "--sweep", "ab", "RUN"}, 2, "takes no RUN_ID"},
+		{"a sweep's report by classifier", []string{"report", "--config", "smoke", "--db", "testdata/none.db", "--sweep", "ab", "--classifier", "logreg"}, 2, "or --classifier"},
+		{"an unknown sweep", []string{"report", "--config", "smoke", "--db", "SWEEPDB", "--sweep", "ffff"}, 2, `sweep "ffff"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := runCLI(t, tt.args...)
+			args := slices.Clone(tt.args)
+			for i, a := range args {
+				if a == "SWEEPDB" {
+					args[i] = emptyTracker(t)
+				}
+			}
+			code, stdout, stderr := runCLI(t, args...)
 			if code != tt.code || !strings.Contains(stdout+stderr, tt.want) {
 				t.Errorf("exit %d, want %d; output:\n%s%s\nwant it to contain %q", code, tt.code, stdout, stderr, tt.want)
 			}
@@ -129,6 +139,7 @@ func TestSweepSmoke(t *testing.T) {
 		`UPDATE runs SET status = 'KILLED' WHERE id = '` + byTrial[1] + `'`,
 		`DELETE FROM eval_outcomes WHERE run_id = '` + byTrial[2] + `'`,
 		`DELETE FROM evals WHERE run_id = '` + byTrial[2] + `'`,
+		`DELETE FROM evaluations WHERE run_id = '` + byTrial[2] + `'`,
 	} {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatal(err)
@@ -143,7 +154,7 @@ func TestSweepSmoke(t *testing.T) {
 		t.Errorf("trial 1 was not continued from its checkpoint:\n%s", log1)
 	}
 	log2, _ := os.ReadFile(filepath.Join(dir, "runs", "sweeps", res.SweepID, "trial-002.log"))
-	if strings.Count(string(log2), "finished (steps)") != 1 || strings.Count(string(log2), "validation suite") != 2 {
+	if strings.Count(string(log2), "finished (all steps done)") != 1 || strings.Count(string(log2), "validation suite") != 2 {
 		t.Errorf("trial 2 was trained again, or not scored again:\n%s", log2)
 	}
 	runs, _ = tr.SweepRuns(ctx, res.SweepID)
@@ -171,7 +182,19 @@ func TestSweepSmoke(t *testing.T) {
 		t.Error(err)
 	}
 	page, _ := os.ReadFile(filepath.Join(out, "report.html"))
-	if !strings.Contains(string(page), `data-file="sweep_train_temperature.svg"><img src="data:image/svg`) || !strings.Contains(string(page), "<h1>natssl sweep") {
+	if !regexp.MustCompile(`data-file="sweep_train_temperature.svg"[^>]*><img src="data:image/svg`).Match(page) || !strings.Contains(string(page), "<h1>natssl sweep") {
 		t.Error("report.html lacks its title or plots")
 	}
+}
+
+// emptyTracker is a tracker database with no runs and no sweeps.
+func emptyTracker(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "natssl.db")
+	db, err := experiments.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	return path
 }

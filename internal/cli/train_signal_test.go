@@ -58,8 +58,8 @@ func startTrainChild(t *testing.T, dir string, extra ...string) (*exec.Cmd, *buf
 	return nil, nil, nil
 }
 
-// TestTrainSIGTERM: one SIGTERM makes natssl train write a checkpoint, mark the run KILLED
-// and exit 1 within seconds.
+// TestTrainSIGTERM: one SIGTERM makes natssl train write a checkpoint, mark the run KILLED,
+// say how to continue it, and exit 143 (128 + SIGTERM, as a shell reports it) within seconds.
 func TestTrainSIGTERM(t *testing.T) {
 	dir := t.TempDir()
 	cmd, lines, seen := startTrainChild(t, dir)
@@ -72,8 +72,8 @@ func TestTrainSIGTERM(t *testing.T) {
 	}
 	err := cmd.Wait()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("exit %v, want 1; stderr %q", err, *seen)
+	if !errors.As(err, &ee) || ee.ExitCode() != 143 {
+		t.Fatalf("exit %v, want 143; stderr %q", err, *seen)
 	}
 	if d := time.Since(sent); d > 30*time.Second {
 		t.Errorf("took %v to stop", d)
@@ -89,6 +89,13 @@ func TestTrainSIGTERM(t *testing.T) {
 	}
 	if _, err := os.Stat(cks[0].Path); err != nil {
 		t.Fatal(err)
+	}
+	hint := "natssl: continue it with: natssl train --resume " + runs[0].ID + " --config smoke --db "
+	if !strings.Contains(strings.Join(*seen, "\n"), hint) {
+		t.Errorf("no resume command %q in stderr %q", hint, *seen)
+	}
+	if runs[0].Steps != cks[0].Step {
+		t.Errorf("the tracker says %d steps, the checkpoint %d", runs[0].Steps, cks[0].Step)
 	}
 }
 

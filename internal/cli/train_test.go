@@ -205,19 +205,25 @@ func TestBenchTrainJSONKeys(t *testing.T) {
 }
 
 // TestSmokeFromAnotherFolder: the smoke preset runs from any folder (its images are embedded),
-// writing its runs and tracker beside where it was started.
+// writing its runs beside where it was started into the default tracker, which runs list and
+// eval --run then read without --db.
 func TestSmokeFromAnotherFolder(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	code, _, stderr := runCLI(t, "train", "--config", "smoke", "--set", "data.image_size=16", "--set", "model.width=4")
+	code, stdout, stderr := runCLI(t, "train", "--config", "smoke", "--set", "data.image_size=16", "--set", "model.width=4")
+	_ = stdout
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "runs", "smoke", "natssl.db")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "runs", "natssl.db")); err != nil {
 		t.Error(err)
 	}
-	code, _, stderr = runCLI(t, "eval", "--config", "smoke", "--random-init", "--set", "eval.image_size=16")
+	code, stdout, stderr = runCLI(t, "runs", "list")
+	if code != 0 || !strings.Contains(stdout, "smoke") {
+		t.Fatalf("runs list after the smoke preset: exit %d: %s%s", code, stdout, stderr)
+	}
+	code, _, stderr = runCLI(t, "eval", "--config", "smoke", "--run", "smoke", "--set", "eval.image_size=16")
 	if code != 0 {
-		t.Fatalf("eval: exit %d: %s", code, stderr)
+		t.Fatalf("eval --run smoke: exit %d: %s", code, stderr)
 	}
 }

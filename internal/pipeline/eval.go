@@ -2,14 +2,18 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/internal/regfile"
 	"github.com/natssl/natssl/probe"
 	"github.com/natssl/natssl/trainer"
 )
@@ -104,7 +108,13 @@ func Evaluate(ctx context.Context, cfg *configs.Config, o EvalOptions, obs Obser
 		return nil, err
 	}
 	res.FitS = time.Since(start).Seconds()
-	if err := record(ctx, db, cfg, target, res.Results, o.Suite, o.Command); err != nil {
+	hash, err := fileSHA256(o.NeWT)
+	if err != nil {
+		return nil, err
+	}
+	ev := experiments.Evaluation{CheckpointStep: target.step, CheckpointPath: target.checkpoint, Suite: o.Suite,
+		SuitePath: absPath(o.NeWT), SuiteSHA256: hash, Images: absPath(o.Images), Classifier: string(kind)}
+	if err := record(ctx, db, cfg, target, ev, res.Results, o.Command); err != nil {
 		return nil, err
 	}
 	res.RunID, res.CheckpointStep, res.Source = target.runID, target.step, target.source
@@ -148,12 +158,13 @@ func (o *EvalOptions) resolve(cfg *configs.Config) (probe.Classifier, error) {
 
 // evalTarget is what is being scored and where its results are recorded.
 type evalTarget struct {
-	enc     *trainer.Encoder // nil when scoring a features file
-	runID   string           // "" for a run to create, named runName and tagged kind
-	runName string
-	kind    string
-	step    int64
-	source  string
+	enc        *trainer.Encoder // nil when scoring a features file
+	runID      string           // "" for a run to create, named runName and tagged kind
+	runName    string
+	kind       string
+	step       int64
+	source     string
+	checkpoint string // the checkpoint file scored; "" for a random init or features
 }
 
 // openTarget loads the encoder the options name and finds the run and step to record against.
@@ -187,7 +198,7 @@ func openTarget(ctx context.Context, db *experiments.DB, cfg *configs.Config, o 
 	if err != nil {
 		return nil, err
 	}
-	t := &evalTarget{enc: enc, step: c.Header.Step, source: c.Path}
+	t := &evalTarget{enc: enc, step: c.Header.Step, source: c.Path, checkpoint: absPath(c.Path)}
 	id, err := db.ResolveRun(ctx, c.Header.RunID)
 	switch {
 	case err == nil && c.Header.RunID != "":
@@ -202,9 +213,9 @@ func openTarget(ctx context.Context, db *experiments.DB, cfg *configs.Config, o 
 	return t, nil
 }
 
-// record stores the results as suite's against target's run, creating (and finishing) a run of
-// its own when the target has none.
-func record(ctx context.Context, db *experiments.DB, cfg *configs.Config, target *evalTarget, res *probe.Results, suite, command string) error {
+// record stores the results as evaluation ev of target's run (its suite names the rows), creating
+// (and finishing) a run of its own when the target has none.
+func record(ctx context.Context, db *experiments.DB, cfg *configs.Config, target *evalTarget, ev experiments.Evaluation, res *probe.Results, command string) error {
 	var created *experiments.Run
 	if target.runID == "" {
 		yaml, err := cfg.YAML()
@@ -219,7 +230,8 @@ func record(ctx context.Context, db *experiments.DB, cfg *configs.Config, target
 		}
 		target.runID = created.ID()
 	}
-	err := db.RecordEvaluation(ctx, target.runID, evalRows(res, suite, target.step), evalOutcomes(res, suite, target.step))
+	ev.RunID = target.runID
+	_, err := db.AddEvaluation(ctx, ev, evalRows(res, ev.Suite, target.step), evalOutcomes(res, ev.Suite, target.step))
 	if created == nil {
 		return err
 	}
@@ -227,7 +239,7 @@ func record(ctx context.Context, db *experiments.DB, cfg *configs.Config, target
 	if err != nil {
 		status, msg = experiments.StatusFailed, err.Error()
 	}
-	return errors.Join(err, created.Finish(ctx, status, msg))
+	return joinLine(err, created.Finish(ctx, status, msg))
 }
 
 // evalRows are the tracker rows of a result: test accuracy and the chosen C per task.
@@ -254,4 +266,32 @@ func evalOutcomes(res *probe.Results, suite string, step int64) []experiments.Ou
 		}
 	}
 	return rows
+}
+
+// fileSHA256 is the hex SHA-256 of a file's content: what an evaluation records of its suite,
+// so that two evaluations on files of the same name but different content are told apart.
+func fileSHA256(path string) (string, error) {
+	f, err := regfile.Open(path) // a named pipe or a device is refused, never waited on
+	if err != nil {
+		return "", fmt.Errorf("eval: hash suite %s: %w", path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, regfile.LimitReader(f, path, probe.MaxSuiteBytes)); err != nil {
+		return "", fmt.Errorf("eval: hash suite %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// absPath is p made absolute, so that the tracker's records (an export, an evaluation's
+// suite and checkpoint) name the file from any folder; p itself when empty, a URL, or when
+// that fails.
+func absPath(p string) string {
+	if p == "" || strings.Contains(p, "://") {
+		return p
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }

@@ -189,12 +189,3 @@ func defaultExportPath(c *trainer.Checkpoint, f export.Format, withHead bool, si
 	}
 	return filepath.Join(dir, name+f.Ext()), nil
 }
-
-// absPath is p made absolute, so that the tracker's record names the file from any folder;
-// p itself when that fails.
-func absPath(p string) string {
-	if a, err := filepath.Abs(p); err == nil {
-		return a
-	}
-	return p
-}

@@ -68,7 +68,10 @@ func RunJob(ctx context.Context, o JobOptions, obs Observer) (*JobResult, error)
 	obs.Notice(fmt.Sprintf("SageMaker job at %s: host %s, channels %v, checkpoints in %s",
 		job.Base, job.CurrentHost, job.ChannelNames(), job.RunDir()))
 	res := &JobResult{Config: cfg}
-	if res.Train, err = Train(ctx, cfg, TrainOptions{DB: db, Resume: resume, Command: o.Command}, obs); err != nil {
+	// One instance runs a job: the process of a run restored with the checkpoints (a spot
+	// interruption) is gone, however fresh its heartbeat.
+	topt := TrainOptions{DB: db, Resume: resume, Command: o.Command, TakeOver: true}
+	if res.Train, err = Train(ctx, cfg, topt, obs); err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("stopped by a signal (a spot interruption or StopTrainingJob); the last checkpoint is in %s: %w", job.RunDir(), err)
 		}
@@ -102,7 +105,7 @@ func jobResume(ctx context.Context, job *sagemaker.Job, db string, obs Observer)
 	}
 	aside, err := sagemaker.MoveAside(db, "corrupt-"+time.Now().UTC().Format("20060102-150405"))
 	if err != nil {
-		return "", errors.Join(bad, err)
+		return "", joinLine(bad, err)
 	}
 	obs.Notice(fmt.Sprintf("the tracker database restored from the checkpoints is unusable (%v); kept as %s", bad, aside))
 	var newest *trainer.Checkpoint
@@ -134,7 +137,7 @@ func jobResume(ctx context.Context, job *sagemaker.Job, db string, obs Observer)
 // with the same message.
 func failJob(job *sagemaker.Job, err error) error {
 	if werr := job.WriteFailure(err); werr != nil {
-		return errors.Join(err, werr)
+		return joinLine(err, werr)
 	}
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -123,6 +124,15 @@ func TestRunJobRestart(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "stopped by a signal") {
 		t.Fatalf("interrupted job: err %v", err)
 	}
+	// As an instance reclaimed without warning leaves it: RUNNING, a fresh heartbeat, another
+	// host. The restarted job knows that process is gone.
+	dbs, _ := filepath.Glob(filepath.Join(base, "checkpoints", "*.db"))
+	if len(dbs) != 1 {
+		t.Fatalf("tracker databases %v", dbs)
+	}
+	if out, err := exec.Command("sqlite3", dbs[0], `UPDATE runs SET status = 'RUNNING', host = 'algo-1-old', pid = 4242, heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`).CombinedOutput(); err != nil {
+		t.Fatalf("sqlite3: %v: %s", err, out)
+	}
 	rec := &recorder{}
 	res, err := RunJob(context.Background(), JobOptions{Base: base, Config: smokeJob}, rec)
 	if err != nil {
@@ -137,6 +147,7 @@ func TestRunJobFailures(t *testing.T) {
 	tests := []struct {
 		name, hp, hosts string
 		emptyTrain      bool
+		fewTrain        bool // a train channel of two images: less than one batch
 		want            string
 		config          bool // the error is the config's (*configs.Errors)
 	}{
@@ -147,7 +158,10 @@ func TestRunJobFailures(t *testing.T) {
 		{name: "hyperparameters not JSON", hp: `{"train.lr": 0.1,}`, hosts: oneHost, want: `hyperparameters.json:1: not valid JSON`},
 		{name: "several hosts", hp: `{}`, hosts: `{"current_host": "algo-1", "hosts": ["algo-1", "algo-2"]}`, config: true,
 			want: `%BASE%/input/config/resourceconfig.json: sagemaker.instance_count = "2": training across several hosts is not supported`},
-		{name: "training fails", hp: `{"data.image_size": "16", "model.width": "4"}`, hosts: oneHost, emptyTrain: true, want: "no images"},
+		{name: "empty train channel", hp: `{"data.image_size": "16", "model.width": "4"}`, hosts: oneHost, emptyTrain: true, config: true,
+			want: "holds no .jpg, .jpeg or .png images"},
+		{name: "training fails", hp: `{"data.image_size": "16", "model.width": "4"}`, hosts: oneHost, emptyTrain: true, fewTrain: true,
+			want: "two epochs went by without one full batch"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,6 +170,15 @@ func TestRunJobFailures(t *testing.T) {
 				train := filepath.Join(base, "input/data/train")
 				if err := os.RemoveAll(train); err != nil || os.Mkdir(train, 0o755) != nil {
 					t.Fatal(err)
+				}
+				if tt.fewTrain {
+					imgs, _ := filepath.Glob("../../configs/smoke/train/*/*.jpg")
+					for _, p := range imgs[:2] {
+						b, err := os.ReadFile(p)
+						if err != nil || os.WriteFile(filepath.Join(train, filepath.Base(p)), b, 0o644) != nil {
+							t.Fatal("cannot write the train channel")
+						}
+					}
 				}
 			}
 			_, err := RunJob(context.Background(), JobOptions{Base: base, Config: smokeJob}, nil)

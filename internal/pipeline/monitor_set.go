@@ -41,7 +41,9 @@ func loadKNNSet(ctx context.Context, cfg *configs.Config, pre *augment.Worker, o
 			return nil, monitorInputError(cfg, "eval.monitor_knn", fmt.Errorf("monitor: eval.monitor_knn %s does not exist: %w", local, loader.ErrNoSource))
 		}
 	}
-	src, err := loader.Open(ctx, configs.Data{Source: e.MonitorKNN, Root: e.MonitorKNNRoot, S3: cfg.Data.S3})
+	// Its images are read within data.max_image_bytes, regular files only, as the training
+	// data's are.
+	src, err := loader.Open(ctx, configs.Data{Source: e.MonitorKNN, Root: e.MonitorKNNRoot, S3: cfg.Data.S3, MaxImageBytes: cfg.Data.MaxImageBytes})
 	if err != nil {
 		return nil, monitorInputError(cfg, "eval.monitor_knn", fmt.Errorf("monitor: eval.monitor_knn %s: %w", e.MonitorKNN, err))
 	}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/natssl/natssl/augment"
@@ -219,6 +220,23 @@ func TestKNNSetChoice(t *testing.T) {
 	unlabelled := filepath.Join(dir, "unlabelled.tar")
 	writeTar(t, unlabelled, folder, names, map[string][]byte{"loose/x.jpg": nil})
 	oneClass := filepath.Join(folder, "00000_Ankle_boot")
+	// A named pipe and a file over data.max_image_bytes among the images: left out, never
+	// waited on nor read whole.
+	hostile := filepath.Join(dir, "hostile")
+	for _, n := range names {
+		copyFile(t, filepath.Join(folder, n), filepath.Join(hostile, n))
+	}
+	if err := syscall.Mkfifo(filepath.Join(hostile, "00001_Shirt", "pipe.jpg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	jpeg, err := os.ReadFile(filepath.Join(folder, names[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := append(jpeg, make([]byte, 300<<10)...) // decodes: only the limit keeps it out
+	if err := os.WriteFile(filepath.Join(hostile, "00002_Sneaker", "big.jpg"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name, source string
@@ -232,12 +250,13 @@ func TestKNNSetChoice(t *testing.T) {
 		{"a cap above the set", tarPath, "1000", sorted(names), "", nil},
 		{"an unreadable image is left out", badTar, "1000", sorted(names[1:]), "1 images of eval.monitor_knn " + badTar + " cannot be read", nil},
 		{"an image without a label", unlabelled, "1000", nil, "", []string{"loose/x.jpg has no label", "labelled images"}},
+		{"a named pipe and an image too large", hostile, "1000", sorted(names), "2 images of eval.monitor_knn " + hostile + " cannot be read", nil},
 		{"one class", oneClass, "1000", nil, "", []string{"of 1 classes; a kNN score needs two classes"}},
 		{"missing", filepath.Join(dir, "nowhere.tar"), "10", nil, "", []string{"nowhere.tar does not exist", `eval.monitor_knn is "` + dir, "--set eval.monitor_knn=", "eval.monitor_every=0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := smokeConfig(t, t.TempDir(), "eval.monitor_knn="+tt.source, "eval.monitor_knn_images="+tt.cap)
+			cfg := smokeConfig(t, t.TempDir(), "eval.monitor_knn="+tt.source, "eval.monitor_knn_images="+tt.cap, "data.max_image_bytes=200000")
 			rec := &recorder{}
 			pipe, err := augment.New(cfg.Augment, cfg.Eval.ImageSize)
 			if err != nil {

@@ -21,6 +21,18 @@ func refuse(format string, args ...any) error {
 	return &RequestError{Err: fmt.Errorf(format, args...)}
 }
 
+// joinLine joins a failure and a second one met while handling it into one error of one line
+// (errors.Join would print two), the first kept for errors.Is and errors.As.
+func joinLine(err, also error) error {
+	switch {
+	case also == nil:
+		return err
+	case err == nil:
+		return also
+	}
+	return fmt.Errorf("%w; and then: %v", err, also)
+}
+
 // dbPath is the tracker database a call uses: the one named, else run.db of the config.
 func dbPath(cfg *configs.Config, named string) string {
 	if named != "" {

@@ -8,19 +8,22 @@ import (
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
 	"github.com/natssl/natssl/export"
+	"github.com/natssl/natssl/probe"
 	"github.com/natssl/natssl/report"
 	"github.com/natssl/natssl/sweep"
 )
 
 // ReportOptions choose the runs a report compares, or the sweep it shows.
 type ReportOptions struct {
-	DB       string   // the tracker database; "" means run.db of the config. It must exist.
-	Runs     []string // run ids or unique prefixes, in this order
-	All      bool     // every run of the tracker
-	Name     string   // the runs whose name matches this glob pattern
-	Baseline string   // the run the others are compared with; "" means the first
-	Full     bool     // every config key, not only those that differ
-	// Sweep is a sweep's id or unique prefix: the report shows its trials instead of runs.
+	DB         string   // the tracker database; "" means run.db of the config. It must exist.
+	Runs       []string // run references (see experiments.DB.ResolveRun), in this order
+	All        bool     // every run of the tracker that is not archived
+	Name       string   // the runs whose name matches this glob pattern
+	Baseline   string   // the run the others are compared with; "" means the first
+	Full       bool     // every config key, not only those that differ
+	Classifier string   // the probe classifier whose evaluations are compared; "" means linearsvc
+	// Sweep is a sweep's id or unique prefix: the report shows its trials instead of runs,
+	// each scored by its latest evaluation on the validation suite.
 	Sweep string
 }
 
@@ -29,10 +32,15 @@ type ReportOptions struct {
 func Report(ctx context.Context, cfg *configs.Config, o ReportOptions) (report.Document, error) {
 	runs := len(o.Runs) > 0 || o.All || o.Name != ""
 	switch {
-	case o.Sweep != "" && (runs || o.Baseline != ""):
-		return nil, refuse("report: --sweep reports one sweep's trials; it takes no RUN_ID, --all, --name or --baseline")
+	case o.Sweep != "" && (runs || o.Baseline != "" || o.Classifier != ""):
+		return nil, refuse("report: --sweep reports one sweep's trials; it takes no RUN_ID, --all, --name, --baseline or --classifier")
 	case o.Sweep == "" && !runs:
 		return nil, refuse("report: no runs given: pass RUN_ID..., --all, --name PATTERN or --sweep SWEEP_ID")
+	}
+	if o.Classifier != "" {
+		if _, err := probe.ParseClassifier(o.Classifier); err != nil {
+			return nil, &RequestError{Err: fmt.Errorf("report: --classifier: %w", err)}
+		}
 	}
 	db, err := experiments.OpenExisting(ctx, dbPath(cfg, o.DB))
 	if err != nil {
@@ -79,7 +87,8 @@ func Report(ctx context.Context, cfg *configs.Config, o ReportOptions) (report.D
 			return nil, err
 		}
 	}
-	rep, err := report.Build(ctx, db, ids, report.Options{Baseline: baseline, Full: o.Full, Cost: encoderCost})
+	rep, err := report.Build(ctx, db, ids, report.Options{Baseline: baseline, Full: o.Full, Classifier: o.Classifier,
+		Cost: encoderCost})
 	if err != nil {
 		return nil, err
 	}

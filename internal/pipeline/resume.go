@@ -16,6 +16,8 @@ import (
 
 // Resume is where a training run continues from.
 type Resume struct {
+	// Checkpoint is nil when a run that stopped before its first checkpoint is taken up: it
+	// starts again from step 0 under its id.
 	Checkpoint *trainer.Checkpoint
 	// RunID is the tracked run the checkpoint belongs to; "" when this tracker does not know
 	// it (a checkpoint from another tracker or a SageMaker job): it continues as a new run.
@@ -27,8 +29,11 @@ type Resume struct {
 
 // FindResume resolves what a training run continues from: "" (nothing: a new run),
 // "auto" (the newest run named cfg.Run.Name whose latest checkpoint is short of its last
-// step, or nothing when there is none), a run id or unique prefix (its latest checkpoint), or
-// a checkpoint file. It returns nil for a new run.
+// step, or that stopped before its first checkpoint while RUNNING or KILLED; nothing when
+// there is none), a run reference (an id or prefix, a name, NAME@K or latest: see
+// experiments.DB.ResolveRun; its latest checkpoint, or from step 0 when it has none and did
+// not finish), or a checkpoint file. It returns nil for a new run. Whether the run may be
+// taken over (its process may still be alive) is decided when it is claimed.
 func FindResume(ctx context.Context, db *experiments.DB, cfg *configs.Config, what string, obs Observer) (*Resume, error) {
 	obs = orDiscard(obs)
 	switch {
@@ -45,6 +50,9 @@ func FindResume(ctx context.Context, db *experiments.DB, cfg *configs.Config, wh
 			if err == nil && c.Header.Step < c.Header.TotalSteps {
 				obs.Notice(fmt.Sprintf("resuming run %s (%s) from step %d (%s)", r.ID, r.Status, c.Header.Step, c.Path))
 				return &Resume{Checkpoint: c, RunID: r.ID, Run: r}, nil
+			}
+			if errors.Is(err, trainer.ErrNoCheckpoint) && (r.Status == experiments.StatusRunning || r.Status == experiments.StatusKilled) {
+				return takeUp(r, obs), nil
 			}
 		}
 		obs.Notice(fmt.Sprintf("--resume auto: no run named %q left a checkpoint short of its last step; starting a new run", cfg.Run.Name))
@@ -67,6 +75,9 @@ func FindResume(ctx context.Context, db *experiments.DB, cfg *configs.Config, wh
 		return nil, refuse("train: --resume %s: not a checkpoint file, and %w", what, err)
 	}
 	c, err := LatestCheckpoint(ctx, db, cfg, id, obs)
+	if errors.Is(err, trainer.ErrNoCheckpoint) && run.Status != experiments.StatusFinished {
+		return takeUp(run, obs), nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("train: resume %w", err)
 	}
@@ -74,9 +85,15 @@ func FindResume(ctx context.Context, db *experiments.DB, cfg *configs.Config, wh
 	return &Resume{Checkpoint: c, RunID: id, Run: run}, nil
 }
 
-// findRun resolves a run id or prefix to the run's record.
-func findRun(ctx context.Context, db *experiments.DB, idOrPrefix string) (string, *experiments.RunInfo, error) {
-	id, err := db.ResolveRun(ctx, idOrPrefix)
+// takeUp resumes a run that stopped before its first checkpoint: from step 0, under its id.
+func takeUp(r *experiments.RunInfo, obs Observer) *Resume {
+	obs.Notice(fmt.Sprintf("taking up run %s (%s), which stopped before its first checkpoint: it starts again from step 0", r.ID, r.Status))
+	return &Resume{RunID: r.ID, Run: r}
+}
+
+// findRun resolves a run reference to the run's record.
+func findRun(ctx context.Context, db *experiments.DB, ref string) (string, *experiments.RunInfo, error) {
+	id, err := db.ResolveRun(ctx, ref)
 	if err != nil {
 		return "", nil, err
 	}

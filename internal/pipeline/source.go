@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments/metric"
@@ -14,13 +16,16 @@ type trainData struct {
 	src   loader.Source
 	l     *loader.Loader
 	total int64 // steps of the schedule: train.steps, or train.epochs resolved from the data
+	obs   Observer
+	named int // skipped samples already named in a notice
 }
 
 var _ trainer.Source = (*trainData)(nil)
 var _ trainer.MetricsSource = (*trainData)(nil)
 
 // openData opens cfg's data at the resumed position and resolves the schedule's length.
-func openData(ctx context.Context, cfg *configs.Config, resume *trainer.Checkpoint) (*trainData, error) {
+// Skipped samples are named to obs.
+func openData(ctx context.Context, cfg *configs.Config, resume *trainer.Checkpoint, obs Observer) (*trainData, error) {
 	src, err := loader.Open(ctx, cfg.Data)
 	if err != nil {
 		return nil, err
@@ -40,7 +45,7 @@ func openData(ctx context.Context, cfg *configs.Config, resume *trainer.Checkpoi
 		src.Close()
 		return nil, err
 	}
-	d := &trainData{src: src, l: l, total: int64(cfg.Train.Steps)}
+	d := &trainData{src: src, l: l, total: int64(cfg.Train.Steps), obs: orDiscard(obs)}
 	if cfg.Train.Epochs == 0 && cfg.Method.Name != "moco" {
 		return d, nil
 	}
@@ -68,6 +73,7 @@ func openData(ctx context.Context, cfg *configs.Config, resume *trainer.Checkpoi
 
 func (d *trainData) Next(ctx context.Context) (*trainer.Batch, error) {
 	b, err := d.l.Next(ctx)
+	d.nameSkipped()
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +81,30 @@ func (d *trainData) Next(ctx context.Context) (*trainer.Batch, error) {
 }
 
 func (d *trainData) Position() trainer.Position { return trainer.Position(d.l.Position()) }
+
+// nameSkipped tells the observer of the samples skipped since the last batch: the first
+// loader.MaxSkipExamples of each reason by name, the others in the skipped_<reason> metrics.
+func (d *trainData) nameSkipped() {
+	ex := d.l.Stats().SkippedExamples
+	for ; d.named < len(ex); d.named++ {
+		reason, where, _ := strings.Cut(ex[d.named], ": ")
+		msg := fmt.Sprintf("skipped %s: %s", where, reason)
+		if n := countPrefix(ex[:d.named+1], reason+": "); n == loader.MaxSkipExamples {
+			msg += fmt.Sprintf(" (further %s samples are counted in the metric %s, not named)", reason, metric.SkippedFor(reason))
+		}
+		d.obs.Notice(msg)
+	}
+}
+
+func countPrefix(xs []string, prefix string) int {
+	n := 0
+	for _, x := range xs {
+		if strings.HasPrefix(x, prefix) {
+			n++
+		}
+	}
+	return n
+}
 
 // Metrics are the loader's counters, logged with the training metrics.
 func (d *trainData) Metrics() map[string]float64 {

@@ -10,15 +10,19 @@ import (
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/loader"
 	"github.com/natssl/natssl/trainer"
 )
 
 // TrainOptions say how a training run starts.
 type TrainOptions struct {
 	DB      string // the tracker database; "" means run.db of the config
-	Resume  string // "", "auto", a run id or prefix, or a checkpoint file: see FindResume
-	Force   bool   // resume even when the config changes the maths
+	Resume  string // "", "auto", a run reference, or a checkpoint file: see FindResume
+	Force   bool   // resume even when the config changes the maths, or the run looks alive
 	Command string // recorded with a new run; "" means the process's arguments
+	// TakeOver resumes a run even when its heartbeat is fresh, because its process is known
+	// to be gone (a SageMaker job restarted on a new instance); Force implies it.
+	TakeOver bool
 	// Tags are recorded with a new run (a sweep's trial: sweep=<id>, trial=<n>); a resumed run
 	// keeps its own.
 	Tags map[string]string
@@ -33,13 +37,19 @@ type TrainResult struct {
 // heartbeatEvery is how often a training run tells the tracker it is alive.
 const heartbeatEvery = 10 * time.Second
 
-// Train trains cfg as a tracked run: it opens the tracker, finds what to resume, creates the
-// run (or reopens the resumed one), opens the data, trains with the heartbeat kept, and marks
-// the run FINISHED, KILLED (ctx cancelled: a signal) or FAILED. On a signal it returns the
+// Train trains cfg as a tracked run: it checks the local data, opens the tracker, finds what
+// to resume, opens the data and the monitor's sets, creates the run (or reopens the resumed
+// one), trains with the heartbeat kept, and marks the run FINISHED, KILLED (ctx cancelled: a
+// signal) or FAILED. On a signal it returns the
 // result so far with the error. A resume whose config changes the maths is refused with a
-// *trainer.MismatchError before the run is touched, unless o.Force.
+// *trainer.MismatchError before the run is touched, unless o.Force; so are a resume of a run
+// that another live process is training and a config beyond the machine's memory (both
+// *RequestError).
 func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observer) (*TrainResult, error) {
 	obs = orDiscard(obs)
+	if err := CheckInputs(cfg); err != nil {
+		return nil, err
+	}
 	db, err := experiments.Open(ctx, dbPath(cfg, o.DB))
 	if err != nil {
 		return nil, err
@@ -50,18 +60,38 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 		return nil, err
 	}
 	var ckpt *trainer.Checkpoint
-	if resume != nil {
+	if resume != nil && resume.Checkpoint != nil {
 		ckpt = resume.Checkpoint
 		if d := trainer.MathDiff(ckpt.Header, cfg); len(d) > 0 && !o.Force {
 			return nil, &trainer.MismatchError{Path: ckpt.Path, Diffs: d}
 		}
 	}
-	run, err := openRun(ctx, db, cfg, resume, o)
+	if err := checkMemory(cfg); err != nil {
+		return nil, err
+	}
+	// The data and the monitor's sets are opened before the run is created: an input that
+	// cannot be read is refused without leaving a FAILED run behind. S3 retries and
+	// recoveries are told as they happen.
+	ctx = loader.WithNotify(ctx, obs.Notice)
+	data, err := openData(ctx, cfg, ckpt, obs)
 	if err != nil {
 		return nil, err
 	}
+	defer data.Close()
+	hooks, closeHooks, err := firstRankHooks(ctx, cfg, obs)
+	if err != nil {
+		return nil, err
+	}
+	defer closeHooks()
+	run, err := openRun(ctx, db, cfg, resume, o, obs)
+	if err != nil {
+		if run != nil { // claimed, then its record could not be set right
+			err = joinLine(err, run.Finish(context.WithoutCancel(ctx), experiments.StatusFailed, err.Error()))
+		}
+		return nil, err
+	}
 	stopBeat := keepAlive(ctx, run, heartbeatEvery, obs)
-	res, err := trainRun(ctx, cfg, run.ID(), run, ckpt, o.Force, obs)
+	res, err := trainRun(ctx, cfg, data, hooks, run.ID(), run, ckpt, o.Force, obs)
 	stopBeat()
 	status, msg := experiments.StatusFinished, ""
 	switch {
@@ -70,9 +100,7 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 	case err != nil:
 		status, msg = experiments.StatusFailed, err.Error()
 	}
-	if ferr := run.Finish(context.WithoutCancel(ctx), status, msg); ferr != nil {
-		err = errors.Join(err, ferr)
-	}
+	err = joinLine(err, run.Finish(context.WithoutCancel(ctx), status, msg))
 	if err != nil && status != experiments.StatusFinished {
 		err = fmt.Errorf("train: run %s %s: %w", run.ID(), strings.ToLower(string(status)), err)
 	}
@@ -87,35 +115,57 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 	return out, err
 }
 
-// openRun creates the run in the tracker, with the options' command and tags, or reopens the
-// resumed one.
-func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resume *Resume, o TrainOptions) (*experiments.Run, error) {
-	if resume != nil && resume.RunID != "" {
-		return db.ReopenRun(ctx, resume.RunID)
-	}
+// openRun creates the run in the tracker, with the options' command and tags, or claims the
+// resumed one for this process: a run another live process still writes is refused (a
+// *RequestError naming its host and process) unless o.Force. A run taken up without a
+// checkpoint starts its record again; a resumed one forgets the checkpoints whose files are
+// gone.
+func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resume *Resume, o TrainOptions, obs Observer) (*experiments.Run, error) {
 	yaml, err := cfg.YAML()
 	if err != nil {
 		return nil, err
 	}
-	return db.CreateRun(ctx, experiments.RunSpec{Name: cfg.Run.Name, ConfigYAML: string(yaml),
-		Command: commandLine(o.Command), Seed: cfg.Run.Seed, Params: cfg.Flatten(), Tags: o.Tags})
+	spec := experiments.RunSpec{Name: cfg.Run.Name, ConfigYAML: string(yaml),
+		Command: commandLine(o.Command), Seed: cfg.Run.Seed, Params: cfg.Flatten(), Tags: o.Tags}
+	if resume == nil || resume.RunID == "" {
+		return db.CreateRun(ctx, spec)
+	}
+	if o.Force {
+		if ow, err := db.Owner(ctx, resume.RunID); err == nil && db.Busy(ow) {
+			obs.Notice(fmt.Sprintf("--resume-force: taking over run %s from process %d on host %s, whose heartbeat is fresh", resume.RunID, ow.PID, ow.Host))
+		}
+	}
+	run, err := db.ClaimRun(ctx, resume.RunID, o.Force || o.TakeOver)
+	var busy *experiments.BusyError
+	if errors.As(err, &busy) {
+		return nil, &RequestError{Err: fmt.Errorf("train: resume: %w", err)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if resume.Checkpoint == nil {
+		return run, run.Restart(ctx, spec)
+	}
+	gone, err := run.ForgetMissingCheckpoints(ctx)
+	if len(gone) > 0 {
+		obs.Notice(fmt.Sprintf("run %s: forgot %d recorded checkpoint(s) whose files are gone (%s)", resume.RunID, len(gone), strings.Join(gone, ", ")))
+	}
+	if err != nil {
+		return run, err
+	}
+	step := resume.Checkpoint.Header.Step
+	n, err := run.Rewind(ctx, step)
+	if n > 0 {
+		obs.Notice(fmt.Sprintf("run %s: forgot %d metric value(s) logged after step %d, where it continues: the stopped process had gone further than its last checkpoint", resume.RunID, n, step))
+	}
+	return run, err
 }
 
-// trainRun opens the data and runs the trainer for an open run; tracker is where its metrics
+// trainRun runs the trainer on data, with hooks, for an open run; tracker is where its metrics
 // and checkpoints are recorded.
-func trainRun(ctx context.Context, cfg *configs.Config, runID string, tracker trainer.Tracker, resume *trainer.Checkpoint, force bool, obs Observer) (*trainer.Result, error) {
-	data, err := openData(ctx, cfg, resume)
-	if err != nil {
-		return nil, err
-	}
-	defer data.Close()
+func trainRun(ctx context.Context, cfg *configs.Config, data *trainData, hooks []trainer.Hook, runID string, tracker trainer.Tracker, resume *trainer.Checkpoint, force bool, obs Observer) (*trainer.Result, error) {
 	dir := filepath.Join(cfg.Run.OutDir, runID, "checkpoints")
 	obs.RunStarted(RunStart{RunID: runID, Config: cfg, TotalSteps: data.total, CheckpointDir: dir, Resumed: resume})
-	hooks, closeHooks, err := firstRankHooks(ctx, cfg, obs)
-	if err != nil {
-		return nil, err
-	}
-	defer closeHooks()
 	return trainer.Train(ctx, trainer.Options{
 		Config: cfg, Source: data, Tracker: tracker, RunID: runID, CheckpointDir: dir,
 		TotalSteps: data.total, Resume: resume, Force: force, OnStep: obs.Step, Log: &noticeWriter{obs: obs},
@@ -156,4 +206,14 @@ func keepAlive(ctx context.Context, run *experiments.Run, every time.Duration, o
 			failed = 0
 		}
 	})
+}
+
+// checkMemory refuses, before the run is recorded or any data opened, a config whose model and
+// batch would not fit in this machine's memory (trainer.CheckMemory): a refusal of the
+// request, with the estimate and the machine's memory.
+func checkMemory(cfg *configs.Config) error {
+	if err := trainer.CheckMemory(cfg); err != nil {
+		return &RequestError{Err: fmt.Errorf("train: %w", err)}
+	}
+	return nil
 }

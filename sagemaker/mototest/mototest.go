@@ -35,6 +35,17 @@ func SetEnv(t testing.TB) {
 	}
 }
 
+// AWS runs the aws command line against endpoint (with the environment's credentials: see
+// SetEnv) and returns its output; a failure ends the test.
+func AWS(t testing.TB, endpoint string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("aws", append([]string{"--endpoint-url", endpoint}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
 // Start runs moto_server on a free loopback port until the test ends and returns its
 // endpoint URL ("http://127.0.0.1:PORT").
 func Start(t testing.TB) string {

@@ -1,0 +1,153 @@
+package trainer
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/natssl/natssl/configs"
+)
+
+// TestEstimateMemoryParams: the shape walk counts exactly the parameters the builder makes,
+// for every backbone.
+func TestEstimateMemoryParams(t *testing.T) {
+	for _, bb := range []string{"convnet-small", "resnet18-cifar", "resnet18", "resnet50"} {
+		t.Run(bb, func(t *testing.T) {
+			m := configs.Model{Backbone: bb, Width: 2, ProjHidden: 16, ProjDim: 8}
+			n, err := newNet(m, 32, 4, []string{"cpu"}, 1, 0.5, buildOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.close()
+			var got int64
+			for _, p := range n.params {
+				got += int64(len(p.data()))
+			}
+			if w := walkModel(m, 8, 32); w.params != got {
+				t.Errorf("walk counts %d parameters, the model has %d", w.params, got)
+			}
+		})
+	}
+}
+
+// TestEstimateMemoryCoversATrainingStep: the estimate is at least the heap that building the
+// model and taking steps allocates, and not wildly above it.
+func TestEstimateMemoryCoversATrainingStep(t *testing.T) {
+	for _, tc := range []struct {
+		model       configs.Model
+		size, batch int
+	}{
+		{configs.Model{Backbone: "convnet-small", Width: 16, ProjHidden: 64, ProjDim: 32}, 32, 32},
+		{configs.Model{Backbone: "resnet18-cifar", Width: 8, ProjHidden: 64, ProjDim: 32}, 16, 16},
+	} {
+		t.Run(fmt.Sprintf("%s/%d/%d", tc.model.Backbone, tc.size, tc.batch), func(t *testing.T) {
+			cfg := tinyConfig()
+			cfg.Model, cfg.Data.ImageSize, cfg.Data.BatchSize = tc.model, tc.size, tc.batch
+			cfg.Train.Steps = 2
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			tr, err := newTraining(Options{Config: cfg, Source: &synthSource{batch: tc.batch, size: tc.size, seed: 1, perEpoch: 1 << 20}, CheckpointDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.net.close()
+			if _, err := tr.run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&after)
+			runtime.KeepAlive(tr)
+			used := int64(after.TotalAlloc - before.TotalAlloc)
+			est := EstimateMemory(cfg)
+			model := est.Params + est.Activations + est.Loss
+			t.Logf("estimate %d (params %d, activations %d, loss %d), allocated %d", model, est.Params, est.Activations, est.Loss, used)
+			if model < used/3 || model > 4*used {
+				t.Errorf("estimate %d for %d bytes allocated by two steps", model, used)
+			}
+		})
+	}
+}
+
+// TestEstimateMemoryMethods: for every method and multi-crop, the shape walk counts exactly
+// the online parameters (heads and predictor included) and the target network's.
+func TestEstimateMemoryMethods(t *testing.T) {
+	for _, tc := range methodCases {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := testSpec(tc.method, tc.groups, 8, cpus(1))
+			n, err := newSpecNet(spec, buildOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.close()
+			count := func(ps []*param) (c int64) {
+				for _, p := range ps {
+					c += int64(len(p.data()))
+				}
+				return c
+			}
+			var target int64
+			if n.target != nil {
+				target = count(n.target.store.params)
+			}
+			on, tg := walkSpec(spec, 8)
+			if on.params != count(n.params) || tg.params != target {
+				t.Errorf("walk counts %d online and %d target parameters, the net has %d and %d", on.params, tg.params, count(n.params), target)
+			}
+		})
+	}
+}
+
+// TestEstimateMemoryCoversMethods: for every method's training (multi-crop where it pairs),
+// the estimate is at least the heap that taking steps allocates, and not wildly above it.
+func TestEstimateMemoryCoversMethods(t *testing.T) {
+	for name, cfg := range methodConfigs() {
+		t.Run(name, func(t *testing.T) {
+			cfg := cfg.Clone()
+			cfg.Model = configs.Model{Backbone: "convnet-small", Width: 16, ProjHidden: 64, ProjDim: 32}
+			cfg.Train.Steps = 2
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			tr, err := newTraining(Options{Config: cfg, Source: sourceFor(cfg, Position{}), CheckpointDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.net.close()
+			if _, err := tr.run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&after)
+			runtime.KeepAlive(tr)
+			used := int64(after.TotalAlloc - before.TotalAlloc)
+			est := EstimateMemory(cfg)
+			model := est.Params + est.Activations + est.Loss
+			t.Logf("estimate %d (params %d, activations %d, loss %d), allocated %d", model, est.Params, est.Activations, est.Loss, used)
+			if model < used/3 || model > 4*used {
+				t.Errorf("estimate %d for %d bytes allocated by two steps", model, used)
+			}
+		})
+	}
+}
+
+// TestCheckMemoryRefuses: a config far beyond the machine is refused before anything is
+// allocated, with the estimate and the machine's memory; a small one passes.
+func TestCheckMemoryRefuses(t *testing.T) {
+	if _, ok := MachineMemory(); !ok {
+		t.Skip("no /proc/meminfo")
+	}
+	cfg := configs.Default()
+	if err := CheckMemory(cfg); err != nil {
+		t.Fatalf("the default config: %v", err)
+	}
+	cfg.Model = configs.Model{Backbone: "resnet50", Width: 1024, ProjHidden: 16384, ProjDim: 16384}
+	cfg.Data.ImageSize, cfg.Data.BatchSize = 2048, 65536
+	err := CheckMemory(cfg)
+	if err == nil || !strings.Contains(err.Error(), "more than this machine's") || !strings.Contains(err.Error(), "GiB") {
+		t.Fatalf("CheckMemory = %v, want a refusal with the estimate", err)
+	}
+	if _, err := newTraining(Options{Config: cfg, Source: &synthSource{batch: 8, size: 8, seed: 1}, CheckpointDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "more than this machine's") {
+		t.Fatalf("newTraining = %v, want the same refusal before building", err)
+	}
+}
