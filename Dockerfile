@@ -2,29 +2,46 @@
 # SageMaker runs it as `docker run <image> train`: the entry point is natssl itself, in exec form,
 # so that natssl is PID 1 and receives SIGTERM when a spot instance is reclaimed or the job is
 # stopped, and can write a checkpoint within SageMaker's 120 seconds.
+#
+# A job of several instances trains one model over MPI (docs/sagemaker.md): natssl on the first
+# host starts mpirun over all hosts, which reaches the others over ssh; the others run sshd and
+# wait. Every host runs this image, so one key pair made at build time, authorised for root,
+# lets the hosts in.
 
 # Build: cgo on, against the same Debian libraries the runtime stage installs.
 FROM golang:1.26-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libjpeg-dev libopenblas-dev libsqlite3-dev pkg-config \
+      libjpeg-dev libopenblas-dev libopenmpi-dev libsqlite3-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-# openblas: the trainer's sgemm through OpenBLAS (cgo) rather than pure-Go gonum.
-ARG TAGS=openblas
+# openblas: the trainer's sgemm through OpenBLAS (cgo) rather than pure-Go gonum; mpi: runs over
+# several processes and hosts (Open MPI, cgo).
+ARG TAGS="openblas mpi"
 RUN make build VERSION="${VERSION}" TAGS="${TAGS}" \
  && install -D -m 0755 bin/natssl /out/natssl
 
-# Run: the shared libraries natssl links (libsqlite3-0 for builds with TAGS="openblas libsqlite3").
+# Run: the shared libraries natssl links (libsqlite3-0 for builds with TAGS="openblas libsqlite3"),
+# Open MPI's mpirun and libraries, and the ssh server and client the hosts of a job reach each
+# other with.
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libjpeg62-turbo libopenblas0-pthread libsqlite3-0 ca-certificates \
+      openmpi-bin libopenmpi3 openssh-server openssh-client \
  && rm -rf /var/lib/apt/lists/*
+# ssh between the job's hosts: the host keys and root's key pair of this image, root's own
+# public key authorised, no host-key questions, and sshd's privilege-separation folder.
+RUN ssh-keygen -A \
+ && mkdir -p /root/.ssh /run/sshd && chmod 700 /root/.ssh \
+ && ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519 \
+ && cp /root/.ssh/id_ed25519.pub /root/.ssh/authorized_keys \
+ && printf 'Host *\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n' > /root/.ssh/config \
+ && sed -i 's/^#\?PermitRootLogin.*/PermitRootLogin prohibit-password/' /etc/ssh/sshd_config
 COPY --from=build /out/natssl /usr/local/bin/natssl
 WORKDIR /opt/ml
 ENTRYPOINT ["natssl"]

@@ -14,7 +14,7 @@ BUDGET   ?= 10m
 PARALLEL ?= 1
 RESUME   ?=
 
-.PHONY: deps build test bench bench-augment bench-loader bench-monitor bench-train photos demo sweep-demo methods-demo faults lint fmt clean
+.PHONY: deps build test bench bench-augment bench-loader bench-monitor bench-train bench-mpi photos demo sweep-demo methods-demo faults lint fmt clean
 
 # The Debian packages the build, tests and demo need (scripts/deps.sh holds the one list):
 # installed when run as root, otherwise the apt-get line to run is printed.
@@ -31,6 +31,7 @@ test: deps
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) test -tags '$(TAGS)' -race -count=1 -timeout 20m ./...
 	$(GO) test -tags 'noturbojpeg' -count=1 ./decode ./augment ./mpi
+	$(GO) test -count=1 -run WithoutMPI ./internal/cli
 
 # Go benchmarks of every package (speed is measured here, never asserted in tests).
 bench:
@@ -86,6 +87,13 @@ bench-monitor: build
 # passes steps and warm-up steps, e.g. BENCH_TRAIN_FLAGS='9 3'.
 bench-train: build
 	scripts/bench-train.sh $(BENCH_TRAIN_FLAGS)
+
+# One step over 2 MPI ranks of 1 replica against 1 process of 2 replicas (same model and
+# batch), one sitting: the step-time ratio and the collectives' share of the step; then the
+# ordered all-reduce against Open MPI's own. BENCH_MPI_FLAGS passes steps and warm-up steps.
+bench-mpi: build
+	scripts/bench-mpi-train.sh $(BENCH_MPI_FLAGS)
+	scripts/bench-mpi.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

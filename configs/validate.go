@@ -69,7 +69,7 @@ var (
 	backbones   = []string{"convnet-small", "resnet18-cifar", "resnet18", "resnet50"}
 	optimizers  = []string{"lars", "sgd", "adamw"}
 	classifiers = []string{"linearsvc", "logreg"}
-	deviceRE    = regexp.MustCompile(`^(cpu|cuda:[0-9]+)$`)
+	deviceRE    = regexp.MustCompile(`^(cpu|cuda:[0-9]+|auto)$`)
 )
 
 // maxS3Concurrency bounds data.s3.concurrency: each GET in flight holds a part of 8 MiB.
@@ -190,14 +190,19 @@ func (c *Config) Validate() error {
 		bad("train.temperature", "must be > 0")
 	}
 	if len(t.Devices) == 0 {
-		bad("train.devices", "must name at least one device (cpu, or cuda:N)")
+		bad("train.devices", "must name at least one device (cpu, cuda:N, or auto)")
 	}
 	if len(t.Devices) > MaxDevices {
 		bad("train.devices", fmt.Sprintf("at most %d devices", MaxDevices))
 	}
 	for _, d := range t.Devices {
 		if !deviceRE.MatchString(d) {
-			bad("train.devices", fmt.Sprintf("%q is not a device: want cpu or cuda:N", d))
+			bad("train.devices", fmt.Sprintf("%q is not a device: want cpu, cuda:N, or auto", d))
+			break
+		}
+		if d == "auto" && len(t.Devices) > 1 {
+			// auto is one process's one device, the one its local rank names.
+			bad("train.devices", "auto stands alone ([auto]: one device per process, the one following its local MPI rank)")
 			break
 		}
 	}
@@ -221,11 +226,9 @@ func (c *Config) Validate() error {
 	}
 	c.validateMonitor(bad, atLeast, within)
 
+	// Several instances train one model over MPI: the image's natssl needs MPI, which only
+	// the job itself can tell (a natssl without it refuses there, with one line).
 	atLeast("sagemaker.instance_count", c.SageMaker.InstanceCount, 1)
-	if c.SageMaker.InstanceCount > 1 {
-		// Each host would train a model of its own on its share of the data.
-		bad("sagemaker.instance_count", "training across several hosts is not supported yet: use 1 instance, with one replica per device in train.devices")
-	}
 	atLeast("sagemaker.max_run_s", c.SageMaker.MaxRunS, 1)
 	s3uri("sagemaker.checkpoint_s3", c.SageMaker.CheckpointS3)
 	s3uri("sagemaker.output_s3", c.SageMaker.OutputS3)

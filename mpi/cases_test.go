@@ -2,6 +2,7 @@ package mpi
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -52,6 +53,7 @@ var rankCases = map[string]func(w *World) error{
 	"abort":       caseAbortWhileBlocked,
 	"threads":     caseThreads,
 	"wait":        caseWait,
+	"vote":        caseVote,
 }
 
 func runCase(name string) int {
@@ -152,6 +154,30 @@ func caseCollectives(w *World) error {
 	if err := w.Allgather(send, recv[1:]); err == nil {
 		return errors.New("allgather into a short buffer: no error")
 	}
+	ints, err := w.AllgatherInt64([]int64{int64(w.Rank()), -1 << 40})
+	if err != nil {
+		return err
+	}
+	for r := range w.Size() {
+		if ints[2*r] != int64(r) || ints[2*r+1] != -1<<40 {
+			return fmt.Errorf("allgather of int64: %v", ints)
+		}
+	}
+	for _, mine := range [][]byte{nil, []byte(strings.Repeat("x", w.Rank()*3+1))} {
+		all, err := w.AllgatherBytes(mine)
+		if err != nil {
+			return err
+		}
+		for r, b := range all {
+			want := ""
+			if mine != nil {
+				want = strings.Repeat("x", r*3+1)
+			}
+			if string(b) != want {
+				return fmt.Errorf("allgather of bytes: rank %d's %q, want %q", r, b, want)
+			}
+		}
+	}
 	if err := w.Agree("config hash", []byte("abc")); err != nil {
 		return err
 	}
@@ -159,7 +185,7 @@ func caseCollectives(w *World) error {
 	if w.Rank() == 1 {
 		hash = []byte("abd")
 	}
-	err := w.Agree("config hash", hash)
+	err = w.Agree("config hash", hash)
 	if err == nil || !strings.Contains(err.Error(), "config hash differs from rank 0's on rank(s) [1]") {
 		return fmt.Errorf("agree with rank 1 apart: %v", err)
 	}
@@ -394,6 +420,64 @@ func caseWait(w *World) error {
 	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
 	if w.Rank() == 0 {
 		say(w, "waited %.2f s for a late rank, using %.2f s of CPU", took.Seconds(), cpu.Seconds())
+	}
+	return nil
+}
+
+// caseVote: votes give the or of the ranks' answers; a goroutine votes while another is in
+// the World's sums, in an order that differs between ranks (rank 0 votes first, the others
+// sum first), which one communicator, or one lock held across waits, would deadlock; a vote
+// that rank 0 alone starts is abandoned when its context ends, and Finalize drains it.
+func caseVote(w *World) error {
+	v, err := w.NewVote()
+	if err != nil {
+		return err
+	}
+	for i := range 2 * w.Size() {
+		any, err := v.Any(context.Background(), i%w.Size() == w.Rank() && i < w.Size())
+		if err != nil {
+			return err
+		}
+		if any != (i < w.Size()) {
+			return fmt.Errorf("vote %d: %v, want %v", i, any, i < w.Size())
+		}
+	}
+	r := w.NewReducer(0)
+	x := make([]float32, 1<<16)
+	errs := make(chan error, 1)
+	go func() {
+		if w.Rank() != 0 {
+			time.Sleep(200 * time.Millisecond) // rank 0 waits in its vote while it sums
+		}
+		for range 5 {
+			if _, err := v.Any(context.Background(), false); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	if w.Rank() == 0 {
+		time.Sleep(100 * time.Millisecond)
+	}
+	for range 5 {
+		if err := r.Sum(x); err != nil {
+			return err
+		}
+	}
+	if err := <-errs; err != nil {
+		return err
+	}
+	if w.Rank() == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		if _, err := v.Any(ctx, true); !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("a vote no other rank joins: %v, want the context's end", err)
+		}
+		if _, err := v.Any(context.Background(), true); err == nil {
+			return errors.New("a vote after an abandoned one: no error")
+		}
+		say(w, "abandoned a vote")
 	}
 	return nil
 }

@@ -23,14 +23,20 @@
 //
 // # Threads
 //
-// MPI is initialised at MPI_THREAD_SERIALIZED and World's methods take a lock: any goroutine
-// may call them, one at a time. Go moves goroutines between OS threads, so calls come from
-// several threads (tested: twenty calls from twenty threads), which SERIALIZED allows and
+// MPI is initialised at MPI_THREAD_SERIALIZED: a lock in C is held around every call into MPI
+// (never across a wait), and World's methods take a lock of their own, so that any goroutine
+// may call them, one at a time, and one communicator's collectives keep one order. A Vote has
+// a communicator of its own: the loader's goroutine asks "has the epoch another batch?" of
+// every rank while the training goroutine is in a step's sums, in whatever order the two
+// meet on each rank, and neither waits for the other (tested); a vote can be abandoned when
+// its context ends (the loader closing), and Finalize completes what was left pending.
+//
+// Go moves goroutines between OS threads, so calls come from several threads (tested: twenty calls from twenty threads), which SERIALIZED allows and
 // FUNNELED (calls only from the thread that initialised MPI) would not without a locked
 // goroutine serving every call over a channel; MULTIPLE would add Open MPI's internal
 // locking for concurrency natssl has no use for. Abort alone skips the lock, so that a
 // goroutine can end the job while another is stuck in a collective (tested). The
-// collectives take no context: MPI cannot cancel a collective that others have joined; a
+// World's collectives take no context: MPI cannot cancel a collective that others have joined; a
 // job that must stop ends through Abort. Open MPI leaves the Go runtime's signal handlers in
 // place (its opal_signal handlers go only where none is installed): a nil dereference in a
 // rank is still a Go panic (tested).
@@ -45,6 +51,9 @@
 // machine the sums got faster, not slower (scripts/bench-mpi.sh measures both).
 //
 // # Summing in a fixed order
+//
+// Besides, AllgatherInt64 and AllgatherBytes (lengths may differ) carry a step's small
+// agreements and a checkpoint's loader positions; Version names the library.
 //
 // Reducer.Sum gives every rank, bit for bit, the sum of the ranks' buffers added in rank order,
 // ((r0 + r1) + r2) + ..., which is how the trainer adds its replicas' gradients in one

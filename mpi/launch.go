@@ -3,6 +3,7 @@ package mpi
 import (
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // launch is what the environment says about how this process was started.
@@ -12,6 +13,9 @@ type launch struct {
 	val  string // its value
 	size int    // processes in the job; 0 when the launcher does not say
 	rank int    // this process's rank when the launcher says it without a size; else 0
+	// killGrace is how long the launcher waits between SIGTERM and SIGKILL when it ends the
+	// job; 0 when it is not known.
+	killGrace time.Duration
 }
 
 // launched reports whether a launcher started this process (as opposed to a plain exec).
@@ -58,7 +62,11 @@ func detect(getenv func(string) (string, bool)) (launch, error) {
 		if err != nil || n < 1 {
 			return launch{}, fmt.Errorf("mpi: environment %s=%q: not a process count", v.key, s)
 		}
-		return launch{by: v.by, key: v.key, val: s, size: n}, nil
+		l := launch{by: v.by, key: v.key, val: s, size: n}
+		if v.key == "OMPI_COMM_WORLD_SIZE" {
+			l.killGrace = ompiKillGrace(getenv)
+		}
+		return l, nil
 	}
 	if s, ok := getenv("PMIX_RANK"); ok {
 		r, err := strconv.Atoi(s)
@@ -68,4 +76,17 @@ func detect(getenv func(string) (string, bool)) (launch, error) {
 		return launch{by: "a PMIx launcher", key: "PMIX_RANK", val: s, rank: r}, nil
 	}
 	return launch{}, nil
+}
+
+// ompiKillGrace is Open MPI's odls_base_sigkill_timeout: when mpirun ends a job (a rank died,
+// or mpirun itself got SIGTERM or SIGINT) it sends the ranks SIGCONT, SIGTERM that many
+// seconds later, and SIGKILL as many seconds after that. mpirun passes its --mca settings to
+// the ranks as OMPI_MCA_ variables; the default is 1 second.
+func ompiKillGrace(getenv func(string) (string, bool)) time.Duration {
+	if s, ok := getenv("OMPI_MCA_odls_base_sigkill_timeout"); ok {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			return time.Duration(n) * time.Second
+		}
+	}
+	return time.Second
 }

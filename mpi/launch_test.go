@@ -3,6 +3,7 @@ package mpi
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDetect(t *testing.T) {
@@ -14,9 +15,11 @@ func TestDetect(t *testing.T) {
 	}{
 		{name: "plain process", env: map[string]string{"SLURM_NTASKS": "4", "PATH": "/bin"}},
 		{name: "mpirun", env: map[string]string{"OMPI_COMM_WORLD_SIZE": "4", "PMIX_RANK": "2"},
-			want: launch{by: "mpirun (Open MPI)", key: "OMPI_COMM_WORLD_SIZE", val: "4", size: 4}},
+			want: launch{by: "mpirun (Open MPI)", key: "OMPI_COMM_WORLD_SIZE", val: "4", size: 4, killGrace: time.Second}},
+		{name: "mpirun --mca odls_base_sigkill_timeout 30", env: map[string]string{"OMPI_COMM_WORLD_SIZE": "2", "OMPI_MCA_odls_base_sigkill_timeout": "30"},
+			want: launch{by: "mpirun (Open MPI)", key: "OMPI_COMM_WORLD_SIZE", val: "2", size: 2, killGrace: 30 * time.Second}},
 		{name: "mpirun -np 1", env: map[string]string{"OMPI_COMM_WORLD_SIZE": "1"},
-			want: launch{by: "mpirun (Open MPI)", key: "OMPI_COMM_WORLD_SIZE", val: "1", size: 1}},
+			want: launch{by: "mpirun (Open MPI)", key: "OMPI_COMM_WORLD_SIZE", val: "1", size: 1, killGrace: time.Second}},
 		{name: "hydra", env: map[string]string{"PMI_SIZE": "8", "PMI_RANK": "3"},
 			want: launch{by: "an MPI launcher (PMI)", key: "PMI_SIZE", val: "8", size: 8}},
 		{name: "mvapich", env: map[string]string{"MV2_COMM_WORLD_SIZE": "2"},

@@ -1,10 +1,12 @@
 package mpi
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +56,8 @@ type comm interface {
 	bcast(p []byte) error // rank 0's p into everyone's p
 	allgather(send, recv []float32) error
 	allgatherInt32(send int32, recv []int32) error
+	allgatherInt64(send, recv []int64) error // len(recv) = size·len(send)
+	allgatherBytes(send, recv []byte) error  // len(recv) = size·len(send)
 	// reduceScatter sends chunk j of x (chunkRange(len(x), size, j)) to rank j, which
 	// receives every rank's contribution to its chunk in recv, rank after rank.
 	reduceScatter(x, recv []float32) error
@@ -65,6 +69,18 @@ type comm interface {
 	fail(code int, msg string) // never returns
 	abort(code int)            // never returns
 	finalize() error
+	newVote() (voter, error)
+}
+
+// voter is one Vote's communication: a logical or over the ranks on a communicator of its own.
+type voter interface {
+	// vote returns whether any rank voted yes, or ctx's cause when ctx ends first: the vote
+	// is then left pending, to be completed by drain.
+	vote(ctx context.Context, yes bool) (bool, error)
+	started() int64 // the votes this rank has started
+	// drain completes a pending vote, takes part in more further votes (no) that other
+	// ranks wait in, and frees the communicator.
+	drain(more int64) error
 }
 
 // solo is a world of one process: every collective is a copy or nothing, and ending the job
@@ -77,12 +93,27 @@ func (solo) barrier() error                                { return nil }
 func (solo) bcast([]byte) error                            { return nil }
 func (solo) allgather(send, recv []float32) error          { copy(recv, send); return nil }
 func (solo) allgatherInt32(send int32, recv []int32) error { recv[0] = send; return nil }
+func (solo) allgatherInt64(send, recv []int64) error       { copy(recv, send); return nil }
+func (solo) allgatherBytes(send, recv []byte) error        { copy(recv, send); return nil }
 func (solo) reduceScatter(x, recv []float32) error         { copy(recv, x); return nil }
 func (solo) gatherChunks([]float32) error                  { return nil }
 func (solo) allreduceUnordered([]float32) error            { return nil }
 func (solo) fail(code int, _ string)                       { os.Exit(code) }
 func (solo) abort(code int)                                { os.Exit(code) }
 func (solo) finalize() error                               { return nil }
+func (solo) newVote() (voter, error)                       { return soloVote{}, nil }
+
+// soloVote is a vote of one: its answer is the question's.
+type soloVote struct{}
+
+func (soloVote) vote(ctx context.Context, yes bool) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, context.Cause(ctx)
+	}
+	return yes, nil
+}
+func (soloVote) started() int64    { return 0 }
+func (soloVote) drain(int64) error { return nil }
 
 // World is the group of processes of one job (MPI_COMM_WORLD). Its methods may be called from
 // any goroutine; they run one at a time. Every rank must make the same collective calls
@@ -90,11 +121,14 @@ func (solo) finalize() error                               { return nil }
 type World struct {
 	rank, size           int
 	localRank, localSize int
+	launcher             string
+	killGrace            time.Duration
 
 	mu        sync.Mutex
 	c         comm
 	finalized atomic.Bool // read without the lock by Abort and Fail
 	failed    error       // a RankError received on rank 0: every later call returns it
+	votes     []*Vote     // drained by Finalize
 }
 
 var (
@@ -132,13 +166,13 @@ func Init() (*World, error) {
 // newWorld starts the build's communication when l says a launcher started this process.
 func newWorld(l launch) (*World, error) {
 	if !l.launched() {
-		return &World{size: 1, localSize: 1, c: solo{}}, nil
+		return &World{size: 1, localSize: 1, launcher: l.by, c: solo{}}, nil
 	}
 	c, p, err := start(l)
 	if err != nil {
 		return nil, err
 	}
-	return &World{rank: p.rank, size: p.size, localRank: p.localRank, localSize: p.localSize, c: c}, nil
+	return &World{rank: p.rank, size: p.size, localRank: p.localRank, localSize: p.localSize, launcher: l.by, killGrace: l.killGrace, c: c}, nil
 }
 
 // place is a process's place in the job.
@@ -156,6 +190,15 @@ func (w *World) LocalRank() int { return w.localRank }
 
 // LocalSize is the number of the job's processes on this machine.
 func (w *World) LocalSize() int { return w.localSize }
+
+// Launcher names what started this process ("mpirun (Open MPI)", "srun", ...), or "" when
+// no MPI launcher did.
+func (w *World) Launcher() string { return w.launcher }
+
+// KillGrace is how long the launcher leaves a rank between SIGTERM and SIGKILL when it ends
+// the job: under Open MPI's mpirun, odls_base_sigkill_timeout (1 s unless --mca
+// odls_base_sigkill_timeout N); 0 when the launcher does not say (srun: Slurm's KillWait).
+func (w *World) KillGrace() time.Duration { return w.killGrace }
 
 // call runs f under the lock unless the world is finalized or has learnt of a failed rank.
 func (w *World) call(f func() error) error {
@@ -241,6 +284,36 @@ func (w *World) Allgather(send, recv []float32) error {
 	return w.call(func() error { return w.c.allgather(send, recv) })
 }
 
+// AllgatherInt64 returns every rank's send, rank after rank; every rank sends the same length.
+func (w *World) AllgatherInt64(send []int64) ([]int64, error) {
+	recv := make([]int64, w.size*len(send))
+	return recv, w.call(func() error { return w.c.allgatherInt64(send, recv) })
+}
+
+// AllgatherBytes returns every rank's b, in rank order; the lengths may differ (a loader
+// position, a rank's counters as JSON).
+func (w *World) AllgatherBytes(b []byte) ([][]byte, error) {
+	lens, err := w.AllgatherInt64([]int64{int64(len(b))})
+	if err != nil {
+		return nil, err
+	}
+	n := int(slices.Max(lens))
+	out := make([][]byte, w.size)
+	if n == 0 {
+		return out, nil
+	}
+	send := make([]byte, n)
+	copy(send, b)
+	recv := make([]byte, w.size*n)
+	if err := w.call(func() error { return w.c.allgatherBytes(send, recv) }); err != nil {
+		return nil, err
+	}
+	for r := range out {
+		out[r] = recv[r*n : r*n+int(lens[r])]
+	}
+	return out, nil
+}
+
 // Finalize leaves the job: every rank calls it before exiting (an Open MPI rank that exits
 // without it ends the whole job as failed). It returns a RankError on rank 0 when a rank
 // failed meanwhile; further calls do nothing.
@@ -253,7 +326,10 @@ func (w *World) Finalize() error {
 	if w.failed != nil {
 		return w.failed
 	}
-	err := w.c.barrier()
+	err := w.drainVotes()
+	if err == nil {
+		err = w.c.barrier()
+	}
 	if err == nil {
 		err = w.c.finalize()
 	}

@@ -118,3 +118,17 @@ func TestRankDeathEndsJob(t *testing.T) {
 		})
 	}
 }
+
+// TestVoteUnderMpirun: votes on a communicator of their own beside the World's sums, and an
+// abandoned vote drained by Finalize (the job ends instead of hanging).
+func TestVoteUnderMpirun(t *testing.T) {
+	for _, np := range []int{2, 3} {
+		t.Run(fmt.Sprintf("np%d", np), func(t *testing.T) {
+			j := mpirun(t, np, "vote")
+			j.allOK(t, np)
+			if !strings.Contains(j.out, "rank 0: abandoned a vote\n") {
+				t.Errorf("rank 0 abandoned no vote\n%s", j.out)
+			}
+		})
+	}
+}

@@ -7,6 +7,9 @@ import "fmt"
 // Backend names the MPI library of this build.
 const Backend = "none (built without MPI)"
 
+// Compiled reports whether this build has MPI: runs of several processes.
+const Compiled = false
+
 // start refuses a job of several processes: without MPI each would train a model of its own.
 // A launcher's single process (mpirun -np 1) is a world of one.
 func start(l launch) (comm, place, error) {
@@ -15,3 +18,6 @@ func start(l launch) (comm, place, error) {
 	}
 	return solo{}, place{size: 1, localSize: 1}, nil
 }
+
+// Version names the MPI library this build links: none.
+func Version() string { return "built without MPI" }

@@ -208,18 +208,22 @@ func TestApplyMissingChannelFolder(t *testing.T) {
 	}
 }
 
-// TestApplySeveralHosts: a job whose resourceconfig.json lists two hosts is refused by the
-// config's own rule on sagemaker.instance_count, naming the file the count came from.
+// TestApplySeveralHosts: a job whose resourceconfig.json lists two hosts makes
+// sagemaker.instance_count 2 (they train one model over MPI), and each host keeps its
+// checkpoints and tracker in a folder of its own under the checkpoint folder, which SageMaker
+// syncs to one S3 URI for all hosts.
 func TestApplySeveralHosts(t *testing.T) {
 	base := t.TempDir()
-	writeConfig(t, base, "resourceconfig.json", `{"current_host": "algo-1", "hosts": ["algo-1", "algo-2"]}`)
+	writeConfig(t, base, "resourceconfig.json", `{"current_host": "algo-2", "hosts": ["algo-2", "algo-1"]}`)
 	j, err := Open(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = j.Apply(configs.Default())
-	want := filepath.Join(base, "input", "config", "resourceconfig.json") + `: sagemaker.instance_count = "2": training across several hosts is not supported`
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("err = %v, want %q", err, want)
+	cfg := configs.Default()
+	if err := j.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SageMaker.InstanceCount != 2 || j.Leader() || cfg.Run.OutDir != filepath.Join(base, "checkpoints", "algo-2") {
+		t.Errorf("instance_count %d, leader %v, out_dir %s; want 2, the second host, its own folder", cfg.SageMaker.InstanceCount, j.Leader(), cfg.Run.OutDir)
 	}
 }

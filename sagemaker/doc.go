@@ -14,6 +14,11 @@
 // Outside a job, Request builds the CreateTrainingJob call for `natssl launch` from the config's
 // sagemaker section; Client creates the job and follows it (aws-sdk-go-v2).
 //
+// A job of several hosts trains one model over MPI (mpi.go): the first of the sorted hosts
+// starts mpirun over all of them (MPIRun, after WaitForSSH), the others start sshd and wait for
+// the job to come and go (WaitForJob), as SageMaker's training toolkit runs MPI jobs; what each
+// rank does is internal/pipeline's.
+//
 // The training loop itself belongs to package trainer; this package only prepares its inputs
 // and collects its outputs.
 package sagemaker

@@ -67,44 +67,49 @@ func parseHyperparameters(data []byte, path string) (map[string]string, error) {
 	return out, nil
 }
 
-// resourceConfig is the part of resourceconfig.json natssl uses.
+// resourceConfig is resourceconfig.json: the hosts, and the network interface the hosts
+// reach each other on.
 type resourceConfig struct {
-	CurrentHost string   `json:"current_host"`
-	Hosts       []string `json:"hosts"`
+	CurrentHost      string   `json:"current_host"`
+	Hosts            []string `json:"hosts"`
+	NetworkInterface string   `json:"network_interface_name"`
 }
 
-func readResourceConfig(path string) (string, []string, error) {
+func readResourceConfig(path string) (resourceConfig, error) {
 	data, err := regfile.ReadFile(path, maxInputBytes)
 	if errors.Is(err, os.ErrNotExist) {
-		return "algo-1", []string{"algo-1"}, nil
+		return resourceConfig{CurrentHost: "algo-1", Hosts: []string{"algo-1"}}, nil
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("sagemaker: read resource config: %w", err)
+		return resourceConfig{}, fmt.Errorf("sagemaker: read resource config: %w", err)
 	}
 	return parseResourceConfig(data, path)
 }
 
-func parseResourceConfig(data []byte, path string) (string, []string, error) {
+// parseResourceConfig checks resourceconfig.json and sorts its hosts: the first of them
+// leads a job of several.
+func parseResourceConfig(data []byte, path string) (resourceConfig, error) {
 	var rc resourceConfig
 	if err := unmarshal(data, &rc, path); err != nil {
-		return "", nil, err
+		return resourceConfig{}, err
 	}
 	switch {
 	case rc.CurrentHost == "":
-		return "", nil, fmt.Errorf("sagemaker: %s: current_host is missing or empty", path)
+		return resourceConfig{}, fmt.Errorf("sagemaker: %s: current_host is missing or empty", path)
 	case len(rc.Hosts) == 0:
-		return "", nil, fmt.Errorf("sagemaker: %s: hosts is missing or empty", path)
+		return resourceConfig{}, fmt.Errorf("sagemaker: %s: hosts is missing or empty", path)
 	case !slices.Contains(rc.Hosts, rc.CurrentHost):
-		return "", nil, fmt.Errorf("sagemaker: %s: current_host %q is not one of hosts %q", path, rc.CurrentHost, rc.Hosts)
+		return resourceConfig{}, fmt.Errorf("sagemaker: %s: current_host %q is not one of hosts %q", path, rc.CurrentHost, rc.Hosts)
 	}
 	seen := map[string]bool{}
 	for _, h := range rc.Hosts {
 		if seen[h] {
-			return "", nil, fmt.Errorf("sagemaker: %s: host %q listed twice in hosts", path, h)
+			return resourceConfig{}, fmt.Errorf("sagemaker: %s: host %q listed twice in hosts", path, h)
 		}
 		seen[h] = true
 	}
-	return rc.CurrentHost, rc.Hosts, nil
+	rc.Hosts = slices.Sorted(slices.Values(rc.Hosts))
+	return rc, nil
 }
 
 // channelConfig is one entry of inputdataconfig.json.

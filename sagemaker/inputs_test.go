@@ -108,10 +108,13 @@ func TestParseResourceConfig(t *testing.T) {
 		name, in string
 		host     string
 		hosts    []string
+		iface    string
 		err      string
 	}{
 		{name: "one host", in: `{"current_host": "algo-1", "hosts": ["algo-1"]}`, host: "algo-1", hosts: []string{"algo-1"}},
 		{name: "second of two", in: `{"current_host": "algo-2", "hosts": ["algo-1", "algo-2"]}`, host: "algo-2", hosts: []string{"algo-1", "algo-2"}},
+		{name: "hosts sorted, interface", in: `{"current_host": "algo-1", "hosts": ["algo-2", "algo-1"], "network_interface_name": "eth0"}`,
+			host: "algo-1", hosts: []string{"algo-1", "algo-2"}, iface: "eth0"},
 		{name: "no current host", in: `{"hosts": ["algo-1"]}`, err: "current_host is missing"},
 		{name: "no hosts", in: `{"current_host": "algo-1", "hosts": []}`, err: "hosts is missing or empty"},
 		{name: "current host not listed", in: `{"current_host": "algo-9", "hosts": ["algo-1"]}`, err: `current_host "algo-9" is not one of hosts`},
@@ -120,7 +123,7 @@ func TestParseResourceConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			host, hosts, err := parseResourceConfig([]byte(tt.in), "rc.json")
+			rc, err := parseResourceConfig([]byte(tt.in), "rc.json")
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want it to contain %q", err, tt.err)
@@ -130,8 +133,8 @@ func TestParseResourceConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if host != tt.host || !reflect.DeepEqual(hosts, tt.hosts) {
-				t.Errorf("got %s %v, want %s %v", host, hosts, tt.host, tt.hosts)
+			if rc.CurrentHost != tt.host || !reflect.DeepEqual(rc.Hosts, tt.hosts) || rc.NetworkInterface != tt.iface {
+				t.Errorf("got %+v, want %s %v %q", rc, tt.host, tt.hosts, tt.iface)
 			}
 		})
 	}
@@ -199,10 +202,10 @@ func FuzzParseConfigFiles(f *testing.F) {
 				}
 			}
 		}
-		if host, hosts, err := parseResourceConfig(data, "f"); err == nil {
-			j := &Job{CurrentHost: host, Hosts: hosts}
-			if r := j.Rank(); r < 0 || r >= j.HostCount() || hosts[r] != host {
-				t.Errorf("rank %d of %v for %q", r, hosts, host)
+		if rc, err := parseResourceConfig(data, "f"); err == nil {
+			j := &Job{CurrentHost: rc.CurrentHost, Hosts: rc.Hosts}
+			if r := j.Rank(); r < 0 || r >= j.HostCount() || rc.Hosts[r] != rc.CurrentHost {
+				t.Errorf("rank %d of %v for %q", r, rc.Hosts, rc.CurrentHost)
 			}
 		}
 		if chs, err := parseInputDataConfig(data, "f", "d"); err == nil {

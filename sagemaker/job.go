@@ -26,7 +26,10 @@ type Job struct {
 	Hyperparameters map[string]string
 
 	CurrentHost string   // "algo-1"
-	Hosts       []string // every host of the job, as resourceconfig.json lists them (the same on every host)
+	Hosts       []string // every host of the job, sorted (the same on every host)
+	// NetworkInterface is the interface the hosts reach each other on ("eth0"); "" when
+	// resourceconfig.json does not say.
+	NetworkInterface string
 
 	// Channels are the data channels of inputdataconfig.json by name.
 	Channels map[string]Channel
@@ -65,9 +68,11 @@ func Open(base string) (*Job, error) {
 	if j.Hyperparameters, err = readHyperparameters(j.HyperparametersFile()); err != nil {
 		return nil, err
 	}
-	if j.CurrentHost, j.Hosts, err = readResourceConfig(j.configFile("resourceconfig.json")); err != nil {
+	rc, err := readResourceConfig(j.configFile("resourceconfig.json"))
+	if err != nil {
 		return nil, err
 	}
+	j.CurrentHost, j.Hosts, j.NetworkInterface = rc.CurrentHost, rc.Hosts, rc.NetworkInterface
 	if j.Channels, err = readInputDataConfig(j.configFile("inputdataconfig.json"), filepath.Join(base, "input", "data")); err != nil {
 		return nil, err
 	}
@@ -121,7 +126,8 @@ func (j *Job) Shard() (shard, shards int) {
 	return j.Rank(), j.HostCount()
 }
 
-// Leader reports whether this host writes the job's model artefacts: the first host.
+// Leader reports whether this host leads the job: the first of the sorted hosts, which starts
+// the MPI job over all of them and whose rank 0 writes the model artefacts.
 func (j *Job) Leader() bool { return j.Rank() == 0 }
 
 // ChannelNames returns the names of the job's channels, sorted.

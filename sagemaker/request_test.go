@@ -229,3 +229,17 @@ func TestRequestJSON(t *testing.T) {
 		t.Errorf("empty hyperparameter data.s3.endpoint dropped: %v", hp)
 	}
 }
+
+// TestRequestSeveralInstances: a job of several instances is launched as asked, with no
+// warning: its hosts train one model over MPI (the image's natssl needs MPI, which only the
+// job can tell).
+func TestRequestSeveralInstances(t *testing.T) {
+	cfg := load(t, append(launchable, "sagemaker.instance_count=4", "train.devices=[auto]")...)
+	in, warnings, err := Request(cfg, "fmnist-4")
+	if err != nil || len(warnings) != 0 {
+		t.Fatalf("err %v, warnings %q; want neither", err, warnings)
+	}
+	if n := aws.ToInt32(in.ResourceConfig.InstanceCount); n != 4 {
+		t.Errorf("instances %d, want 4", n)
+	}
+}

@@ -3,6 +3,7 @@ package trainer
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -18,10 +19,13 @@ import (
 // contract (docs/DESIGN.md), so the extra fields stay out of it.
 type BenchResult struct {
 	Model       string  `json:"model"`
-	Batch       int     `json:"batch"`
+	Batch       int     `json:"batch"` // global: over every replica of every rank
 	ImageSize   int     `json:"image_size"`
-	Replicas    int     `json:"replicas"`
+	Replicas    int     `json:"replicas"`     // per rank
+	Device      string  `json:"device"`       // of the replicas: cpu, cuda:N
+	WorldSize   int     `json:"world_size"`   // ranks (processes) taking the step together
 	StepS       float64 `json:"step_s"`       // median step: forward, loss, backward, update
+	CommS       float64 `json:"comm_s"`       // of it, in the collectives across ranks (median)
 	ImagesPerS  float64 `json:"images_per_s"` // batch / step_s
 	GFLOPS      float64 `json:"gflops"`       // forward + backward multiply-adds ×2 per second
 	SgemmGFLOPS float64 `json:"sgemm_gflops"` // the same BLAS on one sgemm per replica, concurrently
@@ -30,64 +34,99 @@ type BenchResult struct {
 	BLAS        string  `json:"-"`
 }
 
+// BenchOptions say what Bench measures.
+type BenchOptions struct {
+	Replicas      int   // CPU replicas of this process
+	Warmup, Steps int   // steps before timing, and timed steps (the median is reported)
+	Ranks         Ranks // the processes taking each step together (nil: this one); every rank calls Bench
+}
+
 // Bench times training steps of cfg's model on random batches with the given number of
-// CPU replicas: warmup steps, then the median of steps.
-func Bench(ctx context.Context, cfg *configs.Config, replicas, warmup, steps int) (*BenchResult, error) {
-	devices := make([]string, replicas)
+// CPU replicas: warmup steps, then the median of steps. Over ranks, the global batch
+// (data.batch_size) is shared by every replica of every rank, each step includes the
+// collectives (comm_s is their time, waiting for the slowest rank included), and rank 0's
+// result speaks for the world: images/s, GFLOP/s and the sgemm ceiling of all ranks.
+func Bench(ctx context.Context, cfg *configs.Config, o BenchOptions) (*BenchResult, error) {
+	devices := make([]string, o.Replicas)
 	for i := range devices {
 		devices[i] = "cpu"
 	}
-	batch := cfg.Data.BatchSize
+	batch, size := cfg.Data.BatchSize, 1
+	var timed *timedRanks
+	build, localSize := buildOptions{}, 1
+	if o.Ranks != nil && o.Ranks.Size() > 1 {
+		timed = &timedRanks{Ranks: o.Ranks}
+		build.ranks, size, localSize = timed, o.Ranks.Size(), o.Ranks.LocalSize()
+	}
 	bc := cfg.Clone()
 	bc.Train.Devices = devices
-	if err := CheckMemory(bc); err != nil {
+	if err := CheckRankMemory(bc, size, localSize); err != nil {
 		return nil, err
 	}
 	spec := specOf(cfg)
 	spec.devices = devices
-	n, err := newSpecNet(spec, buildOptions{})
+	n, err := newSpecNet(spec, build)
 	if err != nil {
 		return nil, err
 	}
 	defer n.close()
-	o, err := newOptimizer(cfg.Train.Optimizer, cfg.Train.Momentum, cfg.Train.WeightDecay, n.params)
+	o2, err := newOptimizer(cfg.Train.Optimizer, cfg.Train.Momentum, cfg.Train.WeightDecay, n.params)
 	if err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(uint64(cfg.Run.Seed), 1))
+	rank := 0
+	if timed != nil {
+		rank = o.Ranks.Rank()
+	}
+	rng := rand.New(rand.NewPCG(uint64(cfg.Run.Seed), uint64(1+rank)))
+	local := batch / size
 	var views [][]float32
 	for _, g := range spec.groups {
 		for range g.count {
-			v := make([]float32, batch*3*g.size*g.size)
+			v := make([]float32, local*3*g.size*g.size)
 			for i := range v {
 				v[i] = float32(rng.NormFloat64())
 			}
 			views = append(views, v)
 		}
 	}
-	var times []float64
-	for i := 0; i < warmup+steps; i++ {
+	var times, comms []float64
+	for i := 0; i < o.Warmup+o.Steps; i++ {
 		t0 := time.Now()
+		var c0 time.Duration
+		if timed != nil {
+			c0 = timed.spent
+		}
 		if _, err := n.step(ctx, views); err != nil {
 			return nil, err
 		}
-		o.step(n.params, n.grads, 1e-4)
-		n.updated(int64(i), int64(warmup+steps))
-		if i >= warmup {
+		o2.step(n.params, n.grads, 1e-4)
+		n.updated(int64(i), int64(o.Warmup+o.Steps))
+		if i >= o.Warmup {
 			times = append(times, time.Since(t0).Seconds())
+			if timed != nil {
+				comms = append(comms, (timed.spent - c0).Seconds())
+			}
 		}
 	}
-	sort.Float64s(times)
-	med := times[len(times)/2]
 	flops := 0.0
 	for _, r := range n.replicas {
 		flops += r.flops()
 	}
+	sgemm := sgemmGFLOPS(o.Replicas)
+	if timed != nil {
+		// Every rank measures its sgemm at the same time, as its replicas share the machine.
+		if sgemm, err = sumOverRanks(o.Ranks, sgemm); err != nil {
+			return nil, err
+		}
+		flops *= float64(size)
+	}
+	med := median(times)
 	return &BenchResult{
 		Model: benchModel(cfg, spec),
-		Batch: batch, ImageSize: cfg.Data.ImageSize, Replicas: replicas,
-		StepS: med, ImagesPerS: float64(batch) / med, GFLOPS: flops / med / 1e9,
-		SgemmGFLOPS: sgemmGFLOPS(replicas), Params: n.store.numParams(), StepFLOPs: flops, BLAS: BLAS,
+		Batch: batch, ImageSize: cfg.Data.ImageSize, Replicas: o.Replicas, Device: devices[0], WorldSize: size,
+		StepS: med, CommS: median(comms), ImagesPerS: float64(batch) / med, GFLOPS: flops / med / 1e9,
+		SgemmGFLOPS: sgemm, Params: n.store.numParams(), StepFLOPs: flops, BLAS: BLAS,
 	}, nil
 }
 
@@ -106,6 +145,28 @@ func benchModel(cfg *configs.Config, spec netSpec) string {
 		}
 	}
 	return s
+}
+
+// median is the middle of xs (0 for none).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	sort.Float64s(xs)
+	return xs[len(xs)/2]
+}
+
+// sumOverRanks adds x over the ranks (rank 0's result is the world's).
+func sumOverRanks(ranks Ranks, x float64) (float64, error) {
+	all, err := ranks.AllgatherInt64([]int64{int64(math.Float64bits(x))})
+	if err != nil {
+		return 0, err
+	}
+	sum := 0.0
+	for _, v := range all {
+		sum += math.Float64frombits(uint64(v))
+	}
+	return sum, nil
 }
 
 // sgemmGFLOPS measures the BLAS in use on a product shaped like a mid-network convolution

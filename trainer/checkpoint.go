@@ -161,6 +161,13 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 	return decodeCheckpoint(data, path)
 }
 
+// ParseCheckpoint verifies and parses a checkpoint's bytes read elsewhere (rank 0 reads the
+// file and sends it to the other ranks of a run); path names it in messages and in the
+// result.
+func ParseCheckpoint(data []byte, path string) (*Checkpoint, error) {
+	return decodeCheckpoint(data, path)
+}
+
 // decodeCheckpoint parses a checkpoint file's bytes; path is for messages.
 func decodeCheckpoint(data []byte, path string) (*Checkpoint, error) {
 	corrupt := func(why string) error {

@@ -32,13 +32,28 @@
 // the optimizer updates them once, in place; the target network then takes its EMA step and
 // MoCo's queue the step's keys.
 //
+// A run can span processes (Options.Ranks: MPI ranks, ranks.go): rank r's replicas are the
+// world's r·R ... r·R+R−1. In the loss op, the replica that completes the rank's set hands the
+// rank's embeddings (the target network's too) to an all-gather (in rank order), so that
+// every method's loss and its gradient are computed over the world's batch alike on every
+// rank, and MoCo's queues, fed from the gathered keys, and the target networks, moved by the
+// same summed update, stay the same on every rank; after the in-place sum of its
+// replicas' gradients, each rank's sum goes through one ordered sum over the ranks (rank 0's,
+// then rank 1's, ...), as do the batch-norm running statistics, so that N ranks of one
+// replica reproduce one process of N replicas bit for bit. Before every step the ranks agree
+// (one small all-gather) on stopping (a signal on any rank, the time limit on rank 0's
+// clock), on the end of the data, and on leaving out a batch short on any of them, so that
+// all take the same steps; rank 0 alone is given the tracker and the hooks and writes the
+// checkpoints, with the loader positions of all ranks merged.
+//
 // Checkpoints and the tracker are written in an order that loses nothing to a kill: the
 // tracker commits a checkpoint's metrics and row first, the file is renamed into place after,
 // pruned files are forgotten, and the temporary files of killed writes are removed. A run
 // whose data fails (storage unreachable) checkpoints before it stops. EstimateMemory sizes a
 // config from its shapes alone (every view group, the method's heads and target network, its
-// loss and MoCo's queues), and training refuses one beyond the machine's memory (CheckMemory)
-// before allocating anything.
+// loss and MoCo's queues), and training refuses one beyond the machine's memory (CheckMemory;
+// over ranks CheckRankMemory: each rank its share of the batch, the ranks on one machine
+// together) before allocating anything.
 //
 // Hooks (hook.go) run between steps on the training goroutine, while the model is still: the
 // online monitor takes a HookPoint's Encoder, a copy of the parameters and running statistics

@@ -22,29 +22,41 @@ var errAborted = errors.New("trainer: step aborted by another replica")
 // of all replicas, and the gradients are exact, so R replicas on batch B equal one replica on
 // R·B.
 //
-// The blocks of this process's replicas make the local block; exchange turns it into the
-// global one, every replica of the world in order, in ONE call before the loss (in one
-// process, the identity; first is the global index of this process's first replica).
+// When the run spans ranks, the replica that completes this process's set hands the local
+// blocks to exchange, which returns the world's blocks (every rank's, in rank order: MPI's
+// Allgather) in ONE call before the loss; the loss is then computed over the world's batch,
+// identically on every rank (so MoCo's queues, fed from it, stay identical too), and each
+// local replica takes its rows of the gradient at its global index.
 type gather struct {
-	replicas int // in this process
-	lay      layout
+	replicas int    // in this process
+	lay      layout // lay.replicas: the world's
 	obj      objective
-	first    int                       // global index of the first local replica
-	exchange func([]float32) []float32 // local blocks → the world's, in replica order
+	first    int                                 // global index of this process's first replica
+	exchange func(local, global []float32) error // nil: this process is the world
 
 	mu      sync.Mutex
 	cond    *sync.Cond
 	gen     uint64 // step generation, advanced when the loss is ready
 	arrived int
 	aborted bool
-	z, dz   []float32 // local blocks; the global gradient
+	local   []float32 // this process's blocks (z itself without ranks)
+	z, dz   []float32 // global: the world's blocks, and the gradient
 	loss    float64
 }
 
 func newGather(replicas int, lay layout, obj objective) *gather {
-	g := &gather{replicas: replicas, lay: lay, obj: obj,
-		exchange: func(local []float32) []float32 { return local },
-		z:        make([]float32, replicas*lay.block()), dz: make([]float32, lay.replicas*lay.block())}
+	return newWorldGather(replicas, 0, lay, obj, nil)
+}
+
+// newWorldGather is a gather for replicas local replicas, global indexes first... of the
+// world of lay.replicas replicas, whose blocks exchange brings together.
+func newWorldGather(replicas, first int, lay layout, obj objective, exchange func(local, global []float32) error) *gather {
+	g := &gather{replicas: replicas, lay: lay, obj: obj, first: first, exchange: exchange,
+		z: make([]float32, lay.replicas*lay.block()), dz: make([]float32, lay.replicas*lay.block())}
+	g.local = g.z
+	if exchange != nil {
+		g.local = make([]float32, replicas*lay.block())
+	}
 	g.cond = sync.NewCond(&g.mu)
 	return g
 }
@@ -58,13 +70,19 @@ func (g *gather) contribute(r int, online, target []float32) (float64, error) {
 	if g.aborted {
 		return 0, errAborted
 	}
-	copy(g.z[r*blk:], online)
-	copy(g.z[r*blk+g.lay.onlineLen():(r+1)*blk], target)
+	copy(g.local[r*blk:], online)
+	copy(g.local[r*blk+g.lay.onlineLen():(r+1)*blk], target)
 	g.arrived++
 	gen := g.gen
 	if g.arrived == g.replicas {
-		global := g.exchange(g.z)
-		g.loss = g.obj.loss(global, g.dz)
+		if g.exchange != nil {
+			if err := g.exchange(g.local, g.z); err != nil {
+				g.aborted = true
+				g.cond.Broadcast()
+				return 0, err
+			}
+		}
+		g.loss = g.obj.loss(g.z, g.dz)
 		g.arrived = 0
 		g.gen++
 		g.cond.Broadcast()

@@ -30,13 +30,16 @@ var (
 // run before them had: a checkpoint without the key resumes under that value.
 var introduced = map[string]string{"method.name": "simclr", "augment.crops": "[]"}
 
-// replicasKey stands for the number of entries of train.devices (each replica normalises
-// its own share of the batch); which devices they are does not change the maths.
+// replicasKey stands for the number of replicas of the world: the entries of train.devices
+// times the ranks (each replica normalises its own share of the batch, batch_size/replicas
+// images). Which devices they are, and how the replicas are spread over processes, do not
+// change the maths: 2 ranks of [cpu] train as 1 process of [cpu, cpu], bit for bit.
 const replicasKey = "train.devices (replicas)"
 
-// MathConfig returns the values of the keys that change the maths.
-func MathConfig(cfg *configs.Config) map[string]string {
-	out := map[string]string{replicasKey: strconv.Itoa(cfg.Replicas())}
+// MathConfig returns the values of the keys that change the maths, for a run over ranks
+// processes (1: one process).
+func MathConfig(cfg *configs.Config, ranks int) map[string]string {
+	out := map[string]string{replicasKey: strconv.Itoa(max(ranks, 1) * cfg.Replicas())}
 	for _, kv := range cfg.Flatten() {
 		if mathKeys[kv.Key] || hasAnyPrefix(kv.Key, mathPrefixes) {
 			out[kv.Key] = kv.Value
@@ -55,8 +58,8 @@ func hasAnyPrefix(s string, ps []string) bool {
 }
 
 // ConfigHash is the SHA-256 of MathConfig, in key order.
-func ConfigHash(cfg *configs.Config) string {
-	m := MathConfig(cfg)
+func ConfigHash(cfg *configs.Config, ranks int) string {
+	m := MathConfig(cfg, ranks)
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -69,10 +72,10 @@ func ConfigHash(cfg *configs.Config) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// MathDiff names the keys whose values differ between a checkpoint and cfg, as
-// "key: checkpoint → now", sorted; empty when the maths is the same.
-func MathDiff(h Header, cfg *configs.Config) []string {
-	now := MathConfig(cfg)
+// MathDiff names the keys whose values differ between a checkpoint and cfg run over ranks
+// processes, as "key: checkpoint → now", sorted; empty when the maths is the same.
+func MathDiff(h Header, cfg *configs.Config, ranks int) []string {
+	now := MathConfig(cfg, ranks)
 	seen := map[string]bool{}
 	var diffs []string
 	for k, v := range h.MathConfig {

@@ -281,11 +281,16 @@ func walkBackbone(m configs.Model, n, size int64) shapeWalk {
 type MemoryError struct {
 	Need    Memory
 	Machine int64 // bytes
+	Ranks   int   // the ranks of the run on this machine, whose needs Need sums; 0 or 1: one process
 }
 
 func (e *MemoryError) Error() string {
-	return fmt.Sprintf("trainer: this model and batch need about %s (parameters and optimizer %s, activations %s, loss %s, batches %s), more than this machine's %s: lower data.batch_size, data.image_size or model.width, or spread the batch over more devices",
-		gib(e.Need.Total()), gib(e.Need.Params), gib(e.Need.Activations), gib(e.Need.Loss), gib(e.Need.Batches+e.Need.Checkpoint), gib(e.Machine))
+	who := "this model and batch need"
+	if e.Ranks > 1 {
+		who = fmt.Sprintf("this model and batch need, for the %d ranks on this machine,", e.Ranks)
+	}
+	return fmt.Sprintf("trainer: %s about %s (parameters and optimizer %s, activations %s, loss %s, batches %s), more than this machine's %s: lower data.batch_size, data.image_size or model.width, or spread the batch over more devices",
+		who, gib(e.Need.Total()), gib(e.Need.Params), gib(e.Need.Activations), gib(e.Need.Loss), gib(e.Need.Batches+e.Need.Checkpoint), gib(e.Machine))
 }
 
 func gib(b int64) string {
@@ -305,6 +310,29 @@ func CheckMemory(cfg *configs.Config) error {
 	}
 	if need := EstimateMemory(cfg); need.Total() > avail {
 		return &MemoryError{Need: need, Machine: avail}
+	}
+	return nil
+}
+
+// CheckRankMemory is CheckMemory for a run over size ranks, localSize of which share this
+// machine: each rank holds the model, the activations and batches of its share of the batch,
+// and the loss over the whole batch.
+func CheckRankMemory(cfg *configs.Config, size, localSize int) error {
+	if size <= 1 {
+		return CheckMemory(cfg)
+	}
+	avail, ok := MachineMemory()
+	if !ok {
+		return nil
+	}
+	share := cfg.Clone()
+	share.Data.BatchSize = max(cfg.Data.BatchSize/size, 1)
+	need := EstimateMemory(share)
+	need.Loss = EstimateMemory(cfg).Loss
+	k := int64(max(localSize, 1))
+	need = Memory{Params: k * need.Params, Activations: k * need.Activations, Loss: k * need.Loss, Batches: k * need.Batches, Checkpoint: k * need.Checkpoint}
+	if need.Total() > avail {
+		return &MemoryError{Need: need, Machine: avail, Ranks: int(k)}
 	}
 	return nil
 }

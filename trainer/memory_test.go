@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -149,5 +150,32 @@ func TestCheckMemoryRefuses(t *testing.T) {
 	}
 	if _, err := newTraining(Options{Config: cfg, Source: &synthSource{batch: 8, size: 8, seed: 1}, CheckpointDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "more than this machine's") {
 		t.Fatalf("newTraining = %v, want the same refusal before building", err)
+	}
+}
+
+// TestCheckRankMemory: over ranks each holds its share of the batch, and the ranks on one
+// machine share its memory.
+func TestCheckRankMemory(t *testing.T) {
+	avail, ok := MachineMemory()
+	if !ok {
+		t.Skip("no /proc/meminfo")
+	}
+	cfg := configs.Default()
+	cfg.Model = configs.Model{Backbone: "resnet50", Width: 64, ProjHidden: 2048, ProjDim: 128}
+	cfg.Data.ImageSize = 224
+	// The smallest batch beyond this machine in one process.
+	for cfg.Data.BatchSize = 64; EstimateMemory(cfg).Total() <= avail; cfg.Data.BatchSize *= 2 {
+	}
+	const size = 256
+	if err := CheckMemory(cfg); err == nil {
+		t.Fatalf("one process of batch %d: no refusal", cfg.Data.BatchSize)
+	}
+	if err := CheckRankMemory(cfg, size, 1); err != nil {
+		t.Fatalf("%d ranks of batch %d, one per machine: %v", size, cfg.Data.BatchSize, err)
+	}
+	err := CheckRankMemory(cfg, size, size)
+	var me *MemoryError
+	if !errors.As(err, &me) || me.Ranks != size || !strings.Contains(err.Error(), fmt.Sprintf("for the %d ranks on this machine", size)) {
+		t.Fatalf("%d ranks on one machine: %v, want a refusal naming them", size, err)
 	}
 }

@@ -453,7 +453,7 @@ func TestBenchMethods(t *testing.T) {
 	cfgs := methodConfigs()
 	for _, name := range []string{"byol", "moco multi-crop", "vicreg"} {
 		t.Run(name, func(t *testing.T) {
-			res, err := Bench(context.Background(), cfgs[name], 2, 0, 1)
+			res, err := Bench(context.Background(), cfgs[name], BenchOptions{Replicas: 2, Steps: 1})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,7 +15,9 @@ import (
 type net struct {
 	model    configs.Model
 	size     int
-	batch    int // global images per step
+	batch    int   // global images per step
+	per      int   // images per replica
+	ranks    Ranks // nil: this process alone
 	spec     netSpec
 	store    *paramStore
 	replicas []*replica
@@ -33,8 +35,8 @@ type netSpec struct {
 	predHidden int     // BYOL's predictor width
 	temp       float64 // SimCLR's temperature
 	groups     []viewGroup
-	batch      int // global images per step
-	devices    []string
+	batch      int      // global images per step, over every replica of the world
+	devices    []string // this process's
 	seed       int64
 }
 
@@ -42,7 +44,7 @@ type netSpec struct {
 // views.
 type viewGroup struct{ size, count int }
 
-// specOf is the net cfg trains.
+// specOf is the net cfg trains, on cfg's devices.
 func specOf(cfg *configs.Config) netSpec {
 	s := netSpec{model: cfg.Model, method: cfg.Method, predHidden: cfg.PredictorHidden(), temp: cfg.Train.Temperature,
 		batch: cfg.Data.BatchSize, devices: cfg.Train.Devices, seed: cfg.Run.Seed}
@@ -73,15 +75,27 @@ func newSpecNet(spec netSpec, opt buildOptions) (*net, error) {
 	if r == 0 {
 		return nil, errors.New("trainer: no devices")
 	}
-	if spec.batch%r != 0 {
+	world, first, localRanks := r, 0, 1
+	var exchange func(local, global []float32) error
+	if opt.ranks != nil {
+		world, first, localRanks = opt.ranks.Size()*r, opt.ranks.Rank()*r, max(1, opt.ranks.LocalSize())
+		exchange = opt.ranks.Allgather
+	}
+	if spec.batch%world != 0 {
+		if world != r {
+			return nil, fmt.Errorf("trainer: batch %d does not divide over the world's %d replicas (%d ranks × %d devices)", spec.batch, world, world/r, r)
+		}
 		return nil, fmt.Errorf("trainer: batch %d does not divide over %d replicas", spec.batch, r)
 	}
 	if len(spec.groups) == 0 || spec.groups[0].count < 2 {
 		return nil, fmt.Errorf("trainer: views %v: want a first group of at least 2 global views", spec.groups)
 	}
 	m := spec.model
-	lay := layout{replicas: r, n: spec.batch / r, views: spec.views(), global: spec.groups[0].count, dOnline: m.ProjDim}
-	n := &net{model: m, size: spec.groups[0].size, batch: spec.batch, spec: spec, store: newParamStore(spec.seed), wino: newWinoShare()}
+	per := spec.batch / world
+	// The layout is the world's: every loss spans the replicas of every rank.
+	lay := layout{replicas: world, n: per, views: spec.views(), global: spec.groups[0].count, dOnline: m.ProjDim}
+	n := &net{model: m, size: spec.groups[0].size, batch: spec.batch, per: per, ranks: opt.ranks, spec: spec,
+		store: newParamStore(spec.seed), wino: newWinoShare()}
 	switch spec.method.Name {
 	case "byol":
 		n.target = newTarget(spec.seed, spec.method.TauBase, spec.method.TauFinal)
@@ -95,9 +109,9 @@ func newSpecNet(spec netSpec, opt buildOptions) (*net, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.gather = newGather(r, lay, obj)
+	n.gather = newWorldGather(r, first, lay, obj, exchange)
 	for i, dev := range spec.devices {
-		rep, err := newReplica(i, dev, spec, spec.batch/r, n.store, n.target, n.gather, n.wino, opt)
+		rep, err := newReplica(i, dev, spec, per, n.store, n.target, n.gather, n.wino, opt)
 		if err != nil {
 			n.close()
 			return nil, err
@@ -110,8 +124,9 @@ func newSpecNet(spec netSpec, opt buildOptions) (*net, error) {
 			return nil, err
 		}
 	}
-	// Each replica keeps a core busy; the BLAS may use the cores left over.
-	setBLASThreads(max(1, runtime.NumCPU()/r))
+	// Each replica keeps a core busy; the BLAS may use the cores left over by the replicas of
+	// every rank on this machine.
+	setBLASThreads(max(1, runtime.NumCPU()/(r*localRanks)))
 	n.params = n.replicas[0].b.params
 	n.grads = make([][]float32, len(n.params))
 	return n, nil
@@ -127,7 +142,7 @@ func (n *net) step(ctx context.Context, views [][]float32) (float64, error) {
 	if len(views) != n.spec.views() {
 		return 0, fmt.Errorf("trainer: a batch of %d views; the model takes %d", len(views), n.spec.views())
 	}
-	per := n.batch / len(n.replicas)
+	per := n.per
 	n.gather.reset()
 	n.wino.update(min(runtime.NumCPU(), len(n.replicas)))
 	if n.target != nil {
@@ -156,7 +171,8 @@ func (n *net) step(ctx context.Context, views [][]float32) (float64, error) {
 		return 0, err
 	}
 	// Each replica's gradient is its share of the global mean loss: their sum, taken in
-	// the first replica's buffers (rewritten by its next step), is the gradient.
+	// the first replica's buffers (rewritten by its next step), is the gradient. Over ranks,
+	// each rank's sum is then added in rank order: (r0a + r0b) + (r1a + r1b) + ...
 	for i := range n.params {
 		dst := n.replicas[0].grad(i)
 		for _, r := range n.replicas[1:] {
@@ -164,7 +180,14 @@ func (n *net) step(ctx context.Context, views [][]float32) (float64, error) {
 		}
 		n.grads[i] = dst
 	}
-	n.syncBN()
+	if n.ranks != nil {
+		if err := n.ranks.Sum(n.grads...); err != nil {
+			return 0, fmt.Errorf("trainer: sum the gradients over the ranks: %w", err)
+		}
+	}
+	if err := n.syncBN(); err != nil {
+		return 0, err
+	}
 	return n.gather.loss, nil
 }
 
@@ -180,8 +203,15 @@ func (n *net) updated(k, total int64) {
 }
 
 // syncBN averages the replicas' running statistics into the store and back into every
-// replica, so that all replicas (and checkpoints) hold the same statistics.
-func (n *net) syncBN() {
+// replica, so that all replicas (and checkpoints) hold the same statistics. Over ranks, each
+// rank's replica sums are added in rank order before the division by the world's replicas,
+// as the gradients are.
+func (n *net) syncBN() error {
+	div := float32(len(n.replicas))
+	if n.ranks != nil {
+		div = float32(len(n.replicas) * n.ranks.Size())
+	}
+	var sums [][]float32
 	for i, st := range n.replicas[0].b.bnSt {
 		for c := range st.mean {
 			var m, v float32
@@ -190,10 +220,21 @@ func (n *net) syncBN() {
 				m += rm[c]
 				v += rv[c]
 			}
-			st.mean[c] = m / float32(len(n.replicas))
-			st.vr[c] = v / float32(len(n.replicas))
+			st.mean[c], st.vr[c] = m, v
 		}
-		if len(n.replicas) > 1 {
+		sums = append(sums, st.mean, st.vr)
+	}
+	if n.ranks != nil {
+		if err := n.ranks.Sum(sums...); err != nil {
+			return fmt.Errorf("trainer: sum the batch-norm statistics over the ranks: %w", err)
+		}
+	}
+	for i, st := range n.replicas[0].b.bnSt {
+		for c := range st.mean {
+			st.mean[c] /= div
+			st.vr[c] /= div
+		}
+		if len(n.replicas) > 1 || n.ranks != nil {
 			for _, r := range n.replicas {
 				rm, rv := r.bnStats(i)
 				copy(rm, st.mean)
@@ -201,6 +242,7 @@ func (n *net) syncBN() {
 			}
 		}
 	}
+	return nil
 }
 
 // loadBNStats pushes the store's statistics into every replica (after a restore).

@@ -27,8 +27,9 @@ type replica struct {
 
 // buildOptions are the internal switches of a graph build.
 type buildOptions struct {
-	noBN       bool // replace batch norm by a per-channel affine map (replica-equivalence tests)
-	noWinograd bool // every convolution by im2col (tests compare the two)
+	noBN       bool  // replace batch norm by a per-channel affine map (replica-equivalence tests)
+	noWinograd bool  // every convolution by im2col (tests compare the two)
+	ranks      Ranks // the processes the run spans; nil: this one alone
 }
 
 func newReplica(index int, device string, spec netSpec, n int, store *paramStore, tgt *target, ga *gather, wino *winoShare, opt buildOptions) (*replica, error) {

@@ -34,8 +34,8 @@ func modelTensors(s *paramStore) ([]TensorInfo, map[string][]float32) {
 	return infos, data
 }
 
-// snapshot captures the training state after t.step.
-func (t *training) snapshot() (Header, map[string][]float32, error) {
+// snapshot captures the training state after t.step, with the world's loader position pos.
+func (t *training) snapshot(pos Position) (Header, map[string][]float32, error) {
 	yaml, err := t.cfg.YAML()
 	if err != nil {
 		return Header{}, nil, err
@@ -54,9 +54,9 @@ func (t *training) snapshot() (Header, map[string][]float32, error) {
 		}
 	}
 	h := Header{
-		Version: FormatVersion, RunID: t.opt.RunID, ConfigHash: ConfigHash(t.cfg),
-		ConfigYAML: string(yaml), MathConfig: MathConfig(t.cfg),
-		Step: t.step, Epoch: t.epoch, TotalSteps: t.total, Position: t.pos, Seed: t.cfg.Run.Seed,
+		Version: FormatVersion, RunID: t.opt.RunID, ConfigHash: ConfigHash(t.cfg, sizeOf(t.ranks)),
+		ConfigYAML: string(yaml), MathConfig: MathConfig(t.cfg, sizeOf(t.ranks)),
+		Step: t.step, Epoch: t.epoch, TotalSteps: t.total, Position: pos, Seed: t.cfg.Run.Seed,
 		Optimizer: OptimizerState{Kind: t.optim.kind, Steps: t.optim.t, Momentum: t.optim.momentum,
 			WeightDecay: t.optim.weightDecay},
 		Loss: t.loss, Method: mState, Tensors: infos,
@@ -119,6 +119,6 @@ func (t *training) restore(c *Checkpoint) error {
 		fmt.Fprintf(t.log, "resume: optimizer changed from %s to %s; its state starts afresh\n", h.Optimizer.Kind, t.optim.kind)
 	}
 	t.step, t.epoch, t.pos, t.loss = h.Step, h.Epoch, h.Position, h.Loss
-	t.lastCkpt, t.lastCkStep = c.Path, h.Step
+	t.lastCkpt, t.lastCkStep, t.ckptTaken = c.Path, h.Step, true
 	return nil
 }

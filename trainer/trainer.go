@@ -55,6 +55,14 @@ type MetricsSource interface {
 // ErrNonFinite is wrapped by the error of a run whose loss became NaN or infinite.
 var ErrNonFinite = errors.New("loss is not finite")
 
+// ErrStopped is wrapped by the error of a run stopped by a signal (StopCanceled): over ranks,
+// by a signal to any of them.
+var ErrStopped = errors.New("trainer: stopped by a signal")
+
+// ErrPeerStopped is wrapped, beside ErrStopped, by the error of a rank that the others stopped
+// without a signal of its own (one sent to some ranks only: launchers forward theirs to all).
+var ErrPeerStopped = errors.New("another rank got the signal")
+
 // StopReason says why Train returned.
 type StopReason string
 
@@ -88,6 +96,11 @@ type Options struct {
 	Hooks []Hook
 	// Log receives notices (incomplete batches skipped, checkpoints written). nil: discarded.
 	Log io.Writer
+	// Ranks are the processes the run spans (nil: this one alone). Every rank calls Train
+	// with the same Config and Resume; Source yields this rank's part of every batch (and
+	// must be a PositionMerger). Rank 0 alone is given the Tracker and the Hooks and writes
+	// the checkpoints; the others pass none.
+	Ranks Ranks
 
 	build buildOptions // tests: a model without batch statistics
 }
@@ -130,6 +143,7 @@ func Train(ctx context.Context, opt Options) (*Result, error) {
 type training struct {
 	opt   Options
 	cfg   *configs.Config
+	ranks Ranks // nil: this process alone
 	net   *net
 	optim *optimizer
 	total int64
@@ -142,6 +156,7 @@ type training struct {
 	loss       float64
 	lastCkpt   string
 	lastCkStep int64
+	ckptTaken  bool // a checkpoint of lastCkStep exists (written by rank 0)
 	incomplete int64
 }
 
@@ -157,15 +172,30 @@ func newTraining(opt Options) (*training, error) {
 	if total <= 0 {
 		return nil, fmt.Errorf("trainer: nothing to train: train.steps is %d and no step count was resolved from train.epochs", cfg.Train.Steps)
 	}
+	ranks := opt.Ranks
+	if ranks != nil && ranks.Size() == 1 {
+		ranks = nil
+	}
+	if _, ok := opt.Source.(PositionMerger); ranks != nil && !ok {
+		return nil, errors.New("trainer: a run over several ranks needs a Source that merges positions (PositionMerger)")
+	}
 	if opt.Resume != nil && !opt.Force {
-		if d := MathDiff(opt.Resume.Header, cfg); len(d) > 0 {
+		if d := MathDiff(opt.Resume.Header, cfg, sizeOf(ranks)); len(d) > 0 {
 			return nil, &MismatchError{Path: opt.Resume.Path, Diffs: d}
 		}
 	}
-	if err := CheckMemory(cfg); err != nil {
+	build := opt.build
+	build.ranks = ranks
+	localRank, localSize := 0, 1
+	if ranks != nil {
+		localRank, localSize = ranks.LocalRank(), ranks.LocalSize()
+	}
+	if err := CheckRankMemory(cfg, sizeOf(ranks), localSize); err != nil {
 		return nil, err
 	}
-	n, err := newSpecNet(specOf(cfg), opt.build)
+	spec := specOf(cfg)
+	spec.devices = ResolveDevices(cfg.Train.Devices, localRank)
+	n, err := newSpecNet(spec, build)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +204,7 @@ func newTraining(opt Options) (*training, error) {
 		n.close()
 		return nil, err
 	}
-	t := &training{opt: opt, cfg: cfg, net: n, optim: o, total: total,
+	t := &training{opt: opt, cfg: cfg, ranks: ranks, net: n, optim: o, total: total,
 		peak: peakLR(cfg.Train.LR, cfg.Data.BatchSize), log: opt.Log}
 	if t.log == nil {
 		t.log = io.Discard
@@ -234,10 +264,15 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		lastLR     float64
 		stepEpoch  = t.pos.Epoch // epoch of the last full batch (or where the data starts)
 	)
+	timeUp := false // rank 0's clock, over ranks: the next step's agreement stops them all
 	// logWindow records the steps since the previous row: the mean loss over them and the last
-	// step's loss, the rate, and the loader's counters. It runs every train.log_every steps and
-	// once more whatever ends the run, so that the tracker's last step is the run's last step.
-	logWindow := func(now time.Time) error {
+	// step's loss, the rate, and the counters. It runs every train.log_every steps and once more
+	// whatever ends the run, so that the tracker's last step is the run's last step. Over ranks
+	// the counters are the world's (worldCounters, a collective): together says that every rank
+	// makes this call, as at a log step or an end they agreed on. A failure may be this rank's
+	// alone, so then it gathers nothing, and rank 0 logs the window's world figures (loss, rate,
+	// epoch) without the counters the other ranks hold.
+	logWindow := func(now time.Time, together bool) error {
 		if winLossN == 0 {
 			return nil
 		}
@@ -245,11 +280,16 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		imagesPerS = float64(winImages) / secs
 		m := map[string]float64{
 			metric.Loss: winLossSum / float64(winLossN), metric.LossLast: t.loss, metric.LR: lastLR,
-			metric.ImagesPerS: imagesPerS, metric.DataWait: winWait.Seconds() / secs, metric.Epoch: float64(t.epoch),
+			metric.ImagesPerS: imagesPerS, metric.Epoch: float64(t.epoch),
 			metric.BatchesIncomplete: float64(t.incomplete),
 		}
-		if ms, ok := t.opt.Source.(MetricsSource); ok {
-			for k, v := range ms.Metrics() {
+		if together || t.ranks == nil {
+			wait, counters, err := t.worldCounters(winWait.Seconds() / secs)
+			if err != nil {
+				return err
+			}
+			m[metric.DataWait] = wait
+			for k, v := range counters {
 				m[k] = v
 			}
 		}
@@ -257,17 +297,43 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		return t.logMetrics(bg, m)
 	}
 	fail := func(err error) (*Result, error) {
-		_ = logWindow(time.Now()) // the good steps before the failure; the failure is the error
+		_ = logWindow(time.Now(), false) // the good steps before the failure; the failure is the error
 		return t.fail(err)
 	}
 	for t.step < t.total {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && t.ranks == nil {
 			reason = StopCanceled
 			break
 		}
 		w0 := time.Now()
 		b, err := t.opt.Source.Next(ctx)
 		winWait += time.Since(w0)
+		if t.ranks != nil {
+			// The ranks take every step together: a signal or the time limit on one stops
+			// all, a batch short on one is left out by all.
+			if err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil {
+				return fail(fmt.Errorf("trainer: step %d: next batch: %w", t.step+1, err))
+			}
+			mine := stepAgreement{stop: ctx.Err() != nil, timeUp: timeUp && t.ranks.Rank() == 0, eof: errors.Is(err, io.EOF)}
+			if err == nil {
+				mine.n, mine.epoch = b.N, b.Epoch
+			}
+			v, aerr := agree(t.ranks, mine, t.net.per*len(t.net.replicas))
+			if aerr != nil || v.reason != "" {
+				if err == nil && b.Release != nil {
+					b.Release()
+				}
+				if aerr != nil {
+					return fail(aerr)
+				}
+				reason = v.reason
+				break
+			}
+			if v.short {
+				// Make every rank see the batch as short, and the latest epoch.
+				b.N, b.Epoch = -1, v.maxEpoch
+			}
+		}
 		if errors.Is(err, io.EOF) {
 			reason = StopData
 			break
@@ -277,17 +343,19 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 				reason = StopCanceled
 				break
 			}
-			_ = logWindow(time.Now()) // the good steps before the failure, committed with its checkpoint
+			// One process (over ranks a failed read ended the step above): the good steps before
+			// the failure are committed with its checkpoint.
+			_ = logWindow(time.Now(), false)
 			return t.failData(bg, fmt.Errorf("trainer: step %d: next batch: %w", t.step+1, err))
 		}
-		if b.N != cfg.Data.BatchSize {
+		if b.N != t.net.per*len(t.net.replicas) {
 			// The graphs have a fixed batch: a short batch (the end of an epoch; the loader
 			// replaces bad images) is left out, as PyTorch's drop_last does.
 			if b.Epoch >= stepEpoch+2 {
 				if b.Release != nil {
 					b.Release()
 				}
-				return fail(fmt.Errorf("trainer: two epochs went by without one full batch of data.batch_size %d (the last had %d images): the data set is smaller than a batch, or most of its images are being skipped", cfg.Data.BatchSize, b.N))
+				return fail(fmt.Errorf("trainer: two epochs went by without one full batch of data.batch_size %d (the last had %d images here): the data set is smaller than a batch, or most of its images are being skipped", cfg.Data.BatchSize, max(b.N, 0)))
 			}
 			t.incomplete++
 			if b.Release != nil {
@@ -296,15 +364,21 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 			t.pos = t.opt.Source.Position()
 			continue
 		}
-		loss, err := t.net.step(ctx, b.Views)
+		stepCtx := ctx
+		if t.ranks != nil {
+			stepCtx = context.WithoutCancel(ctx) // a step the ranks agreed on is taken by all
+		}
+		loss, err := t.net.step(stepCtx, b.Views)
 		if b.Release != nil {
 			b.Release()
 		}
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil && t.ranks == nil {
 				reason = StopCanceled
 				break
 			}
+			// Over ranks the step ran whatever the signal: its error is a failure, maybe of
+			// this rank alone, which must not go on to the end's collectives.
 			return fail(fmt.Errorf("trainer: step %d: %w", t.step+1, err))
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
@@ -317,8 +391,9 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		t.step++
 		t.epoch, t.loss, t.pos = b.Epoch, loss, t.opt.Source.Position()
 		stepEpoch = b.Epoch
-		images += int64(b.N)
-		winImages += int64(b.N)
+		// Over ranks every rank trained as many images: the world's are the global batch.
+		images += int64(b.N * sizeOf(t.ranks))
+		winImages += int64(b.N * sizeOf(t.ranks))
 		winLossSum += loss
 		winLossN++
 		last := t.step == t.total || cfg.Train.TimeLimit.D() > 0 && time.Since(start) >= cfg.Train.TimeLimit.D()
@@ -331,8 +406,8 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		lastLR = lr
 		now := time.Now()
 		if t.step%int64(max(cfg.Train.LogEvery, 1)) == 0 || t.step == t.total {
-			if err := logWindow(now); err != nil {
-				return nil, err
+			if err := logWindow(now, true); err != nil {
+				return t.fail(err)
 			}
 		}
 		if t.opt.OnStep != nil {
@@ -342,7 +417,7 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		if every := int64(cfg.Train.CheckpointEvery); every > 0 && t.step%every == 0 && t.step != t.total {
 			// The steps since the last row are logged first, so that the checkpoint commits
 			// every step up to it: a run resumed from it has lost none of its metrics.
-			if err := logWindow(now); err != nil {
+			if err := logWindow(now, true); err != nil {
 				return nil, err
 			}
 			if err := t.checkpoint(bg); err != nil {
@@ -350,17 +425,20 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 			}
 		}
 		if lim := cfg.Train.TimeLimit.D(); lim > 0 && now.Sub(start) >= lim {
-			reason = StopTimeLimit
-			break
+			if t.ranks == nil {
+				reason = StopTimeLimit
+				break
+			}
+			timeUp = true
 		}
 	}
 	if reason == "" {
 		reason = StopSteps
 	}
-	if err := logWindow(time.Now()); err != nil {
-		return nil, err
+	if err := logWindow(time.Now(), true); err != nil { // every rank left the loop at this step
+		return t.fail(err)
 	}
-	if t.lastCkStep != t.step || t.lastCkpt == "" {
+	if t.lastCkStep != t.step || !t.ckptTaken {
 		if err := t.checkpoint(bg); err != nil {
 			return nil, err
 		}
@@ -368,9 +446,25 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 	res := &Result{Step: t.step, Loss: t.loss, Reason: reason, Checkpoint: t.lastCkpt,
 		Elapsed: time.Since(start), Images: images}
 	if reason == StopCanceled {
-		return res, fmt.Errorf("trainer: stopped at step %d (checkpoint %s): %w", t.step, t.lastCkpt, context.Cause(ctx))
+		cause := context.Cause(ctx)
+		if cause == nil {
+			cause = ErrPeerStopped
+		}
+		ckpt := orNone(t.lastCkpt)
+		if t.ranks != nil && t.ranks.Rank() != 0 {
+			ckpt = "written by rank 0"
+		}
+		return res, fmt.Errorf("%w at step %d (checkpoint %s): %w", ErrStopped, t.step, ckpt, cause)
 	}
 	return res, nil
+}
+
+// sizeOf is the number of processes of ranks (nil: 1).
+func sizeOf(ranks Ranks) int {
+	if ranks == nil {
+		return 1
+	}
+	return ranks.Size()
 }
 
 func orNone(s string) string {
@@ -411,7 +505,8 @@ func (t *training) logMetrics(ctx context.Context, m map[string]float64) error {
 	return nil
 }
 
-// checkpoint writes the state after t.step, records it, and prunes old checkpoints.
+// checkpoint writes the state after t.step, records it, and prunes old checkpoints. Over
+// ranks, every rank calls it at the same step, and rank 0 writes the world's state.
 //
 // The tracker commits first (the metrics logged up to this step, then the checkpoint's row),
 // the file is renamed into place after: a resume continues after the newest visible file, so
@@ -420,7 +515,15 @@ func (t *training) logMetrics(ctx context.Context, m map[string]float64) error {
 // forgets (the steps after the previous checkpoint are trained and logged again, to the same
 // values); if the tracker cannot commit (a full disk), no checkpoint is written.
 func (t *training) checkpoint(ctx context.Context) error {
-	h, tensors, err := t.snapshot()
+	pos, err := t.gatherPosition()
+	if err != nil {
+		return err
+	}
+	t.lastCkStep, t.ckptTaken = t.step, true
+	if t.ranks != nil && t.ranks.Rank() != 0 {
+		return nil
+	}
+	h, tensors, err := t.snapshot(pos)
 	if err != nil {
 		return err
 	}

@@ -21,14 +21,23 @@ type benchResult interface {
 }
 
 // runBench is the body every benchmark shares: resolve the config, measure, print the table,
-// and with asJSON the JSON lines.
+// and with asJSON the JSON lines. It runs in one process.
 func (e *env) runBench(asJSON bool, measure func(*configs.Config) (benchResult, error)) error {
+	w, err := joinJob("bench", true)
+	if err != nil {
+		return err
+	}
+	return leaveJob(w, e.bench(asJSON, 0, measure), e.Stderr)
+}
+
+// bench measures and prints; a rank other than 0 (rank) measures its part and prints nothing.
+func (e *env) bench(asJSON bool, rank int, measure func(*configs.Config) (benchResult, error)) error {
 	cfg, err := e.loadConfig()
 	if err != nil {
 		return err
 	}
 	res, err := measure(cfg)
-	if err != nil {
+	if err != nil || rank != 0 {
 		return err
 	}
 	if err := res.table(e.Stdout); err != nil {

@@ -14,19 +14,30 @@ import (
 )
 
 func newBenchTrainCmd(e *env) *cobra.Command {
-	return leaf("train", "Time training steps of the config's model on random batches (1 and 2 replicas)",
+	return leaf("train", "Time training steps of the config's model on random batches (1 and 2 replicas, or ranks under mpirun)",
 		`natssl bench train times forward, loss, backward and update of the config's model and
 batch on random images (the loader is not involved): the median step after warm-up, images/s,
 the GFLOP/s achieved by the convolutions and linear layers (forward + backward), and the
 sgemm GFLOP/s of the same BLAS measured in the same run (one product per replica at once), the
 ceiling the achieved GFLOP/s are read against. Without --replicas it measures 1 replica and the
 config's train.devices count (at least 2). With --json the last line of stdout is one JSON
-object (one line per measurement).`,
+object (one line per measurement): its fields are those of docs/DESIGN.md, with "device",
+"world_size" and "comm_s".
+
+Under mpirun (or srun), every rank runs --replicas replicas (default: the config's device
+count) on its share of the global batch, and each step includes the collectives that join the
+ranks (the embeddings' all-gather, the gradients' and batch-norm statistics' ordered sums):
+comm_s is their time in the median step, waiting for the slowest rank included. Rank 0 prints.`,
 		(*benchTrainOptions).flags, func(cmd *cobra.Command, o *benchTrainOptions) error {
-			return e.runBench(o.JSON, func(cfg *configs.Config) (benchResult, error) {
+			w, err := joinJob("bench train", false)
+			if err != nil {
+				return err
+			}
+			o.World = w
+			return leaveJob(w, e.bench(o.JSON, w.Rank(), func(cfg *configs.Config) (benchResult, error) {
 				rs, err := pipeline.BenchTrain(cmd.Context(), cfg, o.BenchTrainOptions)
 				return trainTable(rs), err
-			})
+			}), e.Stderr)
 		})
 }
 
@@ -61,9 +72,10 @@ func (rs trainTable) table(w io.Writer) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "replicas\tstep s\timages/s\tGFLOP/s\tsgemm GFLOP/s\tof sgemm\t")
+	fmt.Fprintln(tw, "ranks\treplicas\tdevice\tstep s\tcomm s\timages/s\tGFLOP/s\tsgemm GFLOP/s\tof sgemm\t")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%d\t%.3f\t%.1f\t%.1f\t%.1f\t%.0f%%\t\n", r.Replicas, r.StepS, r.ImagesPerS, r.GFLOPS, r.SgemmGFLOPS, 100*r.GFLOPS/r.SgemmGFLOPS)
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%.3f\t%.3f\t%.1f\t%.1f\t%.1f\t%.0f%%\t\n", r.WorldSize, r.Replicas, r.Device, r.StepS, r.CommS,
+			r.ImagesPerS, r.GFLOPS, r.SgemmGFLOPS, 100*r.GFLOPS/r.SgemmGFLOPS)
 	}
 	return tw.Flush()
 }

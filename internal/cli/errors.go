@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -21,14 +22,25 @@ func usageErr(err error) error { return &pipeline.RequestError{Err: err} }
 
 // exitCode is decided here alone, from the error's type: 2 for what was asked wrongly (flags,
 // arguments, the config, a run reference that names no run or several, a request the
-// pipeline refused before any work), 1 for a failure while working. (A signal's code, 130 or
-// 143, is decided by run.)
+// pipeline refused before any work), 1 for a failure while working, and 128 + the signal's
+// number for a training stopped by a signal (run decides it from the context for SIGINT and
+// SIGTERM, which every command watches).
 func exitCode(err error) int {
 	var (
 		ce *configs.Errors
 		re *pipeline.RequestError
 		me *trainer.MismatchError
+		se *signalError
 	)
+	switch {
+	case errors.As(err, &se):
+		return se.exitCode() // natssl train's SIGUSR1, which it watches itself
+	case errors.Is(err, trainer.ErrPeerStopped):
+		// A rank stopped with the others by a signal it did not get itself: 138, as after
+		// SIGUSR1, the signal that stops ranks, so that the launcher's status reads "stopped"
+		// whichever rank's it reports.
+		return (&signalError{sig: syscall.SIGUSR1}).exitCode()
+	}
 	if errors.As(err, &ce) || errors.As(err, &re) || errors.As(err, &me) ||
 		errors.Is(err, experiments.ErrNotFound) || errors.Is(err, experiments.ErrAmbiguous) ||
 		errors.Is(err, experiments.ErrNoSweep) {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -23,17 +24,25 @@ scoring again with another --classifier adds an evaluation beside the first.
 `+runRefHelp+`
 For example: natssl eval --run latest, natssl eval --run fmnist-simclr --classifier logreg.`,
 		(*evalOptions).flags, func(cmd *cobra.Command, o *evalOptions) error {
-			cfg, err := e.loadConfig()
+			w, err := joinJob("eval", true)
 			if err != nil {
 				return err
 			}
-			o.DB, o.Command = e.Global.DB, commandLine()
-			res, err := pipeline.Evaluate(cmd.Context(), cfg, o.EvalOptions, newConsole(e.Stderr))
-			if err != nil {
-				return err
-			}
-			return printEval(e, res, o.JSON)
+			return leaveJob(w, e.runEval(cmd.Context(), o), e.Stderr)
 		})
+}
+
+func (e *env) runEval(ctx context.Context, o *evalOptions) error {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	o.DB, o.Command = e.Global.DB, commandLine()
+	res, err := pipeline.Evaluate(ctx, cfg, o.EvalOptions, newConsole(e.Stderr))
+	if err != nil {
+		return err
+	}
+	return printEval(e, res, o.JSON)
 }
 
 // evalOptions are the flags of `natssl eval`.

@@ -2,8 +2,8 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
-	"os/signal"
 	"strings"
 	"syscall"
 
@@ -25,15 +25,23 @@ On a terminal a bar shows every step, with a summary line every tenth of the run
 on screen; otherwise a line every train.log_every steps. The time left is the earlier of the
 schedule's end and train.time_limit.
 
-SIGINT (Ctrl-C) or SIGTERM writes a checkpoint, marks the run KILLED, prints the command that
-continues it, and exits 130 (SIGINT) or 143 (SIGTERM); a second signal exits at once.
+SIGINT (Ctrl-C), SIGTERM or SIGUSR1 writes a checkpoint, marks the run KILLED, prints the
+command that continues it, and exits 128 + the signal's number: 130 (SIGINT), 143 (SIGTERM),
+138 (SIGUSR1); a second signal exits at once.
 --resume continues a run: "auto" (the newest run of this run.name that stopped short of its
 last step; a new run if there is none), a run (id, prefix, name, NAME@K or latest), or a
 checkpoint file. A config that changes the maths is refused unless --resume-force is given.
 
+Under mpirun or srun (a build with MPI), every process is a rank of one run: rank r trains
+its train.devices replicas ([auto]: the device of its local rank) on its share of the global
+batch, and rank 0 alone writes the tracker and the checkpoints. Stop it with SIGUSR1 to
+mpirun, which forwards it to every rank at once (SIGTERM reaches the ranks only after
+--mca odls_base_sigkill_timeout, 1 s by default, with SIGKILL as long after).
+
 Inside a SageMaker training job (/opt/ml, or SAGEMAKER_BASE_DIR) it runs the job instead:
 the hyperparameters as a config layer, the job's channels and checkpoint folder, a resume
-after a spot restart, a NeWT evaluation on the newt channel, and the model artefacts.`,
+after a spot restart, a NeWT evaluation on the newt channel, and the model artefacts. In a
+job of several hosts, the first starts mpirun over all of them and the others wait.`,
 		(*trainOptions).flags, func(cmd *cobra.Command, o *trainOptions) error {
 			return e.runTrain(cmd.Context(), *o)
 		})
@@ -52,22 +60,46 @@ func (o *trainOptions) flags(f *pflag.FlagSet) {
 }
 
 func (e *env) runTrain(ctx context.Context, o trainOptions) error {
-	obs := newConsole(e.Stderr)
-	stopSecond := exitOnSecondSignal(obs.Notice)
-	defer stopSecond()
-	if base, ok := sagemaker.Detect(os.Getenv); ok {
-		_, err := pipeline.RunJob(ctx, pipeline.JobOptions{Base: base, Config: e.sources(), DB: e.Global.DB, Command: commandLine()}, obs)
+	w, err := joinJob("train", false)
+	if err != nil {
 		return err
 	}
-	obs.resume = e.resumeCommand // a job resumes by itself after a restart
+	con := newConsole(e.Stderr)
+	var obs pipeline.Observer = con
+	notice := con.Notice
+	if w.Rank() != 0 {
+		obs = pipeline.Discard // rank 0 tells the run's progress; each rank its own stop
+		notice = func(msg string) { fmt.Fprintf(e.Stderr, "natssl: rank %d of %d: %s\n", w.Rank(), w.Size(), msg) }
+	}
+	ctx, teardown, stop := stopSignals(ctx, notice, syscall.SIGUSR1)
+	defer stop()
+	if base, ok := sagemaker.Detect(os.Getenv); ok {
+		self, err := os.Executable()
+		if err != nil {
+			return leaveJob(w, fmt.Errorf("train: this program's path: %w", err), e.Stderr)
+		}
+		_, err = pipeline.RunJob(ctx, pipeline.JobOptions{Base: base, Config: e.sources(), DB: e.Global.DB, Command: commandLine(),
+			World: w, Teardown: teardown, Relaunch: append([]string{self}, os.Args[1:]...),
+			RshAgent: os.Getenv("OMPI_MCA_plm_rsh_agent")}, obs)
+		return leaveJob(w, err, e.Stderr)
+	}
+	con.resume = e.resumeCommand // a job resumes by itself after a restart
+	if w.Size() > 1 {
+		con.resume = func(id string) string {
+			return fmt.Sprintf("%s, started by %s as before (%d ranks)", e.resumeCommand(id), w.Launcher(), w.Size())
+		}
+	}
 	cfg, err := e.loadConfig()
 	if err != nil {
-		return err
+		return leaveJob(w, err, e.Stderr)
 	}
-	o.DB, o.Command = e.Global.DB, commandLine()
+	o.DB, o.Command, o.World, o.Teardown = e.Global.DB, commandLine(), w, teardown
 	res, err := pipeline.Train(ctx, cfg, o.TrainOptions, obs)
-	if err != nil {
+	if err = leaveJob(w, err, e.Stderr); err != nil {
 		return withHint(cfg, err)
+	}
+	if w.Rank() != 0 {
+		return nil
 	}
 	if !o.JSON {
 		return nil
@@ -80,34 +112,6 @@ func (e *env) runTrain(ctx context.Context, o trainOptions) error {
 		ElapsedS   float64 `json:"elapsed_s"`
 		Checkpoint string  `json:"checkpoint"`
 	}{res.RunID, res.Step, res.Loss, string(res.Reason), res.Elapsed.Seconds(), res.Checkpoint})
-}
-
-// exitOnSecondSignal makes a second SIGINT/SIGTERM end the process at once (the first one
-// cancels the command's context, and training stops after writing a checkpoint). notice says
-// so on a line of its own.
-func exitOnSecondSignal(notice func(string)) (stop func()) {
-	c := make(chan os.Signal, 2)
-	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		var first os.Signal
-		select {
-		case first = <-c:
-		case <-done:
-			return
-		}
-		notice(signalName(first) + ": stopping after this step to write a checkpoint (signal again to exit at once)")
-		select {
-		case s := <-c:
-			notice("second signal: exiting without a checkpoint")
-			os.Exit((&signalError{sig: s}).exitCode())
-		case <-done:
-		}
-	}()
-	return func() {
-		signal.Stop(c)
-		close(done)
-	}
 }
 
 // resumeCommand is the command line that continues run id with this command's config layers.

@@ -26,7 +26,13 @@ func smokeTrainArgs(dir string, extra ...string) []string {
 
 func openTracker(t *testing.T, dir string) *experiments.DB {
 	t.Helper()
-	db, err := experiments.Open(context.Background(), filepath.Join(dir, "runs.db"))
+	return openDB(t, filepath.Join(dir, "runs.db"))
+}
+
+// openDB opens the tracker at path for the rest of the test.
+func openDB(t *testing.T, path string) *experiments.DB {
+	t.Helper()
+	db, err := experiments.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,11 +198,12 @@ func TestBenchTrainJSONKeys(t *testing.T) {
 	if strings.Contains(stdout, "PyTorch") {
 		t.Errorf("bench train names a figure it did not measure:\n%s", stdout)
 	}
-	want := []string{"batch", "gflops", "image_size", "images_per_s", "model", "replicas", "sgemm_gflops", "step_s"}
+	want := []string{"batch", "comm_s", "device", "gflops", "image_size", "images_per_s", "model", "replicas", "sgemm_gflops", "step_s", "world_size"}
 	if k := keys(got); strings.Join(k, ",") != strings.Join(want, ",") {
 		t.Fatalf("keys %v, want %v", k, want)
 	}
-	if got["replicas"].(float64) != 2 || got["step_s"].(float64) <= 0 || got["gflops"].(float64) <= 0 {
+	if got["replicas"].(float64) != 2 || got["step_s"].(float64) <= 0 || got["gflops"].(float64) <= 0 ||
+		got["world_size"].(float64) != 1 || got["comm_s"].(float64) != 0 || got["device"] != "cpu" {
 		t.Fatalf("values %v", got)
 	}
 	if code, _, _ := runCLI(t, "bench", "train", "--config", "smoke", "--replicas", "3"); code != 2 {

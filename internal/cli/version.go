@@ -9,6 +9,7 @@ import (
 
 	"github.com/natssl/natssl/augment"
 	"github.com/natssl/natssl/decode"
+	"github.com/natssl/natssl/mpi"
 	"github.com/natssl/natssl/trainer"
 )
 
@@ -18,11 +19,11 @@ var version = "dev"
 func newVersionCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version and the build's implementations (JPEG decoder, pixel passes, BLAS)",
+		Short: "Print the version and the build's implementations (JPEG decoder, pixel passes, BLAS, MPI)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// The implementations this binary was built with.
-			features := map[string]string{"jpeg": decode.Backend, "pixels": augment.Kernels, "blas": trainer.BLAS}
+			features := map[string]string{"jpeg": decode.Backend, "pixels": augment.Kernels, "blas": trainer.BLAS, "mpi": mpi.Version()}
 			fmt.Fprintf(e.Stdout, "natssl %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			keys := make([]string, 0, len(features))
 			for k := range features {

@@ -7,34 +7,49 @@ import (
 
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
+	"github.com/natssl/natssl/mpi"
 	"github.com/natssl/natssl/probe"
 	"github.com/natssl/natssl/trainer"
 )
 
 // BenchTrainOptions configure BenchTrain.
 type BenchTrainOptions struct {
-	Replicas int // replicas to measure; 0: 1 and the config's device count (at least 2)
+	Replicas int // replicas to measure (per rank); 0: 1 and the config's device count (at least 2)
 	Warmup   int // steps before timing
 	Steps    int // timed steps; the median is reported
+	// World is the MPI job this process is a rank of: every rank calls BenchTrain, and the
+	// steps include the collectives across ranks. nil, or a world of one: this process.
+	World *mpi.World
 }
 
 // BenchTrain times training steps of cfg's model and batch on random images (the loader is
 // not involved), for each replica count asked for. Each result carries the sgemm GFLOP/s of
-// the same BLAS measured in the same run: the ceiling its GFLOP/s are read against.
+// the same BLAS measured in the same run: the ceiling its GFLOP/s are read against. Over
+// ranks it measures one replica count (--replicas, or the config's device count) on every
+// rank, the global batch shared by all.
 func BenchTrain(ctx context.Context, cfg *configs.Config, o BenchTrainOptions) ([]*trainer.BenchResult, error) {
 	if o.Steps < 1 || o.Warmup < 0 || o.Replicas < 0 {
 		return nil, refuse("bench train: --steps must be at least 1, --warmup and --replicas at least 0")
 	}
 	counts := []int{o.Replicas}
-	if o.Replicas == 0 {
+	rk := newRanks(o.World)
+	switch {
+	case o.Replicas == 0 && rk != nil:
+		counts = []int{cfg.Replicas()}
+	case o.Replicas == 0:
 		counts = []int{1, max(cfg.Replicas(), 2)}
 	}
 	var out []*trainer.BenchResult
 	for _, r := range counts {
-		if cfg.Data.BatchSize%r != 0 {
-			return nil, refuse("bench train: data.batch_size %d does not divide over %d replicas", cfg.Data.BatchSize, r)
+		world := r
+		bo := trainer.BenchOptions{Replicas: r, Warmup: o.Warmup, Steps: o.Steps}
+		if rk != nil {
+			world, bo.Ranks = r*rk.Size(), *rk
 		}
-		res, err := trainer.Bench(ctx, cfg, r, o.Warmup, o.Steps)
+		if cfg.Data.BatchSize%world != 0 {
+			return nil, refuse("bench train: data.batch_size %d does not divide over %d replicas", cfg.Data.BatchSize, world)
+		}
+		res, err := trainer.Bench(ctx, cfg, bo)
 		if err != nil {
 			return nil, err
 		}

@@ -22,9 +22,18 @@
 //     RunSweepTrial is one such child: Train with the trial's tags (its monitor, if any, on the
 //     validation suite), then Evaluate on the validation suite (suite "val"), whose latest
 //     evaluation is the trial's score;
+//   - Train over an MPI job (TrainOptions.World, world.go): every rank calls it; the ranks
+//     check they hold one config, and each checks and opens its share of the data (rank 0
+//     the monitor's sets too) before rank 0 alone creates the run, so that an input one rank
+//     cannot read leaves no run behind; rank 0 alone opens the tracker, finds what to resume
+//     and sends the checkpoint to the others, keeps the heartbeat and marks the run (FAILED
+//     with a failed rank's error; FAILED too when the launcher ends the job and the ranks do
+//     not stop in time, a rank having died); each rank's loader reads its replicas' share and
+//     votes with the others at every batch so that all end an epoch together;
 //   - RunJob is natssl train inside a SageMaker job: it resolves the config once (the job's
 //     hyperparameters as a layer), points it at the job's folders, resumes, trains, evaluates
-//     and exports the model artefacts;
+//     and exports the model artefacts; with several hosts, the first starts mpirun over all
+//     of them and the others wait (hostJob), and RunJob then runs as each rank;
 //   - BenchLoader, BenchTrain and BenchProbe measure throughput;
 //   - DeleteRun removes a run (and with purge its checkpoint files), and Watch follows a run
 //     through the tracker from another process.

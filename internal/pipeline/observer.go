@@ -33,6 +33,9 @@ type RunStart struct {
 	CheckpointDir string
 	// Resumed is the checkpoint the run continues from; nil for a fresh start.
 	Resumed *trainer.Checkpoint
+	// Ranks is the number of processes (MPI ranks) training the run together, each with
+	// Config.Replicas() replicas.
+	Ranks int
 }
 
 // RunEnd describes a training run that has ended: FINISHED, KILLED or FAILED (Err set).

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"github.com/natssl/natssl/configs"
@@ -20,27 +21,48 @@ type trainData struct {
 	named int // skipped samples already named in a notice
 }
 
-var _ trainer.Source = (*trainData)(nil)
-var _ trainer.MetricsSource = (*trainData)(nil)
+var (
+	_ trainer.Source         = (*trainData)(nil)
+	_ trainer.MetricsSource  = (*trainData)(nil)
+	_ trainer.PositionMerger = (*trainData)(nil)
+)
 
-// openData opens cfg's data at the resumed position and resolves the schedule's length.
-// Skipped samples are named to obs.
-func openData(ctx context.Context, cfg *configs.Config, resume *trainer.Checkpoint, obs Observer) (*trainData, error) {
-	src, err := loader.Open(ctx, cfg.Data)
-	if err != nil {
-		return nil, err
-	}
+// openData opens cfg's data at the resumed position and resolves the schedule's length. Over
+// ranks (rk), this process reads the share of its replicas. Skipped samples are named to obs.
+func openData(ctx context.Context, cfg *configs.Config, resume *trainer.Checkpoint, rk *ranks, obs Observer) (*trainData, error) {
 	var start loader.Position
 	if resume != nil {
 		start = loader.Position(resume.Header.Position)
 	}
-	l, err := loader.New(ctx, src, loader.Options{
+	// One process: its replicas are the world, each reading its own share of the data into
+	// its own part of every batch.
+	opt := loader.Options{
 		Seed: cfg.Run.Seed, ImageSize: cfg.Data.ImageSize, BatchSize: cfg.Data.BatchSize,
 		Workers: cfg.Data.Workers, ShuffleBuffer: cfg.Data.ShuffleBuffer,
-		// One process: its replicas are the world, each reading its own share of the data
-		// into its own part of every batch.
 		Replicas: cfg.Replicas(), Epochs: cfg.Train.Epochs, Start: start, Augment: cfg.Augment,
-	})
+	}
+	if rk != nil {
+		// Over ranks: rank r's replicas are the world's r·R ... r·R+R−1; the ranks' loaders
+		// vote at every batch on whether the epoch has another, so that all end it together;
+		// the ranks on a machine share its cores.
+		opt.World, opt.Replica = rk.Size()*cfg.Replicas(), rk.Rank()*cfg.Replicas()
+		if opt.BatchSize%opt.World != 0 {
+			return nil, refuse("train: data.batch_size %d does not divide over the world's %d replicas (%d ranks × %d devices)", cfg.Data.BatchSize, opt.World, rk.Size(), cfg.Replicas())
+		}
+		vote, err := rk.NewVote()
+		if err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		opt.Agree = vote.Any
+		if opt.Workers == 0 {
+			opt.Workers = max(1, runtime.NumCPU()/rk.LocalSize())
+		}
+	}
+	src, err := loader.Open(ctx, cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	l, err := loader.New(ctx, src, opt)
 	if err != nil {
 		src.Close()
 		return nil, err
@@ -81,6 +103,11 @@ func (d *trainData) Next(ctx context.Context) (*trainer.Batch, error) {
 }
 
 func (d *trainData) Position() trainer.Position { return trainer.Position(d.l.Position()) }
+
+// MergePosition is the position of a world whose processes' loaders are at p and q.
+func (d *trainData) MergePosition(p, q trainer.Position) trainer.Position {
+	return trainer.Position(loader.Position(p).Merge(loader.Position(q)))
+}
 
 // nameSkipped tells the observer of the samples skipped since the last batch: the first
 // loader.MaxSkipExamples of each reason by name, the others in the skipped_<reason> metrics.

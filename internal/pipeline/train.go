@@ -11,6 +11,7 @@ import (
 	"github.com/natssl/natssl/configs"
 	"github.com/natssl/natssl/experiments"
 	"github.com/natssl/natssl/loader"
+	"github.com/natssl/natssl/mpi"
 	"github.com/natssl/natssl/trainer"
 )
 
@@ -26,6 +27,17 @@ type TrainOptions struct {
 	// Tags are recorded with a new run (a sweep's trial: sweep=<id>, trial=<n>); a resumed run
 	// keeps its own.
 	Tags map[string]string
+	// World is the MPI job this process is one rank of (mpi.Init); nil, or a world of one,
+	// trains in this process alone. Every rank calls Train with the same config and options.
+	World *mpi.World
+	// Teardown, when closed, says that the launcher has begun ending the job (SIGTERM or
+	// SIGINT under mpirun, followed by SIGKILL World.KillGrace() later): if training has not
+	// stopped within half that time, rank 0 marks the run FAILED and ends the job.
+	Teardown <-chan struct{}
+	// Agreed is what the ranks check they hold alike before training; "" is the config's
+	// keys that change the maths. A SageMaker job's ranks agree on the config its
+	// hyperparameters make, before each host points it at its own folders.
+	Agreed string
 }
 
 // TrainResult is how a tracked training run ended.
@@ -40,13 +52,18 @@ const heartbeatEvery = 10 * time.Second
 // Train trains cfg as a tracked run: it checks the local data, opens the tracker, finds what
 // to resume, opens the data and the monitor's sets, creates the run (or reopens the resumed
 // one), trains with the heartbeat kept, and marks the run FINISHED, KILLED (ctx cancelled: a
-// signal) or FAILED. On a signal it returns the
-// result so far with the error. A resume whose config changes the maths is refused with a
-// *trainer.MismatchError before the run is touched, unless o.Force; so are a resume of a run
-// that another live process is training and a config beyond the machine's memory (both
-// *RequestError).
+// signal) or FAILED. On a signal it returns the result so far with the error. A resume whose
+// config changes the maths is refused with a *trainer.MismatchError before the run is
+// touched, unless o.Force; so are a resume of a run that another live process is training
+// and a config beyond the machine's memory (both *RequestError).
+//
+// With o.World of several ranks, every rank calls Train and they train one run together:
+// see trainWorld.
 func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observer) (*TrainResult, error) {
 	obs = orDiscard(obs)
+	if rk := newRanks(o.World); rk != nil {
+		return trainWorld(ctx, cfg, o, rk, obs)
+	}
 	if err := CheckInputs(cfg); err != nil {
 		return nil, err
 	}
@@ -62,18 +79,18 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 	var ckpt *trainer.Checkpoint
 	if resume != nil && resume.Checkpoint != nil {
 		ckpt = resume.Checkpoint
-		if d := trainer.MathDiff(ckpt.Header, cfg); len(d) > 0 && !o.Force {
+		if d := trainer.MathDiff(ckpt.Header, cfg, 1); len(d) > 0 && !o.Force {
 			return nil, &trainer.MismatchError{Path: ckpt.Path, Diffs: d}
 		}
 	}
-	if err := checkMemory(cfg); err != nil {
+	if err := checkMemory(cfg, 1, 1); err != nil {
 		return nil, err
 	}
 	// The data and the monitor's sets are opened before the run is created: an input that
 	// cannot be read is refused without leaving a FAILED run behind. S3 retries and
 	// recoveries are told as they happen.
 	ctx = loader.WithNotify(ctx, obs.Notice)
-	data, err := openData(ctx, cfg, ckpt, obs)
+	data, err := openData(ctx, cfg, ckpt, nil, obs)
 	if err != nil {
 		return nil, err
 	}
@@ -90,15 +107,32 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 		}
 		return nil, err
 	}
+	if resume != nil && resume.RunID != "" {
+		// A run that spanned several processes goes on in one: its record says so.
+		if tags, err := db.Tags(ctx, run.ID()); err == nil && tags[WorldSizeTag] != "" {
+			if err := run.SetTag(ctx, WorldSizeTag, "1"); err != nil {
+				return nil, err
+			}
+		}
+	}
 	stopBeat := keepAlive(ctx, run, heartbeatEvery, obs)
-	res, err := trainRun(ctx, cfg, data, hooks, run.ID(), run, ckpt, o.Force, obs)
+	res, err := trainRun(ctx, cfg, data, hooks, run.ID(), run, ckpt, o.Force, obs, nil)
 	stopBeat()
+	return finishRun(ctx, run, res, err, nil, obs)
+}
+
+// finishRun marks the run after training: FINISHED, KILLED (stopped by a signal) or FAILED,
+// unless fin says the teardown watch has marked it already.
+func finishRun(ctx context.Context, run *experiments.Run, res *trainer.Result, err error, fin *finishOnce, obs Observer) (*TrainResult, error) {
 	status, msg := experiments.StatusFinished, ""
 	switch {
-	case err != nil && ctx.Err() != nil && res != nil:
+	case err != nil && res != nil && (ctx.Err() != nil || errors.Is(err, trainer.ErrStopped)):
 		status, msg = experiments.StatusKilled, fmt.Sprintf("stopped by a signal at step %d", res.Step)
 	case err != nil:
 		status, msg = experiments.StatusFailed, err.Error()
+	}
+	if fin != nil && !fin.claim() {
+		return nil, joinLine(err, errWatched)
 	}
 	err = joinLine(err, run.Finish(context.WithoutCancel(ctx), status, msg))
 	if err != nil && status != experiments.StatusFinished {
@@ -162,22 +196,27 @@ func openRun(ctx context.Context, db *experiments.DB, cfg *configs.Config, resum
 }
 
 // trainRun runs the trainer on data, with hooks, for an open run; tracker is where its metrics
-// and checkpoints are recorded.
-func trainRun(ctx context.Context, cfg *configs.Config, data *trainData, hooks []trainer.Hook, runID string, tracker trainer.Tracker, resume *trainer.Checkpoint, force bool, obs Observer) (*trainer.Result, error) {
+// and checkpoints are recorded (nil on ranks other than 0, which have no hooks either). rk is
+// the MPI job (nil: this process alone).
+func trainRun(ctx context.Context, cfg *configs.Config, data *trainData, hooks []trainer.Hook, runID string, tracker trainer.Tracker, resume *trainer.Checkpoint, force bool, obs Observer, rk *ranks) (*trainer.Result, error) {
 	dir := filepath.Join(cfg.Run.OutDir, runID, "checkpoints")
-	obs.RunStarted(RunStart{RunID: runID, Config: cfg, TotalSteps: data.total, CheckpointDir: dir, Resumed: resume})
-	return trainer.Train(ctx, trainer.Options{
+	start := RunStart{RunID: runID, Config: cfg, TotalSteps: data.total, CheckpointDir: dir, Resumed: resume, Ranks: 1}
+	opt := trainer.Options{
 		Config: cfg, Source: data, Tracker: tracker, RunID: runID, CheckpointDir: dir,
 		TotalSteps: data.total, Resume: resume, Force: force, OnStep: obs.Step, Log: &noticeWriter{obs: obs},
 		Hooks: hooks,
-	})
+	}
+	if rk != nil {
+		opt.Ranks, start.Ranks = *rk, rk.Size()
+	}
+	obs.RunStarted(start)
+	return trainer.Train(ctx, opt)
 }
 
 // firstRankHooks are the hooks of the process that records the run: the online monitor. The
 // replicas of a process share one model, which the monitor snapshots once per monitor step;
-// when a run spans processes, only the first (the one that writes the tracker and the
-// checkpoints) installs them, the others train on without waiting for it. Today a run is one
-// process, which is the first.
+// when a run spans processes, only the first (rank 0, the one that writes the tracker and the
+// checkpoints) installs them, the others wait for it in the next step's collectives.
 func firstRankHooks(ctx context.Context, cfg *configs.Config, obs Observer) ([]trainer.Hook, func(), error) {
 	mon, err := newMonitor(ctx, cfg, obs)
 	if err != nil || mon == nil {
@@ -209,10 +248,10 @@ func keepAlive(ctx context.Context, run *experiments.Run, every time.Duration, o
 }
 
 // checkMemory refuses, before the run is recorded or any data opened, a config whose model and
-// batch would not fit in this machine's memory (trainer.CheckMemory): a refusal of the
-// request, with the estimate and the machine's memory.
-func checkMemory(cfg *configs.Config) error {
-	if err := trainer.CheckMemory(cfg); err != nil {
+// batch would not fit in this machine's memory (trainer.CheckRankMemory: localSize of the
+// size ranks share it): a refusal of the request, with the estimate and the machine's memory.
+func checkMemory(cfg *configs.Config, size, localSize int) error {
+	if err := trainer.CheckRankMemory(cfg, size, localSize); err != nil {
 		return &RequestError{Err: fmt.Errorf("train: %w", err)}
 	}
 	return nil
