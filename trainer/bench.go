@@ -63,7 +63,9 @@ func Bench(ctx context.Context, cfg *configs.Config, o BenchOptions) (*BenchResu
 	if err := CheckRankMemory(bc, size, localSize); err != nil {
 		return nil, err
 	}
-	n, err := newNet(cfg.Model, cfg.Data.ImageSize, batch, devices, cfg.Run.Seed, cfg.Train.Temperature, build)
+	spec := specOf(cfg)
+	spec.devices = devices
+	n, err := newSpecNet(spec, build)
 	if err != nil {
 		return nil, err
 	}
@@ -78,11 +80,14 @@ func Bench(ctx context.Context, cfg *configs.Config, o BenchOptions) (*BenchResu
 	}
 	rng := rand.New(rand.NewPCG(uint64(cfg.Run.Seed), uint64(1+rank)))
 	local := batch / size
-	var views [2][]float32
-	for k := range views {
-		views[k] = make([]float32, local*3*cfg.Data.ImageSize*cfg.Data.ImageSize)
-		for i := range views[k] {
-			views[k][i] = float32(rng.NormFloat64())
+	var views [][]float32
+	for _, g := range spec.groups {
+		for range g.count {
+			v := make([]float32, local*3*g.size*g.size)
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+			views = append(views, v)
 		}
 	}
 	var times, comms []float64
@@ -96,6 +101,7 @@ func Bench(ctx context.Context, cfg *configs.Config, o BenchOptions) (*BenchResu
 			return nil, err
 		}
 		o2.step(n.params, n.grads, 1e-4)
+		n.updated(int64(i), int64(o.Warmup+o.Steps))
 		if i >= o.Warmup {
 			times = append(times, time.Since(t0).Seconds())
 			if timed != nil {
@@ -105,7 +111,7 @@ func Bench(ctx context.Context, cfg *configs.Config, o BenchOptions) (*BenchResu
 	}
 	flops := 0.0
 	for _, r := range n.replicas {
-		flops += r.b.flops
+		flops += r.flops()
 	}
 	sgemm := sgemmGFLOPS(o.Replicas)
 	if timed != nil {
@@ -117,11 +123,28 @@ func Bench(ctx context.Context, cfg *configs.Config, o BenchOptions) (*BenchResu
 	}
 	med := median(times)
 	return &BenchResult{
-		Model: fmt.Sprintf("%s w=%d head %d-%d-%d", cfg.Model.Backbone, cfg.Model.Width, featureDim(cfg.Model), cfg.Model.ProjHidden, cfg.Model.ProjDim),
+		Model: benchModel(cfg, spec),
 		Batch: batch, ImageSize: cfg.Data.ImageSize, Replicas: o.Replicas, Device: devices[0], WorldSize: size,
 		StepS: med, CommS: median(comms), ImagesPerS: float64(batch) / med, GFLOPS: flops / med / 1e9,
 		SgemmGFLOPS: sgemm, Params: n.store.numParams(), StepFLOPs: flops, BLAS: BLAS,
 	}, nil
+}
+
+// benchModel names the model measured: backbone, width and head, and the method and views
+// when they are not SimCLR's two.
+func benchModel(cfg *configs.Config, spec netSpec) string {
+	s := fmt.Sprintf("%s w=%d head %d-%d-%d", cfg.Model.Backbone, cfg.Model.Width, featureDim(cfg.Model), cfg.Model.ProjHidden, cfg.Model.ProjDim)
+	if spec.method.Name != "simclr" || len(spec.groups) > 1 || spec.groups[0].count != 2 {
+		s += ", " + spec.method.Name + ", views"
+		for i, g := range spec.groups {
+			sep := " "
+			if i > 0 {
+				sep = "+"
+			}
+			s += fmt.Sprintf("%s%d×%d", sep, g.count, g.size)
+		}
+	}
+	return s
 }
 
 // median is the middle of xs (0 for none).

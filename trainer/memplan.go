@@ -130,7 +130,7 @@ func (p *bufPool) usePlan(plan []poolBuf) {
 // slab. The twin shares bb's parameters, scratch and weight-gradient buffers, which the
 // first real pass overwrites.
 func (b *builder) planMemory(m configs.Model, bb *backbone, params []*param) error {
-	tb := &builder{g: G.NewGraph(), store: b.store, train: b.train, noBN: b.noBN, winograd: b.winograd,
+	tb := &builder{g: G.NewGraph(), store: b.store, train: b.train, stats: b.stats, noBN: b.noBN, winograd: b.winograd,
 		scratch: bb.sc, wino: b.wino}
 	twin, err := tb.backbone(m, 1, bb.c, bb.size)
 	if err != nil {

@@ -5,21 +5,23 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
-
-	"github.com/natssl/natssl/configs"
 )
 
-// replica is one data-parallel copy of the training graph: encoder, head and loss, on its
-// own tape machine. Its parameter nodes share their values with every other replica.
+// replica is one data-parallel copy of the training graph: the online encoder (one backbone op
+// per crop size, sharing parameters), its head (and BYOL's predictor), the target network when
+// the method has one, and the loss, on its own tape machine. Its parameter nodes share their
+// values with every other replica.
 type replica struct {
 	index  int
 	device string
-	n      int // images per replica per step (2n views)
+	n      int // images per replica per step
 	g      *G.ExprGraph
-	x      *G.Node
-	xs     []float32
-	b      *builder
-	grads  G.Nodes
+	groups []viewGroup
+	xs     [][]float32 // per view group: its views × n images × 3 × size × size
+	b      *builder    // the online network: the global views' backbone, head, predictor
+	extra  []*builder  // the other crop sizes' backbones (the same parameter nodes)
+	tb     *builder    // the target network, or nil
+	grads  G.Nodes     // of b.nodes
 	vm     G.VM
 }
 
@@ -30,39 +32,83 @@ type buildOptions struct {
 	ranks      Ranks // the processes the run spans; nil: this one alone
 }
 
-func newReplica(index int, device string, m configs.Model, size, n int, store *paramStore, ga *gather, wino *winoShare, opt buildOptions) (*replica, error) {
+func newReplica(index int, device string, spec netSpec, n int, store *paramStore, tgt *target, ga *gather, wino *winoShare, opt buildOptions) (*replica, error) {
 	g := G.NewGraph()
-	xs := make([]float32, 2*n*3*size*size)
-	xt := tensor.New(tensor.WithShape(2*n, 3, size, size), tensor.WithBacking(xs))
-	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(2*n, 3, size, size), G.WithName("x"), G.WithValue(xt))
-	b := &builder{g: g, store: store, train: true, noBN: opt.noBN, winograd: !opt.noWinograd, wino: wino}
-	feat, err := b.encoder(m, x)
+	r := &replica{index: index, device: device, n: n, g: g, groups: spec.groups}
+	var xs []*G.Node
+	for i, grp := range spec.groups {
+		rows, s := grp.count*n, grp.size
+		data := make([]float32, rows*3*s*s)
+		xt := tensor.New(tensor.WithShape(rows, 3, s, s), tensor.WithBacking(data))
+		xs = append(xs, G.NewTensor(g, tensor.Float32, 4, G.WithShape(rows, 3, s, s), G.WithName(fmt.Sprintf("x%d", i)), G.WithValue(xt)))
+		r.xs = append(r.xs, data)
+	}
+	m := spec.model
+	online := func(st *paramStore) *builder {
+		return &builder{g: g, store: st, train: true, noBN: opt.noBN, winograd: !opt.noWinograd, wino: wino}
+	}
+	r.b = online(store)
+	feat, err := r.b.encoder(m, xs[0])
 	if err != nil {
 		return nil, err
 	}
-	z := b.head(m, feat)
-	cost, err := G.ApplyOp(&lossOp{g: ga, r: index}, z)
+	feats := []*G.Node{feat}
+	for _, x := range xs[1:] {
+		eb := online(store)
+		f, err := eb.encoder(m, x)
+		if err != nil {
+			return nil, err
+		}
+		// Every size's batch norm moves the same running statistics, one after the other.
+		for i, l := range eb.bns {
+			l.mean, l.vr = r.b.bns[i].mean, r.b.bns[i].vr
+		}
+		r.extra = append(r.extra, eb)
+		feats = append(feats, f)
+	}
+	z := r.b.projector(spec.method.Name, m, concatRows(feats))
+	if spec.method.Name == "byol" {
+		z = r.b.predictor(z, spec.predHidden)
+	}
+	inputs := G.Nodes{z}
+	if tgt != nil {
+		r.tb = &builder{g: g, store: tgt.store, stats: true, prefix: "target/", noBN: opt.noBN, winograd: !opt.noWinograd, wino: tgt.wino}
+		tf, err := r.tb.encoder(m, xs[0])
+		if err != nil {
+			return nil, err
+		}
+		inputs = append(inputs, r.tb.projector(spec.method.Name, m, tf))
+	}
+	cost, err := G.ApplyOp(&lossOp{g: ga, r: index, target: tgt != nil}, inputs...)
 	if err != nil {
 		return nil, fmt.Errorf("trainer: replica %d: loss: %w", index, err)
 	}
-	grads, err := G.Grad(cost, b.nodes...)
-	if err != nil {
+	// Gorgonia merges input nodes of one name and shape: every crop size's backbone reads the
+	// same parameter nodes, whose gradients it sums.
+	if r.grads, err = G.Grad(cost, r.b.nodes...); err != nil {
 		return nil, fmt.Errorf("trainer: replica %d: gradients: %w", index, err)
 	}
-	b.loadBNStats()
-	vm, err := newMachine(device, g)
-	if err != nil {
+	r.b.loadBNStats()
+	if r.tb != nil {
+		r.tb.loadBNStats()
+	}
+	if r.vm, err = newMachine(device, g); err != nil {
 		return nil, err
 	}
-	return &replica{index: index, device: device, n: n, g: g, x: x, xs: xs, b: b, grads: grads, vm: vm}, nil
+	return r, nil
 }
 
-// setInput copies images [lo, lo+n) of both views into the replica's input: the first n
-// rows are view 1, the next n view 2.
-func (r *replica) setInput(views [2][]float32, lo int) {
-	per := len(r.xs) / (2 * r.n)
-	copy(r.xs[:r.n*per], views[0][lo*per:(lo+r.n)*per])
-	copy(r.xs[r.n*per:], views[1][lo*per:(lo+r.n)*per])
+// setInput copies images [lo, lo+n) of every view into the replica's inputs: a group's input
+// holds its first view's n images, then its second's, and so on.
+func (r *replica) setInput(views [][]float32, lo int) {
+	v := 0
+	for i, grp := range r.groups {
+		per := 3 * grp.size * grp.size
+		for j := range grp.count {
+			copy(r.xs[i][j*r.n*per:(j+1)*r.n*per], views[v][lo*per:(lo+r.n)*per])
+			v++
+		}
+	}
 }
 
 // run does forward and backward; the gradients are then readable with grad.
@@ -82,6 +128,18 @@ func (r *replica) grad(i int) []float32 {
 // bnStats returns the running statistics of the replica's i-th batch-norm op.
 func (r *replica) bnStats(i int) (mean, vr []float32) {
 	return r.b.bns[i].mean, r.b.bns[i].vr
+}
+
+// flops is the multiply-adds ×2 of one step's convolutions and linear layers.
+func (r *replica) flops() float64 {
+	f := r.b.flops
+	for _, eb := range r.extra {
+		f += eb.flops
+	}
+	if r.tb != nil {
+		f += r.tb.flops / 3 // counted as forward and backward; the target only runs forward
+	}
+	return f
 }
 
 func (r *replica) close() error { return r.vm.Close() }
