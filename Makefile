@@ -14,7 +14,7 @@ BUDGET   ?= 10m
 PARALLEL ?= 1
 RESUME   ?=
 
-.PHONY: deps build test bench bench-augment bench-loader bench-monitor bench-train bench-mpi gpu-bundle gpu-check photos demo sweep-demo faults lint fmt clean
+.PHONY: deps build test bench bench-augment bench-loader bench-monitor bench-train bench-mpi gpu-bundle gpu-check photos demo sweep-demo methods-demo faults lint fmt clean
 
 # The Debian packages the build, tests and demo need (scripts/deps.sh holds the one list):
 # installed when run as root, otherwise the apt-get line to run is printed.
@@ -50,6 +50,14 @@ demo: deps build
 # BUDGET, PARALLEL and RESUME=<sweep id> are passed on, e.g. `make sweep-demo TRIALS=2 BUDGET=20s`.
 sweep-demo: deps build
 	TRIALS=$(TRIALS) BUDGET=$(BUDGET) PARALLEL=$(PARALLEL) RESUME=$(RESUME) scripts/sweep-demo.sh $(SWEEP_FLAGS)
+
+# The five self-supervised methods (SimCLR, BYOL, MoCo v2, VICReg, Barlow Twins) on the demo data,
+# each in BUDGET (default 10m) with its recipe (scripts/methods-demo.sh), against the random-init
+# encoder; then `natssl report` of the six runs and a table of the gains, e.g.
+# `make methods-demo BUDGET=90s`, `make methods-demo METHODS='byol moco'`.
+METHODS ?= simclr byol moco vicreg barlow
+methods-demo: deps build
+	BUDGET=$(BUDGET) METHODS='$(METHODS)' scripts/methods-demo.sh $(METHODS_FLAGS)
 
 # The fault campaign against the built binary: kill -9 at random moments with --resume auto,
 # bad files among the images, S3 outages (moto_server behind a fault proxy), full disks (tmpfs:

@@ -32,18 +32,27 @@ func splitmix(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-// Pipeline is the validated augmentation recipe for views of Size×Size pixels. It is
-// immutable and shared by all workers.
+// Pipeline is the validated augmentation recipe for views of Size×Size pixels (and, with
+// multi-crop, the other sizes of its view groups). It is immutable and shared by all workers.
 type Pipeline struct {
-	cfg  configs.Augment
-	size int
-	blur blurSize
+	cfg   configs.Augment
+	size  int
+	blur  blurSize
+	views []ViewSpec // what Views draws per image
 	// scaleAt: decode at 1/2 when every crop side is at least 2*scaleAt*size pixels, at 1/4 from
 	// 4*scaleAt*size; 0 never downscales (see dctScale).
 	scaleAt int
 }
 
-// New validates cfg and returns the pipeline producing size×size views.
+// ViewSpec is one view drawn from every image: a random resized crop of Scale (the area
+// range) resized to Size × Size pixels.
+type ViewSpec struct {
+	Size  int
+	Scale [2]float64
+}
+
+// New validates cfg and returns the pipeline producing size×size views: two of
+// cfg.CropScale per image, or the groups of cfg.Crops (whose first group is at size).
 func New(cfg configs.Augment, size int) (*Pipeline, error) {
 	if size < 1 || size > 4096 {
 		return nil, fmt.Errorf("augment: image size %d: want 1..4096", size)
@@ -51,11 +60,34 @@ func New(cfg configs.Augment, size int) (*Pipeline, error) {
 	if err := validate(cfg); err != nil {
 		return nil, err
 	}
-	return &Pipeline{cfg: cfg, size: size, blur: newBlurSize(size), scaleAt: 1}, nil
+	p := &Pipeline{cfg: cfg, size: size, blur: newBlurSize(size), scaleAt: 1}
+	if len(cfg.Crops) == 0 {
+		p.views = []ViewSpec{{size, cfg.CropScale}, {size, cfg.CropScale}}
+	}
+	for i, g := range cfg.Crops {
+		if g.Size < 1 || g.Size > 4096 || g.Count < 1 || !(g.Scale[0] > 0 && g.Scale[0] <= g.Scale[1] && g.Scale[1] <= 1) {
+			return nil, fmt.Errorf("augment: augment.crops group %d (size %d, count %d, scale %v): want a size in 1..4096, a count >= 1, 0 < min <= max <= 1", i+1, g.Size, g.Count, g.Scale)
+		}
+		for range g.Count {
+			p.views = append(p.views, ViewSpec{g.Size, g.Scale})
+		}
+	}
+	return p, nil
 }
 
-// Size is the side of every view in pixels.
+// Size is the side of the global views (of every view without multi-crop) in pixels.
 func (p *Pipeline) Size() int { return p.size }
+
+// Views lists the views Worker.Views draws per image, in order.
+func (p *Pipeline) Views() []ViewSpec { return append([]ViewSpec(nil), p.views...) }
+
+// blurFor is the blur kernel size for views of side s.
+func (p *Pipeline) blurFor(s int) blurSize {
+	if s == p.size {
+		return p.blur
+	}
+	return newBlurSize(s)
+}
 
 func validate(c configs.Augment) error {
 	bad := func(key string, v any, want string) error {
@@ -98,28 +130,40 @@ func validate(c configs.Augment) error {
 
 // Worker decodes and augments images for one goroutine. It is not safe for concurrent use.
 type Worker struct {
-	p   *Pipeline
-	dec *decode.Decoder
-	img decode.Image
-	row []float32 // one vertically resampled source row
-	hwc []float32 // the view being built, interleaved RGB on a 0–255 scale
-	tmp []float32 // blur scratch
-	tx  taps
-	ty  taps
-	pcg rand.PCG   // each view's own stream, seeded from the sample's
-	vr  *rand.Rand // draws from pcg
+	p     *Pipeline
+	dec   *decode.Decoder
+	img   decode.Image
+	row   []float32 // one vertically resampled source row
+	hwc   []float32 // the view being built, interleaved RGB on a 0–255 scale
+	tmp   []float32 // blur scratch
+	tx    taps
+	ty    taps
+	pcg   rand.PCG   // each view's own stream, seeded from the sample's
+	vr    *rand.Rand // draws from pcg
+	seeds []uint64
+	vp    []viewParams
 }
 
-// sampleViews draws both views' parameters. Each view gets its own stream seeded from two
-// draws of rng, so one view's draws (which depend on what it applies) never shift the other's.
+// sampleViews draws both views' parameters for TwoViews.
 func (w *Worker) sampleViews(rng *rand.Rand, iw, ih int, vp *[2]viewParams) {
-	seeds := [2]uint64{rng.Uint64(), rng.Uint64()}
+	s := ViewSpec{w.p.size, w.p.cfg.CropScale}
+	w.drawViews(rng, iw, ih, []ViewSpec{s, s}, vp[:])
+}
+
+// drawViews draws the parameters of one view per spec. Each view gets its own stream seeded
+// from a draw of rng, in order, so one view's draws (which depend on what it applies) never
+// shift another's.
+func (w *Worker) drawViews(rng *rand.Rand, iw, ih int, specs []ViewSpec, vp []viewParams) {
+	w.seeds = w.seeds[:0]
+	for range specs {
+		w.seeds = append(w.seeds, rng.Uint64())
+	}
 	if w.vr == nil {
 		w.vr = rand.New(&w.pcg)
 	}
-	for i := range vp {
-		w.pcg.Seed(seeds[i], 0x853c49e6748fea9b)
-		vp[i] = w.p.sample(w.vr, iw, ih)
+	for i, spec := range specs {
+		w.pcg.Seed(w.seeds[i], 0x853c49e6748fea9b)
+		vp[i] = w.p.sampleView(w.vr, iw, ih, spec)
 	}
 }
 
@@ -132,27 +176,54 @@ func (p *Pipeline) NewWorker() *Worker {
 func (w *Worker) Close() { w.dec.Close() }
 
 // TwoViews decodes data once and writes two independently augmented views into v1 and v2,
-// each 3*S*S floats, CHW, normalised with Mean and Std. Undecodable data gives an error
-// wrapping decode.ErrCorrupt.
+// each 3*S*S floats (S the pipeline's size), CHW, normalised with Mean and Std, whatever the
+// pipeline's view groups. Undecodable data gives an error wrapping decode.ErrCorrupt.
 func (w *Worker) TwoViews(data []byte, rng *rand.Rand, v1, v2 []float32) error {
-	s := w.p.size
-	if len(v1) != 3*s*s || len(v2) != 3*s*s {
-		return fmt.Errorf("augment: view buffers hold %d and %d floats: want %d", len(v1), len(v2), 3*s*s)
+	s := ViewSpec{w.p.size, w.p.cfg.CropScale}
+	return w.draw(data, rng, []ViewSpec{s, s}, [][]float32{v1, v2})
+}
+
+// Views decodes data once and writes the pipeline's views (Pipeline.Views) into dst, one
+// buffer of 3·size² floats per view, CHW, normalised with Mean and Std. Without multi-crop
+// they are exactly TwoViews' two views.
+func (w *Worker) Views(data []byte, rng *rand.Rand, dst [][]float32) error {
+	return w.draw(data, rng, w.p.views, dst)
+}
+
+// draw writes one view per spec from one decode of data.
+func (w *Worker) draw(data []byte, rng *rand.Rand, specs []ViewSpec, dst [][]float32) error {
+	if len(dst) != len(specs) {
+		return fmt.Errorf("augment: %d view buffers for %d views", len(dst), len(specs))
+	}
+	for i, s := range specs {
+		if len(dst[i]) != 3*s.Size*s.Size {
+			return fmt.Errorf("augment: view %d buffer holds %d floats: want %d", i+1, len(dst[i]), 3*s.Size*s.Size)
+		}
 	}
 	iw, ih, err := w.dec.Config(data)
 	if err != nil {
 		return fmt.Errorf("augment: %w", err)
 	}
-	var vp [2]viewParams
-	w.sampleViews(rng, iw, ih, &vp)
-	denom := dctScale(data, w.p.scaleAt, min(vp[0].cw, vp[0].ch, vp[1].cw, vp[1].ch), s)
-	// Only the part of the image under the two crops is decoded.
-	r := vp[0].box(denom).Union(vp[1].box(denom))
+	if cap(w.vp) < len(specs) {
+		w.vp = make([]viewParams, len(specs))
+	}
+	vp := w.vp[:len(specs)]
+	w.drawViews(rng, iw, ih, specs, vp)
+	// The DCT scale every view allows (the scale falls as a view's crop side over its own
+	// output side does), and only the part of the image under the crops is decoded.
+	denom := 4
+	r := image.Rectangle{}
+	for i := range vp {
+		denom = min(denom, dctScale(data, w.p.scaleAt, min(vp[i].cw, vp[i].ch), vp[i].size))
+	}
+	for i := range vp {
+		r = r.Union(vp[i].box(denom))
+	}
 	if err := w.dec.DecodeRegion(data, denom, r, &w.img); err != nil {
 		return fmt.Errorf("augment: %w", err)
 	}
-	for i, dst := range [2][]float32{v1, v2} {
-		w.render(&vp[i], denom, dst)
+	for i := range vp {
+		w.render(&vp[i], denom, dst[i])
 	}
 	return nil
 }

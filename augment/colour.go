@@ -14,7 +14,7 @@ func (v *viewParams) box(denom int) image.Rectangle {
 
 // render builds one view from w.img (decoded at 1/denom of the source size) into dst.
 func (w *Worker) render(v *viewParams, denom int, dst []float32) {
-	s := w.p.size
+	s := v.size
 	d := float64(denom)
 	x0, x1 := float64(v.cx)/d, float64(v.cx+v.cw)/d
 	y0, y1 := float64(v.cy)/d, float64(v.cy+v.ch)/d
@@ -29,7 +29,7 @@ func (w *Worker) render(v *viewParams, denom int, dst []float32) {
 		colour(v, px, 3*s)
 	}
 	if v.blur {
-		r := w.p.blur.radius(float64(v.sigma))
+		r := w.p.blurFor(s).radius(float64(v.sigma))
 		w.tmp = grow(w.tmp, len(px)+3*(s+2*r))
 		gaussianBlur(px, w.tmp, s, s, r, float64(v.sigma))
 	}

@@ -1,13 +1,15 @@
-// Package augment turns encoded images into normalised float32 CHW tensors: two random SimCLR
-// views per image for training (TwoViews) and a deterministic resize-and-centre-crop for
-// evaluation (EvalView).
+// Package augment turns encoded images into normalised float32 CHW tensors: random views per
+// image for training (Views: two SimCLR views, or the groups of multi-crop, each group its own
+// size and crop scale; TwoViews: the two views alone) and a deterministic resize-and-centre-crop
+// for evaluation (EvalView).
 //
 // A Pipeline holds the validated parameters of the config's augment section and is shared by
 // all workers; each goroutine owns a Worker (a decode.Decoder plus scratch buffers). All
 // randomness comes from the *rand.Rand passed in, so the same stream and the same bytes give
 // the same views; SampleRNG derives that stream from (seed, epoch, sample index), which makes
-// the augmentation of a sample independent of how many workers there are. TwoViews draws two
-// seeds from it, one per view, so one view's draws never shift the other's.
+// the augmentation of a sample independent of how many workers there are. Views draws one seed
+// from it per view, in order, so one view's draws never shift another's, and without multi-crop
+// its two views are bit for bit TwoViews'.
 //
 // Per view, in torchvision's order: random resized crop (torchvision's ten tries, then the
 // centred fallback), horizontal flip, colour jitter with probability p (brightness, contrast,

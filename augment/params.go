@@ -15,6 +15,7 @@ const (
 
 // viewParams is everything random about one view, drawn before any pixel is touched.
 type viewParams struct {
+	size           int // output side in pixels
 	cx, cy, cw, ch int // crop box in source pixels
 	flip           bool
 	jitter         bool
@@ -27,12 +28,17 @@ type viewParams struct {
 	solarize       bool
 }
 
-// sample draws one view's parameters for a source of iw×ih pixels, in torchvision's order:
-// crop, flip, jitter (order, then factors), grayscale, blur, solarize.
+// sample draws the parameters of one view of the pipeline's size and crop scale.
 func (p *Pipeline) sample(rng *rand.Rand, iw, ih int) viewParams {
+	return p.sampleView(rng, iw, ih, ViewSpec{Size: p.size, Scale: p.cfg.CropScale})
+}
+
+// sampleView draws one view's parameters for a source of iw×ih pixels, in torchvision's
+// order: crop, flip, jitter (order, then factors), grayscale, blur, solarize.
+func (p *Pipeline) sampleView(rng *rand.Rand, iw, ih int, spec ViewSpec) viewParams {
 	c := p.cfg
-	var v viewParams
-	v.cx, v.cy, v.cw, v.ch = cropBox(rng, iw, ih, c.CropScale, c.CropRatio)
+	v := viewParams{size: spec.Size}
+	v.cx, v.cy, v.cw, v.ch = cropBox(rng, iw, ih, spec.Scale, c.CropRatio)
 	v.flip = rng.Float64() < c.FlipP
 	v.bright, v.contr, v.satur = 1, 1, 1
 	if v.jitter = rng.Float64() < c.Jitter.P; v.jitter {

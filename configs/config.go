@@ -18,6 +18,7 @@ type Config struct {
 	Data      Data      `yaml:"data"`
 	Augment   Augment   `yaml:"augment"`
 	Model     Model     `yaml:"model"`
+	Method    Method    `yaml:"method"`
 	Train     Train     `yaml:"train"`
 	Eval      Eval      `yaml:"eval"`
 	SageMaker SageMaker `yaml:"sagemaker"`
@@ -73,6 +74,9 @@ type Augment struct {
 	GrayscaleP float64    `yaml:"grayscale_p"`
 	Blur       Blur       `yaml:"blur"`
 	SolarizeP  float64    `yaml:"solarize_p"`
+	// Crops are the groups of views drawn from each image (multi-crop); empty: two views at
+	// data.image_size of CropScale. See Config.ViewGroups.
+	Crops []Crop `yaml:"crops"`
 }
 
 // Jitter is colour jitter: strengths and the probability of applying it.
@@ -188,14 +192,20 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 // D returns the duration as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// YAML returns the configuration as YAML, every key present: what will actually run, with
-// the credentials of URLs masked (an endpoint's user:password@), since it is printed and
-// stored (the tracker, checkpoints, model artefacts).
+// YAML returns the configuration as YAML, every key present that means something for the
+// method (a key of another method is left out): what will actually run, with the credentials
+// of URLs masked (an endpoint's user:password@), since it is printed and stored (the tracker,
+// checkpoints, model artefacts).
 func (c *Config) YAML() ([]byte, error) {
+	var doc yaml.Node
+	if err := doc.Encode(c.redacted()); err != nil {
+		return nil, fmt.Errorf("configs: encode: %w", err)
+	}
+	c.dropForeign(&doc, "")
 	var b strings.Builder
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(c.redacted()); err != nil {
+	if err := enc.Encode(&doc); err != nil {
 		return nil, fmt.Errorf("configs: encode: %w", err)
 	}
 	if err := enc.Close(); err != nil {
@@ -204,8 +214,31 @@ func (c *Config) YAML() ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-// Flatten returns every leaf key with its value as a string, in key order: the run's params.
-// The credentials of URLs are masked, as in YAML.
+// dropForeign removes from an encoded config the leaf keys that do not apply to its method.
+func (c *Config) dropForeign(n *yaml.Node, prefix string) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	kept := n.Content[:0]
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := k.Value
+		if prefix != "" {
+			key = prefix + "." + key
+		}
+		if IsKey(key) && !c.Applies(key) {
+			continue
+		}
+		if isSection(key) {
+			c.dropForeign(v, key)
+		}
+		kept = append(kept, k, v)
+	}
+	n.Content = kept
+}
+
+// Flatten returns every leaf key that applies to the method with its value as a string, in
+// key order: the run's params. The credentials of URLs are masked, as in YAML.
 func (c *Config) Flatten() []KeyValue {
 	out := c.FlattenWithCredentials()
 	for i := range out {
@@ -220,6 +253,9 @@ func (c *Config) Flatten() []KeyValue {
 func (c *Config) FlattenWithCredentials() []KeyValue {
 	var out []KeyValue
 	for _, k := range Keys() {
+		if !c.Applies(k) {
+			continue
+		}
 		v, _ := c.Get(k)
 		out = append(out, KeyValue{Key: k, Value: formatValue(v)})
 	}
@@ -253,6 +289,7 @@ func (c *Config) Origin(key string) string {
 func (c *Config) Clone() *Config {
 	n := *c
 	n.Train.Devices = append([]string(nil), c.Train.Devices...)
+	n.Augment.Crops = append([]Crop(nil), c.Augment.Crops...)
 	n.origins = make(map[string]string, len(c.origins))
 	for k, v := range c.origins {
 		n.origins[k] = v

@@ -2,6 +2,11 @@
 // presets, the layering of a config file, NATSSL_* environment variables, SageMaker
 // hyperparameters and --set overrides (through viper), and validation before any work starts.
 //
+// The method section holds every method's own keys (Method); a key belongs to one method, a
+// layer that sets it for another method is refused, and a run's YAML and params hold only the
+// keys that apply to its method (Config.Applies). augment.crops is a list of mappings, read
+// from YAML, --set and the environment alike.
+//
 // A preset may carry files of its own: the smoke preset's few real images and NeWT-layout
 // suite are embedded (configs/smoke) and written out once to the user's cache folder, and the
 // preset's input paths point there, so that `natssl train --config smoke` runs from any folder

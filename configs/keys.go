@@ -143,10 +143,17 @@ func convert(raw any, t reflect.Type) (reflect.Value, error) {
 	case reflect.Bool:
 		b, err := toBool(raw)
 		return reflect.ValueOf(b), err
+	case reflect.Struct:
+		return toStruct(raw, t)
 	case reflect.Array, reflect.Slice:
 		items, err := toList(raw)
 		if err != nil {
 			return reflect.Value{}, err
+		}
+		if t.Elem().Kind() == reflect.Struct && raw != nil {
+			if str, ok := raw.(string); ok && !strings.HasPrefix(strings.TrimSpace(str), "[") && strings.TrimSpace(str) != "" {
+				return reflect.Value{}, fmt.Errorf("want a list such as [{%s}]", structExample(t.Elem()))
+			}
 		}
 		if t.Kind() == reflect.Array && len(items) != t.Len() {
 			return reflect.Value{}, fmt.Errorf("want a list of %d values, got %d", t.Len(), len(items))
@@ -270,6 +277,8 @@ func toList(raw any) ([]any, error) {
 	switch v := raw.(type) {
 	case []any:
 		return v, nil
+	case nil:
+		return nil, nil
 	case string:
 		s := strings.TrimSpace(v)
 		if strings.HasPrefix(s, "[") {
@@ -299,6 +308,8 @@ func formatValue(v any) string {
 		return fmt.Sprintf("[%s, %s]", strconv.FormatFloat(x[0], 'g', -1, 64), strconv.FormatFloat(x[1], 'g', -1, 64))
 	case []string:
 		return "[" + strings.Join(x, ", ") + "]"
+	case []Crop:
+		return formatCrops(x)
 	case float64:
 		return strconv.FormatFloat(x, 'g', -1, 64)
 	}

@@ -296,7 +296,7 @@ func scanYAML(data []byte, name string) (map[string]int, Errors, error) {
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return nil, nil, &Errors{{Origin: fmt.Sprintf("%s:%d", name, root.Line), Reason: "a config file must be a mapping of sections (run, data, augment, model, train, eval, sagemaker)"}}
+		return nil, nil, &Errors{{Origin: fmt.Sprintf("%s:%d", name, root.Line), Reason: "a config file must be a mapping of sections (run, data, augment, model, method, train, eval, sagemaker)"}}
 	}
 	var walk func(n *yaml.Node, prefix string)
 	walk = func(n *yaml.Node, prefix string) {

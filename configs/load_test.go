@@ -287,16 +287,37 @@ func TestYAMLRoundTrip(t *testing.T) {
 }
 
 func TestFlattenCoversEveryKey(t *testing.T) {
-	kv := Default().Flatten()
-	if len(kv) != len(Keys()) {
-		t.Fatalf("Flatten has %d entries, Keys %d", len(kv), len(Keys()))
-	}
-	got := map[string]string{}
-	for _, e := range kv {
-		got[e.Key] = e.Value
-	}
-	if got["train.devices"] != "[cpu, cpu]" || got["augment.crop_scale"] != "[0.2, 1]" || got["train.lr"] != "0.001" {
-		t.Errorf("unexpected flattened values: %v", got)
+	for _, method := range Methods {
+		t.Run(method, func(t *testing.T) {
+			c := Default()
+			c.Method.Name = method
+			kv := c.Flatten()
+			applies := 0
+			for _, k := range Keys() {
+				if c.Applies(k) {
+					applies++
+				}
+			}
+			if len(kv) != applies {
+				t.Fatalf("Flatten has %d entries, %d keys apply", len(kv), applies)
+			}
+			got := map[string]string{}
+			for _, e := range kv {
+				got[e.Key] = e.Value
+			}
+			if got["train.devices"] != "[cpu, cpu]" || got["augment.crop_scale"] != "[0.2, 1]" || got["train.lr"] != "0.001" ||
+				got["method.name"] != method || got["augment.crops"] != "[]" {
+				t.Errorf("unexpected flattened values: %v", got)
+			}
+			// Each method's own keys are there, and no other method's.
+			for owner, keys := range methodKeys {
+				for _, k := range keys {
+					if _, ok := got[k]; ok != (owner == method) {
+						t.Errorf("%s (a key of %s) in the params: %v", k, owner, ok)
+					}
+				}
+			}
+		})
 	}
 }
 

@@ -36,6 +36,14 @@ var synonyms = map[string]string{
 	"val_check_interval": "monitor_every", "eval_every": "monitor_every", "knn_every": "monitor_every", "monitor_interval": "monitor_every",
 	"val_labels": "val_csv", "val_dir": "val_images", "val_path": "val_images", "val_data": "val_images",
 	"max_concurrency": "concurrency", "max_concurrent_requests": "concurrency",
+	"base_tau_momentum": "tau_base", "base_tau": "tau_base", "final_tau_momentum": "tau_final", "final_tau": "tau_final",
+	"pred_hidden_dim": "pred_hidden", "predictor_hidden": "pred_hidden",
+	"queue": "queue_size", "num_negatives": "queue_size",
+	"sim_loss_weight": "sim_coeff", "invariance_weight": "sim_coeff",
+	"var_loss_weight": "std_coeff", "variance_weight": "std_coeff",
+	"cov_loss_weight": "cov_coeff", "covariance_weight": "cov_coeff",
+	"lamb": "lambda", "offdiag_weight": "lambda",
+	"multicrop": "crops", "num_crops": "crops", "local_crops": "crops",
 }
 
 // suggest returns the known key an unknown one most likely meant, or "": one whose last part
@@ -72,10 +80,13 @@ func suggest(key string) string {
 	return suggestBySpelling(key)
 }
 
-// Values returns the values key accepts when they are a fixed set (backbones, optimizers,
-// classifiers, true and false, the usual devices), for shell completion; nil otherwise.
+// Values returns the values key accepts when they are a fixed set (methods, backbones,
+// optimizers, classifiers, true and false, the usual devices), for shell completion; nil
+// otherwise.
 func Values(key string) []string {
 	switch key {
+	case "method.name":
+		return append([]string(nil), Methods...)
 	case "model.backbone":
 		return append([]string(nil), backbones...)
 	case "train.optimizer":

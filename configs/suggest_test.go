@@ -28,6 +28,10 @@ func TestSuggest(t *testing.T) {
 		{"eval.val_dir", "eval.val_images"},
 		{"data.s3.max_concurrency", "data.s3.concurrency"},
 		{"eval.monitor_evry", "eval.monitor_every"},
+		{"method.base_tau_momentum", "method.tau_base"}, // solo-learn's names
+		{"method.var_loss_weight", "method.std_coeff"},
+		{"method.lamb", "method.lambda"},
+		{"augment.num_crops", "augment.crops"},
 		{"zzzz.qqqq", ""},
 	}
 	for _, tt := range tests {
@@ -93,6 +97,7 @@ func TestValues(t *testing.T) {
 		key  string
 		want []string
 	}{
+		{"method.name", Methods},
 		{"model.backbone", backbones},
 		{"train.optimizer", optimizers},
 		{"eval.classifier", classifiers},

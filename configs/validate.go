@@ -61,6 +61,7 @@ const (
 	MaxProjDim       = 1 << 14 // model.proj_hidden, model.proj_dim
 	MaxDevices       = 64      // entries of train.devices
 	MaxMonitorImages = 1 << 16 // eval.monitor_knn_images
+	MaxQueueSize     = 1 << 20 // method.queue_size (keys)
 )
 
 var (
@@ -156,10 +157,13 @@ func (c *Config) Validate() error {
 		bad("augment.blur.sigma", "want [min, max] with 0 < min <= max")
 	}
 
+	c.validateCrops(bad)
+
 	oneOf("model.backbone", c.Model.Backbone, backbones)
 	within("model.width", c.Model.Width, 1, MaxWidth)
 	within("model.proj_hidden", c.Model.ProjHidden, 1, MaxProjDim)
 	within("model.proj_dim", c.Model.ProjDim, 1, MaxProjDim)
+	c.validateMethod(bad)
 
 	t := c.Train
 	atLeast("train.steps", t.Steps, 0)

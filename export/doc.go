@@ -10,7 +10,10 @@
 // The exported model computes what natssl computes (trainer.Encoder in evaluation mode):
 // the layers mirror trainer's model.go, batch norm uses the running statistics with ε 1e-5,
 // and the tests hold the files to natssl's own features on real images, run by gonnx,
-// by PyTorch's kernels and by torchvision's modules.
+// by PyTorch's kernels and by torchvision's modules. For BYOL and MoCo runs the encoder is the
+// online network, as everywhere in natssl (the target network stays in the checkpoint); the
+// head is written for SimCLR and BYOL, whose projectors share its shape, and refused for the
+// methods whose projectors do not.
 //
 // # ONNX
 //

@@ -104,6 +104,10 @@ func ExportCheckpoint(ctx context.Context, c *trainer.Checkpoint, opt Options, o
 	if size == 0 {
 		size = EvalImageSize(cfg)
 	}
+	if m := cfg.Method.Name; opt.WithHead && m != "simclr" && m != "byol" {
+		// The export writes the head Linear-BN-ReLU-Linear; these methods' projectors differ.
+		return nil, fmt.Errorf("export: --with-head writes SimCLR's projection head (Linear-BN-ReLU-Linear, as BYOL's projector is); this run's method %s has another projector: export the encoder alone", m)
+	}
 	p, err := newPlan(cfg.Model, size, opt.WithHead)
 	if err != nil {
 		return nil, err

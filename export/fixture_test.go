@@ -36,7 +36,8 @@ type fixture struct {
 	evalSize  int // the export's image size
 	optimizer string
 	steps     int
-	gonnx     bool // small enough for gonnx's direct convolutions
+	gonnx     bool   // small enough for gonnx's direct convolutions
+	method    string // "" : SimCLR
 }
 
 // fixtures are the backbones at small widths, plus torchvision's own resnet18 and resnet50
@@ -103,6 +104,10 @@ func (f fixture) checkpoint(t testing.TB) string {
 	cfg.Train.KeepCheckpoints = 1
 	cfg.Train.TimeLimit = 0
 	cfg.Eval.ImageSize = f.evalSize
+	if f.method != "" {
+		cfg.Method.Name = f.method
+		cfg.Method.QueueSize = 16
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

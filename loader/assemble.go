@@ -263,7 +263,7 @@ func (l *Loader) getOut(epoch int) *Batch {
 	select {
 	case b = <-l.outFree:
 	default:
-		b = newBatch(l.opt.BatchSize/l.opt.World*l.opt.Replicas, l.opt.ImageSize, l.outFree)
+		b = newBatch(l.opt.BatchSize/l.opt.World*l.opt.Replicas, l.sizes, l.outFree)
 	}
 	b.reset(epoch)
 	return b

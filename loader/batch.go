@@ -5,14 +5,16 @@ import (
 	"sync/atomic"
 )
 
-// Batch is N samples, each as two augmented views of Size×Size pixels, NCHW float32,
-// normalised as augment normalises. A batch never spans two epochs. Its memory belongs to the
+// Batch is N samples, each as augmented views, NCHW float32, normalised as augment
+// normalises: two views of Size×Size pixels, or with multi-crop the views of every group in
+// order (view v of Sizes[v] pixels). A batch never spans two epochs. Its memory belongs to the
 // loader's pool: hand it back with Loader.Release when done.
 type Batch struct {
 	N, Size int
-	Views   [2][]float32 // N*3*Size*Size each
-	Labels  []int        // -1 when unknown
-	Keys    []string     // where each sample came from, relative to the source
+	Sizes   []int       // the side of each view
+	Views   [][]float32 // view v: N*3*Sizes[v]² floats
+	Labels  []int       // -1 when unknown
+	Keys    []string    // where each sample came from, relative to the source
 	Epoch   int
 
 	pos  Position // the loader's position once this batch is delivered
@@ -20,7 +22,7 @@ type Batch struct {
 	refs atomic.Int32 // holders: the assembler, the consumer; the last returns it to pool
 
 	// The memory at full capacity; Views, Labels and Keys show a part of it.
-	views  [2][]float32
+	views  [][]float32
 	labels []int
 	keys   []string
 
@@ -67,11 +69,16 @@ func (b *Batch) Replica(r, R int) *Batch {
 		panic("loader: Replica(r, R) needs 0 <= r < R")
 	}
 	lo, hi := r*b.N/R, (r+1)*b.N/R
-	per := 3 * b.Size * b.Size
+	views := make([][]float32, len(b.Views))
+	for v, x := range b.Views {
+		per := 3 * b.Sizes[v] * b.Sizes[v]
+		views[v] = x[lo*per : hi*per]
+	}
 	return &Batch{
 		N:      hi - lo,
 		Size:   b.Size,
-		Views:  [2][]float32{b.Views[0][lo*per : hi*per], b.Views[1][lo*per : hi*per]},
+		Sizes:  b.Sizes,
+		Views:  views,
 		Labels: b.Labels[lo:hi],
 		Keys:   b.Keys[lo:hi],
 		Epoch:  b.Epoch,
@@ -79,13 +86,19 @@ func (b *Batch) Replica(r, R int) *Batch {
 	}
 }
 
-// newBatch allocates room for n samples of size×size, returned to pool when released.
-func newBatch(n, size int, pool chan *Batch) *Batch {
-	per := 3 * size * size
+// newBatch allocates room for n samples of views of the given sides (the first is Size),
+// returned to pool when released.
+func newBatch(n int, sizes []int, pool chan *Batch) *Batch {
+	views := make([][]float32, len(sizes))
+	for v, s := range sizes {
+		views[v] = make([]float32, n*3*s*s)
+	}
 	b := &Batch{
-		Size:   size,
+		Size:   sizes[0],
+		Sizes:  sizes,
+		Views:  make([][]float32, len(sizes)),
 		pool:   pool,
-		views:  [2][]float32{make([]float32, n*per), make([]float32, n*per)},
+		views:  views,
 		labels: make([]int, n),
 		keys:   make([]string, n),
 		after:  make([]takenState, n),
@@ -159,8 +172,8 @@ func (b *Batch) good(k int) bool { return b.skips[k].reason == "" }
 
 // copyFrom copies sample k of src into slot i.
 func (b *Batch) copyFrom(i int, src *Batch, k int) {
-	per := 3 * b.Size * b.Size
 	for v := range b.views {
+		per := 3 * b.Sizes[v] * b.Sizes[v]
 		copy(b.views[v][i*per:(i+1)*per], src.views[v][k*per:(k+1)*per])
 	}
 	b.labels[i], b.keys[i] = src.labels[k], src.keys[k]
@@ -168,8 +181,8 @@ func (b *Batch) copyFrom(i int, src *Batch, k int) {
 
 // move copies n samples from slot from to slot to (to <= from).
 func (b *Batch) move(from, to, n int) {
-	per := 3 * b.Size * b.Size
 	for v := range b.views {
+		per := 3 * b.Sizes[v] * b.Sizes[v]
 		copy(b.views[v][to*per:(to+n)*per], b.views[v][from*per:(from+n)*per])
 	}
 	copy(b.labels[to:to+n], b.labels[from:from+n])
@@ -178,12 +191,14 @@ func (b *Batch) move(from, to, n int) {
 
 // trim makes the exported fields show the first n samples; untrim restores the whole memory.
 func (b *Batch) trim(n int) {
-	per := 3 * b.Size * b.Size
 	b.N = n
-	b.Views[0], b.Views[1] = b.views[0][:n*per], b.views[1][:n*per]
+	for v, x := range b.views {
+		b.Views[v] = x[:n*3*b.Sizes[v]*b.Sizes[v]]
+	}
 	b.Labels, b.Keys = b.labels[:n], b.keys[:n]
 }
 
 func (b *Batch) untrim() {
-	b.Views, b.Labels, b.Keys = b.views, b.labels, b.keys
+	copy(b.Views, b.views)
+	b.Labels, b.Keys = b.labels, b.keys
 }

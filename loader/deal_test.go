@@ -214,11 +214,11 @@ func (rs *ranks) run(t *testing.T, limit int) []step {
 // joined equal the batch of one process with their replicas.
 func viewSum(b *Batch) string {
 	var s strings.Builder
-	per := 3 * b.Size * b.Size
 	for i := range b.N {
 		var h uint64 = 14695981039346656037
-		for _, v := range [][]float32{b.Views[0][i*per : (i+1)*per], b.Views[1][i*per : (i+1)*per]} {
-			for _, x := range v {
+		for v, x := range b.Views {
+			per := 3 * b.Sizes[v] * b.Sizes[v]
+			for _, x := range x[i*per : (i+1)*per] {
 				h = (h ^ uint64(int64(x*1e6))) * 1099511628211
 			}
 		}

@@ -1,5 +1,6 @@
 // Package loader streams training images from where they live and turns them into batches of
-// two SimCLR views for the training loop.
+// augmented views for the training loop: two SimCLR views per image, or the groups of
+// augment.crops (multi-crop), each image decoded once.
 //
 // A Source is a collection of samples split into shards, each read as one sequential stream:
 // a folder (one shard per directory), an iNaturalist 2021 COCO-style manifest (runs of its
@@ -32,7 +33,8 @@
 // prefetch+2 segments of its stream, each with room for its part of a batch (BatchSize/World)
 // and an eighth more (to make up for bad samples): with one replica a segment whose part is all
 // good is handed out as the batch, with several the parts are copied into batches, three of
-// which at most are held.
+// which at most are held. A sample takes 3*ΣS_v² float32s over its views (2*3*S*S without
+// multi-crop).
 // Shuffle-buffer entries of per-file sources (folders, S3 objects, manifests over folders or
 // S3) are keys only; entries read from tar streams carry their JPEG bytes, so
 // data.shuffle_buffer 8192 of iNat-size JPEGs (~45 KB) holds ~370 MB.

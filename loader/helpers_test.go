@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"testing"
 
@@ -156,7 +157,7 @@ func newTestLoader(t testing.TB, src Source, opt Options) *Loader {
 	if opt.BatchSize == 0 {
 		opt.BatchSize = 8
 	}
-	if opt.Augment == (configs.Augment{}) {
+	if reflect.DeepEqual(opt.Augment, configs.Augment{}) {
 		opt.Augment = testAugment()
 	}
 	l, err := New(context.Background(), src, opt)

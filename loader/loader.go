@@ -58,8 +58,8 @@ const prefetch = 2
 // ErrClosed is returned by Next after Close.
 var ErrClosed = errors.New("loader: closed")
 
-// Loader streams batches of two augmented views from a Source. Next, Release, Position and
-// Stats are for one consumer goroutine; Close may be called from any.
+// Loader streams batches of augmented views (two, or multi-crop's groups) from a Source. Next,
+// Release, Position and Stats are for one consumer goroutine; Close may be called from any.
 //
 // Inside, a dispatcher reads each replica's stream into segments (runs of its consecutive
 // samples) and hands every sample to the fetchers and then the workers, which decode it into
@@ -85,6 +85,7 @@ type Loader struct {
 	pos         Position
 	stats       *stats
 	bad         badCounts
+	sizes       []int // of the views of every sample
 }
 
 // task is one sample for a fetcher and then a worker.
@@ -152,6 +153,9 @@ func New(ctx context.Context, src Source, opt Options) (*Loader, error) {
 	}
 	for i := range l.segs {
 		l.segs[i] = make(chan *Batch, prefetch)
+	}
+	for _, v := range p.Views() {
+		l.sizes = append(l.sizes, v.Size)
 	}
 	fetchers := max(8, 4*opt.Workers) // fetches wait on disks and networks, not cores
 	var fetching sync.WaitGroup
@@ -249,7 +253,7 @@ func (l *Loader) getSegment(epoch int) *Batch {
 	select {
 	case b = <-l.segFree:
 	default:
-		b = newBatch(l.part()+slack(l.part()), l.opt.ImageSize, l.segFree)
+		b = newBatch(l.part()+slack(l.part()), l.sizes, l.segFree)
 	}
 	b.reset(epoch)
 	return b

@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"testing"
+
+	"github.com/natssl/natssl/configs"
 )
 
 func openSmoke(t testing.TB) Source {
@@ -86,5 +88,38 @@ func TestReplicasSplitBatch(t *testing.T) {
 	}
 	if !slices.Equal(keys, b.Keys) {
 		t.Errorf("replicas cover %v, want %v", keys, b.Keys)
+	}
+}
+
+// TestMultiCropBatch: with augment.crops a batch holds every group's views at their sizes, in
+// order, a replica's part of each; without it, the two views of image_size.
+func TestMultiCropBatch(t *testing.T) {
+	aug := testAugment()
+	aug.Crops = []configs.Crop{{Size: 24, Count: 2, Scale: [2]float64{0.3, 1}}, {Size: 12, Count: 3, Scale: [2]float64{0.05, 0.3}}}
+	l := newTestLoader(t, openSmoke(t), Options{Seed: 3, Epochs: 1, BatchSize: 6, ImageSize: 24, Augment: aug})
+	b, err := l.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := []int{24, 24, 12, 12, 12}
+	if b.N != 6 || b.Size != 24 || !slices.Equal(b.Sizes, sizes) || len(b.Views) != len(sizes) {
+		t.Fatalf("batch N=%d Size=%d sizes %v views %d", b.N, b.Size, b.Sizes, len(b.Views))
+	}
+	for v, s := range sizes {
+		if len(b.Views[v]) != 6*3*s*s {
+			t.Errorf("view %d holds %d floats, want %d", v, len(b.Views[v]), 6*3*s*s)
+		}
+		for w := 0; w < v; w++ {
+			if sizes[w] == s && slices.Equal(b.Views[v], b.Views[w]) {
+				t.Errorf("views %d and %d are identical", w, v)
+			}
+		}
+	}
+	p := b.Replica(1, 2)
+	for v, s := range sizes {
+		per := 3 * s * s
+		if !slices.Equal(p.Views[v], b.Views[v][3*per:6*per]) {
+			t.Errorf("replica 1 of 2: view %d is not the second half", v)
+		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/natssl/natssl/configs"
 )
 
 // withBad returns the smoke images with nBad bad files (zero-byte, truncated, not images)
@@ -162,6 +164,31 @@ func TestBadSamplesReplacedPerReplica(t *testing.T) {
 				t.Errorf("no resume point had replaced samples: the test resumes nothing it means to")
 			}
 		})
+	}
+}
+
+// TestMultiCropBadSamplesPerReplica: with multi-crop views of several sizes, the batches one
+// process with two replicas assembles (every part copied, bad samples replaced) hold, sample
+// by sample, the views that two processes of one replica hand out (whole segments where no
+// sample was bad), and a resume continues with the same batches.
+func TestMultiCropBadSamplesPerReplica(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, withBad(t, 18))
+	open := func(int) Source { s, _ := OpenFolder(dir); return s }
+	aug := testAugment()
+	aug.Crops = []configs.Crop{{Size: 16, Count: 2, Scale: [2]float64{0.3, 1}}, {Size: 8, Count: 3, Scale: [2]float64{0.05, 0.3}}}
+	opt := Options{Seed: 4, Epochs: 2, BatchSize: 8, ImageSize: 16, ShuffleBuffer: 6, World: 2, Workers: 2, Augment: aug}
+	full := startRanks(t, open, 2, 2, opt).run(t, -1)
+	split := nonEmpty(startRanks(t, open, 2, 1, opt).run(t, -1))
+	if !slices.Equal(split, full) {
+		t.Fatalf("two processes with one replica each gave other multi-crop batches than one with two (%d and %d)", len(split), len(full))
+	}
+	for _, k := range []int{1, 4, len(full) - 2} {
+		o := opt
+		o.Start = full[k].pos
+		if got := nonEmpty(startRanks(t, open, 2, 2, o).run(t, -1)); !slices.Equal(got, full[k+1:]) {
+			t.Errorf("resumed at %+v: the multi-crop batches differ from the uninterrupted run's", o.Start)
+		}
 	}
 }
 

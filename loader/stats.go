@@ -12,7 +12,7 @@ const MaxSkipExamples = 3
 
 // Stats describes a loader's work so far.
 type Stats struct {
-	Images     int64   // samples delivered in batches (each one decode and two views)
+	Images     int64   // samples delivered in batches (each one decode and its views)
 	Seconds    float64 // since New
 	ImagesPerS float64 // Images / Seconds
 

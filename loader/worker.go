@@ -45,11 +45,11 @@ func (l *Loader) fetch() {
 	}
 }
 
-// augment decodes each task's image and writes its two views into the task's batch slot.
+// augment decodes each task's image and writes its views into the task's batch slot.
 func (l *Loader) augment() {
 	w := l.pipeline.NewWorker()
 	defer w.Close()
-	per := 3 * l.opt.ImageSize * l.opt.ImageSize
+	dst := make([][]float32, len(l.sizes))
 	for t := range l.work {
 		if l.ctx.Err() != nil {
 			t.b.finish()
@@ -70,7 +70,11 @@ func (l *Loader) augment() {
 		}
 		start := time.Now()
 		rng := augment.SampleRNG(l.opt.Seed, t.epoch, t.it.index)
-		err := w.TwoViews(t.data, rng, b.views[0][i*per:(i+1)*per], b.views[1][i*per:(i+1)*per])
+		for v, s := range l.sizes {
+			per := 3 * s * s
+			dst[v] = b.views[v][i*per : (i+1)*per]
+		}
+		err := w.Views(t.data, rng, dst)
 		l.stats.addAugment(time.Since(start))
 		switch {
 		case err == nil:

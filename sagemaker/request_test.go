@@ -45,8 +45,8 @@ func TestHyperparametersRebuildTheConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(hp) != len(configs.Keys()) {
-				t.Errorf("sent %d keys, want all %d (they fit)", len(hp), len(configs.Keys()))
+			if len(hp) != len(cfg.Flatten()) {
+				t.Errorf("sent %d keys, want all %d of the method's (they fit)", len(hp), len(cfg.Flatten()))
 			}
 			// Inside the job: no config file, the defaults and the hyperparameters alone.
 			back, err := configs.Load(configs.Sources{Env: []string{}, Hyperparameters: hp, HyperparametersFile: "hyperparameters.json"})

@@ -86,7 +86,9 @@ func bench(ctx context.Context, cfg *configs.Config, o BenchOptions, build build
 	if err := CheckRankMemory(bc, size, localSize); err != nil {
 		return nil, err
 	}
-	n, err := newNet(cfg.Model, cfg.Data.ImageSize, batch, devices, cfg.Run.Seed, cfg.Train.Temperature, build)
+	spec := specOf(cfg)
+	spec.devices = devices
+	n, err := newSpecNet(spec, build)
 	if err != nil {
 		return nil, err
 	}
@@ -101,11 +103,14 @@ func bench(ctx context.Context, cfg *configs.Config, o BenchOptions, build build
 	}
 	rng := rand.New(rand.NewPCG(uint64(cfg.Run.Seed), uint64(1+rank)))
 	local := batch / size
-	var views [2][]float32
-	for k := range views {
-		views[k] = make([]float32, local*3*cfg.Data.ImageSize*cfg.Data.ImageSize)
-		for i := range views[k] {
-			views[k][i] = float32(rng.NormFloat64())
+	var views [][]float32
+	for _, g := range spec.groups {
+		for range g.count {
+			v := make([]float32, local*3*g.size*g.size)
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+			views = append(views, v)
 		}
 	}
 	var times, comms []float64
@@ -121,6 +126,7 @@ func bench(ctx context.Context, cfg *configs.Config, o BenchOptions, build build
 		if err := n.update(o2, 1e-4); err != nil {
 			return nil, err
 		}
+		n.updated(int64(i), int64(o.Warmup+o.Steps))
 		if err := n.sync(); err != nil {
 			return nil, err
 		}
@@ -133,10 +139,10 @@ func bench(ctx context.Context, cfg *configs.Config, o BenchOptions, build build
 	}
 	flops := 0.0
 	for _, r := range n.replicas {
-		flops += r.b.flops
+		flops += r.flops()
 	}
 	res := &BenchResult{
-		Model: fmt.Sprintf("%s w=%d head %d-%d-%d", cfg.Model.Backbone, cfg.Model.Width, featureDim(cfg.Model), cfg.Model.ProjHidden, cfg.Model.ProjDim),
+		Model: benchModel(cfg, spec),
 		Batch: batch, ImageSize: cfg.Data.ImageSize, Replicas: o.Replicas, Device: "cpu", Precision: configs.PrecisionFP32, WorldSize: size,
 		Params: n.store.numParams(), BLAS: BLAS,
 	}
@@ -159,6 +165,23 @@ func bench(ctx context.Context, cfg *configs.Config, o BenchOptions, build build
 	med := median(times)
 	res.StepS, res.CommS, res.ImagesPerS, res.GFLOPS, res.StepFLOPs = med, median(comms), float64(batch)/med, flops/med/1e9, flops
 	return res, nil
+}
+
+// benchModel names the model measured: backbone, width and head, and the method and views
+// when they are not SimCLR's two.
+func benchModel(cfg *configs.Config, spec netSpec) string {
+	s := fmt.Sprintf("%s w=%d head %d-%d-%d", cfg.Model.Backbone, cfg.Model.Width, featureDim(cfg.Model), cfg.Model.ProjHidden, cfg.Model.ProjDim)
+	if spec.method.Name != "simclr" || len(spec.groups) > 1 || spec.groups[0].count != 2 {
+		s += ", " + spec.method.Name + ", views"
+		for i, g := range spec.groups {
+			sep := " "
+			if i > 0 {
+				sep = "+"
+			}
+			s += fmt.Sprintf("%s%d×%d", sep, g.count, g.size)
+		}
+	}
+	return s
 }
 
 // median is the middle of xs (0 for none).

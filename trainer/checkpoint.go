@@ -68,7 +68,17 @@ type Header struct {
 	Seed      int64          `json:"seed"`
 	Optimizer OptimizerState `json:"optimizer"`
 	Loss      float64        `json:"loss"`
-	Tensors   []TensorInfo   `json:"tensors"`
+	// Method is the method's scalar state (MoCo's queue pointer); nil for SimCLR and for
+	// checkpoints written before methods.
+	Method  *MethodState `json:"method,omitempty"`
+	Tensors []TensorInfo `json:"tensors"`
+}
+
+// MethodState is a method's scalar state; its tensors are target/param/<name> (the target
+// network of BYOL and MoCo) and moco/queue/<view> (MoCo's queue of each global view).
+type MethodState struct {
+	Name     string `json:"name"`
+	QueuePtr int    `json:"queue_ptr,omitempty"`
 }
 
 // OptimizerState is the optimizer's scalar state; its buffers are tensors named opt/<slot>/<param>.
@@ -80,7 +90,7 @@ type OptimizerState struct {
 }
 
 // TensorInfo names one tensor of the file: param/<name>, bn/<layer>/mean, bn/<layer>/var,
-// or opt/<slot>/<param>.
+// opt/<slot>/<param>, target/param/<name> or moco/queue/<view>.
 type TensorInfo struct {
 	Name  string `json:"name"`
 	Shape []int  `json:"shape"`

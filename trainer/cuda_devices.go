@@ -47,13 +47,17 @@ func openGPU(index int) (*cuda.Device, error) {
 // workspace and its streams.
 const replicaReserve = 64 << 20
 
-// preflight refuses, before anything is allocated, GPUs that cannot train this net: no
-// driver or libraries, an index out of range, a driver or GPU too old, kernels that do not
-// compile, or too little free memory for this process's share of the batch (batch over
-// ranks processes). It is quiet for CPU devices and for the simulation.
-func preflight(m configs.Model, size, batch, ranks int, devices []string, temp float64, opt buildOptions) error {
-	parsed, gpus, err := parseDevices(devices)
-	if err != nil || gpus == 0 || opt.gpu.sim != nil || opt.gpu.count {
+// preflight refuses, before anything is allocated, GPUs that cannot train this net: a method
+// or views the CUDA backend does not have yet (gpuTrains), no driver or libraries, an index
+// out of range, a driver or GPU too old, kernels that do not compile, or too little free
+// memory for this process's share of the batch (spec.batch over ranks processes). It is
+// quiet for CPU devices, and checks only the method and views on the simulation.
+func preflight(spec netSpec, ranks int, opt buildOptions) error {
+	parsed, gpus, err := parseDevices(spec.devices)
+	if err != nil || gpus == 0 {
+		return err
+	}
+	if err := gpuTrains(spec); err != nil || opt.gpu.sim != nil || opt.gpu.count {
 		return err
 	}
 	ranks = max(ranks, 1)
@@ -74,7 +78,9 @@ func preflight(m configs.Model, size, batch, ranks int, devices []string, temp f
 		}
 		devs[i] = dev
 	}
-	need, err := deviceMemory(m, size, batch/ranks, devices, temp, opt)
+	share := spec
+	share.batch /= ranks
+	need, err := deviceMemory(share, opt)
 	if err != nil {
 		return err
 	}
@@ -91,7 +97,7 @@ func preflight(m configs.Model, size, batch, ranks int, devices []string, temp f
 				over = fmt.Sprintf(" over %d ranks", ranks)
 			}
 			return fmt.Errorf("trainer: %s: data.batch_size %d%s needs about %s of its memory (%d replica(s) of %d images at %d px on it, %s %s), and it has %s free of %s: lower data.batch_size, or spread train.devices over more GPUs",
-				dev, batch, over, gibs(want), per[i], batch/ranks/len(devices), size, m.Backbone, precisionOf(opt), gibs(free), gibs(total))
+				dev, spec.batch, over, gibs(want), per[i], share.batch/len(spec.devices), spec.groups[0].size, spec.model.Backbone, precisionOf(opt), gibs(free), gibs(total))
 		}
 	}
 	return nil
@@ -106,11 +112,11 @@ func precisionOf(opt buildOptions) string {
 
 func gibs(b int64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) }
 
-// deviceMemory is the device memory, in bytes per GPU index, that a net on devices
-// allocates: the net built without a GPU, counting.
-func deviceMemory(m configs.Model, size, batch int, devices []string, temp float64, opt buildOptions) (map[int]int64, error) {
+// deviceMemory is the device memory, in bytes per GPU index, that a net of spec allocates:
+// the net built without a GPU, counting.
+func deviceMemory(spec netSpec, opt buildOptions) (map[int]int64, error) {
 	opt.gpu.count, opt.gpu.sim, opt.ranks = true, nil, nil
-	n, err := newNet(m, size, batch, devices, 0, temp, opt)
+	n, err := newSpecNet(spec, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -132,8 +138,10 @@ func CheckRankDevices(cfg *configs.Config, size, localRank int) error {
 	if err != nil {
 		return err
 	}
+	spec := specOf(cfg)
+	spec.devices = devices
 	opt := buildOptions{gpu: gpuOptions{precision: cfg.Train.Precision, optimizer: cfg.Train.Optimizer}}
-	return preflight(cfg.Model, cfg.Data.ImageSize, cfg.Data.BatchSize, size, devices, cfg.Train.Temperature, opt)
+	return preflight(spec, size, opt)
 }
 
 // cudaGPUs is gpuCount in this build: the GPUs the driver sees; none without a driver.

@@ -173,7 +173,8 @@ func TestDeviceMemoryGrowsWithTheBatch(t *testing.T) {
 	opt := buildOptions{gpu: gpuOptions{optimizer: "adamw"}}
 	count := func(batch int, devices ...string) map[int]int64 {
 		t.Helper()
-		need, err := deviceMemory(m, 32, batch, devices, 0.5, opt)
+		spec := netSpec{model: m, method: configs.Method{Name: "simclr"}, temp: 0.5, groups: []viewGroup{{32, 2}}, batch: batch, devices: devices}
+		need, err := deviceMemory(spec, opt)
 		if err != nil {
 			t.Fatal(err)
 		}

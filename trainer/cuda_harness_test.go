@@ -19,7 +19,7 @@ import (
 // (scripts/gpu-check.sh runs them from a test binary built here).
 
 // target is where a check of the CUDA backend runs.
-type target struct {
+type backendTarget struct {
 	name string
 	sim  *simulation // nil: the GPU
 }
@@ -34,7 +34,7 @@ var (
 
 // simTarget is the host simulation, standing in for two GPUs; the test binary compiles it
 // once.
-func simTarget(t testing.TB) target {
+func simTarget(t testing.TB) backendTarget {
 	t.Helper()
 	simOnce.Do(func() {
 		if simDir, simErr = os.MkdirTemp("", "natssl-trainer-sim-"); simErr != nil {
@@ -47,7 +47,7 @@ func simTarget(t testing.TB) target {
 	if simErr != nil {
 		t.Fatal(simErr)
 	}
-	return target{name: "host simulation", sim: simGPUs}
+	return backendTarget{name: "host simulation", sim: simGPUs}
 }
 
 // closeSim removes the simulation when the tests are done (TestMain).
@@ -62,7 +62,7 @@ func closeSim() {
 
 // gpuTarget is cuda:0, or a skip saying why there is none: no driver, or no GPU. A GPU
 // whose libraries are missing or too old fails the test.
-func gpuTarget(t testing.TB) target {
+func gpuTarget(t testing.TB) backendTarget {
 	t.Helper()
 	drv, err := cudaDriver()
 	switch {
@@ -73,11 +73,11 @@ func gpuTarget(t testing.TB) target {
 	case drv.DeviceCount() == 0:
 		t.Skip("no GPU here: the CUDA driver sees none")
 	}
-	return target{name: "cuda:0"}
+	return backendTarget{name: "cuda:0"}
 }
 
 // gpus is how many GPUs the target has.
-func (tg target) gpus() int {
+func (tg backendTarget) gpus() int {
 	if tg.sim != nil {
 		return tg.sim.devices
 	}
@@ -86,12 +86,12 @@ func (tg target) gpus() int {
 }
 
 // opts are the build options that put a net's cuda:N devices on the target.
-func (tg target) opts(optimizer string) buildOptions {
+func (tg backendTarget) opts(optimizer string) buildOptions {
 	return buildOptions{gpu: gpuOptions{sim: tg.sim, optimizer: optimizer, precision: "fp32"}}
 }
 
 // backend returns a CUDA backend on the target's first GPU, closed when the test ends.
-func (tg target) backend(t testing.TB) *cudaBackend {
+func (tg backendTarget) backend(t testing.TB) *cudaBackend {
 	t.Helper()
 	q, err := openQueue(0, gpuOptions{sim: tg.sim}, nil)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 // streams, and share its parameters), a CUDA backend and a device input; the net's part on
 // the GPUs is a gpuNet. With opt.gpu.count nothing is opened and the allocations are only
 // counted; with opt.gpu.sim the host simulation stands in for the GPUs.
-func openCUDA(devices []configs.Device, n, size int, opt buildOptions) (bes []backend, ins []replicaInput, _ deviceNet, err error) {
+func openCUDA(devices []configs.Device, n int, views viewGroup, opt buildOptions) (bes []backend, ins []replicaInput, _ deviceNet, err error) {
 	gn := &gpuNet{opt: opt.gpu}
 	if opt.gpu.count {
 		gn.counts = map[int]int64{}
@@ -41,7 +41,7 @@ func openCUDA(devices []configs.Device, n, size int, opt buildOptions) (bes []ba
 			gn.devices = append(gn.devices, gd)
 		}
 		be := newCUDABackend(q, gd)
-		in, err := newGPUInput(be, n, size)
+		in, err := newGPUInput(be, n, views)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -73,33 +73,36 @@ func openQueue(index int, opt gpuOptions, counts map[int]int64) (gpuQueue, error
 	return q, nil
 }
 
-// gpuInput is a replica's input on a GPU: two device buffers and two page-locked host
-// buffers, used in turn, so that a step's images are copied in while the step before
-// still computes.
+// gpuInput is a replica's input on a GPU, its views of one size: two device buffers and two
+// page-locked host buffers, used in turn, so that a step's images are copied in while the
+// step before still computes.
 type gpuInput struct {
 	q      gpuQueue
 	n, per int // images, floats per image
+	views  int
 	x      [2]mem
 	v      *devValue
 	step   int
 }
 
-func newGPUInput(b *cudaBackend, n, size int) (*gpuInput, error) {
-	in := &gpuInput{q: b.q, n: n, per: 3 * size * size}
+func newGPUInput(b *cudaBackend, n int, views viewGroup) (*gpuInput, error) {
+	in := &gpuInput{q: b.q, n: n, per: 3 * views.size * views.size, views: views.count}
+	rows := views.count * n
 	for slot := range in.x {
-		in.x[slot] = b.alloc(2 * n * in.per)
-		if _, err := b.q.inputBuffer(slot, 2*n*in.per); err != nil {
+		in.x[slot] = b.alloc(rows * in.per)
+		if _, err := b.q.inputBuffer(slot, rows*in.per); err != nil {
 			return nil, errWrap(b.q, err)
 		}
 	}
-	in.v = newDevValue(in.x[0], 2*n, 3, size, size)
+	in.v = newDevValue(in.x[0], rows, 3, views.size, views.size)
 	return in, b.err()
 }
 
-func (in *gpuInput) value() G.Value { return in.v }
+func (in *gpuInput) values() []G.Value { return []G.Value{in.v} }
 
-func (in *gpuInput) set(views [2][]float32, lo int) error {
-	slot, total := in.step%2, 2*in.n*in.per
+// set copies images [lo, lo+n) of every view in: view 1's n images, then view 2's, ...
+func (in *gpuInput) set(views [][]float32, lo int) error {
+	slot, total := in.step%2, in.views*in.n*in.per
 	in.step++
 	if err := in.q.waitInput(slot); err != nil {
 		return errWrap(in.q, err)
@@ -108,9 +111,10 @@ func (in *gpuInput) set(views [2][]float32, lo int) error {
 	if err != nil {
 		return errWrap(in.q, err)
 	}
-	half := in.n * in.per
-	copy(buf[:half], views[0][lo*in.per:(lo+in.n)*in.per])
-	copy(buf[half:], views[1][lo*in.per:(lo+in.n)*in.per])
+	block := in.n * in.per
+	for j := range in.views {
+		copy(buf[j*block:(j+1)*block], views[j][lo*in.per:(lo+in.n)*in.per])
+	}
 	if err := in.q.uploadInput(in.x[slot].dp(), slot, total); err != nil {
 		return errWrap(in.q, err)
 	}

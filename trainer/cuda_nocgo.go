@@ -15,12 +15,12 @@ var errNoCgo = errors.New("this natssl was built without cgo, which CUDA needs: 
 
 type simulation struct{}
 
-func openCUDA(devices []configs.Device, _, _ int, _ buildOptions) ([]backend, []replicaInput, deviceNet, error) {
+func openCUDA(devices []configs.Device, _ int, _ viewGroup, _ buildOptions) ([]backend, []replicaInput, deviceNet, error) {
 	return nil, nil, nil, fmt.Errorf("trainer: %s: %w", devices[0], errNoCgo)
 }
 
-func preflight(_ configs.Model, _, _, _ int, devices []string, _ float64, _ buildOptions) error {
-	parsed, gpus, err := parseDevices(devices)
+func preflight(spec netSpec, _ int, _ buildOptions) error {
+	parsed, gpus, err := parseDevices(spec.devices)
 	if err != nil || gpus == 0 {
 		return err
 	}
@@ -36,7 +36,9 @@ func CheckRankDevices(cfg *configs.Config, size, localRank int) error {
 	if err != nil {
 		return err
 	}
-	return preflight(cfg.Model, cfg.Data.ImageSize, cfg.Data.BatchSize, size, devices, cfg.Train.Temperature, buildOptions{})
+	spec := specOf(cfg)
+	spec.devices = devices
+	return preflight(spec, size, buildOptions{})
 }
 
 // DescribeCUDA says why this build has no CUDA.

@@ -17,11 +17,11 @@ import (
 // convolutions are im2col and cuBLAS products where the CPU's may be Winograd's).
 type opCheck struct {
 	name string
-	run  func(t *testing.T, tg target, rng *rand.Rand, tol float64)
+	run  func(t *testing.T, tg backendTarget, rng *rand.Rand, tol float64)
 }
 
 // runOpChecks runs every op check on tg, each with a seed of its own.
-func runOpChecks(t *testing.T, tg target, tol float64) {
+func runOpChecks(t *testing.T, tg backendTarget, tol float64) {
 	for i, c := range opChecks {
 		t.Run(c.name, func(t *testing.T) {
 			c.run(t, tg, rand.New(rand.NewPCG(uint64(i)+1, 7)), tol)
@@ -64,7 +64,7 @@ func TestGPUOps(t *testing.T) {
 var opChecks = []opCheck{
 	{"convolution", checkConv},
 	{"batch norm", checkBN},
-	{"max pool", func(t *testing.T, tg target, rng *rand.Rand, tol float64) {
+	{"max pool", func(t *testing.T, tg backendTarget, rng *rand.Rand, tol float64) {
 		g := newConvGeom(2, 9, 8, 5, 5, 3, 2, 1)
 		x := randSlice(rng, g.n*g.h*g.w*g.c)
 		for i := 0; i < g.h*g.w*g.c; i += g.c {
@@ -86,7 +86,7 @@ var opChecks = []opCheck{
 		near(t, "y", get(t, b, my), y, 0)
 		near(t, "dx", get(t, b, mdx), dx, tol)
 	}},
-	{"average pool", func(t *testing.T, tg target, rng *rand.Rand, tol float64) {
+	{"average pool", func(t *testing.T, tg backendTarget, rng *rand.Rand, tol float64) {
 		n, hw, c := 3, 49, 7
 		x, dout := randSlice(rng, n*hw*c), randSlice(rng, n*c)
 		out, dx := make([]float32, n*c), make([]float32, n*hw*c)
@@ -99,7 +99,7 @@ var opChecks = []opCheck{
 		near(t, "out", get(t, b, mout), out, tol)
 		near(t, "dx", get(t, b, mdx), dx, tol)
 	}},
-	{"input layout, sum, ReLU mask, zero", func(t *testing.T, tg target, rng *rand.Rand, _ float64) {
+	{"input layout, sum, ReLU mask, zero", func(t *testing.T, tg backendTarget, rng *rand.Rand, _ float64) {
 		n, c, hw := 3, 3, 20
 		x := randSlice(rng, n*c*hw)
 		y := make([]float32, len(x))
@@ -120,7 +120,7 @@ var opChecks = []opCheck{
 		b.zero(md)
 		near(t, "zero", get(t, b, md), make([]float32, len(d)), 0)
 	}},
-	{"linear", func(t *testing.T, tg target, rng *rand.Rand, tol float64) {
+	{"linear", func(t *testing.T, tg backendTarget, rng *rand.Rand, tol float64) {
 		n, in, out := 6, 7, 5
 		x, w, bias, dy := randSlice(rng, n*in), randSlice(rng, in*out), randSlice(rng, out), randSlice(rng, n*out)
 		b := tg.backend(t)
@@ -159,7 +159,7 @@ var opChecks = []opCheck{
 // checkConv compares the convolutions of the encoders' shapes: the stems (no input
 // gradient), 3×3 at strides 1 and 2, pointwise, the strided 1×1 shortcut, and a 3×3 wide
 // enough for the CPU's Winograd path.
-func checkConv(t *testing.T, tg target, rng *rand.Rand, tol float64) {
+func checkConv(t *testing.T, tg backendTarget, rng *rand.Rand, tol float64) {
 	for _, c := range []struct {
 		n, c, h, w, o, k, s, p int
 		noDX                   bool
@@ -211,7 +211,7 @@ func checkConv(t *testing.T, tg target, rng *rand.Rand, tol float64) {
 // checkBN compares batch norm in its three modes, with and without ReLU and a residual, on
 // a backbone's activation (statistics in chunks of a plane) and on the head's (chunks of
 // one row): the output, the running statistics, the recomputed output and the gradients.
-func checkBN(t *testing.T, tg target, rng *rand.Rand, tol float64) {
+func checkBN(t *testing.T, tg backendTarget, rng *rand.Rand, tol float64) {
 	for _, c := range []struct {
 		rows, c, chunk int
 		relu, residual bool
@@ -299,7 +299,7 @@ func checkBN(t *testing.T, tg target, rng *rand.Rand, tol float64) {
 
 // checkOptimizers takes three steps of each optimizer with the device kernels and with
 // optim.go, on a weight (adapted and decayed) and a batch-norm scale (neither).
-func checkOptimizers(t *testing.T, tg target, rng *rand.Rand, tol float64) {
+func checkOptimizers(t *testing.T, tg backendTarget, rng *rand.Rand, tol float64) {
 	for _, kind := range []string{"sgd", "lars", "adamw"} {
 		t.Run(kind, func(t *testing.T) {
 			params := []*param{testParams(kindWeight, randSlice(rng, 70000)...)[0], testParams(kindBNScale, randSlice(rng, 33)...)[0]}

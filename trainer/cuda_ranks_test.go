@@ -12,32 +12,9 @@ import (
 // GPU ranks of an MPI world, on the host simulation: processes of train.devices [auto], each
 // on the GPU of its local rank, train as one process with a replica on each of those GPUs.
 
-// shareSource is rank's share of every global batch of a synthSource: its rows
-// [rank·n/size, (rank+1)·n/size), as the loader deals a batch over the world's replicas.
-type shareSource struct {
-	synthSource
-	rank, size int
-}
-
-func (s *shareSource) Next(ctx context.Context) (*Batch, error) {
-	b, err := s.synthSource.Next(ctx)
-	if err != nil {
-		return nil, err
-	}
-	per, img := b.N/s.size, 3*b.Size*b.Size
-	for k := range b.Views {
-		b.Views[k] = b.Views[k][s.rank*per*img : (s.rank+1)*per*img]
-	}
-	b.N = per
-	return b, nil
-}
-
-// MergePosition: every rank's source stands where the global one does.
-func (s *shareSource) MergePosition(p, _ Position) Position { return p }
-
-// trainRanks trains cfg over size in-process ranks on tg (the GPUs its options give
-// train.devices) and returns rank 0's losses and result.
-func trainRanks(t *testing.T, tg target, r deviceRun, size int, devices ...string) (map[int64]float64, *Result) {
+// trainDeviceRanks trains r over size in-process ranks of train.devices devices on tg and
+// returns rank 0's losses and result.
+func trainDeviceRanks(t *testing.T, tg backendTarget, r deviceRun, size int, devices ...string) (map[int64]float64, *Result) {
 	t.Helper()
 	w := newMemWorld(size)
 	type end struct {
@@ -49,7 +26,7 @@ func trainRanks(t *testing.T, tg target, r deviceRun, size int, devices ...strin
 	for rank := range size {
 		cfg := r.config(devices...)
 		opt := Options{Config: cfg, Ranks: memRank{w, rank}, CheckpointDir: t.TempDir(), build: tg.opts(cfg.Train.Optimizer),
-			Source: &shareSource{synthSource: *r.source(Position{}), rank: rank, size: size}}
+			Source: &rankShare{src: r.source(Position{}), rank: rank, ranks: size}}
 		go func() {
 			res, losses, err := trainSteps(t, context.Background(), opt)
 			if err != nil {
@@ -92,7 +69,7 @@ func TestCUDARanksOnHost(t *testing.T) {
 	gpuCount = func() (int, error) { return tg.gpus(), nil } // the driver sees the simulation's GPUs
 	for _, c := range []struct {
 		name  string
-		tg    *target
+		tg    *backendTarget
 		ranks []string // each rank's train.devices
 		one   []string // the one process's
 	}{
@@ -102,13 +79,13 @@ func TestCUDARanksOnHost(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := simRun
 			want, wres := r.train(t, c.tg, r.config(c.one...), nil)
-			rt := target{name: "cpu"}
+			rt := backendTarget{name: "cpu"}
 			if c.tg != nil {
 				rt = *c.tg
 			}
-			got, gres := trainRanks(t, rt, r, 2, c.ranks...)
+			got, gres := trainDeviceRanks(t, rt, r, 2, c.ranks...)
 			sameLosses(t, "two ranks against one process", got, want, 1, int64(r.steps), 0)
-			sameCheckpoints(t, "two ranks against one process", gres, wres)
+			sameCheckpoints(t, gres.Checkpoint, wres.Checkpoint)
 		})
 	}
 }

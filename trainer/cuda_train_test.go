@@ -24,6 +24,10 @@ type deviceRun struct {
 	steps       int
 	optimizer   string
 	lr          float64 // per 256 images
+	method      string  // "": SimCLR
+	// im2col has the CPU run every convolution by im2col, as the GPUs do, not by Winograd's
+	// method where it can: the two paths part by more than a GPU and the CPU's im2col do.
+	im2col bool
 }
 
 // simRun is small enough for the host simulation; gpuRun is the GPU check's. Its optimizer
@@ -33,8 +37,8 @@ type deviceRun struct {
 // even at 0.01 (its steps on this noise data grow a difference tenfold a step) and AdamW at
 // 3e-3 by 1%.
 var (
-	simRun = deviceRun{configs.Model{Backbone: "resnet18-cifar", Width: 4, ProjHidden: 16, ProjDim: 8}, 16, 8, 6, "adamw", 0.003}
-	gpuRun = deviceRun{configs.Model{Backbone: "resnet18-cifar", Width: 16, ProjHidden: 64, ProjDim: 32}, 32, 32, 20, "adamw", 0.0003}
+	simRun = deviceRun{configs.Model{Backbone: "resnet18-cifar", Width: 4, ProjHidden: 16, ProjDim: 8}, 16, 8, 6, "adamw", 0.003, "", false}
+	gpuRun = deviceRun{configs.Model{Backbone: "resnet18-cifar", Width: 16, ProjHidden: 64, ProjDim: 32}, 32, 32, 20, "adamw", 0.0003, "", false}
 )
 
 func (r deviceRun) config(devices ...string) *configs.Config {
@@ -46,6 +50,9 @@ func (r deviceRun) config(devices ...string) *configs.Config {
 	cfg.Train.Optimizer = r.optimizer
 	cfg.Train.LR = r.lr
 	cfg.Train.CheckpointEvery = r.steps / 2
+	if r.method != "" {
+		cfg.Method.Name = r.method
+	}
 	return cfg
 }
 
@@ -55,7 +62,7 @@ func (r deviceRun) source(start Position) *synthSource {
 
 // train runs cfg on tg (nil: the CPU) from start (a checkpoint, or nil) and returns every
 // step's loss and the result.
-func (r deviceRun) train(t *testing.T, tg *target, cfg *configs.Config, resume *Checkpoint) (map[int64]float64, *Result) {
+func (r deviceRun) train(t *testing.T, tg *backendTarget, cfg *configs.Config, resume *Checkpoint) (map[int64]float64, *Result) {
 	t.Helper()
 	opt := Options{Config: cfg, Source: r.source(Position{}), CheckpointDir: t.TempDir(), Resume: resume}
 	if resume != nil {
@@ -63,6 +70,8 @@ func (r deviceRun) train(t *testing.T, tg *target, cfg *configs.Config, resume *
 	}
 	if tg != nil {
 		opt.build = tg.opts(cfg.Train.Optimizer)
+	} else {
+		opt.build.noWinograd = r.im2col
 	}
 	res, losses, err := trainSteps(t, context.Background(), opt)
 	if err != nil {
@@ -87,7 +96,7 @@ func sameLosses(t *testing.T, what string, got, want map[int64]float64, from, to
 
 // checkTraining trains on the target's GPUs and on as many CPU replicas from the same seed
 // and data: every step's loss within tol.
-func checkTraining(t *testing.T, tg target, r deviceRun, gpus []string, tol float64) {
+func checkTraining(t *testing.T, tg backendTarget, r deviceRun, gpus []string, tol float64) {
 	cpus := make([]string, len(gpus))
 	for i := range cpus {
 		cpus[i] = "cpu"
@@ -129,7 +138,7 @@ func checkTraining(t *testing.T, tg target, r deviceRun, gpus []string, tol floa
 // checkReplicasShareGPU: two replicas on one GPU give the loss and gradients of one replica
 // on the same global batch, for a model without batch statistics (each replica would
 // otherwise normalise its own share), as TestReplicaEquivalence holds the CPU to.
-func checkReplicasShareGPU(t *testing.T, tg target, r deviceRun, tol float64) {
+func checkReplicasShareGPU(t *testing.T, tg backendTarget, r deviceRun, tol float64) {
 	views := randomViews(11, r.batch, r.size)
 	run := func(devices ...string) (float64, [][]float32) {
 		opt := tg.opts(r.optimizer)
@@ -177,7 +186,7 @@ func checkReplicasShareGPU(t *testing.T, tg target, r deviceRun, tol float64) {
 // CPU on the GPU, each continuing within tol of the run it left; one from the GPU resumes
 // on the GPU with the same bits as the run that went on, with one replica and with two
 // sharing the GPU.
-func checkCheckpoints(t *testing.T, tg target, r deviceRun, tol float64) {
+func checkCheckpoints(t *testing.T, tg backendTarget, r deviceRun, tol float64) {
 	half := int64(r.steps / 2)
 	gpu, gres := r.train(t, &tg, r.config("cuda:0"), nil)
 	cpu, cres := r.train(t, nil, r.config("cpu"), nil)
@@ -194,27 +203,11 @@ func checkCheckpoints(t *testing.T, tg target, r deviceRun, tol float64) {
 	sameLosses(t, "CPU checkpoint resumed on the GPU", onGPU, cpu, half+1, int64(r.steps), tol)
 	again, ares := r.train(t, &tg, r.config("cuda:0"), at(gres))
 	sameLosses(t, "GPU checkpoint resumed on the GPU", again, gpu, half+1, int64(r.steps), 0)
-	sameCheckpoints(t, "GPU checkpoint resumed on the GPU", ares, gres)
+	sameCheckpoints(t, ares.Checkpoint, gres.Checkpoint)
 	two, tres := r.train(t, &tg, r.config("cuda:0", "cuda:0"), nil)
 	twoAgain, t2res := r.train(t, &tg, r.config("cuda:0", "cuda:0"), at(tres))
 	sameLosses(t, "checkpoint of two replicas on a GPU resumed there", twoAgain, two, half+1, int64(r.steps), 0)
-	sameCheckpoints(t, "checkpoint of two replicas on a GPU resumed there", t2res, tres)
-}
-
-// sameCheckpoints: the last checkpoints of two runs hold the same bits.
-func sameCheckpoints(t *testing.T, what string, a, b *Result) {
-	t.Helper()
-	ca, err := ReadCheckpoint(a.Checkpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, err := ReadCheckpoint(b.Checkpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, w := range cb.Tensors {
-		near(t, what+": "+name, ca.Tensors[name], w, 0)
-	}
+	sameCheckpoints(t, t2res.Checkpoint, tres.Checkpoint)
 }
 
 func TestCUDATrainingOnHost(t *testing.T) {

@@ -1,8 +1,11 @@
-// Package trainer trains SimCLR encoders with Gorgonia: the encoders (convnet-small,
-// resnet18-cifar, resnet18, resnet50) and the projection head, the NT-Xent loss over the
-// global batch of all data-parallel replicas, the optimizers (LARS, SGD, AdamW) with their
-// state, atomic checkpoints that resume a run exactly, and the training loop that logs to
-// a Tracker. Encoder gives the frozen features the NeWT probe scores.
+// Package trainer trains self-supervised encoders with Gorgonia: the encoders (convnet-small,
+// resnet18-cifar, resnet18, resnet50) and each method's heads (heads.go), the methods' losses
+// over the global batch of all data-parallel replicas (objective.go: SimCLR's NT-Xent in
+// ntxent.go, BYOL's, MoCo v2's with its queue in moco.go, VICReg's and Barlow Twins' in
+// redundancy.go), BYOL's and MoCo's momentum target network (target.go), multi-crop views (one
+// backbone op per crop size over the same parameters), the optimizers (LARS, SGD, AdamW) with
+// their state, atomic checkpoints that resume a run exactly, and the training loop that logs
+// to a Tracker. Encoder gives the frozen features (of the online network) the NeWT probe scores.
 //
 // Gorgonia builds the graphs, differentiates them symbolically and runs them on its tape
 // machine. The heavy layers are ops of this package: the whole backbone is one op
@@ -27,18 +30,24 @@
 // GPU share its parameters, the gradients are summed and the optimizer steps on the first GPU,
 // and the images are uploaded from page-locked buffers while the previous step computes;
 // CheckDevices refuses GPUs that cannot train before any work, counting the memory a build
-// would allocate. The CUDA backend runs on a host simulation of its kernels in the tests. The
-// replicas meet once per step inside the loss op (gather.go): their embeddings are gathered so that every
-// replica sees the negatives of all of them, the loss and its gradient are computed once
-// over the global batch, and each replica back-propagates its share; the summed parameter
-// gradients are those of one replica on the whole batch (each replica's batch norm uses its
-// own share's statistics, as SimCLR without global BN does). Parameter values are shared by
-// all replica graphs, so the optimizer updates them once, in place.
+// would allocate, and the methods the CUDA backend does not have yet (BYOL and MoCo, whose
+// target networks live on the host, and multi-crop). The CUDA backend runs on a host
+// simulation of its kernels in the tests. The replicas meet once per step inside the loss op
+// (gather.go): their embeddings (and the target network's) are gathered, in one exchange,
+// into the global batch (layout.go), the method's loss and its gradient are computed once
+// over it, and each replica back-propagates its share; the summed parameter gradients are
+// those of one replica on the whole batch (each replica's batch norm uses its own share's
+// statistics, as SimCLR without global BN does; the losses' own statistics are the global
+// batch's). Parameter values are shared by all replica graphs, so the optimizer updates them
+// once, in place; the target network then takes its EMA step and MoCo's queue the step's
+// keys.
 //
 // A run can span processes (Options.Ranks: MPI ranks, ranks.go): rank r's replicas are the
 // world's r·R ... r·R+R−1. In the loss op, the replica that completes the rank's set hands the
-// rank's embeddings to an all-gather (in rank order), so that the loss and its gradient are
-// computed over the world's batch alike on every rank; after the in-place sum of its
+// rank's embeddings (the target network's too) to an all-gather (in rank order), so that
+// every method's loss and its gradient are computed over the world's batch alike on every
+// rank, and MoCo's queues, fed from the gathered keys, and the target networks, moved by the
+// same summed update, stay the same on every rank; after the in-place sum of its
 // replicas' gradients, each rank's sum goes through one ordered sum over the ranks (rank 0's,
 // then rank 1's, ...), as do the batch-norm running statistics, so that N ranks of one
 // replica reproduce one process of N replicas bit for bit (on GPUs, the rank's sum is copied
@@ -54,9 +63,10 @@
 // tracker commits a checkpoint's metrics and row first, the file is renamed into place after,
 // pruned files are forgotten, and the temporary files of killed writes are removed. A run
 // whose data fails (storage unreachable) checkpoints before it stops. EstimateMemory sizes a
-// config from its shapes alone (on GPUs, the host's part: no activations), and training
-// refuses one beyond the machine's memory (CheckMemory; over ranks CheckRankMemory: each rank
-// its share of the batch, the ranks on one machine together) before allocating anything.
+// config from its shapes alone (every view group, the method's heads and target network, its
+// loss and MoCo's queues; on GPUs, the host's part: no activations), and training refuses one
+// beyond the machine's memory (CheckMemory; over ranks CheckRankMemory: each rank its share of
+// the batch, the ranks on one machine together) before allocating anything.
 //
 // Hooks (hook.go) run between steps on the training goroutine, while the model is still: the
 // online monitor takes a HookPoint's Encoder, a copy of the parameters and running statistics

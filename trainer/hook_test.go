@@ -145,42 +145,52 @@ func TestHooksDoNotChangeTraining(t *testing.T) {
 
 // TestHookEncoderIsTheCheckpoints: the snapshot a hook gets after step 3 computes bit for bit
 // the features of the encoder read back from the step-3 checkpoint, batch-norm statistics
-// included, and not those of the initial model.
+// included, and not those of the initial model; for every method, the online encoder (never
+// BYOL's or MoCo's target network, which the EMA keeps apart from it).
 func TestHookEncoderIsTheCheckpoints(t *testing.T) {
-	cfg := tinyConfig()
-	cfg.Train.Devices = []string{"cpu", "cpu"}
-	x := make([]float32, 5*3*8*8)
-	for i := range x {
-		x[i] = float32(math.Sin(float64(i)))
-	}
-	feats := map[int64][]float32{}
-	dir := t.TempDir()
-	hook := Hook{Every: 3, Run: func(ctx context.Context, at *HookPoint) (map[string]float64, error) {
-		f, err := at.Encoder().Features(ctx, x, 5)
-		feats[at.Step] = f
-		return nil, err
-	}}
-	if _, err := Train(context.Background(), Options{Config: cfg, Source: &synthSource{batch: 8, size: 8, seed: 2, perEpoch: 64},
-		CheckpointDir: dir, Hooks: []Hook{hook}}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := ReadCheckpoint(filepath.Join(dir, checkpointName(3)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc, _, err := c.Encoder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := enc.Features(context.Background(), x, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(feats[3], want) {
-		t.Errorf("step 3: the snapshot's features differ from the checkpoint's encoder's")
-	}
-	if slices.Equal(feats[0], want) {
-		t.Errorf("the features at step 0 are those of step 3")
+	cases := methodConfigs()
+	cases["simclr"].Train.Devices = []string{"cpu", "cpu"}
+	for _, name := range []string{"simclr", "byol", "moco multi-crop"} {
+		t.Run(name, func(t *testing.T) {
+			cfg := cases[name]
+			x := make([]float32, 5*3*8*8)
+			for i := range x {
+				x[i] = float32(math.Sin(float64(i)))
+			}
+			feats := map[int64][]float32{}
+			dir := t.TempDir()
+			hook := Hook{Every: 3, Run: func(ctx context.Context, at *HookPoint) (map[string]float64, error) {
+				f, err := at.Encoder().Features(ctx, x, 5)
+				feats[at.Step] = f
+				return nil, err
+			}}
+			src := sourceFor(cfg, Position{})
+			src.seed, src.perEpoch = 2, 64
+			if _, err := Train(context.Background(), Options{Config: cfg, Source: src, CheckpointDir: dir, Hooks: []Hook{hook}}); err != nil {
+				t.Fatal(err)
+			}
+			c, err := ReadCheckpoint(filepath.Join(dir, checkpointName(3)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc, _, err := c.Encoder()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := enc.Features(context.Background(), x, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(feats[3], want) {
+				t.Errorf("step 3: the snapshot's features differ from the checkpoint's encoder's")
+			}
+			if slices.Equal(feats[0], want) {
+				t.Errorf("the features at step 0 are those of step 3")
+			}
+			if cfg.Method.UsesTarget() && slices.Equal(c.Tensors["target/param/enc.conv1.w"], c.Tensors["param/enc.conv1.w"]) {
+				t.Errorf("the target network is the online one after 3 steps")
+			}
+		})
 	}
 }
 

@@ -82,6 +82,7 @@ func tinyConfig() *configs.Config {
 // stream seeded by (seed, e, i), so a source started at a Position continues exactly.
 type synthSource struct {
 	batch, size int
+	sizes       []int // of each view; nil: two of size
 	seed        int64
 	perEpoch    int64 // samples per epoch
 	epochs      int   // 0 = forever
@@ -101,20 +102,25 @@ func (s *synthSource) Next(ctx context.Context) (*Batch, error) {
 	if left := s.perEpoch - s.pos.Consumed; left < n {
 		n = left
 	}
-	per := 3 * s.size * s.size
-	b := &Batch{N: int(n), Size: s.size, Epoch: s.pos.Epoch}
-	for v := range b.Views {
-		b.Views[v] = make([]float32, int(n)*per)
+	sizes := s.sizes
+	if sizes == nil {
+		sizes = []int{s.size, s.size}
+	}
+	b := &Batch{N: int(n), Size: s.size, Epoch: s.pos.Epoch, Views: make([][]float32, len(sizes))}
+	for v, sz := range sizes {
+		b.Views[v] = make([]float32, int(n)*3*sz*sz)
 	}
 	for i := int64(0); i < n; i++ {
 		r := rand.New(rand.NewPCG(uint64(s.seed), uint64(s.pos.Epoch)<<32|uint64(s.pos.Consumed+i)))
+		per := 3 * s.size * s.size
 		base := make([]float32, per)
 		for j := range base {
 			base[j] = float32(r.NormFloat64())
 		}
-		for v := range b.Views {
-			for j := range base {
-				b.Views[v][int(i)*per+j] = base[j] + 0.3*float32(r.NormFloat64())
+		for v, sz := range sizes {
+			vp := 3 * sz * sz
+			for j := range vp {
+				b.Views[v][int(i)*vp+j] = base[j*per/vp] + 0.3*float32(r.NormFloat64())
 			}
 		}
 	}

@@ -16,7 +16,7 @@ import (
 // resumed run with a different value would not continue the same optimisation. Paths
 // (run.out_dir, run.db), logging, checkpointing and time limits are free to change.
 var (
-	mathPrefixes = []string{"model.", "augment."}
+	mathPrefixes = []string{"model.", "augment.", "method."}
 	mathKeys     = map[string]bool{
 		"run.seed": true, "data.source": true, "data.root": true, "data.image_size": true,
 		"data.batch_size": true, "data.shuffle_buffer": true,
@@ -25,6 +25,10 @@ var (
 		"train.temperature": true,
 	}
 )
+
+// introduced are math keys added after checkpoints were first written, with the value every
+// run before them had: a checkpoint without the key resumes under that value.
+var introduced = map[string]string{"method.name": "simclr", "augment.crops": "[]"}
 
 // replicasKey stands for the number of replicas of the world: the entries of train.devices
 // times the ranks (each replica normalises its own share of the batch, batch_size/replicas
@@ -81,7 +85,7 @@ func MathDiff(h Header, cfg *configs.Config, ranks int) []string {
 		}
 	}
 	for k, v := range now {
-		if !seen[k] {
+		if !seen[k] && introduced[k] != v {
 			diffs = append(diffs, fmt.Sprintf("%s: (absent) → %s", k, v))
 		}
 	}

@@ -13,9 +13,9 @@ import (
 // Memory is an estimate of the bytes that training a config holds at once, from the shapes of
 // its model and batch alone: nothing is allocated to compute it.
 type Memory struct {
-	Params      int64 // parameters, their gradients (each replica's and the sum) and the optimizer state
+	Params      int64 // parameters, their gradients (each replica's and the sum), the optimizer state and a target network's
 	Activations int64 // every replica's forward values, gradients and convolution buffers
-	Loss        int64 // NT-Xent over the global batch: the embeddings and the (2B)² similarities
+	Loss        int64 // the method's loss over the global batch: the gathered embeddings and its matrices (MoCo's queues too)
 	Batches     int64 // the loader's batches in flight and the replicas' inputs
 	Checkpoint  int64 // a checkpoint being encoded
 }
@@ -40,36 +40,61 @@ func loaderMemory(b, r int64) int64 {
 
 // EstimateMemory estimates what training cfg needs of this machine's memory, walking the
 // shapes of the model that training builds (the same layers as the graphs, without building
-// them). On GPUs (train.devices cuda:N; [auto] counts as the CPU) the activations and the
-// gradients are in device memory, which CheckDevices measures: the host keeps the model and
-// the optimizer's state for checkpoints, the loss, and the batches, each replica's input in
-// two page-locked buffers.
+// them): the online network on every view group, the method's head (and BYOL's predictor),
+// the target network of BYOL and MoCo on the global views, and the method's loss. On GPUs
+// (train.devices cuda:N; [auto] counts as the CPU) the activations and the gradients are in
+// device memory, which CheckDevices measures: the host keeps the model and the optimizer's
+// state for checkpoints, the loss, and the batches, each replica's input in two page-locked
+// buffers.
 func EstimateMemory(cfg *configs.Config) Memory {
+	spec := specOf(cfg)
 	r := int64(max(cfg.Replicas(), 1))
 	b := int64(cfg.Data.BatchSize)
-	s := int64(cfg.Data.ImageSize)
-	perReplica := b / r
-	w := walkModel(cfg.Model, 2*perReplica, s)
+	on, tg := walkSpec(spec, b/r)
 	slots := int64(1) // momentum (sgd, lars)
 	if cfg.Train.Optimizer == "adamw" {
 		slots = 2
 	}
+	var sample int64 // the floats of one image's views
+	for _, g := range spec.groups {
+		sample += int64(g.count) * 3 * int64(g.size) * int64(g.size)
+	}
 	const f32 = 4
 	m := Memory{
-		Params:      f32 * w.params * (1 + r + 1 + slots),
-		Activations: f32 * (w.act + w.scratch) * r,
-		Loss:        8*(2*b)*(2*b) + 2*8*(2*b)*int64(cfg.Model.ProjDim) + 2*f32*2*b*int64(cfg.Model.ProjDim),
-		Batches:     f32*2*3*s*s*loaderMemory(b, r) + f32*2*b*3*s*s,
-		Checkpoint:  2 * f32 * w.params * (1 + slots),
+		Params:      f32 * (on.params*(1+r+1+slots) + tg.params),
+		Activations: f32 * (on.act + on.scratch + tg.act + tg.scratch) * r,
+		Loss:        lossMemory(spec),
+		Batches:     f32*sample*loaderMemory(b, r) + f32*b*sample,
+		Checkpoint:  2 * f32 * (on.params*(1+slots) + tg.params),
 	}
 	if cfg.Train.UsesCUDA() {
 		// The store, the optimizer's host copy, and the summed gradient's copy for a sum
 		// over ranks.
-		m.Params = f32 * w.params * (1 + slots + 1)
+		m.Params = f32 * on.params * (1 + slots + 1)
 		m.Activations = 0
-		m.Batches += f32 * 2 * b * 3 * s * s
+		m.Batches += f32 * b * sample
 	}
 	return m
+}
+
+// lossMemory is the bytes the gather and the method's loss hold over the global batch: the
+// gathered blocks and their gradient (float32), the loss's float64 copies and matrices, and
+// MoCo's queues.
+func lossMemory(spec netSpec) int64 {
+	const f32, f64 = 4, 8
+	n, v, d := int64(spec.batch), int64(spec.views()), int64(spec.model.ProjDim)
+	g := int64(spec.groups[0].count)
+	gather := 2 * f32 * v * n * d
+	switch spec.method.Name {
+	case "byol":
+		return 2*f32*(v+g)*n*d + f64*(2*v+1)*n*d
+	case "moco":
+		q := int64(spec.method.QueueSize)
+		return 2*f32*(v+g)*n*d + f32*g*(q*d+n*d) + f64*(q*d+n*q+3*v*n*d)
+	case "vicreg", "barlow":
+		return gather + f64*(8*n*d+3*d*d)
+	}
+	return gather + f64*(v*n)*(v*n) + 2*f64*(v*n)*d
 }
 
 // shapeWalk follows the shapes of one replica's graph: n images of c×h×w at the current
@@ -157,9 +182,67 @@ func (s *shapeWalk) bottleneck(width, stride int64) {
 	s.shortcut(in, out, stride)
 }
 
-// walkModel follows the encoder and head that the builder makes (model.go) for n images of
-// side size.
+// walkSpec follows one replica's graph of spec for n images: the online network (a backbone
+// per view group over the same parameters, the head over every view, BYOL's predictor) and
+// the target network (forward on the global views), whose walk is empty without one.
+func walkSpec(spec netSpec, n int64) (online, target shapeWalk) {
+	m := spec.model
+	for i, g := range spec.groups {
+		w := walkBackbone(m, int64(g.count)*n, int64(g.size))
+		if i == 0 {
+			online = w
+			continue
+		}
+		online.act += w.act // the parameters are the first group's
+		online.scratch = max(online.scratch, w.scratch)
+		online.n += w.n
+	}
+	if len(spec.groups) > 1 {
+		online.act += 2 * online.size() // the rows joined for the head, and their gradient
+	}
+	online.head(spec.method.Name, m)
+	if spec.method.Name == "byol" {
+		online.linear(int64(spec.predHidden))
+		online.bn()
+		online.linear(int64(m.ProjDim))
+	}
+	if spec.method.UsesTarget() {
+		target = walkBackbone(m, int64(spec.groups[0].count)*n, int64(spec.groups[0].size))
+		target.head(spec.method.Name, m)
+	}
+	return online, target
+}
+
+// head is the method's projector (heads.go).
+func (s *shapeWalk) head(method string, m configs.Model) {
+	switch method {
+	case "moco":
+		s.linear(int64(m.ProjHidden))
+		s.elementwise()
+		s.linear(int64(m.ProjDim))
+	case "vicreg", "barlow":
+		s.linear(int64(m.ProjHidden))
+		s.bn()
+		s.linear(int64(m.ProjHidden))
+		s.bn()
+		s.linear(int64(m.ProjDim))
+	default:
+		s.linear(int64(m.ProjHidden))
+		s.bn()
+		s.linear(int64(m.ProjDim))
+	}
+}
+
+// walkModel follows SimCLR's encoder and head that the builder makes (model.go) for n images
+// of side size.
 func walkModel(m configs.Model, n, size int64) shapeWalk {
+	s := walkBackbone(m, n, size)
+	s.head("simclr", m)
+	return s
+}
+
+// walkBackbone follows the backbone to its pooled features for n images of side size.
+func walkBackbone(m configs.Model, n, size int64) shapeWalk {
 	s := shapeWalk{n: n, c: 3, h: size, w: size}
 	s.act += s.size() // the input
 	w := int64(m.Width)
@@ -202,9 +285,6 @@ func walkModel(m configs.Model, n, size int64) shapeWalk {
 		}
 	}
 	s.pool()
-	s.linear(int64(m.ProjHidden))
-	s.bn()
-	s.linear(int64(m.ProjDim))
 	return s
 }
 

@@ -71,6 +71,67 @@ func TestEstimateMemoryCoversATrainingStep(t *testing.T) {
 	}
 }
 
+// TestEstimateMemoryMethods: for every method and multi-crop, the shape walk counts exactly
+// the online parameters (heads and predictor included) and the target network's.
+func TestEstimateMemoryMethods(t *testing.T) {
+	for _, tc := range methodCases {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := testSpec(tc.method, tc.groups, 8, cpus(1))
+			n, err := newSpecNet(spec, buildOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.close()
+			count := func(ps []*param) (c int64) {
+				for _, p := range ps {
+					c += int64(len(p.data()))
+				}
+				return c
+			}
+			var target int64
+			if n.target != nil {
+				target = count(n.target.store.params)
+			}
+			on, tg := walkSpec(spec, 8)
+			if on.params != count(n.params) || tg.params != target {
+				t.Errorf("walk counts %d online and %d target parameters, the net has %d and %d", on.params, tg.params, count(n.params), target)
+			}
+		})
+	}
+}
+
+// TestEstimateMemoryCoversMethods: for every method's training (multi-crop where it pairs),
+// the estimate is at least the heap that taking steps allocates, and not wildly above it.
+func TestEstimateMemoryCoversMethods(t *testing.T) {
+	for name, cfg := range methodConfigs() {
+		t.Run(name, func(t *testing.T) {
+			cfg := cfg.Clone()
+			cfg.Model = configs.Model{Backbone: "convnet-small", Width: 16, ProjHidden: 64, ProjDim: 32}
+			cfg.Train.Steps = 2
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			tr, err := newTraining(Options{Config: cfg, Source: sourceFor(cfg, Position{}), CheckpointDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.net.close()
+			if _, err := tr.run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&after)
+			runtime.KeepAlive(tr)
+			used := int64(after.TotalAlloc - before.TotalAlloc)
+			est := EstimateMemory(cfg)
+			model := est.Params + est.Activations + est.Loss
+			t.Logf("estimate %d (params %d, activations %d, loss %d), allocated %d", model, est.Params, est.Activations, est.Loss, used)
+			if model < used/3 || model > 4*used {
+				t.Errorf("estimate %d for %d bytes allocated by two steps", model, used)
+			}
+		})
+	}
+}
+
 // TestCheckMemoryRefuses: a config far beyond the machine is refused before anything is
 // allocated, with the estimate and the machine's memory; a small one passes.
 func TestCheckMemoryRefuses(t *testing.T) {

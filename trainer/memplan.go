@@ -134,7 +134,7 @@ func (p *bufPool) usePlan(plan []poolBuf, slab mem) {
 // backend that computes nothing) to record its buffer requests, and sets bb's pool to
 // serve them, scaled to bb's batch, from one slab of bb's backend.
 func (b *builder) planMemory(m configs.Model, bb *backbone) error {
-	tb := &builder{g: G.NewGraph(), store: b.store, be: planBackend{}, train: b.train, noBN: b.noBN,
+	tb := &builder{g: G.NewGraph(), store: b.store, be: planBackend{}, train: b.train, stats: b.stats, noBN: b.noBN,
 		winograd: b.winograd, scratch: &convScratch{}}
 	twin, err := tb.backbone(m, 1, bb.c, bb.size)
 	if err != nil {

@@ -19,6 +19,8 @@ type builder struct {
 	store  *paramStore
 	be     backend
 	train  bool
+	stats  bool      // batch norm with the batch's statistics though not training (a target network)
+	prefix string    // of the parameter nodes' names: Gorgonia merges input nodes of one name
 	noBN   bool      // tests: a model without batch statistics, for replica equivalence
 	nodes  []*G.Node // parameter nodes, in store order of first use in this graph
 	params []*param
@@ -34,7 +36,7 @@ type builder struct {
 
 func (b *builder) param(name string, kind paramKind, fanIn int, shape ...int) *G.Node {
 	p := b.store.get(name, kind, fanIn, shape...)
-	n := G.NewTensor(b.g, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(b.be.param(p)))
+	n := G.NewTensor(b.g, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName(b.prefix+name), G.WithValue(b.be.param(p)))
 	b.nodes = append(b.nodes, n)
 	b.params = append(b.params, p)
 	return n
@@ -45,7 +47,7 @@ func (b *builder) bnMode() bnMode {
 	switch {
 	case b.noBN:
 		return bnAffine
-	case b.train:
+	case b.train || b.stats:
 		return bnTrain
 	}
 	return bnEval

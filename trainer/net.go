@@ -10,17 +10,19 @@ import (
 	"github.com/natssl/natssl/configs"
 )
 
-// net is the model being trained: shared parameters, one replica graph per device, and the
-// gather that joins them in the loss.
+// net is the model being trained: shared parameters, one replica graph per device, the
+// target network when the method has one, and the gather that joins them in the loss.
 type net struct {
 	model    configs.Model
 	size     int
 	batch    int   // global images per step
 	per      int   // images per replica
 	ranks    Ranks // nil: this process alone
+	spec     netSpec
 	store    *paramStore
 	replicas []*replica
 	gather   *gather
+	target   *target     // nil: the method has none
 	params   []*param    // in graph order, identical in every replica
 	grads    [][]float32 // CPU: summed over replicas after each step, valid until the next
 	wino     *winoShare
@@ -57,10 +59,50 @@ type deviceNet interface {
 	close() error
 }
 
-// newNet builds one replica per device for a global batch of batch images (2·batch views).
-// With opt.ranks, the devices are this rank's, and the world's replicas share the batch.
+// netSpec is what a net is built for: the model, the method, and the views of each image.
+type netSpec struct {
+	model      configs.Model
+	method     configs.Method
+	predHidden int     // BYOL's predictor width
+	temp       float64 // SimCLR's temperature
+	groups     []viewGroup
+	batch      int      // global images per step, over every replica of the world
+	devices    []string // this process's
+	seed       int64
+}
+
+// viewGroup is count views of size × size pixels per image; the first group's are the global
+// views.
+type viewGroup struct{ size, count int }
+
+// specOf is the net cfg trains, on cfg's devices.
+func specOf(cfg *configs.Config) netSpec {
+	s := netSpec{model: cfg.Model, method: cfg.Method, predHidden: cfg.PredictorHidden(), temp: cfg.Train.Temperature,
+		batch: cfg.Data.BatchSize, devices: cfg.Train.Devices, seed: cfg.Run.Seed}
+	for _, g := range cfg.ViewGroups() {
+		s.groups = append(s.groups, viewGroup{g.Size, g.Count})
+	}
+	return s
+}
+
+// views is the number of views of each image.
+func (s netSpec) views() int {
+	v := 0
+	for _, g := range s.groups {
+		v += g.count
+	}
+	return v
+}
+
+// newNet builds SimCLR on two views of size for a global batch of batch images.
 func newNet(m configs.Model, size, batch int, devices []string, seed int64, temp float64, opt buildOptions) (*net, error) {
-	r := len(devices)
+	return newSpecNet(netSpec{model: m, method: configs.Method{Name: "simclr"}, temp: temp,
+		groups: []viewGroup{{size, 2}}, batch: batch, devices: devices, seed: seed}, opt)
+}
+
+// newSpecNet builds one replica per device of spec's method and views.
+func newSpecNet(spec netSpec, opt buildOptions) (*net, error) {
+	r := len(spec.devices)
 	if r == 0 {
 		return nil, errors.New("trainer: no devices")
 	}
@@ -70,34 +112,63 @@ func newNet(m configs.Model, size, batch int, devices []string, seed int64, temp
 		world, first, localRanks = opt.ranks.Size()*r, opt.ranks.Rank()*r, max(1, opt.ranks.LocalSize())
 		exchange = opt.ranks.Allgather
 	}
-	if batch%world != 0 {
+	if spec.batch%world != 0 {
 		if world != r {
-			return nil, fmt.Errorf("trainer: batch %d does not divide over the world's %d replicas (%d ranks × %d devices)", batch, world, world/r, r)
+			return nil, fmt.Errorf("trainer: batch %d does not divide over the world's %d replicas (%d ranks × %d devices)", spec.batch, world, world/r, r)
 		}
-		return nil, fmt.Errorf("trainer: batch %d does not divide over %d replicas", batch, r)
+		return nil, fmt.Errorf("trainer: batch %d does not divide over %d replicas", spec.batch, r)
 	}
-	per := batch / world
-	if err := preflight(m, size, batch, sizeOf(opt.ranks), devices, temp, opt); err != nil {
+	if len(spec.groups) == 0 || spec.groups[0].count < 2 {
+		return nil, fmt.Errorf("trainer: views %v: want a first group of at least 2 global views", spec.groups)
+	}
+	m := spec.model
+	per := spec.batch / world
+	if err := preflight(spec, sizeOf(opt.ranks), opt); err != nil {
 		return nil, err
 	}
-	bes, ins, dev, err := openDevices(devices, per, size, opt)
+	bes, ins, dev, err := openDevices(spec, per, opt)
 	if err != nil {
 		return nil, err
 	}
-	n := &net{model: m, size: size, batch: batch, per: per, ranks: opt.ranks, store: newParamStore(seed),
-		gather: newWorldGather(r, world, first, per, m.ProjDim, temp, exchange), dev: dev}
+	// The layout is the world's: every loss spans the replicas of every rank.
+	lay := layout{replicas: world, n: per, views: spec.views(), global: spec.groups[0].count, dOnline: m.ProjDim}
+	n := &net{model: m, size: spec.groups[0].size, batch: spec.batch, per: per, ranks: opt.ranks, spec: spec,
+		store: newParamStore(spec.seed), dev: dev}
 	if dev == nil {
 		n.wino = newWinoShare()
 	} else {
 		opt.noWinograd = true // the GPU's convolutions are im2col and cuBLAS products
 	}
-	for i, d := range devices {
-		rep, err := newReplica(i, d, m, size, per, n.store, n.gather, n.wino, opt, bes[i], ins[i])
+	switch spec.method.Name {
+	case "byol":
+		n.target = newTarget(spec.seed, spec.method.TauBase, spec.method.TauFinal)
+	case "moco":
+		n.target = newTarget(spec.seed, spec.method.Momentum, spec.method.MomentumFinal)
+	}
+	if n.target != nil {
+		lay.dTarget = m.ProjDim
+	}
+	obj, err := newObjective(spec, lay)
+	if err != nil {
+		if dev != nil {
+			dev.close()
+		}
+		return nil, err
+	}
+	n.gather = newWorldGather(r, first, lay, obj, exchange)
+	for i, d := range spec.devices {
+		rep, err := newReplica(i, d, spec, per, n.store, n.target, n.gather, n.wino, opt, bes[i], ins[i])
 		if err != nil {
 			n.close()
 			return nil, err
 		}
 		n.replicas = append(n.replicas, rep)
+	}
+	if n.target != nil {
+		if err := n.target.bind(n.store); err != nil {
+			n.close()
+			return nil, err
+		}
 	}
 	n.params = n.replicas[0].b.params
 	if dev != nil {
@@ -116,15 +187,22 @@ func newNet(m configs.Model, size, batch int, devices []string, seed int64, temp
 
 // step runs forward and backward on every replica in parallel, each on its share of the
 // batch, and leaves the gradient of the global loss summed in the first replica's buffers
-// (n.grads on the CPU). views are the batch's two views, batch × 3 × size × size each.
-func (n *net) step(ctx context.Context, views [2][]float32) (float64, error) {
+// (n.grads on the CPU). views are the batch's views (the spec's groups in order), batch × 3 ×
+// size × size each.
+func (n *net) step(ctx context.Context, views [][]float32) (float64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
+	}
+	if len(views) != n.spec.views() {
+		return 0, fmt.Errorf("trainer: a batch of %d views; the model takes %d", len(views), n.spec.views())
 	}
 	per := n.per
 	n.gather.reset()
 	if n.wino != nil {
 		n.wino.update(min(runtime.NumCPU(), len(n.replicas)))
+	}
+	if n.target != nil && n.target.wino != nil {
+		n.target.wino.update(min(runtime.NumCPU(), len(n.replicas)))
 	}
 	errs := make([]error, len(n.replicas))
 	var wg sync.WaitGroup
@@ -192,6 +270,17 @@ func (n *net) update(o *optimizer, lr float64) error {
 	}
 	o.step(n.params, n.grads, lr)
 	return nil
+}
+
+// updated is what follows the optimizer's update of step k (0-based) of total: the target
+// network's EMA step, and the objective's state (MoCo's queue takes the step's keys).
+func (n *net) updated(k, total int64) {
+	if n.target != nil {
+		n.target.update(k, total)
+	}
+	if c, ok := n.gather.obj.(committer); ok {
+		c.commit()
+	}
 }
 
 // syncBN averages the replicas' running statistics into the store and back into every

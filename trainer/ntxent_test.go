@@ -62,7 +62,7 @@ func TestNTXentKnownValue(t *testing.T) {
 }
 
 // netLoss runs one forward/backward pass and returns the loss and the summed gradients.
-func netLoss(t *testing.T, n *net, views [2][]float32) (float64, [][]float32) {
+func netLoss(t *testing.T, n *net, views [][]float32) (float64, [][]float32) {
 	t.Helper()
 	loss, err := n.step(context.Background(), views)
 	if err != nil {
@@ -75,9 +75,9 @@ func netLoss(t *testing.T, n *net, views [2][]float32) (float64, [][]float32) {
 	return loss, g
 }
 
-func randomViews(seed uint64, batch, size int) [2][]float32 {
+func randomViews(seed uint64, batch, size int) [][]float32 {
 	rng := rand.New(rand.NewPCG(seed, 99))
-	var v [2][]float32
+	v := make([][]float32, 2)
 	for k := range v {
 		v[k] = make([]float32, batch*3*size*size)
 		for i := range v[k] {

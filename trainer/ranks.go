@@ -13,8 +13,8 @@ import (
 // replicas r·R ... r·R+R−1 (R = len(train.devices)), in the loader's order.
 //
 // Every rank makes the same calls in the same order: once per step the batch agreement
-// (AllgatherInt64), the embeddings' Allgather inside the loss, the gradients' and the batch
-// norm statistics' Sum; at log steps the counters, at checkpoints the loader positions
+// (AllgatherInt64), the embeddings' Allgather inside the loss (the online and the target
+// network's, for every method), the gradients' and the batch norm statistics' Sum; at log steps the counters, at checkpoints the loader positions
 // (AllgatherBytes).
 type Ranks interface {
 	Rank() int

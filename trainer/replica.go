@@ -5,22 +5,23 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
-
-	"github.com/natssl/natssl/configs"
 )
 
-// replica is one data-parallel copy of the training graph: encoder, head and loss, on its
-// own tape machine, computing through its device's backend. Its parameter nodes share their
-// values with every other replica of the same device.
+// replica is one data-parallel copy of the training graph: the online encoder (one backbone op
+// per crop size, sharing parameters), its head (and BYOL's predictor), the target network when
+// the method has one, and the loss, on its own tape machine, computing through its device's
+// backend. Its parameter nodes share their values with every other replica of the same device.
 type replica struct {
 	index  int
 	device string
-	n      int // images per replica per step (2n views)
+	n      int // images per replica per step
 	g      *G.ExprGraph
-	x      *G.Node
+	groups []viewGroup
 	in     replicaInput
-	b      *builder
-	grads  G.Nodes
+	b      *builder   // the online network: the global views' backbone, head, predictor
+	extra  []*builder // the other crop sizes' backbones (the same parameter nodes)
+	tb     *builder   // the target network, or nil
+	grads  G.Nodes    // of b.nodes
 	vm     G.VM
 }
 
@@ -35,55 +36,107 @@ type buildOptions struct {
 // replicaInput is where a replica's images go before its forward pass: host floats on the
 // CPU, device memory on a GPU.
 type replicaInput interface {
-	value() G.Value // what the input node holds
-	// set copies images [lo, lo+n) of both views in: the first n rows are view 1, the next
-	// n view 2.
-	set(views [2][]float32, lo int) error
+	values() []G.Value // what each view group's input node holds
+	// set copies images [lo, lo+n) of every view in: a group's input holds its first view's
+	// n images, then its second's, and so on.
+	set(views [][]float32, lo int) error
 }
 
-// hostInput is a CPU replica's input.
+// hostInput is a CPU replica's input: per view group, its views × n images × 3 × size × size.
 type hostInput struct {
-	n  int
-	xs []float32
-	t  *tensor.Dense
+	n      int
+	groups []viewGroup
+	xs     [][]float32
+	ts     []G.Value
 }
 
-func newHostInput(n, size int) *hostInput {
-	xs := make([]float32, 2*n*3*size*size)
-	return &hostInput{n: n, xs: xs, t: tensor.New(tensor.WithShape(2*n, 3, size, size), tensor.WithBacking(xs))}
+func newHostInput(n int, groups []viewGroup) *hostInput {
+	h := &hostInput{n: n, groups: groups}
+	for _, grp := range groups {
+		rows, s := grp.count*n, grp.size
+		data := make([]float32, rows*3*s*s)
+		h.xs = append(h.xs, data)
+		h.ts = append(h.ts, tensor.New(tensor.WithShape(rows, 3, s, s), tensor.WithBacking(data)))
+	}
+	return h
 }
 
-func (h *hostInput) value() G.Value { return h.t }
+func (h *hostInput) values() []G.Value { return h.ts }
 
-func (h *hostInput) set(views [2][]float32, lo int) error {
-	per := len(h.xs) / (2 * h.n)
-	copy(h.xs[:h.n*per], views[0][lo*per:(lo+h.n)*per])
-	copy(h.xs[h.n*per:], views[1][lo*per:(lo+h.n)*per])
+func (h *hostInput) set(views [][]float32, lo int) error {
+	v := 0
+	for i, grp := range h.groups {
+		per := 3 * grp.size * grp.size
+		for j := range grp.count {
+			copy(h.xs[i][j*h.n*per:(j+1)*h.n*per], views[v][lo*per:(lo+h.n)*per])
+			v++
+		}
+	}
 	return nil
 }
 
-func newReplica(index int, device string, m configs.Model, size, n int, store *paramStore, ga *gather, wino *winoShare, opt buildOptions, be backend, in replicaInput) (*replica, error) {
+func newReplica(index int, device string, spec netSpec, n int, store *paramStore, tgt *target, ga *gather, wino *winoShare, opt buildOptions, be backend, in replicaInput) (*replica, error) {
 	g := G.NewGraph()
-	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(2*n, 3, size, size), G.WithName("x"), G.WithValue(in.value()))
-	b := &builder{g: g, store: store, be: be, train: true, noBN: opt.noBN, winograd: !opt.noWinograd, wino: wino}
-	feat, err := b.encoder(m, x)
+	r := &replica{index: index, device: device, n: n, g: g, groups: spec.groups, in: in}
+	var xs []*G.Node
+	for i, v := range in.values() {
+		rows, s := spec.groups[i].count*n, spec.groups[i].size
+		xs = append(xs, G.NewTensor(g, tensor.Float32, 4, G.WithShape(rows, 3, s, s), G.WithName(fmt.Sprintf("x%d", i)), G.WithValue(v)))
+	}
+	m := spec.model
+	online := func(st *paramStore) *builder {
+		return &builder{g: g, store: st, be: be, train: true, noBN: opt.noBN, winograd: !opt.noWinograd, wino: wino}
+	}
+	r.b = online(store)
+	feat, err := r.b.encoder(m, xs[0])
 	if err != nil {
 		return nil, err
 	}
-	z := b.head(m, feat)
-	cost, err := G.ApplyOp(&lossOp{g: ga, r: index, be: b.be}, z)
+	feats := []*G.Node{feat}
+	for _, x := range xs[1:] {
+		eb := online(store)
+		f, err := eb.encoder(m, x)
+		if err != nil {
+			return nil, err
+		}
+		// Every size's batch norm moves the same running statistics, one after the other.
+		for i, l := range eb.bns {
+			l.mean, l.vr = r.b.bns[i].mean, r.b.bns[i].vr
+		}
+		r.extra = append(r.extra, eb)
+		feats = append(feats, f)
+	}
+	z := r.b.projector(spec.method.Name, m, concatRows(feats))
+	if spec.method.Name == "byol" {
+		z = r.b.predictor(z, spec.predHidden)
+	}
+	inputs := G.Nodes{z}
+	if tgt != nil {
+		r.tb = &builder{g: g, store: tgt.store, be: be, stats: true, prefix: "target/", noBN: opt.noBN, winograd: !opt.noWinograd, wino: tgt.wino}
+		tf, err := r.tb.encoder(m, xs[0])
+		if err != nil {
+			return nil, err
+		}
+		inputs = append(inputs, r.tb.projector(spec.method.Name, m, tf))
+	}
+	cost, err := G.ApplyOp(&lossOp{g: ga, r: index, target: tgt != nil, be: be}, inputs...)
 	if err != nil {
 		return nil, fmt.Errorf("trainer: replica %d: loss: %w", index, err)
 	}
-	grads, err := G.Grad(cost, b.nodes...)
-	if err != nil {
+	// Gorgonia merges input nodes of one name and shape: every crop size's backbone reads the
+	// same parameter nodes, whose gradients it sums.
+	if r.grads, err = G.Grad(cost, r.b.nodes...); err != nil {
 		return nil, fmt.Errorf("trainer: replica %d: gradients: %w", index, err)
 	}
-	if err := be.built(b.bns); err != nil {
+	if err := be.built(r.b.bns); err != nil {
 		return nil, fmt.Errorf("trainer: replica %d (%s): %w", index, device, err)
 	}
-	b.loadBNStats()
-	return &replica{index: index, device: device, n: n, g: g, x: x, in: in, b: b, grads: grads, vm: G.NewTapeMachine(g)}, nil
+	r.b.loadBNStats()
+	if r.tb != nil {
+		r.tb.loadBNStats()
+	}
+	r.vm = G.NewTapeMachine(g)
+	return r, nil
 }
 
 // run does forward and backward; the gradients are then readable with grad.
@@ -104,6 +157,18 @@ func (r *replica) grad(i int) mem {
 // a GPU replica's are copied there after each step).
 func (r *replica) bnStats(i int) (mean, vr []float32) {
 	return r.b.bns[i].mean, r.b.bns[i].vr
+}
+
+// flops is the multiply-adds ×2 of one step's convolutions and linear layers.
+func (r *replica) flops() float64 {
+	f := r.b.flops
+	for _, eb := range r.extra {
+		f += eb.flops
+	}
+	if r.tb != nil {
+		f += r.tb.flops / 3 // counted as forward and backward; the target only runs forward
+	}
+	return f
 }
 
 func (r *replica) close() error { return r.vm.Close() }

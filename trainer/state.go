@@ -44,6 +44,11 @@ func (t *training) snapshot(pos Position) (Header, map[string][]float32, error) 
 		return Header{}, nil, fmt.Errorf("trainer: checkpoint at step %d: %w", t.step, err)
 	}
 	infos, data := modelTensors(t.net.store)
+	mInfos, mData, mState := t.net.methodTensors()
+	infos = append(infos, mInfos...)
+	for k, v := range mData {
+		data[k] = v
+	}
 	for _, slot := range slotNames(t.optim.kind) {
 		for i, p := range t.net.params {
 			name := "opt/" + slot + "/" + p.name
@@ -57,7 +62,7 @@ func (t *training) snapshot(pos Position) (Header, map[string][]float32, error) 
 		Step: t.step, Epoch: t.epoch, TotalSteps: t.total, Position: pos, Seed: t.cfg.Run.Seed,
 		Optimizer: OptimizerState{Kind: t.optim.kind, Steps: t.optim.t, Momentum: t.optim.momentum,
 			WeightDecay: t.optim.weightDecay},
-		Loss: t.loss, Tensors: infos,
+		Loss: t.loss, Method: mState, Tensors: infos,
 	}
 	return h, data, nil
 }
@@ -99,6 +104,9 @@ func (t *training) restore(c *Checkpoint) error {
 		return err
 	}
 	if err := t.net.loadBNStats(); err != nil {
+		return err
+	}
+	if err := t.net.restoreMethod(c, func(s string) { fmt.Fprintln(t.log, s) }); err != nil {
 		return err
 	}
 	h := c.Header

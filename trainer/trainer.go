@@ -29,11 +29,12 @@ type Tracker interface {
 	ForgetCheckpoint(ctx context.Context, path string) error
 }
 
-// Batch is one global batch of two views: N images, each view N × 3 × Size × Size NCHW,
-// normalised. Release, when set, returns the batch's memory after the step.
+// Batch is one global batch: N images, each view N × 3 × s × s NCHW, normalised: two views
+// of Size, or with multi-crop the views of augment.crops' groups in order. Release, when set,
+// returns the batch's memory after the step.
 type Batch struct {
 	N, Size, Epoch int
-	Views          [2][]float32
+	Views          [][]float32
 	Release        func()
 }
 
@@ -125,7 +126,7 @@ type Result struct {
 	Images     int64
 }
 
-// Train runs SimCLR until the last step, the time limit, the end of the data, or ctx's
+// Train runs the config's method until the last step, the time limit, the end of the data, or ctx's
 // cancellation, writing checkpoints along the way and always a final one. On cancellation it
 // returns the result and an error wrapping ctx.Err(); on a NaN or infinite loss, an error
 // wrapping ErrNonFinite that names the step, without writing a checkpoint of the bad state.
@@ -199,7 +200,9 @@ func newTraining(opt Options) (*training, error) {
 	if err := CheckRankMemory(resolved, sizeOf(ranks), localSize); err != nil {
 		return nil, err
 	}
-	n, err := newNet(cfg.Model, cfg.Data.ImageSize, cfg.Data.BatchSize, devices, cfg.Run.Seed, cfg.Train.Temperature, build)
+	spec := specOf(cfg)
+	spec.devices = devices
+	n, err := newSpecNet(spec, build)
 	if err != nil {
 		return nil, err
 	}
@@ -393,6 +396,7 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		if err := t.net.update(t.optim, lr); err != nil {
 			return t.fail(fmt.Errorf("trainer: step %d: update: %w", t.step+1, err))
 		}
+		t.net.updated(t.step, t.total)
 		t.step++
 		t.epoch, t.loss, t.pos = b.Epoch, loss, t.opt.Source.Position()
 		stepEpoch = b.Epoch

@@ -64,12 +64,17 @@ func (c *console) RunStarted(s pipeline.RunStart) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cfg := s.Config
+	views, sep := "", ", views "
+	for _, g := range cfg.Augment.Crops { // multi-crop: its groups, count×size
+		views += fmt.Sprintf("%s%d×%d", sep, g.Count, g.Size)
+		sep = "+"
+	}
 	replicas := fmt.Sprintf("%d replica(s)", cfg.Replicas())
 	if s.Ranks > 1 {
 		replicas = fmt.Sprintf("%d ranks × %d replica(s)", s.Ranks, cfg.Replicas())
 	}
-	fmt.Fprintf(c.w, "natssl: run %s: %s %s w=%d, batch %d on %s [%s], %d steps; checkpoints in %s\n",
-		s.RunID, cfg.Run.Name, cfg.Model.Backbone, cfg.Model.Width, cfg.Data.BatchSize, replicas,
+	fmt.Fprintf(c.w, "natssl: run %s: %s %s, %s w=%d%s, batch %d on %s [%s], %d steps; checkpoints in %s\n",
+		s.RunID, cfg.Run.Name, cfg.Method.Name, cfg.Model.Backbone, cfg.Model.Width, views, cfg.Data.BatchSize, replicas,
 		trainer.BLAS, s.TotalSteps, s.CheckpointDir)
 	var from int64
 	if s.Resumed != nil {

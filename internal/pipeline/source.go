@@ -68,17 +68,27 @@ func openData(ctx context.Context, cfg *configs.Config, resume *trainer.Checkpoi
 		return nil, err
 	}
 	d := &trainData{src: src, l: l, total: int64(cfg.Train.Steps), obs: orDiscard(obs)}
+	if cfg.Train.Epochs == 0 && cfg.Method.Name != "moco" {
+		return d, nil
+	}
+	n, err := l.Len(ctx)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
 	if cfg.Train.Epochs > 0 {
-		n, err := l.Len(ctx)
-		if err != nil {
-			d.Close()
-			return nil, err
-		}
 		d.total = n / int64(cfg.Data.BatchSize) * int64(cfg.Train.Epochs)
 		if d.total == 0 {
 			d.Close()
 			return nil, refuse("train: %d images per epoch make no full batch of data.batch_size %d", n, cfg.Data.BatchSize)
 		}
+	}
+	if q := int64(cfg.Method.QueueSize); cfg.Method.Name == "moco" && q > n {
+		// A queue longer than an epoch holds keys of the same images twice over: negatives
+		// that are the query's own image.
+		d.Close()
+		b := int64(cfg.Data.BatchSize)
+		return nil, refuse("train: method.queue_size %d holds more keys than the data has images (%d): set it to at most %d (a multiple of data.batch_size %d)", q, n, n/b*b, b)
 	}
 	return d, nil
 }

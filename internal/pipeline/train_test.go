@@ -89,3 +89,67 @@ func TestKeepAliveNeverStopsTraining(t *testing.T) {
 		t.Errorf("notices %q, want one about the failed beats", rec.notices)
 	}
 }
+
+// TestTrainMethods: every method trains as a tracked run, with multi-crop where it pairs
+// views: its params name the method and its own keys only, the online monitor scores the
+// online encoder, and BYOL's and MoCo's checkpoints carry the target network.
+func TestTrainMethods(t *testing.T) {
+	crops := "augment.crops=[{size: 16, count: 2, scale: [0.3, 1]}, {size: 8, count: 2, scale: [0.1, 0.3]}]"
+	for _, tc := range []struct {
+		name string
+		sets []string
+	}{
+		{"byol multi-crop", []string{"method.name=byol", crops}},
+		{"moco", []string{"method.name=moco", "method.queue_size=32"}},
+		{"vicreg", []string{"method.name=vicreg"}},
+		{"barlow", []string{"method.name=barlow"}},
+		{"simclr multi-crop", []string{crops}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := smokeConfig(t, t.TempDir(), tc.sets...)
+			rec := &recorder{}
+			res, err := Train(context.Background(), cfg, TrainOptions{Command: "test"}, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Step != 6 || len(rec.monitored) == 0 {
+				t.Fatalf("result %+v, %d monitored steps", res, len(rec.monitored))
+			}
+			run, err := openDB(t, cfg).GetRun(context.Background(), res.RunID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			params := map[string]string{}
+			for _, p := range run.Params {
+				params[p.Key] = p.Value
+			}
+			if params["method.name"] != cfg.Method.Name || params["augment.crops"] == "" {
+				t.Errorf("params method.name %q, augment.crops %q", params["method.name"], params["augment.crops"])
+			}
+			_, hasTemp := params["train.temperature"]
+			_, hasQueue := params["method.queue_size"]
+			if hasTemp != (cfg.Method.Name == "simclr") || hasQueue != (cfg.Method.Name == "moco") {
+				t.Errorf("params hold train.temperature %v, method.queue_size %v for %s", hasTemp, hasQueue, cfg.Method.Name)
+			}
+			ck, err := trainer.ReadCheckpoint(res.Checkpoint)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, target := ck.Tensors["target/param/enc.conv1.w"]
+			if target != cfg.Method.UsesTarget() {
+				t.Errorf("checkpoint holds a target network: %v", target)
+			}
+		})
+	}
+}
+
+// TestMoCoQueueAgainstTheData: a queue longer than the data's images is refused before the
+// run starts, with the size that fits.
+func TestMoCoQueueAgainstTheData(t *testing.T) {
+	cfg := smokeConfig(t, t.TempDir(), "method.name=moco", "method.queue_size=1600")
+	var re *RequestError
+	_, err := Train(context.Background(), cfg, TrainOptions{}, nil)
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "method.queue_size 1600 holds more keys than the data has images") {
+		t.Fatalf("err %v, want a *RequestError about the queue", err)
+	}
+}

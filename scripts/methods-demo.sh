@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# make methods-demo: the five self-supervised methods on the demo data, each in the demo's
+# budget, against the random-init encoder, in one report. Every method trains the demo recipe
+# (configs/fmnist.yaml: convnet-small at 32 px, batch 256, AdamW, 450 steps or the budget,
+# whichever comes first, the online monitor on) with its own keys below, is scored with the
+# NeWT-style probe on the suite built from the Fashion-MNIST test images, and lands in the
+# tracker; then `natssl report` of the random-init run and the five, and a table of the gains.
+#
+#   make methods-demo                          # BUDGET=10m per method
+#   make methods-demo BUDGET=90s               # a short check of the same design
+#   METHODS="byol moco" make methods-demo      # some of them
+#
+# The recipes: each method's paper or solo-learn recipe at the demo's scale (see README,
+# "Methods"). Extra arguments are passed to every natssl command, e.g. --db runs/methods.db.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-bin/natssl}
+DATA=${DATA:-data/fmnist}
+BUDGET=${BUDGET:-10m}
+METHODS=${METHODS:-simclr byol moco vicreg barlow}
+REPORT=${REPORT:-runs/methods-demo}
+EXTRA=("$@")
+
+# recipe METHOD: the --set lines of one method over the demo recipe.
+recipe() {
+	case "$1" in
+	simclr) echo "" ;; # the demo recipe itself: NT-Xent at temperature 0.5
+	# BYOL: τ from 0.99 (solo-learn's CIFAR recipe; the paper's 0.996 is for 300+ epochs) to 1;
+	# the predictor as wide as the projector, as in the paper.
+	byol) echo "--set method.name=byol --set method.tau_base=0.99" ;;
+	# MoCo v2: the defaults (queue 4096 keys per view, τ 0.2, m 0.99 → 0.999).
+	moco) echo "--set method.name=moco" ;;
+	# VICReg and Barlow Twins: the three-layer projector, 512 wide (the papers' 8192 is four
+	# times ResNet-50's 2048 features; convnet-small's are 256), the papers' coefficients.
+	vicreg) echo "--set method.name=vicreg --set model.proj_hidden=512 --set model.proj_dim=512" ;;
+	barlow) echo "--set method.name=barlow --set model.proj_hidden=512 --set model.proj_dim=512" ;;
+	*)
+		echo "methods-demo: unknown method $1 (want simclr, byol, moco, vicreg, barlow)" >&2
+		exit 2
+		;;
+	esac
+}
+
+say() { printf '\n== %s\n' "$*"; }
+json_field() { # json_field KEY: a top-level string or number field of the JSON on stdin
+	sed -n 's/.*"'"$1"'": *"\{0,1\}\([^",}]*\)"\{0,1\}.*/\1/p' | head -1
+}
+for m in $METHODS; do recipe "$m" >/dev/null; done
+
+if [ ! -f "$DATA/train.json" ] || [ ! -f "$DATA/newt/labels.csv" ] || [ ! -f "$DATA/monitor/images.tar" ]; then
+	say "converting Fashion-MNIST into $DATA (needs Debian's dataset-fashion-mnist)"
+	"$BIN" data fashion-mnist --out "$DATA"
+fi
+COMMON=(--config fmnist --set "data.source=$DATA/train.json" --set "eval.newt_csv=$DATA/newt/labels.csv"
+	--set "eval.images=$DATA/newt/images.tar.gz" --set "eval.val_csv=$DATA/val/labels.csv"
+	--set "eval.val_images=$DATA/val/images.tar.gz" --set "eval.monitor_knn=$DATA/monitor/images.tar"
+	--set "train.time_limit=$BUDGET")
+
+say "evaluating a random-init encoder on the NeWT-layout suite"
+random_json=$("$BIN" eval --random-init --json "${COMMON[@]}" --set run.name=fmnist "${EXTRA[@]}" | tail -1)
+random_id=$(json_field run_id <<<"$random_json")
+random_acc=$(json_field mean_accuracy <<<"$random_json")
+
+ids=()
+rows=()
+for m in $METHODS; do
+	# shellcheck disable=SC2207 # the recipe is words of --set flags, no spaces inside
+	sets=($(recipe "$m"))
+	say "training $m ($BUDGET): ${sets[*]:-the demo recipe}"
+	train_json=$("$BIN" train --json "${COMMON[@]}" --set "run.name=fmnist-$m" "${sets[@]}" "${EXTRA[@]}" | tail -1)
+	id=$(json_field run_id <<<"$train_json")
+	steps=$(json_field steps <<<"$train_json")
+	say "evaluating $m"
+	eval_json=$("$BIN" eval --run "$id" --json "${COMMON[@]}" "${EXTRA[@]}" | tail -1)
+	acc=$(json_field mean_accuracy <<<"$eval_json")
+	ids+=("$id")
+	rows+=("$(printf '%-8s %6s   %.4f   %+6.2f   %s' "$m" "$steps" "$acc" "$(awk -v a="$acc" -v b="$random_acc" 'BEGIN { print 100 * (a - b) }')" "$id")")
+done
+
+say "writing the comparison report"
+"$BIN" report "$random_id" "${ids[@]}" --out "$REPORT" "${COMMON[@]}" "${EXTRA[@]}" >/dev/null
+
+printf '\nNeWT-style probe, mean accuracy over the tasks of the suite (budget %s per method):\n' "$BUDGET"
+printf '%-8s %6s   %-6s   %6s   %s\n' method steps acc gain run
+printf '%-8s %6s   %.4f   %6s   %s\n' random 0 "$random_acc" "" "$random_id"
+printf '%s\n' "${rows[@]}"
+printf 'report: %s/report.html (and report.md)\n' "$REPORT"
