@@ -31,9 +31,9 @@ func TestCUDAMethodsOnHost(t *testing.T) {
 	}
 }
 
-// TestGPUMethodsRefused: a method or views the CUDA backend does not have yet are refused in
+// TestCUDAMethodsRefused: a method or views the CUDA backend does not have yet are refused in
 // one line, on the simulation and by CheckDevices before any GPU is opened (none is here).
-func TestGPUMethodsRefused(t *testing.T) {
+func TestCUDAMethodsRefused(t *testing.T) {
 	tg := simTarget(t)
 	multiCrop := []viewGroup{{16, 2}, {8, 2}}
 	for _, c := range []struct {

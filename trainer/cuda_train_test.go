@@ -217,12 +217,12 @@ func TestCUDATrainingOnHost(t *testing.T) {
 	}
 }
 
-// TestGPURunSettingsOnHost: the GPU check's run (gpuRun: 20 steps, its model, batch and
+// TestCUDAGPURunOnHost: the GPU check's run (gpuRun: 20 steps, its model, batch and
 // learning rate) stays within its 1e-3 of the CPU on the host simulation, whose sums differ
 // from the CPU's in order as a GPU's do; with a learning rate that makes such differences
 // grow, TestGPUTraining would fail on any GPU. About two minutes: not in short mode, nor
 // under the race detector.
-func TestGPURunSettingsOnHost(t *testing.T) {
+func TestCUDAGPURunOnHost(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("two minutes of training on the host simulation: run without -short and -race")
 	}
