@@ -14,7 +14,7 @@ BUDGET   ?= 10m
 PARALLEL ?= 1
 RESUME   ?=
 
-.PHONY: deps build test bench bench-augment bench-loader bench-monitor bench-train bench-mpi photos demo sweep-demo methods-demo faults lint fmt clean
+.PHONY: deps build test bench bench-augment bench-loader bench-monitor bench-train bench-mpi gpu-bundle gpu-check photos demo sweep-demo methods-demo faults lint fmt clean
 
 # The Debian packages the build, tests and demo need (scripts/deps.sh holds the one list):
 # installed when run as root, otherwise the apt-get line to run is printed.
@@ -94,6 +94,17 @@ bench-train: build
 bench-mpi: build
 	scripts/bench-mpi-train.sh $(BENCH_MPI_FLAGS)
 	scripts/bench-mpi.sh
+
+# The GPU checks for a machine with an NVIDIA GPU but no Go: gpu-bundle builds natssl and the
+# test binaries (needing only libc) and a photo set into .gpu/ (under 64 MiB); carry it there
+# and run scripts/gpu-check.sh (make gpu-check where make is), which runs the GPU tests,
+# natssl bench train beside the PyTorch peer and bench loader in under 8 minutes, and writes
+# $OUT/gpu-check.json.
+gpu-bundle: photos
+	PHOTOS=$(PHOTOS) scripts/gpu-bundle.sh
+
+gpu-check:
+	scripts/gpu-check.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

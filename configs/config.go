@@ -104,15 +104,18 @@ type Model struct {
 
 // Train holds the optimisation schedule and where replicas run.
 type Train struct {
-	Steps           int      `yaml:"steps"`
-	Epochs          int      `yaml:"epochs"`
-	Optimizer       string   `yaml:"optimizer"`
-	LR              float64  `yaml:"lr"`
-	WeightDecay     float64  `yaml:"weight_decay"`
-	Momentum        float64  `yaml:"momentum"`
-	WarmupSteps     int      `yaml:"warmup_steps"`
-	Temperature     float64  `yaml:"temperature"`
-	Devices         []string `yaml:"devices,flow"`
+	Steps       int      `yaml:"steps"`
+	Epochs      int      `yaml:"epochs"`
+	Optimizer   string   `yaml:"optimizer"`
+	LR          float64  `yaml:"lr"`
+	WeightDecay float64  `yaml:"weight_decay"`
+	Momentum    float64  `yaml:"momentum"`
+	WarmupSteps int      `yaml:"warmup_steps"`
+	Temperature float64  `yaml:"temperature"`
+	Devices     []string `yaml:"devices,flow"`
+	// Precision is the arithmetic of matrix products on CUDA devices: fp32, or tf32 (tensor
+	// cores, 10-bit mantissa inputs, float32 sums). The CPU computes in fp32.
+	Precision       string   `yaml:"precision"`
 	CheckpointEvery int      `yaml:"checkpoint_every"`
 	KeepCheckpoints int      `yaml:"keep_checkpoints"`
 	LogEvery        int      `yaml:"log_every"`

@@ -70,6 +70,10 @@ func TestListsAndNestedKeys(t *testing.T) {
 			func(c *Config) bool { return c.Augment.CropScale == [2]float64{0.3, 0.9} }},
 		{"--set list with commas", Sources{Env: []string{}, Sets: []string{"train.devices=cpu,cpu,cpu,cpu"}},
 			func(c *Config) bool { return reflect.DeepEqual(c.Train.Devices, []string{"cpu", "cpu", "cpu", "cpu"}) }},
+		{"two replicas on one GPU in tf32", Sources{Env: []string{}, Sets: []string{"train.devices=cuda:0,cuda:0", "train.precision=tf32"}},
+			func(c *Config) bool {
+				return reflect.DeepEqual(c.Train.Devices, []string{"cuda:0", "cuda:0"}) && c.Train.Precision == PrecisionTF32
+			}},
 		{"env list", Sources{Env: []string{"NATSSL_TRAIN_DEVICES=[cpu]"}},
 			func(c *Config) bool { return reflect.DeepEqual(c.Train.Devices, []string{"cpu"}) }},
 		{"auto", Sources{Env: []string{}, Sets: []string{"train.devices=[auto]"}},
@@ -131,6 +135,10 @@ func TestValidationErrors(t *testing.T) {
 		{"crop scale min > max", "", nil, []string{"augment.crop_scale=[0.9,0.2]"}, []string{"augment.crop_scale", "min <= max"}},
 		{"batch not divisible by devices", "", nil, []string{"data.batch_size=255", "train.devices=cpu,cpu"}, []string{"data.batch_size", "2 devices"}},
 		{"bad device", "", nil, []string{"train.devices=tpu"}, []string{"train.devices", `"tpu" is not a device`}},
+		{"device index with a leading zero", "", nil, []string{"train.devices=cuda:01"}, []string{"train.devices", `"cuda:01"`, "a GPU's index"}},
+		{"CPU and GPU replicas", "", nil, []string{"train.devices=cpu,cuda:0"}, []string{"train.devices", "mixes the CPU and GPUs"}},
+		{"bad precision", "", nil, []string{"train.precision=fp16"}, []string{"train.precision", `"fp16"`, "must be one of"}},
+		{"tf32 on the CPU", "train:\n  precision: tf32\n", nil, nil, []string{"run.yaml:2", "train.precision", "tf32", "names none"}},
 		{"auto among others", "", nil, []string{"train.devices=auto,cpu"}, []string{"train.devices", "auto stands alone"}},
 		{"bad backbone", "", nil, []string{"model.backbone=vit"}, []string{"model.backbone", "must be one of"}},
 		{"no GET in flight", "", nil, []string{"data.s3.concurrency=0"}, []string{"data.s3.concurrency", "must be in [1, 64]"}},

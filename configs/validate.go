@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/natssl/natssl/internal/redact"
@@ -69,7 +68,6 @@ var (
 	backbones   = []string{"convnet-small", "resnet18-cifar", "resnet18", "resnet50"}
 	optimizers  = []string{"lars", "sgd", "adamw"}
 	classifiers = []string{"linearsvc", "logreg"}
-	deviceRE    = regexp.MustCompile(`^(cpu|cuda:[0-9]+|auto)$`)
 )
 
 // maxS3Concurrency bounds data.s3.concurrency: each GET in flight holds a part of 8 MiB.
@@ -195,16 +193,36 @@ func (c *Config) Validate() error {
 	if len(t.Devices) > MaxDevices {
 		bad("train.devices", fmt.Sprintf("at most %d devices", MaxDevices))
 	}
+	gpus := 0
 	for _, d := range t.Devices {
-		if !deviceRE.MatchString(d) {
-			bad("train.devices", fmt.Sprintf("%q is not a device: want cpu, cuda:N, or auto", d))
+		if d == "auto" {
+			if len(t.Devices) > 1 {
+				// auto is one process's one device, the one its local rank names.
+				bad("train.devices", "auto stands alone ([auto]: one device per process, the one following its local MPI rank)")
+				gpus = -1
+				break
+			}
+			continue
+		}
+		dev, err := ParseDevice(d)
+		if err != nil && !strings.HasPrefix(d, "cuda:") {
+			err = fmt.Errorf("%q is not a device: want cpu, cuda:N, or auto", d)
+		}
+		if err != nil {
+			bad("train.devices", err.Error())
+			gpus = -1
 			break
 		}
-		if d == "auto" && len(t.Devices) > 1 {
-			// auto is one process's one device, the one its local rank names.
-			bad("train.devices", "auto stands alone ([auto]: one device per process, the one following its local MPI rank)")
-			break
+		if dev.CUDA {
+			gpus++
 		}
+	}
+	if gpus > 0 && gpus < len(t.Devices) {
+		bad("train.devices", "mixes the CPU and GPUs: every replica runs on the same kind of device")
+	}
+	oneOf("train.precision", t.Precision, precisions)
+	if t.Precision == PrecisionTF32 && len(t.Devices) > 0 && !t.UsesCUDA() && !t.Auto() {
+		bad("train.precision", "tf32 is a mode of NVIDIA GPUs' matrix units, and train.devices names none: the CPU computes in fp32")
 	}
 	if n := len(t.Devices); n > 0 && c.Data.BatchSize > 0 && c.Data.BatchSize%n != 0 {
 		bad("data.batch_size", fmt.Sprintf("the global batch must divide evenly over the %d devices of train.devices", n))

@@ -28,7 +28,7 @@ type convBN struct {
 
 // backbone builds model m's backbone for n images of c channels and side size.
 func (b *builder) backbone(m configs.Model, n, c, size int) (*backbone, error) {
-	bb := &backbone{train: b.train, n: n, c: c, size: size, sc: b.scratch}
+	bb := &backbone{train: b.train, be: b.be, n: n, c: c, size: size, sc: b.scratch}
 	if bb.sc == nil {
 		bb.sc = &convScratch{}
 	}
@@ -74,7 +74,7 @@ func (b *builder) backbone(m configs.Model, n, c, size int) (*backbone, error) {
 		return nil, fmt.Errorf("trainer: unknown backbone %q", m.Backbone)
 	}
 	bb.featDim = h.c
-	bb.feat = make([]float32, n*h.c)
+	bb.feat = b.be.alloc(n * h.c)
 	bb.add(&avgPoolStep{in: h})
 	return bb, nil
 }
@@ -109,6 +109,7 @@ func (s *bbBuild) convBN(x *act, p convBN, stride int, relu bool, res *act) *act
 	bb.add(&convStep{l: l, w: p.w, in: x, out: c})
 	bb.flops += l.flops()
 	bn := newBNLayer(g.outPixels(), g.o, g.oh*g.ow, relu, res != nil, b.bnMode())
+	b.be.bnLayer(bn)
 	if p.bnIndex >= 0 {
 		b.bns[p.bnIndex] = bn
 	}

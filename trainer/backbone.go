@@ -16,12 +16,13 @@ type backbone struct {
 	steps []bbStep
 	acts  []*act
 	train bool
+	be    backend
 
-	n, c, size int         // input images: n × c × size × size, channels-first
-	x          []float32   // the input of the current forward
-	w, dw      [][]float32 // parameter values (in input order) and their gradients
-	feat       []float32   // pooled output, n × featDim
-	dfeat      []float32   // its gradient, set before backward
+	n, c, size int   // input images: n × c × size × size, channels-first
+	x          mem   // the input of the current forward
+	w, dw      []mem // parameter values (in input order) and their gradients
+	feat       mem   // pooled output, n × featDim
+	dfeat      mem   // its gradient, set before backward
 	featDim    int
 	pool       bufPool
 	sc         *convScratch
@@ -31,7 +32,7 @@ type backbone struct {
 // act is one activation: n·h·w rows of c channels.
 type act struct {
 	n, h, w, c int
-	data, grad []float32
+	data, grad mem
 	producer   bbStep
 	readers    int // steps whose forward reads it
 	saved      int // steps whose backward reads it
@@ -65,7 +66,7 @@ type bbStep interface {
 // recomputer is a step that can write its output again from its (kept) inputs.
 type recomputer interface {
 	recomputable() bool
-	recompute(bb *backbone, out []float32)
+	recompute(bb *backbone, out mem)
 }
 
 func (bb *backbone) newAct(n, h, w, c int) *act {
@@ -87,13 +88,14 @@ func (bb *backbone) add(s bbStep) {
 		out.producer = s
 	}
 	bb.steps = append(bb.steps, s)
+	bb.be.step(s)
 }
 
 // release returns a's data to the pool.
 func (bb *backbone) release(a *act) {
-	if a.data != nil {
+	if !a.data.none() {
 		bb.pool.put(a.data)
-		a.data = nil
+		a.data = mem{}
 	}
 }
 
@@ -102,9 +104,9 @@ func (bb *backbone) forward() {
 	bb.pool.start()
 	for _, a := range bb.acts {
 		bb.release(a) // left by a forward whose backward did not run
-		if a.grad != nil {
+		if !a.grad.none() {
 			bb.pool.put(a.grad)
-			a.grad = nil
+			a.grad = mem{}
 		}
 		a.left, a.bleft = a.readers, a.saved
 	}
@@ -126,15 +128,15 @@ func (bb *backbone) backward() {
 	for i := len(bb.steps) - 1; i >= 0; i-- {
 		s := bb.steps[i]
 		for _, a := range s.saves() {
-			if a.data == nil {
+			if a.data.none() {
 				a.data = bb.pool.get(a.size())
 				a.producer.(recomputer).recompute(bb, a.data)
 			}
 		}
 		s.backward(bb)
-		if out := s.output(); out != nil && out.grad != nil {
+		if out := s.output(); out != nil && !out.grad.none() {
 			bb.pool.put(out.grad)
-			out.grad = nil
+			out.grad = mem{}
 		}
 		for _, a := range s.saves() {
 			if a.bleft--; a.bleft == 0 {
@@ -145,17 +147,17 @@ func (bb *backbone) backward() {
 }
 
 // gradAcc returns a's gradient buffer to add into, zeroed when this is its first part.
-func (bb *backbone) gradAcc(a *act) []float32 {
-	if a.grad == nil {
+func (bb *backbone) gradAcc(a *act) mem {
+	if a.grad.none() {
 		a.grad = bb.pool.get(a.size())
-		clear(a.grad)
+		bb.be.zero(a.grad)
 	}
 	return a.grad
 }
 
 // gradNew returns a fresh, unzeroed buffer for the whole gradient of a single-reader act.
-func (bb *backbone) gradNew(a *act) []float32 {
-	if a.grad != nil {
+func (bb *backbone) gradNew(a *act) mem {
+	if !a.grad.none() {
 		panic("trainer: backbone: gradient of an activation with several readers written whole")
 	}
 	a.grad = bb.pool.get(a.size())
@@ -169,7 +171,7 @@ func (s *inputStep) inputs() []*act { return nil }
 func (s *inputStep) output() *act   { return s.out }
 func (s *inputStep) saves() []*act  { return nil }
 func (s *inputStep) forward(bb *backbone) {
-	nchwToNHWC(bb.x, s.out.data, bb.n, bb.c, bb.size*bb.size)
+	bb.be.toNHWC(bb.x, s.out.data, bb.n, bb.c, bb.size*bb.size)
 }
 func (s *inputStep) backward(*backbone) {}
 
@@ -184,14 +186,14 @@ func (s *convStep) inputs() []*act { return []*act{s.in} }
 func (s *convStep) output() *act   { return s.out }
 func (s *convStep) saves() []*act  { return []*act{s.in} }
 func (s *convStep) forward(bb *backbone) {
-	s.l.forward(s.in.data, bb.w[s.w], s.out.data)
+	bb.be.conv(s.l, s.in.data, bb.w[s.w], s.out.data)
 }
 func (s *convStep) backward(bb *backbone) {
-	var dx []float32
+	var dx mem
 	if !s.l.noDX {
 		dx = bb.gradAcc(s.in)
 	}
-	s.l.backward(s.in.data, bb.w[s.w], s.out.grad, dx, bb.dw[s.w])
+	bb.be.convBack(s.l, s.in.data, bb.w[s.w], s.out.grad, dx, bb.dw[s.w])
 }
 
 // bnStep is batch norm of parameters gamma and beta, with ReLU and a residual as its layer says.
@@ -218,37 +220,37 @@ func (s *bnStep) saves() []*act {
 }
 
 func (s *bnStep) recomputable() bool { return s.res == nil }
-func (s *bnStep) recompute(_ *backbone, out []float32) {
-	bnApply(s.in.data, out, nil, s.l.rows, s.l.c, s.l.scale, s.l.shift, s.l.relu)
+func (s *bnStep) recompute(bb *backbone, out mem) {
+	bb.be.bnRecompute(s.l, s.in.data, out)
 }
 func (s *bnStep) forward(bb *backbone) {
-	var res []float32
+	var res mem
 	if s.res != nil {
 		res = s.res.data
 	}
-	s.l.forward(s.in.data, bb.w[s.gamma], bb.w[s.beta], res, s.out.data)
+	bb.be.bn(s.l, s.in.data, bb.w[s.gamma], bb.w[s.beta], res, s.out.data)
 }
 
 func (s *bnStep) backward(bb *backbone) {
-	if s.in.grad != nil {
+	if !s.in.grad.none() {
 		panic("trainer: backbone: batch norm input read twice")
 	}
 	dy := s.out.grad
 	dx := dy // batch norm may write its input gradient over dy
 	if s.res != nil {
 		if s.l.relu {
-			reluMask(dy, s.out.data)
+			bb.be.reluMask(dy, s.out.data)
 		}
-		if s.res.grad == nil {
+		if s.res.grad.none() {
 			s.res.grad = dy // the masked gradient is the residual's first part
-			dx = bb.pool.get(len(dy))
+			dx = bb.pool.get(dy.n)
 		} else {
-			add(s.res.grad, dy)
+			bb.be.add(s.res.grad, dy)
 		}
 	}
-	s.out.grad = nil // handed on, to the input or the residual
+	s.out.grad = mem{} // handed on, to the input or the residual
 	s.in.grad = dx
-	s.l.backward(s.in.data, bb.w[s.gamma], dy, dx, bb.dw[s.gamma], bb.dw[s.beta])
+	bb.be.bnBack(s.l, s.in.data, bb.w[s.gamma], dy, dx, bb.dw[s.gamma], bb.dw[s.beta])
 }
 
 // maxPoolStep is the 3×3 stride-2 max-pool of the ImageNet stem.
@@ -260,11 +262,11 @@ type maxPoolStep struct {
 func (s *maxPoolStep) inputs() []*act { return []*act{s.in} }
 func (s *maxPoolStep) output() *act   { return s.out }
 func (s *maxPoolStep) saves() []*act  { return []*act{s.in, s.out} }
-func (s *maxPoolStep) forward(*backbone) {
-	maxPool(s.in.data, s.out.data, s.g)
+func (s *maxPoolStep) forward(bb *backbone) {
+	bb.be.maxPool(s.g, s.in.data, s.out.data)
 }
 func (s *maxPoolStep) backward(bb *backbone) {
-	maxPoolBack(s.in.data, s.out.data, s.out.grad, bb.gradAcc(s.in), s.g)
+	bb.be.maxPoolBack(s.g, s.in.data, s.out.data, s.out.grad, bb.gradAcc(s.in))
 }
 
 // avgPoolStep is the global average pool into the features.
@@ -274,8 +276,8 @@ func (s *avgPoolStep) inputs() []*act { return []*act{s.in} }
 func (s *avgPoolStep) output() *act   { return nil }
 func (s *avgPoolStep) saves() []*act  { return nil }
 func (s *avgPoolStep) forward(bb *backbone) {
-	avgPool(s.in.data, bb.feat, s.in.n, s.in.h*s.in.w, s.in.c)
+	bb.be.avgPool(s.in.data, bb.feat, s.in.n, s.in.h*s.in.w, s.in.c)
 }
 func (s *avgPoolStep) backward(bb *backbone) {
-	avgPoolBack(bb.dfeat, bb.gradNew(s.in), s.in.n, s.in.h*s.in.w, s.in.c)
+	bb.be.avgPoolBack(bb.dfeat, bb.gradNew(s.in), s.in.n, s.in.h*s.in.w, s.in.c)
 }

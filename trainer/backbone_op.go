@@ -54,12 +54,15 @@ func (op *backboneOp) DiffWRT(n int) []bool {
 
 func (op *backboneOp) Do(vals ...G.Value) (G.Value, error) {
 	bb := op.bb
-	bb.x = vals[0].Data().([]float32)
+	bb.x = bb.be.mem(vals[0])
 	for i, v := range vals[1:] {
-		bb.w[i] = v.Data().([]float32)
+		bb.w[i] = bb.be.mem(v)
 	}
 	bb.forward()
-	return tensor.New(tensor.WithShape(bb.n, bb.featDim), tensor.WithBacking(bb.feat)), nil
+	if err := bb.be.err(); err != nil {
+		return nil, fmt.Errorf("trainer: backbone forward: %w", err)
+	}
+	return bb.be.value(bb.feat, bb.n, bb.featDim), nil
 }
 
 func (op *backboneOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
@@ -92,8 +95,12 @@ func (op *backboneGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "backbone-grad
 func (op *backboneGradOp) Hashcode() uint32      { return hashOf(op) }
 func (op *backboneGradOp) String() string        { return "∂Backbone" }
 func (op *backboneGradOp) Do(vals ...G.Value) (G.Value, error) {
-	op.bb.dfeat = vals[0].Data().([]float32)
-	op.bb.backward()
+	bb := op.bb
+	bb.dfeat = bb.be.mem(vals[0])
+	bb.backward()
+	if err := bb.be.err(); err != nil {
+		return nil, fmt.Errorf("trainer: backbone backward: %w", err)
+	}
 	return G.NewF32(0), nil
 }
 
@@ -120,5 +127,5 @@ func (op *bbParamGradOp) WriteHash(h hash.Hash) {
 func (op *bbParamGradOp) Hashcode() uint32 { return hashOf(op) }
 func (op *bbParamGradOp) String() string   { return fmt.Sprintf("∂Backbone/∂p%d", op.i) }
 func (op *bbParamGradOp) Do(...G.Value) (G.Value, error) {
-	return tensor.New(tensor.WithShape(op.shape.Clone()...), tensor.WithBacking(op.bb.dw[op.i])), nil
+	return op.bb.be.value(op.bb.dw[op.i], op.shape.Clone()...), nil
 }

@@ -13,8 +13,9 @@ import (
 // (N, C), γ and β of shape (C). Gorgonia's BatchNorm needs two more broadcast ops for γ and
 // β, zeroes its running statistics on SetTraining(true), and loops slowly.
 type bnOp struct {
+	be  backend
 	l   *bnLayer
-	out []float32
+	out mem
 }
 
 var (
@@ -28,7 +29,7 @@ func (b *builder) bn1d(x *G.Node, name string, relu bool) *G.Node {
 	c := s[1]
 	scale := b.param(name+".gamma", kindBNScale, c, c)
 	shift := b.param(name+".beta", kindBNShift, c, c)
-	op := &bnOp{l: b.newBN(name, s[0], c, 1, relu, false)}
+	op := &bnOp{be: b.be, l: b.newBN(name, s[0], c, 1, relu, false), out: b.be.alloc(s[0] * c)}
 	return G.Must(G.ApplyOp(op, x, scale, shift))
 }
 
@@ -46,14 +47,17 @@ func (op *bnOp) String() string        { return fmt.Sprintf("BN(%d, relu=%v)", o
 func (op *bnOp) DiffWRT(int) []bool    { return []bool{true, true, true} }
 
 func (op *bnOp) Do(vals ...G.Value) (G.Value, error) {
-	x := vals[0].Data().([]float32)
-	op.out = grow(op.out, len(x))
-	op.l.forward(x, vals[1].Data().([]float32), vals[2].Data().([]float32), nil, op.out)
-	return tensor.New(tensor.WithShape(op.l.rows, op.l.c), tensor.WithBacking(op.out)), nil
+	be := op.be
+	be.bn(op.l, be.mem(vals[0]), be.mem(vals[1]), be.mem(vals[2]), mem{}, op.out)
+	if err := be.err(); err != nil {
+		return nil, fmt.Errorf("trainer: %v: %w", op, err)
+	}
+	return be.value(op.out, op.l.rows, op.l.c), nil
 }
 
 func (op *bnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	gop := &bnGradOp{bn: op}
+	c := op.l.c
+	gop := &bnGradOp{bn: op, dx: op.be.alloc(op.l.rows * c), dgam: op.be.alloc(c), dbet: op.be.alloc(c)}
 	dx, err := G.ApplyOp(gop, inputs[0], inputs[1], grad)
 	if err != nil {
 		return nil, err
@@ -72,7 +76,7 @@ func (op *bnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 // computes the gradients of γ and β, which bnParamGradOp then hands out.
 type bnGradOp struct {
 	bn             *bnOp
-	dx, dgam, dbet []float32
+	dx, dgam, dbet mem
 }
 
 func (op *bnGradOp) Arity() int    { return 3 }
@@ -88,13 +92,12 @@ func (op *bnGradOp) Hashcode() uint32      { return hashOf(op) }
 func (op *bnGradOp) String() string        { return fmt.Sprintf("∂%v", op.bn) }
 
 func (op *bnGradOp) Do(vals ...G.Value) (G.Value, error) {
-	l := op.bn.l
-	dy := vals[2].Data().([]float32)
-	op.dx = grow(op.dx, len(dy))
-	op.dgam = grow(op.dgam, l.c)
-	op.dbet = grow(op.dbet, l.c)
-	l.backward(vals[0].Data().([]float32), vals[1].Data().([]float32), dy, op.dx, op.dgam, op.dbet)
-	return tensor.New(tensor.WithShape(l.rows, l.c), tensor.WithBacking(op.dx)), nil
+	l, be := op.bn.l, op.bn.be
+	be.bnBack(l, be.mem(vals[0]), be.mem(vals[1]), be.mem(vals[2]), op.dx, op.dgam, op.dbet)
+	if err := be.err(); err != nil {
+		return nil, fmt.Errorf("trainer: %v: %w", op, err)
+	}
+	return be.value(op.dx, l.rows, l.c), nil
 }
 
 // bnParamGradOp returns the γ or β gradient its bnGradOp computed.
@@ -119,5 +122,5 @@ func (op *bnParamGradOp) Do(...G.Value) (G.Value, error) {
 	if op.beta {
 		src = op.g.dbet
 	}
-	return tensor.New(tensor.WithShape(op.g.bn.l.c), tensor.WithBacking(src)), nil
+	return op.g.bn.be.value(src, op.g.bn.l.c), nil
 }

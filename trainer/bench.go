@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,7 +24,8 @@ type BenchResult struct {
 	Batch       int     `json:"batch"` // global: over every replica of every rank
 	ImageSize   int     `json:"image_size"`
 	Replicas    int     `json:"replicas"`     // per rank
-	Device      string  `json:"device"`       // of the replicas: cpu, cuda:N
+	Device      string  `json:"device"`       // of the replicas: cpu, or the GPUs: cuda:0, cuda:0+cuda:1
+	Precision   string  `json:"precision"`    // fp32 or tf32 (the GPUs' products)
 	WorldSize   int     `json:"world_size"`   // ranks (processes) taking the step together
 	StepS       float64 `json:"step_s"`       // median step: forward, loss, backward, update
 	CommS       float64 `json:"comm_s"`       // of it, in the collectives across ranks (median)
@@ -42,18 +45,38 @@ type BenchOptions struct {
 }
 
 // Bench times training steps of cfg's model on random batches with the given number of
-// CPU replicas: warmup steps, then the median of steps. Over ranks, the global batch
-// (data.batch_size) is shared by every replica of every rank, each step includes the
-// collectives (comm_s is their time, waiting for the slowest rank included), and rank 0's
-// result speaks for the world: images/s, GFLOP/s and the sgemm ceiling of all ranks.
+// replicas: warmup steps, then the median of steps. The replicas run on the CPU, or on the
+// GPUs of cfg's train.devices, in turn (two replicas of [cuda:0] share it; auto is the GPU
+// of the rank's local rank); a step on GPUs is timed to the end of its update on the
+// devices. Over ranks, the global batch (data.batch_size) is shared by every replica of
+// every rank, each step includes the collectives (comm_s is their time, waiting for the
+// slowest rank included), and rank 0's result speaks for the world: images/s, GFLOP/s and
+// the sgemm ceiling of all ranks.
 func Bench(ctx context.Context, cfg *configs.Config, o BenchOptions) (*BenchResult, error) {
+	build := buildOptions{gpu: gpuOptions{precision: cfg.Train.Precision, optimizer: cfg.Train.Optimizer}}
+	return bench(ctx, cfg, o, build)
+}
+
+func bench(ctx context.Context, cfg *configs.Config, o BenchOptions, build buildOptions) (*BenchResult, error) {
+	localRank := 0
+	if o.Ranks != nil {
+		localRank = o.Ranks.LocalRank()
+	}
+	resolved, err := resolveDevices(cfg, localRank)
+	if err != nil {
+		return nil, err
+	}
+	onGPUs := slices.ContainsFunc(resolved, func(d string) bool { return strings.HasPrefix(d, "cuda:") })
 	devices := make([]string, o.Replicas)
 	for i := range devices {
 		devices[i] = "cpu"
+		if onGPUs {
+			devices[i] = resolved[i%len(resolved)]
+		}
 	}
 	batch, size := cfg.Data.BatchSize, 1
 	var timed *timedRanks
-	build, localSize := buildOptions{}, 1
+	localSize := 1
 	if o.Ranks != nil && o.Ranks.Size() > 1 {
 		timed = &timedRanks{Ranks: o.Ranks}
 		build.ranks, size, localSize = timed, o.Ranks.Size(), o.Ranks.LocalSize()
@@ -100,8 +123,13 @@ func Bench(ctx context.Context, cfg *configs.Config, o BenchOptions) (*BenchResu
 		if _, err := n.step(ctx, views); err != nil {
 			return nil, err
 		}
-		o2.step(n.params, n.grads, 1e-4)
+		if err := n.update(o2, 1e-4); err != nil {
+			return nil, err
+		}
 		n.updated(int64(i), int64(o.Warmup+o.Steps))
+		if err := n.sync(); err != nil {
+			return nil, err
+		}
 		if i >= o.Warmup {
 			times = append(times, time.Since(t0).Seconds())
 			if timed != nil {
@@ -113,21 +141,30 @@ func Bench(ctx context.Context, cfg *configs.Config, o BenchOptions) (*BenchResu
 	for _, r := range n.replicas {
 		flops += r.flops()
 	}
-	sgemm := sgemmGFLOPS(o.Replicas)
+	res := &BenchResult{
+		Model: benchModel(cfg, spec),
+		Batch: batch, ImageSize: cfg.Data.ImageSize, Replicas: o.Replicas, Device: "cpu", Precision: configs.PrecisionFP32, WorldSize: size,
+		Params: n.store.numParams(), BLAS: BLAS,
+	}
+	if n.dev == nil {
+		res.SgemmGFLOPS = sgemmGFLOPS(o.Replicas)
+	} else {
+		res.Device, res.Precision = strings.Join(slices.Compact(slices.Sorted(slices.Values(devices))), "+"), cfg.Train.Precision
+		if res.SgemmGFLOPS, res.BLAS, err = n.dev.sgemmGFLOPS(); err != nil {
+			return nil, err
+		}
+	}
 	if timed != nil {
-		// Every rank measures its sgemm at the same time, as its replicas share the machine.
-		if sgemm, err = sumOverRanks(o.Ranks, sgemm); err != nil {
+		// Every rank measures its sgemm at the same time, as its replicas share the machine
+		// (or each its GPUs).
+		if res.SgemmGFLOPS, err = sumOverRanks(o.Ranks, res.SgemmGFLOPS); err != nil {
 			return nil, err
 		}
 		flops *= float64(size)
 	}
 	med := median(times)
-	return &BenchResult{
-		Model: benchModel(cfg, spec),
-		Batch: batch, ImageSize: cfg.Data.ImageSize, Replicas: o.Replicas, Device: devices[0], WorldSize: size,
-		StepS: med, CommS: median(comms), ImagesPerS: float64(batch) / med, GFLOPS: flops / med / 1e9,
-		SgemmGFLOPS: sgemm, Params: n.store.numParams(), StepFLOPs: flops, BLAS: BLAS,
-	}, nil
+	res.StepS, res.CommS, res.ImagesPerS, res.GFLOPS, res.StepFLOPs = med, median(comms), float64(batch)/med, flops/med/1e9, flops
+	return res, nil
 }
 
 // benchModel names the model measured: backbone, width and head, and the method and views

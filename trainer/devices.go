@@ -1,33 +1,63 @@
 package trainer
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/natssl/natssl/configs"
+)
 
 // AutoDevice is the train.devices entry that stands for the device following the process's
 // local rank: one process per device, as mpirun and srun start them.
 const AutoDevice = "auto"
 
-// gpuCount is the number of GPUs this build can train on: none in a build without a GPU
-// backend (a CUDA build sets it).
-var gpuCount = func() int { return 0 }
+// gpuCount is the number of GPUs this build can train on here: none in a build without a GPU
+// backend, or where the machine has no CUDA driver or the driver sees no GPU (the CUDA build
+// sets it, cuda_devices.go). A driver whose libraries are missing or too old is an error, not
+// a reason to train on the CPU.
+var gpuCount = func() (int, error) { return 0, nil }
 
 // ResolveDevices returns the devices this process trains on: train.devices with "auto" made
 // the GPU of the process's local rank (cuda:<local rank mod GPUs>) where the build has a GPU
 // backend and the machine GPUs, and the CPU otherwise.
-func ResolveDevices(devices []string, localRank int) []string {
+func ResolveDevices(devices []string, localRank int) ([]string, error) {
 	out := make([]string, len(devices))
 	for i, d := range devices {
 		if d != AutoDevice {
 			out[i] = d
 			continue
 		}
+		if localRank < 0 {
+			return nil, fmt.Errorf("trainer: train.devices auto: local rank %d", localRank)
+		}
+		n, err := gpuCount()
+		if err != nil {
+			return nil, fmt.Errorf("trainer: train.devices auto: %w", err)
+		}
 		out[i] = "cpu"
-		if n := gpuCount(); n > 0 {
-			out[i] = fmt.Sprintf("cuda:%d", localRank%n)
+		if n > 0 {
+			out[i] = configs.Device{CUDA: true, Index: localRank % n}.String()
 		}
 	}
-	return out
+	return out, nil
 }
 
-// GPUCount is the number of GPUs this build can train on here: how many ranks a machine
-// runs with train.devices [auto].
-func GPUCount() int { return gpuCount() }
+// resolveDevices is cfg's train.devices for the process of local rank localRank
+// (ResolveDevices), refusing train.precision tf32 where auto is the CPU.
+func resolveDevices(cfg *configs.Config, localRank int) ([]string, error) {
+	devices, err := ResolveDevices(cfg.Train.Devices, localRank)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Train.Auto() && devices[0] == "cpu" && cfg.Train.Precision == configs.PrecisionTF32 {
+		return nil, errors.New("trainer: train.precision tf32 needs a GPU, and train.devices [auto] is the CPU here: no CUDA driver, or it sees no GPU")
+	}
+	return devices, nil
+}
+
+// GPUCount is the number of GPUs this build can train on here (0 where it cannot tell): how
+// many ranks a machine runs with train.devices [auto].
+func GPUCount() int {
+	n, _ := gpuCount()
+	return n
+}

@@ -20,17 +20,27 @@
 // OpenBLAS with -tags openblas (blas_openblas.go, cgo, -lopenblas). 3×3 stride-1
 // convolutions use Winograd's F(4×4, 3×3), the others im2col in cache-sized blocks (conv.go).
 //
-// One graph is built per entry of train.devices (engine.go is the one place that maps a
-// device to a machine, where a CUDA build plugs in). On CPU each replica runs its tape
-// machine on its own goroutine, so [cpu, cpu] keeps two cores busy. The replicas meet once
-// per step inside the loss op (gather.go): their embeddings (and the target network's) are
-// gathered, in one exchange, into the global batch (layout.go), the method's loss and its
-// gradient are computed once over it, and each replica back-propagates its share; the summed
-// parameter gradients are those of one replica on the whole batch (each replica's batch norm
-// uses its own share's statistics, as SimCLR without global BN does; the losses' own
-// statistics are the global batch's). Parameter values are shared by all replica graphs, so
-// the optimizer updates them once, in place; the target network then takes its EMA step and
-// MoCo's queue the step's keys.
+// The ops decide what to compute and where it lives; they compute through a backend
+// (backend.go): the CPU's calls the kernels above, the CUDA backend (cuda_backend.go) the same
+// kernels written in CUDA C (package trainer/cuda) and cuBLAS, on buffers in GPU memory, which
+// Gorgonia's graph carries as device values (devvalue.go) it passes from op to op unread.
+// One graph is built per entry of train.devices (engine.go maps the devices to backends), and
+// each replica runs its tape machine on its own goroutine, so [cpu, cpu] keeps two cores busy.
+// On GPUs (cuda_net.go, cuda_queue.go) each replica has its own streams, the replicas of one
+// GPU share its parameters, the gradients are summed and the optimizer steps on the first GPU,
+// and the images are uploaded from page-locked buffers while the previous step computes;
+// CheckDevices refuses GPUs that cannot train before any work, counting the memory a build
+// would allocate, and the methods the CUDA backend does not have yet (BYOL and MoCo, whose
+// target networks live on the host, and multi-crop). The CUDA backend runs on a host
+// simulation of its kernels in the tests. The replicas meet once per step inside the loss op
+// (gather.go): their embeddings (and the target network's) are gathered, in one exchange,
+// into the global batch (layout.go), the method's loss and its gradient are computed once
+// over it, and each replica back-propagates its share; the summed parameter gradients are
+// those of one replica on the whole batch (each replica's batch norm uses its own share's
+// statistics, as SimCLR without global BN does; the losses' own statistics are the global
+// batch's). Parameter values are shared by all replica graphs, so the optimizer updates them
+// once, in place; the target network then takes its EMA step and MoCo's queue the step's
+// keys.
 //
 // A run can span processes (Options.Ranks: MPI ranks, ranks.go): rank r's replicas are the
 // world's r·R ... r·R+R−1. In the loss op, the replica that completes the rank's set hands the
@@ -40,7 +50,10 @@
 // same summed update, stay the same on every rank; after the in-place sum of its
 // replicas' gradients, each rank's sum goes through one ordered sum over the ranks (rank 0's,
 // then rank 1's, ...), as do the batch-norm running statistics, so that N ranks of one
-// replica reproduce one process of N replicas bit for bit. Before every step the ranks agree
+// replica reproduce one process of N replicas bit for bit (on GPUs, the rank's sum is copied
+// to the host for it and back). train.devices [auto] is each rank's device by its local rank
+// (devices.go: a GPU where the CUDA driver sees one, else the CPU); CheckRankDevices checks a
+// rank's devices for its share of the batch. Before every step the ranks agree
 // (one small all-gather) on stopping (a signal on any rank, the time limit on rank 0's
 // clock), on the end of the data, and on leaving out a batch short on any of them, so that
 // all take the same steps; rank 0 alone is given the tracker and the hooks and writes the
@@ -51,9 +64,9 @@
 // pruned files are forgotten, and the temporary files of killed writes are removed. A run
 // whose data fails (storage unreachable) checkpoints before it stops. EstimateMemory sizes a
 // config from its shapes alone (every view group, the method's heads and target network, its
-// loss and MoCo's queues), and training refuses one beyond the machine's memory (CheckMemory;
-// over ranks CheckRankMemory: each rank its share of the batch, the ranks on one machine
-// together) before allocating anything.
+// loss and MoCo's queues; on GPUs, the host's part: no activations), and training refuses one
+// beyond the machine's memory (CheckMemory; over ranks CheckRankMemory: each rank its share of
+// the batch, the ranks on one machine together) before allocating anything.
 //
 // Hooks (hook.go) run between steps on the training goroutine, while the model is still: the
 // online monitor takes a HookPoint's Encoder, a copy of the parameters and running statistics

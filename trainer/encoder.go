@@ -122,17 +122,13 @@ func (e *Encoder) graph(chunk, side int) (*evalGraph, error) {
 	xs := make([]float32, chunk*3*side*side)
 	xt := tensor.New(tensor.WithShape(chunk, 3, side, side), tensor.WithBacking(xs))
 	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(chunk, 3, side, side), G.WithName("x"), G.WithValue(xt))
-	b := &builder{g: g, store: e.store, train: false, winograd: true}
+	b := &builder{g: g, store: e.store, be: cpuBackend{}, train: false, winograd: true}
 	feat, err := b.encoder(e.model, x)
 	if err != nil {
 		return nil, err
 	}
 	b.loadBNStats()
-	vm, err := newMachine("cpu", g)
-	if err != nil {
-		return nil, err
-	}
-	eg := &evalGraph{xs: xs, feat: feat, vm: vm}
+	eg := &evalGraph{xs: xs, feat: feat, vm: G.NewTapeMachine(g)}
 	e.graphs[key] = eg
 	return eg, nil
 }

@@ -1,20 +1,83 @@
 package trainer
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
-	G "gorgonia.org/gorgonia"
+	"github.com/natssl/natssl/configs"
 )
 
-// newMachine is the one place where a device name becomes a Gorgonia VM. The default build
-// runs every replica on the CPU; a CUDA build (-tags cuda) replaces this choice for cuda:N.
-func newMachine(device string, g *G.ExprGraph) (G.VM, error) {
-	switch {
-	case device == "cpu":
-		return G.NewTapeMachine(g), nil
-	case strings.HasPrefix(device, "cuda:"):
-		return nil, fmt.Errorf("trainer: device %s: this natssl was built without CUDA (build with -tags cuda)", device)
+// openDevices is the one place where the entries of train.devices become backends: the CPU
+// backend and host inputs for cpu, the CUDA backend and device inputs for cuda:N
+// (cuda_net.go), where the net also gets the GPUs' part of the step (deviceNet). Every
+// replica of a net runs on the same kind of device; n is the images of each.
+func openDevices(spec netSpec, n int, opt buildOptions) ([]backend, []replicaInput, deviceNet, error) {
+	parsed, gpus, err := parseDevices(spec.devices)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	return nil, fmt.Errorf("trainer: unknown device %q (want cpu or cuda:N)", device)
+	if gpus > 0 {
+		if err := gpuTrains(spec); err != nil {
+			return nil, nil, nil, err
+		}
+		return openCUDA(parsed, n, spec.groups[0], opt)
+	}
+	bes, ins := make([]backend, len(spec.devices)), make([]replicaInput, len(spec.devices))
+	for i := range spec.devices {
+		bes[i], ins[i] = cpuBackend{}, newHostInput(n, spec.groups)
+	}
+	return bes, ins, nil, nil
+}
+
+// gpuTrains refuses, in one line, what the CUDA backend cannot train yet: a method with a
+// target network (BYOL, MoCo v2: their target's parameters and its EMA step live on the host)
+// or with host-only ops in its head (MoCo's ReLU), and views of more than one size
+// (augment.crops' small crops). SimCLR, VICReg and Barlow Twins on their global views train
+// on GPUs.
+func gpuTrains(spec netSpec) error {
+	switch spec.method.Name {
+	case "simclr", "vicreg", "barlow":
+	default:
+		return fmt.Errorf("trainer: method.name %s on GPUs: not supported yet (the CUDA backend trains simclr, vicreg and barlow); train it on the CPU (train.devices: [cpu, ...])", spec.method.Name)
+	}
+	if len(spec.groups) > 1 {
+		return fmt.Errorf("trainer: augment.crops of %d sizes on GPUs: not supported yet (the CUDA backend takes the global views alone); drop the small crops, or train on the CPU", len(spec.groups))
+	}
+	return nil
+}
+
+// parseDevices reads train.devices and counts its GPUs; it refuses a list that mixes the
+// CPU and GPUs.
+func parseDevices(devices []string) ([]configs.Device, int, error) {
+	parsed := make([]configs.Device, len(devices))
+	gpus := 0
+	for i, s := range devices {
+		d, err := configs.ParseDevice(s)
+		if err != nil {
+			return nil, 0, fmt.Errorf("trainer: train.devices: %w", err)
+		}
+		parsed[i] = d
+		if d.CUDA {
+			gpus++
+		}
+	}
+	if len(devices) == 0 {
+		return nil, 0, errors.New("trainer: no devices")
+	}
+	if gpus > 0 && gpus < len(devices) {
+		return nil, 0, fmt.Errorf("trainer: train.devices [%s] mixes the CPU and GPUs: every replica runs on the same kind of device",
+			strings.Join(devices, ", "))
+	}
+	return parsed, gpus, nil
+}
+
+// gpuOptions are the settings of a net on GPUs.
+type gpuOptions struct {
+	precision string // configs.PrecisionFP32 or PrecisionTF32
+	optimizer string // the optimizer whose state the first device holds
+	// count builds the net without a GPU, counting the device memory it would allocate.
+	count bool
+	// sim runs the CUDA backend on the host simulation of the kernels (tests).
+	sim *simulation
 }

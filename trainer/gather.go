@@ -121,11 +121,14 @@ func (g *gather) reset() {
 // lossOp is the graph's loss node: it hands the replica's embeddings (the online rows, and
 // the target network's when the method has one) to the gather and returns the global loss.
 // Its symbolic derivative is gradOp, which returns the gradient the gather computed for the
-// online rows; none flows into the target's (the stop-gradient).
+// online rows; none flows into the target's (the stop-gradient). On a GPU the embeddings are
+// copied to the host for the gather, and the replica's rows of the gradient back.
 type lossOp struct {
 	g      *gather
 	r      int
 	target bool // a second input: the target network's rows
+	be     backend
+	z, tz  []float32 // the embeddings on the host, when they live elsewhere
 }
 
 var (
@@ -148,11 +151,15 @@ func (op *lossOp) Type() hm.Type {
 }
 func (op *lossOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
 func (op *lossOp) Do(vals ...G.Value) (G.Value, error) {
+	z := op.be.hostView(op.be.mem(vals[0]), &op.z)
 	var target []float32
 	if op.target {
-		target = vals[1].Data().([]float32)
+		target = op.be.hostView(op.be.mem(vals[1]), &op.tz)
 	}
-	loss, err := op.g.contribute(op.r, vals[0].Data().([]float32), target)
+	if err := op.be.err(); err != nil {
+		return nil, fmt.Errorf("trainer: replica %d: embeddings: %w", op.r, err)
+	}
+	loss, err := op.g.contribute(op.r, z, target)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +179,8 @@ func (op *lossOp) DiffWRT(n int) []bool {
 func (op *lossOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	// The loss value is an input only to order this op after the loss: the seed gradient
 	// does not depend on it, and the tape would be free to run this op first.
-	dz, err := G.ApplyOp(&lossGradOp{g: op.g, r: op.r}, inputs[0], output, grad)
+	gop := &lossGradOp{g: op.g, r: op.r, be: op.be, out: op.be.alloc(op.g.lay.onlineLen())}
+	dz, err := G.ApplyOp(gop, inputs[0], output, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -183,8 +191,11 @@ func (op *lossOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 
 // lossGradOp returns upstream · dL/dz for its replica, from (z, loss, upstream).
 type lossGradOp struct {
-	g *gather
-	r int
+	g    *gather
+	r    int
+	be   backend
+	out  mem
+	host []float32
 }
 
 func (op *lossGradOp) Arity() int { return 3 }
@@ -201,11 +212,15 @@ func (op *lossGradOp) Do(vals ...G.Value) (G.Value, error) {
 		up = float32(*s)
 	}
 	src := op.g.grad(op.r)
-	out := make([]float32, len(src))
+	op.host = grow(op.host, len(src))
 	for i, v := range src {
-		out[i] = v * up
+		op.host[i] = v * up
 	}
-	return tensor.New(tensor.WithShape(vals[0].Shape().Clone()...), tensor.WithBacking(out)), nil
+	op.be.hostWrite(op.out, op.host)
+	if err := op.be.err(); err != nil {
+		return nil, fmt.Errorf("trainer: replica %d: embeddings' gradient: %w", op.r, err)
+	}
+	return op.be.value(op.out, vals[0].Shape().Clone()...), nil
 }
 func (op *lossGradOp) ReturnsPtr() bool      { return false }
 func (op *lossGradOp) CallsExtern() bool     { return false }

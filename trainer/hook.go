@@ -34,7 +34,8 @@ type HookPoint struct {
 func (p *HookPoint) Encoder() *Encoder { return p.net.snapshotEncoder() }
 
 // snapshotEncoder copies the model's parameters and running statistics (which the replicas
-// share, and syncBN has averaged after the step: what a checkpoint would hold) into an encoder.
+// share, and syncBN has averaged after the step: what a checkpoint would hold) into an
+// encoder. A model on GPUs has been pulled to the host store before the hooks run.
 func (n *net) snapshotEncoder() *Encoder {
 	return &Encoder{model: n.model, size: n.size, store: n.store.clone(), graphs: map[[2]int]*evalGraph{}}
 }
@@ -44,9 +45,16 @@ func (n *net) snapshotEncoder() *Encoder {
 func (t *training) runHooks(ctx context.Context, last bool) (map[string]float64, time.Duration, error) {
 	start := time.Now()
 	var out map[string]float64
+	pulled := false
 	for _, h := range t.opt.Hooks {
 		if h.Every <= 0 || t.step%h.Every != 0 && !last {
 			continue
+		}
+		if !pulled { // the parameters of a GPU's model to the host, once
+			if err := t.net.pull(nil); err != nil {
+				return nil, 0, fmt.Errorf("trainer: step %d: %w", t.step, err)
+			}
+			pulled = true
 		}
 		m, err := h.Run(ctx, &HookPoint{Step: t.step, Total: t.total, net: t.net})
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"hash"
 
 	"github.com/chewxy/hm"
-	"gonum.org/v1/gonum/blas"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -14,8 +13,13 @@ import (
 // would do, but its matrix-product gradient picks a wrong preallocated shape when the batch
 // equals a layer width (2n = proj_hidden), and the bias broadcast costs a pass of its own.
 type linearOp struct {
+	be         backend
 	n, in, out int
-	y          []float32
+	y          mem
+}
+
+func newLinearOp(be backend, n, in, out int) *linearOp {
+	return &linearOp{be: be, n: n, in: in, out: out, y: be.alloc(n * out)}
 }
 
 // linearGradOp is the gradient of a linearOp: wrt 0 is dx from (w, dy), 1 is dw from
@@ -23,7 +27,12 @@ type linearOp struct {
 type linearGradOp struct {
 	l   *linearOp
 	wrt int
-	buf []float32
+	buf mem
+}
+
+func newLinearGradOp(l *linearOp, wrt int) *linearGradOp {
+	size := [3]int{l.n * l.in, l.in * l.out, l.out}[wrt]
+	return &linearGradOp{l: l, wrt: wrt, buf: l.be.alloc(size)}
 }
 
 var _ G.SDOp = (*linearOp)(nil)
@@ -42,25 +51,26 @@ func (op *linearOp) String() string        { return fmt.Sprintf("Linear(%d→%d)
 func (op *linearOp) DiffWRT(int) []bool    { return []bool{true, true, true} }
 
 func (op *linearOp) Do(vals ...G.Value) (G.Value, error) {
-	x, w, b := vals[0].Data().([]float32), vals[1].Data().([]float32), vals[2].Data().([]float32)
-	op.y = grow(op.y, op.n*op.out)
-	for i := 0; i < op.n; i++ {
-		copy(op.y[i*op.out:(i+1)*op.out], b)
+	be := op.be
+	x, w, b := be.mem(vals[0]), be.mem(vals[1]), be.mem(vals[2])
+	be.biasRows(op.y, b, op.n, op.out)
+	be.gemm(false, false, op.n, op.out, op.in, x, op.in, w, op.out, 1, op.y, op.out)
+	if err := be.err(); err != nil {
+		return nil, fmt.Errorf("trainer: %v: %w", op, err)
 	}
-	G.WhichBLAS().Sgemm(blas.NoTrans, blas.NoTrans, op.n, op.out, op.in, 1, x, op.in, w, op.out, 1, op.y, op.out)
-	return tensor.New(tensor.WithShape(op.n, op.out), tensor.WithBacking(op.y)), nil
+	return be.value(op.y, op.n, op.out), nil
 }
 
 func (op *linearOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&linearGradOp{l: op, wrt: 0}, inputs[1], grad)
+	dx, err := G.ApplyOp(newLinearGradOp(op, 0), inputs[1], grad)
 	if err != nil {
 		return nil, err
 	}
-	dw, err := G.ApplyOp(&linearGradOp{l: op, wrt: 1}, inputs[0], grad)
+	dw, err := G.ApplyOp(newLinearGradOp(op, 1), inputs[0], grad)
 	if err != nil {
 		return nil, err
 	}
-	db, err := G.ApplyOp(&linearGradOp{l: op, wrt: 2}, grad)
+	db, err := G.ApplyOp(newLinearGradOp(op, 2), grad)
 	if err != nil {
 		return nil, err
 	}
@@ -96,27 +106,23 @@ func (op *linearGradOp) Hashcode() uint32      { return hashOf(op) }
 func (op *linearGradOp) String() string        { return fmt.Sprintf("∂%v/∂%d", op.l, op.wrt) }
 
 func (op *linearGradOp) Do(vals ...G.Value) (G.Value, error) {
-	l := op.l
-	bl := G.WhichBLAS()
+	l, be := op.l, op.l.be
+	var shape []int
 	switch op.wrt {
 	case 0: // dx = dy · wᵀ
-		w, dy := vals[0].Data().([]float32), vals[1].Data().([]float32)
-		op.buf = grow(op.buf, l.n*l.in)
-		bl.Sgemm(blas.NoTrans, blas.Trans, l.n, l.in, l.out, 1, dy, l.out, w, l.out, 0, op.buf, l.in)
-		return tensor.New(tensor.WithShape(l.n, l.in), tensor.WithBacking(op.buf)), nil
+		w, dy := be.mem(vals[0]), be.mem(vals[1])
+		be.gemm(false, true, l.n, l.in, l.out, dy, l.out, w, l.out, 0, op.buf, l.in)
+		shape = []int{l.n, l.in}
 	case 1: // dw = xᵀ · dy
-		x, dy := vals[0].Data().([]float32), vals[1].Data().([]float32)
-		op.buf = grow(op.buf, l.in*l.out)
-		bl.Sgemm(blas.Trans, blas.NoTrans, l.in, l.out, l.n, 1, x, l.in, dy, l.out, 0, op.buf, l.out)
-		return tensor.New(tensor.WithShape(l.in, l.out), tensor.WithBacking(op.buf)), nil
+		x, dy := be.mem(vals[0]), be.mem(vals[1])
+		be.gemm(true, false, l.in, l.out, l.n, x, l.in, dy, l.out, 0, op.buf, l.out)
+		shape = []int{l.in, l.out}
+	default:
+		be.sumRows(be.mem(vals[0]), op.buf, l.n, l.out)
+		shape = []int{l.out}
 	}
-	dy := vals[0].Data().([]float32)
-	op.buf = grow(op.buf, l.out)
-	clear(op.buf)
-	for i := 0; i < l.n; i++ {
-		for j, v := range dy[i*l.out : (i+1)*l.out] {
-			op.buf[j] += v
-		}
+	if err := be.err(); err != nil {
+		return nil, fmt.Errorf("trainer: %v: %w", op, err)
 	}
-	return tensor.New(tensor.WithShape(l.out), tensor.WithBacking(op.buf)), nil
+	return be.value(op.buf, shape...), nil
 }

@@ -17,19 +17,28 @@ import (
 )
 
 // TestMain checks for leaked goroutines, and doubles as the training subprocess of
-// TestSignalCheckpoints when NATSSL_TRAINER_CHILD names a checkpoint directory.
+// TestSignalCheckpoints when NATSSL_TRAINER_CHILD names a checkpoint directory, and as the
+// device check of TestCheckDevicesRefuses.
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("NATSSL_TRAINER_CHILD"); dir != "" {
 		os.Exit(child(dir))
 	}
-	goleak.VerifyTestMain(m)
+	if spec := os.Getenv(checkChildEnv); spec != "" {
+		os.Exit(runCheckChild(spec))
+	}
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		closeSim() // the host simulation of the GPU kernels, when a test built it
+		os.Exit(code)
+	}))
 }
 
-// child trains "forever" until SIGTERM, then exits 3 if Train stopped as cancelled.
+// child trains "forever" on NATSSL_TRAINER_CHILD_DEVICE until SIGTERM, then exits 3 if
+// Train stopped as cancelled.
 func child(dir string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	cfg := tinyConfig()
+	cfg.Train.Devices = []string{os.Getenv("NATSSL_TRAINER_CHILD_DEVICE")}
 	cfg.Train.Steps = 1_000_000
 	cfg.Train.CheckpointEvery = 0
 	src := &synthSource{batch: cfg.Data.BatchSize, size: cfg.Data.ImageSize, seed: 1, perEpoch: 1 << 30}
@@ -46,6 +55,9 @@ func child(dir string) int {
 	fmt.Println("unexpected:", err)
 	return 1
 }
+
+// raceEnabled is set when the tests run under the race detector (race_test.go).
+var raceEnabled bool
 
 // tinyConfig is a config for a narrow convnet on 8-pixel images, fast under -race.
 func tinyConfig() *configs.Config {

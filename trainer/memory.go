@@ -38,10 +38,14 @@ func loaderMemory(b, r int64) int64 {
 	return 4*r*seg + 3*b
 }
 
-// EstimateMemory estimates what training cfg needs, walking the shapes of the model that
-// training builds (the same layers as the graphs, without building them): the online network
-// on every view group, the method's head (and BYOL's predictor), the target network of BYOL
-// and MoCo on the global views, and the method's loss.
+// EstimateMemory estimates what training cfg needs of this machine's memory, walking the
+// shapes of the model that training builds (the same layers as the graphs, without building
+// them): the online network on every view group, the method's head (and BYOL's predictor),
+// the target network of BYOL and MoCo on the global views, and the method's loss. On GPUs
+// (train.devices cuda:N; [auto] counts as the CPU) the activations and the gradients are in
+// device memory, which CheckDevices measures: the host keeps the model and the optimizer's
+// state for checkpoints, the loss, and the batches, each replica's input in two page-locked
+// buffers.
 func EstimateMemory(cfg *configs.Config) Memory {
 	spec := specOf(cfg)
 	r := int64(max(cfg.Replicas(), 1))
@@ -62,6 +66,13 @@ func EstimateMemory(cfg *configs.Config) Memory {
 		Loss:        lossMemory(spec),
 		Batches:     f32*sample*loaderMemory(b, r) + f32*b*sample,
 		Checkpoint:  2 * f32 * (on.params*(1+slots) + tg.params),
+	}
+	if cfg.Train.UsesCUDA() {
+		// The store, the optimizer's host copy, and the summed gradient's copy for a sum
+		// over ranks.
+		m.Params = f32 * on.params * (1 + slots + 1)
+		m.Activations = 0
+		m.Batches += f32 * b * sample
 	}
 	return m
 }
@@ -302,12 +313,14 @@ func gib(b int64) string {
 
 // CheckMemory refuses cfg with a *MemoryError when EstimateMemory exceeds the memory of this
 // machine (its RAM, or the memory limit of its cgroup where lower). Where the machine's memory
-// cannot be read, nothing is refused.
+// cannot be read, nothing is refused. train.devices [auto] is counted as this machine
+// resolves it.
 func CheckMemory(cfg *configs.Config) error {
 	avail, ok := MachineMemory()
 	if !ok {
 		return nil
 	}
+	cfg = onThisMachine(cfg)
 	if need := EstimateMemory(cfg); need.Total() > avail {
 		return &MemoryError{Need: need, Machine: avail}
 	}
@@ -325,6 +338,7 @@ func CheckRankMemory(cfg *configs.Config, size, localSize int) error {
 	if !ok {
 		return nil
 	}
+	cfg = onThisMachine(cfg)
 	share := cfg.Clone()
 	share.Data.BatchSize = max(cfg.Data.BatchSize/size, 1)
 	need := EstimateMemory(share)
@@ -335,6 +349,22 @@ func CheckRankMemory(cfg *configs.Config, size, localSize int) error {
 		return &MemoryError{Need: need, Machine: avail, Ranks: int(k)}
 	}
 	return nil
+}
+
+// onThisMachine is cfg with train.devices [auto] resolved as on this machine, where every
+// rank resolves it alike (the GPUs, or the CPU); as it is where it cannot be resolved (which
+// CheckDevices refuses).
+func onThisMachine(cfg *configs.Config) *configs.Config {
+	if !cfg.Train.Auto() {
+		return cfg
+	}
+	devices, err := ResolveDevices(cfg.Train.Devices, 0)
+	if err != nil {
+		return cfg
+	}
+	c := cfg.Clone()
+	c.Train.Devices = devices
+	return c
 }
 
 // MachineMemory is the memory this process may use: the RAM (MemTotal of /proc/meminfo), or

@@ -179,3 +179,41 @@ func TestCheckRankMemory(t *testing.T) {
 		t.Fatalf("%d ranks on one machine: %v, want a refusal naming them", size, err)
 	}
 }
+
+// TestEstimateMemoryOnGPUs: on GPUs the host holds no activations: resnet50 at 224 px and
+// batch 256, which needs hundreds of GiB on the CPU, needs a few GiB of the host on a GPU,
+// and passes CheckMemory on a machine that refuses it on the CPU, [auto] as the machine
+// resolves it.
+func TestEstimateMemoryOnGPUs(t *testing.T) {
+	cfg := configs.Default()
+	cfg.Model = configs.Model{Backbone: "resnet50", Width: 64, ProjHidden: 2048, ProjDim: 128}
+	cfg.Data.ImageSize, cfg.Data.BatchSize = 224, 256
+	cfg.Train.Devices = []string{"cpu"}
+	cpu := EstimateMemory(cfg)
+	cfg.Train.Devices = []string{"cuda:0"}
+	gpu := EstimateMemory(cfg)
+	if gpu.Activations != 0 || gpu.Params >= cpu.Params || gpu.Batches <= cpu.Batches || gpu.Total() > 16<<30 || cpu.Total() < 100<<30 {
+		t.Fatalf("on a GPU %+v (%s), on the CPU %+v (%s)", gpu, gib(gpu.Total()), cpu, gib(cpu.Total()))
+	}
+	avail, ok := MachineMemory()
+	if !ok || avail < gpu.Total() || avail >= cpu.Total() {
+		return // this machine does not tell the two apart
+	}
+	if err := CheckMemory(cfg); err != nil {
+		t.Errorf("on a GPU: %v", err)
+	}
+	defer func(f func() (int, error)) { gpuCount = f }(gpuCount)
+	gpuCount = func() (int, error) { return 2, nil }
+	cfg.Train.Devices = []string{AutoDevice}
+	if err := CheckRankMemory(cfg, 4, 2); err != nil {
+		t.Errorf("[auto] on a machine with GPUs: %v", err)
+	}
+	gpuCount = func() (int, error) { return 0, nil }
+	if err := CheckMemory(cfg); err == nil {
+		t.Error("[auto] on a machine without GPUs: no refusal")
+	}
+	cfg.Train.Devices = []string{"cpu"}
+	if err := CheckMemory(cfg); err == nil {
+		t.Error("on the CPU: no refusal")
+	}
+}

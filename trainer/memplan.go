@@ -20,7 +20,7 @@ import (
 // is an activation's size, so it scales with the batch. Until a plan is set the pool
 // recycles buffers (smallest free one that fits) and records each request and release.
 type bufPool struct {
-	free [][]float32 // recycling
+	free []mem // recycling (host memory)
 
 	record bool
 	events []poolBuf        // recorded requests, in order
@@ -28,8 +28,8 @@ type bufPool struct {
 	clock  int
 
 	plan []poolBuf // planned: request i's size and offset in slab
-	slab []float32
-	next int // requests served in the current pass
+	slab mem       // the backend's memory
+	next int       // requests served in the current pass
 }
 
 // poolBuf is one request: its size, lifetime (recording) and place in the slab (plan).
@@ -40,18 +40,18 @@ type poolBuf struct {
 // start begins a pass.
 func (p *bufPool) start() { p.next = 0 }
 
-func (p *bufPool) get(n int) []float32 {
+func (p *bufPool) get(n int) mem {
 	if p.plan != nil {
 		if p.next >= len(p.plan) || p.plan[p.next].size != n {
 			panic(fmt.Sprintf("trainer: backbone buffer %d of %d floats is not the plan's", p.next, n))
 		}
 		b := p.plan[p.next]
 		p.next++
-		return p.slab[b.off : b.off+n : b.off+n]
+		return p.slab.slice(b.off, n)
 	}
 	best := -1
 	for i, b := range p.free {
-		if cap(b) >= n && (best < 0 || cap(b) < cap(p.free[best])) {
+		if cap(b.h) >= n && (best < 0 || cap(b.h) < cap(p.free[best].h)) {
 			best = i
 		}
 	}
@@ -59,7 +59,7 @@ func (p *bufPool) get(n int) []float32 {
 	if best < 0 {
 		b = make([]float32, n)
 	} else {
-		b = p.free[best][:n]
+		b = p.free[best].h[:n]
 		p.free = append(p.free[:best], p.free[best+1:]...)
 	}
 	if p.record {
@@ -67,15 +67,15 @@ func (p *bufPool) get(n int) []float32 {
 		p.events = append(p.events, poolBuf{size: n, from: p.clock, to: -1})
 		p.clock++
 	}
-	return b
+	return hostMem(b)
 }
 
-func (p *bufPool) put(b []float32) {
+func (p *bufPool) put(b mem) {
 	if p.plan != nil {
 		return
 	}
 	if p.record {
-		p.events[p.owner[&b[:1][0]]].to = p.clock
+		p.events[p.owner[&b.h[:1][0]]].to = p.clock
 		p.clock++
 	}
 	p.free = append(p.free, b)
@@ -116,37 +116,38 @@ func (p *bufPool) planned(scale int) []poolBuf {
 	return plan
 }
 
-// usePlan sets the pool to serve plan from one slab.
-func (p *bufPool) usePlan(plan []poolBuf) {
+// slabSize is the floats a plan's slab holds.
+func slabSize(plan []poolBuf) int {
 	total := 0
 	for _, b := range plan {
 		total = max(total, b.off+b.size)
 	}
-	*p = bufPool{plan: plan, slab: make([]float32, total)}
+	return total
 }
 
-// planMemory runs a twin of bb on one image (the same steps, built the same way) to record
-// its buffer requests, and sets bb's pool to serve them, scaled to bb's batch, from one
-// slab. The twin shares bb's parameters, scratch and weight-gradient buffers, which the
-// first real pass overwrites.
-func (b *builder) planMemory(m configs.Model, bb *backbone, params []*param) error {
-	tb := &builder{g: G.NewGraph(), store: b.store, train: b.train, stats: b.stats, noBN: b.noBN, winograd: b.winograd,
-		scratch: bb.sc, wino: b.wino}
+// usePlan sets the pool to serve plan from slab (slabSize(plan) floats).
+func (p *bufPool) usePlan(plan []poolBuf, slab mem) {
+	*p = bufPool{plan: plan, slab: slab}
+}
+
+// planMemory runs a twin of bb on one image (the same steps, built the same way, on a
+// backend that computes nothing) to record its buffer requests, and sets bb's pool to
+// serve them, scaled to bb's batch, from one slab of bb's backend.
+func (b *builder) planMemory(m configs.Model, bb *backbone) error {
+	tb := &builder{g: G.NewGraph(), store: b.store, be: planBackend{}, train: b.train, stats: b.stats, noBN: b.noBN,
+		winograd: b.winograd, scratch: &convScratch{}}
 	twin, err := tb.backbone(m, 1, bb.c, bb.size)
 	if err != nil {
 		return err
 	}
-	twin.x = make([]float32, bb.c*bb.size*bb.size)
-	for _, p := range params {
-		twin.w = append(twin.w, p.data())
-	}
-	twin.dw = bb.dw
+	twin.w = make([]mem, len(bb.w))
+	twin.dw = make([]mem, len(bb.dw))
 	twin.pool = bufPool{record: true, owner: map[*float32]int{}}
 	twin.forward()
 	if twin.train {
-		twin.dfeat = make([]float32, twin.featDim)
 		twin.backward()
 	}
-	bb.pool.usePlan(twin.pool.planned(bb.n))
+	plan := twin.pool.planned(bb.n)
+	bb.pool.usePlan(plan, b.be.alloc(slabSize(plan)))
 	return nil
 }

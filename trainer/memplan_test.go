@@ -14,7 +14,7 @@ func TestMemoryPlan(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 7))
 			p := bufPool{record: true, owner: map[*float32]int{}}
-			var live [][]float32
+			var live []mem
 			var sizes []int
 			for i := 0; i < 200; i++ {
 				if len(live) > 0 && rng.IntN(3) == 0 {
@@ -32,7 +32,7 @@ func TestMemoryPlan(t *testing.T) {
 			}
 			recycled := 0
 			for _, b := range p.free {
-				recycled += cap(b)
+				recycled += cap(b.h)
 			}
 			const scale = 3
 			plan := p.planned(scale)
@@ -47,14 +47,14 @@ func TestMemoryPlan(t *testing.T) {
 				}
 			}
 			var q bufPool
-			q.usePlan(plan)
-			if len(q.slab) > scale*recycled+16*len(plan) {
-				t.Errorf("slab of %d floats, recycling held %d", len(q.slab), scale*recycled)
+			q.usePlan(plan, cpuBackend{}.alloc(slabSize(plan)))
+			if q.slab.n > scale*recycled+16*len(plan) {
+				t.Errorf("slab of %d floats, recycling held %d", q.slab.n, scale*recycled)
 			}
 			q.start()
 			for _, n := range sizes {
-				if b := q.get(scale * n); len(b) != scale*n {
-					t.Fatalf("got %d floats, want %d", len(b), scale*n)
+				if b := q.get(scale * n); b.n != scale*n || len(b.h) != scale*n {
+					t.Fatalf("got %d floats, want %d", b.n, scale*n)
 				}
 			}
 			defer func() {

@@ -322,8 +322,9 @@ func TestMultiCropNet(t *testing.T) {
 	}
 	defer n.close()
 	r := n.replicas[0]
-	if len(r.xs) != 2 || len(r.xs[0]) != 2*2*3*8*8 || len(r.xs[1]) != 3*2*3*4*4 || len(r.extra) != 1 {
-		t.Fatalf("inputs %d (%d, %d floats), extra backbones %d", len(r.xs), len(r.xs[0]), len(r.xs[1]), len(r.extra))
+	xs := r.in.(*hostInput).xs
+	if len(xs) != 2 || len(xs[0]) != 2*2*3*8*8 || len(xs[1]) != 3*2*3*4*4 || len(r.extra) != 1 {
+		t.Fatalf("inputs %d (%d, %d floats), extra backbones %d", len(xs), len(xs[0]), len(xs[1]), len(r.extra))
 	}
 	if n.gather.lay.views != 5 || n.gather.lay.global != 2 {
 		t.Fatalf("layout %+v", n.gather.lay)

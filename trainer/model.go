@@ -17,6 +17,7 @@ const (
 type builder struct {
 	g      *G.ExprGraph
 	store  *paramStore
+	be     backend
 	train  bool
 	stats  bool      // batch norm with the batch's statistics though not training (a target network)
 	prefix string    // of the parameter nodes' names: Gorgonia merges input nodes of one name
@@ -35,7 +36,7 @@ type builder struct {
 
 func (b *builder) param(name string, kind paramKind, fanIn int, shape ...int) *G.Node {
 	p := b.store.get(name, kind, fanIn, shape...)
-	n := G.NewTensor(b.g, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName(b.prefix+name), G.WithValue(p.value))
+	n := G.NewTensor(b.g, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName(b.prefix+name), G.WithValue(b.be.param(p)))
 	b.nodes = append(b.nodes, n)
 	b.params = append(b.params, p)
 	return n
@@ -56,6 +57,7 @@ func (b *builder) bnMode() bnMode {
 // batch statistics, registers its running statistics.
 func (b *builder) newBN(name string, rows, c, chunk int, relu, residual bool) *bnLayer {
 	l := newBNLayer(rows, c, chunk, relu, residual, b.bnMode())
+	b.be.bnLayer(l)
 	if !b.noBN {
 		b.bns = append(b.bns, l)
 		b.bnSt = append(b.bnSt, b.store.bn(name, c))
@@ -67,7 +69,7 @@ func (b *builder) linear(x *G.Node, name string, out int) *G.Node {
 	in := x.Shape()[1]
 	w := b.param(name+".w", kindWeight, in, in, out)
 	bias := b.param(name+".b", kindBias, in, out)
-	op := &linearOp{n: x.Shape()[0], in: in, out: out}
+	op := newLinearOp(b.be, x.Shape()[0], in, out)
 	b.flops += 3 * 2 * float64(op.n*in*out)
 	return G.Must(G.ApplyOp(op, x, w, bias))
 }
@@ -87,13 +89,13 @@ func (b *builder) encoder(m configs.Model, x *G.Node) (*G.Node, error) {
 		op.shapes = append(op.shapes, p.value.Shape().Clone())
 	}
 	inputs = append(inputs, b.nodes[first:]...)
-	bb.w = make([][]float32, len(op.shapes))
+	bb.w = make([]mem, len(op.shapes))
 	if b.train {
 		for _, p := range b.params[first:] {
-			bb.dw = append(bb.dw, make([]float32, len(p.data())))
+			bb.dw = append(bb.dw, b.be.alloc(len(p.data())))
 		}
 	}
-	if err := b.planMemory(m, bb, b.params[first:]); err != nil {
+	if err := b.planMemory(m, bb); err != nil {
 		return nil, err
 	}
 	b.flops += bb.flops

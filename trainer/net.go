@@ -24,8 +24,39 @@ type net struct {
 	gather   *gather
 	target   *target     // nil: the method has none
 	params   []*param    // in graph order, identical in every replica
-	grads    [][]float32 // summed over replicas after each step, valid until the next
+	grads    [][]float32 // CPU: summed over replicas after each step, valid until the next
 	wino     *winoShare
+	dev      deviceNet // the GPUs' part of the step; nil on the CPU
+}
+
+// deviceNet is what a net on GPUs does beside the shared step, where its numbers live in
+// device memory: it sums the replicas' gradients and updates the parameters on the devices,
+// and copies the model between the devices and the host store.
+type deviceNet interface {
+	// place uploads the store's parameters and statistics once the replicas are built.
+	place(n *net) error
+	// sumGrads adds every replica's gradients, in replica order, into the first's.
+	sumGrads() error
+	// sumRanks replaces that sum by its sum over the ranks (Ranks.Sum, on the host).
+	sumRanks(r Ranks) error
+	// update takes the optimizer step on the summed gradients and hands the new parameters
+	// to every device.
+	update(o *optimizer, lr float64) error
+	// pullStats copies every replica's running statistics to its host copy (bnStats);
+	// pushStats copies the host copies back.
+	pullStats() error
+	pushStats() error
+	// pull copies the parameters (and o's state, when o is not nil) to the host; push
+	// copies them to the devices.
+	pull(o *optimizer) error
+	push(o *optimizer) error
+	// hostGrads returns the summed gradients of the last step on the host.
+	hostGrads() ([][]float32, error)
+	// sync waits for the devices' work; sgemmGFLOPS measures the devices' BLAS on one
+	// product per replica at once, and names it.
+	sync() error
+	sgemmGFLOPS() (float64, string, error)
+	close() error
 }
 
 // netSpec is what a net is built for: the model, the method, and the views of each image.
@@ -92,10 +123,22 @@ func newSpecNet(spec netSpec, opt buildOptions) (*net, error) {
 	}
 	m := spec.model
 	per := spec.batch / world
+	if err := preflight(spec, sizeOf(opt.ranks), opt); err != nil {
+		return nil, err
+	}
+	bes, ins, dev, err := openDevices(spec, per, opt)
+	if err != nil {
+		return nil, err
+	}
 	// The layout is the world's: every loss spans the replicas of every rank.
 	lay := layout{replicas: world, n: per, views: spec.views(), global: spec.groups[0].count, dOnline: m.ProjDim}
 	n := &net{model: m, size: spec.groups[0].size, batch: spec.batch, per: per, ranks: opt.ranks, spec: spec,
-		store: newParamStore(spec.seed), wino: newWinoShare()}
+		store: newParamStore(spec.seed), dev: dev}
+	if dev == nil {
+		n.wino = newWinoShare()
+	} else {
+		opt.noWinograd = true // the GPU's convolutions are im2col and cuBLAS products
+	}
 	switch spec.method.Name {
 	case "byol":
 		n.target = newTarget(spec.seed, spec.method.TauBase, spec.method.TauFinal)
@@ -107,11 +150,14 @@ func newSpecNet(spec netSpec, opt buildOptions) (*net, error) {
 	}
 	obj, err := newObjective(spec, lay)
 	if err != nil {
+		if dev != nil {
+			dev.close()
+		}
 		return nil, err
 	}
 	n.gather = newWorldGather(r, first, lay, obj, exchange)
-	for i, dev := range spec.devices {
-		rep, err := newReplica(i, dev, spec, per, n.store, n.target, n.gather, n.wino, opt)
+	for i, d := range spec.devices {
+		rep, err := newReplica(i, d, spec, per, n.store, n.target, n.gather, n.wino, opt, bes[i], ins[i])
 		if err != nil {
 			n.close()
 			return nil, err
@@ -124,17 +170,25 @@ func newSpecNet(spec netSpec, opt buildOptions) (*net, error) {
 			return nil, err
 		}
 	}
+	n.params = n.replicas[0].b.params
+	if dev != nil {
+		if err := dev.place(n); err != nil {
+			n.close()
+			return nil, err
+		}
+		return n, nil
+	}
 	// Each replica keeps a core busy; the BLAS may use the cores left over by the replicas of
 	// every rank on this machine.
 	setBLASThreads(max(1, runtime.NumCPU()/(r*localRanks)))
-	n.params = n.replicas[0].b.params
 	n.grads = make([][]float32, len(n.params))
 	return n, nil
 }
 
 // step runs forward and backward on every replica in parallel, each on its share of the
-// batch, and leaves the gradient of the global loss in n.grads. views are the batch's views
-// (the spec's groups in order), batch × 3 × size × size each.
+// batch, and leaves the gradient of the global loss summed in the first replica's buffers
+// (n.grads on the CPU). views are the batch's views (the spec's groups in order), batch × 3 ×
+// size × size each.
 func (n *net) step(ctx context.Context, views [][]float32) (float64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -144,18 +198,23 @@ func (n *net) step(ctx context.Context, views [][]float32) (float64, error) {
 	}
 	per := n.per
 	n.gather.reset()
-	n.wino.update(min(runtime.NumCPU(), len(n.replicas)))
-	if n.target != nil {
+	if n.wino != nil {
+		n.wino.update(min(runtime.NumCPU(), len(n.replicas)))
+	}
+	if n.target != nil && n.target.wino != nil {
 		n.target.wino.update(min(runtime.NumCPU(), len(n.replicas)))
 	}
 	errs := make([]error, len(n.replicas))
 	var wg sync.WaitGroup
 	for i, r := range n.replicas {
-		r.setInput(views, i*per)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.run(); err != nil {
+			err := r.in.set(views, i*per)
+			if err == nil {
+				err = r.run()
+			}
+			if err != nil {
 				errs[i] = err
 				n.gather.abort()
 			}
@@ -172,16 +231,29 @@ func (n *net) step(ctx context.Context, views [][]float32) (float64, error) {
 	}
 	// Each replica's gradient is its share of the global mean loss: their sum, taken in
 	// the first replica's buffers (rewritten by its next step), is the gradient. Over ranks,
-	// each rank's sum is then added in rank order: (r0a + r0b) + (r1a + r1b) + ...
-	for i := range n.params {
-		dst := n.replicas[0].grad(i)
-		for _, r := range n.replicas[1:] {
-			add(dst, r.grad(i))
+	// each rank's sum is then added in rank order: (r0a + r0b) + (r1a + r1b) + ...; a GPU's
+	// sum travels through the host for it.
+	if n.dev != nil {
+		if err := n.dev.sumGrads(); err != nil {
+			return 0, err
 		}
-		n.grads[i] = dst
+	} else {
+		for i := range n.params {
+			dst := n.replicas[0].grad(i).h
+			for _, r := range n.replicas[1:] {
+				add(dst, r.grad(i).h)
+			}
+			n.grads[i] = dst
+		}
 	}
 	if n.ranks != nil {
-		if err := n.ranks.Sum(n.grads...); err != nil {
+		var err error
+		if n.dev != nil {
+			err = n.dev.sumRanks(n.ranks)
+		} else {
+			err = n.ranks.Sum(n.grads...)
+		}
+		if err != nil {
 			return 0, fmt.Errorf("trainer: sum the gradients over the ranks: %w", err)
 		}
 	}
@@ -189,6 +261,15 @@ func (n *net) step(ctx context.Context, views [][]float32) (float64, error) {
 		return 0, err
 	}
 	return n.gather.loss, nil
+}
+
+// update takes the optimizer step with learning rate lr on the last step's gradients.
+func (n *net) update(o *optimizer, lr float64) error {
+	if n.dev != nil {
+		return n.dev.update(o, lr)
+	}
+	o.step(n.params, n.grads, lr)
+	return nil
 }
 
 // updated is what follows the optimizer's update of step k (0-based) of total: the target
@@ -205,8 +286,13 @@ func (n *net) updated(k, total int64) {
 // syncBN averages the replicas' running statistics into the store and back into every
 // replica, so that all replicas (and checkpoints) hold the same statistics. Over ranks, each
 // rank's replica sums are added in rank order before the division by the world's replicas,
-// as the gradients are.
+// as the gradients are. A GPU's statistics are copied to the host first, and back after.
 func (n *net) syncBN() error {
+	if n.dev != nil {
+		if err := n.dev.pullStats(); err != nil {
+			return err
+		}
+	}
 	div := float32(len(n.replicas))
 	if n.ranks != nil {
 		div = float32(len(n.replicas) * n.ranks.Size())
@@ -242,20 +328,63 @@ func (n *net) syncBN() error {
 			}
 		}
 	}
+	if n.dev != nil && (len(n.replicas) > 1 || n.ranks != nil) {
+		return n.dev.pushStats()
+	}
 	return nil
 }
 
 // loadBNStats pushes the store's statistics into every replica (after a restore).
-func (n *net) loadBNStats() {
+func (n *net) loadBNStats() error {
 	for _, r := range n.replicas {
 		r.b.loadBNStats()
 	}
+	if n.dev != nil {
+		return n.dev.pushStats()
+	}
+	return nil
+}
+
+// pull brings the parameters, and o's state when o is not nil, to the host store from the
+// devices (on the CPU they are there); push takes them to the devices. The running
+// statistics are on the host after every step.
+func (n *net) pull(o *optimizer) error {
+	if n.dev == nil {
+		return nil
+	}
+	return n.dev.pull(o)
+}
+
+func (n *net) push(o *optimizer) error {
+	if n.dev == nil {
+		return nil
+	}
+	return n.dev.push(o)
+}
+
+// hostGrads returns the summed gradients of the last step on the host.
+func (n *net) hostGrads() ([][]float32, error) {
+	if n.dev == nil {
+		return n.grads, nil
+	}
+	return n.dev.hostGrads()
+}
+
+// sync waits until the devices have done the work queued so far.
+func (n *net) sync() error {
+	if n.dev == nil {
+		return nil
+	}
+	return n.dev.sync()
 }
 
 func (n *net) close() error {
 	var errs []error
 	for _, r := range n.replicas {
 		errs = append(errs, r.close())
+	}
+	if n.dev != nil {
+		errs = append(errs, n.dev.close())
 	}
 	return errors.Join(errs...)
 }

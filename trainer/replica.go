@@ -9,19 +9,19 @@ import (
 
 // replica is one data-parallel copy of the training graph: the online encoder (one backbone op
 // per crop size, sharing parameters), its head (and BYOL's predictor), the target network when
-// the method has one, and the loss, on its own tape machine. Its parameter nodes share their
-// values with every other replica.
+// the method has one, and the loss, on its own tape machine, computing through its device's
+// backend. Its parameter nodes share their values with every other replica of the same device.
 type replica struct {
 	index  int
 	device string
 	n      int // images per replica per step
 	g      *G.ExprGraph
 	groups []viewGroup
-	xs     [][]float32 // per view group: its views × n images × 3 × size × size
-	b      *builder    // the online network: the global views' backbone, head, predictor
-	extra  []*builder  // the other crop sizes' backbones (the same parameter nodes)
-	tb     *builder    // the target network, or nil
-	grads  G.Nodes     // of b.nodes
+	in     replicaInput
+	b      *builder   // the online network: the global views' backbone, head, predictor
+	extra  []*builder // the other crop sizes' backbones (the same parameter nodes)
+	tb     *builder   // the target network, or nil
+	grads  G.Nodes    // of b.nodes
 	vm     G.VM
 }
 
@@ -30,22 +30,62 @@ type buildOptions struct {
 	noBN       bool  // replace batch norm by a per-channel affine map (replica-equivalence tests)
 	noWinograd bool  // every convolution by im2col (tests compare the two)
 	ranks      Ranks // the processes the run spans; nil: this one alone
+	gpu        gpuOptions
 }
 
-func newReplica(index int, device string, spec netSpec, n int, store *paramStore, tgt *target, ga *gather, wino *winoShare, opt buildOptions) (*replica, error) {
-	g := G.NewGraph()
-	r := &replica{index: index, device: device, n: n, g: g, groups: spec.groups}
-	var xs []*G.Node
-	for i, grp := range spec.groups {
+// replicaInput is where a replica's images go before its forward pass: host floats on the
+// CPU, device memory on a GPU.
+type replicaInput interface {
+	values() []G.Value // what each view group's input node holds
+	// set copies images [lo, lo+n) of every view in: a group's input holds its first view's
+	// n images, then its second's, and so on.
+	set(views [][]float32, lo int) error
+}
+
+// hostInput is a CPU replica's input: per view group, its views × n images × 3 × size × size.
+type hostInput struct {
+	n      int
+	groups []viewGroup
+	xs     [][]float32
+	ts     []G.Value
+}
+
+func newHostInput(n int, groups []viewGroup) *hostInput {
+	h := &hostInput{n: n, groups: groups}
+	for _, grp := range groups {
 		rows, s := grp.count*n, grp.size
 		data := make([]float32, rows*3*s*s)
-		xt := tensor.New(tensor.WithShape(rows, 3, s, s), tensor.WithBacking(data))
-		xs = append(xs, G.NewTensor(g, tensor.Float32, 4, G.WithShape(rows, 3, s, s), G.WithName(fmt.Sprintf("x%d", i)), G.WithValue(xt)))
-		r.xs = append(r.xs, data)
+		h.xs = append(h.xs, data)
+		h.ts = append(h.ts, tensor.New(tensor.WithShape(rows, 3, s, s), tensor.WithBacking(data)))
+	}
+	return h
+}
+
+func (h *hostInput) values() []G.Value { return h.ts }
+
+func (h *hostInput) set(views [][]float32, lo int) error {
+	v := 0
+	for i, grp := range h.groups {
+		per := 3 * grp.size * grp.size
+		for j := range grp.count {
+			copy(h.xs[i][j*h.n*per:(j+1)*h.n*per], views[v][lo*per:(lo+h.n)*per])
+			v++
+		}
+	}
+	return nil
+}
+
+func newReplica(index int, device string, spec netSpec, n int, store *paramStore, tgt *target, ga *gather, wino *winoShare, opt buildOptions, be backend, in replicaInput) (*replica, error) {
+	g := G.NewGraph()
+	r := &replica{index: index, device: device, n: n, g: g, groups: spec.groups, in: in}
+	var xs []*G.Node
+	for i, v := range in.values() {
+		rows, s := spec.groups[i].count*n, spec.groups[i].size
+		xs = append(xs, G.NewTensor(g, tensor.Float32, 4, G.WithShape(rows, 3, s, s), G.WithName(fmt.Sprintf("x%d", i)), G.WithValue(v)))
 	}
 	m := spec.model
 	online := func(st *paramStore) *builder {
-		return &builder{g: g, store: st, train: true, noBN: opt.noBN, winograd: !opt.noWinograd, wino: wino}
+		return &builder{g: g, store: st, be: be, train: true, noBN: opt.noBN, winograd: !opt.noWinograd, wino: wino}
 	}
 	r.b = online(store)
 	feat, err := r.b.encoder(m, xs[0])
@@ -72,14 +112,14 @@ func newReplica(index int, device string, spec netSpec, n int, store *paramStore
 	}
 	inputs := G.Nodes{z}
 	if tgt != nil {
-		r.tb = &builder{g: g, store: tgt.store, stats: true, prefix: "target/", noBN: opt.noBN, winograd: !opt.noWinograd, wino: tgt.wino}
+		r.tb = &builder{g: g, store: tgt.store, be: be, stats: true, prefix: "target/", noBN: opt.noBN, winograd: !opt.noWinograd, wino: tgt.wino}
 		tf, err := r.tb.encoder(m, xs[0])
 		if err != nil {
 			return nil, err
 		}
 		inputs = append(inputs, r.tb.projector(spec.method.Name, m, tf))
 	}
-	cost, err := G.ApplyOp(&lossOp{g: ga, r: index, target: tgt != nil}, inputs...)
+	cost, err := G.ApplyOp(&lossOp{g: ga, r: index, target: tgt != nil, be: be}, inputs...)
 	if err != nil {
 		return nil, fmt.Errorf("trainer: replica %d: loss: %w", index, err)
 	}
@@ -88,27 +128,15 @@ func newReplica(index int, device string, spec netSpec, n int, store *paramStore
 	if r.grads, err = G.Grad(cost, r.b.nodes...); err != nil {
 		return nil, fmt.Errorf("trainer: replica %d: gradients: %w", index, err)
 	}
+	if err := be.built(r.b.bns); err != nil {
+		return nil, fmt.Errorf("trainer: replica %d (%s): %w", index, device, err)
+	}
 	r.b.loadBNStats()
 	if r.tb != nil {
 		r.tb.loadBNStats()
 	}
-	if r.vm, err = newMachine(device, g); err != nil {
-		return nil, err
-	}
+	r.vm = G.NewTapeMachine(g)
 	return r, nil
-}
-
-// setInput copies images [lo, lo+n) of every view into the replica's inputs: a group's input
-// holds its first view's n images, then its second's, and so on.
-func (r *replica) setInput(views [][]float32, lo int) {
-	v := 0
-	for i, grp := range r.groups {
-		per := 3 * grp.size * grp.size
-		for j := range grp.count {
-			copy(r.xs[i][j*r.n*per:(j+1)*r.n*per], views[v][lo*per:(lo+r.n)*per])
-			v++
-		}
-	}
 }
 
 // run does forward and backward; the gradients are then readable with grad.
@@ -120,12 +148,13 @@ func (r *replica) run() error {
 	return nil
 }
 
-// grad returns the gradient of the i-th parameter node.
-func (r *replica) grad(i int) []float32 {
-	return r.grads[i].Value().Data().([]float32)
+// grad returns the gradient of the i-th parameter node, in the replica's backend memory.
+func (r *replica) grad(i int) mem {
+	return r.b.be.mem(r.grads[i].Value())
 }
 
-// bnStats returns the running statistics of the replica's i-th batch-norm op.
+// bnStats returns the running statistics of the replica's i-th batch-norm op (on the host;
+// a GPU replica's are copied there after each step).
 func (r *replica) bnStats(i int) (mean, vr []float32) {
 	return r.b.bns[i].mean, r.b.bns[i].vr
 }

@@ -14,10 +14,13 @@ import (
 // TestSignalCheckpoints re-runs the test binary as a training process (see TestMain),
 // sends it SIGTERM once it is stepping, and checks that it wrote a checkpoint and stopped
 // as cancelled within seconds.
-func TestSignalCheckpoints(t *testing.T) {
+func TestSignalCheckpoints(t *testing.T) { testSignalCheckpoints(t, "cpu") }
+
+// testSignalCheckpoints is TestSignalCheckpoints with the child training on device.
+func testSignalCheckpoints(t *testing.T, device string) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "NATSSL_TRAINER_CHILD="+dir)
+	cmd.Env = append(os.Environ(), "NATSSL_TRAINER_CHILD="+dir, "NATSSL_TRAINER_CHILD_DEVICE="+device)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -40,6 +40,9 @@ func (t *training) snapshot(pos Position) (Header, map[string][]float32, error) 
 	if err != nil {
 		return Header{}, nil, err
 	}
+	if err := t.net.pull(t.optim); err != nil {
+		return Header{}, nil, fmt.Errorf("trainer: checkpoint at step %d: %w", t.step, err)
+	}
 	infos, data := modelTensors(t.net.store)
 	mInfos, mData, mState := t.net.methodTensors()
 	infos = append(infos, mInfos...)
@@ -100,7 +103,9 @@ func (t *training) restore(c *Checkpoint) error {
 	if err := restoreModel(t.net.store, c); err != nil {
 		return err
 	}
-	t.net.loadBNStats()
+	if err := t.net.loadBNStats(); err != nil {
+		return err
+	}
 	if err := t.net.restoreMethod(c, func(s string) { fmt.Fprintln(t.log, s) }); err != nil {
 		return err
 	}
@@ -117,6 +122,9 @@ func (t *training) restore(c *Checkpoint) error {
 	} else {
 		// Only reachable with Force: a new optimizer starts from fresh state.
 		fmt.Fprintf(t.log, "resume: optimizer changed from %s to %s; its state starts afresh\n", h.Optimizer.Kind, t.optim.kind)
+	}
+	if err := t.net.push(t.optim); err != nil {
+		return fmt.Errorf("trainer: resume from %s: %w", c.Path, err)
 	}
 	t.step, t.epoch, t.pos, t.loss = h.Step, h.Epoch, h.Position, h.Loss
 	t.lastCkpt, t.lastCkStep, t.ckptTaken = c.Path, h.Step, true

@@ -186,15 +186,22 @@ func newTraining(opt Options) (*training, error) {
 	}
 	build := opt.build
 	build.ranks = ranks
+	build.gpu.precision, build.gpu.optimizer = cfg.Train.Precision, cfg.Train.Optimizer
 	localRank, localSize := 0, 1
 	if ranks != nil {
 		localRank, localSize = ranks.LocalRank(), ranks.LocalSize()
 	}
-	if err := CheckRankMemory(cfg, sizeOf(ranks), localSize); err != nil {
+	devices, err := resolveDevices(cfg, localRank)
+	if err != nil {
+		return nil, err
+	}
+	resolved := cfg.Clone()
+	resolved.Train.Devices = devices
+	if err := CheckRankMemory(resolved, sizeOf(ranks), localSize); err != nil {
 		return nil, err
 	}
 	spec := specOf(cfg)
-	spec.devices = ResolveDevices(cfg.Train.Devices, localRank)
+	spec.devices = devices
 	n, err := newSpecNet(spec, build)
 	if err != nil {
 		return nil, err
@@ -386,7 +393,9 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 				t.step+1, ErrNonFinite, loss, orNone(t.lastCkpt)))
 		}
 		lr := schedule(t.peak, int(t.step), cfg.Train.WarmupSteps, int(t.total))
-		t.optim.step(t.net.params, t.net.grads, lr)
+		if err := t.net.update(t.optim, lr); err != nil {
+			return t.fail(fmt.Errorf("trainer: step %d: update: %w", t.step+1, err))
+		}
 		t.net.updated(t.step, t.total)
 		t.step++
 		t.epoch, t.loss, t.pos = b.Epoch, loss, t.opt.Source.Position()

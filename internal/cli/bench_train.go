@@ -16,7 +16,9 @@ import (
 func newBenchTrainCmd(e *env) *cobra.Command {
 	return leaf("train", "Time training steps of the config's model on random batches (1 and 2 replicas, or ranks under mpirun)",
 		`natssl bench train times forward, loss, backward and update of the config's model and
-batch on random images (the loader is not involved): the median step after warm-up, images/s,
+batch on random images (the loader is not involved), on the CPU or on the GPUs of
+train.devices (replicas take them in turn) in train.precision: the median step after warm-up
+(on GPUs, to the end of the update on the devices), images/s,
 the GFLOP/s achieved by the convolutions and linear layers (forward + backward), and the
 sgemm GFLOP/s of the same BLAS measured in the same run (one product per replica at once), the
 ceiling the achieved GFLOP/s are read against. Without --replicas it measures 1 replica and the
@@ -67,8 +69,8 @@ func (rs trainTable) jsonLines() []any {
 
 func (rs trainTable) table(w io.Writer) error {
 	r0 := rs[0]
-	if _, err := fmt.Fprintf(w, "model %s, %d params, batch %d (%d views) at %d px, BLAS %s\n",
-		r0.Model, r0.Params, r0.Batch, 2*r0.Batch, r0.ImageSize, r0.BLAS); err != nil {
+	if _, err := fmt.Fprintf(w, "model %s, %d params, batch %d (%d views) at %d px, on %s (%s), BLAS %s\n",
+		r0.Model, r0.Params, r0.Batch, 2*r0.Batch, r0.ImageSize, r0.Device, r0.Precision, r0.BLAS); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

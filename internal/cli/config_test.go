@@ -39,6 +39,7 @@ func TestConfigCommands(t *testing.T) {
 		{"extra argument", []string{"version", "now"}, 2, "", `unknown command "now" for "natssl version"`},
 		{"parent alone prints help", []string{"bench"}, 0, "Available Commands:", ""},
 		{"version", []string{"version"}, 0, "natssl ", ""},
+		{"version names CUDA", []string{"version"}, 0, "  cuda", ""},
 		{"help", []string{"--help"}, 0, "Usage:", ""},
 	}
 	for _, tt := range tests {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -342,30 +343,57 @@ func TestRanksStopOnSignal(t *testing.T) {
 	}
 }
 
-// TestRankFailureRecorded: rank 1 fails once rank 0 has opened the run (its device cannot be
-// opened): the job ends, and rank 0 records the run FAILED with rank 1's error. Inputs are
-// checked and opened on every rank before the run exists: rank 1 without data (its working
-// folder has none) ends the job naming rank 1's error, and leaves no run behind. Ranks whose
-// configs differ in the maths, or in the steps at which the ranks meet (train.log_every),
-// refuse before anything is recorded.
+// TestRankFailureRecorded: a failure once rank 0 has opened the run (none of rank 1's images
+// decodes: rank 1 finds it, or every rank at once, as they all leave out a batch short on
+// any) ends the job, and rank 0 records the run FAILED with the error. Inputs and
+// devices are checked on every rank before the run exists: rank 1 without data (its working
+// folder has none), or with a device it cannot open, ends the job naming rank 1's error, and
+// leaves no run behind. Ranks whose configs differ in the maths, or in the steps at which the
+// ranks meet (train.log_every), refuse before anything is recorded.
 func TestRankFailureRecorded(t *testing.T) {
 	dir := t.TempDir()
-	job := mpiJob{np: 2, perRank: rankDirs(filepath.Join(dir, "device")) + `
-if [ $r = 1 ]; then set -- "$@" --set train.devices=cuda:99; fi`, args: mpiTrainArgs()}
-	j := job.run(t)
-	if j.code == 0 {
-		t.Fatalf("exit 0 without rank 1's device\n%s", j.out)
-	}
-	run := readRun(t, filepath.Join(dir, "device", "rank0", "natssl.db"))
-	if run.info.Status != experiments.StatusFailed || !strings.Contains(run.info.Error, "rank 1 failed") || !strings.Contains(run.info.Error, "cuda:99") {
-		t.Errorf("run %s %q, want FAILED with rank 1's device error\n%s", run.info.Status, run.info.Error, j.out)
-	}
-
 	for _, r := range []string{"0", "1"} {
 		if err := os.MkdirAll(filepath.Join(dir, "cwd"+r), 0o755); err != nil {
 			t.Fatal(err)
 		}
+		if err := os.MkdirAll(filepath.Join(dir, "bad"+r), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
+	// Rank 1's copy of the images is the same files, none of which decodes.
+	if err := os.CopyFS(filepath.Join(dir, "bad0", "data"), os.DirFS("../../configs/smoke/train")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(dir, "bad1", "data"), os.DirFS("../../configs/smoke/train")); err != nil {
+		t.Fatal(err)
+	}
+	err := filepath.WalkDir(filepath.Join(dir, "bad1", "data"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		return os.WriteFile(path, []byte("not an image"), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := mpiJob{np: 2, perRank: rankDirs(filepath.Join(dir, "decode")) + "\ncd " + dir + "/bad$r", args: mpiTrainArgs("--set", "data.source=data")}
+	j := job.run(t)
+	if j.code == 0 {
+		t.Fatalf("exit 0 without an image rank 1 can decode\n%s", j.out)
+	}
+	run := readRun(t, filepath.Join(dir, "decode", "rank0", "natssl.db"))
+	if run.info.Status != experiments.StatusFailed || !strings.Contains(run.info.Error, "trainer: two epochs went by without one full batch") {
+		t.Errorf("run %s %q, want FAILED with the error\n%s", run.info.Status, run.info.Error, j.out)
+	}
+
+	job = mpiJob{np: 2, perRank: rankDirs(filepath.Join(dir, "device")) + `
+if [ $r = 1 ]; then set -- "$@" --set train.devices=cuda:99; fi`, args: mpiTrainArgs()}
+	j = job.run(t)
+	if j.code == 0 || !strings.Contains(j.out, "rank 1 failed") || !strings.Contains(j.out, "cuda:99") {
+		t.Fatalf("exit %d, want a failure naming rank 1 and its device\n%s", j.code, j.out)
+	}
+	noRuns(t, filepath.Join(dir, "device", "rank0", "natssl.db"))
+
 	if err := os.CopyFS(filepath.Join(dir, "cwd0", "data"), os.DirFS("../../configs/smoke/train")); err != nil {
 		t.Fatal(err)
 	}

@@ -198,12 +198,12 @@ func TestBenchTrainJSONKeys(t *testing.T) {
 	if strings.Contains(stdout, "PyTorch") {
 		t.Errorf("bench train names a figure it did not measure:\n%s", stdout)
 	}
-	want := []string{"batch", "comm_s", "device", "gflops", "image_size", "images_per_s", "model", "replicas", "sgemm_gflops", "step_s", "world_size"}
+	want := []string{"batch", "comm_s", "device", "gflops", "image_size", "images_per_s", "model", "precision", "replicas", "sgemm_gflops", "step_s", "world_size"}
 	if k := keys(got); strings.Join(k, ",") != strings.Join(want, ",") {
 		t.Fatalf("keys %v, want %v", k, want)
 	}
 	if got["replicas"].(float64) != 2 || got["step_s"].(float64) <= 0 || got["gflops"].(float64) <= 0 ||
-		got["world_size"].(float64) != 1 || got["comm_s"].(float64) != 0 || got["device"] != "cpu" {
+		got["world_size"].(float64) != 1 || got["comm_s"].(float64) != 0 || got["device"] != "cpu" || got["precision"] != "fp32" {
 		t.Fatalf("values %v", got)
 	}
 	if code, _, _ := runCLI(t, "bench", "train", "--config", "smoke", "--replicas", "3"); code != 2 {

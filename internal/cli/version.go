@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -19,7 +20,7 @@ var version = "dev"
 func newVersionCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version and the build's implementations (JPEG decoder, pixel passes, BLAS, MPI)",
+		Short: "Print the version, the build's implementations (JPEG decoder, pixel passes, BLAS, MPI) and the CUDA found",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// The implementations this binary was built with.
@@ -32,6 +33,11 @@ func newVersionCmd(e *env) *cobra.Command {
 			sort.Strings(keys)
 			for _, k := range keys {
 				fmt.Fprintf(e.Stdout, "  %-8s %s\n", k+":", features[k])
+			}
+			// The CUDA driver, the libraries found (with their files) and the GPUs, or why
+			// train.devices cannot name a GPU here.
+			for _, line := range strings.Split(strings.TrimSpace(trainer.DescribeCUDA()), "\n") {
+				fmt.Fprintf(e.Stdout, "  %s\n", line)
 			}
 			return nil
 		},

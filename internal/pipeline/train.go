@@ -55,7 +55,8 @@ const heartbeatEvery = 10 * time.Second
 // signal) or FAILED. On a signal it returns the result so far with the error. A resume whose
 // config changes the maths is refused with a *trainer.MismatchError before the run is
 // touched, unless o.Force; so are a resume of a run that another live process is training
-// and a config beyond the machine's memory (both *RequestError).
+// and a config beyond the machine's memory (both *RequestError), and CUDA devices that cannot
+// train (trainer.CheckDevices).
 //
 // With o.World of several ranks, every rank calls Train and they train one run together:
 // see trainWorld.
@@ -84,6 +85,11 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 		}
 	}
 	if err := checkMemory(cfg, 1, 1); err != nil {
+		return nil, err
+	}
+	// A GPU that cannot train (no driver, an index out of range, too little memory for the
+	// batch) is refused before the run exists.
+	if err := trainer.CheckDevices(cfg); err != nil {
 		return nil, err
 	}
 	// The data and the monitor's sets are opened before the run is created: an input that

@@ -49,7 +49,7 @@ type worldStart struct {
 }
 
 // trainWorld is Train for one rank of an MPI job. All ranks check that they hold the same
-// config and each checks its data; rank 0 alone opens the tracker, finds what to resume and
+// config and each checks its data and its devices; rank 0 alone opens the tracker, finds what to resume and
 // reads the checkpoint, which it sends to the others (the ranks may be on machines that share
 // no folder); each rank opens its share of the data, rank 0 the monitor's sets too, and only
 // when every rank has its inputs does rank 0 create (or reopen) the run, so that an input one
@@ -77,6 +77,10 @@ func trainWorld(ctx context.Context, cfg *configs.Config, o TrainOptions, rk *ra
 	err := CheckInputs(cfg)
 	if err == nil {
 		err = checkMemory(cfg, w.Size(), w.LocalSize())
+	}
+	if err == nil {
+		// This rank's devices: [auto] resolved by its local rank, its share of the batch.
+		err = trainer.CheckRankDevices(cfg, w.Size(), w.LocalRank())
 	}
 	if err == nil && w.Rank() == 0 {
 		db, resume, raw, err = findWorldResume(ctx, cfg, o, w.Size(), obs)

@@ -10,20 +10,21 @@ import (
 	"github.com/natssl/natssl/internal/atomicfile"
 )
 
-// CacheKey identifies compiled kernels: the source, the NVRTC that compiled them, the
-// driver that loads them and the target architecture. A change of any of them compiles
-// afresh.
+// CacheKey identifies compiled kernels: the source and the compiler's options, the NVRTC
+// that compiled them, the driver that loads them and the target architecture. A change of
+// any of them compiles afresh.
 type CacheKey struct {
-	Source string // SourceHash
-	NVRTC  string // NVRTC version, "13.0"
-	Driver int    // driver version, 13000
-	Target string // sm_90 (CUBIN) or compute_90 (PTX)
+	Source  string // SourceHash
+	Options string // NVRTC's options besides the architecture
+	NVRTC   string // NVRTC version, "13.0"
+	Driver  int    // driver version, 13000
+	Target  string // sm_90 (CUBIN) or compute_90 (PTX)
 }
 
 // File is the cache file's name: the target (for a reader of the folder) and a digest of
 // the whole key.
 func (k CacheKey) File() string {
-	s := sha256.Sum256(fmt.Appendf(nil, "natssl-kernels\x00%s\x00%s\x00%d\x00%s", k.Source, k.NVRTC, k.Driver, k.Target))
+	s := sha256.Sum256(fmt.Appendf(nil, "natssl-kernels\x00%s\x00%s\x00%s\x00%d\x00%s", k.Source, k.Options, k.NVRTC, k.Driver, k.Target))
 	ext := ".cubin"
 	if len(k.Target) > 8 && k.Target[:8] == "compute_" {
 		ext = ".ptx"

@@ -13,9 +13,13 @@ import (
 	"unsafe"
 )
 
+// compileOptions are NVRTC's options besides the architecture: no fused multiply-adds, so
+// that every operation rounds as the CPU's does (kernels/common.cuh).
+var compileOptions = []string{"-default-device", "--fmad=false"}
+
 // compile runs NVRTC on src for t and returns the CUBIN or PTX, with the compiler's log.
 func (n *nvrtcLib) compile(src, name string, t target) ([]byte, string, error) {
-	opts := []string{"--gpu-architecture=" + t.arch, "-default-device"}
+	opts := append([]string{"--gpu-architecture=" + t.arch}, compileOptions...)
 	copts := make([]*C.char, len(opts))
 	for i, o := range opts {
 		copts[i] = C.CString(o)
@@ -101,7 +105,8 @@ func (dev *Device) loadKernels() (*Module, KernelCache, error) {
 	if err != nil {
 		return nil, KernelCache{}, fmt.Errorf("cuda: cuda:%d: %w", dev.Index, err)
 	}
-	key := CacheKey{Source: SourceHash(), NVRTC: rtc.info.Version, Driver: dev.d.version, Target: t.arch}
+	key := CacheKey{Source: SourceHash(), Options: strings.Join(compileOptions, " "), NVRTC: rtc.info.Version,
+		Driver: dev.d.version, Target: t.arch}
 	var info KernelCache
 	dir := dev.d.opts.CacheDir
 	if dir == "" {

@@ -76,8 +76,19 @@ func symbols(list **C.char) []string {
 	return out
 }
 
-// The symbols each library must export, for the lookup tests.
-func driverSymbols() []string { return symbols((**C.char)(unsafe.Pointer(&C.ncu_driver_symbols))) }
-func cublasSymbols() []string { return symbols((**C.char)(unsafe.Pointer(&C.ncu_cublas_symbols))) }
-func nvrtcSymbols() []string  { return symbols((**C.char)(unsafe.Pointer(&C.ncu_nvrtc_symbols))) }
-func cudnnSymbols() []string  { return symbols((**C.char)(unsafe.Pointer(&C.ncu_cudnn_symbols))) }
+// Symbols lists the functions natssl binds in a library: "driver", "cublas", "nvrtc" or
+// "cudnn" (nil for another name). A stand-in library for tests (package cudatest) exports
+// them all.
+func Symbols(lib string) []string {
+	switch lib {
+	case "driver":
+		return symbols((**C.char)(unsafe.Pointer(&C.ncu_driver_symbols)))
+	case "cublas":
+		return symbols((**C.char)(unsafe.Pointer(&C.ncu_cublas_symbols)))
+	case "nvrtc":
+		return symbols((**C.char)(unsafe.Pointer(&C.ncu_nvrtc_symbols)))
+	case "cudnn":
+		return symbols((**C.char)(unsafe.Pointer(&C.ncu_cudnn_symbols)))
+	}
+	return nil
+}

@@ -13,11 +13,16 @@
 // memory with an out-of-memory error that carries the sizes, pinned host buffers, streams,
 // asynchronous copies and events, modules and kernel launches, and a cuBLAS handle bound to
 // a stream with the TF32 switch. The kernels are CUDA C in kernels/, embedded in the binary,
-// compiled by NVRTC for each device's architecture on first use and cached on disk under the
-// user's cache folder (cache.go). The op functions (ops.go, ops_layers.go, ops_step.go)
-// launch them through Runner: a Stream on a GPU, or HostRunner, which compiles the same
-// source for the CPU with the system's C++ compiler and a small shim header so that the
-// kernels can be checked against the CPU maths on machines without a GPU.
+// compiled by NVRTC (without fused multiply-adds) for each device's architecture on first
+// use and cached on disk under the user's cache folder (cache.go). They are the trainer's
+// CPU kernels over channels-last activations, operation for operation: the layout of the
+// input, a convolution's column matrix and weights around cuBLAS products, batch norm with
+// its residual and ReLU, the pools, the linear layers' bias and the optimizers. The op
+// functions (ops.go, ops_conv.go, ops_bn.go, ops_optim.go) launch them through Runner: a
+// Stream on a GPU, or HostRunner, which compiles the same source for the CPU with the
+// system's C++ compiler and a small shim header, and multiplies with gonum, so that the
+// trainer can run its CUDA backend, and hold every kernel to its CPU kernel, on machines
+// without a GPU.
 //
 // The binding is cgo rather than a pure-Go dlopen (purego): every driver call must find its
 // context current on the thread that makes it, and a goroutine may change threads between

@@ -77,23 +77,23 @@ func BenchmarkGPUSgemm(b *testing.B) {
 	}
 }
 
-// BenchmarkGPUConv is a forward convolution as the trainer's op does it: im2col, one
-// product, and the layout change, at a ResNet-50 3×3 layer (batch 256, 56×56, 64 channels).
+// BenchmarkGPUConv is a forward convolution as the trainer's CUDA backend does it: the
+// weights' layout, im2col and one product, at a ResNet-50 3×3 layer (batch 256, 56×56, 64
+// channels, channels-last).
 func BenchmarkGPUConv(b *testing.B) {
 	dev, s, bl := benchSetup(b)
-	g := Window{N: 256, C: 64, H: 56, W: 56, K: 3, Stride: 1, Pad: 1}
-	o := 64
-	rows, cols := g.ColRows(), g.ColCols()
-	x, w := benchAlloc(b, dev, s, g.N*g.C*g.H*g.W), benchAlloc(b, dev, s, o*rows)
-	col, out2, y := benchAlloc(b, dev, s, rows*cols), benchAlloc(b, dev, s, o*cols), benchAlloc(b, dev, s, o*cols)
-	benchRun(b, s, 2*float64(o)*float64(rows)*float64(cols), func() error {
-		if err := Im2col(s, g, x, col); err != nil {
+	g := Geom{N: 256, H: 56, W: 56, C: 64, O: 64, K: 3, S: 1, P: 1}
+	rows, kc := g.Rows(), g.ColWidth()
+	x, w := benchAlloc(b, dev, s, g.N*g.H*g.W*g.C), benchAlloc(b, dev, s, g.O*kc)
+	wk, col, y := benchAlloc(b, dev, s, g.O*kc), benchAlloc(b, dev, s, rows*kc), benchAlloc(b, dev, s, rows*g.O)
+	benchRun(b, s, 2*float64(g.O)*float64(rows)*float64(kc), func() error {
+		if err := WeightsKCO(s, g, w, wk); err != nil {
 			return err
 		}
-		if err := bl.SgemmRowMajor(false, false, o, cols, rows, 1, w, rows, col, cols, 0, out2, cols); err != nil {
+		if err := Im2col(s, g, x, col, 0, rows); err != nil {
 			return err
 		}
-		return CNToNCHW(s, g.N, o, g.OH()*g.OW(), out2, y)
+		return bl.SgemmRowMajor(false, false, rows, g.O, kc, 1, col, kc, wk, g.O, 0, y, g.O)
 	})
 }
 
@@ -102,29 +102,18 @@ func BenchmarkGPUBatchNorm(b *testing.B) {
 	dev, s, _ := benchSetup(b)
 	n, c, hw := 256, 64, 56*56
 	size := n * c * hw
-	bn := BN{N: n, C: c, HW: hw, ReLU: true, Gamma: benchAlloc(b, dev, s, c), Beta: benchAlloc(b, dev, s, c),
-		RunMean: benchAlloc(b, dev, s, c), RunVar: benchAlloc(b, dev, s, c), Mean: benchAlloc(b, dev, s, c),
-		IStd: benchAlloc(b, dev, s, c), XHat: benchAlloc(b, dev, s, size)}
+	bn := BN{Rows: n * hw, C: c, Chunk: hw, ReLU: true, RunMean: benchAlloc(b, dev, s, c), RunVar: benchAlloc(b, dev, s, c)}
+	bn.SetState(benchAlloc(b, dev, s, BNStateFloats(c)))
+	bn.Partial = benchAlloc(b, dev, s, bn.PartialFloats())
+	gamma, beta := benchAlloc(b, dev, s, c), benchAlloc(b, dev, s, c)
 	x, y, dx := benchAlloc(b, dev, s, size), benchAlloc(b, dev, s, size), benchAlloc(b, dev, s, size)
 	dg, db := benchAlloc(b, dev, s, c), benchAlloc(b, dev, s, c)
 	benchRun(b, s, 0, func() error {
-		if err := bn.ForwardTrain(s, x, y, 0.1, 1e-5); err != nil {
+		if err := bn.ForwardTrain(s, x, gamma, beta, 0, y, 0.9, 0.1, 1e-5); err != nil {
 			return err
 		}
-		return bn.Backward(s, y, dx, dg, db, true)
+		return bn.Backward(s, x, gamma, y, dx, dg, db, true)
 	})
-}
-
-// BenchmarkGPUNTXent is the loss and its gradient over a global batch of 1024 images.
-func BenchmarkGPUNTXent(b *testing.B) {
-	dev, s, bl := benchSetup(b)
-	m, d, n := 2048, 128, 1024
-	z, dz := benchAlloc(b, dev, s, m*d), benchAlloc(b, dev, s, m*d)
-	l, err := NewNTXent(m, d, n, 0.1, benchAlloc(b, dev, s, NTXentFloats(m, d)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	benchRun(b, s, 6*float64(m)*float64(m)*float64(d), func() error { return l.Run(s, bl, z, dz) })
 }
 
 // BenchmarkGPULARS is one LARS step of a ResNet-50-sized tensor set (25.6M parameters in one).

@@ -70,16 +70,12 @@ func gpuStream(t testing.TB, dev *Device) *Stream {
 	return s
 }
 
-// deviceBackend runs the op checks on a GPU.
+// deviceBackend is a GPU's memory for the tests, with a stream and cuBLAS handle.
 type deviceBackend struct {
 	*Stream
 	dev  *Device
 	blas *BLAS
 }
-
-func (b *deviceBackend) name() string { return b.dev.String() }
-func (b *deviceBackend) exact() bool  { return false }
-func (b *deviceBackend) gemm() Gemm   { return b.blas }
 
 func (b *deviceBackend) alloc(t *testing.T, n int) DevicePtr {
 	t.Helper()
@@ -110,15 +106,6 @@ func (b *deviceBackend) download(t *testing.T, p DevicePtr, n int) []float32 {
 	return x
 }
 
-func (b *deviceBackend) downloadInt32(t *testing.T, p DevicePtr, n int) []int32 {
-	t.Helper()
-	x := make([]int32, n)
-	if err := b.DownloadInt32(x, p); err != nil {
-		t.Fatal(err)
-	}
-	return x
-}
-
 func TestGPUDescribe(t *testing.T) {
 	dev := gpu(t)
 	r := Describe(OptionsFromEnv())
@@ -129,24 +116,6 @@ func TestGPUDescribe(t *testing.T) {
 	if len(r.Devices) != gpuDrv.DeviceCount() || r.Devices[0].Name != dev.Name {
 		t.Errorf("devices %+v, want %d with cuda:0 %s", r.Devices, gpuDrv.DeviceCount(), dev.Name)
 	}
-}
-
-// TestGPUKernels runs every op check on the GPU against the trainer's CPU maths
-// (relative 1e-4), the kernels compiled by NVRTC for this device.
-func TestGPUKernels(t *testing.T) {
-	dev := gpu(t)
-	info, err := dev.LoadKernels()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("kernels for %s: %+v", dev.Arch(), info)
-	s := gpuStream(t, dev)
-	bl, err := s.NewBLAS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bl.Close()
-	runOpChecks(t, &deviceBackend{Stream: s, dev: dev, blas: bl})
 }
 
 // TestGPUKernelCache: the first load compiles and writes the cache; a later one reads it;

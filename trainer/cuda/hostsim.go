@@ -16,6 +16,9 @@ import (
 	"strings"
 	"sync"
 	"unsafe"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
 )
 
 // HostRunner runs natssl's kernels on the CPU: KernelSource built by the system's C++
@@ -195,3 +198,59 @@ func (h *HostRunner) DownloadInt32(dst []int32, p DevicePtr) error {
 	copy(dst, unsafe.Slice((*int32)(m), len(dst)))
 	return nil
 }
+
+// SgemmRowMajor is the row-major product of cuBLAS's Gemm on the simulation's memory, by
+// gonum's BLAS: the host simulation stands in for a GPU stream with its cuBLAS handle.
+func (h *HostRunner) SgemmRowMajor(transA, transB bool, m, n, k int, alpha float32, a DevicePtr, lda int,
+	b DevicePtr, ldb int, beta float32, c DevicePtr, ldc int) error {
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	if m == 0 || n == 0 {
+		return nil
+	}
+	var err error
+	view := func(p DevicePtr, rows, cols, ld int) blas32.General {
+		if err != nil || rows == 0 || cols == 0 {
+			return blas32.General{Rows: rows, Cols: cols, Stride: max(ld, 1)}
+		}
+		var mem unsafe.Pointer
+		n := (rows-1)*ld + cols
+		if mem, err = h.mem(p, 4*int64(n)); err != nil {
+			return blas32.General{}
+		}
+		return blas32.General{Rows: rows, Cols: cols, Stride: ld, Data: unsafe.Slice((*float32)(mem), n)}
+	}
+	ma, mb, mc := view(a, ar, ac, lda), view(b, br, bc, ldb), view(c, m, n, ldc)
+	if err != nil {
+		return fmt.Errorf("cuda: host simulation: sgemm: %w", err)
+	}
+	if k == 0 {
+		// gonum refuses empty operands; C = beta·C then.
+		for i := 0; i < m; i++ {
+			row := mc.Data[i*ldc : i*ldc+n]
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+		return nil
+	}
+	tr := func(t bool) blas.Transpose {
+		if t {
+			return blas.Trans
+		}
+		return blas.NoTrans
+	}
+	blas32.Gemm(tr(transA), tr(transB), alpha, ma, mb, beta, mc)
+	return nil
+}
+
+// SetTF32 does nothing: the simulation multiplies in float32.
+func (h *HostRunner) SetTF32(bool) error { return nil }
+
+var _ Gemm = (*HostRunner)(nil)

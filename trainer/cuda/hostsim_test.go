@@ -2,29 +2,16 @@ package cuda
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 )
 
-// hostBackend runs the op checks on the host simulation.
-type hostBackend struct {
-	*HostRunner
-	mu       sync.Mutex
-	launched map[string]bool
-}
-
-func (b *hostBackend) Run(kernel string, grid, block Dim3, args ...any) error {
-	b.mu.Lock()
-	b.launched[kernel] = true
-	b.mu.Unlock()
-	return b.HostRunner.Run(kernel, grid, block, args...)
-}
-
-func (b *hostBackend) name() string { return "host simulation" }
-func (b *hostBackend) exact() bool  { return true }
-func (b *hostBackend) gemm() Gemm   { return hostGemm{b.HostRunner} }
+// hostBackend is the host simulation's memory for the tests.
+type hostBackend struct{ *HostRunner }
 
 func (b *hostBackend) alloc(t *testing.T, n int) DevicePtr {
 	t.Helper()
@@ -47,15 +34,6 @@ func (b *hostBackend) download(t *testing.T, p DevicePtr, n int) []float32 {
 	t.Helper()
 	x := make([]float32, n)
 	if err := b.Download(x, p); err != nil {
-		t.Fatal(err)
-	}
-	return x
-}
-
-func (b *hostBackend) downloadInt32(t *testing.T, p DevicePtr, n int) []int32 {
-	t.Helper()
-	x := make([]int32, n)
-	if err := b.DownloadInt32(x, p); err != nil {
 		t.Fatal(err)
 	}
 	return x
@@ -85,29 +63,45 @@ func sharedHostRunner(t *testing.T) *HostRunner {
 	return hostRun
 }
 
-// TestKernelsOnHost runs every kernel, through the op functions the trainer calls, on the
-// CPU against the trainer's maths, and checks that every kernel the source defines was run.
-func TestKernelsOnHost(t *testing.T) {
-	b := &hostBackend{HostRunner: sharedHostRunner(t), launched: map[string]bool{}}
-	runOpChecks(t, b)
-	if t.Failed() {
-		return
-	}
-	var missed []string
-	for _, k := range KernelNames() {
-		if !b.launched[k] {
-			missed = append(missed, k)
+// TestHostSgemm: the simulation's products in every transposition, with leading dimensions
+// wider than the matrices, against float64 sums.
+func TestHostSgemm(t *testing.T) {
+	b := &hostBackend{sharedHostRunner(t)}
+	rng := rand.New(rand.NewPCG(5, 6))
+	m, n, k := 7, 9, 5
+	for _, ta := range []bool{false, true} {
+		for _, tb := range []bool{false, true} {
+			lda, ldb, ldc := k+2, n+1, n+3
+			if ta {
+				lda = m + 1
+			}
+			if tb {
+				ldb = k + 3
+			}
+			ar, br := m, k
+			if ta {
+				ar = k
+			}
+			if tb {
+				br = n
+			}
+			a, bm, c := randVec(rng, ar*lda, 1), randVec(rng, br*ldb, 1), randVec(rng, m*ldc, 1)
+			pc := put(t, b, c)
+			if err := b.SgemmRowMajor(ta, tb, m, n, k, 0.5, put(t, b, a), lda, put(t, b, bm), ldb, 2, pc, ldc); err != nil {
+				t.Fatal(err)
+			}
+			same(t, fmt.Sprintf("sgemm ta=%v tb=%v", ta, tb), b.download(t, pc, m*ldc), refGemm(ta, tb, m, n, k, 0.5, a, lda, bm, ldb, 2, c, ldc))
 		}
 	}
-	if len(missed) > 0 {
-		t.Errorf("kernels no check launches: %s", strings.Join(missed, ", "))
+	if err := b.SgemmRowMajor(false, false, 4, 4, 4, 1, 8, 4, 8, 4, 0, 8, 4); err == nil {
+		t.Error("a product over memory the simulation never allocated: no error")
 	}
 }
 
 // TestHostRunnerRefuses: the simulation refuses what a GPU would get wrong silently.
 func TestHostRunnerRefuses(t *testing.T) {
 	h := sharedHostRunner(t)
-	b := &hostBackend{HostRunner: h, launched: map[string]bool{}}
+	b := &hostBackend{h}
 	x := b.alloc(t, 4)
 	cases := []struct {
 		name, kernel string
@@ -116,7 +110,7 @@ func TestHostRunnerRefuses(t *testing.T) {
 		want         string
 	}{
 		{"unknown kernel", "no_such_kernel", Dim3{X: 1}, nil, `no kernel "no_such_kernel"`},
-		{"cooperative kernel with a short block", "ntxent_loss", Dim3{X: 32}, []any{x, x, 4}, "not REDUCE_THREADS"},
+		{"cooperative kernel with a short block", "lars_partial", Dim3{X: 32}, []any{x, x, int64(4), 0.0, x}, "not REDUCE_THREADS"},
 		{"argument of an unsupported type", "fill", Dim3{X: 1}, []any{x, "3", int64(4)}, "unsupported type string"},
 		{"int out of range", "bias_rows", Dim3{X: 1}, []any{x, x, 1 << 40, 1}, "does not fit an int"},
 	}

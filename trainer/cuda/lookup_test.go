@@ -77,7 +77,7 @@ func TestLookupCompanions(t *testing.T) {
 	libs := filepath.Join(site, "nvidia", "cu13", "lib") // the CUDA 13 wheels' single folder
 	buildStub(t, libs, cublasLtStub(13))
 	buildStub(t, libs, cublasStub(13, "-L"+libs, "-Wl,--no-as-needed", "-l:libcublasLt.so.13"))
-	buildStub(t, libs, stub{soname: "libnvrtc-builtins.so.13.0", impl: "int nvrtcBuiltins(void) { return 0; }"})
+	buildStub(t, libs, stub{Soname: "libnvrtc-builtins.so.13.0", Impl: "int nvrtcBuiltins(void) { return 0; }"})
 	buildStub(t, libs, nvrtcStub(13, "-L"+libs, "-Wl,--no-as-needed", "-l:libnvrtc-builtins.so.13.0"))
 	r := child(t, childSpec{Op: "load", LibDir: driver, Sites: []string{site}}, "")
 	if sys := systemLibs(t); sys["libcublas.so.13"] != "" || sys["libnvrtc.so.13"] != "" {
@@ -163,7 +163,7 @@ func TestLookupErrors(t *testing.T) {
 	t.Run("driver lacking a symbol", func(t *testing.T) {
 		dir := filepath.Join(tmp, "partial")
 		s := driverStub(12040, 0, 1, 90)
-		s.omit = "cuLaunchKernel"
+		s.Omit = "cuLaunchKernel"
 		buildStub(t, dir, s)
 		r := child(t, childSpec{Op: "load", LibDir: dir, Sites: []string{}}, "")
 		wantErr(t, r, "ErrNoDriver", filepath.Join(dir, "libcuda.so.1")+" lacks cuLaunchKernel")

@@ -3,8 +3,8 @@ package cuda
 import "fmt"
 
 // Runner launches one of natssl's kernels by name: *Stream on a GPU, *HostRunner on the CPU.
-// The op functions (ops.go, ops_layers.go, ops_step.go) take a Runner and device addresses, and choose the
-// launch shape each kernel needs.
+// The op functions (ops.go, ops_conv.go, ops_bn.go, ops_optim.go) take a Runner and device
+// addresses, and choose the launch shape each kernel needs.
 type Runner interface {
 	Run(kernel string, grid, block Dim3, args ...any) error
 }
@@ -18,7 +18,7 @@ const (
 	// blockThreads is the block size of the grid-stride kernels.
 	blockThreads = 256
 	// maxBlocks caps their grid: beyond it each thread takes several elements.
-	maxBlocks = 4096
+	maxBlocks = 65536
 	// reduceThreads is REDUCE_THREADS of kernels/common.cuh: the block size of the
 	// cooperative kernels.
 	reduceThreads = 256
@@ -33,14 +33,6 @@ func loop(r Runner, kernel string, n int64, args ...any) error {
 	return run(r, kernel, Dim3{X: uint32(blocks)}, Dim3{X: blockThreads}, args...)
 }
 
-// perBlock launches a cooperative kernel with one block for each of n rows or channels.
-func perBlock(r Runner, kernel string, n int, args ...any) error {
-	if n <= 0 {
-		return nil
-	}
-	return run(r, kernel, Dim3{X: uint32(n)}, Dim3{X: reduceThreads}, args...)
-}
-
 func run(r Runner, kernel string, grid, block Dim3, args ...any) error {
 	if err := r.Run(kernel, grid, block, args...); err != nil {
 		return fmt.Errorf("cuda: %s: %w", kernel, err)
@@ -48,35 +40,19 @@ func run(r Runner, kernel string, grid, block Dim3, args ...any) error {
 	return nil
 }
 
-// ReLU is y = x·[x ≥ 0] over n floats (Gorgonia's Rectify).
-func ReLU(r Runner, x, y DevicePtr, n int) error {
-	return loop(r, "relu_fwd", int64(n), x, y, int64(n))
+// NCHWToNHWC writes n images of c planes of hw pixels (x) channels-last into y.
+func NCHWToNHWC(r Runner, x, y DevicePtr, n, c, hw int) error {
+	return loop(r, "nchw_to_nhwc", int64(n)*int64(c)*int64(hw), x, y, n, c, hw)
 }
 
-// ReLUBackward is dx = dy·[x ≥ 0], from ReLU's input x.
-func ReLUBackward(r Runner, x, dy, dx DevicePtr, n int) error {
-	return loop(r, "relu_bwd", int64(n), x, dy, dx, int64(n))
+// AddTo adds n floats of src to dst, one rounding each (replica gradient sums are exact).
+func AddTo(r Runner, dst, src DevicePtr, n int) error {
+	return loop(r, "add_to", int64(n), dst, src, int64(n))
 }
 
-// Add is y = a + b (the residual sum; its gradient passes to both inputs unchanged).
-func Add(r Runner, a, b, y DevicePtr, n int) error {
-	return loop(r, "add", int64(n), a, b, y, int64(n))
-}
-
-// AddReLU is the residual sum and the ReLU after it: sum = a + b, y = ReLU(sum). Its
-// gradient is ReLUBackward from sum.
-func AddReLU(r Runner, a, b, sum, y DevicePtr, n int) error {
-	return loop(r, "add_relu", int64(n), a, b, sum, y, int64(n))
-}
-
-// Scale multiplies n floats by alpha in place.
-func Scale(r Runner, x DevicePtr, alpha float32, n int) error {
-	return loop(r, "scale", int64(n), x, alpha, int64(n))
-}
-
-// Axpy adds alpha·x to y (alpha 1 sums two replicas' gradients exactly).
-func Axpy(r Runner, y, x DevicePtr, alpha float32, n int) error {
-	return loop(r, "axpy", int64(n), y, x, alpha, int64(n))
+// ReLUMask zeroes dy where y ≤ 0: the backward of a ReLU whose output is y.
+func ReLUMask(r Runner, dy, y DevicePtr, n int) error {
+	return loop(r, "relu_mask", int64(n), dy, y, int64(n))
 }
 
 // Fill sets n floats to v.
@@ -90,7 +66,7 @@ func BiasRows(r Runner, y, b DevicePtr, rows, cols int) error {
 	return loop(r, "bias_rows", int64(rows)*int64(cols), y, b, rows, cols)
 }
 
-// SumRows is the bias gradient db[j] = Σ_i dy[i][j] of dy (rows × cols).
+// SumRows is the bias gradient db[j] = Σ_i dy[i][j] of dy (rows × cols), in row order.
 func SumRows(r Runner, dy, db DevicePtr, rows, cols int) error {
 	return loop(r, "sum_rows", int64(cols), dy, db, rows, cols)
 }

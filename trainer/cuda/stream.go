@@ -98,14 +98,15 @@ func (s *Stream) CopyAsync(dst, src DevicePtr, n int) error {
 	return s.dev.check("cuMemcpyDtoDAsync", C.ncu_dtod_async(s.dev.d.t, s.dev.ctx, C.CUdeviceptr(dst), C.CUdeviceptr(src), C.size_t(4*n), s.s))
 }
 
-// CopyPeerAsync queues a copy of n floats from src on the stream's device to dst on another
-// device (through the host when the two cannot reach each other directly).
-func (s *Stream) CopyPeerAsync(dst DevicePtr, dstDev *Device, src DevicePtr, n int) error {
+// CopyPeerAsync queues a copy of n floats from src on device srcDev to dst on device dstDev
+// (either may be the stream's), through the host when the two cannot reach each other
+// directly.
+func (s *Stream) CopyPeerAsync(dst DevicePtr, dstDev *Device, src DevicePtr, srcDev *Device, n int) error {
 	if n == 0 {
 		return nil
 	}
 	return s.dev.check("cuMemcpyPeerAsync", C.ncu_peer_async(s.dev.d.t, s.dev.ctx, C.CUdeviceptr(dst), dstDev.ctx,
-		C.CUdeviceptr(src), s.dev.ctx, C.size_t(4*n), s.s))
+		C.CUdeviceptr(src), srcDev.ctx, C.size_t(4*n), s.s))
 }
 
 // FillAsync queues setting n floats at p to v.

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/natssl/natssl/trainer/cuda/cudatest"
 )
 
 // The lookup tests build tiny shared objects with the C compiler, each exporting the
@@ -113,78 +113,26 @@ func child(t *testing.T, spec childSpec, ldPath string) childResult {
 	return r
 }
 
-// stub is a shared object to build: impl defines some symbols for real; every other symbol
-// of syms (but omit) returns an error status.
-type stub struct {
-	soname string
-	syms   []string
-	impl   string
-	omit   string
-	link   []string // extra linker arguments (a dependency on a companion)
-}
+// stub and buildStub are package cudatest's, which the trainer's tests share.
+type stub = cudatest.Stub
 
-func buildStub(t *testing.T, dir string, s stub) string {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var src strings.Builder
-	src.WriteString("#include <stdio.h>\n#include <stddef.h>\n" + s.impl + "\n")
-	for _, sym := range s.syms {
-		if sym == s.omit || regexp.MustCompile(`\b`+sym+`\s*\(`).MatchString(s.impl) {
-			continue
-		}
-		fmt.Fprintf(&src, "int %s(void) { return 801; }\n", sym)
-	}
-	c := filepath.Join(t.TempDir(), s.soname+".c")
-	if err := os.WriteFile(c, []byte(src.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, s.soname)
-	args := append([]string{"-shared", "-fPIC", "-o", out, "-Wl,-soname," + s.soname, c}, s.link...)
-	if b, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
-		t.Fatalf("gcc %v: %v\n%s", args, err, b)
-	}
-	return out
-}
+func buildStub(t *testing.T, dir string, s stub) string { return cudatest.Build(t, dir, s) }
 
-// driverStub is libcuda.so.1 of the given version, whose cuInit returns initResult and
-// which sees count GPUs of compute capability cc (10·major + minor).
 func driverStub(version, initResult, count, cc int) stub {
-	return stub{soname: "libcuda.so.1", syms: driverSymbols(), impl: fmt.Sprintf(`
-int cuDriverGetVersion(int *v) { *v = %d; return 0; }
-int cuInit(unsigned f) { (void)f; return %d; }
-int cuDeviceGetCount(int *n) { *n = %d; return 0; }
-int cuGetErrorName(int e, const char **s) { *s = e == 100 ? "CUDA_ERROR_NO_DEVICE" : "CUDA_ERROR_NOT_SUPPORTED"; return 0; }
-int cuDeviceGet(int *d, int o) { *d = o; return 0; }
-int cuDeviceGetName(char *name, int len, int d) { snprintf(name, len, "Test GPU %%d", d); return 0; }
-int cuDeviceGetAttribute(int *v, int a, int d) { (void)d; *v = a == 75 ? %d : a == 76 ? %d : a == 16 ? 132 : 0; return 0; }
-int cuDeviceTotalMem_v2(size_t *b, int d) { (void)d; *b = (size_t)80 << 30; return 0; }
-`, version, initResult, count, cc/10, cc%10)}
+	return cudatest.Driver(Symbols("driver"), version, initResult, count, cc)
 }
 
 func cublasStub(major int, link ...string) stub {
-	return stub{soname: fmt.Sprintf("libcublas.so.%d", major), syms: cublasSymbols(), link: link, impl: fmt.Sprintf(`
-int cublasGetProperty(int t, int *v) { static const int ver[] = {%d, 4, 5}; *v = ver[t]; return 0; }
-`, major)}
+	return cudatest.Cublas(Symbols("cublas"), major, link...)
 }
 
-func cublasLtStub(major int) stub {
-	return stub{soname: fmt.Sprintf("libcublasLt.so.%d", major), impl: "int cublasLtCreate(void) { return 0; }"}
-}
+func cublasLtStub(major int) stub { return cudatest.CublasLt(major) }
 
 func nvrtcStub(major int, link ...string) stub {
-	return stub{soname: fmt.Sprintf("libnvrtc.so.%d", major), syms: nvrtcSymbols(), link: link, impl: fmt.Sprintf(`
-int nvrtcVersion(int *a, int *b) { *a = %d; *b = 4; return 0; }
-const char *nvrtcGetErrorString(int r) { (void)r; return "NVRTC_ERROR_INVALID_INPUT"; }
-int nvrtcGetNumSupportedArchs(int *n) { *n = 3; return 0; }
-int nvrtcGetSupportedArchs(int *a) { a[0] = 50; a[1] = 80; a[2] = 90; return 0; }
-`, major)}
+	return cudatest.NVRTC(Symbols("nvrtc"), major, link...)
 }
 
-func cudnnStub() stub {
-	return stub{soname: "libcudnn.so.9", syms: cudnnSymbols(), impl: "size_t cudnnGetVersion(void) { return 90100; }"}
-}
+func cudnnStub() stub { return cudatest.Cudnn(Symbols("cudnn")) }
 
 // fullSet builds a driver of the given version and cuBLAS and NVRTC of major into dir.
 func fullSet(t *testing.T, dir string, version, major int) {

@@ -1,42 +1,66 @@
-// Batch normalisation with its scale and shift, optionally followed by ReLU, over x of
-// shape (N, C, HW) (HW = 1 for a linear layer's (N, C)), as the CPU op computes it:
-// training normalises with the batch's statistics (biased variance) and moves the running
-// statistics by momentum towards the batch's (unbiased variance); evaluation uses the
-// running statistics.
+// Batch normalisation over channels-last activations (rows × c), with its scale and shift,
+// an optional residual and ReLU, as the trainer's bnLayer computes it: statistics are
+// float32 sums within chunks of rows (an image's plane) and double sums across chunks, in
+// chunk order; the per-channel arithmetic between the passes is the layer's own.
 
-// bn_pre is γ·x̂ + β rounded as the CPU op rounds it (the ReLU mask is decided on it).
-__device__ float bn_pre(float g, float h, float b) { return __fadd_rn(__fmul_rn(g, h), b); }
-
-// bn_stats: one block per channel. mean and istd receive the batch mean and 1/√(var + eps)
-// for bn_apply; run_mean and run_var move towards the batch statistics.
-extern "C" __global__ void __launch_bounds__(REDUCE_THREADS) bn_stats(const float *x, float *run_mean,
-		float *run_var, float *mean, float *istd, int n, int c, int hw, double momentum, double eps) {
-	int ch = blockIdx.x;
-	i64 m = (i64)n * hw;
-	double s = 0.0, unused = 0.0;
-	for (i64 j = threadIdx.x; j < m; j += REDUCE_THREADS) {
-		s += x[((j / hw) * c + ch) * hw + j % hw];
-	}
-	block_sum2(&s, &unused);
-	double mu = s / (double)m;
-	float fmu = (float)mu;
-	double ss = 0.0;
-	for (i64 j = threadIdx.x; j < m; j += REDUCE_THREADS) {
-		float d = __fsub_rn(x[((j / hw) * c + ch) * hw + j % hw], fmu);
-		ss += (double)__fmul_rn(d, d);
-	}
-	block_sum2(&ss, &unused);
-	if (threadIdx.x == 0) {
-		double vb = ss / (double)m;
-		double unbiased = m > 1 ? ss / (double)(m - 1) : vb;
-		run_mean[ch] = (float)((1.0 - momentum) * (double)run_mean[ch] + momentum * mu);
-		run_var[ch] = (float)((1.0 - momentum) * (double)run_var[ch] + momentum * unbiased);
-		mean[ch] = fmu;
-		istd[ch] = (float)(1.0 / sqrt(vb + eps));
+// chan_sums writes, for each chunk t and channel ch, the float32 sum over the chunk's rows
+// of x − shift (shift null: 0), squared when sq is set: partial[t·c + ch] (chanSumsGo's
+// inner sums).
+extern "C" __global__ void chan_sums(const float *x, i64 rows, int c, int chunk, const float *shift,
+		int sq, float *partial) {
+	i64 chunks = (rows + chunk - 1) / chunk;
+	GRID_LOOP(i, chunks * c) {
+		int ch = (int)(i % c);
+		i64 r0 = i / c * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
+		float acc = 0.0f;
+		for (i64 r = r0; r < r1; r++) {
+			float v = x[r * c + ch];
+			if (shift) {
+				v -= shift[ch];
+			}
+			if (sq) {
+				v *= v;
+			}
+			acc += v;
+		}
+		partial[i] = acc;
 	}
 }
 
-// bn_eval_stats turns the running statistics into the mean and 1/√(var + eps) bn_apply uses.
+// bn_mean sums the chunks' sums of x in double (s1) and writes the batch mean.
+extern "C" __global__ void bn_mean(const float *partial, int chunks, int c, i64 rows, double *s1,
+		float *mean) {
+	GRID_LOOP(ch, c) {
+		double s = 0.0;
+		for (int t = 0; t < chunks; t++) {
+			s += (double)partial[(i64)t * c + ch];
+		}
+		s1[ch] = s;
+		mean[ch] = (float)(s / (double)rows);
+	}
+}
+
+// bn_train_stats sums the chunks' sums of (x − mean)² and writes 1/√(var + eps) with the
+// biased variance, and moves the running statistics: keep·old + momentum·new, with the
+// unbiased variance.
+extern "C" __global__ void bn_train_stats(const float *partial, int chunks, int c, i64 rows,
+		const double *s1, float *istd, float *run_mean, float *run_var, double keep,
+		double momentum, double eps) {
+	GRID_LOOP(ch, c) {
+		double ss = 0.0;
+		for (int t = 0; t < chunks; t++) {
+			ss += (double)partial[(i64)t * c + ch];
+		}
+		double m = (double)rows;
+		double mu = s1[ch] / m, vb = ss / m;
+		istd[ch] = (float)(1.0 / sqrt(vb + eps));
+		double unbiased = rows > 1 ? ss / (m - 1.0) : vb;
+		run_mean[ch] = (float)(keep * (double)run_mean[ch] + momentum * mu);
+		run_var[ch] = (float)(keep * (double)run_var[ch] + momentum * unbiased);
+	}
+}
+
+// bn_eval_stats normalises with the running statistics.
 extern "C" __global__ void bn_eval_stats(const float *run_mean, const float *run_var, float *mean,
 		float *istd, int c, double eps) {
 	GRID_LOOP(ch, c) {
@@ -45,63 +69,90 @@ extern "C" __global__ void bn_eval_stats(const float *run_mean, const float *run
 	}
 }
 
-// bn_apply normalises: x̂ = (x − mean)·istd (kept for the backward pass) and
-// y = γ·x̂ + β, through ReLU when relu is set.
-extern "C" __global__ void bn_apply(const float *x, float *xhat, float *y, const float *mean,
-		const float *istd, const float *gamma, const float *beta, int n, int c, int hw, int relu) {
-	GRID_LOOP(i, (i64)n * c * hw) {
-		int ch = (int)((i / hw) % c);
-		float h = __fmul_rn(__fsub_rn(x[i], mean[ch]), istd[ch]);
-		xhat[i] = h;
-		float v = bn_pre(gamma[ch], h, beta[ch]);
-		y[i] = relu ? relu_max(v) : v;
+// bn_scale_shift turns the statistics and γ, β into the map x·scale + shift.
+extern "C" __global__ void bn_scale_shift(const float *gamma, const float *beta, const float *mean,
+		const float *istd, float *scale, float *shift, int c) {
+	GRID_LOOP(ch, c) {
+		float sc = gamma[ch] * istd[ch];
+		scale[ch] = sc;
+		shift[ch] = beta[ch] - mean[ch] * sc;
 	}
 }
 
-// bn_bwd_reduce: one block per channel. The gradients of γ and β: Σ dy·x̂ and Σ dy, with dy
-// taken through the ReLU (zero where γ·x̂ + β ≤ 0).
-extern "C" __global__ void __launch_bounds__(REDUCE_THREADS) bn_bwd_reduce(const float *xhat,
-		const float *dy, const float *gamma, const float *beta, float *dgamma, float *dbeta, int n,
-		int c, int hw, int relu) {
-	int ch = blockIdx.x;
-	float g = gamma[ch], b = beta[ch];
-	i64 m = (i64)n * hw;
-	double s1 = 0.0, s2 = 0.0;
-	for (i64 j = threadIdx.x; j < m; j += REDUCE_THREADS) {
-		i64 at = ((j / hw) * c + ch) * hw + j % hw;
-		float h = xhat[at], v = dy[at];
-		if (relu && bn_pre(g, h, b) <= 0.0f) {
-			v = 0.0f;
+// bn_apply writes y = x·scale + shift, plus res when not null, through ReLU when relu is set
+// (bnApplyGo).
+extern "C" __global__ void bn_apply(const float *x, float *y, const float *res, i64 rows, int c,
+		const float *scale, const float *shift, int relu) {
+	GRID_LOOP(i, rows * c) {
+		int ch = (int)(i % c);
+		float v = x[i] * scale[ch] + shift[ch];
+		if (res) {
+			v += res[i];
 		}
-		s1 += (double)v;
-		s2 += (double)__fmul_rn(v, h);
+		y[i] = relu ? go_max(v, 0.0f) : v;
 	}
-	block_sum2(&s1, &s2);
-	if (threadIdx.x == 0) {
+}
+
+// bn_back_sums is the first pass of the backward (bnBackSumsGo's inner sums): with
+// h = (x − mean)·istd and v = dy, zero where relu is set and x·scale + shift ≤ 0, it
+// writes each chunk's float32 sums of v and v·h.
+extern "C" __global__ void bn_back_sums(const float *x, const float *dy, i64 rows, int c, int chunk,
+		const float *mean, const float *istd, const float *scale, const float *shift, int relu,
+		float *p1, float *p2) {
+	i64 chunks = (rows + chunk - 1) / chunk;
+	GRID_LOOP(i, chunks * c) {
+		int ch = (int)(i % c);
+		i64 r0 = i / c * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
+		float a1 = 0.0f, a2 = 0.0f;
+		for (i64 r = r0; r < r1; r++) {
+			float xv = x[r * c + ch];
+			float h = (xv - mean[ch]) * istd[ch];
+			float v = dy[r * c + ch];
+			if (relu && xv * scale[ch] + shift[ch] <= 0.0f) {
+				v = 0.0f;
+			}
+			a1 += v;
+			a2 += v * h;
+		}
+		p1[i] = a1;
+		p2[i] = a2;
+	}
+}
+
+// bn_back_stats sums the chunks in double and writes the gradients of γ and β and the
+// factors of the second pass: k = γ·istd, and the means of v and v·h when the forward used
+// the batch's statistics (train), else 0.
+extern "C" __global__ void bn_back_stats(const float *p1, const float *p2, int chunks, int c, i64 rows,
+		const float *gamma, const float *istd, int train, float *dgamma, float *dbeta, float *k,
+		float *mdy, float *mdyx) {
+	GRID_LOOP(ch, c) {
+		double s1 = 0.0, s2 = 0.0;
+		for (int t = 0; t < chunks; t++) {
+			s1 += (double)p1[(i64)t * c + ch];
+			s2 += (double)p2[(i64)t * c + ch];
+		}
 		dgamma[ch] = (float)s2;
 		dbeta[ch] = (float)s1;
+		k[ch] = gamma[ch] * istd[ch];
+		float m = (float)rows;
+		mdy[ch] = train ? (float)s1 / m : 0.0f;
+		mdyx[ch] = train ? (float)s2 / m : 0.0f;
 	}
 }
 
-// bn_bwd_apply is the input gradient, from bn_bwd_reduce's sums:
-// dx = γ·istd·(dy − mean(dy) − x̂·mean(dy·x̂)) with batch statistics (train), or γ·istd·dy
-// with fixed ones.
-extern "C" __global__ void bn_bwd_apply(const float *xhat, const float *dy, const float *gamma,
-		const float *beta, const float *istd, const float *dgamma, const float *dbeta, float *dx,
-		int n, int c, int hw, int relu, int train) {
-	float m = (float)((i64)n * hw);
-	GRID_LOOP(i, (i64)n * c * hw) {
-		int ch = (int)((i / hw) % c);
-		float g = gamma[ch], h = xhat[i], v = dy[i];
-		if (relu && bn_pre(g, h, beta[ch]) <= 0.0f) {
+// bn_back_apply is the second pass: dx = k·(v − mdy − h·mdyx), dx possibly dy
+// (bnBackApplyGo).
+extern "C" __global__ void bn_back_apply(const float *x, const float *dy, float *dx, i64 rows, int c,
+		const float *mean, const float *istd, const float *scale, const float *shift,
+		const float *k, const float *mdy, const float *mdyx, int relu) {
+	GRID_LOOP(i, rows * c) {
+		int ch = (int)(i % c);
+		float xv = x[i];
+		float h = (xv - mean[ch]) * istd[ch];
+		float v = dy[i];
+		if (relu && xv * scale[ch] + shift[ch] <= 0.0f) {
 			v = 0.0f;
 		}
-		float mdy = 0.0f, mdyx = 0.0f;
-		if (train) {
-			mdy = dbeta[ch] / m;
-			mdyx = dgamma[ch] / m;
-		}
-		float k = __fmul_rn(g, istd[ch]);
-		dx[i] = __fmul_rn(k, __fsub_rn(__fsub_rn(v, mdy), __fmul_rn(h, mdyx)));
+		dx[i] = k[ch] * (v - mdy[ch] - h * mdyx[ch]);
 	}
 }

@@ -2,14 +2,19 @@
 //
 // Every kernel is extern "C", so that its name is the symbol the Go side launches, and
 // indexes tensors with 64-bit integers where they may pass 2^31 elements. Elementwise
-// kernels are grid-stride loops that any launch shape covers. Reductions run over a block of
-// exactly REDUCE_THREADS threads (declared with __launch_bounds__, which also marks them as
-// cooperative for the host simulation), accumulate in double and combine in a fixed tree:
-// the same input gives the same bits, run after run. No kernel uses atomics.
+// kernels are grid-stride loops that any launch shape covers. Block reductions run over a
+// block of exactly REDUCE_THREADS threads (declared with __launch_bounds__, which also marks
+// them as cooperative for the host simulation), accumulate in double and combine in a fixed
+// tree: the same input gives the same bits, run after run. No kernel uses atomics.
 //
-// Where the CPU op computes in float32 step by step, the kernels use the _rn intrinsics,
-// which round each operation and forbid the compiler to fuse a multiply and an add: the
-// result, and the ReLU masks decided from it, are the CPU op's own.
+// NVRTC compiles the kernels with --fmad=false and the host simulation with
+// -ffp-contract=off: every float and double operation rounds as written, as Go's arithmetic
+// does on amd64. Where the trainer's CPU kernel (its Go reference) computes in a fixed
+// order, the kernel here computes the same operations in the same order, so that the two
+// agree bit for bit; the statistics of batch norm are an example (float sums within an
+// image's plane, double sums across planes, in plane order).
+//
+// Activations are channels-last, as the trainer's: N·H·W rows of C channels.
 
 #define REDUCE_THREADS 256
 
@@ -18,9 +23,6 @@ typedef long long i64;
 // GRID_LOOP visits i = 0 … n-1, each once, over the whole grid.
 #define GRID_LOOP(i, n) \
 	for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)blockDim.x * gridDim.x)
-
-// FLOAT_MAX is FLT_MAX (NVRTC has no <cfloat>).
-#define FLOAT_MAX 3.402823466e+38f
 
 // block_sum2 sums a and b over the block and gives the totals to every thread.
 __device__ void block_sum2(double *a, double *b) {
@@ -42,25 +44,25 @@ __device__ void block_sum2(double *a, double *b) {
 	__syncthreads(); // the arrays may be reused at once
 }
 
-// block_max is the maximum of v over the block, given to every thread.
-__device__ float block_max(float v) {
-	__shared__ float sm[REDUCE_THREADS];
-	unsigned t = threadIdx.x;
-	sm[t] = v;
-	__syncthreads();
-	for (unsigned s = REDUCE_THREADS / 2; s > 0; s >>= 1) {
-		if (t < s && sm[t + s] > sm[t]) {
-			sm[t] = sm[t + s];
-		}
-		__syncthreads();
+// go_max is Go's max for two float32s: NaN when either is, +0 for −0 and +0.
+__device__ float go_max(float a, float b) {
+	if (a != a) {
+		return a;
 	}
-	float r = sm[0];
-	__syncthreads();
-	return r;
+	if (b != b) {
+		return b;
+	}
+	if (a > b) {
+		return a;
+	}
+	if (b > a) {
+		return b;
+	}
+	return a == 0.0f ? a + b : a; // equal: −0 + +0 is +0
 }
 
-// relu_max is Go's max(v, 0) for float32: v when v > 0 or v is NaN, else 0.
-__device__ float relu_max(float v) { return (v > 0.0f || v != v) ? v : 0.0f; }
+// NEG_INF is −∞ (NVRTC has no <cmath>).
+#define NEG_INF (-__int_as_float(0x7f800000))
 
-// relu_mask is Gorgonia's Rectify factor [v ≥ 0] (the forward is v times it).
-__device__ float relu_mask(float v) { return v >= 0.0f ? 1.0f : 0.0f; }
+// ceil_div is ⌈a / b⌉ for b > 0 and a of either sign.
+__device__ int ceil_div(int a, int b) { return a <= 0 ? -(-a / b) : (a + b - 1) / b; }

@@ -1,11 +1,12 @@
 // host_shim.h lets a C++ compiler build natssl's CUDA kernels for the CPU, so that machines
 // without a GPU can check their syntax (g++ -fsyntax-only) and run them against the CPU ops
 // (hostsim.go). It declares what CUDA C gives a kernel: the qualifiers, the thread and block
-// coordinates, __syncthreads and the rounding intrinsics. host_sim.h defines the launcher.
+// coordinates, __syncthreads and the bit cast the kernels use. host_sim.h defines the launcher.
 #ifndef NATSSL_HOST_SHIM_H
 #define NATSSL_HOST_SHIM_H
 
 #include <math.h>
+#include <string.h>
 
 struct dim3 {
 	unsigned x, y, z;
@@ -25,10 +26,10 @@ extern dim3 blockDim, gridDim;
 
 void __syncthreads();
 
-// The rounding intrinsics: plain IEEE operations on the CPU (x86-64 and arm64 builds of the
-// simulation are compiled with -ffp-contract=off, so nothing is fused).
-inline float __fadd_rn(float a, float b) { return a + b; }
-inline float __fsub_rn(float a, float b) { return a - b; }
-inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __int_as_float(int i) {
+	float f;
+	memcpy(&f, &i, sizeof f);
+	return f;
+}
 
 #endif

@@ -1,15 +1,14 @@
-// The optimizers' updates, one parameter tensor per launch, with the CPU optimizer's maths:
-// SGD and LARS in float32 operation by operation, AdamW in double.
+// The optimizers' updates, one parameter tensor per launch, with the trainer's optimizer
+// maths (optim.go): SGD and LARS in float32 operation by operation, AdamW in double.
 
-// sgd is PyTorch's SGD with momentum (Nesterov when set), decay added to the gradient.
+// sgd is PyTorch's SGD with momentum, decay added to the gradient.
 extern "C" __global__ void sgd(float *w, const float *g, float *buf, i64 n, float lr, float wd,
-		float mu, int nesterov) {
+		float mu) {
 	GRID_LOOP(j, n) {
-		float gj = __fadd_rn(g[j], __fmul_rn(wd, w[j]));
-		float b = __fadd_rn(__fmul_rn(mu, buf[j]), gj);
+		float gj = g[j] + wd * w[j];
+		float b = mu * buf[j] + gj;
 		buf[j] = b;
-		gj = nesterov ? __fadd_rn(gj, __fmul_rn(mu, b)) : b;
-		w[j] = __fsub_rn(w[j], __fmul_rn(lr, gj));
+		w[j] = w[j] - lr * b;
 	}
 }
 
@@ -23,7 +22,7 @@ extern "C" __global__ void adamw(float *w, const float *g, float *m, float *v, i
 		double vj = b2 * (double)v[j] + (1.0 - b2) * gj * gj;
 		m[j] = (float)mj;
 		v[j] = (float)vj;
-		w[j] = __fsub_rn(__fmul_rn(w[j], decay), (float)(step_size * mj / (sqrt(vj) / sq2 + eps)));
+		w[j] = w[j] * decay - (float)(step_size * mj / (sqrt(vj) / sq2 + eps));
 	}
 }
 
@@ -68,9 +67,9 @@ extern "C" __global__ void lars_update(float *w, const float *g, float *buf, i64
 		const float *scale, float wd, float mu) {
 	float sc = scale[0];
 	GRID_LOOP(j, n) {
-		float gj = __fadd_rn(g[j], __fmul_rn(wd, w[j]));
-		float b = __fadd_rn(__fmul_rn(mu, buf[j]), __fmul_rn(sc, gj));
+		float gj = g[j] + wd * w[j];
+		float b = mu * buf[j] + sc * gj;
 		buf[j] = b;
-		w[j] = __fsub_rn(w[j], b);
+		w[j] = w[j] - b;
 	}
 }

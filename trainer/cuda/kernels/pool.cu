@@ -1,78 +1,103 @@
-// Pooling: the global average pool at the end of every backbone, and the 3×3 max pool
-// after the ImageNet stems (Gorgonia's MaxPool2D semantics).
+// Pooling over channels-last activations: the 3×3 stride-2 max pool of the ImageNet stems
+// and the global average pool at the end of every backbone, as the trainer's CPU kernels.
 
-// avgpool_fwd averages each of nc planes of hw values (summed in order, as the CPU op).
-extern "C" __global__ void avgpool_fwd(const float *x, float *y, int nc, int hw) {
-	GRID_LOOP(i, nc) {
-		float s = 0.0f;
-		for (int j = 0; j < hw; j++) {
-			s += x[i * hw + j];
-		}
-		y[i] = s / (float)hw;
-	}
-}
-
-// avgpool_bwd spreads each plane's gradient evenly over it.
-extern "C" __global__ void avgpool_bwd(const float *dy, float *dx, int nc, int hw) {
-	GRID_LOOP(i, (i64)nc * hw) { dx[i] = dy[i / hw] / (float)hw; }
-}
-
-// maxpool_fwd takes the maximum of each k×k window (stride s, padding p that never wins):
-// the first maximum in row-major order, from −FLT_MAX, and records its index within the
-// plane in mask (−1 when no value exceeds −FLT_MAX).
-extern "C" __global__ void maxpool_fwd(const float *x, float *y, int *mask, int n, int c, int h,
-		int w, int k, int s, int p, int oh, int ow) {
-	GRID_LOOP(i, (i64)n * c * oh * ow) {
-		int ox = (int)(i % ow);
-		i64 t = i / ow;
-		int oy = (int)(t % oh);
-		i64 plane = t / oh;
-		int hs = oy * s - p, ws = ox * s - p;
-		int he = hs + k < h ? hs + k : h, we = ws + k < w ? ws + k : w;
-		hs = hs > 0 ? hs : 0;
-		ws = ws > 0 ? ws : 0;
-		const float *xp = x + plane * h * w;
-		float best = -FLOAT_MAX;
-		int at = -1;
-		for (int hi = hs; hi < he; hi++) {
-			for (int wi = ws; wi < we; wi++) {
-				float v = xp[hi * w + wi];
-				if (v > best) {
-					best = v;
-					at = hi * w + wi;
+// maxpool: y holds the maximum of each k×k window at stride s over x padded by p (padding
+// never wins), taken with Go's max in scan order from −∞ (maxPool).
+extern "C" __global__ void maxpool(const float *x, float *y, int h, int w, int c, int k, int s,
+		int p, int oh, int ow, i64 n) {
+	GRID_LOOP(i, n * oh * ow * c) {
+		int ch = (int)(i % c);
+		i64 r = i / c;
+		i64 img = r / ((i64)oh * ow);
+		int rr = (int)(r % ((i64)oh * ow));
+		int oy = rr / ow, ox = rr % ow;
+		float m = NEG_INF;
+		for (int ki = 0; ki < k; ki++) {
+			int iy = oy * s - p + ki;
+			for (int kj = 0; kj < k; kj++) {
+				int ix = ox * s - p + kj;
+				if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+					m = go_max(m, x[((img * h + iy) * w + ix) * c + ch]);
 				}
 			}
 		}
-		y[i] = best;
-		mask[i] = at;
+		y[i] = m;
 	}
 }
 
-// maxpool_bwd routes each window's gradient to the input its mask names: each input gathers
-// over the windows that contain it, in window order (the CPU op's order of accumulation).
-extern "C" __global__ void maxpool_bwd(const float *dy, const int *mask, float *dx, int n, int c,
-		int h, int w, int k, int s, int p, int oh, int ow) {
-	GRID_LOOP(i, (i64)n * c * h * w) {
-		int ix = (int)(i % w);
-		i64 t = i / w;
-		int iy = (int)(t % h);
-		i64 plane = t / h;
-		int at = iy * w + ix;
-		// Windows ph with ph·s − p ≤ iy < ph·s − p + k, and likewise for pw.
-		int ly = iy + p - k, lx = ix + p - k;
-		int ph0 = ly < 0 ? 0 : ly / s + 1, pw0 = lx < 0 ? 0 : lx / s + 1;
-		int ph1 = (iy + p) / s, pw1 = (ix + p) / s;
-		ph1 = ph1 < oh - 1 ? ph1 : oh - 1;
-		pw1 = pw1 < ow - 1 ? pw1 : ow - 1;
-		float acc = 0.0f;
-		for (int ph = ph0; ph <= ph1; ph++) {
-			for (int pw = pw0; pw <= pw1; pw++) {
-				i64 o = plane * oh * ow + (i64)ph * ow + pw;
-				if (mask[o] == at) {
+// maxpool_arg finds, for each output value, the first input pixel of its window (in scan
+// order) that holds the window's maximum: its index iy·w + ix within the image, or −1.
+extern "C" __global__ void maxpool_arg(const float *x, const float *y, int *arg, int h, int w, int c,
+		int k, int s, int p, int oh, int ow, i64 n) {
+	GRID_LOOP(i, n * oh * ow * c) {
+		int ch = (int)(i % c);
+		i64 r = i / c;
+		i64 img = r / ((i64)oh * ow);
+		int rr = (int)(r % ((i64)oh * ow));
+		int oy = rr / ow, ox = rr % ow;
+		int at = -1;
+		for (int ki = 0; ki < k && at < 0; ki++) {
+			int iy = oy * s - p + ki;
+			for (int kj = 0; kj < k && at < 0; kj++) {
+				int ix = ox * s - p + kj;
+				if (iy >= 0 && iy < h && ix >= 0 && ix < w && x[((img * h + iy) * w + ix) * c + ch] == y[i]) {
+					at = iy * w + ix;
+				}
+			}
+		}
+		arg[i] = at;
+	}
+}
+
+// maxpool_back adds each output gradient to the input maxpool_arg chose (maxPoolBack):
+// every input value gathers the windows that chose it, in output order, as the CPU kernel
+// adds them.
+extern "C" __global__ void maxpool_back(const float *dy, const int *arg, float *dx, int h, int w,
+		int c, int k, int s, int p, int oh, int ow, i64 n) {
+	GRID_LOOP(i, n * h * w * c) {
+		int ch = (int)(i % c);
+		i64 t = i / c;
+		int pix = (int)(t % ((i64)h * w));
+		i64 img = t / ((i64)h * w);
+		int iy = pix / w, ix = pix % w;
+		int oy0 = ceil_div(iy + p - k + 1, s), oy1 = (iy + p) / s;
+		int ox0 = ceil_div(ix + p - k + 1, s), ox1 = (ix + p) / s;
+		oy0 = oy0 > 0 ? oy0 : 0;
+		ox0 = ox0 > 0 ? ox0 : 0;
+		oy1 = oy1 < oh - 1 ? oy1 : oh - 1;
+		ox1 = ox1 < ow - 1 ? ox1 : ow - 1;
+		float acc = dx[i];
+		for (int oy = oy0; oy <= oy1; oy++) {
+			for (int ox = ox0; ox <= ox1; ox++) {
+				i64 o = ((img * oh + oy) * ow + ox) * c + ch;
+				if (arg[o] == pix) {
 					acc += dy[o];
 				}
 			}
 		}
 		dx[i] = acc;
+	}
+}
+
+// avgpool averages each image's hw rows of x (n·hw × c) into out (n × c), summing in row
+// order and then multiplying by 1/hw (avgPool).
+extern "C" __global__ void avgpool(const float *x, float *out, int n, int hw, int c) {
+	GRID_LOOP(i, (i64)n * c) {
+		i64 img = i / c;
+		int ch = (int)(i % c);
+		float acc = 0.0f;
+		for (int q = 0; q < hw; q++) {
+			acc += x[(img * hw + q) * c + ch];
+		}
+		out[i] = acc * (1.0f / (float)hw);
+	}
+}
+
+// avgpool_back spreads dout (n × c) evenly over each image's hw rows of dx (avgPoolBack).
+extern "C" __global__ void avgpool_back(const float *dout, float *dx, int n, int hw, int c) {
+	GRID_LOOP(i, (i64)n * hw * c) {
+		int ch = (int)(i % c);
+		i64 img = i / ((i64)hw * c);
+		dx[i] = dout[img * c + ch] * (1.0f / (float)hw);
 	}
 }
