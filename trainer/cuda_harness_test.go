@@ -5,7 +5,6 @@ package trainer
 import (
 	"context"
 	"errors"
-	"math"
 	"os"
 	"sync"
 	"testing"
@@ -124,38 +123,4 @@ func get(t testing.TB, b *cudaBackend, m mem) []float32 {
 		t.Fatal(err)
 	}
 	return append([]float32(nil), out...)
-}
-
-// near fails when got differs from want by more than tol of want's largest magnitude (a
-// relative bound that values near zero cannot fail by themselves); tol 0 asks for the
-// same bits.
-func near(t testing.TB, what string, got, want []float32, tol float64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
-	}
-	if tol == 0 {
-		for i := range got {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] == 0 && want[i] == 0) {
-				t.Fatalf("%s: [%d] = %v, want exactly %v", what, i, got[i], want[i])
-			}
-		}
-		return
-	}
-	var scale float64
-	for _, w := range want {
-		scale = math.Max(scale, math.Abs(float64(w)))
-	}
-	scale = math.Max(scale, 1e-30)
-	worst, at := 0.0, -1
-	for i := range got {
-		e := math.Abs(float64(got[i])-float64(want[i])) / scale
-		if math.IsNaN(e) || e > worst {
-			worst, at = e, i
-		}
-	}
-	if at >= 0 && (worst > tol || math.IsNaN(worst)) {
-		t.Fatalf("%s: [%d] = %v, want %v (error %.3g of the largest |want| %.3g, tolerance %g)",
-			what, at, got[at], want[at], worst, scale, tol)
-	}
 }

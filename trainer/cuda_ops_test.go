@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/natssl/natssl/trainer/cuda"
+	"github.com/natssl/natssl/trainer/cuda/cudatest"
 )
 
 // opCheck holds one op of the CUDA backend to the CPU backend on random inputs: forward
@@ -83,8 +84,8 @@ var opChecks = []opCheck{
 		cpuBackend{}.maxPool(g, hostMem(x), hostMem(y))
 		b.maxPoolBack(g, mx, my, mdy, mdx)
 		cpuBackend{}.maxPoolBack(g, hostMem(x), hostMem(y), hostMem(dy), hostMem(dx))
-		near(t, "y", get(t, b, my), y, 0)
-		near(t, "dx", get(t, b, mdx), dx, tol)
+		cudatest.Near(t, "y", get(t, b, my), y, 0)
+		cudatest.Near(t, "dx", get(t, b, mdx), dx, tol)
 	}},
 	{"average pool", func(t *testing.T, tg backendTarget, rng *rand.Rand, tol float64) {
 		n, hw, c := 3, 49, 7
@@ -96,8 +97,8 @@ var opChecks = []opCheck{
 		b.avgPoolBack(put(t, b, dout), mdx, n, hw, c)
 		cpuBackend{}.avgPool(hostMem(x), hostMem(out), n, hw, c)
 		cpuBackend{}.avgPoolBack(hostMem(dout), hostMem(dx), n, hw, c)
-		near(t, "out", get(t, b, mout), out, tol)
-		near(t, "dx", get(t, b, mdx), dx, tol)
+		cudatest.Near(t, "out", get(t, b, mout), out, tol)
+		cudatest.Near(t, "dx", get(t, b, mdx), dx, tol)
 	}},
 	{"input layout, sum, ReLU mask, zero", func(t *testing.T, tg backendTarget, rng *rand.Rand, _ float64) {
 		n, c, hw := 3, 3, 20
@@ -107,18 +108,18 @@ var opChecks = []opCheck{
 		my := b.alloc(len(y))
 		b.toNHWC(put(t, b, x), my, n, c, hw)
 		cpuBackend{}.toNHWC(hostMem(x), hostMem(y), n, c, hw)
-		near(t, "channels-last", get(t, b, my), y, 0)
+		cudatest.Near(t, "channels-last", get(t, b, my), y, 0)
 		d, s := randSlice(rng, 1001), randSlice(rng, 1001)
 		s[0], s[1] = 0, float32(math.Copysign(0, -1))
 		md := put(t, b, d)
 		b.add(md, put(t, b, s))
 		cpuBackend{}.add(hostMem(d), hostMem(s))
-		near(t, "sum", get(t, b, md), d, 0)
+		cudatest.Near(t, "sum", get(t, b, md), d, 0)
 		b.reluMask(md, put(t, b, s))
 		cpuBackend{}.reluMask(hostMem(d), hostMem(s))
-		near(t, "ReLU mask", get(t, b, md), d, 0)
+		cudatest.Near(t, "ReLU mask", get(t, b, md), d, 0)
 		b.zero(md)
-		near(t, "zero", get(t, b, md), make([]float32, len(d)), 0)
+		cudatest.Near(t, "zero", get(t, b, md), make([]float32, len(d)), 0)
 	}},
 	{"linear", func(t *testing.T, tg backendTarget, rng *rand.Rand, tol float64) {
 		n, in, out := 6, 7, 5
@@ -147,12 +148,12 @@ var opChecks = []opCheck{
 			}
 			b.gemm(c.ta, c.tb, c.m, c.nn, c.k, c.ma, c.lda, c.mb, c.ldb, c.beta, mc, c.ldc)
 			cpuBackend{}.gemm(c.ta, c.tb, c.m, c.nn, c.k, hostMem(c.a), c.lda, hostMem(c.bm), c.ldb, c.beta, hostMem(want), c.ldc)
-			near(t, c.name, get(t, b, mc), want, tol)
+			cudatest.Near(t, c.name, get(t, b, mc), want, tol)
 		}
 		db, mdb := make([]float32, out), b.alloc(out)
 		b.sumRows(mdy, mdb, n, out)
 		cpuBackend{}.sumRows(hostMem(dy), hostMem(db), n, out)
-		near(t, "db", get(t, b, mdb), db, 0)
+		cudatest.Near(t, "db", get(t, b, mdb), db, 0)
 	}},
 }
 
@@ -199,10 +200,10 @@ func checkConv(t *testing.T, tg backendTarget, rng *rand.Rand, tol float64) {
 				hdx = mem{}
 			}
 			cpuBackend{}.convBack(cl, hostMem(x), hostMem(w), hostMem(dy), hdx, hostMem(dw))
-			near(t, "y", get(t, b, my), y, tol)
-			near(t, "dw", get(t, b, mdw), dw, tol)
+			cudatest.Near(t, "y", get(t, b, my), y, tol)
+			cudatest.Near(t, "dw", get(t, b, mdw), dw, tol)
 			if !c.noDX {
-				near(t, "dx", get(t, b, mdx), dx, tol)
+				cudatest.Near(t, "dx", get(t, b, mdx), dx, tol)
 			}
 		})
 	}
@@ -275,24 +276,24 @@ func checkBN(t *testing.T, tg backendTarget, rng *rand.Rand, tol float64) {
 			my, mdy, mdx := b.alloc(len(x)), put(t, b, dy), b.alloc(len(x))
 			mdg, mdb := b.alloc(c.c), b.alloc(c.c)
 			b.bn(l, mx, mg, mb, mres, my)
-			near(t, "y", get(t, b, my), y, tol)
+			cudatest.Near(t, "y", get(t, b, my), y, tol)
 			if err := b.q.sideDownload(b.statsHost, b.stats.dp()); err != nil {
 				t.Fatal(err)
 			}
-			near(t, "running mean", l.mean, cl.mean, tol)
-			near(t, "running variance", l.vr, cl.vr, tol)
+			cudatest.Near(t, "running mean", l.mean, cl.mean, tol)
+			cudatest.Near(t, "running variance", l.vr, cl.vr, tol)
 			if !c.residual {
 				mr := b.alloc(len(x))
 				b.bnRecompute(l, mx, mr)
-				near(t, "recomputed y", get(t, b, mr), get(t, b, my), 0)
+				cudatest.Near(t, "recomputed y", get(t, b, mr), get(t, b, my), 0)
 			}
 			if c.residual && c.relu {
 				b.reluMask(mdy, my)
 			}
 			b.bnBack(l, mx, mg, mdy, mdx, mdg, mdb)
-			near(t, "dγ", get(t, b, mdg), dg, tol)
-			near(t, "dβ", get(t, b, mdb), db, tol)
-			near(t, "dx", get(t, b, mdx), dx, tol)
+			cudatest.Near(t, "dγ", get(t, b, mdg), dg, tol)
+			cudatest.Near(t, "dβ", get(t, b, mdb), db, tol)
+			cudatest.Near(t, "dx", get(t, b, mdx), dx, tol)
 		})
 	}
 }
@@ -334,9 +335,9 @@ func checkOptimizers(t *testing.T, tg backendTarget, rng *rand.Rand, tol float64
 				host.step(params, grads, 0.3)
 			}
 			for i, p := range params {
-				near(t, fmt.Sprintf("%s w", p.name), get(t, b, ws[i]), p.data(), tol)
+				cudatest.Near(t, fmt.Sprintf("%s w", p.name), get(t, b, ws[i]), p.data(), tol)
 				for _, s := range slotNames(kind) {
-					near(t, fmt.Sprintf("%s %s", p.name, s), get(t, b, slots[s][i]), host.slots[s][i], tol)
+					cudatest.Near(t, fmt.Sprintf("%s %s", p.name, s), get(t, b, slots[s][i]), host.slots[s][i], tol)
 				}
 			}
 		})
@@ -364,7 +365,7 @@ func TestCUDAKernelsMatchGo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		near(t, name, get(t, b, got), want, 0)
+		cudatest.Near(t, name, get(t, b, got), want, 0)
 	}
 	for _, blk := range [][2]int{{0, rows}, {11, 23}} { // a block that starts and ends mid-image
 		r0, nr := blk[0], blk[1]

@@ -47,26 +47,7 @@ func TestEstimateMemoryCoversATrainingStep(t *testing.T) {
 			cfg := tinyConfig()
 			cfg.Model, cfg.Data.ImageSize, cfg.Data.BatchSize = tc.model, tc.size, tc.batch
 			cfg.Train.Steps = 2
-			var before, after runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&before)
-			tr, err := newTraining(Options{Config: cfg, Source: &synthSource{batch: tc.batch, size: tc.size, seed: 1, perEpoch: 1 << 20}, CheckpointDir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tr.net.close()
-			if _, err := tr.run(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			runtime.ReadMemStats(&after)
-			runtime.KeepAlive(tr)
-			used := int64(after.TotalAlloc - before.TotalAlloc)
-			est := EstimateMemory(cfg)
-			model := est.Params + est.Activations + est.Loss
-			t.Logf("estimate %d (params %d, activations %d, loss %d), allocated %d", model, est.Params, est.Activations, est.Loss, used)
-			if model < used/3 || model > 4*used {
-				t.Errorf("estimate %d for %d bytes allocated by two steps", model, used)
-			}
+			checkEstimate(t, cfg, &synthSource{batch: tc.batch, size: tc.size, seed: 1, perEpoch: 1 << 20})
 		})
 	}
 }
@@ -108,26 +89,7 @@ func TestEstimateMemoryCoversMethods(t *testing.T) {
 			cfg := cfg.Clone()
 			cfg.Model = configs.Model{Backbone: "convnet-small", Width: 16, ProjHidden: 64, ProjDim: 32}
 			cfg.Train.Steps = 2
-			var before, after runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&before)
-			tr, err := newTraining(Options{Config: cfg, Source: sourceFor(cfg, Position{}), CheckpointDir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tr.net.close()
-			if _, err := tr.run(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			runtime.ReadMemStats(&after)
-			runtime.KeepAlive(tr)
-			used := int64(after.TotalAlloc - before.TotalAlloc)
-			est := EstimateMemory(cfg)
-			model := est.Params + est.Activations + est.Loss
-			t.Logf("estimate %d (params %d, activations %d, loss %d), allocated %d", model, est.Params, est.Activations, est.Loss, used)
-			if model < used/3 || model > 4*used {
-				t.Errorf("estimate %d for %d bytes allocated by two steps", model, used)
-			}
+			checkEstimate(t, cfg, sourceFor(cfg, Position{}))
 		})
 	}
 }
@@ -215,5 +177,31 @@ func TestEstimateMemoryOnGPUs(t *testing.T) {
 	cfg.Train.Devices = []string{"cpu"}
 	if err := CheckMemory(cfg); err == nil {
 		t.Error("on the CPU: no refusal")
+	}
+}
+
+// checkEstimate trains cfg's steps from src and checks that EstimateMemory's model part is at
+// least a third of the heap they allocate and at most four times it.
+func checkEstimate(t *testing.T, cfg *configs.Config, src Source) {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	tr, err := newTraining(Options{Config: cfg, Source: src, CheckpointDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.net.close()
+	if _, err := tr.run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(tr)
+	used := int64(after.TotalAlloc - before.TotalAlloc)
+	est := EstimateMemory(cfg)
+	model := est.Params + est.Activations + est.Loss
+	t.Logf("estimate %d (params %d, activations %d, loss %d), allocated %d", model, est.Params, est.Activations, est.Loss, used)
+	if model < used/3 || model > 4*used {
+		t.Errorf("estimate %d for %d bytes allocated by %d steps", model, used, cfg.Train.Steps)
 	}
 }

@@ -1,9 +1,10 @@
 package cuda
 
 import (
-	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/natssl/natssl/trainer/cuda/cudatest"
 )
 
 // The kernels are checked against the trainer's CPU kernels in package trainer
@@ -37,29 +38,10 @@ func put(t *testing.T, b testMem, x []float32) DevicePtr {
 	return p
 }
 
-// same compares got with want within tol of want's largest magnitude (a relative bound
-// that elements near zero cannot fail by themselves).
+// same compares got with want within tol of want's largest magnitude (cudatest.Near).
 func same(t *testing.T, what string, got, want []float32) {
 	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
-	}
-	var scale float64
-	for _, w := range want {
-		scale = math.Max(scale, math.Abs(float64(w)))
-	}
-	scale = math.Max(scale, 1e-30)
-	worst, at := 0.0, -1
-	for i := range got {
-		e := math.Abs(float64(got[i])-float64(want[i])) / scale
-		if math.IsNaN(e) || e > worst {
-			worst, at = e, i
-		}
-	}
-	if at >= 0 && (worst > tol || math.IsNaN(worst)) {
-		t.Fatalf("%s: [%d] = %v, want %v (error %.3g of the largest |want| %.3g, tolerance %g)",
-			what, at, got[at], want[at], worst, scale, tol)
-	}
+	cudatest.Near(t, what, got, want, tol)
 }
 
 // refGemm is a row-major product in float64 sums.

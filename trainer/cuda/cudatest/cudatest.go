@@ -9,6 +9,7 @@ package cudatest
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,4 +128,38 @@ int nvrtcDestroyProgram(void **p) { (void)p; return 0; }
 // Cudnn is libcudnn.so.9, version 9.1.0. syms is cuda.Symbols("cudnn").
 func Cudnn(syms []string) Stub {
 	return Stub{Soname: "libcudnn.so.9", Syms: syms, Impl: "size_t cudnnGetVersion(void) { return 90100; }"}
+}
+
+// Near fails when got differs from want by more than tol of want's largest magnitude (a
+// relative bound that values near zero cannot fail by themselves); tol 0 asks for the
+// same bits.
+func Near(t testing.TB, what string, got, want []float32, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	if tol == 0 {
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] == 0 && want[i] == 0) {
+				t.Fatalf("%s: [%d] = %v, want exactly %v", what, i, got[i], want[i])
+			}
+		}
+		return
+	}
+	var scale float64
+	for _, w := range want {
+		scale = math.Max(scale, math.Abs(float64(w)))
+	}
+	scale = math.Max(scale, 1e-30)
+	worst, at := 0.0, -1
+	for i := range got {
+		e := math.Abs(float64(got[i])-float64(want[i])) / scale
+		if math.IsNaN(e) || e > worst {
+			worst, at = e, i
+		}
+	}
+	if at >= 0 && (worst > tol || math.IsNaN(worst)) {
+		t.Fatalf("%s: [%d] = %v, want %v (error %.3g of the largest |want| %.3g, tolerance %g)",
+			what, at, got[at], want[at], worst, scale, tol)
+	}
 }
