@@ -89,7 +89,7 @@ func Train(ctx context.Context, cfg *configs.Config, o TrainOptions, obs Observe
 	}
 	// A GPU that cannot train (no driver, an index out of range, too little memory for the
 	// batch) is refused before the run exists.
-	if err := trainer.CheckDevices(cfg); err != nil {
+	if err := checkDevices(cfg, 1, 0); err != nil {
 		return nil, err
 	}
 	// The data and the monitor's sets are opened before the run is created: an input that
@@ -251,6 +251,16 @@ func keepAlive(ctx context.Context, run *experiments.Run, every time.Duration, o
 			failed = 0
 		}
 	})
+}
+
+// checkDevices refuses, before the run is recorded or any data opened, GPUs that cannot train
+// cfg (trainer.CheckRankDevices for the process of local rank localRank of size ranks): a
+// refusal of the request, as the memory's.
+func checkDevices(cfg *configs.Config, size, localRank int) error {
+	if err := trainer.CheckRankDevices(cfg, size, localRank); err != nil {
+		return &RequestError{Err: fmt.Errorf("train: %w", err)}
+	}
+	return nil
 }
 
 // checkMemory refuses, before the run is recorded or any data opened, a config whose model and

@@ -53,8 +53,8 @@ func TestTrainRefusals(t *testing.T) {
 	}
 	// A GPU that is not there: no driver on most machines, an index out of range on the rest.
 	_, err = Train(context.Background(), smokeConfig(t, dir, "train.devices=cuda:99"), TrainOptions{}, nil)
-	if err == nil || !strings.Contains(err.Error(), "cuda:99") || strings.Contains(err.Error(), "\n") {
-		t.Errorf("cuda:99: err %v, want one line naming the device", err)
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "cuda:99") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("cuda:99: err %v, want a *RequestError of one line naming the device", err)
 	}
 	runs, _ := openDB(t, smokeConfig(t, dir)).ListRuns(context.Background(), experiments.ListOptions{})
 	if len(runs) != 1 { // the killed one; data that cannot fill a batch is refused before a run is created

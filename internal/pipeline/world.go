@@ -80,7 +80,7 @@ func trainWorld(ctx context.Context, cfg *configs.Config, o TrainOptions, rk *ra
 	}
 	if err == nil {
 		// This rank's devices: [auto] resolved by its local rank, its share of the batch.
-		err = trainer.CheckRankDevices(cfg, w.Size(), w.LocalRank())
+		err = checkDevices(cfg, w.Size(), w.LocalRank())
 	}
 	if err == nil && w.Rank() == 0 {
 		db, resume, raw, err = findWorldResume(ctx, cfg, o, w.Size(), obs)
