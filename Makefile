@@ -25,13 +25,15 @@ build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/natssl
 
 # vet + the whole suite under the race detector, then the pure-Go decoder and pixel passes
-# (the build without libjpeg-turbo) and the build without MPI on their own. (TAGS is expanded
+# (the build without libjpeg-turbo), the build without MPI, and the GPU check's training run on
+# the host simulation (two minutes, too slow under the race detector) on their own. (TAGS is expanded
 # when a recipe runs, so after deps has installed OpenBLAS and Open MPI.)
 test: deps
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) test -tags '$(TAGS)' -race -count=1 -timeout 20m ./...
 	$(GO) test -tags 'noturbojpeg' -count=1 ./decode ./augment ./mpi
 	$(GO) test -count=1 -run WithoutMPI ./internal/cli
+	$(GO) test -tags '$(TAGS)' -count=1 -run '^TestCUDAGPURunOnHost$$' ./trainer
 
 # Go benchmarks of every package (speed is measured here, never asserted in tests).
 bench:

@@ -272,39 +272,20 @@ func TestConvertSmall(t *testing.T) {
 		t.Errorf("monitor set: %d images in %s", sum.MonitorImages, sum.MonitorTar)
 	}
 	testSplit := loadTest(t)
-	src, err := loader.Open(context.Background(), configs.Data{Source: sum.MonitorTar})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
 	inSuite := map[string]bool{}
 	for _, id := range suite.IDs {
 		inSuite[id] = true
 	}
 	read := 0
-	for _, sh := range src.Shards() {
-		recs, err := sh.Open(context.Background())
-		if err != nil {
-			t.Fatal(err)
+	for _, rec := range monitorRecords(t, sum.MonitorTar) {
+		var idx int
+		if _, err := fmt.Sscanf(path.Base(rec.Key), "fmnist-test-%05d.jpg", &idx); err != nil {
+			t.Fatalf("member %s: %v", rec.Key, err)
 		}
-		for {
-			rec, err := recs.Next(context.Background())
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var idx int
-			if _, err := fmt.Sscanf(path.Base(rec.Key), "fmnist-test-%05d.jpg", &idx); err != nil {
-				t.Fatalf("member %s: %v", rec.Key, err)
-			}
-			if rec.Label != int(testSplit.Labels[idx]) || inSuite[TestID(idx)] {
-				t.Errorf("member %s: label %d, in the suite %v", rec.Key, rec.Label, inSuite[TestID(idx)])
-			}
-			read++
+		if rec.Label != int(testSplit.Labels[idx]) || inSuite[TestID(idx)] {
+			t.Errorf("member %s: label %d, in the suite %v", rec.Key, rec.Label, inSuite[TestID(idx)])
 		}
-		recs.Close()
+		read++
 	}
 	if read != 30 {
 		t.Errorf("%d monitor images read, want 30", read)
@@ -382,8 +363,8 @@ func TestValidationSuiteDisjoint(t *testing.T) {
 	for _, id := range eval.IDs {
 		hold(id)
 	}
-	for _, key := range monitorKeys(t, sum.MonitorTar) {
-		hold(strings.TrimSuffix(path.Base(key), ".jpg"))
+	for _, rec := range monitorRecords(t, sum.MonitorTar) {
+		hold(strings.TrimSuffix(path.Base(rec.Key), ".jpg"))
 	}
 	if want := len(eval.IDs) + sum.MonitorImages; len(heldOut) != want || sum.MonitorImages != 200 {
 		t.Fatalf("%d distinct test images in the evaluation suite and the monitor set (%d), want %d", len(heldOut), sum.MonitorImages, want)
@@ -405,15 +386,15 @@ func TestValidationSuiteDisjoint(t *testing.T) {
 	}
 }
 
-// monitorKeys lists the keys of the monitor set's images, read as eval.monitor_knn is.
-func monitorKeys(t *testing.T, tarPath string) []string {
+// monitorRecords reads the monitor set's images as eval.monitor_knn does.
+func monitorRecords(t *testing.T, tarPath string) []loader.Record {
 	t.Helper()
 	src, err := loader.Open(context.Background(), configs.Data{Source: tarPath})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	var keys []string
+	var out []loader.Record
 	for _, sh := range src.Shards() {
 		recs, err := sh.Open(context.Background())
 		if err != nil {
@@ -427,9 +408,9 @@ func monitorKeys(t *testing.T, tarPath string) []string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			keys = append(keys, rec.Key)
+			out = append(out, rec)
 		}
 		recs.Close()
 	}
-	return keys
+	return out
 }

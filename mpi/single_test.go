@@ -54,11 +54,10 @@ func TestInitRefusesWithoutMPI(t *testing.T) {
 }
 
 // TestRefusesUnderMpirun: the same under a real mpirun: every rank refuses, and the job fails;
-// one rank alone runs. A machine without mpirun cannot start such a job (the build with MPI,
-// which CI tests too, fails without it instead).
+// one rank alone runs. mpirun is part of the test set-up (scripts/deps.sh installs it).
 func TestRefusesUnderMpirun(t *testing.T) {
 	if _, err := exec.LookPath("mpirun"); err != nil {
-		t.Skip("no mpirun (Debian: openmpi-bin) to start a build without MPI under")
+		t.Fatal("no mpirun to start a build without MPI under: install Debian's openmpi-bin (make test does: scripts/deps.sh)")
 	}
 	j := mpirun(t, 2, "world")
 	if j.code == 0 || strings.Count(j.out, "this natssl was built without MPI") != 2 || j.lines("rank ") != nil {

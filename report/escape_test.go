@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,11 +15,7 @@ import (
 // report.md as text, never as HTML a Markdown renderer would pass through.
 func TestMarkdownEscapesNames(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "natssl.db")
-	db, err := experiments.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, _ := openTestDB(t)
 	defer db.Close()
 	payloads := map[string]string{
 		"run":        `<svg onload=alert(1)>`,

@@ -40,12 +40,9 @@ var fixtureTasks = []struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &fixture{path: filepath.Join(t.TempDir(), "natssl.db"), ids: map[string]string{}}
-	db, err := experiments.Open(ctx, f.path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, path := openTestDB(t)
 	defer db.Close()
+	f := &fixture{path: path, ids: map[string]string{}}
 
 	create := func(name string, edit func(*configs.Config)) *experiments.Run {
 		cfg := configs.Default()
@@ -148,4 +145,15 @@ func (f *fixture) build(t *testing.T, opt Options, names ...string) *Report {
 		t.Fatal(err)
 	}
 	return rep
+}
+
+// openTestDB opens a new tracker in a temporary folder; the caller closes it.
+func openTestDB(t *testing.T) (*experiments.DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "natssl.db")
+	db, err := experiments.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, path
 }

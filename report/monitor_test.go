@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -19,11 +18,7 @@ import (
 // none.
 func TestMonitorPlot(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "natssl.db")
-	db, err := experiments.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, _ := openTestDB(t)
 	defer db.Close()
 	ids := map[string]string{}
 	for _, name := range []string{"watched", "plain", "knn-only"} {

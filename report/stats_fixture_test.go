@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"testing"
 
 	"github.com/natssl/natssl/configs"
@@ -38,12 +37,9 @@ func statsAccuracy(right func(int, int) int, i, seed int) float64 {
 func newStatsFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &fixture{path: filepath.Join(t.TempDir(), "natssl.db"), ids: map[string]string{}}
-	db, err := experiments.Open(ctx, f.path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, path := openTestDB(t)
 	defer db.Close()
+	f := &fixture{path: path, ids: map[string]string{}}
 	record := func(name string, seed int, edit func(*configs.Config), right func(int, int) int, outcomes bool) {
 		cfg := configs.Default()
 		cfg.Run.Name, cfg.Run.Seed = name, int64(seed)

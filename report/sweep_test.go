@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -35,10 +34,7 @@ func sweepFixture(t *testing.T, right map[int]int) (*experiments.DB, *sweep.Swee
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := experiments.Open(ctx, filepath.Join(t.TempDir(), "natssl.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, _ := openTestDB(t)
 	t.Cleanup(func() { db.Close() })
 	s, err := sweep.Create(ctx, db, plan, "natssl sweep", 1)
 	if err != nil {

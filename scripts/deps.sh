@@ -14,6 +14,7 @@ PACKAGES=(
 	mate-backgrounds                               # make photos: the loader benchmark's photographs
 	chromium fonts-liberation                      # the HTML report, checked in headless Chromium
 	clang                                          # the CUDA kernels compiled to PTX, checked without a GPU
+	util-linux                                     # prlimit: an export cut off half-way by a file-size limit
 	python3-onnx python3-torch python3-torchvision # exported models run by second runtimes
 )
 

@@ -221,7 +221,7 @@ func TestCUDATrainingOnHost(t *testing.T) {
 // learning rate) stays within its 1e-3 of the CPU on the host simulation, whose sums differ
 // from the CPU's in order as a GPU's do; with a learning rate that makes such differences
 // grow, TestGPUTraining would fail on any GPU. About two minutes: not in short mode, nor
-// under the race detector.
+// under the race detector (make test runs it in a pass of its own).
 func TestCUDAGPURunOnHost(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("two minutes of training on the host simulation: run without -short and -race")

@@ -315,34 +315,25 @@ func gib(b int64) string {
 // machine (its RAM, or the memory limit of its cgroup where lower). Where the machine's memory
 // cannot be read, nothing is refused. train.devices [auto] is counted as this machine
 // resolves it.
-func CheckMemory(cfg *configs.Config) error {
-	avail, ok := MachineMemory()
-	if !ok {
-		return nil
-	}
-	cfg = onThisMachine(cfg)
-	if need := EstimateMemory(cfg); need.Total() > avail {
-		return &MemoryError{Need: need, Machine: avail}
-	}
-	return nil
-}
+func CheckMemory(cfg *configs.Config) error { return CheckRankMemory(cfg, 1, 1) }
 
 // CheckRankMemory is CheckMemory for a run over size ranks, localSize of which share this
 // machine: each rank holds the model, the activations and batches of its share of the batch,
 // and the loss over the whole batch.
 func CheckRankMemory(cfg *configs.Config, size, localSize int) error {
-	if size <= 1 {
-		return CheckMemory(cfg)
-	}
 	avail, ok := MachineMemory()
 	if !ok {
 		return nil
 	}
 	cfg = onThisMachine(cfg)
-	share := cfg.Clone()
-	share.Data.BatchSize = max(cfg.Data.BatchSize/size, 1)
-	need := EstimateMemory(share)
-	need.Loss = EstimateMemory(cfg).Loss
+	need := EstimateMemory(cfg)
+	if size > 1 {
+		share := cfg.Clone()
+		share.Data.BatchSize = max(cfg.Data.BatchSize/size, 1)
+		loss := need.Loss
+		need = EstimateMemory(share)
+		need.Loss = loss
+	}
 	k := int64(max(localSize, 1))
 	need = Memory{Params: k * need.Params, Activations: k * need.Activations, Loss: k * need.Loss, Batches: k * need.Batches, Checkpoint: k * need.Checkpoint}
 	if need.Total() > avail {

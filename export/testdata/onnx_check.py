@@ -22,6 +22,8 @@ import onnx.shape_inference
 import torch
 import torch.nn.functional as F
 
+from rowcheck import compare
+
 REQUIRED_METADATA = ["natssl_version", "run_id", "config_hash", "step", "image_size",
                      "normalization_mean", "normalization_std", "backbone"]
 
@@ -90,19 +92,6 @@ def run(model, images):
     return {o.name: env[o.name] for o in model.graph.output}
 
 
-def compare(what, got, want, tol):
-    if got.shape != want.shape:
-        fail("%s: shape %s, want %s" % (what, tuple(got.shape), tuple(want.shape)))
-    worst = 0.0
-    for r in range(want.shape[0]):
-        scale = float(np.abs(want[r]).max())
-        diff = float(np.abs(got[r] - want[r]).max())
-        if not scale > 0 or not diff <= tol * scale:
-            fail("%s: row %d differs by %.3g (largest value %.3g, allowed %.3g)" % (what, r, diff, scale, tol * scale))
-        worst = max(worst, diff / scale)
-    return worst
-
-
 def dims(value_info):
     return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
 
@@ -147,10 +136,10 @@ def main():
     feats = np.fromfile(args.features, dtype="<f4").reshape(args.n, -1)
     if shapes["features"] != ["batch", feats.shape[1]]:
         fail("inferred features shape %s, want [batch, %d]" % (shapes["features"], feats.shape[1]))
-    worst = {"features": compare("features", out["features"].numpy(), feats, args.tol)}
+    worst = {"features": compare("features", out["features"].numpy(), feats, args.tol, fail)}
     if args.projection:
         proj = np.fromfile(args.projection, dtype="<f4").reshape(args.n, -1)
-        worst["projection"] = compare("projection", out["projection"].numpy(), proj, args.tol)
+        worst["projection"] = compare("projection", out["projection"].numpy(), proj, args.tol, fail)
     ops = sorted({n.op_type for n in model.graph.node})
     print(json.dumps({"opset": opset, "ops": ops, "metadata": meta, "worst_relative": worst}))
 

@@ -28,6 +28,8 @@ import torch
 import torch.nn as nn
 import torchvision
 
+from rowcheck import compare
+
 DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32}
 
 
@@ -107,19 +109,6 @@ def backbone(name, width):
     return model, True
 
 
-def compare(what, got, want, tol):
-    if got.shape != want.shape:
-        fail("%s: shape %s, want %s" % (what, tuple(got.shape), tuple(want.shape)))
-    worst = 0.0
-    for r in range(want.shape[0]):
-        scale = float(np.abs(want[r]).max())
-        diff = float(np.abs(got[r] - want[r]).max())
-        if not scale > 0 or not diff <= tol * scale:
-            fail("%s: row %d differs by %.3g (largest value %.3g, allowed %.3g)" % (what, r, diff, scale, tol * scale))
-        worst = max(worst, diff / scale)
-    return worst
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("weights")
@@ -150,7 +139,7 @@ def main():
     with torch.no_grad():
         feats = model(x).numpy()
     want = np.fromfile(args.features, dtype="<f4").reshape(args.n, -1)
-    worst = {"features": compare("features", feats, want, args.tol)}
+    worst = {"features": compare("features", feats, want, args.tol, fail)}
 
     head = {k[len("head."):]: v for k, v in tensors.items() if k.startswith("head.")}
     if args.projection:
@@ -163,7 +152,7 @@ def main():
         with torch.no_grad():
             proj = proj_head(torch.from_numpy(feats)).numpy()
         want = np.fromfile(args.projection, dtype="<f4").reshape(args.n, -1)
-        worst["projection"] = compare("projection", proj, want, args.tol)
+        worst["projection"] = compare("projection", proj, want, args.tol, fail)
     elif head:
         fail("head.* tensors in an export without the head")
     print(json.dumps({"backbone": name, "width": width, "tensors": len(tensors),
