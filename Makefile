@@ -9,7 +9,7 @@ LDFLAGS  := -X github.com/natssl/natssl/internal/cli.version=$(VERSION)
 BIN      := bin/natssl
 export CGO_ENABLED := 1
 # make sweep-demo's design size (see scripts/sweep-demo.sh).
-TRIALS   ?= 16
+TRIALS   ?= 12
 BUDGET   ?= 10m
 PARALLEL ?= 1
 RESUME   ?=

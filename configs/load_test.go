@@ -27,7 +27,7 @@ func TestPrecedence(t *testing.T) {
 		wantLR     float64
 		wantOrigin string
 	}{
-		{"default", Sources{Env: []string{}}, 0.001, "default"},
+		{"default", Sources{Env: []string{}}, 0.00266, "default"},
 		{"file over default", Sources{File: file, Env: []string{}}, 0.2, file + ":2"},
 		{"env over file", Sources{File: file, Env: []string{"NATSSL_TRAIN_LR=0.3"}}, 0.3, "env NATSSL_TRAIN_LR"},
 		{"hyperparameter over env", Sources{File: file, Env: []string{"NATSSL_TRAIN_LR=0.3"},
@@ -305,7 +305,7 @@ func TestFlattenCoversEveryKey(t *testing.T) {
 			for _, e := range kv {
 				got[e.Key] = e.Value
 			}
-			if got["train.devices"] != "[cpu, cpu]" || got["augment.crop_scale"] != "[0.2, 1]" || got["train.lr"] != "0.001" ||
+			if got["train.devices"] != "[cpu, cpu]" || got["augment.crop_scale"] != "[0.08, 1]" || got["train.lr"] != "0.00266" ||
 				got["method.name"] != method || got["augment.crops"] != "[]" {
 				t.Errorf("unexpected flattened values: %v", got)
 			}

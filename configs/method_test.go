@@ -19,7 +19,7 @@ func TestMethodKeys(t *testing.T) {
 		want func(*Config) bool
 		err  []string // substrings of one error line; nil: loads
 	}{
-		{"simclr by default", "", nil, nil, func(c *Config) bool { return c.Method.Name == "simclr" && c.Train.Temperature == 0.5 }, nil},
+		{"simclr by default", "", nil, nil, func(c *Config) bool { return c.Method.Name == "simclr" && c.Train.Temperature == 0.16 }, nil},
 		{"byol defaults", "", []string{"method.name=byol"}, nil, func(c *Config) bool {
 			return c.Method.TauBase == 0.996 && c.Method.TauFinal == 1 && c.PredictorHidden() == c.Model.ProjHidden
 		}, nil},
@@ -46,7 +46,7 @@ func TestMethodKeys(t *testing.T) {
 		{"SimCLR temperature under barlow", "", []string{"method.name=barlow"}, []string{"NATSSL_TRAIN_TEMPERATURE=0.2"}, nil,
 			[]string{"env NATSSL_TRAIN_TEMPERATURE", "train.temperature", "is a key of SimCLR", "Barlow Twins's keys: method.lambda"}},
 		{"queue not a multiple of the batch", "", []string{"method.name=moco", "method.queue_size=1000"}, nil, nil,
-			[]string{"method.queue_size", "multiple of data.batch_size 256"}},
+			[]string{"method.queue_size", "multiple of data.batch_size 128"}},
 		{"queue beyond the bound", "", []string{"method.name=moco", "method.queue_size=2097152"}, nil, nil,
 			[]string{"method.queue_size", "at most 1048576"}},
 		{"predictor beyond the bound", "", []string{"method.name=byol", "method.pred_hidden=100000"}, nil, nil,
@@ -195,7 +195,7 @@ func TestCrops(t *testing.T) {
 		})
 	}
 	c := Default()
-	if want := []Crop{{Size: 32, Count: 2, Scale: [2]float64{0.2, 1}}}; !reflect.DeepEqual(c.ViewGroups(), want) {
+	if want := []Crop{{Size: 32, Count: 2, Scale: [2]float64{0.08, 1}}}; !reflect.DeepEqual(c.ViewGroups(), want) {
 		t.Errorf("default view groups %+v, want %+v", c.ViewGroups(), want)
 	}
 	bad := []struct {

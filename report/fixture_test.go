@@ -37,6 +37,15 @@ var fixtureTasks = []struct {
 	{"fungi_edible", "Fungi", "context", 0.40, 0.20},
 }
 
+// fixtureConfig is the recipe the fixture's runs start from: the default config with the
+// model, batch and lr that the expected tables and FLOPs are written for, whatever the demo
+// recipe's defaults become.
+func fixtureConfig() *configs.Config {
+	cfg := configs.Default()
+	cfg.Model.Width, cfg.Data.BatchSize, cfg.Train.LR = 32, 256, 0.001
+	return cfg
+}
+
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
@@ -45,7 +54,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{path: path, ids: map[string]string{}}
 
 	create := func(name string, edit func(*configs.Config)) *experiments.Run {
-		cfg := configs.Default()
+		cfg := fixtureConfig()
 		cfg.Run.Name = name
 		if edit != nil {
 			edit(cfg)

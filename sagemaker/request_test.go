@@ -121,7 +121,7 @@ func TestRequest(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("channels %q, want %q", got, want)
 	}
-	if in.HyperParameters["train.lr"] != "0.001" || in.HyperParameters["data.source"] != "s3://bkt/inat21/train.json" {
+	if in.HyperParameters["train.lr"] != "0.00266" || in.HyperParameters["data.source"] != "s3://bkt/inat21/train.json" {
 		t.Errorf("hyperparameters %v", in.HyperParameters)
 	}
 }

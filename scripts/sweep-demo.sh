@@ -9,7 +9,7 @@
 # the probe on 2 tasks of the validation suite), so that its run report shows it learn; its time
 # is outside the budget.
 #
-#   make sweep-demo                               # TRIALS=16, BUDGET=10m, PARALLEL=1
+#   make sweep-demo                               # TRIALS=12, BUDGET=10m, PARALLEL=1
 #   make sweep-demo TRIALS=2 BUDGET=20s           # a smoke run of the same design
 #   make sweep-demo RESUME=<sweep id>             # continue an interrupted sweep
 #
@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin/natssl}
 DATA=${DATA:-data/fmnist}
-TRIALS=${TRIALS:-16}
+TRIALS=${TRIALS:-12}
 BUDGET=${BUDGET:-10m}
 PARALLEL=${PARALLEL:-1}
 BASELINE=${BASELINE:-1}
@@ -29,7 +29,7 @@ EXTRA=("$@") # extra global flags, e.g. --db runs/sweep.db
 
 PARAMS=(
 	--param 'train.temperature=log:0.05..0.5'
-	--param 'model.width=16,32,48'
+	--param 'model.width=32,48,64'
 	--param 'augment.crop_scale=[0.08,1],[0.2,1],[0.35,1]'
 	--param 'augment.jitter.brightness+augment.jitter.contrast+augment.jitter.saturation+augment.jitter.hue=0.2/0.2/0.2/0.05,0.4/0.4/0.4/0.1,0.8/0.8/0.8/0.2'
 	--param 'train.lr=log:0.0003..0.003'

@@ -127,7 +127,7 @@ func TestTrainResumeRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"changed lr", []string{"--resume", "auto", "--set", "train.lr=0.5"}, "train.lr: 0.001 → 0.5"},
+		{"changed lr", []string{"--resume", "auto", "--set", "train.lr=0.5"}, "train.lr: 0.00266 → 0.5"},
 		{"changed width", []string{"--resume", "auto", "--set", "model.width=6"}, "model.width: 4 → 6"},
 		{"unknown run", []string{"--resume", "ffffffff"}, "not a checkpoint file"},
 	}

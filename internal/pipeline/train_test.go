@@ -43,7 +43,7 @@ func TestTrainRefusals(t *testing.T) {
 	id := killAt(t, smokeConfig(t, dir), 1)
 	var me *trainer.MismatchError
 	_, err := Train(context.Background(), smokeConfig(t, dir, "train.lr=0.5"), TrainOptions{Resume: id}, nil)
-	if !errors.As(err, &me) || !strings.Contains(err.Error(), "train.lr: 0.001 → 0.5") {
+	if !errors.As(err, &me) || !strings.Contains(err.Error(), "train.lr: 0.00266 → 0.5") {
 		t.Errorf("changed lr: err %v, want a *trainer.MismatchError naming train.lr", err)
 	}
 	var re *RequestError
