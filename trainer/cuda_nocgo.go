@@ -27,19 +27,5 @@ func preflight(spec netSpec, _ int, _ buildOptions) error {
 	return fmt.Errorf("trainer: %s: %w", parsed[0], errNoCgo)
 }
 
-// CheckDevices refuses a config whose train.devices names a GPU: this build has no CUDA.
-func CheckDevices(cfg *configs.Config) error { return CheckRankDevices(cfg, 1, 0) }
-
-// CheckRankDevices is CheckDevices for a process of a run over ranks: [auto] is the CPU.
-func CheckRankDevices(cfg *configs.Config, size, localRank int) error {
-	devices, err := resolveDevices(cfg, localRank)
-	if err != nil {
-		return err
-	}
-	spec := specOf(cfg)
-	spec.devices = devices
-	return preflight(spec, size, buildOptions{})
-}
-
 // DescribeCUDA says why this build has no CUDA.
 func DescribeCUDA() string { return "cuda: unavailable: " + errNoCgo.Error() + "\n" }

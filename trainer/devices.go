@@ -61,3 +61,23 @@ func GPUCount() int {
 	n, _ := gpuCount()
 	return n
 }
+
+// CheckDevices refuses, before any work, a config whose train.devices cannot train: a
+// cuda:N with no driver found (naming every place searched), N out of range, a driver,
+// library or GPU too old, or a batch beyond a GPU's free memory (naming the batch and the
+// memory it needs); [auto] where the driver is there without its libraries; any GPU in a
+// build without cgo. Each error is one line. A config on the CPU passes.
+func CheckDevices(cfg *configs.Config) error { return CheckRankDevices(cfg, 1, 0) }
+
+// CheckRankDevices is CheckDevices for the process of local rank localRank in a run over
+// size ranks: its train.devices resolved (ResolveDevices), its share of the batch.
+func CheckRankDevices(cfg *configs.Config, size, localRank int) error {
+	devices, err := resolveDevices(cfg, localRank)
+	if err != nil {
+		return err
+	}
+	spec := specOf(cfg)
+	spec.devices = devices
+	opt := buildOptions{gpu: gpuOptions{precision: cfg.Train.Precision, optimizer: cfg.Train.Optimizer}}
+	return preflight(spec, size, opt)
+}
