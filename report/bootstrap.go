@@ -1,10 +1,12 @@
 package report
 
 import (
+	"encoding/binary"
 	"hash/fnv"
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"sort"
 )
 
 // The bootstrap over test images: each resample draws, within every task, as many test images
@@ -190,8 +192,8 @@ func meanOver(values []float64, idx []int) float64 {
 }
 
 // newRNG is the random source of one statistic: the report's seed, and a stream named by keys
-// (the ids of the runs involved), so that a run's interval does not depend on the other runs
-// of the report.
+// (the outcomesKey of each run involved), so that a run's interval does not depend on the
+// other runs of the report.
 func newRNG(seed uint64, keys ...string) *rand.PCG {
 	h := fnv.New64a()
 	for _, k := range keys {
@@ -199,4 +201,38 @@ func newRNG(seed uint64, keys ...string) *rand.PCG {
 		h.Write([]byte{0})
 	}
 	return rand.NewPCG(seed, h.Sum64())
+}
+
+// outcomesKey names a run's outcomes by what they are, every task's images and which of them
+// the run got right, rather than by the run's id: a run trained again with the same seed and
+// config answers every image as before, so its report has the same intervals to the last
+// digit, as it has the same means.
+func outcomesKey(byTask map[string]taskOutcomes) string {
+	tasks := make([]string, 0, len(byTask))
+	for t := range byTask {
+		tasks = append(tasks, t)
+	}
+	sort.Strings(tasks)
+	h := fnv.New128a()
+	var buf []byte
+	field := func(s string) {
+		buf = binary.AppendUvarint(buf[:0], uint64(len(s)))
+		h.Write(buf)
+		h.Write([]byte(s))
+	}
+	for _, t := range tasks {
+		o := byTask[t]
+		field(t)
+		buf = binary.AppendUvarint(buf[:0], uint64(len(o.images)))
+		h.Write(buf)
+		for i, img := range o.images {
+			field(img)
+			if o.correct[i] {
+				h.Write([]byte{1})
+			} else {
+				h.Write([]byte{0})
+			}
+		}
+	}
+	return string(h.Sum(nil))
 }

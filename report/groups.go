@@ -172,14 +172,14 @@ func compareGroups(runs []*Run, a, b SeedGroup, opt Options) Comparison {
 	cmp.P = signTest(cmp.Won, cmp.Lost)
 	members := append(append([]int(nil), a.Runs...), b.Runs...)
 	var outcomes []map[string]taskOutcomes
-	var ids []string
+	var keys []string
 	for _, j := range members {
 		if runs[j].outcomes == nil {
 			cmp.NoInterval = runs[j].Label + " has no per-image outcomes"
 			return cmp
 		}
 		outcomes = append(outcomes, runs[j].outcomes)
-		ids = append(ids, runs[j].ID)
+		keys = append(keys, outcomesKey(runs[j].outcomes))
 	}
 	var tasks []string
 	seen := map[string]bool{}
@@ -207,7 +207,7 @@ func compareGroups(runs []*Run, a, b SeedGroup, opt Options) Comparison {
 		}
 		return sum / float64(n)
 	}
-	ivs := s.bootstrap(opt.Resamples, newRNG(opt.Seed, append([]string{"groups"}, ids...)...), 1,
+	ivs := s.bootstrap(opt.Resamples, newRNG(opt.Seed, append([]string{"groups"}, keys...)...), 1,
 		func(rng *rand.Rand, acc [][]float64, out []float64) {
 			out[0] = groupMean(rng, acc, na, nb) - groupMean(rng, acc, 0, na)
 		})

@@ -186,7 +186,7 @@ func addStatistics(c *EvalComparison, runs []*Run, opt Options) {
 			tasks := taskNames(r.LastEval)
 			sets := newTaskSets(tasks, r.LastEval)
 			s := newResampler(tasks, []map[string]taskOutcomes{r.outcomes})
-			means[j] = s.bootstrap(opt.Resamples, newRNG(opt.Seed, "mean", r.ID), keys.size(), func(_ *rand.Rand, acc [][]float64, out []float64) {
+			means[j] = s.bootstrap(opt.Resamples, newRNG(opt.Seed, "mean", outcomesKey(r.outcomes)), keys.size(), func(_ *rand.Rand, acc [][]float64, out []float64) {
 				keys.means(acc[0], sets, out)
 			})
 		})
@@ -262,7 +262,7 @@ func compareRuns(a, b *Run, keys groupKeys, opt Options) (Comparison, []Interval
 	s := newResampler(tasks, []map[string]taskOutcomes{a.outcomes, b.outcomes})
 	cmp.Unpaired = s.unpaired
 	ma, mb := make([]float64, keys.size()), make([]float64, keys.size())
-	ivs := s.bootstrap(opt.Resamples, newRNG(opt.Seed, "pair", a.ID, b.ID), keys.size(), func(_ *rand.Rand, acc [][]float64, out []float64) {
+	ivs := s.bootstrap(opt.Resamples, newRNG(opt.Seed, "pair", outcomesKey(a.outcomes), outcomesKey(b.outcomes)), keys.size(), func(_ *rand.Rand, acc [][]float64, out []float64) {
 		keys.means(acc[0], sa, ma)
 		keys.means(acc[1], sb, mb)
 		for i := range out {

@@ -70,7 +70,11 @@ func signTest(won, lost int) float64 {
 // percentileInterval is the central 95% of values: the 2.5th and 97.5th
 // percentiles with linear interpolation between order statistics, as numpy.percentile and
 // scipy.stats.bootstrap(method="percentile") take them. NaN values are left out; fewer than two
-// finite values give no interval.
+// finite values give no interval. An endpoint within 1e-9 of zero is zero: a resample's
+// difference of two means over tasks sums the tasks' accuracies in floating point, so a
+// difference that is exactly zero can come out as ±1e-17, and the sign of an endpoint
+// decides whether a run beats, trails or is within noise of another. (Accuracies are
+// fractions of test images, so a real difference is at least 1/(images × tasks), far above.)
 func percentileInterval(values []float64) Interval {
 	finite := make([]float64, 0, len(values))
 	for _, v := range values {
@@ -83,7 +87,15 @@ func percentileInterval(values []float64) Interval {
 	}
 	sort.Float64s(finite)
 	alpha := (1 - confidence) / 2
-	return Interval{Lo: quantile(finite, alpha), Hi: quantile(finite, 1-alpha), OK: true}
+	return Interval{Lo: snapZero(quantile(finite, alpha)), Hi: snapZero(quantile(finite, 1-alpha)), OK: true}
+}
+
+// snapZero is v, or 0 when v is within 1e-9 of it.
+func snapZero(v float64) float64 {
+	if math.Abs(v) < 1e-9 {
+		return 0
+	}
+	return v
 }
 
 // quantile of sorted values, numpy's default ("linear") method.

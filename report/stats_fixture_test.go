@@ -83,6 +83,7 @@ func newStatsFixture(t *testing.T) *fixture {
 	record("base-s2", 2, nil, baseRight, true)
 	record("wide-s1", 1, wide, wideRight, true)
 	record("wide-s2", 2, wide, wideRight, true)
+	record("wide-s1-again", 1, wide, wideRight, true) // wide-s1 trained again: the same answers, another id
 	record("old", 1, func(c *configs.Config) { c.Train.LR = 0.5 }, baseRight, false)
 	return f
 }

@@ -79,6 +79,18 @@ func TestReportTwoRuns(t *testing.T) {
 	if alone.Eval.Overall[0].CI != o[1].CI {
 		t.Errorf("wide-s1's interval %+v alone, %+v beside base-s1", alone.Eval.Overall[0].CI, o[1].CI)
 	}
+	// Keyed by the outcomes, not the run ids: a run trained again from the same seed and config,
+	// which answers every image as before, has the same intervals, alone and beside the baseline.
+	rerun := f.build(t, Options{}, "base-s1", "wide-s1-again")
+	if got := rerun.Eval.Overall[1]; got.CI != o[1].CI || got.DeltaCI != o[1].DeltaCI || rerun.Eval.Paired[0].CI != e.Paired[0].CI {
+		t.Errorf("wide-s1 trained again: %+v (paired %+v), want the intervals of wide-s1: %+v (paired %+v)",
+			got, rerun.Eval.Paired[0].CI, o[1], e.Paired[0].CI)
+	}
+	for i, row := range rerun.Eval.Clusters {
+		if row.Cells[1].CI != e.Clusters[i].Cells[1].CI || row.Cells[1].DeltaCI != e.Clusters[i].Cells[1].DeltaCI {
+			t.Errorf("cluster %s: wide-s1 trained again %+v, wide-s1 %+v", row.Cluster, row.Cells[1], e.Clusters[i].Cells[1])
+		}
+	}
 	other := f.build(t, Options{Seed: 9}, "base-s1", "wide-s1")
 	if other.Eval.Overall[0].CI == o[0].CI {
 		t.Error("another seed gives the same interval")

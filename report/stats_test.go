@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -89,6 +90,21 @@ func TestPercentileInterval(t *testing.T) {
 		{"NaN left out", []float64{math.NaN(), 1, 2, math.NaN()}, Interval{Lo: 1.025, Hi: 1.975, OK: true}},
 		{"one value", []float64{4}, Interval{}},
 		{"all NaN", []float64{math.NaN(), math.NaN()}, Interval{}},
+	}
+	// A difference of means that is exactly zero, summed in another order: the endpoint is 0,
+	// not -1.1e-16, so the interval holds zero and the difference is within noise.
+	x := []float64{0.1, 0.2, 0.3} // variables: constants would be summed exactly
+	zero := (x[2] + x[1] + x[0]) - (x[0] + x[1] + x[2])
+	if zero == 0 {
+		t.Fatal("the floating-point zero is exact")
+	}
+	diffs := []float64{-0.02, -0.01, zero, zero, zero}
+	if iv := percentileInterval(diffs); iv.Hi != 0 || iv.Lo >= 0 {
+		t.Errorf("%+v, want an upper end of exactly 0", iv)
+	}
+	c := Comparison{A: "a", B: "b", Delta: -0.01, CI: percentileInterval(diffs), Won: 1, Lost: 2, P: 1}
+	if s := c.Sentence(); !strings.Contains(s, "within noise") {
+		t.Errorf("%q, want within noise", s)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -166,9 +166,11 @@ func (rep *SweepReport) addIntervals() {
 	}
 	var summaries []*experiments.EvalSummary
 	outs := make([]map[string]taskOutcomes, len(scored))
+	keys := []string{"sweep"}
 	for i, t := range scored {
 		summaries = append(summaries, t.Score)
 		outs[i] = t.outcomes
+		keys = append(keys, outcomesKey(t.outcomes))
 	}
 	tasks := taskNames(summaries...)
 	sets := make([][]int, len(scored))
@@ -177,7 +179,7 @@ func (rep *SweepReport) addIntervals() {
 	}
 	s := newResampler(tasks, outs)
 	k := len(scored)
-	ivs := s.bootstrap(rep.Resamples, newRNG(rep.Seed, "sweep", rep.Sweep.ID), 2*k, func(_ *rand.Rand, acc [][]float64, out []float64) {
+	ivs := s.bootstrap(rep.Resamples, newRNG(rep.Seed, keys...), 2*k, func(_ *rand.Rand, acc [][]float64, out []float64) {
 		for i := range scored {
 			out[i] = meanOver(acc[i], sets[i])
 		}

@@ -114,6 +114,21 @@ func TestSweepReport(t *testing.T) {
 	if iv := rep.Trials[0].DeltaCI; !(iv.Hi < 0) {
 		t.Errorf("trial 1 against the best: %+v, want an interval below 0", iv)
 	}
+	// The same sweep run again (another sweep id, other run ids, the same answers on every
+	// image) has the same intervals.
+	db2, s2 := sweepFixture(t, right)
+	again, err := BuildSweep(context.Background(), db2, s2, SweepOptions{Resamples: 500, Now: func() time.Time { return time.Unix(0, 0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.ID == s.ID {
+		t.Fatal("the fixture made the same sweep id twice")
+	}
+	for i, tr := range again.Trials {
+		if tr.CI != rep.Trials[i].CI || tr.DeltaCI != rep.Trials[i].DeltaCI {
+			t.Errorf("trial %d run again: %+v %+v, first %+v %+v", tr.N, tr.CI, tr.DeltaCI, rep.Trials[i].CI, rep.Trials[i].DeltaCI)
+		}
+	}
 	// One plot per key; the tied jitter keys, equal in every trial, share one.
 	var files []string
 	for _, p := range rep.Plots {
