@@ -215,22 +215,18 @@ func outcomesKey(byTask map[string]taskOutcomes) string {
 	sort.Strings(tasks)
 	h := fnv.New128a()
 	var buf []byte
-	field := func(s string) {
-		buf = binary.AppendUvarint(buf[:0], uint64(len(s)))
-		h.Write(buf)
-		h.Write([]byte(s))
-	}
+	num := func(n int) { buf = binary.AppendUvarint(buf[:0], uint64(n)); h.Write(buf) }
+	field := func(s string) { num(len(s)); h.Write([]byte(s)) }
 	for _, t := range tasks {
 		o := byTask[t]
 		field(t)
-		buf = binary.AppendUvarint(buf[:0], uint64(len(o.images)))
-		h.Write(buf)
+		num(len(o.images))
 		for i, img := range o.images {
 			field(img)
 			if o.correct[i] {
-				h.Write([]byte{1})
+				num(1)
 			} else {
-				h.Write([]byte{0})
+				num(0)
 			}
 		}
 	}

@@ -72,7 +72,7 @@ func signTest(won, lost int) float64 {
 // scipy.stats.bootstrap(method="percentile") take them. NaN values are left out; fewer than two
 // finite values give no interval. An endpoint within 1e-9 of zero is zero: a resample's
 // difference of two means over tasks sums the tasks' accuracies in floating point, so a
-// difference that is exactly zero can come out as ±1e-17, and the sign of an endpoint
+// difference that is exactly zero can come out as ±1e-16, and the sign of an endpoint
 // decides whether a run beats, trails or is within noise of another. (Accuracies are
 // fractions of test images, so a real difference is at least 1/(images × tasks), far above.)
 func percentileInterval(values []float64) Interval {
