@@ -14,12 +14,14 @@ import (
 )
 
 func newBenchLoaderCmd(e *env) *cobra.Command {
-	return leaf("loader", "Images/s of the loader (one decode and two views each), per core and on all cores, with the decode-only ceiling and peak RSS",
+	return leaf("loader", "Images/s of the loader (one decode and the views training draws from each image), per core and on all cores, with the decode-only ceiling and peak RSS",
 		`Measures the loader on data.source (or --source): the decode-only rate of the same images
-(the ceiling), then the full loader (read, decode, two SimCLR views, batches) with one worker and
-with one worker per core, each for --seconds. --samples N then streams N samples (cycling epochs;
---repeat K makes each epoch read the source K times) and prints the peak RSS at 10,000 samples and
-at the end, to show that memory stays flat. With --json the last line is one JSON object.`,
+(the ceiling), then the full loader (read, decode, the views training draws: two at
+data.image_size, or the groups of augment.crops; batches) with one worker and with one worker
+per core, each for --seconds. --size sets the two views' size (refused with augment.crops,
+whose groups set their own). --samples N then streams N samples (cycling epochs; --repeat K
+makes each epoch read the source K times) and prints the peak RSS at 10,000 samples and at the
+end, to show that memory stays flat. With --json the last line is one JSON object.`,
 		(*benchLoaderOptions).flags, func(cmd *cobra.Command, o *benchLoaderOptions) error {
 			switch o.split {
 			case "auto":
@@ -66,10 +68,10 @@ func (r loaderTable) jsonLines() []any { return []any{r.BenchLoaderResult} }
 func (r loaderTable) table(w io.Writer) error {
 	var b strings.Builder
 	per := func(v float64) string { return fmt.Sprintf("%8.0f", v) }
-	fmt.Fprintf(&b, "loader benchmark: %d px views, two per image, %d cores, decoder %s\n", r.Size, r.Cores, r.DecodeBackend)
+	fmt.Fprintf(&b, "loader benchmark: %s views per image, %d cores, decoder %s\n", r.Views, r.Cores, r.DecodeBackend)
 	fmt.Fprintf(&b, "  %-34s %8s %8s\n", "", "1 core", fmt.Sprintf("%d cores", r.Cores))
 	fmt.Fprintf(&b, "  %-34s %s %s\n", "decode only (ceiling), images/s", per(r.DecodePerCorePerS), per(r.DecodeImagesPerS))
-	fmt.Fprintf(&b, "  %-34s %s %s\n", "loader (decode + 2 views), images/s", per(r.ImagesPerSPerCore), per(r.ImagesPerS))
+	fmt.Fprintf(&b, "  %-34s %s %s\n", "loader (decode + views), images/s", per(r.ImagesPerSPerCore), per(r.ImagesPerS))
 	fmt.Fprintf(&b, "  %-34s %d\n", "images in the all-cores window", r.Images)
 	fmt.Fprintf(&b, "  %-34s %d\n", "skipped (bad input)", r.Skipped)
 	for _, s := range r.SkippedExamples {

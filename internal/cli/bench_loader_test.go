@@ -39,8 +39,22 @@ func TestBenchLoaderJSONKeys(t *testing.T) {
 			t.Errorf("%s = %v, want > 0", k, got[k])
 		}
 	}
-	if !strings.Contains(out.String(), "decode only (ceiling)") {
-		t.Errorf("no table:\n%s", out.String())
+	if !strings.Contains(out.String(), "decode only (ceiling)") || !strings.Contains(out.String(), "2 × 16 px views per image") {
+		t.Errorf("no table, or not of two 16 px views:\n%s", out.String())
+	}
+}
+
+// With augment.crops the loader draws every group's views, and the table names them.
+func TestBenchLoaderMultiCrop(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"bench", "loader", "--source", "../../configs/smoke/train", "--seconds", "0.2",
+		"--workers", "1", "--batch", "4", "--set", "data.image_size=16",
+		"--set", "augment.crops=[{size: 16, count: 2, scale: [0.3, 1]}, {size: 8, count: 3, scale: [0.1, 0.3]}]"}, nil, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "loader benchmark: 2 × 16 px + 3 × 8 px views per image") {
+		t.Errorf("table does not name the groups of views:\n%s", out.String())
 	}
 }
 
@@ -53,6 +67,7 @@ func TestBenchLoaderErrors(t *testing.T) {
 		{[]string{"--seconds", "0"}, 2, "--seconds"},
 		{[]string{"--batch", "0"}, 2, "--batch"},
 		{[]string{"--source", "/nonexistent/photos"}, 1, "does not exist"},
+		{[]string{"--source", "../../configs/smoke/train", "--size", "16", "--set", "augment.crops=[{size: 32, count: 2, scale: [0.2, 1]}]"}, 2, "--size 16: augment.crops sets the size"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

@@ -56,9 +56,10 @@ func newRoot(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "natssl",
 		Short: "Self-supervised learning on natural-world photo collections",
-		Long: `natssl trains SimCLR encoders on natural-world photo collections (folders, iNat-style
-JSON manifests, tar shards, s3:// prefixes), scores them with the NeWT linear probe, and keeps
-every run in a SQLite experiment tracker.
+		Long: `natssl trains self-supervised encoders (SimCLR, BYOL, MoCo v2, VICReg, Barlow Twins) on
+natural-world photo collections (folders, iNat-style JSON manifests, tar shards, s3://
+prefixes), scores them with the NeWT linear probe, and keeps every run in a SQLite experiment
+tracker.
 
 Every command takes --config (a YAML file or an embedded preset: ` + strings.Join(configs.Presets(), ", ") + `),
 repeated --set key=value overrides, and --db (the tracker; default run.db from the config).`,

@@ -15,9 +15,9 @@ import (
 )
 
 func newTrainCmd(e *env) *cobra.Command {
-	return leaf("train", "Train a SimCLR encoder (checkpoints and metrics go to run.out_dir and the tracker)",
-		`natssl train runs SimCLR on data.source with the model and schedule of the config,
-one data-parallel replica per entry of train.devices. Checkpoints are written every
+	return leaf("train", "Train an encoder with the config's method (checkpoints and metrics go to run.out_dir and the tracker)",
+		`natssl train runs method.name (simclr, byol, moco, vicreg or barlow) on data.source with
+the model and schedule of the config, one data-parallel replica per entry of train.devices. Checkpoints are written every
 train.checkpoint_every steps and at the end to <run.out_dir>/<run id>/checkpoints, and the
 run (config, metrics, checkpoints) is recorded in the tracker (--db, default run.db).
 

@@ -52,6 +52,7 @@ type BenchLoaderResult struct {
 	PeakRSSAtEndBytes int64    `json:"peak_rss_at_end_bytes,omitempty"` // with Samples
 	DecodePerCorePerS float64  `json:"decode_images_per_s_per_core,omitempty"`
 	DecodeBackend     string   `json:"-"`
+	Views             string   `json:"-"` // the views of every image, e.g. "2 × 96 px + 4 × 48 px"
 	SamplesSeconds    float64  `json:"-"`
 	SamplesImagesPerS float64  `json:"-"`
 	SkippedExamples   []string `json:"-"`
@@ -79,7 +80,8 @@ func (o BenchLoaderOptions) validate() error {
 }
 
 // BenchLoader measures the loader on cfg's data (or o.Source): the decode-only rate of the
-// same images (the ceiling), then the whole loader (read, decode, two views, batches) with one
+// same images (the ceiling), then the whole loader (read, decode, the views training draws:
+// two, or augment.crops', batches) with one
 // worker and with o.Workers, each for o.Seconds, and with o.Samples the peak RSS of a long
 // stream. Phases are announced as notices.
 func BenchLoader(ctx context.Context, cfg *configs.Config, o BenchLoaderOptions, obs Observer) (*BenchLoaderResult, error) {
@@ -92,6 +94,9 @@ func BenchLoader(ctx context.Context, cfg *configs.Config, o BenchLoaderOptions,
 		d.Source, d.Root = o.Source, "" // a manifest named here resolves beside itself
 	}
 	if o.Size > 0 {
+		if len(cfg.Augment.Crops) > 0 {
+			return nil, refuse("bench loader: --size %d: augment.crops sets the size of every group of views (the first group's is data.image_size); leave --size out", o.Size)
+		}
 		d.ImageSize = o.Size
 	}
 	workers := o.Workers
@@ -104,7 +109,9 @@ func BenchLoader(ctx context.Context, cfg *configs.Config, o BenchLoaderOptions,
 	}
 	defer src.Close()
 	src = loader.Repeat(src, o.Repeat)
-	res := &BenchLoaderResult{Size: d.ImageSize, Cores: workers, DecodeBackend: decode.Backend}
+	viewed := *cfg
+	viewed.Data = d
+	res := &BenchLoaderResult{Size: d.ImageSize, Cores: workers, DecodeBackend: decode.Backend, Views: describeViews(viewed.ViewGroups())}
 	phase := time.Duration(o.Seconds * float64(time.Second))
 
 	images, err := sampleImages(ctx, src, 256)
@@ -331,4 +338,13 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// describeViews writes groups of views as "2 × 96 px + 4 × 48 px".
+func describeViews(groups []configs.Crop) string {
+	parts := make([]string, len(groups))
+	for i, g := range groups {
+		parts[i] = fmt.Sprintf("%d × %d px", g.Count, g.Size)
+	}
+	return strings.Join(parts, " + ")
 }
