@@ -17,9 +17,10 @@ import (
 func newTrainCmd(e *env) *cobra.Command {
 	return leaf("train", "Train an encoder with the config's method (checkpoints and metrics go to run.out_dir and the tracker)",
 		`natssl train runs method.name (simclr, byol, moco, vicreg or barlow) on data.source with
-the model and schedule of the config, one data-parallel replica per entry of train.devices. Checkpoints are written every
-train.checkpoint_every steps and at the end to <run.out_dir>/<run id>/checkpoints, and the
-run (config, metrics, checkpoints) is recorded in the tracker (--db, default run.db).
+the model and schedule of the config, one data-parallel replica per entry of train.devices.
+Checkpoints are written every train.checkpoint_every steps and at the end to
+<run.out_dir>/<run id>/checkpoints, and the run (config, metrics, checkpoints) is recorded in
+the tracker (--db, default run.db).
 
 On a terminal a bar shows every step, with a summary line every tenth of the run that stays
 on screen; otherwise a line every train.log_every steps. The time left is the earlier of the

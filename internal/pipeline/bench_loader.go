@@ -80,10 +80,9 @@ func (o BenchLoaderOptions) validate() error {
 }
 
 // BenchLoader measures the loader on cfg's data (or o.Source): the decode-only rate of the
-// same images (the ceiling), then the whole loader (read, decode, the views training draws:
-// two, or augment.crops', batches) with one
-// worker and with o.Workers, each for o.Seconds, and with o.Samples the peak RSS of a long
-// stream. Phases are announced as notices.
+// same images (the ceiling), then the whole loader (read, decode, the views training draws,
+// two or augment.crops', batches) with one worker and with o.Workers, each for o.Seconds, and
+// with o.Samples the peak RSS of a long stream. Phases are announced as notices.
 func BenchLoader(ctx context.Context, cfg *configs.Config, o BenchLoaderOptions, obs Observer) (*BenchLoaderResult, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
