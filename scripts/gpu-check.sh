@@ -7,10 +7,10 @@
 #   scripts/gpu-check.sh            (from the repository root; OUT=DIR keeps the results)
 #
 # (a) the GPU tests: trainer.test's TestGPU… (every op forward and backward against the CPU
-#     op, within 1e-4; 20 training steps against the CPU's, loss within 1e-3 at every step;
-#     two replicas on cuda:0 against one; checkpoints GPU→CPU and CPU→GPU, exact resume on
-#     the GPU; SIGTERM writes a checkpoint) and cuda.test's (memory, pinned copies, cuBLAS,
-#     the kernel cache);
+#     op, within 1e-4; 20 training steps against the CPU's, loss within 1e-3 at every step,
+#     for SimCLR, BYOL and MoCo v2; two replicas on cuda:0 against one; checkpoints GPU→CPU
+#     and CPU→GPU, exact resume on the GPU; SIGTERM writes a checkpoint) and cuda.test's
+#     (memory, pinned copies, cuBLAS, the kernel cache);
 # (b) natssl bench train on cuda:0 beside the PyTorch peer (trainer/testdata/pytorch_peer.py)
 #     on the same GPU: resnet50 at 224 px (batch 256) and resnet18-cifar at 32 px (batch
 #     512), fp32 and tf32, AdamW, and the ratio of their step times;
@@ -72,7 +72,7 @@ run_tests() { # NAME PKGDIR SECONDS
   echo $? >"$out/$1.rc"
 }
 run_tests cuda.test trainer/cuda 120
-run_tests trainer.test trainer 300
+run_tests trainer.test trainer 360
 
 # (b) bench train, natssl and the PyTorch peer, model by model and precision by precision.
 # model backbone, image side, batch (images; twice as many views)

@@ -58,8 +58,12 @@ type backend interface {
 	hostWrite(dst mem, src []float32)
 
 	zero(m mem)
+	copy(dst, src mem)
 	add(dst, src mem)
 	reluMask(dy, y mem)
+	// relu writes max(x, 0) into y; reluBack writes dy where y > 0, else 0, into dx.
+	relu(x, y mem)
+	reluBack(y, dy, dx mem)
 	toNHWC(x, y mem, n, c, hw int)
 	conv(l *convLayer, x, w, y mem)
 	convBack(l *convLayer, x, w, dy, dx, dw mem)
@@ -68,6 +72,9 @@ type backend interface {
 	// statistics, in store order).
 	step(s bbStep)
 	bnLayer(l *bnLayer)
+	// bnShare tells it that layer l moves the running statistics of layer with (multi-crop:
+	// every crop size's batch norms move the same statistics, in turn).
+	bnShare(l, with *bnLayer)
 	built(bns []*bnLayer) error
 	bn(l *bnLayer, x, gamma, beta, res, y mem)
 	bnRecompute(l *bnLayer, x, y mem)
@@ -98,6 +105,7 @@ func (cpuBackend) mem(v G.Value) mem                      { return hostMem(v.Dat
 func (cpuBackend) hostView(m mem, _ *[]float32) []float32 { return m.h }
 func (cpuBackend) hostWrite(dst mem, src []float32)       { copy(dst.h, src) }
 func (cpuBackend) zero(m mem)                             { clear(m.h) }
+func (cpuBackend) copy(dst, src mem)                      { copy(dst.h, src.h) }
 func (cpuBackend) add(dst, src mem)                       { add(dst.h, src.h) }
 func (cpuBackend) reluMask(dy, y mem)                     { reluMask(dy.h, y.h) }
 func (cpuBackend) toNHWC(x, y mem, n, c, hw int)          { nchwToNHWC(x.h, y.h, n, c, hw) }
@@ -139,11 +147,32 @@ func (cpuBackend) sumRows(dy, db mem, rows, cols int) {
 }
 func (cpuBackend) err() error { return nil }
 
+func (cpuBackend) relu(x, y mem) {
+	for i, v := range x.h {
+		y.h[i] = max(v, 0)
+	}
+}
+
+func (cpuBackend) reluBack(y, dy, dx mem) {
+	for i, v := range dy.h {
+		if y.h[i] > 0 {
+			dx.h[i] = v
+		} else {
+			dx.h[i] = 0
+		}
+	}
+}
+
+func (cpuBackend) bnShare(l, with *bnLayer) {
+	l.mean, l.vr = with.mean, with.vr
+}
+
 // planBackend runs a backbone's steps without computing anything: the memory plan records
 // a pass's buffer requests from it (memplan.go), on the host, for any backend.
 type planBackend struct{ cpuBackend }
 
 func (planBackend) zero(mem)                                      {}
+func (planBackend) copy(_, _ mem)                                 {}
 func (planBackend) add(_, _ mem)                                  {}
 func (planBackend) reluMask(_, _ mem)                             {}
 func (planBackend) toNHWC(_, _ mem, _, _, _ int)                  {}

@@ -126,7 +126,9 @@ func bench(ctx context.Context, cfg *configs.Config, o BenchOptions, build build
 		if err := n.update(o2, 1e-4); err != nil {
 			return nil, err
 		}
-		n.updated(int64(i), int64(o.Warmup+o.Steps))
+		if err := n.updated(int64(i), int64(o.Warmup+o.Steps)); err != nil {
+			return nil, err
+		}
 		if err := n.sync(); err != nil {
 			return nil, err
 		}

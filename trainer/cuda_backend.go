@@ -22,6 +22,7 @@ type cudaBackend struct {
 
 	bns     map[*bnLayer]*cuda.BN
 	bnOrder []*bnLayer
+	shared  map[*bnLayer]*bnLayer // a layer that moves another's running statistics: that one
 	// The scratch the layers share (a replica runs one layer at a time), sized by the
 	// largest layer: the weights and their gradient in the products' layout, a block of the
 	// column matrix and of its gradient, the max pool's choices, batch norm's partial sums.
@@ -36,7 +37,8 @@ type cudaBackend struct {
 	first error
 }
 
-// gpuDevice is what the replicas on one GPU share: its parameters.
+// gpuDevice is what the replicas on one GPU share: its parameters, the online network's and
+// the target network's.
 type gpuDevice struct {
 	index  int
 	q      gpuQueue // the first replica's, which holds the parameters' memory
@@ -47,7 +49,7 @@ type gpuDevice struct {
 var _ backend = (*cudaBackend)(nil)
 
 func newCUDABackend(q gpuQueue, dev *gpuDevice) *cudaBackend {
-	return &cudaBackend{q: q, dev: dev, bns: map[*bnLayer]*cuda.BN{}}
+	return &cudaBackend{q: q, dev: dev, bns: map[*bnLayer]*cuda.BN{}, shared: map[*bnLayer]*bnLayer{}}
 }
 
 // fail keeps the backend's first error.
@@ -102,8 +104,13 @@ func (b *cudaBackend) hostView(m mem, scratch *[]float32) []float32 {
 func (b *cudaBackend) hostWrite(dst mem, src []float32) { b.fail(b.q.upload(dst.dp(), src)) }
 
 func (b *cudaBackend) zero(m mem)         { b.fail(cuda.Fill(b.q, m.dp(), 0, m.n)) }
+func (b *cudaBackend) copy(dst, src mem)  { b.fail(cuda.CopyTo(b.q, dst.dp(), src.dp(), dst.n)) }
 func (b *cudaBackend) add(dst, src mem)   { b.fail(cuda.AddTo(b.q, dst.dp(), src.dp(), dst.n)) }
 func (b *cudaBackend) reluMask(dy, y mem) { b.fail(cuda.ReLUMask(b.q, dy.dp(), y.dp(), dy.n)) }
+func (b *cudaBackend) relu(x, y mem)      { b.fail(cuda.ReLU(b.q, x.dp(), y.dp(), x.n)) }
+func (b *cudaBackend) reluBack(y, dy, dx mem) {
+	b.fail(cuda.ReLUBack(b.q, y.dp(), dy.dp(), dx.dp(), dy.n))
+}
 func (b *cudaBackend) toNHWC(x, y mem, n, c, hw int) {
 	b.fail(cuda.NCHWToNHWC(b.q, x.dp(), y.dp(), n, c, hw))
 }
@@ -217,6 +224,11 @@ func (b *cudaBackend) bnLayer(l *bnLayer) {
 	b.bnOrder = append(b.bnOrder, l)
 }
 
+func (b *cudaBackend) bnShare(l, with *bnLayer) {
+	b.shared[l] = with
+	l.mean, l.vr = with.mean, with.vr
+}
+
 func (b *cudaBackend) bn(l *bnLayer, x, gamma, beta, res, y mem) {
 	c := b.bns[l]
 	switch l.mode {
@@ -267,7 +279,8 @@ func (b *cudaBackend) sumRows(dy, db mem, rows, cols int) {
 
 // built allocates the scratch the layers asked for and the running statistics of the
 // layers that keep them (bns, in the builder's order), and points those layers' host
-// statistics at the host copy.
+// statistics at the host copy; the layers that share them (bnShare) move the same device
+// statistics, and every other layer's are on the device alone.
 func (b *cudaBackend) built(bns []*bnLayer) error {
 	b.wk, b.dwk = b.alloc(max(b.need.wk, 1)), b.alloc(max(b.need.wk, 1))
 	b.col, b.dcol = b.alloc(max(b.need.col, 1)), b.alloc(max(b.need.col, 1))
@@ -285,6 +298,24 @@ func (b *cudaBackend) built(bns []*bnLayer) error {
 		c.RunMean, c.RunVar = m.slice(0, l.c).dp(), m.slice(l.c, l.c).dp()
 		l.mean, l.vr = b.statsHost[off:off+l.c:off+l.c], b.statsHost[off+l.c:off+2*l.c]
 		off += 2 * l.c
+	}
+	// The layers of the other crop sizes move those statistics too. The other layers, a
+	// target network's, normalise with their batch's statistics and keep running statistics
+	// that nothing reads: on the device alone.
+	kept := map[*bnLayer]bool{}
+	for _, l := range bns {
+		kept[l] = true
+	}
+	for _, l := range b.bnOrder {
+		c := b.bns[l]
+		switch with, ok := b.shared[l]; {
+		case ok:
+			c.RunMean, c.RunVar = b.bns[with].RunMean, b.bns[with].RunVar
+			l.mean, l.vr = with.mean, with.vr
+		case !kept[l]:
+			m := b.alloc(2 * l.c)
+			c.RunMean, c.RunVar = m.slice(0, l.c).dp(), m.slice(l.c, l.c).dp()
+		}
 	}
 	for _, c := range b.bns {
 		c.Partial = b.prt.dp()

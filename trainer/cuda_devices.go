@@ -47,18 +47,17 @@ func openGPU(index int) (*cuda.Device, error) {
 // workspace and its streams.
 const replicaReserve = 64 << 20
 
-// preflight refuses, before anything is allocated, GPUs that cannot train this net: a method
-// or views the CUDA backend does not have yet (gpuTrains), no driver or libraries, an index
-// out of range, a driver or GPU too old, kernels that do not compile, or too little free
-// memory for this process's share of the batch (spec.batch over ranks processes). It is
-// quiet for CPU devices, and checks only the method and views on the simulation.
+// preflight refuses, before anything is allocated, GPUs that cannot train this net: no driver
+// or libraries, an index out of range, a driver or GPU too old, kernels that do not compile,
+// or too little free memory for this process's share of the batch (spec.batch over ranks
+// processes). It is quiet for CPU devices and on the simulation.
 func preflight(spec netSpec, ranks int, opt buildOptions) error {
 	parsed, gpus, err := parseDevices(spec.devices)
 	if err != nil || gpus == 0 {
 		return err
 	}
-	if err := gpuTrains(spec); err != nil || opt.gpu.sim != nil || opt.gpu.count {
-		return err
+	if opt.gpu.sim != nil || opt.gpu.count {
+		return nil
 	}
 	ranks = max(ranks, 1)
 	per := map[int]int{} // replicas per GPU

@@ -17,7 +17,7 @@ import (
 // streams, and share its parameters), a CUDA backend and a device input; the net's part on
 // the GPUs is a gpuNet. With opt.gpu.count nothing is opened and the allocations are only
 // counted; with opt.gpu.sim the host simulation stands in for the GPUs.
-func openCUDA(devices []configs.Device, n int, views viewGroup, opt buildOptions) (bes []backend, ins []replicaInput, _ deviceNet, err error) {
+func openCUDA(devices []configs.Device, n int, groups []viewGroup, opt buildOptions) (bes []backend, ins []replicaInput, _ deviceNet, err error) {
 	gn := &gpuNet{opt: opt.gpu}
 	if opt.gpu.count {
 		gn.counts = map[int]int64{}
@@ -41,7 +41,7 @@ func openCUDA(devices []configs.Device, n int, views viewGroup, opt buildOptions
 			gn.devices = append(gn.devices, gd)
 		}
 		be := newCUDABackend(q, gd)
-		in, err := newGPUInput(be, n, views)
+		in, err := newGPUInput(be, n, groups)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -73,52 +73,82 @@ func openQueue(index int, opt gpuOptions, counts map[int]int64) (gpuQueue, error
 	return q, nil
 }
 
-// gpuInput is a replica's input on a GPU, its views of one size: two device buffers and two
-// page-locked host buffers, used in turn, so that a step's images are copied in while the
-// step before still computes.
+// gpuInput is a replica's input on a GPU: every view of its images, the view groups one after
+// the other, in two device buffers and two page-locked host buffers, used in turn, so that a
+// step's images are copied in while the step before still computes. Each group's views are
+// one value of the graph, a slice of the buffer in use.
 type gpuInput struct {
 	q      gpuQueue
-	n, per int // images, floats per image
-	views  int
+	n      int // images
+	groups []viewGroup
+	total  int // floats of a step
 	x      [2]mem
-	v      *devValue
+	vs     []*devValue
 	step   int
 }
 
-func newGPUInput(b *cudaBackend, n int, views viewGroup) (*gpuInput, error) {
-	in := &gpuInput{q: b.q, n: n, per: 3 * views.size * views.size, views: views.count}
-	rows := views.count * n
+func newGPUInput(b *cudaBackend, n int, groups []viewGroup) (*gpuInput, error) {
+	in := &gpuInput{q: b.q, n: n, groups: groups}
+	for _, g := range groups {
+		in.total += in.floats(g)
+	}
 	for slot := range in.x {
-		in.x[slot] = b.alloc(rows * in.per)
-		if _, err := b.q.inputBuffer(slot, rows*in.per); err != nil {
+		in.x[slot] = b.alloc(in.total)
+		if _, err := b.q.inputBuffer(slot, in.total); err != nil {
 			return nil, errWrap(b.q, err)
 		}
 	}
-	in.v = newDevValue(in.x[0], rows, 3, views.size, views.size)
+	off := 0
+	for _, g := range groups {
+		f := in.floats(g)
+		in.vs = append(in.vs, newDevValue(in.x[0].slice(off, f), g.count*n, 3, g.size, g.size))
+		off += f
+	}
 	return in, b.err()
 }
 
-func (in *gpuInput) values() []G.Value { return []G.Value{in.v} }
+// floats is the size of group g's views of the replica's images.
+func (in *gpuInput) floats(g viewGroup) int { return g.count * in.n * 3 * g.size * g.size }
 
-// set copies images [lo, lo+n) of every view in: view 1's n images, then view 2's, ...
+func (in *gpuInput) values() []G.Value {
+	vs := make([]G.Value, len(in.vs))
+	for i, v := range in.vs {
+		vs[i] = v
+	}
+	return vs
+}
+
+// set copies images [lo, lo+n) of every view in: the first group's view 1's n images, then
+// its view 2's, ..., then the next group's.
 func (in *gpuInput) set(views [][]float32, lo int) error {
-	slot, total := in.step%2, in.views*in.n*in.per
+	slot := in.step % 2
 	in.step++
 	if err := in.q.waitInput(slot); err != nil {
 		return errWrap(in.q, err)
 	}
-	buf, err := in.q.inputBuffer(slot, total)
+	buf, err := in.q.inputBuffer(slot, in.total)
 	if err != nil {
 		return errWrap(in.q, err)
 	}
-	block := in.n * in.per
-	for j := range in.views {
-		copy(buf[j*block:(j+1)*block], views[j][lo*in.per:(lo+in.n)*in.per])
+	at, v := 0, 0
+	for _, g := range in.groups {
+		per := 3 * g.size * g.size
+		block := in.n * per
+		for range g.count {
+			copy(buf[at:at+block], views[v][lo*per:(lo+in.n)*per])
+			at += block
+			v++
+		}
 	}
-	if err := in.q.uploadInput(in.x[slot].dp(), slot, total); err != nil {
+	if err := in.q.uploadInput(in.x[slot].dp(), slot, in.total); err != nil {
 		return errWrap(in.q, err)
 	}
-	in.v.m = in.x[slot]
+	off := 0
+	for i, g := range in.groups {
+		f := in.floats(g)
+		in.vs[i].m = in.x[slot].slice(off, f)
+		off += f
+	}
 	return nil
 }
 
@@ -256,6 +286,34 @@ func (gn *gpuNet) update(o *optimizer, lr float64) error {
 	return nil
 }
 
+// targetStep runs on every GPU: each moves its copy of the target network towards its copy of
+// the online parameters, which update left the same on all of them, so that the copies stay
+// the same without being sent; the replicas sharing the GPU wait for it before their next
+// forward pass reads the target.
+func (gn *gpuNet) targetStep(t *target, tau float64) error {
+	a, c := emaCoeffs(tau)
+	for _, d := range gn.devices {
+		for _, pr := range t.pairs {
+			tw, ow := d.params[pr[0]].m, d.params[pr[1]].m
+			if err := cuda.EMA(d.q, tw.dp(), ow.dp(), a, c, tw.n); err != nil {
+				return errWrap(d.q, err)
+			}
+		}
+		if err := d.q.mark(evTarget); err != nil {
+			return errWrap(d.q, err)
+		}
+	}
+	for _, r := range gn.reps {
+		if r.q == r.dev.q {
+			continue
+		}
+		if err := r.q.await(r.dev.q, evTarget); err != nil {
+			return errWrap(r.q, err)
+		}
+	}
+	return nil
+}
+
 func (gn *gpuNet) pullStats() error {
 	for _, r := range gn.reps {
 		if len(r.statsHost) > 0 {
@@ -278,9 +336,18 @@ func (gn *gpuNet) pushStats() error {
 	return nil
 }
 
+// models are the parameters a device holds: the online network's, then the target
+// network's when the method has one.
+func (gn *gpuNet) models() []*param {
+	if gn.n.target == nil {
+		return gn.n.params
+	}
+	return append(append([]*param(nil), gn.n.params...), gn.n.target.store.params...)
+}
+
 func (gn *gpuNet) pull(o *optimizer) error {
 	m := gn.reps[0]
-	for _, p := range gn.n.params {
+	for _, p := range gn.models() {
 		if err := m.q.download(p.data(), m.dev.params[p].m.dp()); err != nil {
 			return errWrap(m.q, err)
 		}
@@ -299,8 +366,9 @@ func (gn *gpuNet) pull(o *optimizer) error {
 }
 
 func (gn *gpuNet) push(o *optimizer) error {
+	models := gn.models()
 	for _, d := range gn.devices {
-		for _, p := range gn.n.params {
+		for _, p := range models {
 			if err := d.q.upload(d.params[p].m.dp(), p.data()); err != nil {
 				return errWrap(d.q, err)
 			}

@@ -15,7 +15,7 @@ var errNoCgo = errors.New("this natssl was built without cgo, which CUDA needs: 
 
 type simulation struct{}
 
-func openCUDA(devices []configs.Device, _ int, _ viewGroup, _ buildOptions) ([]backend, []replicaInput, deviceNet, error) {
+func openCUDA(devices []configs.Device, _ int, _ []viewGroup, _ buildOptions) ([]backend, []replicaInput, deviceNet, error) {
 	return nil, nil, nil, fmt.Errorf("trainer: %s: %w", devices[0], errNoCgo)
 }
 

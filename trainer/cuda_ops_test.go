@@ -121,6 +121,27 @@ var opChecks = []opCheck{
 		b.zero(md)
 		cudatest.Near(t, "zero", get(t, b, md), make([]float32, len(d)), 0)
 	}},
+	{"ReLU, its gradient, EMA", func(t *testing.T, tg backendTarget, rng *rand.Rand, _ float64) {
+		x, dy := randSlice(rng, 1001), randSlice(rng, 1001)
+		x[0], x[1], x[2] = 0, float32(math.Copysign(0, -1)), float32(math.NaN())
+		y, dx := make([]float32, len(x)), make([]float32, len(x))
+		b := tg.backend(t)
+		my, mdx := b.alloc(len(y)), b.alloc(len(dx))
+		b.relu(put(t, b, x), my)
+		cpuBackend{}.relu(hostMem(x), hostMem(y))
+		cudatest.Near(t, "ReLU", get(t, b, my), y, 0)
+		b.reluBack(my, put(t, b, dy), mdx)
+		cpuBackend{}.reluBack(hostMem(y), hostMem(dy), hostMem(dx))
+		cudatest.Near(t, "ReLU's gradient", get(t, b, mdx), dx, 0)
+		tw, ow := randSlice(rng, 1001), randSlice(rng, 1001)
+		mt := put(t, b, tw)
+		a, c := emaCoeffs(0.996)
+		if err := cuda.EMA(b.q, mt.dp(), put(t, b, ow).dp(), a, c, len(tw)); err != nil {
+			t.Fatal(err)
+		}
+		emaStep(tw, ow, a, c)
+		cudatest.Near(t, "EMA", get(t, b, mt), tw, 0)
+	}},
 	{"linear", func(t *testing.T, tg backendTarget, rng *rand.Rand, tol float64) {
 		n, in, out := 6, 7, 5
 		x, w, bias, dy := randSlice(rng, n*in), randSlice(rng, in*out), randSlice(rng, out), randSlice(rng, n*out)

@@ -40,7 +40,7 @@ type gpuQueue interface {
 	// copyFrom queues, on the compute stream, a copy of n floats from src on from's device
 	// to dst on to's device (either may be this queue's).
 	copyPeer(dst cuda.DevicePtr, to gpuQueue, src cuda.DevicePtr, from gpuQueue, n int) error
-	// mark records event e (evBackward, evUpdate) at the end of the compute stream's work;
+	// mark records event e (evBackward, evUpdate, evTarget) at the end of the compute stream's work;
 	// await makes the compute stream's next work wait for from's last mark of e.
 	mark(e int) error
 	await(from gpuQueue, e int) error
@@ -52,6 +52,7 @@ type gpuQueue interface {
 const (
 	evBackward = iota // a replica's backward pass: the first replica's sum reads its gradients
 	evUpdate          // the optimizer's step and the parameters' copies to the other GPUs
+	evTarget          // a GPU's target-network EMA step, which its other replicas read
 	numEvents
 )
 

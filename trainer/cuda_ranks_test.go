@@ -61,23 +61,28 @@ func trainDeviceRanks(t *testing.T, tg backendTarget, r deviceRun, size int, dev
 // local rank (cuda:0, cuda:1), give the losses and the final checkpoint of one process of
 // [cuda:0, cuda:1] bit for bit: the embeddings gathered over the ranks, each rank's gradients
 // copied from its GPU, summed over the ranks in rank order and copied back before its update,
-// as the one process sums its GPUs' in replica order. The same for the CPU, which checks the
+// as the one process sums its GPUs' in replica order; with BYOL's and MoCo's target networks,
+// each rank's on its GPU, and MoCo's queues too. The same for the CPU, which checks the
 // harness: two ranks of [cpu] against [cpu, cpu].
 func TestCUDARanksOnHost(t *testing.T) {
 	tg := simTarget(t)
 	defer func(f func() (int, error)) { gpuCount = f }(gpuCount)
 	gpuCount = func() (int, error) { return tg.gpus(), nil } // the driver sees the simulation's GPUs
 	for _, c := range []struct {
-		name  string
-		tg    *backendTarget
-		ranks []string // each rank's train.devices
-		one   []string // the one process's
+		name   string
+		tg     *backendTarget
+		ranks  []string // each rank's train.devices
+		one    []string // the one process's
+		method string
 	}{
-		{"GPUs", &tg, []string{AutoDevice}, []string{"cuda:0", "cuda:1"}},
-		{"CPU", nil, []string{"cpu"}, []string{"cpu", "cpu"}},
+		{"GPUs", &tg, []string{AutoDevice}, []string{"cuda:0", "cuda:1"}, ""},
+		{"GPUs byol", &tg, []string{AutoDevice}, []string{"cuda:0", "cuda:1"}, "byol"},
+		{"GPUs moco", &tg, []string{AutoDevice}, []string{"cuda:0", "cuda:1"}, "moco"},
+		{"CPU", nil, []string{"cpu"}, []string{"cpu", "cpu"}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := simRun
+			r.method = c.method
 			want, wres := r.train(t, c.tg, r.config(c.one...), nil)
 			rt := backendTarget{name: "cpu"}
 			if c.tg != nil {

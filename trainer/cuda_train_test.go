@@ -28,6 +28,25 @@ type deviceRun struct {
 	// im2col has the CPU run every convolution by im2col, as the GPUs do, not by Winograd's
 	// method where it can: the two paths part by more than a GPU and the CPU's im2col do.
 	im2col bool
+	// paramFloor is how far the last checkpoints' parameters may part whatever their size
+	// (0: 1e-8, the rounding noise of a parameter without a true gradient).
+	paramFloor float64
+	// crops are augment.crops (nil: two views at size).
+	crops []configs.Crop
+}
+
+// adamReach is how far AdamW can carry a parameter in r's run: the sum of its learning
+// rates, as AdamW steps each parameter by about the learning rate whatever its gradient's
+// size. Where a gradient is no more than the noise of the order of its sums (BYOL's batch-norm
+// shifts at gpuRun), a GPU and the CPU may step such a parameter in opposite directions, and
+// part by up to that.
+func adamReach(r deviceRun) float64 {
+	cfg := r.config("cpu")
+	peak, reach := peakLR(cfg.Train.LR, cfg.Data.BatchSize), 0.0
+	for k := range r.steps {
+		reach += schedule(peak, k, cfg.Train.WarmupSteps, r.steps)
+	}
+	return reach
 }
 
 // simRun is small enough for the host simulation; gpuRun is the GPU check's. Its optimizer
@@ -37,8 +56,8 @@ type deviceRun struct {
 // even at 0.01 (its steps on this noise data grow a difference tenfold a step) and AdamW at
 // 3e-3 by 1%.
 var (
-	simRun = deviceRun{configs.Model{Backbone: "resnet18-cifar", Width: 4, ProjHidden: 16, ProjDim: 8}, 16, 8, 6, "adamw", 0.003, "", false}
-	gpuRun = deviceRun{configs.Model{Backbone: "resnet18-cifar", Width: 16, ProjHidden: 64, ProjDim: 32}, 32, 32, 20, "adamw", 0.0003, "", false}
+	simRun = deviceRun{configs.Model{Backbone: "resnet18-cifar", Width: 4, ProjHidden: 16, ProjDim: 8}, 16, 8, 6, "adamw", 0.003, "", false, 0, nil}
+	gpuRun = deviceRun{configs.Model{Backbone: "resnet18-cifar", Width: 16, ProjHidden: 64, ProjDim: 32}, 32, 32, 20, "adamw", 0.0003, "", false, 0, nil}
 )
 
 func (r deviceRun) config(devices ...string) *configs.Config {
@@ -53,11 +72,23 @@ func (r deviceRun) config(devices ...string) *configs.Config {
 	if r.method != "" {
 		cfg.Method.Name = r.method
 	}
+	cfg.Augment.Crops = r.crops
+	if r.method == "moco" {
+		// Two batches of keys: the queue wraps twice in six steps, and holds no key of the
+		// query's own image (the synthetic epoch is three batches).
+		cfg.Method.QueueSize = 2 * r.batch
+	}
 	return cfg
 }
 
 func (r deviceRun) source(start Position) *synthSource {
-	return &synthSource{batch: r.batch, size: r.size, seed: 9, perEpoch: int64(3 * r.batch), pos: start}
+	var sizes []int
+	for _, c := range r.crops {
+		for range c.Count {
+			sizes = append(sizes, c.Size)
+		}
+	}
+	return &synthSource{batch: r.batch, size: r.size, sizes: sizes, seed: 9, perEpoch: int64(3 * r.batch), pos: start}
 }
 
 // train runs cfg on tg (nil: the CPU) from start (a checkpoint, or nil) and returns every
@@ -115,7 +146,11 @@ func checkTraining(t *testing.T, tg backendTarget, r deviceRun, gpus []string, t
 		t.Fatal(err)
 	}
 	// Within 100·tol of each tensor's largest value, and 1e-8 absolute: the bias before the
-	// head's batch norm has no true gradient, only rounding noise.
+	// head's batch norm has no true gradient, only rounding noise (or r.paramFloor).
+	floor := 1e-8
+	if r.paramFloor > 0 {
+		floor = r.paramFloor
+	}
 	for name, w := range wc.Tensors {
 		if strings.HasPrefix(name, "opt/") {
 			continue
@@ -126,7 +161,7 @@ func checkTraining(t *testing.T, tg backendTarget, r deviceRun, gpus []string, t
 			scale = math.Max(scale, math.Abs(float64(v)))
 		}
 		for i := range w {
-			if d := math.Abs(float64(g[i] - w[i])); d > 100*tol*scale+1e-8 || math.IsNaN(d) {
+			if d := math.Abs(float64(g[i] - w[i])); d > 100*tol*scale+floor || math.IsNaN(d) {
 				t.Errorf("%v: checkpoint tensor %s[%d] = %v, CPU %v", gpus, name, i, g[i], w[i])
 				break
 			}

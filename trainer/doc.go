@@ -30,9 +30,9 @@
 // GPU share its parameters, the gradients are summed and the optimizer steps on the first GPU,
 // and the images are uploaded from page-locked buffers while the previous step computes;
 // CheckDevices refuses GPUs that cannot train before any work, counting the memory a build
-// would allocate, and the methods the CUDA backend does not have yet (BYOL and MoCo, whose
-// target networks live on the host, and multi-crop). The CUDA backend runs on a host
-// simulation of its kernels in the tests. The replicas meet once per step inside the loss op
+// would allocate. A target network's parameters live on every GPU beside the online ones,
+// and its EMA step runs there, on each GPU alike. The CUDA backend runs on a host simulation
+// of its kernels in the tests. The replicas meet once per step inside the loss op
 // (gather.go): their embeddings (and the target network's) are gathered, in one exchange,
 // into the global batch (layout.go), the method's loss and its gradient are computed once
 // over it, and each replica back-propagates its share; the summed parameter gradients are

@@ -18,33 +18,13 @@ func openDevices(spec netSpec, n int, opt buildOptions) ([]backend, []replicaInp
 		return nil, nil, nil, err
 	}
 	if gpus > 0 {
-		if err := gpuTrains(spec); err != nil {
-			return nil, nil, nil, err
-		}
-		return openCUDA(parsed, n, spec.groups[0], opt)
+		return openCUDA(parsed, n, spec.groups, opt)
 	}
 	bes, ins := make([]backend, len(spec.devices)), make([]replicaInput, len(spec.devices))
 	for i := range spec.devices {
 		bes[i], ins[i] = cpuBackend{}, newHostInput(n, spec.groups)
 	}
 	return bes, ins, nil, nil
-}
-
-// gpuTrains refuses, in one line, what the CUDA backend cannot train yet: a method with a
-// target network (BYOL, MoCo v2: their target's parameters and its EMA step live on the host)
-// or with host-only ops in its head (MoCo's ReLU), and views of more than one size
-// (augment.crops' small crops). SimCLR, VICReg and Barlow Twins on their global views train
-// on GPUs.
-func gpuTrains(spec netSpec) error {
-	switch spec.method.Name {
-	case "simclr", "vicreg", "barlow":
-	default:
-		return fmt.Errorf("trainer: method.name %s on GPUs: not supported yet (the CUDA backend trains simclr, vicreg and barlow); train it on the CPU (train.devices: [cpu, ...])", spec.method.Name)
-	}
-	if len(spec.groups) > 1 {
-		return fmt.Errorf("trainer: augment.crops of %d sizes on GPUs: not supported yet (the CUDA backend takes the global views alone); drop the small crops, or train on the CPU", len(spec.groups))
-	}
-	return nil
 }
 
 // parseDevices reads train.devices and counts its GPUs; it refuses a list that mixes the

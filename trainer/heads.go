@@ -40,14 +40,16 @@ func (b *builder) predictor(z *G.Node, hidden int) *G.Node {
 // relu adds max(0, x) over a 2-d node.
 func (b *builder) relu(x *G.Node) *G.Node {
 	s := x.Shape()
-	return G.Must(G.ApplyOp(&reluOp{rows: s[0], c: s[1]}, x))
+	return G.Must(G.ApplyOp(&reluOp{be: b.be, rows: s[0], c: s[1], y: b.be.alloc(s[0] * s[1])}, x))
 }
 
 // reluOp is max(0, x); its gradient passes dy where the output is positive. Gorgonia's Rectify
-// would do, at the cost of a comparison tensor per step.
+// would do on the host, at the cost of a comparison tensor per step; this one runs on the
+// replica's backend.
 type reluOp struct {
+	be      backend
 	rows, c int
-	y, dx   []float32
+	y       mem
 }
 
 var _ G.SDOp = (*reluOp)(nil)
@@ -65,15 +67,14 @@ func (op *reluOp) Hashcode() uint32      { return hashOf(op) }
 func (op *reluOp) String() string        { return "ReLU" }
 func (op *reluOp) DiffWRT(int) []bool    { return []bool{true} }
 func (op *reluOp) Do(vals ...G.Value) (G.Value, error) {
-	x := vals[0].Data().([]float32)
-	op.y = grow(op.y, len(x))
-	for i, v := range x {
-		op.y[i] = max(v, 0)
+	op.be.relu(op.be.mem(vals[0]), op.y)
+	if err := op.be.err(); err != nil {
+		return nil, fmt.Errorf("trainer: %v: %w", op, err)
 	}
-	return tensor.New(tensor.WithShape(op.rows, op.c), tensor.WithBacking(op.y)), nil
+	return op.be.value(op.y, op.rows, op.c), nil
 }
 func (op *reluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&reluGradOp{op: op}, output, grad)
+	dx, err := G.ApplyOp(&reluGradOp{op: op, dx: op.be.alloc(op.rows * op.c)}, output, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +82,10 @@ func (op *reluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 }
 
 // reluGradOp is dy masked by y > 0, from (y, dy).
-type reluGradOp struct{ op *reluOp }
+type reluGradOp struct {
+	op *reluOp
+	dx mem
+}
 
 func (g *reluGradOp) Arity() int    { return 2 }
 func (g *reluGradOp) Type() hm.Type { return hm.NewFnType(t2(), t2(), t2()) }
@@ -95,37 +99,35 @@ func (g *reluGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "relugrad-%p", g.op
 func (g *reluGradOp) Hashcode() uint32      { return hashOf(g) }
 func (g *reluGradOp) String() string        { return "∂ReLU" }
 func (g *reluGradOp) Do(vals ...G.Value) (G.Value, error) {
-	y, dy := vals[0].Data().([]float32), vals[1].Data().([]float32)
-	g.op.dx = grow(g.op.dx, len(dy))
-	for i, v := range dy {
-		if y[i] > 0 {
-			g.op.dx[i] = v
-		} else {
-			g.op.dx[i] = 0
-		}
+	be := g.op.be
+	be.reluBack(be.mem(vals[0]), be.mem(vals[1]), g.dx)
+	if err := be.err(); err != nil {
+		return nil, fmt.Errorf("trainer: %v: %w", g, err)
 	}
-	return tensor.New(tensor.WithShape(g.op.rows, g.op.c), tensor.WithBacking(g.op.dx)), nil
+	return be.value(g.dx, g.op.rows, g.op.c), nil
 }
 
 // concatRows stacks 2-d nodes of equal width: multi-crop's features of each crop size, in
 // view order, so that the head runs once over every view (and its batch norm normalises over
 // all of them, as SwAV's and DINO's heads do).
-func concatRows(xs []*G.Node) *G.Node {
+func concatRows(be backend, xs []*G.Node) *G.Node {
 	if len(xs) == 1 {
 		return xs[0]
 	}
-	op := &concatOp{c: xs[0].Shape()[1]}
+	op := &concatOp{be: be, c: xs[0].Shape()[1]}
 	for _, x := range xs {
 		op.rows = append(op.rows, x.Shape()[0])
 	}
+	op.y = be.alloc(op.total() * op.c)
 	return G.Must(G.ApplyOp(op, xs...))
 }
 
 // concatOp stacks its inputs' rows; the gradient of input i is its rows of dy.
 type concatOp struct {
+	be   backend
 	rows []int
 	c    int
-	y    []float32
+	y    mem
 }
 
 var _ G.SDOp = (*concatOp)(nil)
@@ -162,18 +164,22 @@ func (op *concatOp) DiffWRT(n int) []bool {
 	return d
 }
 func (op *concatOp) Do(vals ...G.Value) (G.Value, error) {
-	op.y = grow(op.y, op.total()*op.c)
 	at := 0
-	for _, v := range vals {
-		at += copy(op.y[at:], v.Data().([]float32))
+	for i, v := range vals {
+		n := op.rows[i] * op.c
+		op.be.copy(op.y.slice(at, n), op.be.mem(v))
+		at += n
 	}
-	return tensor.New(tensor.WithShape(op.total(), op.c), tensor.WithBacking(op.y)), nil
+	if err := op.be.err(); err != nil {
+		return nil, fmt.Errorf("trainer: %v: %w", op, err)
+	}
+	return op.be.value(op.y, op.total(), op.c), nil
 }
 func (op *concatOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	out := make(G.Nodes, len(inputs))
 	lo := 0
 	for i, r := range op.rows {
-		d, err := G.ApplyOp(&rowsOp{lo: lo, rows: r, c: op.c}, grad)
+		d, err := G.ApplyOp(&rowsOp{be: op.be, lo: lo, rows: r, c: op.c, y: op.be.alloc(r * op.c)}, grad)
 		if err != nil {
 			return nil, err
 		}
@@ -185,8 +191,9 @@ func (op *concatOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 
 // rowsOp is rows [lo, lo+rows) of its input, copied.
 type rowsOp struct {
+	be          backend
 	lo, rows, c int
-	y           []float32
+	y           mem
 }
 
 func (op *rowsOp) Arity() int    { return 1 }
@@ -201,7 +208,9 @@ func (op *rowsOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "rows-%p", op) }
 func (op *rowsOp) Hashcode() uint32      { return hashOf(op) }
 func (op *rowsOp) String() string        { return fmt.Sprintf("Rows[%d:%d]", op.lo, op.lo+op.rows) }
 func (op *rowsOp) Do(vals ...G.Value) (G.Value, error) {
-	op.y = grow(op.y, op.rows*op.c)
-	copy(op.y, vals[0].Data().([]float32)[op.lo*op.c:(op.lo+op.rows)*op.c])
-	return tensor.New(tensor.WithShape(op.rows, op.c), tensor.WithBacking(op.y)), nil
+	op.be.copy(op.y, op.be.mem(vals[0]).slice(op.lo*op.c, op.rows*op.c))
+	if err := op.be.err(); err != nil {
+		return nil, fmt.Errorf("trainer: %v: %w", op, err)
+	}
+	return op.be.value(op.y, op.rows, op.c), nil
 }

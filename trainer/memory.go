@@ -69,8 +69,8 @@ func EstimateMemory(cfg *configs.Config) Memory {
 	}
 	if cfg.Train.UsesCUDA() {
 		// The store, the optimizer's host copy, and the summed gradient's copy for a sum
-		// over ranks.
-		m.Params = f32 * on.params * (1 + slots + 1)
+		// over ranks; the target network's store.
+		m.Params = f32 * (on.params*(1+slots+1) + tg.params)
 		m.Activations = 0
 		m.Batches += f32 * b * sample
 	}

@@ -40,14 +40,16 @@ type deviceNet interface {
 	// sumRanks replaces that sum by its sum over the ranks (Ranks.Sum, on the host).
 	sumRanks(r Ranks) error
 	// update takes the optimizer step on the summed gradients and hands the new parameters
-	// to every device.
+	// to every device; targetStep then moves the target network on every device by
+	// ξ ← τξ + (1 − τ)θ.
 	update(o *optimizer, lr float64) error
+	targetStep(t *target, tau float64) error
 	// pullStats copies every replica's running statistics to its host copy (bnStats);
 	// pushStats copies the host copies back.
 	pullStats() error
 	pushStats() error
-	// pull copies the parameters (and o's state, when o is not nil) to the host; push
-	// copies them to the devices.
+	// pull copies the parameters, the target network's (when there is one) and o's state
+	// (when o is not nil) to the host; push copies them to the devices.
 	pull(o *optimizer) error
 	push(o *optimizer) error
 	// hostGrads returns the summed gradients of the last step on the host.
@@ -273,14 +275,22 @@ func (n *net) update(o *optimizer, lr float64) error {
 }
 
 // updated is what follows the optimizer's update of step k (0-based) of total: the target
-// network's EMA step, and the objective's state (MoCo's queue takes the step's keys).
-func (n *net) updated(k, total int64) {
+// network's EMA step (where the parameters live: on the GPUs, by their kernels), and the
+// objective's state (MoCo's queue, on the host, takes the step's keys).
+func (n *net) updated(k, total int64) error {
 	if n.target != nil {
-		n.target.update(k, total)
+		if n.dev != nil {
+			if err := n.dev.targetStep(n.target, n.target.tau(k, total)); err != nil {
+				return err
+			}
+		} else {
+			n.target.update(k, total)
+		}
 	}
 	if c, ok := n.gather.obj.(committer); ok {
 		c.commit()
 	}
+	return nil
 }
 
 // syncBN averages the replicas' running statistics into the store and back into every

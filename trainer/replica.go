@@ -19,10 +19,19 @@ type replica struct {
 	groups []viewGroup
 	in     replicaInput
 	b      *builder   // the online network: the global views' backbone, head, predictor
-	extra  []*builder // the other crop sizes' backbones (the same parameter nodes)
+	extra  []*builder // the other crop sizes' backbones (parameter nodes of their own names)
 	tb     *builder   // the target network, or nil
 	grads  G.Nodes    // of b.nodes
+	// shares are the extra backbones' gradients, each added after the pass into the gradient
+	// of the parameter it shares, in crop-size order.
+	shares []gradShare
 	vm     G.VM
+}
+
+// gradShare is an extra backbone's gradient node of the i-th parameter of b.
+type gradShare struct {
+	i    int
+	grad *G.Node
 }
 
 // buildOptions are the internal switches of a graph build.
@@ -84,29 +93,32 @@ func newReplica(index int, device string, spec netSpec, n int, store *paramStore
 		xs = append(xs, G.NewTensor(g, tensor.Float32, 4, G.WithShape(rows, 3, s, s), G.WithName(fmt.Sprintf("x%d", i)), G.WithValue(v)))
 	}
 	m := spec.model
-	online := func(st *paramStore) *builder {
-		return &builder{g: g, store: st, be: be, train: true, noBN: opt.noBN, winograd: !opt.noWinograd, wino: wino}
+	online := func(st *paramStore, prefix string) *builder {
+		return &builder{g: g, store: st, be: be, train: true, prefix: prefix, noBN: opt.noBN, winograd: !opt.noWinograd, wino: wino}
 	}
-	r.b = online(store)
+	r.b = online(store, "")
 	feat, err := r.b.encoder(m, xs[0])
 	if err != nil {
 		return nil, err
 	}
 	feats := []*G.Node{feat}
-	for _, x := range xs[1:] {
-		eb := online(store)
+	// Each other crop size's backbone reads the same parameters through nodes of its own
+	// names: Gorgonia would merge nodes of one name and sum their gradients with its own
+	// addition, on the host; the backend sums them after the pass instead (run).
+	for i, x := range xs[1:] {
+		eb := online(store, fmt.Sprintf("crop%d/", i+1))
 		f, err := eb.encoder(m, x)
 		if err != nil {
 			return nil, err
 		}
 		// Every size's batch norm moves the same running statistics, one after the other.
 		for i, l := range eb.bns {
-			l.mean, l.vr = r.b.bns[i].mean, r.b.bns[i].vr
+			be.bnShare(l, r.b.bns[i])
 		}
 		r.extra = append(r.extra, eb)
 		feats = append(feats, f)
 	}
-	z := r.b.projector(spec.method.Name, m, concatRows(feats))
+	z := r.b.projector(spec.method.Name, m, concatRows(be, feats))
 	if spec.method.Name == "byol" {
 		z = r.b.predictor(z, spec.predHidden)
 	}
@@ -123,10 +135,24 @@ func newReplica(index int, device string, spec netSpec, n int, store *paramStore
 	if err != nil {
 		return nil, fmt.Errorf("trainer: replica %d: loss: %w", index, err)
 	}
-	// Gorgonia merges input nodes of one name and shape: every crop size's backbone reads the
-	// same parameter nodes, whose gradients it sums.
-	if r.grads, err = G.Grad(cost, r.b.nodes...); err != nil {
+	wrt := append(G.Nodes(nil), r.b.nodes...)
+	at := map[*param]int{}
+	for i, p := range r.b.params {
+		at[p] = i
+	}
+	for _, eb := range r.extra {
+		for j, p := range eb.params {
+			r.shares = append(r.shares, gradShare{i: at[p], grad: nil})
+			wrt = append(wrt, eb.nodes[j])
+		}
+	}
+	grads, err := G.Grad(cost, wrt...)
+	if err != nil {
 		return nil, fmt.Errorf("trainer: replica %d: gradients: %w", index, err)
+	}
+	r.grads = grads[:len(r.b.nodes)]
+	for k := range r.shares {
+		r.shares[k].grad = grads[len(r.b.nodes)+k]
 	}
 	if err := be.built(r.b.bns); err != nil {
 		return nil, fmt.Errorf("trainer: replica %d (%s): %w", index, device, err)
@@ -139,11 +165,19 @@ func newReplica(index int, device string, spec netSpec, n int, store *paramStore
 	return r, nil
 }
 
-// run does forward and backward; the gradients are then readable with grad.
+// run does forward and backward, and adds the other crop sizes' gradients into the shared
+// parameters'; the gradients are then readable with grad.
 func (r *replica) run() error {
 	r.vm.Reset()
 	if err := r.vm.RunAll(); err != nil {
 		return fmt.Errorf("trainer: replica %d (%s): %w", r.index, r.device, err)
+	}
+	be := r.b.be
+	for _, s := range r.shares {
+		be.add(r.grad(s.i), be.mem(s.grad.Value()))
+	}
+	if err := be.err(); err != nil {
+		return fmt.Errorf("trainer: replica %d (%s): crop sizes' gradients: %w", r.index, r.device, err)
 	}
 	return nil
 }

@@ -48,14 +48,21 @@ func (t *target) tau(k, total int64) float64 {
 	return t.final - (t.final-t.base)*(math.Cos(math.Pi*p)+1)/2
 }
 
-// update is the EMA step after optimizer step k (0-based) of total.
+// update is the EMA step after optimizer step k (0-based) of total, on the host (a GPU's
+// is the ema kernel, which rounds as emaStep does).
 func (t *target) update(k, total int64) {
-	tau := t.tau(k, total)
-	a, c := float32(tau), float32(1-tau)
+	a, c := emaCoeffs(t.tau(k, total))
 	for _, pr := range t.pairs {
-		tw, ow := pr[0].data(), pr[1].data()
-		for i := range tw {
-			tw[i] = a*tw[i] + c*ow[i]
-		}
+		emaStep(pr[0].data(), pr[1].data(), a, c)
+	}
+}
+
+// emaCoeffs are τ and 1 − τ as the EMA step multiplies by them.
+func emaCoeffs(tau float64) (a, c float32) { return float32(tau), float32(1 - tau) }
+
+// emaStep moves tw towards ow: tw = a·tw + c·ow.
+func emaStep(tw, ow []float32, a, c float32) {
+	for i := range tw {
+		tw[i] = a*tw[i] + c*ow[i]
 	}
 }

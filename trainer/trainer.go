@@ -396,7 +396,9 @@ func (t *training) run(ctx context.Context) (*Result, error) {
 		if err := t.net.update(t.optim, lr); err != nil {
 			return t.fail(fmt.Errorf("trainer: step %d: update: %w", t.step+1, err))
 		}
-		t.net.updated(t.step, t.total)
+		if err := t.net.updated(t.step, t.total); err != nil {
+			return t.fail(fmt.Errorf("trainer: step %d: target network: %w", t.step+1, err))
+		}
 		t.step++
 		t.epoch, t.loss, t.pos = b.Epoch, loss, t.opt.Source.Position()
 		stepEpoch = b.Epoch

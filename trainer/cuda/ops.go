@@ -45,6 +45,11 @@ func NCHWToNHWC(r Runner, x, y DevicePtr, n, c, hw int) error {
 	return loop(r, "nchw_to_nhwc", int64(n)*int64(c)*int64(hw), x, y, n, c, hw)
 }
 
+// CopyTo copies n floats of src to dst.
+func CopyTo(r Runner, dst, src DevicePtr, n int) error {
+	return loop(r, "copy_to", int64(n), dst, src, int64(n))
+}
+
 // AddTo adds n floats of src to dst, one rounding each (replica gradient sums are exact).
 func AddTo(r Runner, dst, src DevicePtr, n int) error {
 	return loop(r, "add_to", int64(n), dst, src, int64(n))
@@ -69,4 +74,19 @@ func BiasRows(r Runner, y, b DevicePtr, rows, cols int) error {
 // SumRows is the bias gradient db[j] = Σ_i dy[i][j] of dy (rows × cols), in row order.
 func SumRows(r Runner, dy, db DevicePtr, rows, cols int) error {
 	return loop(r, "sum_rows", int64(cols), dy, db, rows, cols)
+}
+
+// ReLU writes max(x, 0) into y, n floats.
+func ReLU(r Runner, x, y DevicePtr, n int) error {
+	return loop(r, "relu", int64(n), x, y, int64(n))
+}
+
+// ReLUBack writes dy where y > 0, else 0, into dx: the gradient of a ReLU whose output is y.
+func ReLUBack(r Runner, y, dy, dx DevicePtr, n int) error {
+	return loop(r, "relu_back", int64(n), y, dy, dx, int64(n))
+}
+
+// EMA is a target network's step on one tensor of n floats: t = a·t + c·o.
+func EMA(r Runner, t, o DevicePtr, a, c float32, n int) error {
+	return loop(r, "ema", int64(n), t, o, a, c, int64(n))
 }

@@ -1,5 +1,6 @@
-// Layout and elementwise kernels: the input images to channels-last, gradient sums, ReLU's
-// mask, filling, and the linear layers' bias.
+// Layout and elementwise kernels: the input images to channels-last, copies, gradient sums,
+// ReLU's mask, filling, the linear layers' bias, the head's ReLU and a target network's EMA
+// step.
 
 // nchw_to_nhwc writes n images of c planes of hw pixels (x) channels-last into y (the
 // trainer's nchwToNHWC).
@@ -10,6 +11,11 @@ extern "C" __global__ void nchw_to_nhwc(const float *x, float *y, int n, int c, 
 		i64 img = t / hw, p = t % hw;
 		y[i] = x[(img * c + ch) * hw + p];
 	}
+}
+
+// copy_to copies src to dst (multi-crop's features of each crop size into one block, and back).
+extern "C" __global__ void copy_to(float *dst, const float *src, i64 n) {
+	GRID_LOOP(i, n) { dst[i] = src[i]; }
 }
 
 // add_to adds src to dst (the trainer's add: residual gradients, replica gradient sums).
@@ -47,4 +53,20 @@ extern "C" __global__ void sum_rows(const float *dy, float *db, int rows, int co
 		}
 		db[j] = s;
 	}
+}
+
+// relu writes max(x, 0) into y as Go's max does (the trainer's reluOp: MoCo v2's head).
+extern "C" __global__ void relu(const float *x, float *y, i64 n) {
+	GRID_LOOP(i, n) { y[i] = go_max(x[i], 0.0f); }
+}
+
+// relu_back writes dy where y > 0, else 0, into dx (the gradient of relu, whose output is y).
+extern "C" __global__ void relu_back(const float *y, const float *dy, float *dx, i64 n) {
+	GRID_LOOP(i, n) { dx[i] = y[i] > 0.0f ? dy[i] : 0.0f; }
+}
+
+// ema moves a target network's parameters t towards the online ones o: t = a·t + c·o, with
+// a = τ and c = 1 − τ rounded to float by the caller (the trainer's target.update).
+extern "C" __global__ void ema(float *t, const float *o, float a, float c, i64 n) {
+	GRID_LOOP(i, n) { t[i] = a * t[i] + c * o[i]; }
 }
