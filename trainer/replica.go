@@ -112,8 +112,8 @@ func newReplica(index int, device string, spec netSpec, n int, store *paramStore
 			return nil, err
 		}
 		// Every size's batch norm moves the same running statistics, one after the other.
-		for i, l := range eb.bns {
-			be.bnShare(l, r.b.bns[i])
+		for k, l := range eb.bns {
+			be.bnShare(l, r.b.bns[k])
 		}
 		r.extra = append(r.extra, eb)
 		feats = append(feats, f)
@@ -142,7 +142,11 @@ func newReplica(index int, device string, spec netSpec, n int, store *paramStore
 	}
 	for _, eb := range r.extra {
 		for j, p := range eb.params {
-			r.shares = append(r.shares, gradShare{i: at[p], grad: nil})
+			i, ok := at[p]
+			if !ok {
+				return nil, fmt.Errorf("trainer: replica %d: crop-size backbone parameter %s is not the global views' backbone's", index, p.name)
+			}
+			r.shares = append(r.shares, gradShare{i: i})
 			wrt = append(wrt, eb.nodes[j])
 		}
 	}
