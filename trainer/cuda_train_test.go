@@ -291,17 +291,21 @@ func TestGPUSignalCheckpoints(t *testing.T) {
 }
 
 // TestCUDABenchOnHost: natssl bench train on GPUs names them and the precision, and
-// measures the devices' BLAS.
+// measures the devices' BLAS, for SimCLR and for BYOL (whose steps move its target network).
 func TestCUDABenchOnHost(t *testing.T) {
 	tg := simTarget(t)
 	defer func(s [3]int) { gpuSgemmShape = s }(gpuSgemmShape)
 	gpuSgemmShape = [3]int{16, 16, 16}
-	cfg := simRun.config("cuda:0", "cuda:1")
-	res, err := bench(context.Background(), cfg, BenchOptions{Replicas: 2, Steps: 1}, tg.opts(cfg.Train.Optimizer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Device != "cuda:0+cuda:1" || res.Precision != "fp32" || res.StepS <= 0 || res.SgemmGFLOPS <= 0 || res.BLAS != "cuBLAS" {
-		t.Errorf("%+v", res)
+	for _, method := range []string{"", "byol"} {
+		r := simRun
+		r.method = method
+		cfg := r.config("cuda:0", "cuda:1")
+		res, err := bench(context.Background(), cfg, BenchOptions{Replicas: 2, Steps: 1}, tg.opts(cfg.Train.Optimizer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Device != "cuda:0+cuda:1" || res.Precision != "fp32" || res.StepS <= 0 || res.SgemmGFLOPS <= 0 || res.BLAS != "cuBLAS" {
+			t.Errorf("%q: %+v", method, res)
+		}
 	}
 }
