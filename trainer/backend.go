@@ -61,9 +61,8 @@ type backend interface {
 	copy(dst, src mem)
 	add(dst, src mem)
 	reluMask(dy, y mem)
-	// relu writes max(x, 0) into y; reluBack writes dy where y > 0, else 0, into dx.
+	// relu writes max(x, 0) into y.
 	relu(x, y mem)
-	reluBack(y, dy, dx mem)
 	toNHWC(x, y mem, n, c, hw int)
 	conv(l *convLayer, x, w, y mem)
 	convBack(l *convLayer, x, w, dy, dx, dw mem)
@@ -150,16 +149,6 @@ func (cpuBackend) err() error { return nil }
 func (cpuBackend) relu(x, y mem) {
 	for i, v := range x.h {
 		y.h[i] = max(v, 0)
-	}
-}
-
-func (cpuBackend) reluBack(y, dy, dx mem) {
-	for i, v := range dy.h {
-		if y.h[i] > 0 {
-			dx.h[i] = v
-		} else {
-			dx.h[i] = 0
-		}
 	}
 }
 

@@ -108,9 +108,6 @@ func (b *cudaBackend) copy(dst, src mem)  { b.fail(cuda.CopyTo(b.q, dst.dp(), sr
 func (b *cudaBackend) add(dst, src mem)   { b.fail(cuda.AddTo(b.q, dst.dp(), src.dp(), dst.n)) }
 func (b *cudaBackend) reluMask(dy, y mem) { b.fail(cuda.ReLUMask(b.q, dy.dp(), y.dp(), dy.n)) }
 func (b *cudaBackend) relu(x, y mem)      { b.fail(cuda.ReLU(b.q, x.dp(), y.dp(), x.n)) }
-func (b *cudaBackend) reluBack(y, dy, dx mem) {
-	b.fail(cuda.ReLUBack(b.q, y.dp(), dy.dp(), dx.dp(), dy.n))
-}
 func (b *cudaBackend) toNHWC(x, y mem, n, c, hw int) {
 	b.fail(cuda.NCHWToNHWC(b.q, x.dp(), y.dp(), n, c, hw))
 }

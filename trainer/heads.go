@@ -81,7 +81,7 @@ func (op *reluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	return G.Nodes{dx}, nil
 }
 
-// reluGradOp is dy masked by y > 0, from (y, dy).
+// reluGradOp is dy masked by y > 0, from (y, dy): a copy of dy, then the backbone's ReLU mask.
 type reluGradOp struct {
 	op *reluOp
 	dx mem
@@ -100,7 +100,8 @@ func (g *reluGradOp) Hashcode() uint32      { return hashOf(g) }
 func (g *reluGradOp) String() string        { return "∂ReLU" }
 func (g *reluGradOp) Do(vals ...G.Value) (G.Value, error) {
 	be := g.op.be
-	be.reluBack(be.mem(vals[0]), be.mem(vals[1]), g.dx)
+	be.copy(g.dx, be.mem(vals[1]))
+	be.reluMask(g.dx, be.mem(vals[0]))
 	if err := be.err(); err != nil {
 		return nil, fmt.Errorf("trainer: %v: %w", g, err)
 	}

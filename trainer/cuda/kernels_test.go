@@ -21,7 +21,7 @@ func TestKernelNames(t *testing.T) {
 		"chan_sums", "bn_mean", "bn_train_stats", "bn_eval_stats", "bn_scale_shift", "bn_apply",
 		"bn_back_sums", "bn_back_stats", "bn_back_apply",
 		"weights_kco", "weights_kco_back", "im2col", "col2im", "subsample", "subsample_back",
-		"nchw_to_nhwc", "copy_to", "add_to", "relu_mask", "fill", "bias_rows", "sum_rows", "relu", "relu_back", "ema",
+		"nchw_to_nhwc", "copy_to", "add_to", "relu_mask", "fill", "bias_rows", "sum_rows", "relu", "ema",
 		"sgd", "adamw", "lars_partial", "lars_scale", "lars_update",
 		"maxpool", "maxpool_arg", "maxpool_back", "avgpool", "avgpool_back",
 	}

@@ -81,11 +81,6 @@ func ReLU(r Runner, x, y DevicePtr, n int) error {
 	return loop(r, "relu", int64(n), x, y, int64(n))
 }
 
-// ReLUBack writes dy where y > 0, else 0, into dx: the gradient of a ReLU whose output is y.
-func ReLUBack(r Runner, y, dy, dx DevicePtr, n int) error {
-	return loop(r, "relu_back", int64(n), y, dy, dx, int64(n))
-}
-
 // EMA is a target network's step on one tensor of n floats: t = a·t + c·o.
 func EMA(r Runner, t, o DevicePtr, a, c float32, n int) error {
 	return loop(r, "ema", int64(n), t, o, a, c, int64(n))

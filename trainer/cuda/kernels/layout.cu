@@ -60,11 +60,6 @@ extern "C" __global__ void relu(const float *x, float *y, i64 n) {
 	GRID_LOOP(i, n) { y[i] = go_max(x[i], 0.0f); }
 }
 
-// relu_back writes dy where y > 0, else 0, into dx (the gradient of relu, whose output is y).
-extern "C" __global__ void relu_back(const float *y, const float *dy, float *dx, i64 n) {
-	GRID_LOOP(i, n) { dx[i] = y[i] > 0.0f ? dy[i] : 0.0f; }
-}
-
 // ema moves a target network's parameters t towards the online ones o: t = a·t + c·o, with
 // a = τ and c = 1 − τ rounded to float by the caller (the trainer's target.update).
 extern "C" __global__ void ema(float *t, const float *o, float a, float c, i64 n) {
