@@ -56,10 +56,11 @@ sweep-demo: deps build
 # The five self-supervised methods (SimCLR, BYOL, MoCo v2, VICReg, Barlow Twins) on the demo data,
 # each in BUDGET (default 10m) with its recipe (scripts/methods-demo.sh), against the random-init
 # encoder; then `natssl report` of the six runs and a table of the gains, e.g.
-# `make methods-demo BUDGET=90s`, `make methods-demo METHODS='byol moco'`.
+# `make methods-demo BUDGET=90s`, `make methods-demo METHODS='byol moco'`; SEEDS='42 43 44' runs it all
+# at each seed, in one report that groups the seeds.
 METHODS ?= simclr byol moco vicreg barlow
 methods-demo: deps build
-	BUDGET=$(BUDGET) METHODS='$(METHODS)' scripts/methods-demo.sh $(METHODS_FLAGS)
+	BUDGET=$(BUDGET) METHODS='$(METHODS)' SEEDS='$(SEEDS)' scripts/methods-demo.sh $(METHODS_FLAGS)
 
 # The fault campaign against the built binary: kill -9 at random moments with --resume auto,
 # bad files among the images, S3 outages (moto_server behind a fault proxy), full disks (tmpfs:

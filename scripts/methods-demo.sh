@@ -7,11 +7,13 @@
 # 450 steps (BYOL 900) or the budget, whichever comes first, the online monitor on), with its
 # own keys below. Each is scored with the NeWT-style probe on the suite built from the
 # Fashion-MNIST test images and lands in the tracker; then `natssl report` of the random-init
-# run and the five, and a table of the gains.
+# run and the five, and a table of the gains. With SEEDS, all of it runs at each seed (run.seed)
+# and the one report groups each method's seeds and compares the groups (README, "Methods").
 #
 #   make methods-demo                          # BUDGET=10m per method
 #   make methods-demo BUDGET=90s               # a short check of the same design
 #   METHODS="byol moco" make methods-demo      # some of them
+#   make methods-demo SEEDS="42 43 44 45 46"   # five seeds, one report
 #
 # The recipes: each method's paper or solo-learn recipe at the demo's scale (see README,
 # "Methods"). Extra arguments are passed to every natssl command, e.g. --db runs/methods.db.
@@ -22,6 +24,7 @@ DATA=${DATA:-data/fmnist}
 BUDGET=${BUDGET:-10m}
 METHODS=${METHODS:-simclr byol moco vicreg barlow}
 REPORT=${REPORT:-runs/methods-demo}
+SEEDS=${SEEDS:-}
 EXTRA=("$@")
 
 # recipe METHOD: the --set lines of one method over the demo recipe.
@@ -64,32 +67,51 @@ COMMON=(--config fmnist "${COMMON_RECIPE[@]}" --set "data.source=$DATA/train.jso
 	--set "eval.val_images=$DATA/val/images.tar.gz" --set "eval.monitor_knn=$DATA/monitor/images.tar"
 	--set "train.time_limit=$BUDGET")
 
-say "evaluating a random-init encoder on the NeWT-layout suite"
-random_json=$("$BIN" eval --random-init --json "${COMMON[@]}" --set run.name=fmnist "${EXTRA[@]}" | tail -1)
-random_id=$(json_field run_id <<<"$random_json")
-random_acc=$(json_field mean_accuracy <<<"$random_json")
+# gain ACC BASE: ACC − BASE in points.
+gain() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.2f", 100 * (a - b) }'; }
 
-ids=()
+ids=() # every run, the first seed's random-init run first (the report's baseline)
 rows=()
-for m in $METHODS; do
-	# shellcheck disable=SC2207 # the recipe is words of --set flags, no spaces inside
-	sets=($(recipe "$m"))
-	say "training $m ($BUDGET): ${sets[*]:-the demo recipe}"
-	train_json=$("$BIN" train --json "${COMMON[@]}" --set "run.name=fmnist-$m" "${sets[@]}" "${EXTRA[@]}" | tail -1)
-	id=$(json_field run_id <<<"$train_json")
-	steps=$(json_field steps <<<"$train_json")
-	say "evaluating $m"
-	eval_json=$("$BIN" eval --run "$id" --json "${COMMON[@]}" "${EXTRA[@]}" | tail -1)
-	acc=$(json_field mean_accuracy <<<"$eval_json")
-	ids+=("$id")
-	rows+=("$(printf '%-8s %6s   %.4f   %+6.2f   %s' "$m" "$steps" "$acc" "$(awk -v a="$acc" -v b="$random_acc" 'BEGIN { print 100 * (a - b) }')" "$id")")
+for seed in ${SEEDS:-""}; do
+	seed_set=()
+	at=""
+	shown=${seed:--} # the seed column: "-" for the config's run.seed
+	if [ -n "$seed" ]; then
+		seed_set=(--set "run.seed=$seed")
+		at=" at seed $seed"
+	fi
+	say "evaluating a random-init encoder on the NeWT-layout suite$at"
+	random_json=$("$BIN" eval --random-init --json "${COMMON[@]}" --set run.name=fmnist "${seed_set[@]}" "${EXTRA[@]}" | tail -1)
+	random_id=$(json_field run_id <<<"$random_json")
+	random_acc=$(json_field mean_accuracy <<<"$random_json")
+	ids+=("$random_id")
+	rows+=("$(printf '%-8s %5s %6s   %.4f   %6s   %s' random "$shown" 0 "$random_acc" "" "$random_id")")
+
+	for m in $METHODS; do
+		# shellcheck disable=SC2207 # the recipe is words of --set flags, no spaces inside
+		sets=($(recipe "$m"))
+		say "training $m$at ($BUDGET): ${sets[*]:-the demo recipe}"
+		train_json=$("$BIN" train --json "${COMMON[@]}" --set "run.name=fmnist-$m" "${sets[@]}" "${seed_set[@]}" "${EXTRA[@]}" | tail -1)
+		id=$(json_field run_id <<<"$train_json")
+		steps=$(json_field steps <<<"$train_json")
+		say "evaluating $m$at"
+		eval_json=$("$BIN" eval --run "$id" --json "${COMMON[@]}" "${seed_set[@]}" "${EXTRA[@]}" | tail -1)
+		acc=$(json_field mean_accuracy <<<"$eval_json")
+		ids+=("$id")
+		rows+=("$(printf '%-8s %5s %6s   %.4f   %6s   %s' "$m" "$shown" "$steps" "$acc" "$(gain "$acc" "$random_acc")" "$id")")
+	done
 done
 
 say "writing the comparison report"
-"$BIN" report "$random_id" "${ids[@]}" --out "$REPORT" "${COMMON[@]}" "${EXTRA[@]}" >/dev/null
+"$BIN" report "${ids[@]}" --out "$REPORT" "${COMMON[@]}" "${EXTRA[@]}" >/dev/null
 
 printf '\nNeWT-style probe, mean accuracy over the tasks of the suite (budget %s per method):\n' "$BUDGET"
-printf '%-8s %6s   %-6s   %6s   %s\n' method steps acc gain run
-printf '%-8s %6s   %.4f   %6s   %s\n' random 0 "$random_acc" "" "$random_id"
+printf '%-8s %5s %6s   %-6s   %6s   %s\n' method seed steps acc gain run
 printf '%s\n' "${rows[@]}"
+if [ "$(wc -w <<<"$SEEDS")" -gt 1 ]; then
+	# The mean gain of each method over the seeds: its mean accuracy less the random-init encoder's.
+	printf '\nmean gain over the %s seeds (the report compares the groups with intervals):\n' "$(wc -w <<<"$SEEDS")"
+	printf '%s\n' "${rows[@]}" | awk '{ n[$1]++; acc[$1] += $4; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
+		END { for (i = 2; i <= k; i++) { m = order[i]; printf "%-8s %+.2f\n", m, 100 * (acc[m] / n[m] - acc["random"] / n["random"]) } }'
+fi
 printf 'report: %s/report.html (and report.md)\n' "$REPORT"
